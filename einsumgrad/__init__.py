@@ -1,0 +1,24 @@
+"""einsumgrad: differentiate einsum expressions index-wise.
+
+>>> import einsumgrad as eg
+>>> print(eg.jacobian("ij,j->i", wrt=0, names="W,x").formula())
+∂y[i]/∂W[j,k] = δ[i,j] x[k]
+"""
+from .algebra import (
+    abs, cos, det, einsum, exp, inv, log, logdet, relu, sigmoid, sign, sin, softplus, sqrt, sum, tanh, tensor, trace,
+)
+from .errors import (
+    DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
+)
+from .api import check, compile, evaluate, grad, hessian, jacobian
+from .compiler import configure
+from .ir import Expr
+from .jacobian import Jacobian
+
+__version__ = "0.1.0"
+__all__ = [
+    "Expr", "Jacobian", "abs", "check", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "grad",
+    "hessian", "inv", "jacobian", "log", "logdet", "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "sum",
+    "tanh", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
+    "MemoryLimitError", "ShapeError",
+]

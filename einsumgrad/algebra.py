@@ -1,0 +1,268 @@
+"""Building expressions: tensors, einsums, arithmetic with NumPy broadcasting, functions.
+
+>>> W, x = tensor("W", 2), tensor("x", 1)
+>>> print(einsum("ij,j->i", W, x))
+y[i] = Σ_j W[i,j] x[j]
+>>> print(tensor("A", (3, 3)) + 1)
+y[i,j] = A[i,j] + 1
+"""
+from __future__ import annotations
+
+import itertools
+import numbers
+import re
+
+from . import functions
+from .errors import EinsumgradError, ShapeError
+from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, fresh, instantiate
+from .parse import parse
+from .simplify import simplify
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
+
+
+def tensor(name: str, shape) -> Expr:
+    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
+
+    >>> tensor("W", (3, None)).shape
+    (3, ('W', 1))
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W' or 'x1', got {name!r}")
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (None,) * int(shape)
+    try:
+        dims = tuple(
+            (name, k) if d is None else _size(d) for k, d in enumerate(shape)
+        )
+    except (TypeError, ValueError):
+        raise ShapeError(f"tensor {name!r}: a shape is a rank or a tuple of sizes (None for any), got {shape!r}") from None
+    return leaf(name, dims)
+
+
+def leaf(name: str, dims: tuple[Dim, ...]) -> Expr:
+    """The expression reading tensor ``name`` whole; its dims may refer to other tensors' axes."""
+    out = fresh(len(dims), ())
+    return Expr(out, dims, (Term(1, (Ref(Var(name, dims), out),)),), name=name)
+
+
+def _size(d) -> int:
+    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 0:
+        raise ValueError(d)
+    return int(d)
+
+
+def constant(value, dims: tuple[Dim, ...] = ()) -> Expr:
+    """A number, broadcast over ``dims``."""
+    if not isinstance(value, numbers.Number) or isinstance(value, bool):
+        raise EinsumgradError(
+            f"expressions combine with expressions and numbers, got {type(value).__name__}; "
+            "wrap arrays as eg.tensor(name, shape) and pass them to evaluate()"
+        )
+    terms = (Term(value, ()),) if value != 0 else ()
+    return Expr(fresh(len(dims), ()), dims, terms)
+
+
+def zeros_like(x: Expr) -> Expr:
+    return constant(0, x.dims)
+
+
+def as_expr(x) -> Expr:
+    return x if isinstance(x, Expr) else constant(x)
+
+
+def einsum(spec: str, *operands) -> Expr:
+    """An einsum over expressions, with NumPy's spec rules (implicit output, ``...``).
+
+    >>> A = tensor("A", 2)
+    >>> print(einsum("ii->", A))
+    y = Σ_i A[i,i]
+    """
+    parsed = parse(spec)
+    ops = [as_expr(e) for e in operands]
+    shapes = [tuple(d if isinstance(d, int) else None for d in e.dims) for e in ops]
+    bound = parsed.bind(shapes, [e.name or f"operand {k}" for k, e in enumerate(ops)])
+    dims: dict[str, Dim] = {}
+    for e, target in zip(ops, bound.inputs):
+        for a, d in zip(target, e.dims):
+            dims.setdefault(a, d)
+    return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
+
+
+def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None) -> Expr:
+    """``Π operands`` read at their target indices, summed over the indices not in ``out``.
+
+    Operands with one term, or with deltas, are multiplied out (so that deltas can be
+    eliminated); other sums stay as parenthesised factors.
+    """
+    dims = dict(dims or {})
+    dims.update(zip(out, out_dims))
+    avoid = set(out) | {a for _, target in operands for a in target}
+    expand = 1
+    term_lists = []
+    for e, target in operands:
+        for a, d in zip(target, e.dims):
+            dims.setdefault(a, d)
+        distribute = len(e.terms) <= 1 or any(isinstance(f, Delta) for t in e.terms for f in t.factors)
+        if distribute and expand * len(e.terms) > MAX_EXPANDED_TERMS and len(e.terms) > 1:
+            distribute = False
+        if distribute:
+            terms = instantiate(e, target, avoid)
+            expand *= max(1, len(terms))
+        else:
+            terms = (Term(1, (Ref(e, target),)),)
+        avoid |= {a for t in terms for a in t.indices()}
+        term_lists.append(terms)
+    summed = [a for a in dims if a not in out and any(a in target for _, target in operands)]
+    terms = []
+    for combo in itertools.product(*term_lists):
+        coef = 1
+        factors = []
+        for t in combo:
+            coef *= t.coef
+            factors.extend(t.factors)
+        carried = {a for f in factors for a in getattr(f, "idx", ())} | {
+            a for f in factors if isinstance(f, Delta) for a in (f.a, f.b)
+        }
+        factors.extend(Size(dims[a]) for a in summed if a not in carried)
+        terms.append(Term(coef, tuple(factors)))
+    return simplify(Expr(tuple(out), tuple(out_dims), tuple(terms)))
+
+
+def _broadcast(a: Expr, b: Expr):
+    """NumPy broadcasting of two expressions: result indices and each one's target indices."""
+    rank = max(a.ndim, b.ndim)
+    out = fresh(rank, ())
+    dims = []
+    targets: tuple[list[str], list[str]] = ([], [])
+    spare = (n for n in fresh(rank + a.ndim + b.ndim, out)[rank:])
+    for pos in range(rank):
+        da = a.dims[pos - rank + a.ndim] if pos >= rank - a.ndim else None
+        db = b.dims[pos - rank + b.ndim] if pos >= rank - b.ndim else None
+        if isinstance(da, int) and isinstance(db, int) and 1 not in (da, db) and da != db:
+            raise ShapeError(
+                f"cannot broadcast shapes {_show(a.dims)} and {_show(b.dims)}: axis {pos - rank} has sizes {da} and {db}"
+            )
+        keep_a = da is not None and not (da == 1 and db not in (None, 1))
+        keep_b = db is not None and not (db == 1 and da not in (None, 1))
+        dims.append(da if keep_a else db)
+        for d, keep, target in ((da, keep_a, targets[0]), (db, keep_b, targets[1])):
+            if d is not None:
+                target.append(out[pos] if keep else next(spare))
+    return out, tuple(dims), tuple(targets[0]), tuple(targets[1])
+
+
+def _show(dims) -> str:
+    return "(" + ", ".join(str(d) if isinstance(d, int) else f"{d[0]}.shape[{d[1]}]" for d in dims) + ")"
+
+
+def add(a, b) -> Expr:
+    """``a + b`` with NumPy broadcasting."""
+    a, b = as_expr(a), as_expr(b)
+    out, dims, ta, tb = _broadcast(a, b)
+    size_one = {n: 1 for n in ta + tb if n not in out}
+    terms = []
+    for e, target in ((a, ta), (b, tb)):
+        for t in instantiate(e, target, set(out) | set(ta) | set(tb)):
+            carried = set(t.indices())
+            terms.append(Term(t.coef, t.factors + tuple(Size(1) for n in size_one if n in target and n not in carried)))
+    return simplify(Expr(out, dims, tuple(terms)))
+
+
+def scale(x, c) -> Expr:
+    x = as_expr(x)
+    return Expr(x.out, x.dims, tuple(Term(t.coef * c, t.factors) for t in x.terms)) if c != 0 else zeros_like(x)
+
+
+def multiply(a, b) -> Expr:
+    """``a * b`` elementwise, with NumPy broadcasting."""
+    a, b = as_expr(a), as_expr(b)
+    out, dims, ta, tb = _broadcast(a, b)
+    return product([(a, ta), (b, tb)], out, dims)
+
+
+def hadamard(a: Expr, b: Expr) -> Expr:
+    """``a`` times ``b`` over ``a``'s axes, which are ``b``'s leading axes (``b`` may have more)."""
+    out = b.out
+    return product([(a, out[: a.ndim]), (b, out)], out, b.dims)
+
+
+def power(x, exponent) -> Expr:
+    """``x ** exponent`` for a number ``exponent`` (or a number raised to an expression)."""
+    if not isinstance(x, Expr):
+        return apply("exp", scale(exponent, _log(x)))
+    if isinstance(exponent, Expr) or not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
+        raise EinsumgradError("powers take a real-number exponent: x ** 2, x ** -0.5; for x ** y use exp(y * log(x))")
+    if exponent == 0:
+        return constant(1, x.dims)
+    if exponent == 1:
+        return x
+    return apply("pow", x, exponent)
+
+
+def _log(c):
+    import math
+
+    if not isinstance(c, numbers.Real) or c <= 0:
+        raise EinsumgradError(f"c ** x needs a positive number c, got {c!r}")
+    return math.log(c)
+
+
+def apply(name: str, x, *params) -> Expr:
+    """A registered function applied to ``x``: ``apply("tanh", x)``."""
+    fn = functions.get(name)
+    x = as_expr(x)
+    if len(x.terms) == 1 and not x.terms[0].factors and fn.shape is functions.Function.shape:
+        return constant(fn.impl(x.terms[0].coef, *params).item(), x.dims)
+    dims = fn.shape(x.dims)
+    out = fresh(len(dims), ())
+    return Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),))
+
+
+def _function(name: str):
+    def f(x) -> Expr:
+        return apply(name, x)
+
+    f.__name__ = name
+    f.__doc__ = f"``{name}(x)``, see :data:`einsumgrad.functions.REGISTRY`."
+    return f
+
+
+exp, log, tanh, sigmoid, softplus, relu, abs, sign, sin, cos, sqrt, inv, det, logdet = map(
+    _function, "exp log tanh sigmoid softplus relu abs sign sin cos sqrt inv det logdet".split()
+)
+
+
+def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
+    """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed)."""
+    x = as_expr(x)
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    keep = set(range(x.ndim))
+    for k in axes:
+        if not -x.ndim <= k < x.ndim:
+            raise ShapeError(f"axis {k} is out of range for an expression of rank {x.ndim}")
+        keep.discard(k % x.ndim)
+    target = fresh(x.ndim, ())
+    out = tuple(target[k] for k in sorted(keep))
+    return product([(x, target)], out, tuple(x.dims[k] for k in sorted(keep)))
+
+
+def trace(x) -> Expr:
+    """``Σ_i x[i,i]``."""
+    return einsum("ii->", x)
+
+
+def matmul(a, b) -> Expr:
+    """``a @ b`` as NumPy's matmul (vectors, matrices, stacks of matrices)."""
+    a, b = as_expr(a), as_expr(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError("matmul needs operands of rank 1 or more; use * for a scalar")
+    left = "...ij" if a.ndim > 1 else "j"
+    right = "...jk" if b.ndim > 1 else "j"
+    batch = "..." if a.ndim > 1 or b.ndim > 1 else ""
+    result = batch + ("i" if a.ndim > 1 else "") + ("k" if b.ndim > 1 else "")
+    if a.ndim > 2 and b.ndim > 2 and a.ndim != b.ndim:
+        raise ShapeError("stacks of matrices in @ need the same rank here")
+    return einsum(f"{left},{right}->{result}", a, b)
+

@@ -1,0 +1,157 @@
+"""The public calls on expressions: jacobian, grad, hessian, evaluate, compile, check.
+
+>>> import numpy as np
+>>> from .algebra import einsum, tensor
+>>> x, A = tensor("x", 1), tensor("A", 2)
+>>> H = hessian(einsum("i,ij,j->", x, A, x), x)
+>>> print(H)
+∂²f/∂x²[i,j] = A[i,j] + A[j,i]
+>>> evaluate(H, x=np.zeros(2), A=np.array([[1.0, 2.0], [3.0, 4.0]]))
+array([[2., 5.],
+       [5., 8.]])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .algebra import leaf
+from .compiler import Compiled
+from .differentiate import contract, derivative
+from .errors import DerivativeError, EinsumgradError
+from .ir import Expr, Ref, Var
+from .jacobian import LAYOUTS, Jacobian
+
+
+def as_var(wrt) -> Var:
+    """The tensor behind an expression made by ``eg.tensor``."""
+    if isinstance(wrt, Expr) and len(wrt.terms) == 1:
+        t = wrt.terms[0]
+        if t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0], Ref):
+            ref = t.factors[0]
+            if isinstance(ref.node, Var) and ref.idx == wrt.out:
+                return ref.node
+    raise DerivativeError("wrt must be a tensor made with eg.tensor(name, shape), not a compound expression")
+
+
+def _label(f: Expr) -> str:
+    return f.name if f.name and f.name.isidentifier() else "f"
+
+
+def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
+    """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
+
+    For an expression the result is an expression with shape ``f.shape + wrt.shape``
+    (numerator layout) or ``wrt.shape + f.shape`` (denominator layout).
+    """
+    if isinstance(f, str):
+        return Jacobian(f, wrt, names=names, layout=layout)
+    if not isinstance(f, Expr):
+        raise EinsumgradError("jacobian takes an einsum string or an expression")
+    if layout not in LAYOUTS:
+        raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
+    var = as_var(wrt)
+    jac = derivative(f, var)
+    k = f.ndim
+    out, dims = jac.out, jac.dims
+    if layout == "denominator":
+        out, dims = out[k:] + out[:k], dims[k:] + dims[:k]
+    return Expr(out, dims, jac.terms, name=f"∂{_label(f)}/∂{var.name}")
+
+
+def grad(f: Expr, wrt) -> Expr:
+    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``."""
+    if not isinstance(f, Expr) or f.ndim:
+        rank = f.ndim if isinstance(f, Expr) else "?"
+        raise DerivativeError(
+            f"grad needs a scalar expression, got rank {rank}; use eg.jacobian(f, wrt) for the full Jacobian, "
+            "or eg.sum(f) first"
+        )
+    var = as_var(wrt)
+    g = derivative(f, var)
+    return Expr(g.out, g.dims, g.terms, name=f"∂{_label(f)}/∂{var.name}")
+
+
+def hessian(f: Expr, wrt) -> Expr:
+    """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
+    var = as_var(wrt)
+    h = derivative(grad(f, wrt), var)
+    return Expr(h.out, h.dims, h.terms, name=f"∂²{_label(f)}/∂{var.name}²")
+
+
+@lru_cache(maxsize=256)
+def _cached(exprs: tuple[Expr, ...], optimize, backend: str) -> Compiled:
+    return Compiled(*exprs, optimize=optimize, backend=backend)
+
+
+def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
+    """One cached callable over named arrays for several expressions (a tuple back for
+    several, one array for one); shared sub-expressions are computed once per call.
+
+    >>> from .algebra import tensor
+    >>> W = tensor("W", 2)
+    >>> compile(W * 2)(W=np.ones((1, 2)))
+    array([[2., 2.]])
+    """
+    key = optimize if isinstance(optimize, (str, bool)) else None
+    return _cached(tuple(exprs), key, backend) if key is not None else Compiled(*exprs, optimize=optimize, backend=backend)
+
+
+def evaluate(expr: Expr, **arrays):
+    """Evaluate an expression on named arrays."""
+    return compile(expr)(**arrays)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The symbolic derivative against central finite differences in a random direction."""
+
+    label: str
+    max_abs_error: float
+    max_rel_error: float
+    eps: float
+    passed: bool
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        verdict = "PASS" if self.passed else "FAIL"
+        return (f"{verdict}: {self.label} vs central differences (eps={self.eps:g}, random direction): "
+                f"max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
+
+
+def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
+          **arrays) -> CheckReport:
+    """Compare ``∂expr/∂wrt`` with central finite differences (in float64).
+
+    >>> from .algebra import tanh, tensor
+    >>> x = tensor("x", 1)
+    >>> check(tanh(x), x, x=np.array([0.5, -1.0])).passed
+    True
+    """
+    var = as_var(wrt)
+    if var.name not in arrays:
+        raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
+    arrays = {n: np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64) for n, a in arrays.items()}
+    x0 = arrays[var.name]
+    direction = np.random.default_rng(seed).standard_normal(x0.shape)
+    name = "d" + var.name
+    while name in arrays:
+        name += "_"
+    jac = derivative(expr, var)
+    jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
+    symbolic = np.asarray(evaluate(jvp, **arrays, **{name: direction}))
+    f = compile(expr)
+    plus = f(**{**arrays, var.name: x0 + eps * direction})
+    minus = f(**{**arrays, var.name: x0 - eps * direction})
+    numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
+    err = np.abs(symbolic - numeric)
+    scale = np.abs(numeric)
+    max_abs = float(err.max()) if err.size else 0.0
+    max_rel = float((err / np.maximum(scale, 1e-12)).max()) if err.size else 0.0
+    size = max([1.0, float(np.abs(plus).max(initial=0)), float(scale.max(initial=0))])
+    passed = bool(np.all(np.isfinite(symbolic))) and max_abs <= atol + rtol * size
+    return CheckReport(f"∂{_label(expr)}/∂{var.name}", max_abs, max_rel, eps, passed)

@@ -1,0 +1,377 @@
+"""Evaluation: expressions + array shapes -> cached plans of opt_einsum contractions.
+
+A plan is made once per (expressions, shapes, dtypes): every node becomes one step
+(a tensor read, a function call, or a sum of terms), in dependency order, so a
+node shared by several outputs or terms is computed once per call. A term is one
+``opt_einsum.contract_expression`` over its tensor factors; its deltas are never
+multiplied in — the contraction is written onto a diagonal view of the output.
+
+>>> import numpy as np
+>>> from .algebra import einsum, tensor
+>>> f = compile_exprs(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
+>>> f(W=np.eye(2), x=np.array([1.0, 2.0]))
+array([1., 2.])
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from typing import Callable, NamedTuple
+
+import numpy as np
+import opt_einsum
+
+from . import functions
+from .errors import EinsumgradError, MemoryLimitError, ShapeError
+from .ir import Call, Delta, Dim, Expr, Ref, Size, Var, children, factor_indices, variables
+from .render import describe_factor
+
+OPTIMIZERS = tuple(sorted(opt_einsum.paths._PATH_OPTIONS))
+SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
+
+
+def configure(*, plan_cache_size: int | None = None, memory_limit: int | None = None) -> dict:
+    """Set the per-function plan-cache bound and the dense-result memory limit (bytes);
+    returns the settings now in force."""
+    if plan_cache_size is not None:
+        SETTINGS["plan_cache_size"] = max(1, int(plan_cache_size))
+    if memory_limit is not None:
+        SETTINGS["memory_limit"] = int(memory_limit)
+    return dict(SETTINGS)
+
+
+def memory_limit() -> int:
+    if SETTINGS["memory_limit"] is not None:
+        return SETTINGS["memory_limit"]
+    limit = 2 << 30
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        limit = min(limit, int(info["MemAvailable"].split()[0]) * 1024 // 2)
+    except (OSError, KeyError, ValueError):
+        pass
+    return limit
+
+
+def check_optimize(optimize):
+    if isinstance(optimize, (bool, list, tuple)) or isinstance(optimize, opt_einsum.paths.PathOptimizer):
+        return optimize
+    if optimize not in OPTIMIZERS:
+        raise EinsumgradError(f"unknown optimize={optimize!r}; choose one of {', '.join(OPTIMIZERS)} (or False)")
+    return optimize
+
+
+def check_backend(backend: str) -> str:
+    if backend != "numpy":
+        import importlib.util
+
+        module = {"jax": "jax", "torch": "torch", "cupy": "cupy", "tensorflow": "tensorflow", "dask": "dask"}.get(backend)
+        if module is None:
+            raise EinsumgradError(f"unknown backend={backend!r}; choose numpy, torch, jax, cupy, tensorflow or dask")
+        if importlib.util.find_spec(module) is None:
+            raise EinsumgradError(f"backend={backend!r} needs the package {module!r}, which is not installed")
+    return backend
+
+
+class Compiled:
+    """A callable over named arrays evaluating one or more expressions.
+
+    Plans are cached per input shapes and dtypes (LRU-bounded, thread-safe);
+    ``repr`` shows the last plan.
+    """
+
+    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None):
+        if not exprs or not all(isinstance(e, Expr) for e in exprs):
+            raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
+        self.exprs = exprs
+        self.optimize = check_optimize(optimize)
+        self.backend = check_backend(backend)
+        self.memory_limit = memory_limit
+        found: dict[str, Var] = {}
+        for v in sorted(frozenset().union(*map(variables, exprs)), key=lambda v: v.name):
+            if v.name in found:
+                raise EinsumgradError(f"two different tensors are named {v.name!r} ({found[v.name].shape} and {v.shape})")
+            found[v.name] = v
+        shape_names = {d[0] for e in exprs for d in _all_dims(e) if not isinstance(d, int)}
+        self.names = tuple(sorted(set(found) | shape_names))
+        self.vars = found
+        self._plans: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._last = None
+
+    def __call__(self, **arrays):
+        arrays = self._arrays(arrays)
+        key = tuple((n, a.shape, a.dtype.str) for n, a in arrays.items())
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+        if plan is None:
+            plan = _Plan(self, arrays)
+            with self._lock:
+                self._plans[key] = plan
+                while len(self._plans) > SETTINGS["plan_cache_size"]:
+                    self._plans.popitem(last=False)
+        self._last = plan
+        results = plan.run(arrays)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def _arrays(self, arrays: dict) -> dict:
+        unknown = sorted(set(arrays) - set(self.names))
+        missing = [n for n in self.names if n not in arrays]
+        if unknown or missing:
+            problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
+            raise EinsumgradError(f"{problem}; this expression takes: {', '.join(self.names)}")
+        out = {}
+        for n in self.names:
+            a = arrays[n] if hasattr(arrays[n], "shape") and hasattr(arrays[n], "dtype") else np.asarray(arrays[n])
+            kind = np.dtype(a.dtype).kind if isinstance(a, np.ndarray) else "f"
+            if kind in "biu":
+                a = a.astype(np.float64)
+            elif kind not in "fc":
+                raise EinsumgradError(f"array {n!r} has dtype {a.dtype}; einsumgrad works on numbers")
+            out[n] = a
+        return out
+
+    @property
+    def plan_cache_size(self) -> int:
+        return len(self._plans)
+
+    def __repr__(self):
+        head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
+        head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
+        return head if self._last is None else head + "\n" + self._last.describe()
+
+
+def _all_dims(expr: Expr):
+    yield from expr.dims
+    for node in _nodes(expr):
+        yield from node.dims if isinstance(node, Expr) else node.shape
+
+
+def _nodes(*roots) -> list:
+    """Every node reachable from ``roots``, each once, children before parents."""
+    order: list = []
+    seen: set = set()
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
+    return order
+
+
+class _TermPlan(NamedTuple):
+    compute: Callable  # values -> array over the term's reduced output (1 where broadcast)
+    shape: tuple[int, ...]  # the shape ``compute`` returns
+    owned: bool  # the array is fresh memory, safe to write into
+    diagonal: tuple | None  # per reduced axis, the output axes it runs along
+    view_shape: tuple[int, ...]  # the shape of that diagonal view
+    einsum: str
+    info: object
+
+
+class _Plan:
+    def __init__(self, compiled: Compiled, arrays: dict):
+        self.dtype = np.result_type(*arrays.values()) if arrays else np.dtype(np.float64)
+        if self.dtype.kind != "c" and self.dtype.kind != "f":
+            self.dtype = np.dtype(np.float64)
+        self.optimize, self.backend = compiled.optimize, compiled.backend
+        self.limit = compiled.memory_limit or memory_limit()
+        self.sizes = {n: a.shape for n, a in arrays.items()}
+        for n, v in compiled.vars.items():
+            self._check_var(v, arrays[n])
+        nodes = _nodes(*compiled.exprs)
+        self.slot = {node: k for k, node in enumerate(nodes)}
+        self.steps: list[tuple[int, Callable]] = []
+        self.lines: list[str] = []
+        self.shape_of: dict = {}
+        for node in nodes:
+            self.shape_of[node] = self._shape(node)
+            if isinstance(node, Var):
+                continue
+            if isinstance(node, Call):
+                self.steps.append((self.slot[node], self._call_step(node)))
+            else:
+                self.steps.append((self.slot[node], self._expr_step(node, owned_result=node in compiled.exprs)))
+        self.outputs = [self.slot[e] for e in compiled.exprs]
+        self.var_slots = [(self.slot[v], n) for n, v in compiled.vars.items() if v in self.slot]
+
+    def run(self, arrays: dict) -> list:
+        values: list = [None] * len(self.slot)
+        for k, n in self.var_slots:
+            values[k] = arrays[n]
+        for k, step in self.steps:
+            values[k] = step(values)
+        return [values[k] for k in self.outputs]
+
+    def describe(self) -> str:
+        return "\n".join(self.lines)
+
+    # shapes -------------------------------------------------------------
+    def dim(self, d: Dim) -> int:
+        return d if isinstance(d, int) else self.sizes[d[0]][d[1]]
+
+    def _check_var(self, v: Var, a) -> None:
+        if len(a.shape) != len(v.shape):
+            raise ShapeError(f"tensor {v.name!r} has rank {len(v.shape)}, but its array has shape {tuple(a.shape)}")
+        expected = tuple(self.dim(d) for d in v.shape)
+        if expected != tuple(a.shape):
+            raise ShapeError(f"tensor {v.name!r} needs shape {expected} here, but its array has shape {tuple(a.shape)}")
+
+    def _shape(self, node) -> tuple[int, ...]:
+        if isinstance(node, Var):
+            return tuple(self.sizes[node.name])
+        if isinstance(node, Call):
+            arg = self.shape_of[node.arg]
+            fn = functions.get(node.fn)
+            fn.check(arg)
+            if self.dtype.kind == "c" and not fn.holomorphic:
+                raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
+            return tuple(self.dim(d) for d in node.shape) if len(node.shape) != len(arg) else arg
+        return tuple(self.dim(d) for d in node.dims)
+
+    def _sizes(self, expr: Expr, term) -> dict[str, int]:
+        """The length of every index in a term, checked for agreement."""
+        sizes: dict[str, tuple[int, str]] = {
+            a: (n, "the result") for a, n in zip(expr.out, self.shape_of[expr])
+        }
+        for f in term.factors:
+            if isinstance(f, Ref):
+                shape = self.shape_of[f.node]
+            elif isinstance(f, Delta):
+                shape = (self.dim(f.dim),) * 2
+            else:
+                continue
+            for a, n in zip(factor_indices(f), shape):
+                seen = sizes.setdefault(a, (n, describe_factor(f)))
+                if seen[0] != n:
+                    raise ShapeError(
+                        f"index {a!r} has size {n} in {describe_factor(f)} but size {seen[0]} in {seen[1]}"
+                    )
+        return {a: n for a, (n, _) in sizes.items()}
+
+    # steps --------------------------------------------------------------
+    def _call_step(self, node: Call) -> Callable:
+        impl, arg, params = functions.get(node.fn).impl, self.slot[node.arg], node.params
+        self.lines.append(f"  [{self.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
+        return lambda values: impl(values[arg], *params)
+
+    def _expr_step(self, expr: Expr, owned_result: bool) -> Callable:
+        shape = self.shape_of[expr]
+        nbytes = math.prod(shape) * self.dtype.itemsize
+        terms = [self._term(expr, t) for t in expr.terms]
+        if nbytes > self.limit and any(t.diagonal is not None or not t.owned for t in terms):
+            raise MemoryLimitError(
+                f"this result has shape {shape}: {nbytes / 2**20:,.0f} MiB, over the limit of "
+                f"{self.limit / 2**20:,.0f} MiB. Use vjp/jvp/grad, which never build it, or smaller "
+                "sizes; or raise the limit with eg.configure(memory_limit=...)"
+            )
+        self.lines.append(f"  [{self.slot[expr]}] shape {shape} = " + (" + ".join(t.einsum for t in terms) or "0"))
+        dtype = self.dtype
+        if len(terms) == 1 and terms[0].diagonal is None and terms[0].shape == shape:
+            if terms[0].owned or not owned_result:
+                return terms[0].compute
+
+        def run(values):
+            acc = None
+            for t in terms:
+                r = t.compute(values)
+                if t.diagonal is not None:
+                    if acc is None:
+                        acc = np.zeros(shape, dtype)
+                    strides = tuple(sum(acc.strides[a] for a in axes) for axes in t.diagonal)
+                    view = np.lib.stride_tricks.as_strided(acc, t.view_shape, strides)
+                    view += r
+                elif acc is None:
+                    if t.owned and r.shape == shape and r.dtype == dtype:
+                        acc = r
+                    else:
+                        acc = np.empty(shape, dtype)
+                        acc[...] = r
+                else:
+                    acc += r
+            return np.zeros(shape, dtype) if acc is None else acc
+
+        return run
+
+    def _term(self, expr: Expr, term) -> _TermPlan:
+        sizes = self._sizes(expr, term)
+        rep = {a: a for a in expr.out}
+        for f in term.factors:
+            if isinstance(f, Delta):
+                rep[f.b] = rep[f.a]
+        reduced = list(dict.fromkeys(rep[a] for a in expr.out))
+        coef = term.coef
+        refs = []
+        for f in term.factors:
+            if isinstance(f, Size):
+                coef *= self.dim(f.dim)
+            elif isinstance(f, Ref):
+                refs.append((self.slot[f.node], tuple(rep.get(a, a) for a in f.idx)))
+        carried = {a for _, idx in refs for a in idx}
+        result = [a for a in reduced if a in carried]
+        r_shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
+        view_shape = tuple(sizes[a] for a in reduced)
+        has_delta = any(isinstance(f, Delta) for f in term.factors)
+        diagonal = tuple(tuple(k for k, b in enumerate(expr.out) if rep[b] == a) for a in reduced) if has_delta else None
+        symbol = {a: opt_einsum.get_symbol(k) for k, a in enumerate(dict.fromkeys(
+            [a for _, idx in refs for a in idx] + reduced))}
+        eq = ",".join("".join(symbol[a] for a in idx) for _, idx in refs) + "->" + "".join(symbol[a] for a in result)
+        shown = eq if refs else "const"
+        if has_delta:
+            shown += " onto diagonal " + "".join(symbol[rep[a]] for a in expr.out)
+        dtype = self.dtype
+        if not refs:
+            const = np.full(r_shape, coef, dtype)
+            return _TermPlan(lambda values: const, r_shape, False, diagonal, view_shape, f"{coef}·{shown}", None)
+        slots = [s for s, _ in refs]
+        info = None
+        if len(refs) == 1 and refs[0][1] == tuple(result):
+            (s,) = slots
+            compute, owned = (lambda values: values[s]), False
+        elif len(refs) == 1:
+            (s,) = slots
+            compute, owned = (lambda values: np.einsum(eq, values[s])), False
+        else:
+            shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
+            contraction = _contraction(eq, tuple(shapes), self.optimize)
+            info = contraction
+            backend = self.backend
+            compute, owned = (lambda values: contraction(*[values[s] for s in slots], backend=backend)), True
+        if r_shape != tuple(sizes[a] for a in result):
+            inner, compute = compute, (lambda values: inner(values).reshape(r_shape))
+        if coef != 1:
+            inner_c = compute
+            if owned and not isinstance(coef, complex):
+                def compute(values):
+                    r = inner_c(values)
+                    r *= coef
+                    return r
+            else:
+                compute, owned = (lambda values: inner_c(values) * coef), True
+        return _TermPlan(compute, r_shape, owned, diagonal, view_shape, (f"{coef}·" if coef != 1 else "") + shown, info)
+
+
+_CONTRACTIONS: OrderedDict = OrderedDict()
+
+
+def _contraction(eq: str, shapes: tuple, optimize):
+    key = (eq, shapes, repr(optimize))
+    hit = _CONTRACTIONS.get(key)
+    if hit is None:
+        hit = _CONTRACTIONS[key] = opt_einsum.contract_expression(eq, *shapes, optimize=optimize)
+        if len(_CONTRACTIONS) > 4096:
+            _CONTRACTIONS.popitem(last=False)
+    return hit
+
+
+def compile_exprs(*exprs: Expr, optimize="auto", backend: str = "numpy") -> Compiled:
+    return Compiled(*exprs, optimize=optimize, backend=backend)

@@ -1,0 +1,73 @@
+"""Differentiation (DESIGN.md, rules 1-3), index by index.
+
+``derivative(E, X)`` is the Jacobian ``∂E[I]/∂X[P]`` as an expression over ``I + P``:
+every read of ``X`` becomes a product of deltas, the product rule sums over the
+reads, and a function's rule (see :mod:`einsumgrad.functions`) carries the chain
+rule through it. The result is simplified before it is returned.
+
+>>> from .algebra import einsum, tensor
+>>> W, x = tensor("W", 2), tensor("x", 1)
+>>> print(derivative(einsum("ij,j->i", W, x), W.terms[0].factors[0].node))
+y[i,j,k] = δ[i,j] x[k]
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import functions
+from .algebra import product
+from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate
+from .simplify import simplify
+
+
+def derivative(expr: Expr, var: Var) -> Expr:
+    """``∂expr/∂var`` with the derivative's axes after ``expr``'s, named to read well:
+    the output keeps its letters, the new axes take the next free ones."""
+    wrt = fresh(len(var.shape), expr.out)
+    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
+    return _rename_out(_derivative(tidy, var), expr.out + wrt)
+
+
+def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:
+    return simplify(Expr(out, expr.dims, instantiate(expr, out, out)))
+
+
+@lru_cache(maxsize=4096)
+def _derivative(expr: Expr, var: Var) -> Expr:
+    wrt = fresh(len(var.shape), expr.indices())
+    terms: list[Term] = []
+    for t in expr.terms:
+        for k, f in enumerate(t.factors):
+            if not (isinstance(f, Ref) and depends(f.node, var)):
+                continue
+            rest = t.factors[:k] + t.factors[k + 1 :]
+            avoid = set(t.indices()) | set(expr.out) | set(wrt)
+            for d in _derivative_of_read(f, var, wrt, avoid):
+                terms.append(Term(t.coef * d.coef, rest + d.factors))
+    return simplify(Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms)))
+
+
+def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tuple[Term, ...]:
+    """``∂node[ref.idx]/∂var[wrt]`` as terms, other indices kept clear of ``avoid``."""
+    node = ref.node
+    if node == var:
+        return (Term(1, tuple(Delta(a, p, d) for a, p, d in zip(ref.idx, wrt, var.shape))),)
+    inner = _derivative(node, var) if isinstance(node, Expr) else _derivative_of_call(node, var)
+    return instantiate(inner, ref.idx + wrt, avoid)
+
+
+@lru_cache(maxsize=4096)
+def _derivative_of_call(call: Call, var: Var) -> Expr:
+    out = fresh(len(call.shape), ())
+    y = Expr(out, call.shape, (Term(1, (Ref(call, out),)),))
+    dx = _derivative(call.arg, var)
+    rule = functions.get(call.fn).jvp
+    dy = rule(call.arg, y, dx, *call.params)
+    return _rename_out(dy, out + fresh(len(var.shape), out)) if dy.terms else dy
+
+
+def contract(expr: Expr, other: Expr, axes: tuple[str, ...], out: tuple[str, ...]) -> Expr:
+    """``Σ_axes expr · other`` where ``other`` is read at ``axes`` (the chain rule with a
+    cotangent or a tangent); the result has indices ``out``."""
+    dims = dict(zip(expr.out, expr.dims))
+    return product([(expr, expr.out), (other, axes)], out, tuple(dims[a] for a in out))

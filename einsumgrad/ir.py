@@ -1,0 +1,303 @@
+"""The intermediate representation: frozen, hashable nodes with *named* indices.
+
+An :class:`Expr` is a sum of :class:`Term` s over named output indices; each term
+is ``coef * Π factors``, summed over every index that is not an output index.
+A factor is a :class:`Ref` (a tensor-valued node read at some indices), a
+Kronecker :class:`Delta`, or a :class:`Size` (the length of an axis, left behind
+when a summed ``δ[a,a]`` is eliminated). Nodes are leaves (:class:`Var`),
+function applications (:class:`Call`) and parenthesised sums (an ``Expr`` used
+as a factor).
+
+Axis lengths are symbolic: a :data:`Dim` is an ``int`` or ``(tensor name, axis)``,
+resolved against the arrays at evaluation time.
+
+>>> W = Var("W", (("W", 0), ("W", 1)))
+>>> Ref(W, ("i", "j"))
+Ref(node=Var(name='W', shape=(('W', 0), ('W', 1))), idx=('i', 'j'))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from typing import Mapping, Union
+
+Dim = Union[int, tuple[str, int]]
+
+# readable index names, in the order fresh ones are handed out
+INDEX_LETTERS = "ijklmnopqrstuvwxyzabcdefghIJKLMNOPQRSTUVWXYZABCDEFGH"
+
+
+class _Hashed:
+    """Frozen dataclass mixin that computes its (deep) hash once."""
+
+    __slots__ = ()
+
+    def __post_init__(self):
+        key = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        object.__setattr__(self, "_h", hash((type(self).__name__, key)))
+
+    def __hash__(self):
+        return self._h
+
+
+@dataclass(frozen=True, slots=True)
+class Var:
+    """A named input tensor; ``shape`` holds one :data:`Dim` per axis."""
+
+    name: str
+    shape: tuple[Dim, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Call(_Hashed):
+    """A registered function applied to an expression, e.g. ``tanh(E)`` or ``inv(E)``.
+
+    ``params`` holds constant parameters (the exponent of ``pow``).
+    """
+
+    fn: str
+    arg: Expr
+    params: tuple = ()
+    shape: tuple[Dim, ...] = ()
+    _h: int = field(default=0, init=False, repr=False, compare=False)
+
+    __hash__ = _Hashed.__hash__
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A node read at named indices: ``W[i,j]``; repeated names read a diagonal."""
+
+    node: Node
+    idx: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """The Kronecker delta ``δ[a,b]`` between two axes of length ``dim``."""
+
+    a: str
+    b: str
+    dim: Dim
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """The length of an axis as a scalar factor (a summed ``δ[a,a]``)."""
+
+    dim: Dim
+
+
+Factor = Union[Ref, Delta, Size]
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Term(_Hashed):
+    """``coef * Π factors``; the enclosing :class:`Expr` says which indices are summed."""
+
+    coef: complex
+    factors: tuple[Factor, ...]
+    _h: int = field(default=0, init=False, repr=False, compare=False)
+
+    __hash__ = _Hashed.__hash__
+
+    def indices(self) -> tuple[str, ...]:
+        """Every index name in the term, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for f in self.factors:
+            for a in factor_indices(f):
+                seen.setdefault(a)
+        return tuple(seen)
+
+    def rename(self, mapping: Mapping[str, str]) -> Term:
+        return Term(self.coef, tuple(rename_factor(f, mapping) for f in self.factors))
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Expr(_Hashed):
+    """A sum of terms with output indices ``out`` of lengths ``dims``.
+
+    Build expressions with :func:`einsumgrad.tensor`, :func:`einsumgrad.einsum`
+    and the operators; this class is the IR node and the user's handle at once.
+    """
+
+    out: tuple[str, ...]
+    dims: tuple[Dim, ...]
+    terms: tuple[Term, ...]
+    name: str = field(default="", compare=False)
+    _h: int = field(default=0, init=False, repr=False, compare=False)
+
+    __hash__ = _Hashed.__hash__
+    __array_ufunc__ = None  # let NumPy scalars defer to our reflected operators
+
+    @property
+    def shape(self) -> tuple[Dim, ...]:
+        return self.dims
+
+    @property
+    def ndim(self) -> int:
+        return len(self.out)
+
+    def indices(self) -> frozenset[str]:
+        """Every index name used by the expression's own terms."""
+        return frozenset(self.out).union(*(t.indices() for t in self.terms))
+
+    # arithmetic and printing live in algebra.py and render.py
+    def __add__(self, other):
+        from .algebra import add
+        return add(self, other)
+
+    def __radd__(self, other):
+        from .algebra import add
+        return add(other, self)
+
+    def __sub__(self, other):
+        from .algebra import add, scale
+        return add(self, scale(other, -1))
+
+    def __rsub__(self, other):
+        from .algebra import add, scale
+        return add(other, scale(self, -1))
+
+    def __neg__(self):
+        from .algebra import scale
+        return scale(self, -1)
+
+    def __mul__(self, other):
+        from .algebra import multiply
+        return multiply(self, other)
+
+    def __rmul__(self, other):
+        from .algebra import multiply
+        return multiply(other, self)
+
+    def __truediv__(self, other):
+        from .algebra import multiply, power
+        return multiply(self, power(other, -1))
+
+    def __rtruediv__(self, other):
+        from .algebra import multiply, power
+        return multiply(other, power(self, -1))
+
+    def __pow__(self, exponent):
+        from .algebra import power
+        return power(self, exponent)
+
+    def __matmul__(self, other):
+        from .algebra import matmul
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from .algebra import matmul
+        return matmul(other, self)
+
+    @property
+    def T(self) -> Expr:
+        """The axes reversed, as NumPy's ``.T``."""
+        return Expr(tuple(reversed(self.out)), tuple(reversed(self.dims)), self.terms)
+
+    def __str__(self):
+        from .render import index_notation
+        return index_notation(self)
+
+    def latex(self) -> str:
+        """The expression in LaTeX index notation."""
+        from .render import latex
+        return latex(self)
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
+    def ascii(self) -> str:
+        """The expression in plain-ASCII index notation."""
+        from .render import index_notation
+        return index_notation(self, ascii=True)
+
+    def matrix_notation(self) -> str | None:
+        """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``) or ``None`` where none exists."""
+        from .render import matrix_notation
+        return matrix_notation(self)
+
+    def einsum_terms(self) -> list[str]:
+        """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
+        from .render import einsum_form
+        return [einsum_form(self, t) for t in self.terms]
+
+
+Node = Union[Var, Call, Expr]
+
+
+def factor_indices(f: Factor) -> tuple[str, ...]:
+    if isinstance(f, Ref):
+        return f.idx
+    if isinstance(f, Delta):
+        return (f.a, f.b)
+    return ()
+
+
+def rename_factor(f: Factor, mapping: Mapping[str, str]) -> Factor:
+    if isinstance(f, Ref):
+        return Ref(f.node, tuple(mapping.get(a, a) for a in f.idx))
+    if isinstance(f, Delta):
+        return Delta(mapping.get(f.a, f.a), mapping.get(f.b, f.b), f.dim)
+    return f
+
+
+def node_shape(node: Node) -> tuple[Dim, ...]:
+    return node.dims if isinstance(node, Expr) else node.shape
+
+
+def fresh(n: int, avoid) -> tuple[str, ...]:
+    """``n`` readable index names, none of them in ``avoid``.
+
+    >>> fresh(3, {"i", "k"})
+    ('j', 'l', 'm')
+    """
+    out: list[str] = []
+    for name in _names():
+        if len(out) == n:
+            break
+        if name not in avoid:
+            out.append(name)
+    return tuple(out)
+
+
+def _names():
+    yield from INDEX_LETTERS
+    k = 1
+    while True:
+        for c in INDEX_LETTERS[:26]:
+            yield f"{c}{k}"
+        k += 1
+
+
+def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
+    """``expr``'s terms with its outputs renamed to ``target`` and its summed indices to
+    names outside ``avoid`` and ``target`` (so they can be multiplied into another term)."""
+    mapping = dict(zip(expr.out, target))
+    inner = expr.indices() - set(expr.out)
+    taken = set(avoid) | set(target)
+    clash = sorted(a for a in inner if a in taken)
+    mapping.update(zip(clash, fresh(len(clash), taken | inner)))
+    return tuple(t.rename(mapping) for t in expr.terms)
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes a node reads directly."""
+    if isinstance(node, Call):
+        return (node.arg,)
+    if isinstance(node, Expr):
+        return tuple(f.node for t in node.terms for f in t.factors if isinstance(f, Ref))
+    return ()
+
+
+@lru_cache(maxsize=65536)
+def variables(node: Node) -> frozenset[Var]:
+    """The input tensors a node depends on."""
+    if isinstance(node, Var):
+        return frozenset((node,))
+    return frozenset().union(*(variables(c) for c in children(node)))
+
+
+def depends(node: Node, var: Var) -> bool:
+    return var in variables(node)

@@ -1,0 +1,223 @@
+"""The Jacobian of one einsum string with respect to one operand.
+
+>>> J = Jacobian("ij,j->i", wrt=0, names="W,x")
+>>> print(J.formula())
+∂y[i]/∂W[j,k] = δ[i,j] x[k]
+>>> import numpy as np
+>>> W, x, g = np.ones((2, 3)), np.arange(3.0), np.array([1.0, -1.0])
+>>> J(W, x).shape                   # y.shape + W.shape
+(2, 2, 3)
+>>> J.vjp(g, W, x)                  # g xᵀ, without building J
+array([[ 0.,  1.,  2.],
+       [-0., -1., -2.]])
+"""
+from __future__ import annotations
+
+import math
+import string
+from functools import lru_cache
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from . import render
+from .algebra import leaf, product
+from .compiler import Compiled
+from .differentiate import contract, derivative
+from .errors import DerivativeError, EinsumgradError
+from .ir import Expr, Term, Var
+from .parse import ELLIPSIS, Bound, parse
+
+LAYOUTS = ("numerator", "denominator")
+
+
+class TermInfo(NamedTuple):
+    """One simplified term of a Jacobian, for benchmarks and teaching code."""
+
+    coef: complex
+    factors: tuple[str, ...]  # each factor in index notation: 'δ[i,j]', 'x[k]'
+    einsum: str  # pasteable einsum form, deltas named δ
+    term: Term
+
+
+class _Symbolic(NamedTuple):
+    y: Expr
+    var: Var
+    jac: Expr  # numerator layout
+    vjp: Expr
+    jvp: Expr
+    cotangent: str
+    tangent: str
+
+
+class Jacobian:
+    """``∂y/∂X`` for ``y = einsum(spec, *operands)`` and ``X = operands[wrt]``.
+
+    Call it for the dense Jacobian (shape ``y.shape + X.shape``, or
+    ``X.shape + y.shape`` with ``layout="denominator"``); ``vjp`` and ``jvp``
+    apply the chain rule without building it.
+    """
+
+    def __init__(self, spec: str, wrt: int = 0, *, names=None, layout: str = "numerator"):
+        self.spec = parse(spec)
+        n = self.spec.nargs
+        if isinstance(wrt, bool) or not isinstance(wrt, (int, np.integer)) or not -n <= wrt < n:
+            raise DerivativeError(
+                f"wrt={wrt!r} is out of range: {spec!r} has {n} operand{'s' * (n != 1)}, so wrt is one of "
+                f"{', '.join(map(str, range(n)))} (or negative, counting from the end)"
+            )
+        self.wrt = int(wrt) % n
+        self.names = operand_names(names, n)
+        if layout not in LAYOUTS:
+            raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (y.shape + X.shape) or 'denominator'")
+        self.layout = layout
+        self.output_name = next(c for c in ("y", "out", "z", "result") if c not in self.names)
+
+    # -- symbolic --------------------------------------------------------------
+    def _symbolic(self, shapes) -> _Symbolic:
+        return _build(self.spec.text, self.spec.bind(shapes, self.names), self.names, self.wrt, self.output_name)
+
+    @property
+    def _default(self) -> _Symbolic:
+        """The symbolic result with every '...' taken as empty (for printing)."""
+        shapes = [(None,) * sum(c != ELLIPSIS for c in term) for term in self.spec.inputs]
+        return self._symbolic(shapes)
+
+    def expression(self, *operands) -> Expr:
+        """The simplified Jacobian as an expression (in this Jacobian's layout)."""
+        sym = self._symbolic([np.shape(a) for a in operands]) if operands else self._default
+        return _layout(sym, self.layout)
+
+    @property
+    def terms(self) -> list[TermInfo]:
+        jac = self.expression()
+        names = set(jac.out)
+        return [
+            TermInfo(t.coef, tuple(render.render_factor(f, names, render.UNICODE) for f in t.factors),
+                     render.einsum_form(jac, t), t)
+            for t in jac.terms
+        ]
+
+    def formula(self, style: str = "unicode") -> str:
+        """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'ascii' or 'latex'."""
+        sym = self._default
+        y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
+        rhs_style = {"unicode": render.UNICODE, "ascii": render.ASCII, "latex": render.LATEX}[style]
+        rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
+        y, x = self.output_name, self.names[self.wrt]
+        if style == "latex":
+            return (rf"\frac{{\partial {render._latex_name(y)}{rhs_style.indices(y_idx)}}}"
+                    rf"{{\partial {render._latex_name(x)}{rhs_style.indices(x_idx)}}} = {rhs}")
+        if style == "ascii":
+            return f"d {y}{rhs_style.indices(y_idx)} / d {x}{rhs_style.indices(x_idx)} = {rhs}"
+        return f"∂{y}{rhs_style.indices(y_idx)}/∂{x}{rhs_style.indices(x_idx)} = {rhs}"
+
+    def layout_note(self) -> str:
+        sym = self._default
+        y, x = self.output_name, self.names[self.wrt]
+        out = _layout(sym, self.layout).out
+        shape = f"{y}.shape + {x}.shape" if self.layout == "numerator" else f"{x}.shape + {y}.shape"
+        ellipsis = "; '...' shown empty" if self.spec.has_ellipsis else ""
+        return f"{self.layout} layout: J[{','.join(out)}], shape {shape}{ellipsis}"
+
+    def __str__(self):
+        sym = self._default
+        definition = render.index_notation(sym.y, name=self.output_name)
+        return f"{self.formula()}\n  where {definition}; {self.layout_note()}"
+
+    def __repr__(self):
+        return f"Jacobian({self.spec.text!r}, wrt={self.wrt}, names={','.join(self.names)!r}, layout={self.layout!r})"
+
+    def latex(self) -> str:
+        return self.formula("latex")
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
+    def ascii(self) -> str:
+        return self.formula("ascii")
+
+    # -- numeric ---------------------------------------------------------------
+    def _arrays(self, operands) -> tuple[_Symbolic, dict]:
+        if len(operands) != self.spec.nargs:
+            raise EinsumgradError(
+                f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
+            )
+        arrays = [np.asarray(a) for a in operands]
+        sym = self._symbolic([a.shape for a in arrays])
+        return sym, dict(zip(self.names, arrays))
+
+    def __call__(self, *operands, memory_limit: int | None = None) -> np.ndarray:
+        """The dense Jacobian (guarded: above the memory limit it raises and suggests vjp/jvp)."""
+        sym, arrays = self._arrays(operands)
+        return _compiled(_layout(sym, self.layout), memory_limit)(**arrays)
+
+    def vjp(self, cotangent, *operands) -> np.ndarray:
+        """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
+        sym, arrays = self._arrays(operands)
+        arrays[sym.cotangent] = np.asarray(cotangent)
+        return _compiled(sym.vjp)(**arrays)
+
+    def jvp(self, tangent, *operands) -> np.ndarray:
+        """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
+        sym, arrays = self._arrays(operands)
+        arrays[sym.tangent] = np.asarray(tangent)
+        return _compiled(sym.jvp)(**arrays)
+
+    def nbytes(self, *shapes, dtype=np.float64) -> int:
+        """Bytes the dense Jacobian takes for operands of these shapes.
+
+        >>> Jacobian("ij,j->i").nbytes((256, 256), (256,)) // 2**20
+        128
+        """
+        sym = self._symbolic(shapes)
+        sizes = {n: s for n, s in zip(self.names, shapes)}
+        count = math.prod(d if isinstance(d, int) else sizes[d[0]][d[1]] for d in sym.jac.dims)
+        return count * np.dtype(dtype).itemsize
+
+
+def operand_names(names, n: int) -> tuple[str, ...]:
+    if names is None:
+        pool = [c for c in string.ascii_uppercase if c != "I"]
+        return tuple(pool[k] if n <= len(pool) else f"A{k}" for k in range(n))
+    items = [s.strip() for s in names.split(",")] if isinstance(names, str) else list(names)
+    if len(items) != n:
+        raise EinsumgradError(f"names={names!r} gives {len(items)} name(s) for {n} operand(s)")
+    for s in items:
+        if not isinstance(s, str) or not s.isidentifier():
+            raise EinsumgradError(f"operand names are identifiers such as 'W' or 'x1', got {s!r}")
+    if len(set(items)) != n:
+        raise EinsumgradError(f"operand names must differ, got {', '.join(items)}")
+    return tuple(items)
+
+
+@lru_cache(maxsize=256)
+def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
+    leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
+    dims = {}
+    for e, idx in zip(leaves, bound.inputs):
+        for a, d in zip(idx, e.dims):
+            dims.setdefault(a, d)
+    y = product(list(zip(leaves, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output))
+    y = Expr(y.out, y.dims, y.terms, name=y_name)
+    var = leaves[wrt].terms[0].factors[0].node
+    jac = derivative(y, var)
+    i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
+    cotangent = next(n for n in ("g", "G", "g_" + y_name, "cotangent") if n not in names)
+    tangent = next(n for n in ("d" + var.name, "t", "T", "tangent") if n not in names)
+    vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
+    jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
+    return _Symbolic(y, var, jac, vjp, jvp, cotangent, tangent)
+
+
+def _layout(sym: _Symbolic, layout: str) -> Expr:
+    if layout == "numerator":
+        return sym.jac
+    k = sym.y.ndim
+    jac = sym.jac
+    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(expr: Expr, memory_limit: int | None = None) -> Compiled:
+    return Compiled(expr, memory_limit=memory_limit)

@@ -1,0 +1,188 @@
+"""Rendering expressions: index notation (Unicode and ASCII), LaTeX, einsum strings.
+
+Summed indices are always shown with an explicit Σ, so nothing rests on a
+summation convention the reader has to know.
+
+>>> from .algebra import einsum, tensor
+>>> y = einsum("ij,j->i", tensor("W", 2), tensor("x", 1))
+>>> print(index_notation(y))
+y[i] = Σ_j W[i,j] x[j]
+>>> print(index_notation(y, ascii=True))
+y[i] = sum_j W[i,j] * x[j]
+>>> latex(y)
+'y_{i} = \\\\sum_{j} W_{ij} x_{j}'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate
+
+_SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
+
+
+@dataclass(frozen=True)
+class Style:
+    sum: str
+    times: str
+    delta: str
+    ascii: bool = False
+    latex: bool = False
+
+    def indices(self, idx) -> str:
+        if self.latex:
+            return "_{" + ("".join(idx) if all(len(a) == 1 for a in idx) else ",".join(idx)) + "}" if idx else ""
+        return "[" + ",".join(idx) + "]" if idx else ""
+
+    def summation(self, summed) -> str:
+        if not summed:
+            return ""
+        if self.latex:
+            return r"\sum_{" + ("".join(summed) if all(len(a) == 1 for a in summed) else ",".join(summed)) + "} "
+        return self.sum + "_" + ",".join(summed) + " "
+
+
+UNICODE = Style("Σ", " ", "δ")
+ASCII = Style("sum", " * ", "delta", ascii=True)
+LATEX = Style(r"\sum", " ", r"\delta", latex=True)
+
+
+def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
+    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``."""
+    style = ASCII if ascii else UNICODE
+    lhs = (name or expr.name or "y") + style.indices(expr.out)
+    return f"{lhs} = {render_sum(expr.terms, expr.out, style)}"
+
+
+def latex(expr: Expr, name: str | None = None) -> str:
+    lhs = _latex_name(name or expr.name or "y") + LATEX.indices(expr.out)
+    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX)}"
+
+
+def _latex_name(name: str) -> str:
+    return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def render_sum(terms, out, style: Style) -> str:
+    if not terms:
+        return "0"
+    parts = []
+    for k, t in enumerate(terms):
+        text = render_term(t, out, style)
+        if k and text.startswith("-"):
+            parts.append(" - " + text[1:])
+        elif k:
+            parts.append(" + " + text)
+        else:
+            parts.append(text)
+    return "".join(parts)
+
+
+def render_term(t: Term, out, style: Style) -> str:
+    summed = [a for a in t.indices() if a not in out]
+    factors = [render_factor(f, set(out) | set(t.indices()), style) for f in t.factors]
+    coef = t.coef
+    sign = ""
+    if isinstance(coef, (int, float)) and coef < 0:
+        sign, coef = "-", -coef
+    body = style.times.join(factors)
+    if coef != 1 or not factors:
+        c = _number(coef)
+        body = c + (style.times if style.ascii and factors else " " if factors else "") + body
+    return sign + style.summation(summed) + body
+
+
+def _number(c) -> str:
+    if isinstance(c, float):
+        return f"{c:.6g}"
+    return str(c)
+
+
+def render_factor(f, names, style: Style) -> str:
+    if isinstance(f, Delta):
+        if style.ascii:
+            return f"delta({f.a},{f.b})"
+        return style.delta + style.indices((f.a, f.b))
+    if isinstance(f, Size):
+        d = f.dim
+        return str(d) if isinstance(d, int) else f"size({d[0]},{d[1]})"
+    node, idx = f.node, f.idx
+    if isinstance(node, Var):
+        return _latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
+    if isinstance(node, Expr):
+        return "(" + render_sum(instantiate(node, idx, names), idx, style) + ")"
+    return _render_call(node, idx, names, style)
+
+
+def _render_call(node: Call, idx, names, style: Style) -> str:
+    if node.shape == node.arg.dims and len(node.arg.out) == len(idx):  # elementwise: read the argument at idx
+        inner = render_sum(instantiate(node.arg, idx, names), idx, style)
+        if node.fn == "pow":
+            return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
+        if style.latex:
+            return rf"\{node.fn}\left({inner}\right)" if node.fn in _LATEX_FUNCTIONS else rf"\operatorname{{{node.fn}}}\left({inner}\right)"
+        return f"{node.fn}({inner})"
+    arg = node.arg
+    plain = len(arg.terms) == 1 and len(arg.terms[0].factors) == 1 and arg.terms[0].coef == 1
+    ref = arg.terms[0].factors[0] if plain else None
+    if isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
+        inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
+    else:
+        inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style)
+    if style.latex:
+        return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
+    return f"{node.fn}({inner})" + style.indices(idx)
+
+
+_LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+
+
+def _is_atom(expr: Expr) -> bool:
+    (t,) = expr.terms if len(expr.terms) == 1 else (None,)
+    return t is not None and t.coef == 1 and len(t.factors) == 1 and set(t.indices()) <= set(expr.out)
+
+
+def _power(inner: str, c, style: Style, simple: bool) -> str:
+    base = inner if simple else f"({inner})"
+    if style.latex:
+        return f"{{{base}}}^{{{_number(c)}}}"
+    if style.ascii:
+        return f"{base}**{_number(c)}"
+    return base + _number(c).translate(_SUPERSCRIPT)
+
+
+def describe_factor(f) -> str:
+    """A short name for a factor in error messages: ``W[i,j]``, ``tanh(…)[i]``, ``δ[i,j]``."""
+    if isinstance(f, Delta):
+        return f"δ[{f.a},{f.b}]"
+    if isinstance(f, Size):
+        return "a size"
+    head = f.node.name if isinstance(f.node, Var) else f"{f.node.fn}(…)" if isinstance(f.node, Call) else "(…)"
+    return head + "[" + ",".join(f.idx) + "]"
+
+
+def einsum_form(expr: Expr, t: Term) -> str:
+    """A term as an einsum string with its operands named, deltas included as ``δ``
+    (the identity matrix), e.g. ``'ij,k->ijk' (δ, x)``."""
+    import opt_einsum
+
+    letters: dict[str, str] = {}
+
+    def sub(idx):
+        return "".join(letters.setdefault(a, a if len(a) == 1 else opt_einsum.get_symbol(len(letters) + 200)) for a in idx)
+
+    operands, names = [], []
+    for f in t.factors:
+        if isinstance(f, (Ref, Delta)):
+            idx = f.idx if isinstance(f, Ref) else (f.a, f.b)
+            operands.append(sub(idx))
+            names.append(describe_factor(f).split("[")[0] if isinstance(f, Ref) else "δ")
+    eq = ",".join(operands) + "->" + sub(expr.out)
+    coef = "" if t.coef == 1 else f"{_number(t.coef)} * "
+    return f"{coef}'{eq}' ({', '.join(names)})"
+
+
+def matrix_notation(expr: Expr) -> str | None:
+    from .matrix import matrix_notation as convert
+
+    return convert(expr)

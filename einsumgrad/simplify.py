@@ -1,0 +1,124 @@
+"""Simplification: pure passes ``Expr -> Expr`` (DESIGN.md, rules 4-6).
+
+1. :func:`eliminate_deltas` — a delta on a summed index renames it away; a summed
+   ``δ[a,a]`` becomes the axis length; deltas between output indices stay, as a
+   spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
+2. :func:`canonical` — factors in a fixed order, summed indices renamed in order
+   of appearance, so that terms equal up to renaming compare equal.
+3. :func:`simplify` — both, then equal terms merged and zero terms dropped.
+
+>>> from .ir import Var, Ref, Delta, Term, Expr
+>>> x = Var("x", (("x", 0),))
+>>> t = Term(1, (Delta("i", "p", ("x", 0)), Ref(x, ("j",)), Delta("j", "q", ("x", 0))))
+>>> simplify(Expr(("i", "p", "q"), (("x", 0),) * 3, (t,))).terms[0].factors
+(Delta(a='i', b='p', dim=('x', 0)), Ref(node=Var(name='x', shape=(('x', 0),)), idx=('q',)))
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, rename_factor
+
+
+def simplify(expr: Expr) -> Expr:
+    merged: dict[tuple, complex] = {}
+    for t in expr.terms:
+        t = canonical(eliminate_deltas(t, expr.out), expr.out)
+        merged[t.factors] = merged.get(t.factors, 0) + t.coef
+    terms = tuple(Term(_tidy(c), f) for f, c in merged.items() if c != 0)
+    return Expr(expr.out, expr.dims, terms, expr.name)
+
+
+def _tidy(c):
+    """``2.0 -> 2``, ``(3+0j) -> 3``: coefficients print and hash the same however they arose."""
+    if isinstance(c, complex) and c.imag == 0:
+        c = c.real
+    if isinstance(c, float) and c.is_integer():
+        return int(c)
+    return c
+
+
+def eliminate_deltas(term: Term, out: tuple[str, ...]) -> Term:
+    outs = set(out)
+    factors = list(term.factors)
+    coef = term.coef
+    k = 0
+    while k < len(factors):
+        f = factors[k]
+        if not isinstance(f, Delta) or (f.a != f.b and f.a in outs and f.b in outs):
+            k += 1
+            continue
+        del factors[k]
+        if f.a == f.b:
+            if f.a not in outs:
+                factors.append(Size(f.dim))
+        else:
+            old, new = (f.a, f.b) if f.a not in outs else (f.b, f.a)
+            factors = [rename_factor(g, {old: new}) for g in factors]
+        k = 0
+    kept: list = []
+    for f in factors:
+        if isinstance(f, Size) and isinstance(f.dim, int):
+            coef *= f.dim
+        elif not isinstance(f, Delta):
+            kept.append(f)
+    return Term(coef, tuple(kept) + _forest([f for f in factors if isinstance(f, Delta)], out))
+
+
+def _forest(deltas: list[Delta], out: tuple[str, ...]) -> tuple[Delta, ...]:
+    """The fewest deltas that tie together the same output indices, in a fixed form."""
+    pos = {a: k for k, a in enumerate(out)}
+    root: dict[str, str] = {}
+
+    def find(a):
+        while root.get(a, a) != a:
+            a = root[a]
+        return a
+
+    dim = {}
+    for d in deltas:
+        ra, rb = sorted((find(d.a), find(d.b)), key=pos.__getitem__)
+        root[rb] = ra
+        dim[d.a] = dim[d.b] = d.dim
+    members = sorted({a for d in deltas for a in (d.a, d.b)}, key=pos.__getitem__)
+    return tuple(Delta(find(a), a, dim[a]) for a in members if find(a) != a)
+
+
+def canonical(term: Term, out: tuple[str, ...]) -> Term:
+    """Sort factors and rename summed indices by first appearance (twice, to settle)."""
+    pos = {a: k for k, a in enumerate(out)}
+    factors = term.factors
+    for _ in range(2):
+        rank = {a: k for k, a in enumerate(fresh(len(term.indices()), out))}
+
+        def key(f):
+            names = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
+            if isinstance(f, Delta):
+                return (0, (), names)
+            return (1, node_key(f.node), names) if isinstance(f, Ref) else (2, (str(f.dim),), names)
+
+        factors = sorted(factors, key=key)
+        summed: dict[str, None] = {}
+        for f in factors:
+            for a in factor_indices(f):
+                if a not in pos:
+                    summed.setdefault(a)
+        mapping = dict(zip(summed, fresh(len(summed), out)))
+        factors = tuple(rename_factor(f, mapping) for f in factors)
+    return Term(term.coef, factors)
+
+
+@lru_cache(maxsize=65536)
+def node_key(node) -> tuple:
+    """A deterministic sort key for a node (never its hash, which varies between runs)."""
+    if isinstance(node, Var):
+        return (0, node.name, str(node.shape))
+    if isinstance(node, Call):
+        return (1, node.fn, repr(node.params), node_key(node.arg))
+    return (2, node.out, tuple(_term_key(t) for t in node.terms))
+
+
+def _term_key(t: Term) -> tuple:
+    return (repr(t.coef),) + tuple(
+        (node_key(f.node), f.idx) if isinstance(f, Ref) else ((), (repr(f),)) for f in t.factors
+    )
