@@ -81,7 +81,8 @@ class Compiled:
     ``repr`` shows the last plan.
     """
 
-    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None):
+    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
+                 inputs: tuple[str, ...] = ()):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -94,7 +95,7 @@ class Compiled:
                 raise EinsumgradError(f"two different tensors are named {v.name!r} ({found[v.name].shape} and {v.shape})")
             found[v.name] = v
         shape_names = {d[0] for e in exprs for d in _all_dims(e) if not isinstance(d, int)}
-        self.names = tuple(sorted(set(found) | shape_names))
+        self.names = tuple(sorted(set(found) | shape_names | set(inputs)))
         self.vars = found
         self._plans: OrderedDict = OrderedDict()
         self._lock = threading.Lock()

@@ -150,19 +150,19 @@ class Jacobian:
     def __call__(self, *operands, memory_limit: int | None = None) -> np.ndarray:
         """The dense Jacobian (guarded: above the memory limit it raises and suggests vjp/jvp)."""
         sym, arrays = self._arrays(operands)
-        return _compiled(_layout(sym, self.layout), memory_limit)(**arrays)
+        return _compiled(_layout(sym, self.layout), self.names, memory_limit)(**arrays)
 
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
         sym, arrays = self._arrays(operands)
         arrays[sym.cotangent] = np.asarray(cotangent)
-        return _compiled(sym.vjp)(**arrays)
+        return _compiled(sym.vjp, self.names + (sym.cotangent,))(**arrays)
 
     def jvp(self, tangent, *operands) -> np.ndarray:
         """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
         sym, arrays = self._arrays(operands)
         arrays[sym.tangent] = np.asarray(tangent)
-        return _compiled(sym.jvp)(**arrays)
+        return _compiled(sym.jvp, self.names + (sym.tangent,))(**arrays)
 
     def nbytes(self, *shapes, dtype=np.float64) -> int:
         """Bytes the dense Jacobian takes for operands of these shapes.
@@ -219,5 +219,5 @@ def _layout(sym: _Symbolic, layout: str) -> Expr:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(expr: Expr, memory_limit: int | None = None) -> Compiled:
-    return Compiled(expr, memory_limit=memory_limit)
+def _compiled(expr: Expr, inputs: tuple[str, ...], memory_limit: int | None = None) -> Compiled:
+    return Compiled(expr, memory_limit=memory_limit, inputs=inputs)

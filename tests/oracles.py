@@ -1,0 +1,37 @@
+"""Independent oracles the tests compare against: NumPy only, no einsumgrad code."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def exact_jacobian(spec: str, operands, wrt: int) -> np.ndarray:
+    """∂einsum/∂operands[wrt] by linearity: feed every basis tensor through np.einsum.
+
+    Shape ``out.shape + operands[wrt].shape`` (numerator layout).
+    """
+    x = np.asarray(operands[wrt], dtype=float)
+    out = np.einsum(spec, *operands)
+    jac = np.zeros(np.shape(out) + x.shape)
+    for idx in itertools.product(*map(range, x.shape)):
+        basis = np.zeros(x.shape)
+        basis[idx] = 1.0
+        ops = list(operands)
+        ops[wrt] = basis
+        jac[(Ellipsis,) + idx] = np.einsum(spec, *ops)
+    return jac
+
+
+def contract_front(jac: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Σ_I g[I] J[I, P] — the vjp by the dense Jacobian."""
+    return np.tensordot(g, jac, axes=g.ndim)
+
+
+def contract_back(jac: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Σ_P J[I, P] t[P] — the jvp by the dense Jacobian."""
+    return np.tensordot(jac, t, axes=t.ndim)
+
+
+def central_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-6):
+    return (np.asarray(f(x + eps * direction)) - np.asarray(f(x - eps * direction))) / (2 * eps)
