@@ -4,12 +4,12 @@
 >>> print(J.formula())
 ∂y[i]/∂W[j,k] = δ[i,j] x[k]
 >>> import numpy as np
->>> W, x, g = np.ones((2, 3)), np.arange(3.0), np.array([1.0, -1.0])
+>>> W, x, g = np.ones((2, 3)), np.arange(3.0), np.array([1.0, 2.0])
 >>> J(W, x).shape                   # y.shape + W.shape
 (2, 2, 3)
 >>> J.vjp(g, W, x)                  # g xᵀ, without building J
-array([[ 0.,  1.,  2.],
-       [-0., -1., -2.]])
+array([[0., 1., 2.],
+       [0., 2., 4.]])
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from . import render
 from .algebra import leaf, product
 from .compiler import Compiled
 from .differentiate import contract, derivative
-from .errors import DerivativeError, EinsumgradError
+from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Term, Var
 from .parse import ELLIPSIS, Bound, parse
 
@@ -140,7 +140,7 @@ class Jacobian:
     # -- numeric ---------------------------------------------------------------
     def _arrays(self, operands) -> tuple[_Symbolic, dict]:
         if len(operands) != self.spec.nargs:
-            raise EinsumgradError(
+            raise ShapeError(
                 f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
             )
         arrays = [np.asarray(a) for a in operands]

@@ -2,7 +2,7 @@
 
 >>> spec = parse("ij,j->i")
 >>> spec.inputs, spec.output
-(('i', 'j'), ('j',), ('i',))
+((('i', 'j'), ('j',)), ('i',))
 >>> parse("ij,jk").output           # implicit: indices seen once, sorted
 ('i', 'k')
 >>> parse("...ij,...j->...i").bind([(5, 2, 3), (3,)])
