@@ -39,6 +39,7 @@ class Function:
     domain: tuple[float, float] = (-2.0, 2.0)
     smooth: bool = True
     holomorphic: bool = True
+    elementwise: bool = False
 
 
 REGISTRY: dict[str, Function] = {}
@@ -61,7 +62,8 @@ def get(name: str) -> Function:
 
 def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> Function:
     """Register an elementwise function from ``derivative(x, y, *params) -> f'(x)``."""
-    return register(Function(name, impl, lambda x, y, dx, *p: A.hadamard(derivative(x, y, *p), dx), **options))
+    jvp = lambda x, y, dx, *p: A.hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
+    return register(Function(name, impl, jvp, elementwise=True, **options))
 
 
 def _square(dims):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .functions import get
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
@@ -51,24 +52,26 @@ def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> 
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``."""
     style = ASCII if ascii else UNICODE
     lhs = (name or expr.name or "y") + style.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, style)}"
+    return f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.indices())}"
 
 
 def latex(expr: Expr, name: str | None = None) -> str:
     lhs = _latex_name(name or expr.name or "y") + LATEX.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX)}"
+    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.indices())}"
 
 
 def _latex_name(name: str) -> str:
     return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
-def render_sum(terms, out, style: Style) -> str:
+def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
+    """Terms joined by + and -; ``scope`` holds index names already in use around them,
+    which nested sums keep clear of."""
     if not terms:
         return "0"
     parts = []
     for k, t in enumerate(terms):
-        text = render_term(t, out, style)
+        text = render_term(t, out, style, scope)
         if k and text.startswith("-"):
             parts.append(" - " + text[1:])
         elif k:
@@ -78,9 +81,10 @@ def render_sum(terms, out, style: Style) -> str:
     return "".join(parts)
 
 
-def render_term(t: Term, out, style: Style) -> str:
+def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
     summed = [a for a in t.indices() if a not in out]
-    factors = [render_factor(f, set(out) | set(t.indices()), style) for f in t.factors]
+    inner_scope = set(scope) | set(out) | set(t.indices())
+    factors = [render_factor(f, inner_scope, style) for f in t.factors]
     coef = t.coef
     sign = ""
     if isinstance(coef, (int, float)) and coef < 0:
@@ -110,13 +114,13 @@ def render_factor(f, names, style: Style) -> str:
     if isinstance(node, Var):
         return _latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
     if isinstance(node, Expr):
-        return "(" + render_sum(instantiate(node, idx, names), idx, style) + ")"
+        return "(" + render_sum(instantiate(node, idx, names), idx, style, names) + ")"
     return _render_call(node, idx, names, style)
 
 
 def _render_call(node: Call, idx, names, style: Style) -> str:
-    if node.shape == node.arg.dims and len(node.arg.out) == len(idx):  # elementwise: read the argument at idx
-        inner = render_sum(instantiate(node.arg, idx, names), idx, style)
+    if get(node.fn).elementwise:  # read the argument at the same indices
+        inner = render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
         if style.latex:
@@ -128,7 +132,7 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     if isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
         inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
     else:
-        inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style)
+        inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.indices())
     if style.latex:
         return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)

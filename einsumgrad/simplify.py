@@ -5,7 +5,10 @@
    spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
 2. :func:`canonical` — factors in a fixed order, summed indices renamed in order
    of appearance, so that terms equal up to renaming compare equal.
-3. :func:`simplify` — both, then equal terms merged and zero terms dropped.
+3. :func:`factor_common` — terms that differ only in elementwise weights
+   (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
+   summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
+4. :func:`simplify` — all of these, equal terms merged, zero terms dropped.
 
 >>> from .ir import Var, Ref, Delta, Term, Expr
 >>> x = Var("x", (("x", 0),))
@@ -21,12 +24,50 @@ from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, 
 
 
 def simplify(expr: Expr) -> Expr:
+    terms = merge(canonical(eliminate_deltas(t, expr.out), expr.out) for t in expr.terms)
+    return Expr(expr.out, expr.dims, factor_common(terms, expr.out), expr.name)
+
+
+def merge(terms) -> tuple[Term, ...]:
+    """Add the coefficients of equal terms; drop zeros."""
     merged: dict[tuple, complex] = {}
-    for t in expr.terms:
-        t = canonical(eliminate_deltas(t, expr.out), expr.out)
+    for t in terms:
         merged[t.factors] = merged.get(t.factors, 0) + t.coef
-    terms = tuple(Term(_tidy(c), f) for f, c in merged.items() if c != 0)
-    return Expr(expr.out, expr.dims, terms, expr.name)
+    return tuple(Term(_tidy(c), f) for f, c in merged.items() if c != 0)
+
+
+def _is_weight(f) -> bool:
+    return isinstance(f, Ref) and not isinstance(f.node, Var)
+
+
+def factor_common(terms: tuple[Term, ...], out: tuple[str, ...]) -> tuple[Term, ...]:
+    """Sum the elementwise weights of terms whose tensor-and-delta part is the same."""
+    groups: dict[tuple, list[tuple[Term, tuple]]] = {}
+    for t in terms:
+        core = tuple(f for f in t.factors if not _is_weight(f))
+        weights = tuple(f for f in t.factors if _is_weight(f))
+        core, mapping = _canonical_factors(core, out)
+        loose = {a for f in weights for a in f.idx} - set(mapping) - set(out)
+        if not any(isinstance(f, Ref) for f in core) or loose:
+            groups[("single", t)] = [(t, ())]
+            continue
+        groups.setdefault(core, []).append((t, tuple(rename_factor(f, mapping) for f in weights)))
+    result = []
+    for core, members in groups.items():
+        if len(members) == 1:
+            result.append(members[0][0])
+            continue
+        names = tuple(dict.fromkeys(a for _, weights in members for f in weights for a in f.idx))
+        dims = {a: d for f in core if isinstance(f, Ref) for a, d in zip(f.idx, _shape(f.node))}
+        dims.update((a, f.dim) for f in core if isinstance(f, Delta) for a in (f.a, f.b))
+        weight = simplify(Expr(names, tuple(dims[a] for a in names), tuple(Term(t.coef, w) for t, w in members)))
+        if weight.terms:
+            result.append(canonical(Term(1, core + (Ref(weight, names),)), out))
+    return merge(result)
+
+
+def _shape(node):
+    return node.dims if isinstance(node, Expr) else node.shape
 
 
 def _tidy(c):
@@ -86,26 +127,29 @@ def _forest(deltas: list[Delta], out: tuple[str, ...]) -> tuple[Delta, ...]:
 
 def canonical(term: Term, out: tuple[str, ...]) -> Term:
     """Sort factors and rename summed indices by first appearance (twice, to settle)."""
+    return Term(term.coef, _canonical_factors(term.factors, out)[0])
+
+
+def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
+    """The canonical factors, and the renaming of summed indices that made them."""
     pos = {a: k for k, a in enumerate(out)}
-    factors = term.factors
+    summed = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
+    names = {a: a for a in summed}
+    rank = {a: k for k, a in enumerate(fresh(len(summed), out))}
     for _ in range(2):
-        rank = {a: k for k, a in enumerate(fresh(len(term.indices()), out))}
 
         def key(f):
-            names = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
+            idx = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
             if isinstance(f, Delta):
-                return (0, (), names)
-            return (1, node_key(f.node), names) if isinstance(f, Ref) else (2, (str(f.dim),), names)
+                return (0, (), idx)
+            return (1, node_key(f.node), idx) if isinstance(f, Ref) else (2, (str(f.dim),), idx)
 
         factors = sorted(factors, key=key)
-        summed: dict[str, None] = {}
-        for f in factors:
-            for a in factor_indices(f):
-                if a not in pos:
-                    summed.setdefault(a)
-        mapping = dict(zip(summed, fresh(len(summed), out)))
+        order = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
+        mapping = dict(zip(order, fresh(len(order), out)))
         factors = tuple(rename_factor(f, mapping) for f in factors)
-    return Term(term.coef, factors)
+        names = {a: mapping[b] for a, b in names.items()}
+    return factors, names
 
 
 @lru_cache(maxsize=65536)
