@@ -21,7 +21,7 @@ from .algebra import leaf
 from .compiler import Compiled
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError
-from .ir import Expr, Ref, Var
+from .ir import Expr, Ref, Var, variables
 from .jacobian import LAYOUTS, Jacobian
 
 
@@ -34,6 +34,13 @@ def as_var(wrt) -> Var:
             if isinstance(ref.node, Var) and ref.idx == wrt.out:
                 return ref.node
     raise DerivativeError("wrt must be a tensor made with eg.tensor(name, shape), not a compound expression")
+
+
+def _derived(result: Expr, f: Expr, name: str, out=None, dims=None) -> Expr:
+    """``result`` named for printing, remembering the tensors of ``f`` so that
+    evaluate() accepts the same arrays for both."""
+    context = f.context | {v.name for v in variables(f)}
+    return Expr(out or result.out, dims or result.dims, result.terms, name=name, context=context)
 
 
 def _label(f: Expr) -> str:
@@ -58,7 +65,7 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
     out, dims = jac.out, jac.dims
     if layout == "denominator":
         out, dims = out[k:] + out[:k], dims[k:] + dims[:k]
-    return Expr(out, dims, jac.terms, name=f"∂{_label(f)}/∂{var.name}")
+    return _derived(jac, f, f"∂{_label(f)}/∂{var.name}", out, dims)
 
 
 def grad(f: Expr, wrt) -> Expr:
@@ -70,15 +77,13 @@ def grad(f: Expr, wrt) -> Expr:
             "or eg.sum(f) first"
         )
     var = as_var(wrt)
-    g = derivative(f, var)
-    return Expr(g.out, g.dims, g.terms, name=f"∂{_label(f)}/∂{var.name}")
+    return _derived(derivative(f, var), f, f"∂{_label(f)}/∂{var.name}")
 
 
 def hessian(f: Expr, wrt) -> Expr:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
     var = as_var(wrt)
-    h = derivative(grad(f, wrt), var)
-    return Expr(h.out, h.dims, h.terms, name=f"∂²{_label(f)}/∂{var.name}²")
+    return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
 @lru_cache(maxsize=256)
@@ -143,7 +148,7 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
         name += "_"
     jac = derivative(expr, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
-    symbolic = np.asarray(evaluate(jvp, **arrays, **{name: direction}))
+    symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
     f = compile(expr)
     plus = f(**{**arrays, var.name: x0 + eps * direction})
     minus = f(**{**arrays, var.name: x0 - eps * direction})

@@ -96,6 +96,7 @@ class Compiled:
             found[v.name] = v
         shape_names = {d[0] for e in exprs for d in _all_dims(e) if not isinstance(d, int)}
         self.names = tuple(sorted(set(found) | shape_names | set(inputs)))
+        self.accepted = frozenset(self.names).union(*(e.context for e in exprs))
         self.vars = found
         self._plans: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -119,11 +120,11 @@ class Compiled:
         return results[0] if len(results) == 1 else tuple(results)
 
     def _arrays(self, arrays: dict) -> dict:
-        unknown = sorted(set(arrays) - set(self.names))
+        unknown = sorted(set(arrays) - self.accepted)
         missing = [n for n in self.names if n not in arrays]
         if unknown or missing:
             problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
-            raise EinsumgradError(f"{problem}; this expression takes: {', '.join(self.names)}")
+            raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
         out = {}
         for n in self.names:
             a = arrays[n] if hasattr(arrays[n], "shape") and hasattr(arrays[n], "dtype") else np.asarray(arrays[n])
@@ -367,11 +368,25 @@ _CONTRACTIONS: OrderedDict = OrderedDict()
 def _contraction(eq: str, shapes: tuple, optimize):
     key = (eq, shapes, repr(optimize))
     hit = _CONTRACTIONS.get(key)
-    if hit is None:
+    if hit is None and optimize is False:
+        hit = _CONTRACTIONS[key] = _Unoptimized(eq)
+    elif hit is None:
         hit = _CONTRACTIONS[key] = opt_einsum.contract_expression(eq, *shapes, optimize=optimize)
         if len(_CONTRACTIONS) > 4096:
             _CONTRACTIONS.popitem(last=False)
     return hit
+
+
+class _Unoptimized(NamedTuple):
+    """``np.einsum`` as written, left to right, for ``optimize=False``."""
+
+    eq: str
+
+    def __call__(self, *arrays, backend="numpy"):
+        return np.einsum(self.eq, *arrays)
+
+    def __str__(self):
+        return f"np.einsum({self.eq!r}, optimize=False)"
 
 
 def compile_exprs(*exprs: Expr, optimize="auto", backend: str = "numpy") -> Compiled:

@@ -125,6 +125,7 @@ class Expr(_Hashed):
     dims: tuple[Dim, ...]
     terms: tuple[Term, ...]
     name: str = field(default="", compare=False)
+    context: frozenset = field(default=frozenset(), compare=False)  # tensors it was derived from
     _h: int = field(default=0, init=False, repr=False, compare=False)
 
     __hash__ = _Hashed.__hash__
@@ -182,6 +183,10 @@ class Expr(_Hashed):
     def __pow__(self, exponent):
         from .algebra import power
         return power(self, exponent)
+
+    def __rpow__(self, base):
+        from .algebra import power
+        return power(base, self)
 
     def __matmul__(self, other):
         from .algebra import matmul

@@ -25,7 +25,7 @@ from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, 
 
 def simplify(expr: Expr) -> Expr:
     terms = merge(canonical(eliminate_deltas(t, expr.out), expr.out) for t in expr.terms)
-    return Expr(expr.out, expr.dims, factor_common(terms, expr.out), expr.name)
+    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims), expr.name)
 
 
 def merge(terms) -> tuple[Term, ...]:
@@ -40,7 +40,7 @@ def _is_weight(f) -> bool:
     return isinstance(f, Ref) and not isinstance(f.node, Var)
 
 
-def factor_common(terms: tuple[Term, ...], out: tuple[str, ...]) -> tuple[Term, ...]:
+def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tuple[Term, ...]:
     """Sum the elementwise weights of terms whose tensor-and-delta part is the same."""
     groups: dict[tuple, list[tuple[Term, tuple]]] = {}
     for t in terms:
@@ -58,7 +58,8 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...]) -> tuple[Term, 
             result.append(members[0][0])
             continue
         names = tuple(dict.fromkeys(a for _, weights in members for f in weights for a in f.idx))
-        dims = {a: d for f in core if isinstance(f, Ref) for a, d in zip(f.idx, _shape(f.node))}
+        dims = dict(zip(out, out_dims))
+        dims.update((a, d) for f in core if isinstance(f, Ref) for a, d in zip(f.idx, _shape(f.node)))
         dims.update((a, f.dim) for f in core if isinstance(f, Delta) for a in (f.a, f.b))
         weight = simplify(Expr(names, tuple(dims[a] for a in names), tuple(Term(t.coef, w) for t, w in members)))
         if weight.terms:
