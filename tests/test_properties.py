@@ -42,3 +42,43 @@ def test_random_specs(problem):
     np.testing.assert_allclose(J.vjp(g, *ops), contract_front(dense, g), atol=1e-12)
     np.testing.assert_allclose(J.jvp(t, *ops), contract_back(dense, t), atol=1e-12)
     assert str(J)
+
+
+SMOOTH = ["tanh", "sin", "cos", "sigmoid", "softplus", "exp"]
+
+
+@st.composite
+def compositions(draw, depth=3):
+    """A random vector-valued composition of einsums, arithmetic and elementwise functions
+    of x (n,) and A (n, n)."""
+    x, A, c = eg.tensor("x", 1), eg.tensor("A", 2), eg.tensor("c", 1)
+    if depth == 0:
+        return draw(st.sampled_from([x, A @ x, c, x * 0.5 + 1, eg.einsum("ij,i->j", A, x)]))
+    kind = draw(st.sampled_from(["fn", "add", "mul", "matvec", "leaf", "scale", "pow"]))
+    sub = compositions(depth=depth - 1)
+    if kind == "fn":
+        return getattr(eg, draw(st.sampled_from(SMOOTH)))(eg.tanh(draw(sub)))
+    if kind == "add":
+        return draw(sub) + draw(sub) * draw(st.sampled_from([1, -1, 0.5]))
+    if kind == "mul":
+        return draw(sub) * draw(sub)
+    if kind == "matvec":
+        return A @ draw(sub)
+    if kind == "scale":
+        return eg.einsum("i,i->", draw(sub), c) * draw(sub)
+    if kind == "pow":
+        return (eg.sigmoid(draw(sub)) + 0.5) ** draw(st.sampled_from([2, 3, -1, 0.5]))
+    return draw(st.sampled_from([x, A @ x]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(compositions(), st.integers(0, 2**16))
+def test_random_compositions_against_finite_differences(expr, seed):
+    rng = np.random.default_rng(seed)
+    arrays = dict(x=rng.uniform(-1, 1, 3), A=rng.uniform(-1, 1, (3, 3)), c=rng.uniform(-1, 1, 3))
+    f = eg.sum(expr * eg.tensor("c", 1))
+    names = eg.compile(f).names
+    for wrt in (eg.tensor("x", 1), eg.tensor("A", 2)):
+        if wrt.name in names:
+            report = eg.check(f, wrt, **{k: v for k, v in arrays.items() if k in names})
+            assert report.passed, f"{report}\n{f}"
