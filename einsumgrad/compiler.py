@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from functools import partial
+from operator import itemgetter
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -103,13 +105,19 @@ class Compiled:
         self._last = None
 
     def __call__(self, **arrays):
-        arrays = self._arrays(arrays)
-        key = tuple((n, a.shape, a.dtype.str) for n, a in arrays.items())
-        with self._lock:
-            plan = self._plans.get(key)
-            if plan is not None:
-                self._plans.move_to_end(key)
+        try:  # the hot path: the same names, shapes and dtypes as a cached plan
+            key = tuple([(arrays[n].shape, arrays[n].dtype) for n in self.names])
+            plan = self._plans[key]
+            if len(arrays) != len(self.names):
+                raise KeyError
+            self._plans.move_to_end(key)
+        except (KeyError, AttributeError):
+            plan = None
         if plan is None:
+            arrays = self._arrays(arrays)
+            key = tuple([(arrays[n].shape, arrays[n].dtype) for n in self.names])
+            with self._lock:
+                plan = self._plans.get(key)
             plan = _Plan(self, arrays)
             with self._lock:
                 self._plans[key] = plan
@@ -126,7 +134,7 @@ class Compiled:
             problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
             raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
         out = {}
-        for n in self.names:
+        for n in self.names:  # arrays of other tensors the expression came from are not needed
             a = arrays[n] if hasattr(arrays[n], "shape") and hasattr(arrays[n], "dtype") else np.asarray(arrays[n])
             kind = np.dtype(a.dtype).kind if isinstance(a, np.ndarray) else "f"
             if kind in "biu":
@@ -346,8 +354,13 @@ class _Plan:
             shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
             contraction = _contraction(eq, tuple(shapes), self.optimize)
             info = contraction
-            backend = self.backend
-            compute, owned = (lambda values: contraction(*[values[s] for s in slots], backend=backend)), True
+            run = contraction.eq if isinstance(contraction, _Unoptimized) else partial(contraction, backend=self.backend)
+            get = itemgetter(*slots)
+            if isinstance(contraction, _Unoptimized):
+                compute = lambda values: np.einsum(run, *get(values))  # noqa: E731
+            else:
+                compute = lambda values: run(*get(values))  # noqa: E731
+            owned = True
         if r_shape != tuple(sizes[a] for a in result):
             inner, compute = compute, (lambda values: inner(values).reshape(r_shape))
         if coef != 1:
@@ -365,16 +378,24 @@ class _Plan:
 _CONTRACTIONS: OrderedDict = OrderedDict()
 
 
+SMALL = 1 << 15  # below this many loop iterations np.einsum's C loop beats planning overhead
+
+
 def _contraction(eq: str, shapes: tuple, optimize):
     key = (eq, shapes, repr(optimize))
     hit = _CONTRACTIONS.get(key)
-    if hit is None and optimize is False:
+    small = optimize == "auto" and math.prod(_index_sizes(eq, shapes).values()) <= SMALL
+    if hit is None and (optimize is False or small):
         hit = _CONTRACTIONS[key] = _Unoptimized(eq)
     elif hit is None:
         hit = _CONTRACTIONS[key] = opt_einsum.contract_expression(eq, *shapes, optimize=optimize)
         if len(_CONTRACTIONS) > 4096:
             _CONTRACTIONS.popitem(last=False)
     return hit
+
+
+def _index_sizes(eq: str, shapes) -> dict[str, int]:
+    return {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
 
 
 class _Unoptimized(NamedTuple):
