@@ -1,0 +1,113 @@
+"""Shared benchmark method: interleaved repeats, medians and spread, machine facts, tables.
+
+Timings on shared machines are noisy: every function of a comparison runs once per
+round, in turn, so that a slow spell hits all of them alike; we report medians and
+the interquartile range, and ratios of medians measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Timing:
+    median: float
+    q1: float
+    q3: float
+
+    @property
+    def spread(self) -> float:
+        return (self.q3 - self.q1) / self.median if self.median else 0.0
+
+
+def interleaved(functions: dict, repeats: int = 15, warmup: int = 2, budget: float = 20.0) -> dict[str, Timing]:
+    """Time each function ``repeats`` times, round-robin, after ``warmup`` untimed rounds.
+    Stops early (keeping at least 3 rounds) once ``budget`` seconds have passed."""
+    for _ in range(warmup):
+        for f in functions.values():
+            f()
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    start = time.perf_counter()
+    for r in range(repeats):
+        for name, f in functions.items():
+            t0 = time.perf_counter()
+            f()
+            samples[name].append(time.perf_counter() - t0)
+        if r >= 2 and time.perf_counter() - start > budget:
+            break
+    return {n: Timing(*np.percentile(s, [50, 25, 75])) for n, s in samples.items()}
+
+
+def peak_memory(f) -> int:
+    """Peak bytes allocated while ``f`` runs (NumPy reports its buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        f()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def machine() -> str:
+    """Cores, CPU, BLAS and library versions, for the table's caption."""
+    import opt_einsum
+
+    blas = "unknown BLAS"
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{deps.get('name')} {deps.get('version', '')}".strip()
+    except Exception:  # noqa: BLE001 - older NumPy has no dict mode
+        pass
+    versions = [f"python {platform.python_version()}", f"numpy {np.__version__}", f"opt_einsum {opt_einsum.__version__}"]
+    for name in ("jax", "torch", "autograd", "dask"):
+        module = sys.modules.get(name)
+        if module is not None:
+            versions.append(f"{name} {getattr(module, '__version__', '?')}")
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores ({cpu}), {blas}; " + ", ".join(versions)
+
+
+def human_time(seconds: float) -> str:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} TiB"
+
+
+def table(rows: list[dict], columns: list[str], as_csv: bool = False) -> str:
+    if as_csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def arguments(description: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="small sizes and few repeats (under 2 minutes)")
+    p.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
+    p.add_argument("--plot", metavar="FILE.png", help="plot time against size (needs matplotlib)")
+    p.add_argument("--repeats", type=int, default=None)
+    return p.parse_args()
