@@ -86,6 +86,17 @@ def hessian(f: Expr, wrt) -> Expr:
     return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
+def explain(f, wrt=None):
+    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
+    from .teach import explain as explain_jacobian, explain_expression
+
+    if isinstance(f, Jacobian):
+        return explain_jacobian(f)
+    if wrt is None:
+        raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
+    return explain_expression(f, wrt)
+
+
 @lru_cache(maxsize=256)
 def _cached(exprs: tuple[Expr, ...], optimize, backend: str) -> Compiled:
     return Compiled(*exprs, optimize=optimize, backend=backend)

@@ -34,7 +34,12 @@ def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:
 
 @lru_cache(maxsize=4096)
 def _derivative(expr: Expr, var: Var) -> Expr:
-    wrt = fresh(len(var.shape), expr.indices())
+    return simplify(product_rule(expr, var, fresh(len(var.shape), expr.indices())))
+
+
+def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:
+    """``∂expr[out]/∂var[wrt]`` before simplification: one term per read of ``var``'s
+    dependents, each read replaced by its derivative (deltas for ``var`` itself)."""
     terms: list[Term] = []
     for t in expr.terms:
         for k, f in enumerate(t.factors):
@@ -43,8 +48,8 @@ def _derivative(expr: Expr, var: Var) -> Expr:
             rest = t.factors[:k] + t.factors[k + 1 :]
             avoid = set(t.indices()) | set(expr.out) | set(wrt)
             for d in _derivative_of_read(f, var, wrt, avoid):
-                terms.append(Term(t.coef * d.coef, rest + d.factors))
-    return simplify(Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms)))
+                terms.append(Term(t.coef * d.coef, d.factors + rest))
+    return Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms))
 
 
 def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tuple[Term, ...]:

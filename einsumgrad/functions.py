@@ -39,7 +39,11 @@ class Function:
     domain: tuple[float, float] = (-2.0, 2.0)
     smooth: bool = True
     holomorphic: bool = True
-    elementwise: bool = False
+    derivative: Callable | None = None  # (x, y, *params) -> f'(x), for elementwise functions
+
+    @property
+    def elementwise(self) -> bool:
+        return self.derivative is not None
 
 
 REGISTRY: dict[str, Function] = {}
@@ -63,7 +67,7 @@ def get(name: str) -> Function:
 def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> Function:
     """Register an elementwise function from ``derivative(x, y, *params) -> f'(x)``."""
     jvp = lambda x, y, dx, *p: A.hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
-    return register(Function(name, impl, jvp, elementwise=True, **options))
+    return register(Function(name, impl, jvp, derivative=derivative, **options))
 
 
 def _square(dims):

@@ -131,6 +131,12 @@ class Jacobian:
     def latex(self) -> str:
         return self.formula("latex")
 
+    def explain(self):
+        """A numbered derivation, from the einsum to the chain rule (see :mod:`einsumgrad.teach`)."""
+        from .teach import explain
+
+        return explain(self)
+
     def _repr_latex_(self):
         return f"${self.latex()}$"
 

@@ -238,7 +238,8 @@ class _Walker:
             if vec is not None:
                 pieces.append(f"diag({vec.text})")
             self.mats.remove(edge)
-            pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
+            if edge.text != "I" or not pieces:  # diag(g) I is diag(g)
+                pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
             at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]
             first = False
             if at in self.out:

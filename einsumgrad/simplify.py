@@ -82,22 +82,10 @@ def _tidy(c):
 
 def eliminate_deltas(term: Term, out: tuple[str, ...]) -> Term:
     outs = set(out)
-    factors = list(term.factors)
+    factors = term.factors
+    while (step := eliminate_one(factors, outs)) is not None:
+        factors = step[0]
     coef = term.coef
-    k = 0
-    while k < len(factors):
-        f = factors[k]
-        if not isinstance(f, Delta) or (f.a != f.b and f.a in outs and f.b in outs):
-            k += 1
-            continue
-        del factors[k]
-        if f.a == f.b:
-            if f.a not in outs:
-                factors.append(Size(f.dim))
-        else:
-            old, new = (f.a, f.b) if f.a not in outs else (f.b, f.a)
-            factors = [rename_factor(g, {old: new}) for g in factors]
-        k = 0
     kept: list = []
     for f in factors:
         if isinstance(f, Size) and isinstance(f.dim, int):
@@ -105,6 +93,32 @@ def eliminate_deltas(term: Term, out: tuple[str, ...]) -> Term:
         elif not isinstance(f, Delta):
             kept.append(f)
     return Term(coef, tuple(kept) + _forest([f for f in factors if isinstance(f, Delta)], out))
+
+
+def eliminate_one(factors: tuple, outs) -> tuple[tuple, str] | None:
+    """Remove one delta that touches a summed index (or a δ[a,a]); say what was done."""
+    for k, f in enumerate(factors):
+        if not isinstance(f, Delta) or (f.a != f.b and f.a in outs and f.b in outs):
+            continue
+        rest = factors[:k] + factors[k + 1 :]
+        if f.a == f.b and f.a in outs:
+            return rest, f"δ[{f.a},{f.a}] = 1"
+        if f.a == f.b:
+            return rest + (Size(f.dim),), f"the sum over {f.a} of δ[{f.a},{f.a}] is the size of {f.a}"
+        old, new = (f.a, f.b) if f.a not in outs else (f.b, f.a)
+        renamed = tuple(rename_factor(g, {old: new}) for g in rest)
+        return renamed, f"the sum over {old} eliminates δ[{f.a},{f.b}]: {old} becomes {new}"
+    return None
+
+
+def elimination_steps(expr: Expr):
+    """Yield ``(what was done, expression)`` after each single delta elimination."""
+    terms = list(expr.terms)
+    outs = set(expr.out)
+    for k, t in enumerate(terms):
+        while (step := eliminate_one(t.factors, outs)) is not None:
+            t = terms[k] = Term(t.coef, step[0])
+            yield step[1], Expr(expr.out, expr.dims, tuple(terms), expr.name, expr.context)
 
 
 def _forest(deltas: list[Delta], out: tuple[str, ...]) -> tuple[Delta, ...]:

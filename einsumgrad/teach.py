@@ -1,0 +1,201 @@
+"""Step-by-step derivations, written the way a textbook answer would: one rule per step.
+
+Every step that shows an expression carries it (``Step.expr``), and that
+expression is the true intermediate: it evaluates to the same tensor as the
+final answer, which the tests check.
+
+>>> from .jacobian import Jacobian
+>>> print(explain(Jacobian("ij,j->i", names="W,x")))  # doctest: +NORMALIZE_WHITESPACE
+1. Write the einsum with its sum explicit:
+     y[i] = Σ_j W[i,j] x[j]
+2. Differentiate each occurrence of W: ∂W[a,b]/∂W[k,l] = δ[a,k] δ[b,l]:
+     ∂y[i]/∂W[k,l] = Σ_j δ[i,k] δ[j,l] x[j]
+3. Simplify: the sum over j eliminates δ[j,l]: j becomes l:
+     ∂y[i]/∂W[k,l] = δ[i,k] x[l]
+4. Result, in numerator layout (J[i,k,l] = ∂y[i]/∂W[k,l], shape y.shape + W.shape):
+     ∂y[i]/∂W[k,l] = δ[i,k] x[l]
+   δ[i,k] is structure, not a number: J is zero unless i = k, so of its |i|·|k|·|l| entries at most |i|·|l| are non-zero.
+5. Chain rule with g = ∂L/∂y (shaped like y), contracting over i:
+     ∂L/∂W[k,l] = Σ_i g[i] δ[i,k] x[l]
+6. Simplify: the sum over i eliminates δ[i,k]: i becomes k:
+     ∂L/∂W[k,l] = g[k] x[l]
+7. In matrix notation: ∂L/∂W = g xᵀ, shaped like W; the Jacobian itself is never built
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import functions, render
+from .algebra import apply, leaf
+from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, variables
+from .simplify import elimination_steps, simplify
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: the rule applied, and the expression it gives (if any)."""
+
+    rule: str
+    expr: Expr | None = None
+    line: str = ""  # the expression as printed
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Derivation:
+    steps: tuple[Step, ...]
+
+    def __str__(self):
+        lines = []
+        for k, s in enumerate(self.steps, 1):
+            lines.append(f"{k}. {s.rule}" + (":" if s.line else ""))
+            if s.line:
+                lines.append(f"     {s.line}")
+            if s.note:
+                lines.append(f"   {s.note}")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self):
+        return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
+
+
+def _lhs(name: str, out, var: str, wrt) -> str:
+    return f"∂{name}{render.UNICODE.indices(out)}/∂{var}{render.UNICODE.indices(wrt)}"
+
+
+def _line(lhs: str, expr: Expr) -> str:
+    return f"{lhs} = {render.render_sum(expr.terms, expr.out, render.UNICODE, expr.indices())}"
+
+
+def _eliminations(expr: Expr, lhs: str) -> list[Step]:
+    steps = []
+    for what, e in elimination_steps(expr):
+        steps.append(Step(f"Simplify: {what}", e, _line(lhs, e)))
+    final = simplify(expr)
+    if steps and final.terms != steps[-1].expr.terms and len(final.terms) != len(steps[-1].expr.terms):
+        steps.append(Step("Collect equal terms", final, _line(lhs, final)))
+    return steps
+
+
+def _raw_derivative(expr: Expr, var: Var):
+    """The product rule on ``expr`` with readable new indices, before any simplification."""
+    from .differentiate import product_rule
+
+    wrt = fresh(len(var.shape), expr.indices() | set(expr.out))
+    return product_rule(expr, var, wrt), wrt
+
+
+def _sparsity(jac: Expr, out_rank: int) -> str:
+    deltas = [f for t in jac.terms for f in t.factors if isinstance(f, Delta)]
+    if len(jac.terms) != 1 or not deltas:
+        return ""
+    tied = {d.b for d in deltas}
+    ties = " and ".join(f"{d.a} = {d.b}" for d in deltas)
+    total = "·".join(f"|{a}|" for a in jac.out)
+    nonzero = "·".join(f"|{a}|" for a in jac.out if a not in tied) or "1"
+    names = " ".join(f"δ[{d.a},{d.b}]" for d in deltas)
+    return (f"{names} {'is structure, not a number' if len(deltas) == 1 else 'are structure, not numbers'}: "
+            f"J is zero unless {ties}, "
+            f"so of its {total} entries at most {nonzero} are non-zero.")
+
+
+def explain(jacobian) -> Derivation:
+    """The derivation of a :class:`~einsumgrad.jacobian.Jacobian`, through the chain rule."""
+    from .differentiate import contract
+
+    sym = jacobian._default
+    y, var = sym.y, sym.var
+    yname, xname = jacobian.output_name, var.name
+    steps = [Step("Write the einsum with its sum explicit" if any(
+        a not in y.out for t in y.terms for a in t.indices()) else "Write the einsum in index notation",
+        y, render.index_notation(y, name=yname))]
+    raw, wrt = _raw_derivative(y, var)
+    lhs = _lhs(yname, y.out, xname, wrt)
+    generic = fresh(len(var.shape), ())
+    generic = tuple("ab"[: len(wrt)]) if len(wrt) <= 2 else generic
+    rule = " ".join(f"δ[{a},{p}]" for a, p in zip(generic, wrt)) or "1"
+    steps.append(Step(
+        f"Differentiate each occurrence of {xname}: ∂{xname}{render.UNICODE.indices(generic)}/∂{xname}"
+        f"{render.UNICODE.indices(wrt)} = {rule}", raw, _line(lhs, raw)))
+    steps += _eliminations(raw, lhs)
+    jac = simplify(raw)
+    layout = jacobian.layout_note().split(":")[0]
+    shape = f"{yname}.shape + {xname}.shape"
+    steps.append(Step(
+        f"Result, in numerator layout (J{render.UNICODE.indices(jac.out)} = {lhs}, shape {shape})"
+        + (f"; you asked for {layout}, which puts {xname}'s axes first" if jacobian.layout != "numerator" else ""),
+        jac, _line(lhs, jac), _sparsity(jac, y.ndim)))
+    if not y.out:
+        steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
+        return Derivation(tuple(steps))
+    g = leaf(sym.cotangent, y.dims)
+    chained = Expr(wrt, jac.dims[y.ndim:], tuple(
+        Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
+    lhs_l = f"∂L/∂{xname}{render.UNICODE.indices(wrt)}"
+    summed = ",".join(y.out)
+    steps.append(Step(f"Chain rule with {sym.cotangent} = ∂L/∂{yname} (shaped like {yname}), contracting over {summed}",
+                      chained, _line(lhs_l, chained)))
+    steps += _eliminations(chained, lhs_l)
+    final = contract(jac, g, y.out, wrt)
+    matrix = final.matrix_notation() if len(wrt) <= 2 else None
+    if matrix:
+        steps.append(Step(f"In matrix notation: ∂L/∂{xname} = {matrix}, shaped like {xname}; "
+                          "the Jacobian itself is never built", final))
+    return Derivation(tuple(steps))
+
+
+def explain_expression(expr: Expr, wrt) -> Derivation:
+    """The derivation of ``∂expr/∂wrt`` for an expression: the rules used, the product and
+    chain rules, each simplification, and the matrix formula if there is one."""
+    from .api import as_var
+
+    var = as_var(wrt)
+    name = expr.name if expr.name.isidentifier() else "f"
+    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=name))]
+    for call in _calls(expr, var):
+        steps.append(Step(_rule_text(call)))
+    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, fresh(len(var.shape), expr.out)))
+    raw, wrt_idx = _raw_derivative(tidy, var)
+    lhs = _lhs(name, expr.out, var.name, wrt_idx)
+    steps.append(Step(f"Differentiate: the product rule over each factor that depends on {var.name}, "
+                      "the chain rule through each function", raw, _line(lhs, raw)))
+    steps += _eliminations(raw, lhs)
+    final = simplify(raw)
+    steps.append(Step("Result" + (", shaped like " + var.name if not expr.out else
+                                  f", in numerator layout (shape {name}.shape + {var.name}.shape)"),
+                      final, _line(lhs, final)))
+    matrix = final.matrix_notation()
+    if matrix:
+        steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
+    return Derivation(tuple(steps))
+
+
+def _calls(expr: Expr, var: Var) -> list[Call]:
+    """The distinct functions applied on the way from ``expr`` down to ``var``."""
+    found: dict[str, Call] = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call):
+            if var in variables(node):
+                found.setdefault(node.fn, node)
+            stack.append(node.arg)
+        elif isinstance(node, Expr):
+            stack.extend(f.node for t in node.terms for f in t.factors if isinstance(f, Ref))
+    return [found[k] for k in sorted(found)]
+
+
+def _rule_text(call: Call) -> str:
+    fn = functions.get(call.fn)
+    if fn.elementwise:
+        u = leaf("u", ())
+        y = apply(call.fn, u, *call.params)
+        return f"Rule: ∂{_show(y)}/∂u = {_show(fn.derivative(u, y, *call.params))}, applied elementwise"
+    U = leaf("U", call.arg.dims)
+    Y = apply(call.fn, U, *call.params)
+    dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)
+    return f"Rule: d {_show(Y)}{render.UNICODE.indices(Y.out)} = {_show(dY)}"
+
+
+def _show(e: Expr) -> str:
+    return render.render_sum(e.terms, e.out, render.UNICODE, e.indices())
