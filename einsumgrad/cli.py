@@ -123,6 +123,60 @@ def _jacobian(args) -> None:
         print(f"\nJ ({J.layout} layout), shape {dense.shape}:\n{dense}")
 
 
+def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
+    """``'X=3x4,w=4'`` -> ``{'X': (3, 4), 'w': (4,)}``; an empty size list is a scalar."""
+    shapes = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        name, eq, shape = item.partition("=")
+        if not eq or not name.strip().isidentifier():
+            raise EinsumgradError(f"--shapes takes NAME=3x4 items separated by commas; got {item.strip()!r}")
+        shapes[name.strip()] = parse_shape(shape)
+    return shapes
+
+
+def _derivative(args) -> None:
+    from . import api
+    from .algebra import tensor
+    from .language import parse_expression
+
+    shapes = parse_shapes(args.shapes)
+    expr = parse_expression(args.expression, shapes)
+    compiled = api.compile(expr)
+    if args.wrt not in compiled.names:
+        raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
+                              f"(it has {', '.join(compiled.names) or 'none'})")
+    var = next(v for v in compiled.vars.values() if v.name == args.wrt)
+    wrt = tensor(var.name, tuple(d if isinstance(d, int) else None for d in var.shape))
+    derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
+    if args.explain:  # a Hessian is explained as the derivative of the gradient
+        print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
+    elif args.latex:
+        print(derivative.latex())
+    elif args.ascii:
+        print(derivative.ascii())
+    elif args.einsum:
+        for line in derivative.einsum_terms():
+            print(line)
+    else:
+        print(derivative)
+    if args.matrix:
+        formula = derivative.matrix_notation()
+        print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
+    if args.shapes is not None:
+        missing = [n for n in compiled.names if n not in shapes]
+        if missing:
+            raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
+        rng = np.random.default_rng(args.seed)
+        arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
+        value = api.evaluate(derivative, **arrays)
+        with np.printoptions(precision=4, suppress=True):
+            print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
+        report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)  # noqa: E501
+        print(report)
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -133,9 +187,7 @@ def main(argv=None) -> int:
         if args.command == "jacobian":
             _jacobian(args)
         elif args.command in ("grad", "hessian"):
-            from .language import run_derivative
-
-            run_derivative(args)
+            _derivative(args)
         else:
             from .demos import run_demo
 

@@ -14,6 +14,7 @@ y[i] = sum_j W[i,j] * x[j]
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .functions import get
@@ -55,8 +56,23 @@ def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> 
     return f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.indices())}"
 
 
+_DERIVATIVE_NAME = re.compile(r"∂(²?)([A-Za-z_][A-Za-z0-9_]*)/∂([A-Za-z_][A-Za-z0-9_]*)²?\Z")
+
+
 def latex(expr: Expr, name: str | None = None) -> str:
-    lhs = _latex_name(name or expr.name or "y") + LATEX.indices(expr.out)
+    name = name or expr.name or "y"
+    derivative = _DERIVATIVE_NAME.match(name)
+    if derivative:  # ∂f/∂W[i,j] -> \frac{\partial f}{\partial W_{ij}}
+        order, f, x = derivative.groups()
+        x = _latex_name(x)
+        if order:
+            half = len(expr.out) // 2
+            below = rf"\partial {x}{LATEX.indices(expr.out[:half])} \partial {x}{LATEX.indices(expr.out[half:])}"
+            lhs = rf"\frac{{\partial^{{2}} {_latex_name(f)}}}{{{below}}}"
+        else:
+            lhs = rf"\frac{{\partial {_latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
+    else:
+        lhs = _latex_name(name) + LATEX.indices(expr.out)
     return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.indices())}"
 
 

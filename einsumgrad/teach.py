@@ -8,17 +8,17 @@ final answer, which the tests check.
 >>> print(explain(Jacobian("ij,j->i", names="W,x")))  # doctest: +NORMALIZE_WHITESPACE
 1. Write the einsum with its sum explicit:
      y[i] = Σ_j W[i,j] x[j]
-2. Differentiate each occurrence of W: ∂W[a,b]/∂W[k,l] = δ[a,k] δ[b,l]:
-     ∂y[i]/∂W[k,l] = Σ_j δ[i,k] δ[j,l] x[j]
-3. Simplify: the sum over j eliminates δ[j,l]: j becomes l:
-     ∂y[i]/∂W[k,l] = δ[i,k] x[l]
-4. Result, in numerator layout (J[i,k,l] = ∂y[i]/∂W[k,l], shape y.shape + W.shape):
-     ∂y[i]/∂W[k,l] = δ[i,k] x[l]
-   δ[i,k] is structure, not a number: J is zero unless i = k, so of its |i|·|k|·|l| entries at most |i|·|l| are non-zero.
+2. Differentiate each occurrence of W: ∂W[a,b]/∂W[j,k] = δ[a,j] δ[b,k]:
+     ∂y[i]/∂W[j,k] = Σ_l δ[i,j] δ[l,k] x[l]
+3. Simplify: the sum over l eliminates δ[l,k]: l becomes k:
+     ∂y[i]/∂W[j,k] = δ[i,j] x[k]
+4. Result, in numerator layout (J[i,j,k] = ∂y[i]/∂W[j,k], shape y.shape + W.shape):
+     ∂y[i]/∂W[j,k] = δ[i,j] x[k]
+   δ[i,j] is structure, not a number: J is zero unless i = j, so of its |i|·|j|·|k| entries at most |i|·|k| are non-zero.
 5. Chain rule with g = ∂L/∂y (shaped like y), contracting over i:
-     ∂L/∂W[k,l] = Σ_i g[i] δ[i,k] x[l]
-6. Simplify: the sum over i eliminates δ[i,k]: i becomes k:
-     ∂L/∂W[k,l] = g[k] x[l]
+     ∂L/∂W[j,k] = Σ_i g[i] δ[i,j] x[k]
+6. Simplify: the sum over i eliminates δ[i,j]: i becomes j:
+     ∂L/∂W[j,k] = g[j] x[k]
 7. In matrix notation: ∂L/∂W = g xᵀ, shaped like W; the Jacobian itself is never built
 """
 from __future__ import annotations
@@ -78,11 +78,13 @@ def _eliminations(expr: Expr, lhs: str) -> list[Step]:
 
 
 def _raw_derivative(expr: Expr, var: Var):
-    """The product rule on ``expr`` with readable new indices, before any simplification."""
+    """The product rule on ``expr`` before any simplification; the derivative's axes take
+    the letters after the output's (summed letters move aside), as in the final result."""
     from .differentiate import product_rule
 
-    wrt = fresh(len(var.shape), expr.indices() | set(expr.out))
-    return product_rule(expr, var, wrt), wrt
+    wrt = fresh(len(var.shape), expr.out)
+    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
+    return product_rule(tidy, var, wrt), wrt
 
 
 def _sparsity(jac: Expr, out_rank: int) -> str:
@@ -150,12 +152,11 @@ def explain_expression(expr: Expr, wrt) -> Derivation:
     from .api import as_var
 
     var = as_var(wrt)
-    name = expr.name if expr.name.isidentifier() else "f"
-    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=name))]
+    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=expr.name or "f"))]
+    name = expr.name if expr.name.isidentifier() else f"({expr.name})" if expr.name else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
-    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, fresh(len(var.shape), expr.out)))
-    raw, wrt_idx = _raw_derivative(tidy, var)
+    raw, wrt_idx = _raw_derivative(expr, var)
     lhs = _lhs(name, expr.out, var.name, wrt_idx)
     steps.append(Step(f"Differentiate: the product rule over each factor that depends on {var.name}, "
                       "the chain rule through each function", raw, _line(lhs, raw)))
