@@ -28,6 +28,7 @@ from . import functions
 from .errors import EinsumgradError, MemoryLimitError, ShapeError
 from .ir import Call, Delta, Dim, Expr, Ref, Size, Var, children, factor_indices, variables
 from .render import describe_factor
+from .simplify import eliminate_deltas
 
 OPTIMIZERS = tuple(sorted(opt_einsum.paths._PATH_OPTIONS))
 SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
@@ -313,6 +314,7 @@ class _Plan:
         return run
 
     def _term(self, expr: Expr, term) -> _TermPlan:
+        term = eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
         sizes = self._sizes(expr, term)
         rep = {a: a for a in expr.out}
         for f in term.factors:

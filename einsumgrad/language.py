@@ -26,7 +26,7 @@ import re
 from typing import NamedTuple
 
 from . import algebra, functions
-from .errors import EinsumgradError, ExpressionSyntaxError
+from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
 from .parse import ELLIPSIS, parse
 
 MAX_DEPTH = 64
@@ -210,7 +210,10 @@ def _infer_ranks(node, ranks: dict, text: str) -> None:
     if kind == "call":
         _, fn, args, _, pos = node
         if fn == "einsum" and args and args[0][0] == "str":
-            spec = parse(args[0][1])
+            try:
+                spec = parse(args[0][1])
+            except EinsumSyntaxError as err:  # point into the whole expression, not just the spec
+                raise ExpressionSyntaxError(text, args[0][2] + 1 + err.position, err.problem) from None
             for term, arg in zip(spec.inputs, args[1:]):
                 if arg[0] == "name" and ELLIPSIS not in term:
                     seen = ranks.setdefault(arg[1], len(term))
