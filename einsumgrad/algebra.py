@@ -90,11 +90,12 @@ def einsum(spec: str, *operands) -> Expr:
     return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
 
 
-def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None) -> Expr:
+def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None, distribute=False) -> Expr:
     """``Π operands`` read at their target indices, summed over the indices not in ``out``.
 
     Operands with one term, or with deltas, are multiplied out (so that deltas can be
-    eliminated); other sums stay as parenthesised factors.
+    eliminated); other sums stay as parenthesised factors unless ``distribute`` is set
+    (the chain rule sets it: a Jacobian is never to be built as a factor).
     """
     dims = dict(dims or {})
     dims.update(zip(out, out_dims))
@@ -104,10 +105,10 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
     for e, target in operands:
         for a, d in zip(target, e.dims):
             dims.setdefault(a, d)
-        distribute = len(e.terms) <= 1 or any(isinstance(f, Delta) for t in e.terms for f in t.factors)
-        if distribute and expand * len(e.terms) > MAX_EXPANDED_TERMS and len(e.terms) > 1:
-            distribute = False
-        if distribute:
+        expand_this = distribute or len(e.terms) <= 1 or any(isinstance(f, Delta) for t in e.terms for f in t.factors)
+        if expand_this and expand * len(e.terms) > MAX_EXPANDED_TERMS and len(e.terms) > 1:
+            expand_this = False
+        if expand_this:
             terms = instantiate(e, target, avoid)
             expand *= max(1, len(terms))
         else:

@@ -145,6 +145,12 @@ class Compiled:
             out[n] = a
         return out
 
+    def contractions(self, **arrays) -> list[tuple[str, tuple]]:
+        """The multi-operand contractions of the plan for these arrays: ``(equation, shapes)``
+        pairs, for ``opt_einsum.contract_path`` to report FLOPs and intermediates."""
+        self(**arrays)
+        return [t.contraction for step in self._last.term_plans for t in step if t.contraction]
+
     @property
     def plan_cache_size(self) -> int:
         return len(self._plans)
@@ -186,7 +192,7 @@ class _TermPlan(NamedTuple):
     diagonal: tuple | None  # per reduced axis, the output axes it runs along
     view_shape: tuple[int, ...]  # the shape of that diagonal view
     einsum: str
-    info: object
+    contraction: tuple | None  # (equation, operand shapes) where opt_einsum plans a path
 
 
 class _Plan:
@@ -203,6 +209,7 @@ class _Plan:
         self.slot = {node: k for k, node in enumerate(nodes)}
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
+        self.term_plans: list[list[_TermPlan]] = []
         self.shape_of: dict = {}
         for node in nodes:
             self.shape_of[node] = self._shape(node)
@@ -286,6 +293,7 @@ class _Plan:
                 "sizes; or raise the limit with eg.configure(memory_limit=...)"
             )
         self.lines.append(f"  [{self.slot[expr]}] shape {shape} = " + (" + ".join(t.einsum for t in terms) or "0"))
+        self.term_plans.append(terms)
         dtype = self.dtype
         if len(terms) == 1 and terms[0].diagonal is None and terms[0].shape == shape:
             if terms[0].owned or not owned_result:
@@ -355,7 +363,7 @@ class _Plan:
         else:
             shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
             contraction = _contraction(eq, tuple(shapes), self.optimize)
-            info = contraction
+            info = (eq, tuple(shapes))
             run = contraction.eq if isinstance(contraction, _Unoptimized) else partial(contraction, backend=self.backend)
             get = itemgetter(*slots)
             if isinstance(contraction, _Unoptimized):

@@ -75,4 +75,4 @@ def contract(expr: Expr, other: Expr, axes: tuple[str, ...], out: tuple[str, ...
     """``Σ_axes expr · other`` where ``other`` is read at ``axes`` (the chain rule with a
     cotangent or a tangent); the result has indices ``out``."""
     dims = dict(zip(expr.out, expr.dims))
-    return product([(expr, expr.out), (other, axes)], out, tuple(dims[a] for a in out))
+    return product([(expr, expr.out), (other, axes)], out, tuple(dims[a] for a in out), distribute=True)

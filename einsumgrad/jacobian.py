@@ -72,6 +72,7 @@ class Jacobian:
             raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (y.shape + X.shape) or 'denominator'")
         self.layout = layout
         self.output_name = next(c for c in ("y", "out", "z", "result") if c not in self.names)
+        self._seen: dict[tuple, _Symbolic] = {}  # operand shapes -> symbolic result, checked once
 
     # -- symbolic --------------------------------------------------------------
     def _symbolic(self, shapes) -> _Symbolic:
@@ -149,8 +150,13 @@ class Jacobian:
             raise ShapeError(
                 f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
             )
-        arrays = [np.asarray(a) for a in operands]
-        sym = self._symbolic([a.shape for a in arrays])
+        arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in operands]
+        shapes = tuple([a.shape for a in arrays])
+        sym = self._seen.get(shapes)
+        if sym is None:
+            sym = self._symbolic(shapes)
+            if len(self._seen) < 64:
+                self._seen[shapes] = sym
         return sym, dict(zip(self.names, arrays))
 
     def __call__(self, *operands, memory_limit: int | None = None) -> np.ndarray:
