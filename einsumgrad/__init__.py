@@ -10,14 +10,14 @@ from .algebra import (
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
-from .api import check, compile, evaluate, explain, grad, hessian, jacobian
+from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, jacobian
 from .compiler import configure
 from .ir import Expr
-from .jacobian import Jacobian
+from .einsum_jacobian import Jacobian
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expr", "Jacobian", "abs", "check", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "explain", "grad",
+    "Expr", "Jacobian", "abs", "check", "clear_caches", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "explain", "grad",
     "hessian", "inv", "jacobian", "log", "logdet", "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "sum",
     "tanh", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
     "MemoryLimitError", "ShapeError",

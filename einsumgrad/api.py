@@ -22,7 +22,7 @@ from .compiler import Compiled
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError
 from .ir import Expr, Ref, Var, variables
-from .jacobian import LAYOUTS, Jacobian
+from .einsum_jacobian import LAYOUTS, Jacobian
 
 
 def as_var(wrt) -> Var:
@@ -84,6 +84,17 @@ def hessian(f: Expr, wrt) -> Expr:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
     var = as_var(wrt)
     return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
+
+
+def clear_caches() -> None:
+    """Forget every cached derivative, plan and contraction (e.g. to time a cold start)."""
+    from . import compiler, differentiate, ir, simplify
+    from . import einsum_jacobian as spec_jacobian
+
+    for cached in (_cached, differentiate._derivative, differentiate._derivative_of_call, ir.variables,
+                   spec_jacobian._build, spec_jacobian._compiled, simplify.node_key):
+        cached.cache_clear()
+    compiler.clear_contractions()
 
 
 def explain(f, wrt=None):

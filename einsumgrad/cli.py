@@ -96,7 +96,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def _jacobian(args) -> None:
-    from .jacobian import Jacobian
+    from .einsum_jacobian import Jacobian
 
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
     if args.explain:

@@ -386,6 +386,12 @@ class _Plan:
 
 
 _CONTRACTIONS: OrderedDict = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def clear_contractions() -> None:
+    with _LOCK:
+        _CONTRACTIONS.clear()
 
 
 SMALL = 1 << 15  # below this many loop iterations np.einsum's C loop beats planning overhead
@@ -395,12 +401,13 @@ def _contraction(eq: str, shapes: tuple, optimize):
     key = (eq, shapes, repr(optimize))
     hit = _CONTRACTIONS.get(key)
     small = optimize == "auto" and math.prod(_index_sizes(eq, shapes).values()) <= SMALL
-    if hit is None and (optimize is False or small):
-        hit = _CONTRACTIONS[key] = _Unoptimized(eq)
-    elif hit is None:
-        hit = _CONTRACTIONS[key] = opt_einsum.contract_expression(eq, *shapes, optimize=optimize)
-        if len(_CONTRACTIONS) > 4096:
-            _CONTRACTIONS.popitem(last=False)
+    if hit is None:
+        hit = _Unoptimized(eq) if optimize is False or small else opt_einsum.contract_expression(
+            eq, *shapes, optimize=optimize)
+        with _LOCK:
+            _CONTRACTIONS[key] = hit
+            while len(_CONTRACTIONS) > 4096:
+                _CONTRACTIONS.popitem(last=False)
     return hit
 
 

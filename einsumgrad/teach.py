@@ -4,7 +4,7 @@ Every step that shows an expression carries it (``Step.expr``), and that
 expression is the true intermediate: it evaluates to the same tensor as the
 final answer, which the tests check.
 
->>> from .jacobian import Jacobian
+>>> from .einsum_jacobian import Jacobian
 >>> print(explain(Jacobian("ij,j->i", names="W,x")))  # doctest: +NORMALIZE_WHITESPACE
 1. Write the einsum with its sum explicit:
      y[i] = Σ_j W[i,j] x[j]

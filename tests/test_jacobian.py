@@ -148,7 +148,7 @@ def test_plans_are_cached():
     J = eg.jacobian("ij,jk->ik", wrt=0)
     A, B, g = np.ones((3, 4)), np.ones((4, 5)), np.ones((3, 5))
     J.vjp(g, A, B)
-    from einsumgrad.jacobian import _compiled
+    from einsumgrad.einsum_jacobian import _compiled
 
     compiled = _compiled(J._symbolic([A.shape, B.shape]).vjp, ("A", "B", "g"))
     before = compiled.plan_cache_size
