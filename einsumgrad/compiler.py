@@ -197,10 +197,14 @@ class _TermPlan(NamedTuple):
 
 class _Plan:
     def __init__(self, compiled: Compiled, arrays: dict):
-        self.dtype = np.result_type(*arrays.values()) if arrays else np.dtype(np.float64)
+        self.dtype = np.result_type(*(a.dtype for a in arrays.values())) if arrays else np.dtype(np.float64)
         if self.dtype.kind != "c" and self.dtype.kind != "f":
             self.dtype = np.dtype(np.float64)
         self.optimize, self.backend = compiled.optimize, compiled.backend
+        # NumPy arrays are written in place (deltas onto diagonal views); other array types
+        # (dask, ...) are combined functionally, deltas as identity matrices, and stay lazy
+        self.lazy = any(type(a) is not np.ndarray for a in arrays.values())
+        self.einsum_backend = "auto" if self.lazy and self.backend == "numpy" else self.backend
         self.limit = compiled.memory_limit or memory_limit()
         self.sizes = {n: a.shape for n, a in arrays.items()}
         for n, v in compiled.vars.items():
@@ -286,7 +290,7 @@ class _Plan:
         shape = self.shape_of[expr]
         nbytes = math.prod(shape) * self.dtype.itemsize
         terms = [self._term(expr, t) for t in expr.terms]
-        if nbytes > self.limit and any(t.diagonal is not None or not t.owned for t in terms):
+        if nbytes > self.limit and not self.lazy:
             raise MemoryLimitError(
                 f"this result has shape {shape}: {nbytes / 2**20:,.0f} MiB, over the limit of "
                 f"{self.limit / 2**20:,.0f} MiB. Use vjp/jvp/grad, which never build it, or smaller "
@@ -294,6 +298,8 @@ class _Plan:
             )
         self.lines.append(f"  [{self.slot[expr]}] shape {shape} = " + (" + ".join(t.einsum for t in terms) or "0"))
         self.term_plans.append(terms)
+        if self.lazy:
+            return self._functional(terms, shape)
         dtype = self.dtype
         if len(terms) == 1 and terms[0].diagonal is None and terms[0].shape == shape:
             if terms[0].owned or not owned_result:
@@ -320,6 +326,32 @@ class _Plan:
             return np.zeros(shape, dtype) if acc is None else acc
 
         return run
+
+    def _functional(self, terms: list[_TermPlan], shape) -> Callable:
+        """A sum of terms without writing into arrays: for lazy and immutable array types."""
+        expanders = [self._expander(t, shape) for t in terms]
+
+        def run(values):
+            parts = [expand(t.compute(values)) for t, expand in zip(terms, expanders)]
+            if not parts:
+                return np.zeros(shape, self.dtype)
+            total = parts[0]
+            for p in parts[1:]:
+                total = total + p
+            return np.broadcast_to(total, shape) if total.shape != shape else total
+
+        return run
+
+    def _expander(self, t: _TermPlan, shape) -> Callable:
+        """Reduced term -> full shape: an einsum with one identity matrix per tied axis."""
+        if t.diagonal is None:
+            return lambda r: r
+        letters = [opt_einsum.get_symbol(k) for k in range(len(shape))]
+        reduced = "".join(letters[axes[0]] for axes in t.diagonal)
+        eyes = [(axes[0], a) for axes in t.diagonal for a in axes[1:]]
+        eq = reduced + "".join("," + letters[a] + letters[b] for a, b in eyes) + "->" + "".join(letters)
+        identities = [np.eye(shape[a], dtype=self.dtype) for a, _ in eyes]
+        return lambda r: np.einsum(eq, np.broadcast_to(r, t.view_shape), *identities)
 
     def _term(self, expr: Expr, term) -> _TermPlan:
         term = eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
@@ -364,7 +396,8 @@ class _Plan:
             shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
             contraction = _contraction(eq, tuple(shapes), self.optimize)
             info = (eq, tuple(shapes))
-            run = contraction.eq if isinstance(contraction, _Unoptimized) else partial(contraction, backend=self.backend)
+            run = contraction.eq if isinstance(contraction, _Unoptimized) else partial(
+                contraction, backend=self.einsum_backend)
             get = itemgetter(*slots)
             if isinstance(contraction, _Unoptimized):
                 compute = lambda values: np.einsum(run, *get(values))  # noqa: E731

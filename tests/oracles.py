@@ -11,9 +11,9 @@ def exact_jacobian(spec: str, operands, wrt: int) -> np.ndarray:
 
     Shape ``out.shape + operands[wrt].shape`` (numerator layout).
     """
-    x = np.asarray(operands[wrt], dtype=float)
+    x = np.asarray(operands[wrt])
     out = np.einsum(spec, *operands)
-    jac = np.zeros(np.shape(out) + x.shape)
+    jac = np.zeros(np.shape(out) + x.shape, dtype=np.result_type(out, float))
     for idx in itertools.product(*map(range, x.shape)):
         basis = np.zeros(x.shape)
         basis[idx] = 1.0
