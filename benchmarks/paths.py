@@ -27,7 +27,7 @@ from harness import arguments, human_bytes, human_time, interleaved, machine, pe
 
 OPTIMIZERS = ["greedy", "optimal", "dp", "branch-2", "auto"]
 DENSE_LIMIT = 1 << 30  # build dense Jacobians up to 1 GiB
-NAIVE_LIMIT = 5e8  # np.einsum(optimize=False) loops over every index at once: skip beyond this
+NAIVE_LIMIT = 1e8  # np.einsum(optimize=False) loops over every index at once: skip beyond this
 
 
 class Problem:

@@ -47,10 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     jac.add_argument("spec", help="a NumPy einsum string, e.g. 'ij,j->i'")
     jac.add_argument("--wrt", type=int, default=0, help="which operand to differentiate by (default 0)")
     jac.add_argument("--names", help="comma-separated operand names, e.g. W,x")
-    jac.add_argument("--layout", choices=("numerator", "denominator"), default="numerator")
+    jac.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                     help="numerator: J.shape = y.shape + X.shape (default); denominator: X.shape + y.shape")
     _formats(jac)
     jac.add_argument("--explain", action="store_true", help="a numbered step-by-step derivation")
-    jac.add_argument("--shapes", help="operand shapes, e.g. 3x4,4 (a scalar is written 1x or '')")
+    jac.add_argument("--shapes", help="evaluate at random integer operands of these shapes, e.g. 3x4,4 "
+                     "(an empty entry is a scalar: 3,,3)")
     jac.add_argument("--seed", type=int, default=0, help="random seed for the operands of --shapes")
 
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
@@ -82,7 +84,7 @@ def _formats(p: argparse.ArgumentParser) -> None:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``'3x4' -> (3, 4)``; ``''`` or ``'1x'``... a scalar is ``''``."""
+    """``'3x4' -> (3, 4)``; an empty string is a scalar's shape ``()``."""
     text = text.strip()
     if not text:
         return ()
@@ -114,7 +116,7 @@ def _jacobian(args) -> None:
     else:
         print(J)
     if args.shapes is not None:
-        shapes = [parse_shape(s) for s in args.shapes.split(",")] if args.shapes.strip() else [()]
+        shapes = [parse_shape(s) for s in args.shapes.split(",")]
         rng = np.random.default_rng(args.seed)
         ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
         for name, op in zip(J.names, ops):

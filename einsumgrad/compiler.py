@@ -119,11 +119,12 @@ class Compiled:
             key = tuple([(arrays[n].shape, arrays[n].dtype) for n in self.names])
             with self._lock:
                 plan = self._plans.get(key)
-            plan = _Plan(self, arrays)
-            with self._lock:
-                self._plans[key] = plan
-                while len(self._plans) > SETTINGS["plan_cache_size"]:
-                    self._plans.popitem(last=False)
+            if plan is None:
+                plan = _Plan(self, arrays)
+                with self._lock:
+                    self._plans[key] = plan
+                    while len(self._plans) > SETTINGS["plan_cache_size"]:
+                        self._plans.popitem(last=False)
         self._last = plan
         results = plan.run(arrays)
         return results[0] if len(results) == 1 else tuple(results)
@@ -137,7 +138,10 @@ class Compiled:
         out = {}
         for n in self.names:  # arrays of other tensors the expression came from are not needed
             a = arrays[n] if hasattr(arrays[n], "shape") and hasattr(arrays[n], "dtype") else np.asarray(arrays[n])
-            kind = np.dtype(a.dtype).kind if isinstance(a, np.ndarray) else "f"
+            try:
+                kind = np.dtype(a.dtype).kind
+            except TypeError:  # another library's dtype (torch): its own arithmetic applies
+                kind = "f"
             if kind in "biu":
                 a = a.astype(np.float64)
             elif kind not in "fc":

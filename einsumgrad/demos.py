@@ -95,7 +95,6 @@ def demo_wx(plot: str | None = None) -> int:
     check("the layouts are transposes of each other", np.array_equal(den, dense.transpose(1, 2, 0)))
     if plot:
         _plot_slices(dense, plot, "∂y/∂W for y = Wx: slices J[:, :, k]")
-        print(f"\nwrote {plot}")
     return check.verdict()
 
 
@@ -125,7 +124,6 @@ def demo_tanh(plot: str | None = None) -> int:
     check("the step lowers L", lower < value)
     if plot:
         _plot_slices(dense, plot, "∂tanh(Wx)/∂W: slices J[:, :, k]")
-        print(f"\nwrote {plot}")
     return check.verdict()
 
 
@@ -209,6 +207,7 @@ def _plot_slices(dense: np.ndarray, path: str, title: str) -> None:
     fig.suptitle(title)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+    print(f"\nwrote {path}")
 
 
 def run_demo(args) -> int:

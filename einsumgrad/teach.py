@@ -5,21 +5,11 @@ expression is the true intermediate: it evaluates to the same tensor as the
 final answer, which the tests check.
 
 >>> from .einsum_jacobian import Jacobian
->>> print(explain(Jacobian("ij,j->i", names="W,x")))  # doctest: +NORMALIZE_WHITESPACE
-1. Write the einsum with its sum explicit:
-     y[i] = Σ_j W[i,j] x[j]
-2. Differentiate each occurrence of W: ∂W[a,b]/∂W[j,k] = δ[a,j] δ[b,k]:
-     ∂y[i]/∂W[j,k] = Σ_l δ[i,j] δ[l,k] x[l]
-3. Simplify: the sum over l eliminates δ[l,k]: l becomes k:
-     ∂y[i]/∂W[j,k] = δ[i,j] x[k]
-4. Result, in numerator layout (J[i,j,k] = ∂y[i]/∂W[j,k], shape y.shape + W.shape):
-     ∂y[i]/∂W[j,k] = δ[i,j] x[k]
-   δ[i,j] is structure, not a number: J is zero unless i = j, so of its |i|·|j|·|k| entries at most |i|·|k| are non-zero.
-5. Chain rule with g = ∂L/∂y (shaped like y), contracting over i:
-     ∂L/∂W[j,k] = Σ_i g[i] δ[i,j] x[k]
-6. Simplify: the sum over i eliminates δ[i,j]: i becomes j:
-     ∂L/∂W[j,k] = g[j] x[k]
-7. In matrix notation: ∂L/∂W = g xᵀ, shaped like W; the Jacobian itself is never built
+>>> steps = explain(Jacobian("ij,j->i", names="W,x")).steps
+>>> steps[1].line
+'∂y[i]/∂W[j,k] = Σ_l δ[i,j] δ[l,k] x[l]'
+>>> steps[-1].rule
+'In matrix notation: ∂L/∂W = g xᵀ, shaped like W; the Jacobian itself is never built'
 """
 from __future__ import annotations
 

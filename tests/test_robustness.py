@@ -219,3 +219,12 @@ def test_fuzz_string_entry_points(a, b):
             call()
         except eg.EinsumgradError:
             pass
+
+
+def test_inputs_that_need_converting_reuse_the_cached_plan():
+    W = eg.tensor("W", 2)
+    f = eg.compile(eg.sum(W * 2))
+    assert f(W=[[1, 2], [3, 4]]) == 20.0  # a list of ints: converted on every call (the slow path)
+    plan = f._last
+    assert f(W=[[0, 0], [0, 1]]) == 2.0
+    assert f._last is plan and f.plan_cache_size == 1
