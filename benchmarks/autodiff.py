@@ -236,7 +236,7 @@ def main():
             target = case.target if name == "einsumgrad" and case.target else None
             rows.append({
                 "problem": case.problem, "size": case.size, "method": name, "time": human_time(timing.median),
-                f"× floor": f"{ratio:.2f}", "first call": human_time(compile_times[name]) if name in compile_times else "",
+                "× floor": f"{ratio:.2f}", "first call": human_time(compile_times[name]) if name in compile_times else "",
                 "target": f"≤ {target} ({'met' if ratio <= target else 'MISSED'})" if target else "",
             })
     print(table(rows, ["problem", "size", "method", "time", "× floor", "first call", "target"], args.csv))

@@ -41,7 +41,7 @@ class Problem:
         self.J = eg.jacobian(spec, wrt=wrt)
         sym = self.J._symbolic([o.shape for o in self.ops])
         self.expr = sym.vjp
-        out_shape = np.einsum(spec, *self.ops).shape
+        out_shape = np.einsum(spec, *self.ops, optimize="greedy").shape
         self.g = rng.standard_normal(out_shape)
         self.arrays = dict(zip(self.J.names, self.ops)) | {sym.cotangent: self.g}
         self.naive_loop = math.prod(sizes.values())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import string
 from functools import lru_cache
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate
+from .ir import Call, Delta, Expr, Size, Term, Var, instantiate
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 

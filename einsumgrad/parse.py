@@ -10,6 +10,7 @@ Bound(inputs=(('a', 'i', 'j'), ('j',)), output=('a', 'i'))
 """
 from __future__ import annotations
 
+import itertools
 import string
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -50,7 +51,7 @@ class Spec:
                 f"einsum spec {self.text!r} takes {self.nargs} operand{'s' * (self.nargs != 1)}, got {len(shapes)}"
             )
         used = {c for term in self.inputs for c in term if c != ELLIPSIS}
-        fresh = (c for c in string.ascii_lowercase + string.ascii_uppercase if c not in used)
+        fresh = (c for c in _spare_names() if c not in used)
         batch: list[tuple[int, int, int | None]] = []  # (operand, axis, size) of each broadcast axis
         sizes: dict[str, tuple[int, int]] = {}  # letter -> (size, operand) first seen
         for k, (term, shape) in enumerate(zip(self.inputs, shapes)):
@@ -103,7 +104,7 @@ class Spec:
                 full.setdefault(offset, size)
         axis_names = {offset: next(fresh) for offset in range(-depth, 0)}
         inputs = []
-        for k, (term, shape) in enumerate(zip(self.inputs, shapes)):
+        for k, term in enumerate(self.inputs):
             out: list[str] = []
             for c in term:
                 if c != ELLIPSIS:
@@ -126,6 +127,13 @@ class Bound(NamedTuple):
 
     inputs: tuple[tuple[str, ...], ...]
     output: tuple[str, ...]
+
+
+def _spare_names():
+    """Letters, then ``a1, b1, ...`` without end: names for the axes under '...'."""
+    yield from string.ascii_lowercase + string.ascii_uppercase
+    for k in itertools.count(1):
+        yield from (f"{c}{k}" for c in string.ascii_lowercase)
 
 
 def parse(text: str) -> Spec:

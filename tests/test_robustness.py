@@ -228,3 +228,10 @@ def test_inputs_that_need_converting_reuse_the_cached_plan():
     plan = f._last
     assert f(W=[[0, 0], [0, 1]]) == 2.0
     assert f._last is plan and f.plan_cache_size == 1
+
+
+def test_ellipsis_when_all_52_letters_are_taken():
+    spec = "..." + string.ascii_letters + "->..."
+    A = np.arange(2.0).reshape((2,) + (1,) * 52)
+    assert eg.jacobian(spec)(A).shape == (2, 2) + (1,) * 52
+    np.testing.assert_array_equal(eg.jacobian(spec).vjp(np.array([1.0, 2.0]), A).ravel(), [1.0, 2.0])
