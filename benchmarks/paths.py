@@ -39,11 +39,10 @@ class Problem:
         rng = np.random.default_rng(0)
         self.ops = [rng.standard_normal(tuple(sizes[c] for c in t)) for t in terms]
         self.J = eg.jacobian(spec, wrt=wrt)
-        sym = self.J._symbolic([o.shape for o in self.ops])
-        self.expr = sym.vjp
+        self.expr = self.J.vjp_expression(*self.ops)
         out_shape = np.einsum(spec, *self.ops, optimize="greedy").shape
         self.g = rng.standard_normal(out_shape)
-        self.arrays = dict(zip(self.J.names, self.ops)) | {sym.cotangent: self.g}
+        self.arrays = dict(zip(self.J.names, self.ops)) | {self.J.cotangent_name: self.g}
         self.naive_loop = math.prod(sizes.values())
         self.size = "×".join(str(sizes[c]) for c in sorted(sizes))
 

@@ -89,6 +89,22 @@ class Jacobian:
         sym = self._symbolic([np.shape(a) for a in operands]) if operands else self._default
         return _layout(sym, self.layout)
 
+    def vjp_expression(self, *operands) -> Expr:
+        """``Σ_I g[I] J[I,P]`` as an expression; the cotangent is the tensor ``cotangent_name``."""
+        return (self._symbolic([np.shape(a) for a in operands]) if operands else self._default).vjp
+
+    def jvp_expression(self, *operands) -> Expr:
+        """``Σ_P J[I,P] t[P]`` as an expression; the tangent is the tensor ``tangent_name``."""
+        return (self._symbolic([np.shape(a) for a in operands]) if operands else self._default).jvp
+
+    @property
+    def cotangent_name(self) -> str:
+        return self._default.cotangent
+
+    @property
+    def tangent_name(self) -> str:
+        return self._default.tangent
+
     @property
     def terms(self) -> list[TermInfo]:
         jac = self.expression()
