@@ -12,6 +12,8 @@ import itertools
 import numbers
 import re
 
+import numpy as np
+
 from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, fresh, instantiate
@@ -191,6 +193,11 @@ def hadamard(a: Expr, b: Expr) -> Expr:
 
 def power(x, exponent) -> Expr:
     """``x ** exponent`` for a number ``exponent`` (or a number raised to an expression)."""
+    if not isinstance(x, Expr) and not isinstance(exponent, Expr):
+        try:
+            return constant(x**exponent)  # two numbers, as in x / 2
+        except (ZeroDivisionError, OverflowError) as err:
+            raise EinsumgradError(f"{x!r} ** {exponent!r}: {err}") from None
     if not isinstance(x, Expr):
         return apply("exp", scale(exponent, _log(x)))
     if isinstance(exponent, Expr) or not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
@@ -214,8 +221,10 @@ def apply(name: str, x, *params) -> Expr:
     """A registered function applied to ``x``: ``apply("tanh", x)``."""
     fn = functions.get(name)
     x = as_expr(x)
-    if len(x.terms) == 1 and not x.terms[0].factors and fn.shape is functions.Function.shape:
-        return constant(fn.impl(x.terms[0].coef, *params).item(), x.dims)
+    if len(x.terms) == 1 and not x.terms[0].factors and fn.elementwise:  # fold a constant
+        with np.errstate(all="ignore"):
+            return constant(fn.impl(np.asarray(x.terms[0].coef, dtype=complex if isinstance(
+                x.terms[0].coef, complex) else float), *params).item(), x.dims)
     dims = fn.shape(x.dims)
     out = fresh(len(dims), ())
     return Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),))

@@ -238,7 +238,8 @@ def _build(node, text: str, shapes: dict, ranks: dict):
             shape = shapes.get(name, ranks.get(name, 2 if name[0].isupper() else 1))
             return algebra.tensor(name, shape)
         if kind == "neg":
-            return -_expr(_build(node[1], text, shapes, ranks))
+            value = _build(node[1], text, shapes, ranks)
+            return -value if isinstance(value, (int, float)) else -_expr(value)
         if kind == "T":
             return _expr(_build(node[1], text, shapes, ranks)).T
         if kind == "bin":

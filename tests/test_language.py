@@ -63,3 +63,9 @@ def test_fuzzed_expressions_raise_only_clean_errors(text):
         parse_expression(text)
     except eg.EinsumgradError as err:
         assert str(err)
+
+
+def test_constant_folding_found_by_the_fuzzer():
+    assert str(parse_expression("0/-1 + x")) == "y[i] = x[i]"
+    assert eg.evaluate(parse_expression("x / (-1)"), x=np.array([2.0])).tolist() == [-2.0]
+    assert str(eg.tensor("x", 1) * 0 + eg.sqrt(eg.tensor("x", 1) * 0 - 1)) == "y[i] = nan"
