@@ -9,7 +9,7 @@ Targets (einsumgrad / reference):
 - compiled Hessian of the logistic loss, X 2000×256, ≤ 1.5 × (X.T * (s(1 − s))) @ X;
 - dense ∂y/∂W of ij,j->i at 256×256 ≤ 1.5 × the write floor (allocate, fill, write the diagonal);
 - vjp of ij,j->i at 2048×2048 ≤ 1.3 × np.outer(g, x), and materialising J first ≥ 100× slower
-  (at 256×256, where the dense J still fits);
+  (at 512×512, where the dense J, 1 GiB, still fits);
 - a cached compiled vjp of ij,jk->ik at 8×8 within 4 × one np.einsum call.
 """
 import numpy as np
@@ -60,7 +60,7 @@ def problems(quick: bool):
     W2, x2, g2 = rng.standard_normal((n, n)), rng.standard_normal(n), rng.standard_normal(n)
     yield f"vjp of ij,j->i, {n}×{n} (vs np.outer)", 1.3, lambda: J.vjp(g2, W2, x2), lambda: np.outer(g2, x2)
 
-    n = 32 if quick else 256
+    n = 32 if quick else 512  # the dense J takes 1 GiB: it still fits
     W3, x3, g3 = rng.standard_normal((n, n)), rng.standard_normal(n), rng.standard_normal(n)
     yield (f"dense J then contract, vs vjp, {n}×{n}", ">= 100", lambda: np.tensordot(g3, J(W3, x3), axes=1),
            lambda: J.vjp(g3, W3, x3))

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import functions
 from .errors import EinsumgradError, ShapeError
-from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, fresh, instantiate
+from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, factor_indices, fresh, instantiate
 from .parse import parse
 from .simplify import simplify
 
@@ -125,9 +125,7 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
         for t in combo:
             coef *= t.coef
             factors.extend(t.factors)
-        carried = {a for f in factors for a in getattr(f, "idx", ())} | {
-            a for f in factors if isinstance(f, Delta) for a in (f.a, f.b)
-        }
+        carried = {a for f in factors for a in factor_indices(f)}
         factors.extend(Size(dims[a]) for a in summed if a not in carried)
         terms.append(Term(coef, tuple(factors)))
     return simplify(Expr(tuple(out), tuple(out_dims), tuple(terms)))
