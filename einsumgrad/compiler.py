@@ -310,24 +310,25 @@ class _Plan:
                 return terms[0].compute
 
         def run(values):
-            acc = None
+            acc, owned = None, False  # owned: acc is fresh memory of the full shape and dtype
             for t in terms:
                 r = t.compute(values)
                 if t.diagonal is not None:
-                    if acc is None:
-                        acc = np.zeros(shape, dtype)
+                    if not owned:
+                        acc, owned = _filled(acc, shape, dtype), True
                     strides = tuple(sum(acc.strides[a] for a in axes) for axes in t.diagonal)
                     view = np.lib.stride_tricks.as_strided(acc, t.view_shape, strides)
                     view += r
                 elif acc is None:
-                    if t.owned and r.shape == shape and r.dtype == dtype:
-                        acc = r
-                    else:
-                        acc = np.empty(shape, dtype)
-                        acc[...] = r
-                else:
+                    acc, owned = r, t.owned and r.shape == shape and r.dtype == dtype
+                elif owned and r.dtype == dtype:
                     acc += r
-            return np.zeros(shape, dtype) if acc is None else acc
+                else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
+                    acc = acc + r
+                    owned = acc.shape == shape and acc.dtype == dtype
+            if not owned and (acc is None or owned_result or acc.shape != shape):
+                acc = _filled(acc, shape, dtype)
+            return acc
 
         return run
 
@@ -424,6 +425,15 @@ class _Plan:
 
 _CONTRACTIONS: OrderedDict = OrderedDict()
 _LOCK = threading.Lock()
+
+
+def _filled(a, shape, dtype) -> np.ndarray:
+    """A fresh array of ``shape`` holding ``a`` broadcast (zeros for None)."""
+    if a is None:
+        return np.zeros(shape, dtype)
+    out = np.empty(shape, np.result_type(a.dtype, dtype))
+    out[...] = a
+    return out
 
 
 def clear_contractions() -> None:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, rename_factor
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, node_shape, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
     terms = merge(canonical(eliminate_deltas(t, expr.out), expr.out) for t in expr.terms)
-    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims), expr.name)
+    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims), expr.name, expr.context)
 
 
 def merge(terms) -> tuple[Term, ...]:
@@ -59,16 +59,12 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
             continue
         names = tuple(dict.fromkeys(a for _, weights in members for f in weights for a in f.idx))
         dims = dict(zip(out, out_dims))
-        dims.update((a, d) for f in core if isinstance(f, Ref) for a, d in zip(f.idx, _shape(f.node)))
+        dims.update((a, d) for f in core if isinstance(f, Ref) for a, d in zip(f.idx, node_shape(f.node)))
         dims.update((a, f.dim) for f in core if isinstance(f, Delta) for a in (f.a, f.b))
         weight = simplify(Expr(names, tuple(dims[a] for a in names), tuple(Term(t.coef, w) for t, w in members)))
         if weight.terms:
             result.append(canonical(Term(1, core + (Ref(weight, names),)), out))
     return merge(result)
-
-
-def _shape(node):
-    return node.dims if isinstance(node, Expr) else node.shape
 
 
 def _tidy(c):

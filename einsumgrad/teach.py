@@ -62,7 +62,7 @@ def _eliminations(expr: Expr, lhs: str) -> list[Step]:
     for what, e in elimination_steps(expr):
         steps.append(Step(f"Simplify: {what}", e, _line(lhs, e)))
     final = simplify(expr)
-    if steps and final.terms != steps[-1].expr.terms and len(final.terms) != len(steps[-1].expr.terms):
+    if steps and len(final.terms) != len(steps[-1].expr.terms):
         steps.append(Step("Collect equal terms", final, _line(lhs, final)))
     return steps
 
@@ -77,7 +77,7 @@ def _raw_derivative(expr: Expr, var: Var):
     return product_rule(tidy, var, wrt), wrt
 
 
-def _sparsity(jac: Expr, out_rank: int) -> str:
+def _sparsity(jac: Expr) -> str:
     deltas = [f for t in jac.terms for f in t.factors if isinstance(f, Delta)]
     if len(jac.terms) != 1 or not deltas:
         return ""
@@ -103,20 +103,19 @@ def explain(jacobian) -> Derivation:
         y, render.index_notation(y, name=yname))]
     raw, wrt = _raw_derivative(y, var)
     lhs = _lhs(yname, y.out, xname, wrt)
-    generic = fresh(len(var.shape), ())
-    generic = tuple("ab"[: len(wrt)]) if len(wrt) <= 2 else generic
+    generic = tuple(c for c in "abcdefgh" if c not in wrt)[: len(wrt)]  # X[a,b] for any read of X
     rule = " ".join(f"δ[{a},{p}]" for a, p in zip(generic, wrt)) or "1"
     steps.append(Step(
         f"Differentiate each occurrence of {xname}: ∂{xname}{render.UNICODE.indices(generic)}/∂{xname}"
         f"{render.UNICODE.indices(wrt)} = {rule}", raw, _line(lhs, raw)))
     steps += _eliminations(raw, lhs)
     jac = simplify(raw)
-    layout = jacobian.layout_note().split(":")[0]
     shape = f"{yname}.shape + {xname}.shape"
     steps.append(Step(
         f"Result, in numerator layout (J{render.UNICODE.indices(jac.out)} = {lhs}, shape {shape})"
-        + (f"; you asked for {layout}, which puts {xname}'s axes first" if jacobian.layout != "numerator" else ""),
-        jac, _line(lhs, jac), _sparsity(jac, y.ndim)))
+        + (f"; the denominator layout you asked for puts {xname}'s axes first" if jacobian.layout != "numerator"
+           else ""),
+        jac, _line(lhs, jac), _sparsity(jac)))
     if not y.out:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
@@ -163,13 +162,17 @@ def explain_expression(expr: Expr, wrt) -> Derivation:
 
 def _calls(expr: Expr, var: Var) -> list[Call]:
     """The distinct functions applied on the way from ``expr`` down to ``var``."""
-    found: dict[str, Call] = {}
+    found: dict[tuple, Call] = {}
+    seen: set = set()
     stack = [expr]
     while stack:
         node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
         if isinstance(node, Call):
             if var in variables(node):
-                found.setdefault(node.fn, node)
+                found.setdefault((node.fn, repr(node.params)), node)
             stack.append(node.arg)
         elif isinstance(node, Expr):
             stack.extend(f.node for t in node.terms for f in t.factors if isinstance(f, Ref))
