@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 import einsumgrad as eg
-from harness import arguments, human_time, interleaved, machine, table
+from harness import arguments, human_time, interleaved, machine, plot, table
 
 NOTES: list[str] = []
 
@@ -53,8 +53,8 @@ class Case:
     """One problem: einsumgrad, a floor, and whichever frameworks are installed."""
 
     def __init__(self, problem: str, size: str, floor_name: str, floor: Callable, ours: Callable,
-                 frameworks: dict[str, Callable[[], Callable]], target: float | None = None):
-        self.problem, self.size, self.floor_name, self.floor = problem, size, floor_name, floor
+                 frameworks: dict[str, Callable[[], Callable]], target: float | None = None, n: int = 0):
+        self.problem, self.size, self.floor_name, self.floor, self.n = problem, size, floor_name, floor, n
         self.ours, self.frameworks, self.target = ours, frameworks, target
 
 
@@ -102,7 +102,7 @@ def dense_wx(n: int) -> Case:
         fw["torch.func.jacrev"] = lambda: _torch(lambda W, x: torch.func.jacrev(lambda W: W @ x)(W), W, x)
     if autograd is not None and n <= 128:
         fw["autograd.jacobian"] = lambda: (lambda j=autograd.jacobian(lambda W: anp.dot(W, x)): lambda: j(W))()
-    return Case("dense ∂y/∂W, y = Wx", f"{n}×{n}", "write floor", floor, ours, fw, 1.5 if n == 256 else None)
+    return Case("dense ∂y/∂W, y = Wx", f"{n}×{n}", "write floor", floor, ours, fw, 1.5 if n == 256 else None, n)
 
 
 def grad_tanh(n: int) -> Case:
@@ -122,7 +122,7 @@ def grad_tanh(n: int) -> Case:
     if autograd is not None:
         fw["autograd.grad"] = lambda: (lambda g=autograd.grad(lambda W: anp.tanh(anp.dot(W, x)).sum()): lambda: g(W))()
     return Case("∂/∂W Σ tanh(Wx)", f"{n}×{n}", "closed form", lambda: np.outer(1 - np.tanh(W @ x) ** 2, x),
-                ours, fw, 1.3 if n == 1024 else None)
+                ours, fw, 1.3 if n == 1024 else None, n)
 
 
 def hessian_quadratic(n: int) -> Case:
@@ -141,7 +141,7 @@ def hessian_quadratic(n: int) -> Case:
         fw["torch.func.hessian"] = lambda: _torch(lambda x, A: torch.func.hessian(lambda x: x @ A @ x)(x), x, A)
     if autograd is not None and n <= 256:
         fw["autograd.hessian"] = lambda: (lambda h=autograd.hessian(lambda x: anp.dot(x, anp.dot(A, x))): lambda: h(x))()
-    return Case("Hessian of xᵀAx", f"n={n}", "closed form", lambda: A + A.T, ours, fw, 1.5 if n == 512 else None)
+    return Case("Hessian of xᵀAx", f"n={n}", "closed form", lambda: A + A.T, ours, fw, 1.5 if n == 512 else None, n)
 
 
 def hessian_logistic(m: int, d: int) -> Case:
@@ -168,7 +168,7 @@ def hessian_logistic(m: int, d: int) -> Case:
         fw["autograd.hessian"] = lambda: (lambda h=autograd.hessian(
             lambda w: anp.log1p(anp.exp(anp.dot(X, w))).sum()): lambda: h(w))()
     return Case("Hessian of Σ log(1+exp(Xw))", f"X {m}×{d}", "closed form", closed, ours, fw,
-                1.5 if (m, d) == (2000, 256) else None)
+                1.5 if (m, d) == (2000, 256) else None, d)
 
 
 def two_layer(batch: int, width: int) -> Case:
@@ -199,7 +199,8 @@ def two_layer(batch: int, width: int) -> Case:
         fw["torch.func.grad"] = lambda: _torch(torch.func.grad(loss(torch)), W1, X, W2, Y)
     if autograd is not None:
         fw["autograd.grad"] = lambda: (lambda g=autograd.grad(loss(anp)): lambda: g(W1, X, W2, Y))()
-    return Case("∂/∂W1 of ½‖tanh(X W1) W2 − Y‖²", f"batch {batch}, width {width}", "closed form", closed, ours, fw)
+    return Case("∂/∂W1 of ½‖tanh(X W1) W2 − Y‖²", f"batch {batch}, width {width}", "closed form", closed, ours, fw,
+                n=width)
 
 
 def cases(quick: bool):
@@ -217,6 +218,7 @@ def cases(quick: bool):
 def main():
     args = arguments(__doc__)
     rows = []
+    series: dict = {}
     for case in cases(args.quick):
         ours, plan_time = first_call(case.ours)
         callables = {"einsumgrad": ours, case.floor_name: case.floor}
@@ -239,10 +241,12 @@ def main():
                 "× floor": f"{ratio:.2f}", "first call": human_time(compile_times[name]) if name in compile_times else "",
                 "target": f"≤ {target} ({'met' if ratio <= target else 'MISSED'})" if target else "",
             })
-    print(table(rows, ["problem", "size", "method", "time", "× floor", "first call", "target"], args.csv))
+    print(table(rows, ["problem", "size", "method", "time", "spread", "× floor", "first call", "target"], args.csv))
     print(f"\nmedians of interleaved runs; 'first call' is compile/plan time plus one run; {machine()}")
     for note in dict.fromkeys(NOTES):
         print(f"note: {note}")
+    if args.plot:
+        plot(series, args.plot, "size (n, or the columns of X)")
 
 
 if __name__ == "__main__":

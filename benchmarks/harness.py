@@ -15,6 +15,7 @@ import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
+from importlib import metadata
 
 import numpy as np
 
@@ -70,9 +71,11 @@ def machine() -> str:
         pass
     versions = [f"python {platform.python_version()}", f"numpy {np.__version__}", f"opt_einsum {opt_einsum.__version__}"]
     for name in ("jax", "torch", "autograd", "dask"):
-        module = sys.modules.get(name)
-        if module is not None:
-            versions.append(f"{name} {getattr(module, '__version__', '?')}")
+        if name in sys.modules:
+            try:
+                versions.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                versions.append(f"{name} {getattr(sys.modules[name], '__version__', '?')}")
     cpu = platform.processor() or platform.machine()
     return f"{os.cpu_count()} cores ({cpu}), {blas}; " + ", ".join(versions)
 
@@ -104,10 +107,33 @@ def table(rows: list[dict], columns: list[str], as_csv: bool = False) -> str:
     return "\n".join(lines)
 
 
-def arguments(description: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=description)
+def plot(series: dict[str, dict[str, list[tuple[float, float]]]], path: str, xlabel: str) -> None:
+    """One panel per problem: median time against size, one line per method, log-log axes."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: --plot needs matplotlib (pip install 'einsumgrad[plot]'); no plot written")
+        return
+    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 4), squeeze=False)
+    for ax, (problem, methods) in zip(axes[0], series.items()):
+        for method, points in methods.items():
+            xs, ys = zip(*sorted(points))
+            ax.plot(xs, ys, marker="o", label=method)
+        ax.set(xscale="log", yscale="log", title=problem, xlabel=xlabel, ylabel="median time (s)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+def arguments(description: str, plots: bool = True) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats (under 2 minutes)")
     p.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
-    p.add_argument("--plot", metavar="FILE.png", help="plot time against size (needs matplotlib)")
+    if plots:
+        p.add_argument("--plot", metavar="FILE.png", help="plot time against size, log axes (needs matplotlib)")
     p.add_argument("--repeats", type=int, default=None)
     return p.parse_args()

@@ -23,7 +23,7 @@ import opt_einsum
 import einsumgrad as eg
 from einsumgrad.differentiate import contract
 from einsumgrad.algebra import leaf
-from harness import arguments, human_bytes, human_time, interleaved, machine, peak_memory, table
+from harness import arguments, human_bytes, human_time, interleaved, machine, peak_memory, plot, table
 
 OPTIMIZERS = ["greedy", "optimal", "dp", "branch-2", "auto"]
 DENSE_LIMIT = 1 << 30  # build dense Jacobians up to 1 GiB
@@ -44,6 +44,7 @@ class Problem:
         self.g = rng.standard_normal(out_shape)
         self.arrays = dict(zip(self.J.names, self.ops)) | {self.J.cotangent_name: self.g}
         self.naive_loop = math.prod(sizes.values())
+        self.n = max(sizes.values())
         self.size = "×".join(str(sizes[c]) for c in sorted(sizes))
 
     def methods(self) -> dict:
@@ -84,6 +85,7 @@ class HessianVector(Problem):
         self.arrays = dict(x=rng.standard_normal(n), A=rng.standard_normal((n, n)), v=rng.standard_normal(n))
         self.H = eg.compile(H)
         self.naive_loop = n * n
+        self.n = n
 
     def methods(self) -> dict:
         a = self.arrays
@@ -119,6 +121,7 @@ def problems(quick: bool):
 def main():
     args = arguments(__doc__)
     rows = []
+    series: dict = {}
     for p in problems(args.quick):
         methods = p.methods()
         t = interleaved(methods, repeats=args.repeats or (3 if args.quick else 9), budget=8 if args.quick else 30)
@@ -128,16 +131,20 @@ def main():
         for name, timing in t.items():
             np.testing.assert_allclose(results[name], want, rtol=1e-8, atol=1e-8, err_msg=name)
             flops, largest = p.path_info(name)
+            series.setdefault(p.label, {}).setdefault(name, []).append((p.n, timing.median))
             rows.append({"problem": p.label, "size": p.size, "method": name, "time": human_time(timing.median),
+                         "spread": f"±{timing.spread * 50:.0f}%",
                          "× (d)": f"{timing.median / ref:.2f}", "FLOPs": flops, "largest intermediate": largest,
                          "peak memory": human_bytes(peak_memory(methods[name]))})
         for name in ("(a) dense J, then contract", "(b) np.einsum, optimize=False"):
             if not any(k.startswith(name[:3]) for k in methods):
                 reason = "dense J over 1 GiB" if name.startswith("(a)") else f"{p.naive_loop:.1e} loop iterations"
                 rows.append({"problem": p.label, "size": p.size, "method": name, "time": f"skipped ({reason})"})
-    columns = ["problem", "size", "method", "time", "× (d)", "FLOPs", "largest intermediate", "peak memory"]
+    columns = ["problem", "size", "method", "time", "spread", "× (d)", "FLOPs", "largest intermediate", "peak memory"]
     print(table(rows, columns, args.csv))
-    print(f"\nmedians of interleaved runs; {machine()}")
+    print(f"\nmedians of interleaved runs; spread is the interquartile range / 2; {machine()}")
+    if args.plot:
+        plot(series, args.plot, "size (largest dimension)")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def problems(quick: bool):
 
 
 def main():
-    args = arguments(__doc__)
+    args = arguments(__doc__, plots=False)
     rows = []
     for name, target, ours, reference in problems(args.quick):
         if not isinstance(target, str):
