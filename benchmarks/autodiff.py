@@ -236,9 +236,11 @@ def main():
         for name, timing in t.items():
             ratio = timing.median / floor
             target = case.target if name == "einsumgrad" and case.target else None
+            series.setdefault(case.problem, {}).setdefault(name, []).append((case.n, timing.median))
             rows.append({
                 "problem": case.problem, "size": case.size, "method": name, "time": human_time(timing.median),
-                "× floor": f"{ratio:.2f}", "first call": human_time(compile_times[name]) if name in compile_times else "",
+                "spread": f"±{timing.spread * 50:.0f}%", "× floor": f"{ratio:.2f}",
+                "first call": human_time(compile_times[name]) if name in compile_times else "",
                 "target": f"≤ {target} ({'met' if ratio <= target else 'MISSED'})" if target else "",
             })
     print(table(rows, ["problem", "size", "method", "time", "spread", "× floor", "first call", "target"], args.csv))

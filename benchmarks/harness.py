@@ -109,6 +109,8 @@ def table(rows: list[dict], columns: list[str], as_csv: bool = False) -> str:
 
 def plot(series: dict[str, dict[str, list[tuple[float, float]]]], path: str, xlabel: str) -> None:
     """One panel per problem: median time against size, one line per method, log-log axes."""
+    if not series:
+        return
     try:
         import matplotlib
 
