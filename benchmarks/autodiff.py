@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 import einsumgrad as eg
-from harness import arguments, human_time, interleaved, machine, plot, table
+from harness import arguments, human_time, interleaved, machine, plot, table, write_floor
 
 NOTES: list[str] = []
 
@@ -81,12 +81,6 @@ def dense_wx(n: int) -> Case:
     rng = np.random.default_rng(0)
     W, x = rng.standard_normal((n, n)), rng.standard_normal(n)
 
-    def floor():
-        out = np.empty((n, n, n))
-        out.fill(0.0)
-        np.einsum("iik->ik", out)[...] = x
-        return out
-
     def ours():
         J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
         return lambda: J(W, x)
@@ -102,7 +96,8 @@ def dense_wx(n: int) -> Case:
         fw["torch.func.jacrev"] = lambda: _torch(lambda W, x: torch.func.jacrev(lambda W: W @ x)(W), W, x)
     if autograd is not None and n <= 128:
         fw["autograd.jacobian"] = lambda: (lambda j=autograd.jacobian(lambda W: anp.dot(W, x)): lambda: j(W))()
-    return Case("dense ∂y/∂W, y = Wx", f"{n}×{n}", "write floor", floor, ours, fw, 1.5 if n == 256 else None, n)
+    return Case("dense ∂y/∂W, y = Wx", f"{n}×{n}", "write floor", lambda: write_floor(x), ours, fw,
+                1.5 if n == 256 else None, n)
 
 
 def grad_tanh(n: int) -> Case:

@@ -49,6 +49,15 @@ def interleaved(functions: dict, repeats: int = 15, warmup: int = 2, budget: flo
     return {n: Timing(*np.percentile(s, [50, 25, 75])) for n, s in samples.items()}
 
 
+def write_floor(x: np.ndarray) -> np.ndarray:
+    """The memory-write floor for the dense ∂(Wx)/∂W: allocate m·m·n, fill it, write the diagonal."""
+    n = x.shape[0]
+    out = np.empty((n, n, n))
+    out.fill(0.0)
+    np.einsum("iik->ik", out)[...] = x
+    return out
+
+
 def peak_memory(f) -> int:
     """Peak bytes allocated while ``f`` runs (NumPy reports its buffers to tracemalloc)."""
     tracemalloc.start()

@@ -15,7 +15,7 @@ Targets (einsumgrad / reference):
 import numpy as np
 
 import einsumgrad as eg
-from harness import arguments, human_time, interleaved, machine, table
+from harness import arguments, human_time, interleaved, machine, table, write_floor
 
 
 def problems(quick: bool):
@@ -47,14 +47,7 @@ def problems(quick: bool):
     J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
     n = 64 if quick else 256
     W1, x1 = rng.standard_normal((n, n)), rng.standard_normal(n)
-
-    def floor():
-        out = np.empty((n, n, n))
-        out.fill(0.0)
-        np.einsum("iik->ik", out)[...] = x1
-        return out
-
-    yield f"dense ∂y/∂W of ij,j->i, {n}×{n} (vs the write floor)", 1.5, lambda: J(W1, x1), floor
+    yield f"dense ∂y/∂W of ij,j->i, {n}×{n} (vs the write floor)", 1.5, lambda: J(W1, x1), lambda: write_floor(x1)
 
     n = 256 if quick else 2048
     W2, x2, g2 = rng.standard_normal((n, n)), rng.standard_normal(n), rng.standard_normal(n)
