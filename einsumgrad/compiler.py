@@ -14,6 +14,7 @@ array([1., 2.])
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import threading
 from collections import OrderedDict
@@ -34,13 +35,13 @@ OPTIMIZERS = tuple(sorted(opt_einsum.paths._PATH_OPTIONS))
 SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
 
 
-def configure(*, plan_cache_size: int | None = None, memory_limit: int | None = None) -> dict:
-    """Set the per-function plan-cache bound and the dense-result memory limit (bytes);
-    returns the settings now in force."""
+def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None) -> dict:
+    """Set the per-function plan-cache bound and the dense-result memory limit in bytes
+    (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings."""
     if plan_cache_size is not None:
         SETTINGS["plan_cache_size"] = max(1, int(plan_cache_size))
     if memory_limit is not None:
-        SETTINGS["memory_limit"] = int(memory_limit)
+        SETTINGS["memory_limit"] = None if memory_limit == "auto" else int(memory_limit)
     return dict(SETTINGS)
 
 
@@ -65,15 +66,14 @@ def check_optimize(optimize):
     return optimize
 
 
-def check_backend(backend: str) -> str:
-    if backend != "numpy":
-        import importlib.util
+BACKENDS = ("numpy", "torch", "jax", "cupy", "tensorflow", "dask")
 
-        module = {"jax": "jax", "torch": "torch", "cupy": "cupy", "tensorflow": "tensorflow", "dask": "dask"}.get(backend)
-        if module is None:
-            raise EinsumgradError(f"unknown backend={backend!r}; choose numpy, torch, jax, cupy, tensorflow or dask")
-        if importlib.util.find_spec(module) is None:
-            raise EinsumgradError(f"backend={backend!r} needs the package {module!r}, which is not installed")
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise EinsumgradError(f"unknown backend={backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "numpy" and importlib.util.find_spec(backend) is None:
+        raise EinsumgradError(f"backend={backend!r} needs the package {backend!r}, which is not installed")
     return backend
 
 
@@ -97,8 +97,13 @@ class Compiled:
             if v.name in found:
                 raise EinsumgradError(f"two different tensors are named {v.name!r} ({found[v.name].shape} and {v.shape})")
             found[v.name] = v
-        shape_names = {d[0] for e in exprs for d in _all_dims(e) if not isinstance(d, int)}
-        self.names = tuple(sorted(set(found) | shape_names | set(inputs)))
+        # tensors read, with their ranks, and tensors whose axes only give sizes, with the axes needed
+        self.ranks = {v.name: len(v.shape) for v in found.values()}
+        for e in exprs:
+            for d in _all_dims(e):
+                if not isinstance(d, int) and d[0] not in found:
+                    self.ranks[d[0]] = max(self.ranks.get(d[0], 0), d[1] + 1)
+        self.names = tuple(sorted(set(self.ranks) | set(inputs)))
         self.accepted = frozenset(self.names).union(*(e.context for e in exprs))
         self.vars = found
         self._plans: OrderedDict = OrderedDict()
@@ -211,8 +216,15 @@ class _Plan:
         self.einsum_backend = "auto" if self.lazy and self.backend == "numpy" else self.backend
         self.limit = compiled.memory_limit or memory_limit()
         self.sizes = {n: a.shape for n, a in arrays.items()}
+        for n, rank in compiled.ranks.items():  # every rank first: a shape may refer to another tensor's axes
+            got = len(arrays[n].shape)
+            if (got != rank) if n in compiled.vars else (got < rank):
+                raise ShapeError(f"tensor {n!r} has rank {rank}, but its array has shape {tuple(arrays[n].shape)}")
         for n, v in compiled.vars.items():
-            self._check_var(v, arrays[n])
+            expected = tuple(self.dim(d) for d in v.shape)
+            if expected != tuple(arrays[n].shape):
+                raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
+                                 f"{tuple(arrays[n].shape)}")
         nodes = _nodes(*compiled.exprs)
         self.slot = {node: k for k, node in enumerate(nodes)}
         self.steps: list[tuple[int, Callable]] = []
@@ -244,13 +256,6 @@ class _Plan:
     # shapes -------------------------------------------------------------
     def dim(self, d: Dim) -> int:
         return d if isinstance(d, int) else self.sizes[d[0]][d[1]]
-
-    def _check_var(self, v: Var, a) -> None:
-        if len(a.shape) != len(v.shape):
-            raise ShapeError(f"tensor {v.name!r} has rank {len(v.shape)}, but its array has shape {tuple(a.shape)}")
-        expected = tuple(self.dim(d) for d in v.shape)
-        if expected != tuple(a.shape):
-            raise ShapeError(f"tensor {v.name!r} needs shape {expected} here, but its array has shape {tuple(a.shape)}")
 
     def _shape(self, node) -> tuple[int, ...]:
         if isinstance(node, Var):

@@ -22,17 +22,13 @@ def test_dense_results_above_the_limit_raise_and_suggest_vjp():
     with pytest.raises(eg.MemoryLimitError, match=r"shape \(300, 300, 300\): 206 MiB, over the limit of 1 MiB"
                                                   r"(.|\n)*Use vjp/jvp/grad"):
         J(W, x, memory_limit=1 << 20)
-    before = eg.configure()["memory_limit"]
     try:
         eg.configure(memory_limit=1 << 20)
         with pytest.raises(eg.MemoryLimitError):
             J(W, x)
         np.testing.assert_array_equal(J.vjp(np.ones(300), W, x), np.ones((300, 300)))  # vjp is fine
     finally:
-        eg.configure(memory_limit=before if before is not None else -1)
-        from einsumgrad.compiler import SETTINGS
-
-        SETTINGS["memory_limit"] = before
+        assert eg.configure(memory_limit="auto")["memory_limit"] is None
     from einsumgrad.compiler import memory_limit
 
     assert 0 < memory_limit() <= 2 << 30
@@ -235,3 +231,15 @@ def test_ellipsis_when_all_52_letters_are_taken():
     A = np.arange(2.0).reshape((2,) + (1,) * 52)
     assert eg.jacobian(spec)(A).shape == (2, 2) + (1,) * 52
     np.testing.assert_array_equal(eg.jacobian(spec).vjp(np.array([1.0, 2.0]), A).ravel(), [1.0, 2.0])
+
+
+def test_a_wrong_rank_is_reported_even_when_another_shape_refers_to_it():
+    with pytest.raises(eg.ShapeError, match=r"operand 1 \(x\) has rank 0, but its subscripts 'j'"):
+        J.vjp(np.ones(2), np.ones((2, 3)), np.float64(1.0))
+    g = eg.tensor("g", 1)
+    with pytest.raises(eg.ShapeError, match=r"tensor 'g' has rank 1, but its array has shape \(2, 2\)"):
+        eg.evaluate(eg.tensor("W", 2) @ g, W=np.ones((2, 2)), g=np.ones((2, 2)))
+    W = eg.tensor("W", 2)
+    g = eg.grad(eg.sum(W), W)  # its shape refers to W's axes, its terms do not read W
+    with pytest.raises(eg.ShapeError, match=r"tensor 'W' has rank 2, but its array has shape \(3,\)"):
+        eg.evaluate(g, W=np.ones(3))
