@@ -84,18 +84,21 @@ class Jacobian:
         shapes = [(None,) * sum(c != ELLIPSIS for c in term) for term in self.spec.inputs]
         return self._symbolic(shapes)
 
+    def _for(self, operands) -> _Symbolic:
+        return self._symbolic([np.shape(a) for a in operands]) if operands else self._default
+
     def expression(self, *operands) -> Expr:
-        """The simplified Jacobian as an expression (in this Jacobian's layout)."""
-        sym = self._symbolic([np.shape(a) for a in operands]) if operands else self._default
-        return _layout(sym, self.layout)
+        """The simplified Jacobian as an expression (in this Jacobian's layout), for operands
+        like these (their shapes resolve '...'; none: '...' taken as empty)."""
+        return _layout(self._for(operands), self.layout)
 
     def vjp_expression(self, *operands) -> Expr:
         """``Σ_I g[I] J[I,P]`` as an expression; the cotangent is the tensor ``cotangent_name``."""
-        return (self._symbolic([np.shape(a) for a in operands]) if operands else self._default).vjp
+        return self._for(operands).vjp
 
     def jvp_expression(self, *operands) -> Expr:
         """``Σ_P J[I,P] t[P]`` as an expression; the tangent is the tensor ``tangent_name``."""
-        return (self._symbolic([np.shape(a) for a in operands]) if operands else self._default).jvp
+        return self._for(operands).jvp
 
     @property
     def cotangent_name(self) -> str:
@@ -119,12 +122,15 @@ class Jacobian:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'ascii' or 'latex'."""
         sym = self._default
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
-        rhs_style = {"unicode": render.UNICODE, "ascii": render.ASCII, "latex": render.LATEX}[style]
+        styles = {"unicode": render.UNICODE, "ascii": render.ASCII, "latex": render.LATEX}
+        if style not in styles:
+            raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
+        rhs_style = styles[style]
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
         y, x = self.output_name, self.names[self.wrt]
         if style == "latex":
-            return (rf"\frac{{\partial {render._latex_name(y)}{rhs_style.indices(y_idx)}}}"
-                    rf"{{\partial {render._latex_name(x)}{rhs_style.indices(x_idx)}}} = {rhs}")
+            return (rf"\frac{{\partial {render.latex_name(y)}{rhs_style.indices(y_idx)}}}"
+                    rf"{{\partial {render.latex_name(x)}{rhs_style.indices(x_idx)}}} = {rhs}")
         if style == "ascii":
             return f"d {y}{rhs_style.indices(y_idx)} / d {x}{rhs_style.indices(x_idx)} = {rhs}"
         return f"∂{y}{rhs_style.indices(y_idx)}/∂{x}{rhs_style.indices(x_idx)} = {rhs}"

@@ -64,19 +64,19 @@ def latex(expr: Expr, name: str | None = None) -> str:
     derivative = _DERIVATIVE_NAME.match(name)
     if derivative:  # ∂f/∂W[i,j] -> \frac{\partial f}{\partial W_{ij}}
         order, f, x = derivative.groups()
-        x = _latex_name(x)
+        x = latex_name(x)
         if order:
             half = len(expr.out) // 2
             below = rf"\partial {x}{LATEX.indices(expr.out[:half])} \partial {x}{LATEX.indices(expr.out[half:])}"
-            lhs = rf"\frac{{\partial^{{2}} {_latex_name(f)}}}{{{below}}}"
+            lhs = rf"\frac{{\partial^{{2}} {latex_name(f)}}}{{{below}}}"
         else:
-            lhs = rf"\frac{{\partial {_latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
+            lhs = rf"\frac{{\partial {latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
     else:
-        lhs = _latex_name(name) + LATEX.indices(expr.out)
+        lhs = latex_name(name) + LATEX.indices(expr.out)
     return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.indices())}"
 
 
-def _latex_name(name: str) -> str:
+def latex_name(name: str) -> str:
     return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
@@ -128,7 +128,7 @@ def render_factor(f, names, style: Style) -> str:
         return str(d) if isinstance(d, int) else f"size({d[0]},{d[1]})"
     node, idx = f.node, f.idx
     if isinstance(node, Var):
-        return _latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
+        return latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
     if isinstance(node, Expr):
         return "(" + render_sum(instantiate(node, idx, names), idx, style, names) + ")"
     return _render_call(node, idx, names, style)
