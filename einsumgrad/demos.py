@@ -194,18 +194,22 @@ def _plot_slices(dense: np.ndarray, path: str, title: str) -> None:
     except ImportError:
         raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
     k = dense.shape[-1]
-    fig, axes = plt.subplots(1, k, figsize=(2.6 * k, 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(3.2 * k + 1, 3.4), squeeze=False, constrained_layout=True)
     limit = np.abs(dense).max() or 1.0
     for j, ax in enumerate(axes[0]):
         image = ax.imshow(dense[..., j], cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(f"J[:, :, {j}]")
+        ax.set_xticks(range(dense.shape[1]))
+        ax.set_yticks(range(dense.shape[0]))
         ax.set_xlabel("j (row of W)")
-        ax.set_ylabel("i (entry of y)")
+        if j == 0:
+            ax.set_ylabel("i (entry of y)")
         for (r, c), v in np.ndenumerate(dense[..., j]):
-            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=8)
+            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=9,
+                    color="white" if abs(v) > 0.6 * limit else "black")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
     fig.suptitle(title)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     print(f"\nwrote {path}")
 
