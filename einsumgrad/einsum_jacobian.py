@@ -119,10 +119,12 @@ class Jacobian:
         ]
 
     def formula(self, style: str = "unicode") -> str:
-        """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'ascii' or 'latex'."""
+        """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
+        'ascii' or 'latex'."""
         sym = self._default
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
-        styles = {"unicode": render.UNICODE, "ascii": render.ASCII, "latex": render.LATEX}
+        styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
+                  "latex": render.LATEX}
         if style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
         rhs_style = styles[style]

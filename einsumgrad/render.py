@@ -30,11 +30,17 @@ class Style:
     delta: str
     ascii: bool = False
     latex: bool = False
+    subscript: bool = False  # y_i, δ_ij instead of y[i], δ[i,j]
 
     def indices(self, idx) -> str:
+        if not idx:
+            return ""
+        joined = "".join(idx) if all(len(a) == 1 for a in idx) else ",".join(idx)
         if self.latex:
-            return "_{" + ("".join(idx) if all(len(a) == 1 for a in idx) else ",".join(idx)) + "}" if idx else ""
-        return "[" + ",".join(idx) + "]" if idx else ""
+            return "_{" + joined + "}"
+        if self.subscript:
+            return "_" + joined if len(joined) == len(idx) else "_{" + joined + "}"
+        return "[" + ",".join(idx) + "]"
 
     def summation(self, summed) -> str:
         if not summed:
@@ -47,6 +53,7 @@ class Style:
 UNICODE = Style("Σ", " ", "δ")
 ASCII = Style("sum", " * ", "delta", ascii=True)
 LATEX = Style(r"\sum", " ", r"\delta", latex=True)
+SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 
 
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:

@@ -13,6 +13,9 @@ WX = eg.jacobian("ij,j->i", wrt=0, names="W,x")
 def test_jacobian_formulas_in_every_notation():
     assert WX.formula() == "∂y[i]/∂W[j,k] = δ[i,j] x[k]"
     assert WX.ascii() == "d y[i] / d W[j,k] = delta(i,j) * x[k]"
+    assert WX.formula("subscript") == "∂y_i/∂W_jk = δ_ij x_k"
+    with pytest.raises(eg.EinsumgradError, match="style='fancy': choose one of unicode, subscript, ascii, latex"):
+        WX.formula("fancy")
     assert WX.latex() == r"\frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k}"
     assert WX._repr_latex_() == f"${WX.latex()}$"
     assert [t.einsum for t in WX.terms] == ["'ij,k->ijk' (δ, x)"]
