@@ -9,6 +9,7 @@ y[i,j] = A[i,j] + 1
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import re
 
@@ -162,13 +163,8 @@ def add(a, b) -> Expr:
     """``a + b`` with NumPy broadcasting."""
     a, b = as_expr(a), as_expr(b)
     out, dims, ta, tb = _broadcast(a, b)
-    size_one = {n: 1 for n in ta + tb if n not in out}
-    terms = []
-    for e, target in ((a, ta), (b, tb)):
-        for t in instantiate(e, target, set(out) | set(ta) | set(tb)):
-            carried = set(t.indices())
-            terms.append(Term(t.coef, t.factors + tuple(Size(1) for n in size_one if n in target and n not in carried)))
-    return simplify(Expr(out, dims, tuple(terms)))
+    avoid = set(out) | set(ta) | set(tb)  # a size-1 axis broadcast away becomes a summed index of size 1
+    return simplify(Expr(out, dims, instantiate(a, ta, avoid) + instantiate(b, tb, avoid)))
 
 
 def scale(x, c) -> Expr:
@@ -208,8 +204,6 @@ def power(x, exponent) -> Expr:
 
 
 def _log(c):
-    import math
-
     if not isinstance(c, numbers.Real) or c <= 0:
         raise EinsumgradError(f"c ** x needs a positive number c, got {c!r}")
     return math.log(c)
