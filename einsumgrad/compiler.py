@@ -404,16 +404,14 @@ class _Plan:
             compute, owned = (lambda values: np.einsum(eq, values[s])), False
         else:
             shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
-            contraction = _contraction(eq, tuple(shapes), self.optimize)
             info = (eq, tuple(shapes))
-            run = contraction.eq if isinstance(contraction, _Unoptimized) else partial(
-                contraction, backend=self.einsum_backend)
             get = itemgetter(*slots)
-            if isinstance(contraction, _Unoptimized):
-                compute = lambda values: np.einsum(run, *get(values))  # noqa: E731
+            if self.backend == "numpy":
+                contract = _contraction(eq, tuple(shapes), self.optimize)
             else:
-                compute = lambda values: run(*get(values))  # noqa: E731
-            owned = True
+                contract = partial(opt_einsum.contract_expression(eq, *shapes, optimize=self.optimize),
+                                   backend=self.einsum_backend)
+            compute, owned = (lambda values: contract(*get(values))), True
         if r_shape != tuple(sizes[a] for a in result):
             inner, compute = compute, (lambda values: inner(values).reshape(r_shape))
         if coef != 1:
@@ -446,16 +444,22 @@ def clear_contractions() -> None:
         _CONTRACTIONS.clear()
 
 
-SMALL = 1 << 15  # below this many loop iterations np.einsum's C loop beats planning overhead
+SMALL = 1 << 15  # up to this many loop iterations one np.einsum call beats any planned path
 
 
-def _contraction(eq: str, shapes: tuple, optimize):
+def _contraction(eq: str, shapes: tuple, optimize) -> Callable:
+    """A planned contraction, cached: ``np.einsum`` as written for ``optimize=False`` and for
+    small problems under ``"auto"``; else opt_einsum's path with every pairwise step prepared
+    once (:func:`_step`), so that a call runs only the array operations."""
     key = (eq, shapes, repr(optimize))
     hit = _CONTRACTIONS.get(key)
-    small = optimize == "auto" and math.prod(_index_sizes(eq, shapes).values()) <= SMALL
     if hit is None:
-        hit = _Unoptimized(eq) if optimize is False or small else opt_einsum.contract_expression(
-            eq, *shapes, optimize=optimize)
+        size = {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
+        if optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL):
+            hit = partial(np.einsum, eq)
+        else:
+            _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)
+            hit = _pairwise([_step(c[0], c[1], c[2], c[4], size) for c in info.contraction_list])
         with _LOCK:
             _CONTRACTIONS[key] = hit
             while len(_CONTRACTIONS) > 4096:
@@ -463,20 +467,44 @@ def _contraction(eq: str, shapes: tuple, optimize):
     return hit
 
 
-def _index_sizes(eq: str, shapes) -> dict[str, int]:
-    return {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
+def _step(positions, removed, eq: str, blas, size: dict[str, int]) -> tuple:
+    """One pairwise step of an opt_einsum path: the operands it takes and a function of them.
+    A BLAS step becomes transpose, reshape to matrices, ``@``, reshape, transpose — each
+    permutation and shape worked out here, once; any other step is ``np.einsum``."""
+    inputs, result = eq.split("->")
+    if not blas or "EINSUM" in blas:
+        return positions, partial(np.einsum, eq)
+    left, right = inputs.split(",")
+    summed = [c for c in left if c in removed]
+    keep_left = [c for c in left if c not in removed]
+    keep_right = [c for c in right if c not in removed]
+    to_left = tuple(left.index(c) for c in keep_left + summed)
+    to_right = tuple(right.index(c) for c in summed + keep_right)
+    m, k, n = (math.prod(size[c] for c in part) for part in (keep_left, summed, keep_right))
+    natural = keep_left + keep_right
+    shape = tuple(size[c] for c in natural)
+    order = tuple(natural.index(c) for c in result)
+
+    def blas_step(a, b):
+        product = a.transpose(to_left).reshape(m, k) @ b.transpose(to_right).reshape(k, n)
+        return product.reshape(shape).transpose(order)
+
+    return positions, blas_step
 
 
-class _Unoptimized(NamedTuple):
-    """``np.einsum`` as written, left to right, for ``optimize=False``."""
+def _pairwise(steps: list[tuple]) -> Callable:
+    """Run the prepared steps, popping operands and appending results as opt_einsum does."""
+    if len(steps) == 1:
+        positions, only = steps[0]
+        return lambda *operands: only(*[operands[k] for k in positions])
 
-    eq: str
+    def contract(*operands):
+        pool = list(operands)
+        for positions, fn in steps:
+            pool.append(fn(*[pool.pop(k) for k in positions]))
+        return pool[0]
 
-    def __call__(self, *arrays, backend="numpy"):
-        return np.einsum(self.eq, *arrays)
-
-    def __str__(self):
-        return f"np.einsum({self.eq!r}, optimize=False)"
+    return contract
 
 
 def compile_exprs(*exprs: Expr, optimize="auto", backend: str = "numpy") -> Compiled:
