@@ -11,8 +11,8 @@ Grammar (usual precedence; ``**`` binds tightest and to the right)::
 
 Only whitelisted functions can be called: ``einsum``, ``sum``, ``trace`` and the
 registered functions (``tanh``, ``inv``, ...). Every other name is a tensor. A
-tensor's rank comes from the einsum specs it appears in, else from ``shapes``,
-else from its name: upper-case names are matrices, lower-case names vectors.
+tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears
+in, else from its name: upper-case names are matrices, lower-case names vectors.
 
 >>> print(parse_expression("sum(tanh(einsum('ij,j->i', W, x)))"))
 y = Σ_i tanh(Σ_j W[i,j] x[j])
