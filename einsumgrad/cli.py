@@ -21,7 +21,9 @@ EXAMPLES = {
     "grad": """examples:
   einsumgrad grad "sum(tanh(einsum('ij,j->i', W, x)))" --wrt W
   einsumgrad grad "0.5 * sum((Y - tanh(X @ T))**2)" --wrt T --matrix
-  einsumgrad grad "logdet(X)" --wrt X --shapes X=3x3""",
+  einsumgrad grad "logdet(X)" --wrt X --shapes X=3x3
+shapes: --shapes first, then the einsum specs a tensor appears in, then its name
+(upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
   einsumgrad hessian "einsum('i,ij,j->', x, A, x)" --wrt x
   einsumgrad hessian "sum(log(1 + exp(X @ w)))" --wrt w --matrix""",
