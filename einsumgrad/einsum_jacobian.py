@@ -243,7 +243,12 @@ def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: st
     tangent = next(n for n in ("d" + var.name, "t", "T", "tangent") if n not in names)
     vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
     jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
-    return _Symbolic(y, var, jac, vjp, jvp, cotangent, tangent)
+    operands = frozenset(names)  # evaluate() accepts every operand, read or not
+
+    def accepting(e: Expr, *extra: str) -> Expr:
+        return Expr(e.out, e.dims, e.terms, e.name, operands.union(extra))
+
+    return _Symbolic(y, var, accepting(jac), accepting(vjp, cotangent), accepting(jvp, tangent), cotangent, tangent)
 
 
 def _layout(sym: _Symbolic, layout: str) -> Expr:
@@ -251,7 +256,7 @@ def _layout(sym: _Symbolic, layout: str) -> Expr:
         return sym.jac
     k = sym.y.ndim
     jac = sym.jac
-    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
+    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms, jac.name, jac.context)
 
 
 @lru_cache(maxsize=1024)
