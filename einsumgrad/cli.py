@@ -142,17 +142,16 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
 
 def _derivative(args) -> None:
     from . import api
-    from .algebra import tensor
+    from .algebra import leaf
     from .language import parse_expression
 
     shapes = parse_shapes(args.shapes)
     expr = parse_expression(args.expression, shapes)
     compiled = api.compile(expr)
-    if args.wrt not in compiled.names:
+    if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
-                              f"(it has {', '.join(compiled.names) or 'none'})")
-    var = next(v for v in compiled.vars.values() if v.name == args.wrt)
-    wrt = tensor(var.name, tuple(d if isinstance(d, int) else None for d in var.shape))
+                              f"(it has {', '.join(compiled.vars) or 'none'})")
+    wrt = leaf(args.wrt, compiled.vars[args.wrt].shape)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
@@ -177,7 +176,7 @@ def _derivative(args) -> None:
         value = api.evaluate(derivative, **arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
-        report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)  # noqa: E501
+        report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)
         print(report)
 
 
