@@ -34,6 +34,8 @@ def tensor(name: str, shape) -> Expr:
     if not isinstance(name, str) or not _NAME.match(name):
         raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W' or 'x1', got {name!r}")
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        if shape < 0:
+            raise ShapeError(f"tensor {name!r}: a rank cannot be negative, got {shape}")
         shape = (None,) * int(shape)
     try:
         dims = tuple(

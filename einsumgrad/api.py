@@ -70,10 +70,11 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
 
 def grad(f: Expr, wrt) -> Expr:
     """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``."""
-    if not isinstance(f, Expr) or f.ndim:
-        rank = f.ndim if isinstance(f, Expr) else "?"
+    if not isinstance(f, Expr):
+        raise DerivativeError(f"grad needs an expression built with eg.tensor / eg.einsum, got {type(f).__name__}")
+    if f.ndim:
         raise DerivativeError(
-            f"grad needs a scalar expression, got rank {rank}; use eg.jacobian(f, wrt) for the full Jacobian, "
+            f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
     var = as_var(wrt)

@@ -38,10 +38,14 @@ SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, ha
 def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None) -> dict:
     """Set the per-function plan-cache bound and the dense-result memory limit in bytes
     (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings."""
-    if plan_cache_size is not None:
-        SETTINGS["plan_cache_size"] = max(1, int(plan_cache_size))
-    if memory_limit is not None:
-        SETTINGS["memory_limit"] = None if memory_limit == "auto" else int(memory_limit)
+    try:
+        if plan_cache_size is not None:
+            SETTINGS["plan_cache_size"] = max(1, int(plan_cache_size))
+        if memory_limit is not None:
+            SETTINGS["memory_limit"] = None if memory_limit == "auto" else int(memory_limit)
+    except (TypeError, ValueError):
+        raise EinsumgradError(f"configure takes whole numbers (memory_limit in bytes, or 'auto'); got "
+                              f"plan_cache_size={plan_cache_size!r}, memory_limit={memory_limit!r}") from None
     return dict(SETTINGS)
 
 
@@ -142,7 +146,12 @@ class Compiled:
             raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
         out = {}
         for n in self.names:  # arrays of other tensors the expression came from are not needed
-            a = arrays[n] if hasattr(arrays[n], "shape") and hasattr(arrays[n], "dtype") else np.asarray(arrays[n])
+            a = arrays[n]
+            if not (hasattr(a, "shape") and hasattr(a, "dtype")):
+                try:
+                    a = np.asarray(a)
+                except ValueError as err:
+                    raise EinsumgradError(f"array {n!r} is not a rectangular array of numbers: {err}") from None
             try:
                 kind = np.dtype(a.dtype).kind
             except TypeError:  # another library's dtype (torch): its own arithmetic applies

@@ -279,3 +279,15 @@ def test_fuzz_jacobian_calls_with_arrays_of_any_shape(spec, shapes, wrt):
         J_fuzz.jvp(np.ones(ops[J_fuzz.wrt].shape), *ops)
     except eg.EinsumgradError as err:
         assert str(err)
+
+
+def test_more_bad_input_gets_our_errors():
+    W = eg.tensor("W", 2)
+    with pytest.raises(eg.DerivativeError, match="grad needs an expression built with eg.tensor / eg.einsum, got float"):
+        eg.grad(3.0, W)
+    with pytest.raises(eg.ShapeError, match="a rank cannot be negative, got -1"):
+        eg.tensor("W", -1)
+    with pytest.raises(eg.EinsumgradError, match="array 'W' is not a rectangular array of numbers"):
+        eg.evaluate(W, W=[[1, 2], [3]])
+    with pytest.raises(eg.EinsumgradError, match="configure takes whole numbers"):
+        eg.configure(plan_cache_size="x")
