@@ -146,12 +146,7 @@ class Compiled:
             raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
         out = {}
         for n in self.names:  # arrays of other tensors the expression came from are not needed
-            a = arrays[n]
-            if not (hasattr(a, "shape") and hasattr(a, "dtype")):
-                try:
-                    a = np.asarray(a)
-                except ValueError as err:
-                    raise EinsumgradError(f"array {n!r} is not a rectangular array of numbers: {err}") from None
+            a = to_array(n, arrays[n])
             try:
                 kind = np.dtype(a.dtype).kind
             except TypeError:  # another library's dtype (torch): its own arithmetic applies
@@ -177,6 +172,16 @@ class Compiled:
         head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
         return head if self._last is None else head + "\n" + self._last.describe()
+
+
+def to_array(name: str, value):
+    """``value`` itself if it is an array of any library, else ``np.asarray(value)``."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return value
+    try:
+        return np.asarray(value)
+    except ValueError as err:
+        raise EinsumgradError(f"array {name!r} is not a rectangular array of numbers: {err}") from None
 
 
 def _all_dims(expr: Expr):

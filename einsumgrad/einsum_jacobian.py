@@ -22,7 +22,7 @@ import numpy as np
 
 from . import render
 from .algebra import leaf, product
-from .compiler import Compiled
+from .compiler import Compiled, to_array
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Term, Var
@@ -174,7 +174,7 @@ class Jacobian:
             raise ShapeError(
                 f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
             )
-        arrays = [a if type(a) is np.ndarray else np.asarray(a) for a in operands]
+        arrays = [a if type(a) is np.ndarray else to_array(n, a) for n, a in zip(self.names, operands)]
         shapes = tuple([a.shape for a in arrays])
         sym = self._seen.get(shapes)
         if sym is None:
@@ -191,13 +191,13 @@ class Jacobian:
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.cotangent] = np.asarray(cotangent)
+        arrays[sym.cotangent] = cotangent
         return _compiled(sym.vjp, self.names + (sym.cotangent,))(**arrays)
 
     def jvp(self, tangent, *operands) -> np.ndarray:
         """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.tangent] = np.asarray(tangent)
+        arrays[sym.tangent] = tangent
         return _compiled(sym.jvp, self.names + (sym.tangent,))(**arrays)
 
     def nbytes(self, *shapes, dtype=np.float64) -> int:

@@ -291,3 +291,9 @@ def test_more_bad_input_gets_our_errors():
         eg.evaluate(W, W=[[1, 2], [3]])
     with pytest.raises(eg.EinsumgradError, match="configure takes whole numbers"):
         eg.configure(plan_cache_size="x")
+    J2 = eg.jacobian("ij,j->i", names="W,x")
+    with pytest.raises(eg.EinsumgradError, match="array 'x' is not a rectangular array of numbers"):
+        J2(np.ones((2, 2)), [[1], [1, 2]])
+    with pytest.raises(eg.EinsumgradError, match="array 'g' is not a rectangular array of numbers"):
+        J2.vjp([[1], [1, 2]], np.ones((2, 2)), np.ones(2))
+    np.testing.assert_array_equal(J2.vjp([1, 2], [[1, 1], [1, 1]], [3, 4]), [[3, 4], [6, 8]])
