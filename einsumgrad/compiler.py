@@ -8,7 +8,7 @@ multiplied in — the contraction is written onto a diagonal view of the output.
 
 >>> import numpy as np
 >>> from .algebra import einsum, tensor
->>> f = compile_exprs(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
+>>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
 >>> f(W=np.eye(2), x=np.array([1.0, 2.0]))
 array([1., 2.])
 """
@@ -519,7 +519,3 @@ def _pairwise(steps: list[tuple]) -> Callable:
         return pool[0]
 
     return contract
-
-
-def compile_exprs(*exprs: Expr, optimize="auto", backend: str = "numpy") -> Compiled:
-    return Compiled(*exprs, optimize=optimize, backend=backend)

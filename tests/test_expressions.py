@@ -156,9 +156,10 @@ def test_repeated_tensor_uses_the_product_rule():
 def test_every_elementwise_function_against_finite_differences(name):
     from einsumgrad.functions import get
 
-    lo, hi = get(name).domain
-    x0 = rng.uniform(lo, hi, 7)
-    x0 = x0[np.abs(x0) > 0.05]  # away from kinks
+    fn = get(name)
+    x0 = rng.uniform(*fn.domain, 7)
+    if not fn.smooth:
+        x0 = x0[np.abs(x0) > 0.05]  # central differences across the kink at 0 would be wrong
     x = eg.tensor("x", 1)
     f = eg.sum(getattr(eg, name)(x) * eg.tensor("c", 1))
     assert eg.check(f, x, x=x0, c=rng.standard_normal(x0.size)).passed
