@@ -416,6 +416,16 @@ class _Plan:
         elif len(refs) == 1:
             (s,) = slots
             compute, owned = (lambda values: np.einsum(eq, values[s])), False
+        elif all(idx == tuple(result) for _, idx in refs) and self.optimize is not False:
+            first, rest = slots[0], slots[1:]  # a Hadamard product: multiply, no einsum needed
+
+            def compute(values):
+                r = values[first]
+                for k in rest:
+                    r = r * values[k]
+                return r
+
+            owned = True
         else:
             shapes = [tuple(sizes[a] for a in idx) for _, idx in refs]
             info = (eq, tuple(shapes))
