@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+import einsumgrad as eg
+
 from .errors import EinsumgradError
 
 np_print = dict(precision=3, suppress=True, floatmode="maxprec")
@@ -43,7 +45,6 @@ def _matrix(a: np.ndarray, indent: str = "    ") -> str:
 
 def demo_wx(plot: str | None = None) -> int:
     """y = W x: the third-order tensor ∂y/∂W, slice by slice, and the chain rule to g xᵀ."""
-    import einsumgrad as eg
 
     check = Checks()
     m, n = 2, 3
@@ -100,7 +101,6 @@ def demo_wx(plot: str | None = None) -> int:
 
 def demo_tanh(plot: str | None = None) -> int:
     """L = Σ tanh(W x): the chain rule through an elementwise function, and a gradient step."""
-    import einsumgrad as eg
 
     check = Checks()
     rng = np.random.default_rng(0)
@@ -113,7 +113,8 @@ def demo_tanh(plot: str | None = None) -> int:
     value, grad = eg.compile(L, dW)(W=W0, x=x0)
     heading("Checks")
     check("∂L/∂W = (1 - tanh²(Wx)) xᵀ", np.allclose(grad, closed))
-    check(str(eg.check(L, W, W=W0, x=x0)), eg.check(L, W, W=W0, x=x0).passed)
+    report = eg.check(L, W, W=W0, x=x0)
+    check(str(report), report.passed)
     J = eg.jacobian(eg.tanh(W @ x), W)
     dense = eg.evaluate(J, W=W0, x=x0)
     print(f"\nThe Jacobian of tanh(Wx) itself: {J}\n  shape {dense.shape}, "
@@ -129,7 +130,6 @@ def demo_tanh(plot: str | None = None) -> int:
 
 def demo_trace(plot: str | None = None) -> int:
     """Trace and determinant identities from the Matrix Cookbook, derived index by index."""
-    import einsumgrad as eg
 
     check = Checks()
     rng = np.random.default_rng(1)
@@ -157,7 +157,6 @@ def demo_trace(plot: str | None = None) -> int:
 
 def demo_orthogonality(plot: str | None = None) -> int:
     """β Σ_i Σ_jk |Φ_iᵀ Φ_i − I|_jk with a third-order Φ: the gradient the question asks for."""
-    import einsumgrad as eg
 
     check = Checks()
     m, l, n, beta = 2, 4, 3, 0.5

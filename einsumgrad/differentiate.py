@@ -23,9 +23,14 @@ from .simplify import simplify
 def derivative(expr: Expr, var: Var) -> Expr:
     """``∂expr/∂var`` with the derivative's axes after ``expr``'s, named to read well:
     the output keeps its letters, the new axes take the next free ones."""
+    return simplify(product_rule(*readable(expr, var)))
+
+
+def readable(expr: Expr, var: Var) -> tuple[Expr, Var, tuple[str, ...]]:
+    """``expr`` with its summed indices moved aside, ``var``, and the next free letters after
+    ``expr``'s output for the derivative's axes: the arguments of :func:`product_rule`."""
     wrt = fresh(len(var.shape), expr.out)
-    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
-    return _rename_out(_derivative(tidy, var), expr.out + wrt)
+    return Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt)), var, wrt
 
 
 def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:

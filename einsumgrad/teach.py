@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import functions, render
 from .algebra import apply, leaf
-from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, variables
+from .ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .simplify import elimination_steps, simplify
 
 
@@ -68,12 +68,10 @@ def _eliminations(expr: Expr, lhs: str) -> list[Step]:
 
 
 def _raw_derivative(expr: Expr, var: Var):
-    """The product rule on ``expr`` before any simplification; the derivative's axes take
-    the letters after the output's (summed letters move aside), as in the final result."""
-    from .differentiate import product_rule
+    """The product rule on ``expr`` before any simplification, with the final result's letters."""
+    from .differentiate import product_rule, readable
 
-    wrt = fresh(len(var.shape), expr.out)
-    tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
+    tidy, var, wrt = readable(expr, var)
     return product_rule(tidy, var, wrt), wrt
 
 
