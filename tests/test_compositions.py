@@ -1,0 +1,274 @@
+"""Differential tests of random compositions with NumPy broadcasting.
+
+A hypothesis strategy builds a random composition — elementwise arithmetic that broadcasts
+scalars, vectors and size-1 axes against matrices, sums over broadcast axes, traces, ``@``,
+``.T``, random einsums, elementwise functions and inv/det/logdet near the identity — as one
+Python function of a namespace and the leaves. Applied to ``eg`` and the symbolic tensors it
+is the expression; applied to ``NP`` (NumPy's own functions) and arrays it is the
+independent oracle. For ``L = eg.sum(e)`` and a random input ``t`` and direction ``d``:
+
+- ``eg.evaluate(L)`` equals the NumPy value;
+- ``⟨eg.grad(L, t), d⟩`` equals central differences of the NumPy value;
+- ``eg.hessian(L, t) · d`` equals central differences of the gradient.
+
+Tensors are declared by concrete shape, or by rank with only their size-1 axes fixed.
+The curated cases at the end are the regressions these tests were written to catch.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import einsumgrad as eg
+from oracles import central_difference
+
+SHAPES = {"a": (), "u": (3,), "v": (2,), "X": (2, 3), "Q": (3, 3), "c": (1, 3), "k": (2, 1), "T": (2, 1, 3),
+          "R": (3, 3)}  # R is drawn near the identity: the argument of inv, det and logdet
+MAX_RANK = 3
+RTOL = 1e-5  # jax's float64 gradient tolerance (public_test_util), relative to the scale of the values
+EPS = 1e-6
+
+NP = SimpleNamespace(  # NumPy's twin of every eg function a composition calls: the oracle
+    tanh=np.tanh, sin=np.sin, exp=np.exp, log=np.log, sqrt=np.sqrt, sum=np.sum, trace=np.trace, einsum=np.einsum,
+    sigmoid=lambda x: 1 / (1 + np.exp(-x)), softplus=lambda x: np.logaddexp(0, x),
+    inv=np.linalg.inv, det=np.linalg.det, logdet=lambda x: np.linalg.slogdet(x)[1],
+)
+
+
+class Node(NamedTuple):
+    """A composition: ``fn(namespace, leaves)``, its shape, the tensors it reads, its source."""
+
+    fn: Callable
+    shape: tuple[int, ...]
+    names: frozenset
+    code: str
+
+    def __repr__(self):
+        return self.code
+
+
+def leaf(name: str) -> Node:
+    return Node(lambda m, x: x[name], SHAPES[name], frozenset({name}), name)
+
+
+def combine(fn, shape, code, *children: Node) -> Node:
+    """``fn(m, *child values)`` over ``children``, with ``code`` formatted from theirs."""
+    return Node(lambda m, x: fn(m, *(c.fn(m, x) for c in children)), shape,
+                frozenset().union(*(c.names for c in children)), code.format(*children))
+
+
+UNARY = [  # smooth and real on all of ℝ: log and sqrt only of 1 + e²
+    (lambda m, e: m.tanh(e), "eg.tanh({})"),
+    (lambda m, e: m.sin(e), "eg.sin({})"),
+    (lambda m, e: m.exp(e), "eg.exp({})"),
+    (lambda m, e: m.sigmoid(e), "eg.sigmoid({})"),
+    (lambda m, e: m.softplus(e), "eg.softplus({})"),
+    (lambda m, e: m.log(1 + e**2), "eg.log(1 + ({})**2)"),
+    (lambda m, e: m.sqrt(1 + e**2), "eg.sqrt(1 + ({})**2)"),
+    (lambda m, e: (1 + e**2) ** -0.5, "(1 + ({})**2)**-0.5"),
+    (lambda m, e: e**3, "({})**3"),
+    (lambda m, e: 1 - 2 * e, "1 - 2 * ({})"),
+]
+BINARY = {
+    "+": (lambda m, a, b: a + b, "({}) + ({})"),
+    "-": (lambda m, a, b: a - b, "({}) - ({})"),
+    "*": (lambda m, a, b: a * b, "({}) * ({})"),
+    "/": (lambda m, a, b: a / (1 + b**2), "({}) / (1 + ({})**2)"),
+}
+
+
+def vector(n: int) -> Node:
+    """A vector of size ``n`` read from the leaves."""
+    if n == 1:
+        return combine(lambda m, c: m.sum(c, axis=1), (1,), "eg.sum({}, axis=1)", leaf("c"))
+    return leaf({3: "u", 2: "v"}[n])
+
+
+def base(draw, shape) -> Node:
+    """A leaf of this shape, else the outer product of vectors."""
+    names = [n for n, s in SHAPES.items() if s == shape]
+    if names:
+        return leaf(draw(st.sampled_from(names)))
+    if len(shape) == 1:
+        return vector(shape[0])
+    letters = "ijk"[: len(shape)]
+    spec = ",".join(letters) + "->" + letters
+    return combine(lambda m, *vs: m.einsum(spec, *vs), shape, f"eg.einsum('{spec}', " + ", ".join(["{}"] * len(shape)) + ")",
+                   *map(vector, shape))
+
+
+def broadcast_operand(draw, shape, required) -> tuple[int, ...]:
+    """A shape that broadcasts into ``shape``: leading axes maybe dropped, others kept or made 1,
+    except the ``required`` positions, kept whole."""
+    first_required = next((i for i, r in enumerate(required) if r), len(shape))
+    drop = draw(st.integers(0, first_required))
+    return tuple(n if required[i] else draw(st.sampled_from([n, 1])) for i, n in enumerate(shape) if i >= drop)
+
+
+def broadcast_pair(draw, shape):
+    """Two shapes whose NumPy broadcast is ``shape``."""
+    r = len(shape)
+    first = broadcast_operand(draw, shape, [False] * r)
+    offset = r - len(first)
+    covered = [i >= offset and first[i - offset] == shape[i] for i in range(r)]
+    second = broadcast_operand(draw, shape, [not c for c in covered])
+    return (first, second) if draw(st.booleans()) else (second, first)
+
+
+def insert_axes(draw, shape):
+    """``shape`` with one or two new axes, and their positions (a sum over them gives back ``shape``)."""
+    new = list(shape)
+    for _ in range(draw(st.integers(1, MAX_RANK - len(shape)))):
+        new.insert(draw(st.integers(0, len(new))), None)
+    axes = tuple(i for i, n in enumerate(new) if n is None)
+    return tuple(draw(st.integers(1, 3)) if n is None else n for n in new), axes
+
+
+def matmul_shapes(draw, shape):
+    """Operand shapes of a NumPy matmul with result ``shape``."""
+    k = draw(st.integers(1, 3))
+    if len(shape) == 0:
+        return (k,), (k,)
+    if len(shape) == 1:
+        return draw(st.sampled_from([((shape[0], k), (k,)), ((k,), (k, shape[0]))]))
+    if len(shape) == 2:
+        return (shape[0], k), (k, shape[1])
+    b, m, n = shape
+    batches = [(b, b), (b, None), (None, b)] + ([(1, b), (b, 1)] if b > 1 else [])
+    lb, rb = draw(st.sampled_from(batches))
+    return (() if lb is None else (lb,)) + (m, k), (() if rb is None else (rb,)) + (k, n)
+
+
+def einsum_spec(draw, shape):
+    """A random valid einsum spec with output of ``shape`` and the operand shapes it needs."""
+    out = "ijk"[: len(shape)]
+    sizes = dict(zip(out, shape)) | {s: draw(st.integers(1, 3)) for s in "pq"[: draw(st.integers(0 if out else 1, 2))]}
+    letters = sorted(sizes)
+    terms = [draw(st.lists(st.sampled_from(letters), max_size=MAX_RANK)) for _ in range(draw(st.integers(1, 2)))]
+    for a in out:
+        if not any(a in t for t in terms):
+            room = [t for t in terms if len(t) < MAX_RANK] or [[]]
+            if room == [[]]:
+                terms.append(room[0])
+            room[draw(st.integers(0, len(room) - 1))].append(a)
+    spec = ",".join("".join(t) for t in terms) + "->" + out
+    return spec, [tuple(sizes[a] for a in t) for t in terms]
+
+
+def build(draw, shape, depth) -> Node:
+    """A random composition of this shape, nested at most ``depth`` deep."""
+    rules = ["leaf", "unary", "binary", "binary", "einsum", "matmul"]
+    rules += ["sum", "sum"] if len(shape) < MAX_RANK else []
+    rules += ["transpose"] if len(shape) >= 2 else []
+    rules += ["trace", "matrix"] if shape == () else ["matrix"] if shape == (3, 3) else []
+    rule = draw(st.sampled_from(rules)) if depth > 0 else "leaf"
+    sub = lambda s: build(draw, s, depth - 1)  # noqa: E731
+    if rule == "leaf":
+        return base(draw, shape)
+    if rule == "unary":
+        fn, code = draw(st.sampled_from(UNARY))
+        return combine(fn, shape, code, sub(shape))
+    if rule == "binary":
+        fn, code = BINARY[draw(st.sampled_from(sorted(BINARY)))]
+        return combine(fn, shape, code, *map(sub, broadcast_pair(draw, shape)))
+    if rule == "sum":
+        inner, axes = insert_axes(draw, shape)
+        axis = axes[0] - len(inner) * draw(st.booleans()) if len(axes) == 1 else axes
+        return combine(lambda m, e: m.sum(e, axis=axis), shape, f"eg.sum({{}}, axis={axis})", sub(inner))
+    if rule == "matmul":
+        return combine(lambda m, a, b: a @ b, shape, "({}) @ ({})", *map(sub, matmul_shapes(draw, shape)))
+    if rule == "transpose":
+        return combine(lambda m, e: e.T, shape, "({}).T", sub(shape[::-1]))
+    if rule == "einsum":
+        spec, shapes = einsum_spec(draw, shape)
+        code = f"eg.einsum('{spec}', " + ", ".join(["{}"] * len(shapes)) + ")"
+        return combine(lambda m, *es: m.einsum(spec, *es), shape, code, *map(sub, shapes))
+    if rule == "trace":
+        n = draw(st.integers(1, 3))
+        return combine(lambda m, e: m.trace(e), shape, "eg.trace({})", sub((n, n)))
+    near_identity = leaf("R")
+    if draw(st.booleans()):  # well conditioned: R is within 0.1 of I, tanh adds at most 0.1 per entry
+        near_identity = combine(lambda m, r, e: r + 0.1 * m.tanh(e), (3, 3), "{} + 0.1 * eg.tanh({})",
+                                near_identity, sub((3, 3)))
+    name = "inv" if shape else draw(st.sampled_from(["det", "logdet"]))
+    return combine(lambda m, e: getattr(m, name)(e), shape, f"eg.{name}({{}})", near_identity)
+
+
+class Problem(NamedTuple):
+    node: Node
+    declared: str  # "shape": every size fixed; "rank": only the size-1 axes fixed
+    wrt: str
+    seed: int
+
+    def __repr__(self):
+        return f"L = eg.sum({self.node.code}), d/d{self.wrt}, tensors declared by {self.declared}, seed {self.seed}"
+
+    def tensors(self) -> dict:
+        return {n: eg.tensor(n, s if self.declared == "shape" else tuple(1 if d == 1 else None for d in s))
+                for n, s in SHAPES.items()}
+
+    def arrays(self) -> dict:
+        rng = np.random.default_rng(self.seed)
+        env = {n: np.asarray(rng.uniform(-1, 1, SHAPES[n])) for n in sorted(self.node.names)}
+        if "R" in env:
+            env["R"] = np.eye(3) + 0.1 * env["R"]
+        return env
+
+
+TARGETS = st.one_of(st.sampled_from(sorted(set(SHAPES.values()))),
+                    st.lists(st.integers(1, 3), max_size=MAX_RANK).map(tuple))
+
+
+@st.composite
+def problems(draw, max_depth=3):
+    node = build(draw, draw(TARGETS), draw(st.integers(1, max_depth)))
+    wrt = draw(st.sampled_from(sorted(node.names)))
+    return Problem(node, draw(st.sampled_from(["shape", "rank"])), wrt, draw(st.integers(0, 2**32 - 1)))
+
+
+def close(symbolic, numeric, scale) -> bool:
+    """jax-style: |symbolic - numeric| ≤ rtol · (scale + |numeric|), elementwise."""
+    return bool(np.all(np.abs(np.asarray(symbolic) - numeric) <= RTOL * (scale + np.abs(numeric))))
+
+
+def setup(problem: Problem):
+    """L, its oracle as a function of the differentiated array, the point, a direction, eps."""
+    tensors, env = problem.tensors(), problem.arrays()
+    L = eg.sum(problem.node.fn(eg, tensors))
+    oracle = lambda x: np.sum(problem.node.fn(NP, {**env, problem.wrt: x}))  # noqa: E731
+    x0 = env[problem.wrt]
+    value = oracle(x0)
+    assume(np.isfinite(value) and abs(value) < 1e6)
+    direction = np.random.default_rng(problem.seed + 1).standard_normal(x0.shape)
+    return L, tensors[problem.wrt], env, oracle, direction, EPS * max(1.0, float(np.abs(x0).max(initial=0)))
+
+
+@settings(max_examples=800, deadline=None, derandomize=True, database=None)
+@given(problems())
+def test_value_and_gradient_against_numpy(problem):
+    L, t, env, oracle, d, eps = setup(problem)
+    x0 = env[problem.wrt]
+    value = oracle(x0)
+    assert close(eg.evaluate(L, **env), value, 1e-5), f"value {eg.evaluate(L, **env)} != NumPy {value}"
+    g = np.asarray(eg.evaluate(eg.grad(L, t), **env))
+    assert g.shape == x0.shape
+    numeric = central_difference(oracle, x0, d, eps)
+    assert close(np.vdot(g, d), numeric, max(1.0, abs(value))), f"⟨grad, d⟩ = {np.vdot(g, d)}, differences {numeric}"
+
+
+@settings(max_examples=250, deadline=None, derandomize=True, database=None)
+@given(problems(max_depth=2))
+def test_hessian_vector_product_against_differences_of_the_gradient(problem):
+    L, t, env, oracle, d, eps = setup(problem)
+    x0 = env[problem.wrt]
+    G = eg.grad(L, t)
+    gradient = lambda x: np.asarray(eg.evaluate(G, **{**env, problem.wrt: x}))  # noqa: E731
+    H = np.asarray(eg.evaluate(eg.hessian(L, t), **env))
+    assert H.shape == x0.shape * 2
+    hvp = np.tensordot(H, d, axes=d.ndim)
+    numeric = central_difference(gradient, x0, d, eps)
+    assert close(hvp, numeric, max(1.0, float(np.abs(gradient(x0)).max(initial=0)))), f"H·d = {hvp}, differences {numeric}"
