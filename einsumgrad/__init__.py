@@ -5,7 +5,7 @@
 ∂y[i]/∂W[j,k] = δ[i,j] x[k]
 """
 from .algebra import (
-    abs, cos, det, einsum, exp, inv, log, logdet, relu, sigmoid, sign, sin, softplus, sqrt, sum, tanh, tensor, trace,
+    abs, adj, cos, det, einsum, exp, inv, log, logdet, relu, sigmoid, sign, sin, softplus, sqrt, sum, tanh, tensor, trace,
 )
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
@@ -17,7 +17,7 @@ from .einsum_jacobian import Jacobian
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expr", "Jacobian", "abs", "check", "clear_caches", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "explain", "grad",
+    "Expr", "Jacobian", "abs", "adj", "check", "clear_caches", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "explain", "grad",
     "hessian", "inv", "jacobian", "log", "logdet", "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "sum",
     "tanh", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
     "MemoryLimitError", "ShapeError",

@@ -146,7 +146,7 @@ def _broadcast(a: Expr, b: Expr):
         db = b.dims[pos - rank + b.ndim] if pos >= rank - b.ndim else None
         if isinstance(da, int) and isinstance(db, int) and 1 not in (da, db) and da != db:
             raise ShapeError(
-                f"cannot broadcast shapes {_show(a.dims)} and {_show(b.dims)}: axis {pos - rank} has sizes {da} and {db}"
+                f"cannot broadcast shapes {show_dims(a.dims)} and {show_dims(b.dims)}: axis {pos - rank} has sizes {da} and {db}"
             )
         keep_a = da is not None and not (da == 1 and db not in (None, 1))
         keep_b = db is not None and not (db == 1 and da not in (None, 1))
@@ -157,7 +157,8 @@ def _broadcast(a: Expr, b: Expr):
     return out, tuple(dims), tuple(targets[0]), tuple(targets[1])
 
 
-def _show(dims) -> str:
+def show_dims(dims) -> str:
+    """``(3, W.shape[1])``: sizes, symbolic ones as the axis they come from."""
     return "(" + ", ".join(str(d) if isinstance(d, int) else f"{d[0]}.shape[{d[1]}]" for d in dims) + ")"
 
 
@@ -233,8 +234,8 @@ def _function(name: str):
     return f
 
 
-exp, log, tanh, sigmoid, softplus, relu, abs, sign, sin, cos, sqrt, inv, det, logdet = map(
-    _function, "exp log tanh sigmoid softplus relu abs sign sin cos sqrt inv det logdet".split()
+exp, log, tanh, sigmoid, softplus, relu, abs, sign, sin, cos, sqrt, inv, adj, det, logdet = map(
+    _function, "exp log tanh sigmoid softplus relu abs sign sin cos sqrt inv adj det logdet".split()
 )
 
 

@@ -17,16 +17,29 @@ from functools import lru_cache
 
 import numpy as np
 
-from .algebra import leaf
-from .compiler import Compiled
+from .algebra import leaf, show_dims
+from .compiler import Compiled, to_array
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError
 from .ir import Expr, Ref, Var, variables
 from .einsum_jacobian import LAYOUTS, Jacobian
 
 
-def as_var(wrt) -> Var:
-    """The tensor behind an expression made by ``eg.tensor``."""
+def as_var(wrt, f: Expr | None = None) -> Var:
+    """The tensor behind an expression made by ``eg.tensor``; with ``f``, refuse a namesake:
+    a different tensor of the same name in ``f`` (say, from re-running a notebook cell)."""
+    var = _var(wrt)
+    if f is not None:
+        for other in variables(f):
+            if other.name == var.name and other != var:
+                raise DerivativeError(
+                    f"two different tensors are named {var.name!r}: the expression's has shape {show_dims(other.shape)}, "
+                    f"wrt has shape {show_dims(var.shape)}; differentiate by the tensor the expression was built from"
+                )
+    return var
+
+
+def _var(wrt) -> Var:
     if isinstance(wrt, Expr) and len(wrt.terms) == 1:
         t = wrt.terms[0]
         if t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0], Ref):
@@ -59,7 +72,7 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
     if layout not in LAYOUTS:
         raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
-    var = as_var(wrt)
+    var = as_var(wrt, f)
     jac = derivative(f, var)
     k = f.ndim
     out, dims = jac.out, jac.dims
@@ -77,13 +90,13 @@ def grad(f: Expr, wrt) -> Expr:
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    var = as_var(wrt)
+    var = as_var(wrt, f)
     return _derived(derivative(f, var), f, f"∂{_label(f)}/∂{var.name}")
 
 
 def hessian(f: Expr, wrt) -> Expr:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
-    var = as_var(wrt)
+    var = as_var(wrt, f)
     return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
@@ -110,7 +123,8 @@ def explain(f, wrt=None):
 
 
 @lru_cache(maxsize=256)
-def _cached(exprs: tuple[Expr, ...], optimize, backend: str) -> Compiled:
+def _cached(exprs: tuple[Expr, ...], contexts: tuple[frozenset, ...], optimize, backend: str) -> Compiled:
+    """``contexts`` is part of the key: equal expressions may accept different arrays."""
     return Compiled(*exprs, optimize=optimize, backend=backend)
 
 
@@ -124,7 +138,9 @@ def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled: 
     array([[2., 2.]])
     """
     key = optimize if isinstance(optimize, (str, bool)) else None
-    return _cached(tuple(exprs), key, backend) if key is not None else Compiled(*exprs, optimize=optimize, backend=backend)
+    exprs = tuple(exprs)
+    contexts = tuple(e.context if isinstance(e, Expr) else None for e in exprs)
+    return _cached(exprs, contexts, key, backend) if key is not None else Compiled(*exprs, optimize=optimize, backend=backend)
 
 
 def evaluate(expr: Expr, **arrays):
@@ -160,9 +176,10 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
     >>> check(tanh(x), x, x=np.array([0.5, -1.0])).passed
     True
     """
-    var = as_var(wrt)
+    var = as_var(wrt, expr)
     if var.name not in arrays:
         raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
+    arrays = {n: to_array(n, a) for n, a in arrays.items()}
     arrays = {n: np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64) for n, a in arrays.items()}
     x0 = arrays[var.name]
     direction = np.random.default_rng(seed).standard_normal(x0.shape)

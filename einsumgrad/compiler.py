@@ -116,7 +116,7 @@ class Compiled:
 
     def __call__(self, **arrays):
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
-            key = tuple([(arrays[n].shape, arrays[n].dtype) for n in self.names])
+            key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
             plan = self._plans[key]
             if len(arrays) != len(self.names):
                 raise KeyError
@@ -125,7 +125,7 @@ class Compiled:
             plan = None
         if plan is None:
             arrays = self._arrays(arrays)
-            key = tuple([(arrays[n].shape, arrays[n].dtype) for n in self.names])
+            key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
             with self._lock:
                 plan = self._plans.get(key)
             if plan is None:
@@ -175,7 +175,16 @@ class Compiled:
 
 
 def to_array(name: str, value):
-    """``value`` itself if it is an array of any library, else ``np.asarray(value)``."""
+    """A plain ``np.ndarray`` for NumPy input (subclasses such as ``np.matrix``, whose ``*`` is a
+    matrix product, are converted; masked arrays with masked entries are refused), another
+    library's array as it is, anything else through ``np.asarray``."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.getmaskarray(value).any():
+            raise EinsumgradError(f"array {name!r} is a masked array with masked entries; einsumgrad would count "
+                                  "them: fill them (a.filled(...)) or select the unmasked part first")
+        return np.ma.getdata(value)
+    if isinstance(value, np.ndarray):
+        return value if type(value) is np.ndarray else np.asarray(value)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
@@ -185,9 +194,15 @@ def to_array(name: str, value):
 
 
 def _all_dims(expr: Expr):
+    """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
     yield from expr.dims
     for node in _nodes(expr):
-        yield from node.dims if isinstance(node, Expr) else node.shape
+        if not isinstance(node, Expr):
+            yield from node.shape
+            continue
+        yield from node.dims
+        for t in node.terms:
+            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
 
 
 def _nodes(*roots) -> list:

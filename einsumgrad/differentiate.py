@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from . import functions
 from .algebra import product
-from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate
+from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, keep_ranges
 from .simplify import simplify
 
 
@@ -53,7 +53,7 @@ def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:
             rest = t.factors[:k] + t.factors[k + 1 :]
             avoid = set(t.indices()) | set(expr.out) | set(wrt)
             for d in _derivative_of_read(f, var, wrt, avoid):
-                terms.append(Term(t.coef * d.coef, d.factors + rest))
+                terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest), t, expr.out))
     return Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms))
 
 

@@ -7,7 +7,7 @@ gives its whole forward-mode rule ``(x, y, dx) -> dy``, where ``dx`` carries the
 derivative's axes after the argument's own (spelled ``...`` in the einsum).
 
 >>> sorted(REGISTRY)[:4]
-['abs', 'cos', 'det', 'exp']
+['abs', 'adj', 'cos', 'det']
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
 """
@@ -83,6 +83,29 @@ def _require_square(sizes):
         raise ShapeError(f"inv/det/logdet need a square matrix, got shape {sizes[0]}x{sizes[1]}")
 
 
+def _inv(a):
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise EinsumgradError("inv: the matrix is singular, so its inverse (and the derivative of logdet) "
+                              "is undefined there") from None
+
+
+def _adjugate(a):
+    """``adj(A)``, defined for singular ``A`` too: with ``A = U S Vᴴ``, ``adj(A) = det(U) det(Vᴴ) V adj(S) Uᴴ``,
+    where ``adj(S)`` is diagonal with the products of all singular values but one.
+
+    >>> _adjugate(np.diag([1.0, 0.0]))
+    array([[0., 0.],
+           [0., 1.]])
+    """
+    u, s, vh = np.linalg.svd(a)
+    before = np.concatenate(([1.0], np.cumprod(s)[:-1]))
+    after = np.concatenate((np.cumprod(s[::-1])[:-1][::-1], [1.0]))
+    scale = np.linalg.det(u) * np.linalg.det(vh)
+    return scale * (vh.conj().T * (before * after)) @ u.conj().T
+
+
 def _sigmoid(a):
     return 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|
 
@@ -102,8 +125,11 @@ elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
 elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0))
 
 _matrix = dict(shape=_square, check=_require_square, domain=(-1.0, 1.0))
-register(Function("inv", np.linalg.inv, lambda x, y, dx: -A.einsum("ka,ab...,bl->kl...", y, dx, y), **_matrix))
-register(Function("det", np.linalg.det, lambda x, y, dx: y * A.einsum("ba,ab...->...", A.inv(x), dx),
+register(Function("inv", _inv, lambda x, y, dx: -A.einsum("ka,ab...,bl->kl...", y, dx, y), **_matrix))
+# adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
+register(Function("adj", _adjugate, lambda x, y, dx: A.einsum("ba,ab...,kl->kl...", A.inv(x), dx, y)
+                  - A.einsum("ka,ab...,bl->kl...", A.inv(x), dx, y), **_matrix))
+register(Function("det", np.linalg.det, lambda x, y, dx: A.einsum("ba,ab...->...", A.adj(x), dx),
                   **{**_matrix, "shape": lambda dims: _square(dims)[:0]}))
 register(Function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: A.einsum("ba,ab...->...", A.inv(x), dx),
                   **{**_matrix, "shape": lambda dims: _square(dims)[:0], "holomorphic": False}))

@@ -287,6 +287,31 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     return tuple(t.rename(mapping) for t in expr.terms)
 
 
+def index_dims(term: Term) -> dict[str, Dim]:
+    """The length of every index the term's factors carry."""
+    dims: dict[str, Dim] = {}
+    for f in term.factors:
+        if isinstance(f, Ref):
+            dims.update(zip(f.idx, node_shape(f.node)))
+        elif isinstance(f, Delta):
+            dims[f.a] = dims[f.b] = f.dim
+    return dims
+
+
+def keep_ranges(new: Term, old: Term, out) -> Term:
+    """``new`` (``old`` with a factor replaced) with a :class:`Size` for each summed index of
+    ``old`` that no factor of ``new`` carries any more: a derivative that is constant along
+    a broadcast axis must still be summed over that axis's whole length.
+
+    >>> x = Var("x", (3,))
+    >>> keep_ranges(Term(2, ()), Term(1, (Ref(x, ("i",)),)), ()).factors
+    (Size(dim=3),)
+    """
+    carried = set(new.indices()) | set(out)
+    lost = [(a, d) for a, d in index_dims(old).items() if a not in carried]
+    return Term(new.coef, new.factors + tuple(Size(d) for _, d in lost)) if lost else new
+
+
 def children(node: Node) -> tuple[Node, ...]:
     """The nodes a node reads directly."""
     if isinstance(node, Call):

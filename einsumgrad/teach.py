@@ -138,7 +138,7 @@ def explain_expression(expr: Expr, wrt) -> Derivation:
     chain rules, each simplification, and the matrix formula if there is one."""
     from .api import as_var
 
-    var = as_var(wrt)
+    var = as_var(wrt, expr)
     steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=expr.name or "f"))]
     name = expr.name if expr.name.isidentifier() else f"({expr.name})" if expr.name else "f"
     for call in _calls(expr, var):

@@ -1,0 +1,137 @@
+"""Regression tests for derivatives and evaluations that were wrong (issue: wrong answers first)."""
+import numpy as np
+import pytest
+
+import einsumgrad as eg
+
+
+def fd_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Entry by entry central differences of a NumPy function ``f`` at ``x``."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[idx] = eps
+        grad[idx] = (f(x + step) - f(x - step)) / (2 * eps)
+    return grad
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+# -- a summed axis that one operand broadcasts along keeps its length -----------------------
+
+def test_bias_gradient_counts_the_rows(rng):
+    X, w, b = eg.tensor("X", 2), eg.tensor("w", 1), eg.tensor("b", ())
+    g = eg.grad(eg.sum(X @ w + b), b)
+    assert str(g) == "∂f/∂b = size(X,0)"
+    assert eg.evaluate(g, X=rng.standard_normal((7, 3)), w=rng.standard_normal(3), b=np.array(0.5)) == 7
+
+
+def test_vector_bias_gradient_of_a_layer(rng):
+    X, W, b = eg.tensor("X", 2), eg.tensor("W", 2), eg.tensor("b", 1)
+    L = eg.sum(eg.tanh(X @ W + b))
+    arrays = dict(X=rng.standard_normal((5, 3)), W=rng.standard_normal((3, 4)), b=rng.standard_normal(4))
+    expected = (1 - np.tanh(arrays["X"] @ arrays["W"] + arrays["b"]) ** 2).sum(axis=0)
+    np.testing.assert_allclose(eg.evaluate(eg.grad(L, b), **arrays), expected)
+
+
+def test_trace_of_a_broadcast_trace():
+    Q = eg.tensor("Q", 2)
+    g = eg.grad(eg.trace(eg.trace(Q) + Q), Q)
+    np.testing.assert_allclose(eg.evaluate(g, Q=np.ones((4, 4))), 5 * np.eye(4))
+
+
+def test_hessian_of_a_sum_over_a_broadcast_axis(rng):
+    X, w, b = eg.tensor("X", 2), eg.tensor("w", 1), eg.tensor("b", ())
+    H = eg.hessian(eg.sum((X @ w + b) ** 2), b)
+    assert eg.evaluate(H, X=rng.standard_normal((6, 2)), w=rng.standard_normal(2), b=np.array(1.0)) == 12
+
+
+def test_size_one_axis_broadcast_along_rows(rng):
+    c, M = eg.tensor("c", (1, 3)), eg.tensor("M", 2)
+    L = eg.sum(eg.sin(c + M) * eg.sum(c))
+    m, c0 = rng.standard_normal((4, 3)), rng.standard_normal((1, 3))
+    numeric = fd_gradient(lambda c_: (np.sin(c_ + m) * c_.sum()).sum(), c0)
+    np.testing.assert_allclose(eg.evaluate(eg.grad(L, c), c=c0, M=m), numeric, rtol=1e-6)
+
+
+# -- inputs: the array subclass never changes the answer ------------------------------------
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_matrix_inputs_multiply_elementwise():
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    m = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    f = eg.compile(A * B)
+    expected = np.asarray(m) ** 2
+    for _ in range(2):  # the second call takes the cached plan's fast path
+        np.testing.assert_array_equal(f(A=m, B=m), expected)
+        assert type(f(A=m, B=m)) is np.ndarray
+    J = eg.jacobian("ij,jk->ik", wrt=0)
+    np.testing.assert_allclose(J.vjp(m, m, m), np.asarray(m) @ np.asarray(m).T)
+
+
+def test_masked_arrays_are_refused_unless_nothing_is_masked():
+    A = eg.tensor("A", 1)
+    with pytest.raises(eg.EinsumgradError, match="masked array with masked entries"):
+        eg.evaluate(eg.sum(A), A=np.ma.masked_array([1.0, 2.0], mask=[0, 1]))
+    with pytest.raises(eg.EinsumgradError, match="masked array"):
+        eg.check(eg.sum(A * A), A, A=np.ma.masked_array([1.0, 2.0], mask=[0, 1]))
+    assert eg.evaluate(eg.sum(A), A=np.ma.masked_array([1.0, 2.0], mask=[0, 0])) == 3
+
+
+# -- caches never change answers ------------------------------------------------------------
+
+def test_equal_expressions_with_different_tensors_evaluate_independently():
+    x, y, z = eg.tensor("x", 1), eg.tensor("y", 1), eg.tensor("z", 1)
+    g1 = eg.grad(eg.sum(x * 3 + y), x)
+    g2 = eg.grad(eg.sum(x * 3 + z), x)
+    assert g1 == g2
+    np.testing.assert_array_equal(eg.evaluate(g1, x=np.ones(2), y=np.ones(2)), [3, 3])
+    np.testing.assert_array_equal(eg.evaluate(g2, x=np.ones(2), z=np.ones(2)), [3, 3])
+    with pytest.raises(eg.EinsumgradError, match="unknown array 'z'"):
+        eg.evaluate(g1, x=np.ones(2), z=np.ones(2))
+
+
+# -- a namesake tensor is an error, not a silent zero ---------------------------------------
+
+@pytest.mark.parametrize("call", [eg.grad, eg.hessian, eg.jacobian, eg.explain])
+def test_a_different_tensor_of_the_same_name_is_refused(call):
+    W = eg.tensor("W", 2)
+    L = eg.sum(W * W)
+    with pytest.raises(eg.DerivativeError, match=r"two different tensors are named 'W'.*\(3, 4\)"):
+        call(L, eg.tensor("W", (3, 4)))
+
+
+def test_check_refuses_a_namesake():
+    W = eg.tensor("W", 1)
+    with pytest.raises(eg.DerivativeError, match="two different tensors are named 'W'"):
+        eg.check(eg.sum(W * W), eg.tensor("W", (2,)), W=np.ones(2))
+
+
+# -- det at a singular matrix ---------------------------------------------------------------
+
+def test_det_gradient_at_a_singular_matrix_is_the_adjugate_transposed():
+    A = eg.tensor("A", 2)
+    g = eg.grad(eg.det(A), A)
+    assert g.matrix_notation() == "adj(A)ᵀ"
+    np.testing.assert_allclose(eg.evaluate(g, A=np.diag([1.0, 0.0])), np.diag([0.0, 1.0]))
+    singular = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])
+    numeric = fd_gradient(np.linalg.det, singular)
+    np.testing.assert_allclose(eg.evaluate(g, A=singular), numeric, atol=1e-8)
+
+
+def test_adjugate_matches_det_times_inverse_and_differentiates(rng):
+    A = eg.tensor("A", 2)
+    a = rng.standard_normal((4, 4))
+    np.testing.assert_allclose(eg.evaluate(eg.adj(A), A=a), np.linalg.det(a) * np.linalg.inv(a))
+    B = eg.tensor("B", 2)
+    assert eg.check(eg.sum(eg.adj(A) * B), A, A=a, B=rng.standard_normal((4, 4))).passed
+    assert eg.check(eg.sum(eg.grad(eg.det(A), A) ** 2), A, A=a).passed
+
+
+def test_inverse_of_a_singular_matrix_is_a_clear_error():
+    A = eg.tensor("A", 2)
+    with pytest.raises(eg.EinsumgradError, match="singular"):
+        eg.evaluate(eg.grad(eg.logdet(A), A), A=np.zeros((2, 2)))
