@@ -35,3 +35,8 @@ def contract_back(jac: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 def central_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-6):
     return (np.asarray(f(x + eps * direction)) - np.asarray(f(x - eps * direction))) / (2 * eps)
+
+
+def second_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-4):
+    """dᵀ (∂²f/∂x²) d by the central second difference of a scalar f."""
+    return (f(x + eps * direction) - 2 * f(x) + f(x - eps * direction)) / eps**2
