@@ -85,7 +85,8 @@ class Spec:
                         f"index {c!r} has size {size} in {label} but size {own[c]} earlier in the same operand "
                         f"(spec {self.text!r}); a repeated index needs one size"
                     )
-                own[c] = size if own.get(c) is None else own[c]
+                if own.get(c) is None:
+                    own[c] = size
             named.append(own)
         index_size = self._index_sizes(named, names)
         # broadcast axes, aligned from the right as NumPy does
