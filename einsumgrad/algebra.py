@@ -102,7 +102,8 @@ def einsum(spec: str, *operands) -> Expr:
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):
-            dims.setdefault(a, d)
+            if dims.get(a, 1) == 1:  # a size 1 may stretch to another operand's (NumPy); take that one
+                dims[a] = d
     return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
 
 
