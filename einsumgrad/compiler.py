@@ -24,6 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import opt_einsum
+from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from . import functions
 from .errors import EinsumgradError, MemoryLimitError, ShapeError
@@ -536,8 +537,8 @@ def _step(positions, removed, eq: str, blas, size: dict[str, int]) -> tuple:
     A BLAS step becomes transpose, reshape to matrices, ``@``, reshape, transpose — each
     permutation and shape worked out here, once; any other step is ``np.einsum``."""
     inputs, result = eq.split("->")
-    if not blas or "EINSUM" in blas:
-        return positions, partial(np.einsum, eq)
+    if not blas or "EINSUM" in blas:  # np.einsum takes ASCII letters only; opt_einsum numbers indices past 52
+        return positions, partial(np.einsum, convert_to_valid_einsum_chars(eq))
     left, right = inputs.split(",")
     summed = [c for c in left if c in removed]
     keep_left = [c for c in left if c not in removed]
