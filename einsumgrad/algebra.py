@@ -23,6 +23,7 @@ from .simplify import simplify
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
+MAX_DEPTH = 100  # nested nodes (function calls, parenthesised sums); every pass stays within Python's stack
 
 
 def tensor(name: str, shape) -> Expr:
@@ -50,6 +51,16 @@ def leaf(name: str, dims: tuple[Dim, ...]) -> Expr:
     """The expression reading tensor ``name`` whole; its dims may refer to other tensors' axes."""
     out = fresh(len(dims), ())
     return Expr(out, dims, (Term(1, (Ref(Var(name, dims), out),)),), name=name)
+
+
+def shallow(expr: Expr) -> Expr:
+    """``expr``, refused with a clear error where it nests deeper than :data:`MAX_DEPTH`."""
+    if expr.depth > MAX_DEPTH:
+        raise EinsumgradError(
+            f"this expression nests {expr.depth} levels deep (each function call or parenthesised sum is a level); "
+            f"einsumgrad takes up to {MAX_DEPTH}: build deep compositions from fewer, wider steps"
+        )
+    return expr
 
 
 def _size(d) -> int:
@@ -91,7 +102,8 @@ def einsum(spec: str, *operands) -> Expr:
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):
-            dims.setdefault(a, d)
+            if dims.get(a, 1) == 1:  # a size 1 may stretch to another operand's (NumPy); take that one
+                dims[a] = d
     return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
 
 
@@ -131,7 +143,7 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
         carried = {a for f in factors for a in factor_indices(f)}
         factors.extend(Size(dims[a]) for a in summed if a not in carried)
         terms.append(Term(coef, tuple(factors)))
-    return simplify(Expr(tuple(out), tuple(out_dims), tuple(terms)))
+    return shallow(simplify(Expr(tuple(out), tuple(out_dims), tuple(terms))))
 
 
 def _broadcast(a: Expr, b: Expr):
@@ -222,7 +234,7 @@ def apply(name: str, x, *params) -> Expr:
                 x.terms[0].coef, complex) else float), *params).item(), x.dims)
     dims = fn.shape(x.dims)
     out = fresh(len(dims), ())
-    return Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),))
+    return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
 
 def _function(name: str):

@@ -24,10 +24,11 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import opt_einsum
+from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from . import functions
 from .errors import EinsumgradError, MemoryLimitError, ShapeError
-from .ir import Call, Delta, Dim, Expr, Ref, Size, Var, children, factor_indices, variables
+from .ir import Call, Delta, Dim, Expr, Ref, Size, Var, children, variables
 from .render import describe_factor
 from .simplify import eliminate_deltas
 
@@ -299,24 +300,46 @@ class _Plan:
         return tuple(self.dim(d) for d in node.dims)
 
     def _sizes(self, expr: Expr, term) -> dict[str, int]:
-        """The length of every index in a term, checked for agreement."""
+        """The length of every index in a term, checked for agreement.
+
+        As in NumPy, a tensor factor's size-1 axis stretches to the index's length elsewhere
+        (``_term`` reads it apart); the result's axes and deltas never stretch, and the axes of
+        one factor that share an index agree exactly.
+        """
         sizes: dict[str, tuple[int, str]] = {
             a: (n, "the result") for a, n in zip(expr.out, self.shape_of[expr])
         }
+        fixed = set(sizes)  # indices whose length is not a read's, so cannot grow
+        reads = []
         for f in term.factors:
-            if isinstance(f, Ref):
-                shape = self.shape_of[f.node]
-            elif isinstance(f, Delta):
-                shape = (self.dim(f.dim),) * 2
-            else:
-                continue
-            for a, n in zip(factor_indices(f), shape):
-                seen = sizes.setdefault(a, (n, describe_factor(f)))
-                if seen[0] != n:
-                    raise ShapeError(
-                        f"index {a!r} has size {n} in {describe_factor(f)} but size {seen[0]} in {seen[1]}"
-                    )
+            if isinstance(f, Delta):
+                for a in (f.a, f.b):
+                    fixed.add(a)
+                    self._agree(sizes, a, self.dim(f.dim), describe_factor(f))
+            elif isinstance(f, Ref):
+                reads.append(f)
+        for f in reads:
+            own: dict[str, int] = {}
+            for a, n in zip(f.idx, self.shape_of[f.node]):
+                if own.setdefault(a, n) != n:
+                    raise ShapeError(f"index {a!r} has sizes {own[a]} and {n} in {describe_factor(f)}; "
+                                     "a repeated index needs one size")
+            for a, n in own.items():
+                self._agree(sizes, a, n, describe_factor(f), read=True, fixed=a in fixed)
         return {a: n for a, (n, _) in sizes.items()}
+
+    @staticmethod
+    def _agree(sizes: dict, a: str, n: int, where: str, read: bool = False, fixed: bool = True) -> None:
+        """Record that index ``a`` has length ``n`` in ``where``. A read of length 1 stretches to any
+        length (NumPy broadcasting); an index not ``fixed`` by the result or a delta grows from 1."""
+        seen = sizes.setdefault(a, (n, where))
+        if seen[0] == n or (read and n == 1):
+            return
+        if read and seen[0] == 1 and not fixed:
+            sizes[a] = (n, where)
+            return
+        hint = "; a size-1 axis stretches where it is read, never in a result" if seen[0] == 1 and read else ""
+        raise ShapeError(f"index {a!r} has size {n} in {where} but size {seen[0]} in {seen[1]}{hint}")
 
     # steps --------------------------------------------------------------
     def _call_step(self, node: Call) -> Callable:
@@ -405,8 +428,11 @@ class _Plan:
         for f in term.factors:
             if isinstance(f, Size):
                 coef *= self.dim(f.dim)
-            elif isinstance(f, Ref):
-                refs.append((self.slot[f.node], tuple(rep.get(a, a) for a in f.idx)))
+            elif isinstance(f, Ref):  # a size-1 axis at a longer index is read at a summed index of size 1
+                shape = self.shape_of[f.node]
+                refs.append((self.slot[f.node], tuple(
+                    rep.get(a, a) if n == sizes[a] else ("stretched", a) for a, n in zip(f.idx, shape))))
+        sizes.update({a: 1 for _, idx in refs for a in idx if isinstance(a, tuple)})
         carried = {a for _, idx in refs for a in idx}
         result = [a for a in reduced if a in carried]
         r_shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
@@ -511,8 +537,8 @@ def _step(positions, removed, eq: str, blas, size: dict[str, int]) -> tuple:
     A BLAS step becomes transpose, reshape to matrices, ``@``, reshape, transpose — each
     permutation and shape worked out here, once; any other step is ``np.einsum``."""
     inputs, result = eq.split("->")
-    if not blas or "EINSUM" in blas:
-        return positions, partial(np.einsum, eq)
+    if not blas or "EINSUM" in blas:  # np.einsum takes ASCII letters only; opt_einsum numbers indices past 52
+        return positions, partial(np.einsum, convert_to_valid_einsum_chars(eq))
     left, right = inputs.split(",")
     summed = [c for c in left if c in removed]
     keep_left = [c for c in left if c not in removed]

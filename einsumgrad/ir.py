@@ -60,8 +60,13 @@ class Call(_Hashed):
     params: tuple = ()
     shape: tuple[Dim, ...] = ()
     _h: int = field(default=0, init=False, repr=False, compare=False)
+    depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
 
     __hash__ = _Hashed.__hash__
+
+    def __post_init__(self):
+        _Hashed.__post_init__(self)
+        object.__setattr__(self, "depth", 1 + self.arg.depth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +132,14 @@ class Expr(_Hashed):
     name: str = field(default="", compare=False)
     context: frozenset = field(default=frozenset(), compare=False)  # tensors it was derived from
     _h: int = field(default=0, init=False, repr=False, compare=False)
+    depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
 
     __hash__ = _Hashed.__hash__
+
+    def __post_init__(self):
+        _Hashed.__post_init__(self)
+        below = (f.node.depth for t in self.terms for f in t.factors if isinstance(f, Ref) and not isinstance(f.node, Var))
+        object.__setattr__(self, "depth", 1 + max(below, default=0))
     __array_ufunc__ = None  # let NumPy scalars defer to our reflected operators
 
     @property

@@ -43,7 +43,12 @@ class Spec:
     def bind(self, shapes: Sequence[Sequence[int | None]], names: Sequence[str] | None = None) -> Bound:
         """Resolve ``...`` against the operands' shapes and check every size.
 
-        A size of ``None`` means "unknown": ranks are checked, sizes are not.
+        As in NumPy, a size-1 axis stretches to its index's size in the other operands: it is
+        read at a fresh index of its own (summed, size 1). A size of ``None`` means "unknown":
+        ranks are checked, sizes are not, and stretching is left to evaluation.
+
+        >>> parse("ij,j->i").bind([(2, 3), (1,)])
+        Bound(inputs=(('i', 'j'), ('a',)), output=('i',))
         """
         names = list(names) if names is not None else [f"#{k}" for k in range(self.nargs)]
         if len(shapes) != self.nargs:
@@ -53,7 +58,7 @@ class Spec:
         used = {c for term in self.inputs for c in term if c != ELLIPSIS}
         fresh = (c for c in _spare_names() if c not in used)
         batch: list[tuple[int, int, int | None]] = []  # (operand, axis, size) of each broadcast axis
-        sizes: dict[str, tuple[int, int]] = {}  # letter -> (size, operand) first seen
+        named: list[dict[str, int | None]] = []  # per operand: letter -> size
         for k, (term, shape) in enumerate(zip(self.inputs, shapes)):
             letters = [c for c in term if c != ELLIPSIS]
             label = f"operand {k} ({names[k]})"
@@ -69,21 +74,21 @@ class Spec:
                 )
             nbatch = len(shape) - len(letters)
             at = term.index(ELLIPSIS) if ELLIPSIS in term else 0
+            own: dict[str, int | None] = {}
             for axis, size in enumerate(shape):
                 if at <= axis < at + nbatch:
                     batch.append((k, axis - at - nbatch, size))
                     continue
                 c = term[axis if ELLIPSIS not in term or axis < at else axis - nbatch + 1]
-                if size is None:
-                    continue
-                if c in sizes and sizes[c][0] != size:
-                    other, where = sizes[c]
-                    there = "earlier in the same operand" if where == k else f"in operand {where} ({names[where]})"
+                if own.get(c) is not None and size is not None and own[c] != size:
                     raise ShapeError(
-                        f"index {c!r} has size {size} in {label} but size {other} {there} "
-                        f"(spec {self.text!r})"
+                        f"index {c!r} has size {size} in {label} but size {own[c]} earlier in the same operand "
+                        f"(spec {self.text!r}); a repeated index needs one size"
                     )
-                sizes.setdefault(c, (size, k))
+                if own.get(c) is None:
+                    own[c] = size
+            named.append(own)
+        index_size = self._index_sizes(named, names)
         # broadcast axes, aligned from the right as NumPy does
         depth = max((-offset for _, offset, _ in batch), default=0)
         if depth and ELLIPSIS not in self.output:
@@ -106,8 +111,13 @@ class Spec:
         inputs = []
         for k, term in enumerate(self.inputs):
             out: list[str] = []
+            stretched: dict[str, str] = {}  # this operand's size-1 axes that NumPy stretches: fresh names
             for c in term:
                 if c != ELLIPSIS:
+                    if named[k][c] == 1 and index_size.get(c, 1) != 1:
+                        if c not in stretched:
+                            stretched[c] = next(fresh)
+                        c = stretched[c]
                     out.append(c)
                     continue
                 for k2, offset, size in batch:
@@ -120,6 +130,24 @@ class Spec:
         for c in self.output:
             output.extend(axis_names[o] for o in range(-depth, 0)) if c == ELLIPSIS else output.append(c)
         return Bound(tuple(inputs), tuple(output))
+
+    def _index_sizes(self, named: list[dict[str, int | None]], names: list[str]) -> dict[str, int]:
+        """The size of every index with a known size: where operands differ, one of them is 1
+        (NumPy stretches it); anything else is a :class:`ShapeError`."""
+        full: dict[str, tuple[int, int]] = {}  # letter -> (size, operand that set it)
+        for k, own in enumerate(named):
+            for c, size in own.items():
+                if size is None:
+                    continue
+                other, where = full.get(c, (1, k))
+                if size != 1 and other not in (1, size):
+                    raise ShapeError(
+                        f"index {c!r} has size {size} in operand {k} ({names[k]}) but size {other} in operand "
+                        f"{where} ({names[where]}) (spec {self.text!r}); sizes must agree, or one be 1"
+                    )
+                if other == 1:
+                    full[c] = (size, k)
+        return {c: size for c, (size, _) in full.items()}
 
 
 class Bound(NamedTuple):

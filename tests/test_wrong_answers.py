@@ -135,3 +135,39 @@ def test_inverse_of_a_singular_matrix_is_a_clear_error():
     A = eg.tensor("A", 2)
     with pytest.raises(eg.EinsumgradError, match="singular"):
         eg.evaluate(eg.grad(eg.logdet(A), A), A=np.zeros((2, 2)))
+
+
+# -- deep nesting: a clear limit, never a RecursionError ------------------------------------
+
+def test_nesting_beyond_the_limit_is_a_clear_error():
+    x = eg.tensor("x", 1)
+    e = x
+    with pytest.raises(eg.EinsumgradError, match=r"nests 101 levels deep.*up to 100"):
+        for _ in range(300):
+            e = eg.tanh(e)
+
+
+def test_nesting_within_the_limit_works():
+    x, A = eg.tensor("x", 1), eg.tensor("A", 2)
+    e = x
+    for _ in range(45):
+        e = eg.tanh(A @ e)
+    L = eg.sum(e + 1)
+    assert L.depth == 92  # its derivatives nest a few levels deeper
+    arrays = dict(x=np.ones(2), A=0.5 * np.eye(2))
+    assert str(L).startswith("y = Σ_i (tanh(Σ_j A[i,j] tanh(")
+    assert eg.check(L, x, **arrays).passed
+
+
+def test_a_term_over_more_than_52_indices_evaluates(rng):
+    """np.einsum reads only 52 letters; opt_einsum's pairwise steps past them are renamed."""
+    Ms = [eg.tensor(f"M{k}", 3) for k in range(60)]
+    e = Ms[0]
+    for M in Ms[1:]:
+        e = e @ M
+    assert len(e.terms[0].indices()) > 52
+    arrays = {f"M{k}": 0.7 * rng.standard_normal((3, 2, 2)) for k in range(60)}
+    expected = arrays["M0"]
+    for k in range(1, 60):
+        expected = expected @ arrays[f"M{k}"]
+    np.testing.assert_allclose(eg.evaluate(e, **arrays), expected)
