@@ -96,17 +96,16 @@ class Spec:
                 f"the operands have {depth} broadcast axis(es) for '...' but the output of "
                 f"{self.text!r} has no '...' to hold them"
             )
-        full: dict[int, int | None] = {}
+        full: dict[int, int | None] = {}  # a known size beats an unknown one, which beats 1 (it may stretch)
         for k, offset, size in batch:
-            if size is not None and size != 1:
-                if full.get(offset) not in (None, 1, size):
-                    raise ShapeError(
-                        f"broadcast axis {offset} of '...' has size {size} in operand {k} ({names[k]}) "
-                        f"but {full[offset]} elsewhere; they can only differ where one is 1"
-                    )
+            seen = full.get(offset, 1)
+            if size not in (None, 1) and seen not in (None, 1, size):
+                raise ShapeError(
+                    f"broadcast axis {offset} of '...' has size {size} in operand {k} ({names[k]}) "
+                    f"but {seen} elsewhere; they can only differ where one is 1"
+                )
+            if seen == 1 or size not in (None, 1):
                 full[offset] = size
-            else:
-                full.setdefault(offset, size)
         axis_names = {offset: next(fresh) for offset in range(-depth, 0)}
         inputs = []
         for k, term in enumerate(self.inputs):
@@ -123,7 +122,7 @@ class Spec:
                 for k2, offset, size in batch:
                     if k2 != k:
                         continue
-                    squeezed = size == 1 and full[offset] not in (None, 1)
+                    squeezed = size == 1 and full[offset] != 1
                     out.append(next(fresh) if squeezed else axis_names[offset])
             inputs.append(tuple(out))
         output: list[str] = []
