@@ -1,24 +1,37 @@
 """einsumgrad: differentiate einsum expressions index-wise.
 
+Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
+
 >>> import einsumgrad as eg
 >>> print(eg.jacobian("ij,j->i", wrt=0, names="W,x").formula())
 ∂y[i]/∂W[j,k] = δ[i,j] x[k]
+>>> print(eg.tanh(eg.tensor("x", 1)))
+y[i] = tanh(x[i])
 """
-from .algebra import (
-    abs, adj, cos, det, einsum, exp, inv, log, logdet, relu, sigmoid, sign, sin, softplus, sqrt, sum, tanh, tensor, trace,
-)
+from . import rules  # noqa: F401 - registers the built-in functions
+from .algebra import einsum, function, sum, tensor, trace
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, jacobian
 from .compiler import configure
+from .functions import public as _public
 from .ir import Expr
 from .einsum_jacobian import Jacobian
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expr", "Jacobian", "abs", "adj", "check", "clear_caches", "compile", "configure", "cos", "det", "einsum", "evaluate", "exp", "explain", "grad",
-    "hessian", "inv", "jacobian", "log", "logdet", "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "sum",
-    "tanh", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
-    "MemoryLimitError", "ShapeError",
+    "Expr", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
+    "grad", "hessian", "jacobian", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
+    "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
+
+
+def __getattr__(name: str):
+    if name in _public():
+        return function(name)
+    raise AttributeError(f"module 'einsumgrad' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_public()))

@@ -12,6 +12,8 @@ import itertools
 import math
 import numbers
 import re
+from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -232,23 +234,26 @@ def apply(name: str, x, *params) -> Expr:
         with np.errstate(all="ignore"):
             return constant(fn.impl(np.asarray(x.terms[0].coef, dtype=complex if isinstance(
                 x.terms[0].coef, complex) else float), *params).item(), x.dims)
-    dims = fn.shape(x.dims)
+    dims = fn.result_shape(x.dims)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
 
-def _function(name: str):
-    def f(x) -> Expr:
+@lru_cache(maxsize=None)
+def function(name: str) -> Callable[[Expr], Expr]:
+    """The public ``eg.<name>(x)`` of a registered function.
+
+    >>> print(function("tanh")(tensor("x", 1)))
+    y[i] = tanh(x[i])
+    """
+    fn = functions.get(name)
+
+    def call(x) -> Expr:
         return apply(name, x)
 
-    f.__name__ = name
-    f.__doc__ = f"``{name}(x)``, see :data:`einsumgrad.functions.REGISTRY`."
-    return f
-
-
-exp, log, tanh, sigmoid, softplus, relu, abs, sign, sin, cos, sqrt, inv, adj, det, logdet = map(
-    _function, "exp log tanh sigmoid softplus relu abs sign sin cos sqrt inv adj det logdet".split()
-)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
+    return call
 
 
 def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum

@@ -1,0 +1,91 @@
+"""The built-in functions, one line each: name, NumPy implementation, derivative rule.
+
+An elementwise rule maps ``(x, y)`` — the argument and the result, as expressions — to
+``f'(x)``; the chain rule ``f'(x) ⊙ dx`` is applied for it. A matrix function gives its
+whole forward-mode rule ``(x, y, dx) -> dy``, where ``dx`` carries the derivative's axes
+after the argument's own (spelled ``...`` in the einsum).
+
+>>> from .functions import get
+>>> get("sigmoid").smooth, get("relu").smooth
+(True, False)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .algebra import apply, einsum, hadamard, zeros_like
+from .errors import EinsumgradError, ShapeError
+from .functions import Function, register
+
+
+def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> Function:
+    """Register an elementwise function from ``derivative(x, y, *params) -> f'(x)``."""
+    jvp = lambda x, y, dx, *p: hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
+    return register(Function(name, impl, jvp, derivative=derivative, **options))
+
+
+def _square(dims):
+    if len(dims) != 2:
+        raise ShapeError(f"a matrix function needs a matrix (rank 2), got rank {len(dims)}")
+    if all(isinstance(d, int) for d in dims) and dims[0] != dims[1]:
+        raise ShapeError(f"a matrix function needs a square matrix, got shape {dims[0]}x{dims[1]}")
+    return dims
+
+
+def _require_square(sizes):
+    if sizes[0] != sizes[1]:
+        raise ShapeError(f"inv/det/logdet need a square matrix, got shape {sizes[0]}x{sizes[1]}")
+
+
+def _inv(a):
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        raise EinsumgradError("inv: the matrix is singular, so its inverse (and the derivative of logdet) "
+                              "is undefined there") from None
+
+
+def _adjugate(a):
+    """``adj(A)``, defined for singular ``A`` too: with ``A = U S Vᴴ``, ``adj(A) = det(U) det(Vᴴ) V adj(S) Uᴴ``,
+    where ``adj(S)`` is diagonal with the products of all singular values but one.
+
+    >>> _adjugate(np.diag([1.0, 0.0]))
+    array([[0., 0.],
+           [0., 1.]])
+    """
+    u, s, vh = np.linalg.svd(a)
+    before = np.concatenate(([1.0], np.cumprod(s)[:-1]))
+    after = np.concatenate((np.cumprod(s[::-1])[:-1][::-1], [1.0]))
+    scale = np.linalg.det(u) * np.linalg.det(vh)
+    return scale * (vh.conj().T * (before * after)) @ u.conj().T
+
+
+def _sigmoid(a):
+    return 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|
+
+
+elementwise("exp", np.exp, lambda x, y: y)
+elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0))
+elementwise("tanh", np.tanh, lambda x, y: 1 - y**2)
+elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
+elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: apply("sigmoid", x), holomorphic=False)
+elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: apply("step", x), smooth=False, holomorphic=False)
+elementwise("step", lambda a: np.heaviside(a, 0.5), lambda x, y: zeros_like(x), smooth=False, holomorphic=False)
+elementwise("abs", np.abs, lambda x, y: apply("sign", x), smooth=False, holomorphic=False)
+elementwise("sign", np.sign, lambda x, y: zeros_like(x), smooth=False, holomorphic=False)
+elementwise("sin", np.sin, lambda x, y: apply("cos", x))
+elementwise("cos", np.cos, lambda x, y: -apply("sin", x))
+elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
+elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
+
+_matrix = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
+register(Function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), **_matrix))
+# adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
+register(Function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", apply("inv", x), dx, y)
+                  - einsum("ka,ab...,bl->kl...", apply("inv", x), dx, y), **_matrix))
+register(Function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", apply("adj", x), dx),
+                  **{**_matrix, "result_shape": lambda dims: _square(dims)[:0]}))
+register(Function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", apply("inv", x), dx),
+                  **{**_matrix, "result_shape": lambda dims: _square(dims)[:0], "holomorphic": False}))
