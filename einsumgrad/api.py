@@ -17,36 +17,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .algebra import leaf, show_dims
+from .algebra import leaf
 from .compiler import Compiled, to_array
-from .differentiate import contract, derivative
+from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError
 from .ir import Expr, Ref, Var, variables
 from .einsum_jacobian import LAYOUTS, Jacobian
-
-
-def as_var(wrt, f: Expr | None = None) -> Var:
-    """The tensor behind an expression made by ``eg.tensor``; with ``f``, refuse a namesake:
-    a different tensor of the same name in ``f`` (say, from re-running a notebook cell)."""
-    var = _var(wrt)
-    if f is not None:
-        for other in variables(f):
-            if other.name == var.name and other != var:
-                raise DerivativeError(
-                    f"two different tensors are named {var.name!r}: the expression's has shape {show_dims(other.shape)}, "
-                    f"wrt has shape {show_dims(var.shape)}; differentiate by the tensor the expression was built from"
-                )
-    return var
-
-
-def _var(wrt) -> Var:
-    if isinstance(wrt, Expr) and len(wrt.terms) == 1:
-        t = wrt.terms[0]
-        if t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0], Ref):
-            ref = t.factors[0]
-            if isinstance(ref.node, Var) and ref.idx == wrt.out:
-                return ref.node
-    raise DerivativeError("wrt must be a tensor made with eg.tensor(name, shape), not a compound expression")
 
 
 def _derived(result: Expr, f: Expr, name: str, out=None, dims=None) -> Expr:
@@ -72,7 +48,7 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
     if layout not in LAYOUTS:
         raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
-    var = as_var(wrt, f)
+    var = variable(wrt, f)
     jac = derivative(f, var)
     k = f.ndim
     out, dims = jac.out, jac.dims
@@ -90,13 +66,13 @@ def grad(f: Expr, wrt) -> Expr:
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    var = as_var(wrt, f)
+    var = variable(wrt, f)
     return _derived(derivative(f, var), f, f"∂{_label(f)}/∂{var.name}")
 
 
 def hessian(f: Expr, wrt) -> Expr:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
-    var = as_var(wrt, f)
+    var = variable(wrt, f)
     return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
@@ -176,7 +152,7 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
     >>> check(apply("tanh", x), x, x=np.array([0.5, -1.0])).passed
     True
     """
-    var = as_var(wrt, expr)
+    var = variable(wrt, expr)
     if var.name not in arrays:
         raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
     arrays = {n: to_array(n, a) for n, a in arrays.items()}

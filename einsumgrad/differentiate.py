@@ -15,9 +15,34 @@ from __future__ import annotations
 from functools import lru_cache
 
 from . import functions
-from .algebra import product
-from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, keep_ranges
+from .algebra import product, show_dims
+from .errors import DerivativeError
+from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, keep_ranges, variables
 from .simplify import simplify
+
+
+def variable(wrt, f: Expr | None = None) -> Var:
+    """The tensor behind an expression made by ``eg.tensor``; with ``f``, refuse a namesake:
+    a different tensor of the same name in ``f`` (say, from re-running a notebook cell)."""
+    var = _var(wrt)
+    if f is not None:
+        for other in variables(f):
+            if other.name == var.name and other != var:
+                raise DerivativeError(
+                    f"two different tensors are named {var.name!r}: the expression's has shape {show_dims(other.shape)}, "
+                    f"wrt has shape {show_dims(var.shape)}; differentiate by the tensor the expression was built from"
+                )
+    return var
+
+
+def _var(wrt) -> Var:
+    if isinstance(wrt, Expr) and len(wrt.terms) == 1:
+        t = wrt.terms[0]
+        if t.coef == 1 and len(t.factors) == 1 and isinstance(t.factors[0], Ref):
+            ref = t.factors[0]
+            if isinstance(ref.node, Var) and ref.idx == wrt.out:
+                return ref.node
+    raise DerivativeError("wrt must be a tensor made with eg.tensor(name, shape), not a compound expression")
 
 
 def derivative(expr: Expr, var: Var) -> Expr:

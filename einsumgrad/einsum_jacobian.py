@@ -79,13 +79,13 @@ class Jacobian:
         return _build(self.spec.text, self.spec.bind(shapes, self.names), self.names, self.wrt, self.output_name)
 
     @property
-    def _default(self) -> _Symbolic:
+    def symbolic(self) -> _Symbolic:
         """The symbolic result with every '...' taken as empty (for printing)."""
         shapes = [(None,) * sum(c != ELLIPSIS for c in term) for term in self.spec.inputs]
         return self._symbolic(shapes)
 
     def _for(self, operands) -> _Symbolic:
-        return self._symbolic([np.shape(a) for a in operands]) if operands else self._default
+        return self._symbolic([np.shape(a) for a in operands]) if operands else self.symbolic
 
     def expression(self, *operands) -> Expr:
         """The simplified Jacobian as an expression (in this Jacobian's layout), for operands
@@ -102,11 +102,11 @@ class Jacobian:
 
     @property
     def cotangent_name(self) -> str:
-        return self._default.cotangent
+        return self.symbolic.cotangent
 
     @property
     def tangent_name(self) -> str:
-        return self._default.tangent
+        return self.symbolic.tangent
 
     @property
     def terms(self) -> list[TermInfo]:
@@ -121,7 +121,7 @@ class Jacobian:
     def formula(self, style: str = "unicode") -> str:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
         'ascii' or 'latex'."""
-        sym = self._default
+        sym = self.symbolic
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
         styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
                   "latex": render.LATEX}
@@ -138,7 +138,7 @@ class Jacobian:
         return f"∂{y}{rhs_style.indices(y_idx)}/∂{x}{rhs_style.indices(x_idx)} = {rhs}"
 
     def layout_note(self) -> str:
-        sym = self._default
+        sym = self.symbolic
         y, x = self.output_name, self.names[self.wrt]
         out = _layout(sym, self.layout).out
         shape = f"{y}.shape + {x}.shape" if self.layout == "numerator" else f"{x}.shape + {y}.shape"
@@ -146,7 +146,7 @@ class Jacobian:
         return f"{self.layout} layout: J[{','.join(out)}], shape {shape}{ellipsis}"
 
     def __str__(self):
-        sym = self._default
+        sym = self.symbolic
         definition = render.index_notation(sym.y, name=self.output_name)
         return f"{self.formula()}\n  where {definition}; {self.layout_note()}"
 

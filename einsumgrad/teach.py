@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from . import functions, render
 from .algebra import apply, leaf
 from .ir import Call, Delta, Expr, Ref, Term, Var, variables
+from .differentiate import contract, product_rule, readable, variable
 from .simplify import elimination_steps, simplify
 
 
@@ -69,8 +70,6 @@ def _eliminations(expr: Expr, lhs: str) -> list[Step]:
 
 def _raw_derivative(expr: Expr, var: Var):
     """The product rule on ``expr`` before any simplification, with the final result's letters."""
-    from .differentiate import product_rule, readable
-
     tidy, var, wrt = readable(expr, var)
     return product_rule(tidy, var, wrt), wrt
 
@@ -90,10 +89,8 @@ def _sparsity(jac: Expr) -> str:
 
 
 def explain(jacobian) -> Derivation:
-    """The derivation of a :class:`~einsumgrad.jacobian.Jacobian`, through the chain rule."""
-    from .differentiate import contract
-
-    sym = jacobian._default
+    """The derivation of a :class:`~einsumgrad.einsum_jacobian.Jacobian`, through the chain rule."""
+    sym = jacobian.symbolic
     y, var = sym.y, sym.var
     yname, xname = jacobian.output_name, var.name
     steps = [Step("Write the einsum with its sum explicit" if any(
@@ -136,9 +133,7 @@ def explain(jacobian) -> Derivation:
 def explain_expression(expr: Expr, wrt) -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression: the rules used, the product and
     chain rules, each simplification, and the matrix formula if there is one."""
-    from .api import as_var
-
-    var = as_var(wrt, expr)
+    var = variable(wrt, expr)
     steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=expr.name or "f"))]
     name = expr.name if expr.name.isidentifier() else f"({expr.name})" if expr.name else "f"
     for call in _calls(expr, var):

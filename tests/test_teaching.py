@@ -51,7 +51,7 @@ def test_the_explanation_of_y_equals_wx():
 def test_every_explained_step_is_a_true_intermediate(spec, names):
     J = eg.jacobian(spec, wrt=0, names=names)
     rng = np.random.default_rng(0)
-    sym = J._default
+    sym = J.symbolic
     shapes = {v: tuple(3 for _ in term) for v, term in zip(J.names, J.spec.inputs)}
     arrays = {n: rng.standard_normal(s) for n, s in shapes.items()}
     dense = J(*arrays.values())
