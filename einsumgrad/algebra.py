@@ -202,8 +202,8 @@ def add(a, b) -> Expr:
 
 
 def scale(x, c) -> Expr:
-    x = as_expr(x)
-    if _finite(c) == 0:
+    x, c = as_expr(x), _finite(c)
+    if c == 0:
         return zeros_like(x)
     return Expr(x.out, x.dims, tuple(Term(_finite(t.coef * c), t.factors) for t in x.terms))
 

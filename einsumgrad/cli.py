@@ -114,13 +114,21 @@ def check_fits(shapes) -> None:
                                f"of {describe_bytes(limit)}; use smaller sizes")
 
 
+def random_generator(seed: int) -> np.random.Generator:
+    if seed < 0:
+        raise EinsumgradError(f"--seed takes a whole number >= 0, got {seed}")
+    return np.random.default_rng(seed)
+
+
 def _jacobian(args) -> None:
     from .einsum_jacobian import Jacobian
 
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
+        J.nbytes(*shapes)  # checks them against the spec before anything is printed
         check_fits(shapes)
+        rng = random_generator(args.seed)
     if args.explain:
         from .teach import explain
 
@@ -136,7 +144,6 @@ def _jacobian(args) -> None:
     else:
         print(J)
     if shapes is not None:
-        rng = np.random.default_rng(args.seed)
         ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
         for name, op in zip(J.names, ops):
             print(f"\n{name} =\n{op}")
@@ -180,6 +187,7 @@ def _derivative(args) -> None:
         if missing:
             raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
         check_fits(shapes[n] for n in compiled.names)
+        rng = random_generator(args.seed)
     wrt = leaf(args.wrt, compiled.vars[args.wrt].shape)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
@@ -197,7 +205,6 @@ def _derivative(args) -> None:
         formula = derivative.matrix_notation()
         print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
     if args.shapes is not None:
-        rng = np.random.default_rng(args.seed)
         arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
         value = api.evaluate(derivative, **arrays)
         with np.printoptions(precision=4, suppress=True):

@@ -44,12 +44,13 @@ def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | N
     A lower limit applies at once, to plans already made too."""
     global _epoch
     size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
-    auto = memory_limit is None or isinstance(memory_limit, str) and memory_limit == "auto"
-    limit = None if auto else whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    auto = isinstance(memory_limit, str) and memory_limit == "auto"
+    if memory_limit is not None and not auto:
+        memory_limit = whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
     if size is not None:
         SETTINGS["plan_cache_size"] = size
     if memory_limit is not None:
-        SETTINGS["memory_limit"] = limit
+        SETTINGS["memory_limit"] = None if auto else memory_limit
         _epoch += 1
     return dict(SETTINGS)
 
@@ -541,7 +542,14 @@ def _planned(eq: str, shapes: tuple, optimize) -> _Contraction:
             hit = _Contraction(partial(np.einsum, eq), 0)
         else:
             path = "greedy" if optimize is False else optimize
-            _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=path)
+            try:
+                _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=path)
+            except (TypeError, ValueError, IndexError):
+                if not isinstance(path, (list, tuple)):
+                    raise
+                raise EinsumgradError(f"optimize={path!r} is not a contraction path for {eq}: a path is a list of "
+                                      f"tuples of operand positions that contracts all {len(shapes)} operands into "
+                                      "one, such as [(0, 1)] * " + str(len(shapes) - 1)) from None
             steps = [_step(c[0], c[1], c[2], c[4], size) for c in info.contraction_list]
             hit = _Contraction(_pairwise(steps), int(info.largest_intermediate))
         with _LOCK:

@@ -127,7 +127,7 @@ class Jacobian:
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
         styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
                   "latex": render.LATEX}
-        if style not in styles:
+        if not isinstance(style, str) or style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
         rhs_style = styles[style]
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
