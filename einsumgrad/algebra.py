@@ -8,6 +8,7 @@ y[i,j] = A[i,j] + 1
 """
 from __future__ import annotations
 
+import cmath
 import itertools
 import math
 import numbers
@@ -26,6 +27,7 @@ from .simplify import simplify
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
 MAX_DEPTH = 100  # nested nodes (function calls, parenthesised sums); every pass stays within Python's stack
+MAX_RANK = 64  # NumPy's limit on an array's axes (NPY_MAXDIMS; numpy 2 has no public name for it)
 
 
 def tensor(name: str, shape) -> Expr:
@@ -39,6 +41,7 @@ def tensor(name: str, shape) -> Expr:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         if shape < 0:
             raise ShapeError(f"tensor {name!r}: a rank cannot be negative, got {shape}")
+        _check_rank(name, shape)  # before building a tuple that long
         shape = (None,) * int(shape)
     try:
         dims = tuple(
@@ -46,7 +49,13 @@ def tensor(name: str, shape) -> Expr:
         )
     except (TypeError, ValueError):
         raise ShapeError(f"tensor {name!r}: a shape is a rank or a tuple of sizes (None for any), got {shape!r}") from None
+    _check_rank(name, len(dims))
     return leaf(name, dims)
+
+
+def _check_rank(name: str, rank: int) -> None:
+    if rank > MAX_RANK:
+        raise ShapeError(f"tensor {name!r}: rank {rank} is over NumPy's limit of {MAX_RANK} axes")
 
 
 def leaf(name: str, dims: tuple[Dim, ...]) -> Expr:
@@ -71,6 +80,10 @@ def _size(d) -> int:
     return int(d)
 
 
+def _is_int(k) -> bool:
+    return isinstance(k, numbers.Integral) and not isinstance(k, bool)
+
+
 def constant(value, dims: tuple[Dim, ...] = ()) -> Expr:
     """A number, broadcast over ``dims``."""
     if not isinstance(value, numbers.Number) or isinstance(value, bool):
@@ -82,12 +95,31 @@ def constant(value, dims: tuple[Dim, ...] = ()) -> Expr:
     return Expr(fresh(len(dims), ()), dims, terms)
 
 
+def _finite(value, what: str = "a coefficient"):
+    """``value`` if it is a finite number (one a float or complex can hold), else a clear error."""
+    try:
+        finite = isinstance(value, numbers.Number) and cmath.isfinite(complex(value))
+    except OverflowError:  # an int beyond any float
+        finite = False
+    if not finite:
+        huge = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        shown = f"{'-' * (value < 0)}10^{math.log10(-value if value < 0 else value):.0f} or so" if huge else repr(value)
+        raise EinsumgradError(f"{what} must be a finite number, got {shown}")
+    return value
+
+
 def zeros_like(x: Expr) -> Expr:
     return constant(0, x.dims)
 
 
 def as_expr(x) -> Expr:
-    return x if isinstance(x, Expr) else constant(x)
+    """``x`` itself, or the number ``x`` as a constant; a number written into an expression must be
+    finite (a folded one, such as ``sqrt(-1)``, is left as NumPy computes it)."""
+    if isinstance(x, Expr):
+        return x
+    c = constant(x)
+    _finite(x)
+    return c
 
 
 def einsum(spec: str, *operands) -> Expr:
@@ -185,8 +217,10 @@ def add(a, b) -> Expr:
 
 
 def scale(x, c) -> Expr:
-    x = as_expr(x)
-    return Expr(x.out, x.dims, tuple(Term(t.coef * c, t.factors) for t in x.terms)) if c != 0 else zeros_like(x)
+    x, c = as_expr(x), _finite(c)
+    if c == 0:
+        return zeros_like(x)
+    return Expr(x.out, x.dims, tuple(Term(_finite(t.coef * c), t.factors) for t in x.terms))
 
 
 def multiply(a, b) -> Expr:
@@ -204,15 +238,17 @@ def hadamard(a: Expr, b: Expr) -> Expr:
 
 def power(x, exponent) -> Expr:
     """``x ** exponent`` for a number ``exponent`` (or a number raised to an expression)."""
-    if not isinstance(x, Expr) and not isinstance(exponent, Expr):
-        try:
-            return constant(x**exponent)  # two numbers, as in x / 2
+    if not isinstance(x, Expr) and not isinstance(exponent, Expr):  # two numbers, as in x / 2
+        try:  # in floating point first: an exact x ** exponent of ints could take any time
+            complex(_finite(x)) ** complex(_finite(exponent, "an exponent"))
         except (ZeroDivisionError, OverflowError) as err:
             raise EinsumgradError(f"{x!r} ** {exponent!r}: {err}") from None
+        return constant(x**exponent)
     if not isinstance(x, Expr):
         return apply("exp", scale(exponent, _log(x)))
     if isinstance(exponent, Expr) or not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
         raise EinsumgradError("powers take a real-number exponent: x ** 2, x ** -0.5; for x ** y use exp(y * log(x))")
+    _finite(exponent, "an exponent")
     if exponent == 0:
         return constant(1, x.dims)
     if exponent == 1:
@@ -259,11 +295,15 @@ def function(name: str) -> Callable[[Expr], Expr]:
 def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
     """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed)."""
     x = as_expr(x)
-    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, numbers.Integral) else axis
+    if not isinstance(axes, (range, tuple, list)) or not all(_is_int(k) for k in axes):
+        raise ShapeError(f"axis is None, an int or a tuple of ints, got {axis!r}")
     keep = set(range(x.ndim))
     for k in axes:
         if not -x.ndim <= k < x.ndim:
             raise ShapeError(f"axis {k} is out of range for an expression of rank {x.ndim}")
+        if k % x.ndim not in keep:
+            raise ShapeError(f"axis {axis!r} names axis {k % x.ndim} twice")
         keep.discard(k % x.ndim)
     target = fresh(x.ndim, ())
     out = tuple(target[k] for k in sorted(keep))

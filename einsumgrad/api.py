@@ -12,15 +12,17 @@ array([[2., 5.],
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from .algebra import leaf
-from .compiler import Compiled, to_array
+from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
-from .errors import DerivativeError, EinsumgradError
+from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Ref, Var, variables
 from .einsum_jacobian import LAYOUTS, Jacobian
 
@@ -113,6 +115,7 @@ def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled: 
     >>> compile(W * 2)(W=np.ones((1, 2)))
     array([[2., 2.]])
     """
+    check_backend(backend)  # before the cache, which needs it hashable
     key = optimize if isinstance(optimize, (str, bool)) else None
     exprs = tuple(exprs)
     contexts = tuple(e.context if isinstance(e, Expr) else None for e in exprs)
@@ -152,12 +155,22 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
     >>> check(apply("tanh", x), x, x=np.array([0.5, -1.0])).passed
     True
     """
+    if not isinstance(expr, Expr):
+        raise EinsumgradError(f"check needs an expression built with eg.tensor / eg.einsum, got {type(expr).__name__}")
     var = variable(wrt, expr)
     if var.name not in arrays:
         raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
-    arrays = {n: to_array(n, a) for n, a in arrays.items()}
-    arrays = {n: np.asarray(a, dtype=np.complex128 if np.iscomplexobj(a) else np.float64) for n, a in arrays.items()}
+    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+            raise EinsumgradError(f"check takes a finite number >= 0 for {name}, got {value!r}")
+    if eps == 0:
+        raise EinsumgradError("check needs a step eps > 0, got 0")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise EinsumgradError(f"check takes a whole number >= 0 for seed, got {seed!r}")
+    arrays = {n: _float_array(n, a) for n, a in arrays.items()}
     x0 = arrays[var.name]
+    if x0.ndim != len(var.shape):
+        raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
     direction = np.random.default_rng(seed).standard_normal(x0.shape)
     name = "d" + var.name
     while name in arrays:
@@ -176,3 +189,12 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
     size = max([1.0, float(np.abs(plus).max(initial=0)), float(scale.max(initial=0))])
     passed = bool(np.all(np.isfinite(symbolic))) and max_abs <= atol + rtol * size
     return CheckReport(f"∂{_label(expr)}/∂{var.name}", max_abs, max_rel, eps, passed)
+
+
+def _float_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 (or complex128) array, or a clear error."""
+    array = to_array(name, value)
+    try:
+        return np.asarray(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64)
+    except (TypeError, ValueError):
+        raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one") from None

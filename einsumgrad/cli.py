@@ -5,11 +5,16 @@ Errors print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
+import os
 import sys
 
 import numpy as np
 
-from .errors import EinsumgradError, EinsumSyntaxError
+from .algebra import MAX_RANK
+from .compiler import describe_bytes, memory_limit
+from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
 
 EXAMPLES = {
     "jacobian": """examples:
@@ -96,13 +101,34 @@ def parse_shape(text: str) -> tuple[int, ...]:
         raise EinsumgradError(f"a shape is sizes joined by 'x', such as 3x4; got {text!r}") from None
     if any(n < 0 for n in shape):
         raise EinsumgradError(f"sizes cannot be negative: {text!r}")
+    if len(shape) > MAX_RANK:
+        raise EinsumgradError(f"shape {text!r} has {len(shape)} axes, over NumPy's limit of {MAX_RANK}")
     return shape
+
+
+def check_fits(shapes) -> None:
+    """Refuse random float64 arrays of these shapes if together they are over the memory limit."""
+    nbytes, limit = 8 * sum(math.prod(s) for s in shapes), memory_limit()
+    if nbytes > limit:
+        raise MemoryLimitError(f"--shapes asks for random arrays of {describe_bytes(nbytes)}, over the memory limit "
+                               f"of {describe_bytes(limit)}; use smaller sizes")
+
+
+def random_generator(seed: int) -> np.random.Generator:
+    if seed < 0:
+        raise EinsumgradError(f"--seed takes a whole number >= 0, got {seed}")
+    return np.random.default_rng(seed)
 
 
 def _jacobian(args) -> None:
     from .einsum_jacobian import Jacobian
 
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
+    shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
+    if shapes is not None:
+        J.nbytes(*shapes)  # checks them against the spec before anything is printed
+        check_fits(shapes)
+        rng = random_generator(args.seed)
     if args.explain:
         from .teach import explain
 
@@ -117,9 +143,7 @@ def _jacobian(args) -> None:
             print(t.einsum)
     else:
         print(J)
-    if args.shapes is not None:
-        shapes = [parse_shape(s) for s in args.shapes.split(",")]
-        rng = np.random.default_rng(args.seed)
+    if shapes is not None:
         ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
         for name, op in zip(J.names, ops):
             print(f"\n{name} =\n{op}")
@@ -134,9 +158,12 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
         if not item.strip():
             continue
         name, eq, shape = item.partition("=")
-        if not eq or not name.strip().isidentifier():
+        name = name.strip()
+        if not eq or not name.isidentifier():
             raise EinsumgradError(f"--shapes takes NAME=3x4 items separated by commas; got {item.strip()!r}")
-        shapes[name.strip()] = parse_shape(shape)
+        if name in shapes:
+            raise EinsumgradError(f"--shapes gives {name} twice")
+        shapes[name] = parse_shape(shape)
     return shapes
 
 
@@ -151,6 +178,16 @@ def _derivative(args) -> None:
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
+    unused = sorted(set(shapes) - compiled.accepted)
+    if unused:
+        raise EinsumgradError(f"--shapes names {', '.join(unused)}, which the expression does not read "
+                              f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
+    if args.shapes is not None:
+        missing = [n for n in compiled.names if n not in shapes]
+        if missing:
+            raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
+        check_fits(shapes[n] for n in compiled.names)
+        rng = random_generator(args.seed)
     wrt = leaf(args.wrt, compiled.vars[args.wrt].shape)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
@@ -168,16 +205,41 @@ def _derivative(args) -> None:
         formula = derivative.matrix_notation()
         print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
     if args.shapes is not None:
-        missing = [n for n in compiled.names if n not in shapes]
-        if missing:
-            raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
-        rng = np.random.default_rng(args.seed)
         arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
         value = api.evaluate(derivative, **arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
         report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)
         print(report)
+
+
+def _demo(args) -> int:
+    from .demos import DEMOS, run_demo
+
+    if args.plot is not None and args.name in DEMOS:
+        if "plot" not in inspect.signature(DEMOS[args.name]).parameters:
+            drawing = [n for n, demo in DEMOS.items() if "plot" in inspect.signature(demo).parameters]
+            raise EinsumgradError(f"demo {args.name!r} draws no plot; --plot works with {', '.join(drawing)}")
+        check_plot_path(args.plot)
+    return run_demo(args)
+
+
+def check_plot_path(path: str) -> None:
+    """Refuse, before any work, a --plot file in a missing folder or of a type matplotlib cannot write."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise EinsumgradError(f"--plot {path}: there is no folder {folder!r}")
+    if not os.access(folder, os.W_OK):
+        raise EinsumgradError(f"--plot {path}: the folder {folder!r} is not writable")
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    kind = os.path.splitext(path)[1].lower().lstrip(".")
+    if kind not in kinds:
+        problem = f"matplotlib cannot write .{kind} files" if kind else "the file name needs an extension"
+        raise EinsumgradError(f"--plot {path}: {problem}; use one of {', '.join('.' + k for k in sorted(kinds))}")
 
 
 def main(argv=None) -> int:
@@ -192,9 +254,7 @@ def main(argv=None) -> int:
         elif args.command in ("grad", "hessian"):
             _derivative(args)
         else:
-            from .demos import run_demo
-
-            return run_demo(args)
+            return _demo(args)
     except EinsumSyntaxError as err:
         print(f"einsumgrad: error: {err.problem}, at column {err.position + 1} of {err.spec!r}", file=sys.stderr)
         return 2

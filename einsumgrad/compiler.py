@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import numbers
 import threading
 from collections import OrderedDict
 from functools import partial
@@ -27,6 +28,7 @@ import opt_einsum
 from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from . import functions
+from .algebra import MAX_RANK
 from .errors import EinsumgradError, MemoryLimitError, ShapeError
 from .ir import Call, Delta, Dim, Expr, Ref, Size, Var, children, variables
 from .render import describe_factor
@@ -34,23 +36,37 @@ from .simplify import eliminate_deltas
 
 OPTIMIZERS = tuple(sorted(opt_einsum.paths._PATH_OPTIONS))
 SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
+_epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
 
 
 def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None) -> dict:
     """Set the per-function plan-cache bound and the dense-result memory limit in bytes
-    (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings."""
-    try:
-        if plan_cache_size is not None:
-            SETTINGS["plan_cache_size"] = max(1, int(plan_cache_size))
-        if memory_limit is not None:
-            SETTINGS["memory_limit"] = None if memory_limit == "auto" else int(memory_limit)
-    except (TypeError, ValueError):
-        raise EinsumgradError(f"configure takes whole numbers (memory_limit in bytes, or 'auto'); got "
-                              f"plan_cache_size={plan_cache_size!r}, memory_limit={memory_limit!r}") from None
+    (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings.
+    A lower limit applies at once, to plans already made too."""
+    global _epoch
+    size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
+    auto = isinstance(memory_limit, str) and memory_limit == "auto"
+    if memory_limit is not None and not auto:
+        memory_limit = whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    if size is not None:
+        SETTINGS["plan_cache_size"] = size
+    if memory_limit is not None:
+        SETTINGS["memory_limit"] = None if auto else memory_limit
+        _epoch += 1
     return dict(SETTINGS)
 
 
+def whole_number(name: str, value, unit: str = "") -> int:
+    """``value`` if it is a whole number >= 0 (an int, or a float such as 2e9), else a clear error."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    raise EinsumgradError(f"{name} must be a whole number >= 0{unit}; got {value!r}")
+
+
 def memory_limit() -> int:
+    """The configured limit in bytes, or the smaller of 2 GiB and half the free memory."""
     if SETTINGS["memory_limit"] is not None:
         return SETTINGS["memory_limit"]
     limit = 2 << 30
@@ -61,6 +77,14 @@ def memory_limit() -> int:
     except (OSError, KeyError, ValueError):
         pass
     return limit
+
+
+def describe_bytes(n: int) -> str:
+    """``216000000 -> '206 MiB'``: three significant digits in the largest unit that fits."""
+    k = 0
+    while k < 6 and n >= 1024 ** (k + 1):
+        k += 1
+    return f"{n / 1024**k:.3g} {('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[k]}"
 
 
 def check_optimize(optimize):
@@ -244,7 +268,8 @@ class _Plan:
         # (dask, ...) are combined functionally, deltas as identity matrices, and stay lazy
         self.lazy = any(type(a) is not np.ndarray for a in arrays.values())
         self.einsum_backend = "auto" if self.lazy and self.backend == "numpy" else self.backend
-        self.limit = compiled.memory_limit or memory_limit()
+        self.memory_limit = compiled.memory_limit  # None: the configured limit
+        self.needs: list[tuple[int, str, str]] = []  # (bytes, what takes them, advice) for the memory guard
         self.sizes = {n: a.shape for n, a in arrays.items()}
         for n, rank in compiled.ranks.items():  # every rank first: a shape may refer to another tensor's axes
             got = len(arrays[n].shape)
@@ -271,8 +296,20 @@ class _Plan:
                 self.steps.append((self.slot[node], self._expr_step(node, owned_result=node in compiled.exprs)))
         self.outputs = [self.slot[e] for e in compiled.exprs]
         self.var_slots = [(self.slot[v], n) for n, v in compiled.vars.items() if v in self.slot]
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Refuse the plan if a result or intermediate it makes is over the memory limit."""
+        limit = memory_limit() if self.memory_limit is None else self.memory_limit
+        for nbytes, what, advice in self.needs:
+            if nbytes > limit:
+                raise MemoryLimitError(f"{what}: {describe_bytes(nbytes)}, over the limit of {describe_bytes(limit)}. "
+                                       f"{advice}; or raise the limit with eg.configure(memory_limit=...)")
+        self.epoch = _epoch
 
     def run(self, arrays: dict) -> list:
+        if self.epoch != _epoch:  # the limit changed since the last check
+            self._check_memory()
         values: list = [None] * len(self.slot)
         for k, n in self.var_slots:
             values[k] = arrays[n]
@@ -342,6 +379,18 @@ class _Plan:
         raise ShapeError(f"index {a!r} has size {n} in {where} but size {seen[0]} in {seen[1]}{hint}")
 
     # steps --------------------------------------------------------------
+    def _guard(self, shape: tuple[int, ...], terms: list[_TermPlan]) -> None:
+        """Note the bytes of this result and of the largest intermediate of each term's contraction."""
+        itemsize = self.dtype.itemsize
+        self.needs.append((math.prod(shape) * itemsize, f"this result has shape {shape}",
+                           "Use vjp/jvp/grad, which never build it, or smaller sizes"))
+        for t in terms:
+            if t.contraction is not None:
+                eq, shapes = t.contraction
+                self.needs.append((_planned(eq, shapes, self.optimize).largest * itemsize,
+                                   f"contracting {eq} over shapes {', '.join(map(str, shapes))} pairwise makes "
+                                   "an intermediate", "Use smaller sizes or another optimize="))
+
     def _call_step(self, node: Call) -> Callable:
         impl, arg, params = functions.get(node.fn).impl, self.slot[node.arg], node.params
         self.lines.append(f"  [{self.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
@@ -349,14 +398,12 @@ class _Plan:
 
     def _expr_step(self, expr: Expr, owned_result: bool) -> Callable:
         shape = self.shape_of[expr]
-        nbytes = math.prod(shape) * self.dtype.itemsize
+        if len(shape) > MAX_RANK:
+            raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
+                             "Use vjp/jvp/grad, which never build it")
         terms = [self._term(expr, t) for t in expr.terms]
-        if nbytes > self.limit and not self.lazy:
-            raise MemoryLimitError(
-                f"this result has shape {shape}: {nbytes / 2**20:,.0f} MiB, over the limit of "
-                f"{self.limit / 2**20:,.0f} MiB. Use vjp/jvp/grad, which never build it, or smaller "
-                "sizes; or raise the limit with eg.configure(memory_limit=...)"
-            )
+        if not self.lazy:
+            self._guard(shape, terms)
         self.lines.append(f"  [{self.slot[expr]}] shape {shape} = " + (" + ".join(t.einsum for t in terms) or "0"))
         self.term_plans.append(terms)
         if self.lazy:
@@ -510,21 +557,42 @@ def clear_contractions() -> None:
 
 
 SMALL = 1 << 15  # up to this many loop iterations one np.einsum call beats any planned path
+MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy 2): more go pairwise
+
+
+class _Contraction(NamedTuple):
+    run: Callable  # operands -> result
+    largest: int  # entries of the largest intermediate (0: one np.einsum call makes none)
 
 
 def _contraction(eq: str, shapes: tuple, optimize) -> Callable:
-    """A planned contraction, cached: ``np.einsum`` as written for ``optimize=False`` and for
-    small problems under ``"auto"``; else opt_einsum's path with every pairwise step prepared
-    once (:func:`_step`), so that a call runs only the array operations."""
+    """A planned contraction, cached: see :func:`_planned`."""
+    return _planned(eq, shapes, optimize).run
+
+
+def _planned(eq: str, shapes: tuple, optimize) -> _Contraction:
+    """``np.einsum`` as written for ``optimize=False`` and for small problems under ``"auto"``;
+    else (and always from 32 operands on) opt_einsum's path, greedy for ``optimize=False``, with
+    every pairwise step prepared once (:func:`_step`), so that a call runs only the array operations."""
     key = (eq, shapes, repr(optimize))
     hit = _CONTRACTIONS.get(key)
     if hit is None:
         size = {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
-        if optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL):
-            hit = partial(np.einsum, eq)
+        direct = optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL)
+        if direct and len(shapes) < MAX_OPERANDS:
+            hit = _Contraction(partial(np.einsum, eq), 0)
         else:
-            _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)
-            hit = _pairwise([_step(c[0], c[1], c[2], c[4], size) for c in info.contraction_list])
+            path = "greedy" if optimize is False else optimize
+            try:
+                _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=path)
+            except (TypeError, ValueError, IndexError):
+                if not isinstance(path, (list, tuple)):
+                    raise
+                raise EinsumgradError(f"optimize={path!r} is not a contraction path for {eq}: a path is a list of "
+                                      f"tuples of operand positions that contracts all {len(shapes)} operands into "
+                                      "one, such as [(0, 1)] * " + str(len(shapes) - 1)) from None
+            steps = [_step(c[0], c[1], c[2], c[4], size) for c in info.contraction_list]
+            hit = _Contraction(_pairwise(steps), int(info.largest_intermediate))
         with _LOCK:
             _CONTRACTIONS[key] = hit
             while len(_CONTRACTIONS) > 4096:

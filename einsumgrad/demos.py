@@ -128,7 +128,7 @@ def demo_tanh(plot: str | None = None) -> int:
     return check.verdict()
 
 
-def demo_trace(plot: str | None = None) -> int:
+def demo_trace() -> int:
     """Trace and determinant identities from the Matrix Cookbook, derived index by index."""
 
     check = Checks()
@@ -155,7 +155,7 @@ def demo_trace(plot: str | None = None) -> int:
     return check.verdict()
 
 
-def demo_orthogonality(plot: str | None = None) -> int:
+def demo_orthogonality() -> int:
     """β Σ_i Σ_jk |Φ_iᵀ Φ_i − I|_jk with a third-order Φ: the gradient the question asks for."""
 
     check = Checks()
@@ -220,4 +220,4 @@ def run_demo(args) -> int:
         return 0
     if args.name not in DEMOS:
         raise EinsumgradError(f"unknown demo {args.name!r}; choose one of {', '.join(DEMOS)}")
-    return DEMOS[args.name](plot=args.plot)
+    return DEMOS[args.name](plot=args.plot) if args.plot else DEMOS[args.name]()

@@ -13,7 +13,9 @@ array([[0., 1., 2.],
 """
 from __future__ import annotations
 
+import itertools
 import math
+import numbers
 import string
 from functools import lru_cache
 from typing import NamedTuple
@@ -22,7 +24,7 @@ import numpy as np
 
 from . import render
 from .algebra import leaf, product
-from .compiler import Compiled, to_array
+from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Term, Var
@@ -71,7 +73,7 @@ class Jacobian:
         if layout not in LAYOUTS:
             raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (y.shape + X.shape) or 'denominator'")
         self.layout = layout
-        self.output_name = next(c for c in ("y", "out", "z", "result") if c not in self.names)
+        self.output_name = unused_name(("y", "out", "z", "result"), self.names)
         self._seen: dict[tuple, _Symbolic] = {}  # operand shapes -> symbolic result, checked once
 
     # -- symbolic --------------------------------------------------------------
@@ -125,7 +127,7 @@ class Jacobian:
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
         styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
                   "latex": render.LATEX}
-        if style not in styles:
+        if not isinstance(style, str) or style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
         rhs_style = styles[style]
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
@@ -185,8 +187,9 @@ class Jacobian:
 
     def __call__(self, *operands, memory_limit: int | None = None) -> np.ndarray:
         """The dense Jacobian (guarded: above the memory limit it raises and suggests vjp/jvp)."""
+        limit = None if memory_limit is None else whole_number("memory_limit", memory_limit, " of bytes")
         sym, arrays = self._arrays(operands)
-        return _compiled(_layout(sym, self.layout), self.names, memory_limit)(**arrays)
+        return _compiled(_layout(sym, self.layout), self.names, limit)(**arrays)
 
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
@@ -206,6 +209,16 @@ class Jacobian:
         >>> Jacobian("ij,j->i").nbytes((256, 256), (256,)) // 2**20
         128
         """
+        try:
+            kind = np.dtype(dtype).kind
+        except TypeError:
+            kind = None
+        if kind is None or kind not in "biufc":
+            raise EinsumgradError(f"dtype={dtype!r} is not a NumPy dtype of numbers, such as 'float64'")
+        for name, shape in zip(self.names, shapes):
+            if not isinstance(shape, (tuple, list)) or not all(
+                    isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape):
+                raise ShapeError(f"nbytes takes one shape per operand, a tuple of sizes >= 0; got {shape!r} for {name}")
         sym = self._symbolic(shapes)
         sizes = {n: s for n, s in zip(self.names, shapes)}
         count = math.prod(d if isinstance(d, int) else sizes[d[0]][d[1]] for d in sym.jac.dims)
@@ -216,6 +229,8 @@ def operand_names(names, n: int) -> tuple[str, ...]:
     if names is None:
         pool = [c for c in string.ascii_uppercase if c != "I"]
         return tuple(pool[k] if n <= len(pool) else f"A{k}" for k in range(n))
+    if not isinstance(names, (str, list, tuple)):
+        raise EinsumgradError(f"names is a string such as 'W,x' or a list of strings, got {names!r}")
     items = [s.strip() for s in names.split(",")] if isinstance(names, str) else list(names)
     if len(items) != n:
         raise EinsumgradError(f"names={names!r} gives {len(items)} name(s) for {n} operand(s)")
@@ -225,6 +240,12 @@ def operand_names(names, n: int) -> tuple[str, ...]:
     if len(set(items)) != n:
         raise EinsumgradError(f"operand names must differ, got {', '.join(items)}")
     return tuple(items)
+
+
+def unused_name(preferred: tuple[str, ...], taken) -> str:
+    """The first of ``preferred`` not in ``taken``; if every one is, the first with a number added."""
+    numbered = (f"{preferred[0]}{k}" for k in itertools.count(1))
+    return next(n for n in itertools.chain(preferred, numbered) if n not in taken)
 
 
 @lru_cache(maxsize=256)
@@ -239,8 +260,8 @@ def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: st
     var = leaves[wrt].terms[0].factors[0].node
     jac = derivative(y, var)
     i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
-    cotangent = next(n for n in ("g", "G", "g_" + y_name, "cotangent") if n not in names)
-    tangent = next(n for n in ("d" + var.name, "t", "T", "tangent") if n not in names)
+    cotangent = unused_name(("g", "G", "g_" + y_name, "cotangent"), names)
+    tangent = unused_name(("d" + var.name, "t", "T", "tangent"), names)
     vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
     jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
     operands = frozenset(names)  # evaluate() accepts every operand, read or not
