@@ -1,12 +1,21 @@
-"""Shared benchmark method: interleaved repeats, medians and spread, machine facts, tables.
+"""Shared benchmark method: pinned thread counts, interleaved repeats, medians and spread, tables.
 
-Timings on shared machines are noisy: every function of a comparison runs once per
-round, in turn, so that a slow spell hits all of them alike; we report medians and
-the interquartile range, and ratios of medians measured in the same run.
+Timings on shared machines are noisy, and multithreaded BLAS on a busy machine turns a
+0.3 ms matrix-vector product into one that waits milliseconds for a second core. So:
+
+- every thread pool runs ``--threads N`` threads (default 1) while anything is timed:
+  BLAS and OpenMP through threadpoolctl, torch through ``torch.set_num_threads``, and
+  jax through ``XLA_FLAGS`` set before jax is imported (Eigen's intra-op pool of N
+  threads, single-threaded at N = 1; XLA may still keep idle helper threads);
+- every function of a comparison runs once per round, in a rotating order, so that a
+  slow spell hits all of them alike;
+- every time is the median with its interquartile range, and every ratio is the median
+  and interquartile range of the per-round ratios (paired samples from the same round).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import os
@@ -19,34 +28,50 @@ from importlib import metadata
 
 import numpy as np
 
+NO_THREADPOOLCTL = ("the benchmarks pin BLAS threads with threadpoolctl, which is not installed: "
+                    "pip install 'einsumgrad[bench]' (--quick runs without it, unpinned, with a warning)")
 
-@dataclass
+INTERLEAVED = ("medians of interleaved rounds in one process; (a–b) is the interquartile range; "
+               "a ratio's is that of the per-round ratios")
+
+
+@dataclass(frozen=True)
 class Timing:
-    median: float
-    q1: float
-    q3: float
+    """Samples of one quantity (seconds, or a ratio), with their median and quartiles."""
+
+    samples: tuple[float, ...]
 
     @property
-    def spread(self) -> float:
-        return (self.q3 - self.q1) / self.median if self.median else 0.0
+    def median(self) -> float:
+        return float(np.median(self.samples))
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        q1, q3 = np.percentile(self.samples, [25, 75])
+        return float(q1), float(q3)
+
+    def __truediv__(self, other: Timing) -> Timing:
+        """Per-round ratios of two interleaved timings."""
+        return Timing(tuple(a / b for a, b in zip(self.samples, other.samples)))
 
 
 def interleaved(functions: dict, repeats: int = 15, warmup: int = 2, budget: float = 20.0) -> dict[str, Timing]:
-    """Time each function ``repeats`` times, round-robin, after ``warmup`` untimed rounds.
-    Stops early (keeping at least 3 rounds) once ``budget`` seconds have passed."""
+    """Time each function ``repeats`` times in rounds, each round in a rotated order, after
+    ``warmup`` untimed rounds. Stops early (keeping at least 3 rounds) after ``budget`` seconds."""
     for _ in range(warmup):
         for f in functions.values():
             f()
-    samples: dict[str, list[float]] = {name: [] for name in functions}
+    names = list(functions)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     start = time.perf_counter()
     for r in range(repeats):
-        for name, f in functions.items():
+        for name in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            f()
+            functions[name]()
             samples[name].append(time.perf_counter() - t0)
         if r >= 2 and time.perf_counter() - start > budget:
             break
-    return {n: Timing(*np.percentile(s, [50, 25, 75])) for n, s in samples.items()}
+    return {n: Timing(tuple(s)) for n, s in samples.items()}
 
 
 def write_floor(x: np.ndarray) -> np.ndarray:
@@ -68,16 +93,52 @@ def peak_memory(f) -> int:
         tracemalloc.stop()
 
 
+def pin_jax_threads(threads: int) -> None:
+    """Ask XLA for ``threads`` intra-op threads; takes effect only if jax is not yet imported."""
+    flags = f"intra_op_parallelism_threads={threads}"
+    if threads == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false " + flags
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+
+
+@contextlib.contextmanager
+def pinned(args: argparse.Namespace, method: str = INTERLEAVED):
+    """Run the body with every thread pool at ``args.threads`` threads; print the header first.
+    Without threadpoolctl: exit with a message, or in --quick mode warn and run unpinned."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        if not args.quick:
+            raise SystemExit(NO_THREADPOOLCTL) from None
+        print(f"warning: {NO_THREADPOOLCTL}", file=sys.stderr)
+        print(header(args, "not pinned: threadpoolctl is not installed", method))
+        yield
+        return
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads):
+        pools = [f"{p['prefix']} {p.get('version') or ''}".strip() + f" ({p['user_api']}): {p['num_threads']}"
+                 for p in threadpool_info()]
+        if "torch" in sys.modules:
+            pools.append(f"torch: {sys.modules['torch'].get_num_threads()}")
+        if "jax" in sys.modules:
+            pools.append(f"jax: XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+        print(header(args, f"{args.threads} each: " + "; ".join(pools), method))
+        yield
+
+
+def header(args: argparse.Namespace, threads: str, method: str) -> str:
+    """The run's settings as a two-column table (or # comments for CSV)."""
+    rows = [("machine", machine()), ("threads (--threads)", threads), ("method", method)]
+    if args.csv:
+        return "\n".join(f"# {k}: {v}" for k, v in rows)
+    return table([{"setting": k, "value": v} for k, v in rows], ["setting", "value"]) + "\n"
+
+
 def machine() -> str:
-    """Cores, CPU, BLAS and library versions, for the table's caption."""
+    """Cores, CPU and library versions."""
     import opt_einsum
 
-    blas = "unknown BLAS"
-    try:
-        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        blas = f"{deps.get('name')} {deps.get('version', '')}".strip()
-    except Exception:  # noqa: BLE001 - older NumPy has no dict mode
-        pass
     versions = [f"python {platform.python_version()}", f"numpy {np.__version__}", f"opt_einsum {opt_einsum.__version__}"]
     for name in ("jax", "torch", "autograd", "dask"):
         if name in sys.modules:
@@ -86,14 +147,37 @@ def machine() -> str:
             except metadata.PackageNotFoundError:
                 versions.append(f"{name} {getattr(sys.modules[name], '__version__', '?')}")
     cpu = platform.processor() or platform.machine()
-    return f"{os.cpu_count()} cores ({cpu}), {blas}; " + ", ".join(versions)
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    return f"{os.cpu_count()} cores ({cpu}); " + ", ".join(versions)
+
+
+def _unit(seconds: float) -> tuple[str, float]:
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return unit, scale
+    return "ns", 1e-9
 
 
 def human_time(seconds: float) -> str:
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
+    unit, scale = _unit(seconds)
+    return f"{seconds / scale:.3g} {unit}"
+
+
+def _number(x: float) -> str:
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def spread(t: Timing, unit: str = "", scale: float = 1.0) -> str:
+    """``median (q1–q3)``: a ratio as it is, a time in the unit of its median."""
+    q1, q3 = t.quartiles
+    return f"{_number(t.median / scale)}{unit} ({_number(q1 / scale)}–{_number(q3 / scale)})"
+
+
+def time_spread(t: Timing) -> str:
+    unit, scale = _unit(t.median)
+    return spread(t, " " + unit, scale)
 
 
 def human_bytes(n: float) -> str:
@@ -140,11 +224,28 @@ def plot(series: dict[str, dict[str, list[tuple[float, float]]]], path: str, xla
     print(f"wrote {path}")
 
 
-def arguments(description: str, plots: bool = True) -> argparse.Namespace:
+def _threads(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a thread count is a whole number from 1, not {text!r}")
+    return int(text)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options every script shares."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats (under 2 minutes)")
     p.add_argument("--csv", action="store_true", help="print CSV instead of Markdown")
+    p.add_argument("--threads", type=_threads, default=1, metavar="N",
+                   help="threads for BLAS, OpenMP, torch and jax while timing (default 1)")
+    return p
+
+
+def arguments(description: str, plots: bool = True) -> argparse.Namespace:
+    """Parse a timing script's options and ask jax for the thread count (before anything imports jax)."""
+    p = parser(description)
     if plots:
         p.add_argument("--plot", metavar="FILE.png", help="plot time against size, log axes (needs matplotlib)")
-    p.add_argument("--repeats", type=int, default=None)
-    return p.parse_args()
+    p.add_argument("--repeats", type=int, default=None, help="rounds of interleaved calls")
+    args = p.parse_args()
+    pin_jax_threads(args.threads)
+    return args

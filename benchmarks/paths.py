@@ -23,7 +23,7 @@ import opt_einsum
 import einsumgrad as eg
 from einsumgrad.differentiate import contract
 from einsumgrad.algebra import leaf
-from harness import arguments, human_bytes, human_time, interleaved, machine, peak_memory, plot, table
+from harness import arguments, human_bytes, interleaved, peak_memory, pinned, plot, spread, table, time_spread
 
 OPTIMIZERS = ["greedy", "optimal", "dp", "branch-2", "auto"]
 DENSE_LIMIT = 1 << 30  # build dense Jacobians up to 1 GiB
@@ -122,27 +122,26 @@ def main():
     args = arguments(__doc__)
     rows = []
     series: dict = {}
-    for p in problems(args.quick):
-        methods = p.methods()
-        t = interleaved(methods, repeats=args.repeats or (3 if args.quick else 9), budget=8 if args.quick else 30)
-        ref = next(v for k, v in t.items() if k.startswith("(d)")).median
-        results = {k: f() for k, f in methods.items()}
-        want = next(v for k, v in results.items() if k.startswith("(d)"))
-        for name, timing in t.items():
-            np.testing.assert_allclose(results[name], want, rtol=1e-8, atol=1e-8, err_msg=name)
-            flops, largest = p.path_info(name)
-            series.setdefault(p.label, {}).setdefault(name, []).append((p.n, timing.median))
-            rows.append({"problem": p.label, "size": p.size, "method": name, "time": human_time(timing.median),
-                         "spread": f"±{timing.spread * 50:.0f}%",
-                         "× (d)": f"{timing.median / ref:.2f}", "FLOPs": flops, "largest intermediate": largest,
-                         "peak memory": human_bytes(peak_memory(methods[name]))})
-        for name in ("(a) dense J, then contract", "(b) np.einsum, optimize=False"):
-            if not any(k.startswith(name[:3]) for k in methods):
-                reason = "dense J over 1 GiB" if name.startswith("(a)") else f"{p.naive_loop:.1e} loop iterations"
-                rows.append({"problem": p.label, "size": p.size, "method": name, "time": f"skipped ({reason})"})
-    columns = ["problem", "size", "method", "time", "spread", "× (d)", "FLOPs", "largest intermediate", "peak memory"]
+    with pinned(args):
+        for p in problems(args.quick):
+            methods = p.methods()
+            t = interleaved(methods, repeats=args.repeats or (3 if args.quick else 9), budget=8 if args.quick else 30)
+            ref = next(v for k, v in t.items() if k.startswith("(d)"))
+            results = {k: f() for k, f in methods.items()}
+            want = next(v for k, v in results.items() if k.startswith("(d)"))
+            for name, timing in t.items():
+                np.testing.assert_allclose(results[name], want, rtol=1e-8, atol=1e-8, err_msg=name)
+                flops, largest = p.path_info(name)
+                series.setdefault(p.label, {}).setdefault(name, []).append((p.n, timing.median))
+                rows.append({"problem": p.label, "size": p.size, "method": name, "time": time_spread(timing),
+                             "× (d)": spread(timing / ref), "FLOPs": flops, "largest intermediate": largest,
+                             "peak memory": human_bytes(peak_memory(methods[name]))})
+            for name in ("(a) dense J, then contract", "(b) np.einsum, optimize=False"):
+                if not any(k.startswith(name[:3]) for k in methods):
+                    reason = "dense J over 1 GiB" if name.startswith("(a)") else f"{p.naive_loop:.1e} loop iterations"
+                    rows.append({"problem": p.label, "size": p.size, "method": name, "time": f"skipped ({reason})"})
+    columns = ["problem", "size", "method", "time", "× (d)", "FLOPs", "largest intermediate", "peak memory"]
     print(table(rows, columns, args.csv))
-    print(f"\nmedians of interleaved runs; spread is the interquartile range / 2; {machine()}")
     if args.plot:
         plot(series, args.plot, "size (largest dimension)")
 

@@ -10,7 +10,6 @@ and the gradient of Σ tanh(Wx) over W (reduced to its norm, since the gradient 
 large as W). Peak resident memory is reported next to the sizes and this machine's
 RAM, and each result is checked against its closed form computed by dask.
 """
-import argparse
 import os
 import resource
 import time
@@ -18,7 +17,7 @@ import time
 import numpy as np
 
 import einsumgrad as eg
-from harness import human_bytes, human_time, machine, table
+from harness import human_bytes, human_time, parser, pinned, table
 
 
 def logistic_hessian(da, rows: int, d: int, chunk: int) -> tuple[dict, float]:
@@ -62,13 +61,11 @@ def tanh_gradient(da, m: int, n: int, chunk: int) -> tuple[dict, float]:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--rows", type=int, default=20_000_000, help="rows of X (default 20M: 41 GB at 256 columns)")
     p.add_argument("--cols", type=int, default=256)
     p.add_argument("--chunk", type=int, default=100_000, help="rows of X per chunk")
     p.add_argument("--wshape", default="100000x50000", help="the shape of W (default 100000x50000: 40 GB)")
-    p.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    p.add_argument("--csv", action="store_true")
     args = p.parse_args()
     try:
         import dask
@@ -79,7 +76,7 @@ def main():
     rows = 200_000 if args.quick else args.rows
     m, n = (2_000, 1_000) if args.quick else map(int, args.wshape.lower().split("x"))
     results = []
-    with dask.config.set(scheduler="threads", num_workers=os.cpu_count()):
+    with pinned(args, "one run of each"), dask.config.set(scheduler="threads", num_workers=os.cpu_count()):
         results.append(logistic_hessian(da, rows, args.cols, min(args.chunk, rows)))
         results.append(tanh_gradient(da, m, n, max(1, min(m, (400 << 20) // (8 * n)))))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -87,7 +84,7 @@ def main():
     rows_out = [row for row, _ in results]
     print(table(rows_out, list(rows_out[0]), args.csv))
     print(f"\npeak resident memory of the whole run: {human_bytes(peak)}; RAM: {human_bytes(ram)}; "
-          f"inputs are generated chunk by chunk and never held whole; backend='dask'; {machine()}")
+          "inputs are generated chunk by chunk and never held whole; backend='dask', one dask worker per core")
     if any(rel > 1e-8 for _, rel in results):
         raise SystemExit("an out-of-core result disagrees with its closed form")
 

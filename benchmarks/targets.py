@@ -15,7 +15,7 @@ Targets (einsumgrad / reference):
 import numpy as np
 
 import einsumgrad as eg
-from harness import arguments, human_time, interleaved, machine, table, write_floor
+from harness import arguments, interleaved, pinned, spread, table, time_spread, write_floor
 
 
 def problems(quick: bool):
@@ -68,20 +68,19 @@ def problems(quick: bool):
 def main():
     args = arguments(__doc__, plots=False)
     rows = []
-    for name, target, ours, reference in problems(args.quick):
-        if not isinstance(target, str):
-            np.testing.assert_allclose(ours(), reference(), rtol=1e-8, atol=1e-10)
-        t = interleaved({"ours": ours, "reference": reference}, repeats=args.repeats or (5 if args.quick else 25))
-        ratio = t["ours"].median / t["reference"].median
-        met = ratio >= float(target.split()[-1]) if isinstance(target, str) else ratio <= target
-        rows.append({
-            "problem": name, "measured": human_time(t["ours"].median), "reference": human_time(t["reference"].median),
-            "ratio": f"{ratio:.2f}", "spread": f"±{max(t['ours'].spread, t['reference'].spread) * 50:.0f}%",
-            "target": target if isinstance(target, str) else f"≤ {target}",
-            "met": "n/a at --quick sizes" if args.quick else "yes" if met else "NO",
-        })
-    print(table(rows, ["problem", "measured", "reference", "ratio", "spread", "target", "met"], args.csv))
-    print(f"\nmedians of interleaved runs; spread is the interquartile range / 2; {machine()}")
+    with pinned(args):
+        for name, target, ours, reference in problems(args.quick):
+            if not isinstance(target, str):
+                np.testing.assert_allclose(ours(), reference(), rtol=1e-8, atol=1e-10)
+            t = interleaved({"ours": ours, "reference": reference}, repeats=args.repeats or (5 if args.quick else 41))
+            ratio = t["ours"] / t["reference"]
+            met = ratio.median >= float(target.split()[-1]) if isinstance(target, str) else ratio.median <= target
+            rows.append({
+                "problem": name, "measured": time_spread(t["ours"]), "reference": time_spread(t["reference"]),
+                "ratio": spread(ratio), "target": target if isinstance(target, str) else f"≤ {target}",
+                "met": "n/a at --quick sizes" if args.quick else "yes" if met else "NO",
+            })
+    print(table(rows, ["problem", "measured", "reference", "ratio", "target", "met"], args.csv))
 
 
 if __name__ == "__main__":
