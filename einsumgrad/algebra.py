@@ -176,7 +176,7 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
             factors.extend(t.factors)
         carried = {a for f in factors for a in factor_indices(f)}
         factors.extend(Size(dims[a]) for a in summed if a not in carried)
-        terms.append(Term(coef, tuple(factors)))
+        terms.append(Term(_finite(coef), tuple(factors)))
     return shallow(simplify(Expr(tuple(out), tuple(out_dims), tuple(terms))))
 
 

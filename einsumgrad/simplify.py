@@ -18,8 +18,10 @@
 """
 from __future__ import annotations
 
+import cmath
 from functools import lru_cache
 
+from .errors import EinsumgradError
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, node_shape, rename_factor
 
 
@@ -68,10 +70,13 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
 
 
 def _tidy(c):
-    """``2.0 -> 2``, ``(3+0j) -> 3``: coefficients print and hash the same however they arose."""
+    """``2.0 -> 2``, ``(3+0j) -> 3``: coefficients print and hash the same however they arose.
+    A sum that overflows is an error: its terms, evaluated apart, might not overflow."""
+    if cmath.isinf(c):
+        raise EinsumgradError(f"coefficients add up to {c}, beyond a float; rescale the expression")
     if isinstance(c, complex) and c.imag == 0:
         c = c.real
-    if isinstance(c, float) and c.is_integer():
+    if isinstance(c, float) and c.is_integer() and abs(c) < 2**53:  # beyond, ints would outgrow floats
         return int(c)
     return c
 

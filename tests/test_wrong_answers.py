@@ -171,3 +171,13 @@ def test_a_term_over_more_than_52_indices_evaluates(rng):
     for k in range(1, 60):
         expected = expected @ arrays[f"M{k}"]
     np.testing.assert_allclose(eg.evaluate(e, **arrays), expected)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: 1e308 * x * 10,
+    lambda x: (x * 1e308) * 1e10,
+    lambda x: x * 1e308 + x * 1e308,  # merged, 2e308 would read 0.5 as inf where NumPy gives 1e308
+], ids=["product", "scale", "merge"])
+def test_coefficients_that_overflow_are_refused(build):
+    with pytest.raises(eg.EinsumgradError, match="finite number|beyond a float"):
+        build(eg.tensor("x", 1))
