@@ -1,18 +1,15 @@
 """A small, safe expression language for the command line — parsed, never ``eval``'d.
 
-``ast.parse(text, mode="eval")`` reads the text with Python's precedence, and a
-whitelist walks the tree, refusing with a caret every node it does not name. Allowed:
-names (tensors), numbers, ``+ - * / ** @``, unary ``- +``, ``.T``, parentheses,
-``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints),
-``trace(e)`` and the registered functions. A tensor's shape comes from ``shapes``, else
-its rank from the einsum specs it appears in, else from its name (upper case: a
-matrix, lower case: a vector).
+``ast.parse(text, mode="eval")`` reads the text with Python's precedence; a whitelist walks the tree and refuses,
+with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
+``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)`` and the
+registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
+else from its name (upper case: a matrix, lower case: a vector).
 
-Limits, each a clear error: at most 100,000 characters (``MAX_LENGTH``), read in
-linear time; calls, parenthesised operands and ``**`` chains nested at most 100 levels
-(``MAX_DEPTH``); numbers finite floats. Chains (``x + x + ...``, ``x.T.T``, ``- - x``) do
-not nest, and a sum is added up as a balanced tree, but Python's own parser refuses
-chains of more than about 3,000 operands: group them with parentheses.
+Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
+operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; numbers finite floats. Chains (``x + x + ...``,
+``x.T.T``, ``- - x``) do not nest, and a sum adds up as a balanced tree, but Python's own parser refuses chains of
+more than about 3,000 operands: group them in parentheses.
 
 >>> print(parse_expression("sum(tanh(einsum('ij,j->i', W, x)))"))
 y = Σ_i tanh(Σ_j W[i,j] x[j])
@@ -20,10 +17,10 @@ y = Σ_i tanh(Σ_j W[i,j] x[j])
 from __future__ import annotations
 
 import ast
-import math
 import numbers
 import operator
 import re
+import sys
 import warnings
 
 from . import algebra, functions
@@ -35,7 +32,7 @@ MAX_LENGTH = 100_000
 MAX_DEPTH = 100
 FUNCTIONS = frozenset(functions.REGISTRY) - {"pow", "step"} | {"einsum", "sum", "trace"}
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
-              ast.Div: ("/", operator.truediv), ast.MatMult: ("@", operator.matmul), ast.Pow: ("**", operator.pow)}
+              ast.Div: ("/", operator.truediv), ast.MatMult: ("@", algebra.matmul), ast.Pow: ("**", operator.pow)}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
@@ -56,15 +53,6 @@ def _operand(node):
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return node.operand
     return node.value if isinstance(node, ast.Attribute) and node.attr == "T" else None
-
-
-def _finite(value) -> bool:
-    """Whether a number, or every coefficient of an expression, is a finite real number."""
-    try:
-        return all(isinstance(c, numbers.Real) and not isinstance(c, bool) and math.isfinite(c)
-                   for c in ([t.coef for t in value.terms] if isinstance(value, Expr) else [value]))
-    except OverflowError:  # an int beyond any float
-        return False
 
 
 def _sum(x, axis):
@@ -118,9 +106,8 @@ class _Reader:
     def einsum_ranks(self, tree) -> dict[str, int]:
         """Check every einsum's spec (a plain quoted string); the rank of each tensor it takes by name."""
         ranks: dict[str, int] = {}
-        for node in ast.walk(tree):  # iterative: no depth limit
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "einsum"):
-                continue
+        einsums = (n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "einsum")
+        for node in einsums:  # ast.walk is iterative: no depth limit
             first = node.args[0] if node.args else node
             pos, spec = self.chars[first.col_offset], getattr(first, "value", None)
             if not isinstance(spec, str):
@@ -145,7 +132,8 @@ class _Reader:
             raise self.error(where, " ".join(str(err).split())) from err
         except ArithmeticError as err:
             raise self.error(where, f"arithmetic on numbers failed: {(err.args or [err])[-1]}") from None
-        if not _finite(value):
+        coefs = [t.coef for t in value.terms] if isinstance(value, Expr) else [value]
+        if not all(isinstance(c, numbers.Real) and abs(c) <= sys.float_info.max for c in coefs):
             raise self.error(where, "a number here is not a finite real number (beyond ±1.8e308, inf, nan or complex)")
         return value
 
@@ -172,8 +160,6 @@ class _Reader:
                 number = [isinstance(v, numbers.Number) for v in (value, right)]
                 if symbol == "**" and not number[1]:
                     raise self.error(pos, "the exponent of ** must be a number")
-                if symbol == "@" and any(number):
-                    raise self.error(pos, "@ multiplies tensors; use * for a number")
                 left = float(value) if symbol == "**" and all(number) else value  # overflows instead of growing
                 value = self.apply(pos, fn, left, right)
             elif isinstance(node, ast.UnaryOp):

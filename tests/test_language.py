@@ -62,7 +62,8 @@ DEEP = {
     ("True * x", "'True' is not part"),
     ("1j * x", "'1j' is not part"),
     ("x ** y", r"exponent of \*\* must be a number"),
-    ("W @ 2", "@ multiplies tensors; use \\* for a number"),
+    ("W @ 2", "use \\* for a scalar"),
+    ("2 @ 3", "use \\* for a scalar"),
     ("'ij'", "a quoted string can only be the spec of einsum"),
     ("tanh('x')", "a quoted string can only be the spec of einsum"),
     ("einsum(x, 'ij')", "einsum takes a quoted spec first"),
@@ -131,6 +132,7 @@ def test_constant_folding_found_by_the_fuzzer():
     ("(" * 199 + "x" + ")" * 199, "x[i] = x[i]"),
     ("tanh(" * 50 + "x" + ")" * 50, "y[i] = " + "tanh(" * 50 + "x[i]" + ")" * 50),
     ("x\n + y", "y[i] = x[i] + y[i]"),
+    ("+".join(f"x{k}" for k in range(300)), "y[i] = " + " + ".join(f"x{k}[i]" for k in range(300))),  # balanced
 ])
 def test_long_chains_do_not_nest(text, expected):
     assert str(parse_expression(text)) == expected
