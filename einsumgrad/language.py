@@ -7,9 +7,9 @@ registered functions. A tensor's shape comes from ``shapes``, else its rank from
 else from its name (upper case: a matrix, lower case: a vector).
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
-operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; numbers finite floats. Chains (``x + x + ...``,
-``x.T.T``, ``- - x``) do not nest, and a sum adds up as a balanced tree, but Python's own parser refuses chains of
-more than about 3,000 operands: group them in parentheses.
+operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
+``x.T.T``, ``- - x``) do not nest, and a sum adds up as a balanced tree, but Python's own parser may refuse chains
+of more than about 3,000 operands: group them in parentheses.
 
 >>> print(parse_expression("sum(tanh(einsum('ij,j->i', W, x)))"))
 y = Σ_i tanh(Σ_j W[i,j] x[j])
