@@ -1,281 +1,219 @@
 """A small, safe expression language for the command line — parsed, never ``eval``'d.
 
-Grammar (usual precedence; ``**`` binds tightest and to the right)::
+``ast.parse(text, mode="eval")`` reads the text with Python's precedence; a whitelist walks the tree and refuses,
+with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
+``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)`` and the
+registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
+else from its name (upper case: a matrix, lower case: a vector).
 
-    expr  := term (("+" | "-") term)*
-    term  := unary (("*" | "/" | "@") unary)*
-    unary := ("-" | "+") unary | power
-    power := atom ("**" unary)?
-    atom  := NUMBER | NAME | NAME "(" args ")" | "(" expr ")" | atom ".T"
-    args  := (STRING | expr | "axis" "=" INT) ("," ...)*
-
-Only whitelisted functions can be called: ``einsum``, ``sum``, ``trace`` and the
-registered functions (``tanh``, ``inv``, ...). Every other name is a tensor. A
-tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears
-in, else from its name: upper-case names are matrices, lower-case names vectors.
+Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
+operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
+``x.T.T``, ``- - x``) do not nest, and a sum adds up as a balanced tree, but Python's own parser may refuse chains
+of more than about 3,000 operands: group them in parentheses.
 
 >>> print(parse_expression("sum(tanh(einsum('ij,j->i', W, x)))"))
 y = Σ_i tanh(Σ_j W[i,j] x[j])
->>> parse_expression("x @ A @ x").matrix_notation()
-'xᵀ A x'
 """
 from __future__ import annotations
 
+import ast
+import numbers
 import operator
 import re
-from typing import NamedTuple
+import sys
+import warnings
 
 from . import algebra, functions
 from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
+from .ir import Expr
 from .parse import ELLIPSIS, parse
 
-MAX_DEPTH = 64
-_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-              "@": operator.matmul, "**": operator.pow}
+MAX_LENGTH = 100_000
+MAX_DEPTH = 100
 FUNCTIONS = frozenset(functions.REGISTRY) - {"pow", "step"} | {"einsum", "sum", "trace"}
-_TOKEN = re.compile(
-    r"\s*(?:(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<string>'[^'\n]*'|\"[^\"\n]*\")|(?P<op>\*\*|[-+*/@(),=]|\.T\b))"
-)
+_OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
+              ast.Div: ("/", operator.truediv), ast.MatMult: ("@", algebra.matmul), ast.Pow: ("**", operator.pow)}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
+_UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
-class Token(NamedTuple):
-    kind: str
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens, pos = [], 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            bad = pos + len(text[pos:]) - len(text[pos:].lstrip())
-            raise ExpressionSyntaxError(text, bad, f"unexpected character {text[bad]!r}",
-                                        "use names, numbers, + - * / ** @, ( ), ',' and 'quoted' einsum specs")
-        kind = m.lastgroup
-        tokens.append(Token(kind, m.group(kind), m.start(kind)))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
-
-
-class _Parser:
-    """Recursive descent over the tokens into a tiny AST of tuples."""
-
-    def __init__(self, text: str):
-        self.text, self.tokens, self.k, self.depth = text, tokenize(text), 0, 0
-
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.k]
-
-    def error(self, problem: str, tok: Token | None = None):
-        tok = tok or self.tok
-        return ExpressionSyntaxError(self.text, min(tok.pos, max(len(self.text) - 1, 0)), problem)
-
-    def take(self, text: str) -> Token:
-        if self.tok.text != text or self.tok.kind not in ("op",):
-            found = "the end" if self.tok.kind == "end" else repr(self.tok.text)
-            raise self.error(f"expected {text!r}, found {found}")
-        self.k += 1
-        return self.tokens[self.k - 1]
-
-    def at(self, *texts) -> bool:
-        return self.tok.kind == "op" and self.tok.text in texts
-
-    def parse(self):
-        node = self.expr()
-        if self.tok.kind != "end":
-            raise self.error(f"unexpected {self.tok.text!r}")
-        return node
-
-    def expr(self):
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error("the expression is nested too deeply")
-        node = self.term()
-        while self.at("+", "-"):
-            op = self.take(self.tok.text)
-            node = ("bin", op.text, node, self.term(), op.pos)
-        self.depth -= 1
-        return node
-
-    def term(self):
-        node = self.unary()
-        while self.at("*", "/", "@"):
-            op = self.take(self.tok.text)
-            node = ("bin", op.text, node, self.unary(), op.pos)
-        return node
-
-    def unary(self):
-        if self.at("-", "+"):
-            op = self.take(self.tok.text)
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise self.error("the expression is nested too deeply")
-            inner = self.unary()
-            self.depth -= 1
-            return ("neg", inner, op.pos) if op.text == "-" else inner
-        node = self.atom()
-        if self.at("**"):
-            op = self.take("**")
-            node = ("bin", "**", node, self.unary(), op.pos)
-        return node
-
-    def atom(self):
-        tok = self.tok
-        if tok.kind == "number":
-            self.k += 1
-            node = ("num", float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text), tok.pos)
-        elif tok.kind == "name":
-            self.k += 1
-            if self.at("("):
-                node = self.call(tok)
-            elif tok.text in FUNCTIONS:
-                raise self.error(f"{tok.text} is a function: call it as {tok.text}(...)", tok)
-            else:
-                node = ("name", tok.text, tok.pos)
-        elif self.at("("):
-            self.take("(")
-            node = self.expr()
-            self.take(")")
-        elif tok.kind == "string":
-            raise self.error("a quoted string can only be the spec of einsum('ij,j->i', ...)")
-        else:
-            found = "the end of the expression" if tok.kind == "end" else repr(tok.text)
-            raise self.error(f"expected a name, a number or '(', found {found}")
-        while self.at(".T"):
-            node = ("T", node, self.take(".T").pos)
-        return node
-
-    def call(self, name: Token):
-        if name.text not in FUNCTIONS:
-            raise self.error(f"unknown function {name.text!r}; known: {', '.join(sorted(FUNCTIONS))}", name)
-        self.take("(")
-        args, kwargs = [], {}
-        while not self.at(")"):
-            if self.tok.kind == "string":
-                args.append(("str", self.tok.text[1:-1], self.tok.pos))
-                self.k += 1
-            elif self.tok.kind == "name" and self.tokens[self.k + 1].text == "=":
-                key = self.tok
-                self.k += 2
-                if key.text != "axis" or name.text != "sum":
-                    raise self.error(f"unknown keyword {key.text!r} (only sum(..., axis=k))", key)
-                kwargs["axis"] = self.axis()
-            else:
-                args.append(self.expr())
-            if not self.at(")"):
-                self.take(",")
-        self.take(")")
-        return ("call", name.text, tuple(args), kwargs, name.pos)
-
-    def axis(self):
-        if self.at("("):
-            self.take("(")
-            axes = []
-            while not self.at(")"):
-                axes.append(self._int())
-                if not self.at(")"):
-                    self.take(",")
-            self.take(")")
-            return tuple(axes)
-        return self._int()
-
-    def _int(self) -> int:
-        sign = -1 if self.at("-") else 1
-        if sign < 0:
-            self.take("-")
-        if self.tok.kind != "number" or not self.tok.text.isdigit():
-            raise self.error("an axis is a whole number")
-        self.k += 1
-        return sign * int(self.tokens[self.k - 1].text)
-
-
-def parse_expression(text: str, shapes: dict | None = None):
+def parse_expression(text: str, shapes: dict | None = None) -> Expr:
     """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks."""
     if not isinstance(text, str):
         raise EinsumgradError("an expression is a string")
-    tree = _Parser(text).parse()
-    ranks: dict[str, int] = {}
-    _infer_ranks(tree, ranks, text)
-    return _build(tree, text, shapes or {}, ranks)
+    if len(text) > MAX_LENGTH:
+        raise EinsumgradError(f"an expression has at most {MAX_LENGTH:,} characters; this one has {len(text):,}")
+    return algebra.as_expr(_Reader(text, shapes or {}).read())
 
 
-def _infer_ranks(node, ranks: dict, text: str) -> None:
-    kind = node[0]
-    if kind == "call":
-        _, fn, args, _, pos = node
-        if fn == "einsum" and args and args[0][0] == "str":
+def _operand(node):
+    """The left operand of a whitelisted operator node; None for any other node."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return node.left
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return node.operand
+    return node.value if isinstance(node, ast.Attribute) and node.attr == "T" else None
+
+
+def _sum(x, axis):
+    """``algebra.sum``, refusing a repeated axis as NumPy does."""
+    result = algebra.sum(x, axis)
+    axes = axis if isinstance(axis, tuple) else () if axis is None else (axis,)
+    if len({k % algebra.as_expr(x).ndim for k in axes}) < len(axes):
+        raise EinsumgradError(f"axis={axis} names an axis twice")
+    return result
+
+
+class _Reader:
+    """One walk over one parsed text; every error points a caret into the text."""
+
+    def __init__(self, text: str, shapes: dict):
+        self.text, self.shapes = text, shapes
+        self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
+
+    def error(self, where, problem: str) -> ExpressionSyntaxError:
+        """``where``: a character offset, or an ast node (whose offsets count UTF-8 bytes)."""
+        pos = where if isinstance(where, int) else self.chars[where.col_offset]
+        return ExpressionSyntaxError(self.text, min(max(pos, 0), len(self.text)), problem)
+
+    def read(self):
+        if bad := _UNREADABLE.search(self.text):
+            raise self.error(bad.start(), f"unexpected character {bad.group()!r}")
+        try:
+            with warnings.catch_warnings():  # "invalid escape sequence" in a string, which is refused anyway
+                warnings.simplefilter("ignore")  # on one line, so that ast's offsets are offsets into the text:
+                tree = ast.parse(self.text.replace("\n", " ").replace("\r", " "), mode="eval")
+        except (SyntaxError, ValueError) as err:  # ValueError: too many digits, in some Python versions
+            raise self.python_error(getattr(err, "msg", str(err)), getattr(err, "offset", None)) from None
+        except (RecursionError, MemoryError):
+            raise EinsumgradError(f"the expression is too deep for Python's parser: nest at most {MAX_DEPTH} levels, "
+                                  "and put long chains such as x + x + ... in parentheses") from None
+        self.ranks = self.einsum_ranks(tree)
+        return self.visit(tree.body, 0)
+
+    def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
+        end = len(self.text.rstrip())
+        pos = offset - 1 if offset else end
+        if "nested parentheses" in message:
+            message = f"the expression is nested more than {MAX_DEPTH} levels deep"
+        elif "digits" in message:
+            message = "a number has more digits than Python reads (4300)"
+        elif message == "invalid syntax":
+            message = ("expected a name, a number or '(', found the end of the expression" if pos >= end
+                       else f"unexpected character {self.text[pos]!r}")
+        return self.error(pos, message)
+
+    def einsum_ranks(self, tree) -> dict[str, int]:
+        """Check every einsum's spec (a plain quoted string); the rank of each tensor it takes by name."""
+        ranks: dict[str, int] = {}
+        einsums = (n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "einsum")
+        for node in einsums:  # ast.walk is iterative: no depth limit
+            first = node.args[0] if node.args else node
+            pos, spec = self.chars[first.col_offset], getattr(first, "value", None)
+            if not isinstance(spec, str):
+                raise self.error(first, "einsum takes a quoted spec first: einsum('ij,j->i', W, x)")
+            if self.text[pos] not in "'\"" or self.text[pos + 1: pos + 2 + len(spec)] != spec + self.text[pos]:
+                raise self.error(first, "write the einsum spec as one plain quoted string, such as 'ij,j->i'")
             try:
-                spec = parse(args[0][1])
-            except EinsumSyntaxError as err:  # point into the whole expression, not just the spec
-                raise ExpressionSyntaxError(text, args[0][2] + 1 + err.position, err.problem) from None
-            for term, arg in zip(spec.inputs, args[1:]):
-                if arg[0] == "name" and ELLIPSIS not in term:
-                    seen = ranks.setdefault(arg[1], len(term))
-                    if seen != len(term):
-                        raise ExpressionSyntaxError(text, arg[2], f"{arg[1]} is used with rank {seen} and {len(term)}")
-        for a in args:
-            _infer_ranks(a, ranks, text)
-    elif kind == "bin":
-        _infer_ranks(node[2], ranks, text)
-        _infer_ranks(node[3], ranks, text)
-    elif kind in ("neg", "T"):
-        _infer_ranks(node[1], ranks, text)
+                terms = parse(spec).inputs
+            except EinsumSyntaxError as err:
+                raise self.error(pos + 1 + err.position, err.problem) from None
+            for term, arg in zip(terms, node.args[1:]):
+                if isinstance(arg, ast.Name) and ELLIPSIS not in term:
+                    if ranks.setdefault(arg.id, len(term)) != len(term):
+                        raise self.error(arg, f"{arg.id} is used with rank {ranks[arg.id]} and {len(term)}")
+        return ranks
 
+    def apply(self, where, fn, *args):
+        """``fn(*args)``; a failure, or a result that is not finite, is an error at ``where``."""
+        try:
+            value = fn(*args)
+        except EinsumgradError as err:
+            raise self.error(where, " ".join(str(err).split())) from err
+        except ArithmeticError as err:
+            raise self.error(where, f"arithmetic on numbers failed: {(err.args or [err])[-1]}") from None
+        coefs = [t.coef for t in value.terms] if isinstance(value, Expr) else [value]
+        if not all(isinstance(c, numbers.Real) and abs(c) <= sys.float_info.max for c in coefs):
+            raise self.error(where, "a number here is not a finite real number (beyond ±1.8e308, inf, nan or complex)")
+        return value
 
-def _build(node, text: str, shapes: dict, ranks: dict):
-    kind = node[0]
-    try:
-        if kind == "num":
-            return node[1]
-        if kind == "name":
-            name = node[1]
-            shape = shapes.get(name, ranks.get(name, 2 if name[0].isupper() else 1))
-            return algebra.tensor(name, shape)
-        if kind == "neg":
-            value = _build(node[1], text, shapes, ranks)
-            return -value if isinstance(value, (int, float)) else -_expr(value)
-        if kind == "T":
-            return _expr(_build(node[1], text, shapes, ranks)).T
-        if kind == "bin":
-            _, op, a, b, _ = node
-            left, right = _build(a, text, shapes, ranks), _build(b, text, shapes, ranks)
-            numbers = [isinstance(v, (int, float)) for v in (left, right)]
-            if op == "**" and not numbers[1]:
-                raise EinsumgradError("the exponent of ** must be a number")
-            if op == "@" and any(numbers):
-                raise EinsumgradError("@ multiplies tensors; use * for a number")
-            if all(numbers) and op == "**":
-                left = float(left)  # float powers overflow cleanly instead of growing without bound
-            try:
-                return _OPERATORS[op](left, right)
-            except (ZeroDivisionError, OverflowError) as err:
-                raise EinsumgradError(f"arithmetic on numbers failed: {err}") from None
-        _, fn, args, kwargs, _ = node
-        if fn == "einsum":
-            if not args or args[0][0] != "str":
-                raise EinsumgradError("einsum takes a quoted spec first: einsum('ij,j->i', W, x)")
-            return algebra.einsum(args[0][1], *[_build(a, text, shapes, ranks) for a in args[1:]])
-        values = [_build(a, text, shapes, ranks) for a in args]
-        if any(a[0] == "str" for a in args):
-            raise EinsumgradError(f"{fn} takes expressions, not quoted strings")
-        if fn == "sum":
-            if len(values) != 1:
-                raise EinsumgradError("sum takes one expression (and axis=...)")
-            return algebra.sum(values[0], kwargs.get("axis"))
+    def visit(self, node, depth: int):
+        """Walk down the chain of operators on the left without recursion, then apply them upwards."""
+        if depth > MAX_DEPTH:
+            raise self.error(node, f"the expression is nested more than {MAX_DEPTH} levels deep")
+        chain = []
+        while _operand(node) is not None:
+            chain.append(node)
+            node = _operand(node)
+        value, terms = self.leaf(node, depth), []  # terms: a run of + and -, as (operator position, value)
+        for node in reversed(chain):
+            if isinstance(node, ast.BinOp):
+                (symbol, fn), right = _OPERATORS[type(node.op)], self.visit(node.right, depth + 1)
+                pos = self.text.find(symbol, self.chars[node.left.end_col_offset], self.chars[node.right.col_offset])
+                if symbol in "+-":
+                    terms = terms or [(pos, value)]
+                    terms.append((pos, self.apply(pos, operator.neg, right) if symbol == "-" else right))
+                    continue
+            if terms:
+                value, terms = self.total(terms), []
+            if isinstance(node, ast.BinOp):
+                number = [isinstance(v, numbers.Number) for v in (value, right)]
+                if symbol == "**" and not number[1]:
+                    raise self.error(pos, "the exponent of ** must be a number")
+                left = float(value) if symbol == "**" and all(number) else value  # overflows instead of growing
+                value = self.apply(pos, fn, left, right)
+            elif isinstance(node, ast.UnaryOp):
+                value = self.apply(node, _UNARY[type(node.op)], value)
+            else:
+                value = self.apply(self.chars[node.end_col_offset] - 1, lambda v: algebra.as_expr(v).T, value)
+        return self.total(terms) if terms else value
+
+    def total(self, terms):
+        """Add up pairwise, as a balanced tree: a long sum is not re-simplified once per term."""
+        while len(terms) > 1:
+            pairs = zip(terms[::2], terms[1::2])
+            terms = [(a[0], self.apply(b[0], operator.add, a[1], b[1])) for a, b in pairs] + terms[len(terms) // 2 * 2:]
+        return terms[0][1]
+
+    def leaf(self, node, depth: int):
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        if isinstance(node, ast.Name) and node.id in FUNCTIONS:
+            raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
+        if isinstance(node, ast.Name):
+            rank = self.ranks.get(node.id, 2 if node.id[0].isupper() else 1)
+            return self.apply(node, algebra.tensor, node.id, self.shapes.get(node.id, rank))
+        value = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(value, str):
+            raise self.error(node, "a quoted string can only be the spec of einsum('ij,j->i', ...)")
+        if type(value) in (int, float):
+            return self.apply(node, operator.pos, value)  # checks that it is finite
+        source = self.text[self.chars[node.col_offset]: self.chars[node.end_col_offset]]
+        raise self.error(node, f"{source[:40]!r} is not part of the expression language: "
+                         "use names, numbers, + - * / ** @ .T, ( ) and the functions")
+
+    def call(self, node: ast.Call, depth: int):
+        name = getattr(node.func, "id", None)
+        if name not in FUNCTIONS:
+            raise self.error(node.func, f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}"
+                             if name else "only the named functions can be called")
+        axis = None
+        for k, kw in enumerate(node.keywords):
+            if kw.arg != "axis" or name != "sum" or k > 0:
+                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum(..., axis=k), once)")
+            axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
+        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
+        if name == "einsum":
+            return self.apply(node.func, algebra.einsum, node.args[0].value, *values)
         if len(values) != 1:
-            raise EinsumgradError(f"{fn} takes one argument, got {len(values)}")
-        return algebra.trace(values[0]) if fn == "trace" else algebra.apply(fn, values[0])
-    except ExpressionSyntaxError:
-        raise
-    except EinsumgradError as err:
-        raise ExpressionSyntaxError(text, node[-1], " ".join(str(err).split())) from err
+            raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
+        if name == "sum":
+            return self.apply(node.func, _sum, values[0], axis)
+        return self.apply(node.func, algebra.trace if name == "trace" else lambda v: algebra.apply(name, v), values[0])
 
-
-def _expr(value):
-    return algebra.as_expr(value)
+    def axis(self, node) -> int:
+        negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+        value = getattr(node.operand if negative else node, "value", None)
+        if type(value) is not int:
+            raise self.error(node, "an axis is a whole number: axis=0, axis=-1 or axis=(0, 1)")
+        return -value if negative else value
