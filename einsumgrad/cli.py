@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from . import functions
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
@@ -66,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
                            description=f"{what[0].upper() + what[1:]}, written in a small safe expression language: "
                            "names, numbers, + - * / ** @, einsum('spec', ...), sum, trace, and the functions "
-                           "exp log tanh sigmoid softplus relu abs sign sin cos sqrt inv det logdet. Nothing is eval'd.")
+                           f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression")
         p.add_argument("--wrt", required=True, help="the tensor to differentiate by")
         _formats(p)

@@ -29,8 +29,15 @@ from .ir import Expr
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
-MAX_DEPTH = 100
-FUNCTIONS = frozenset(functions.REGISTRY) - {"pow", "step"} | {"einsum", "sum", "trace"}
+MAX_DEPTH = algebra.MAX_DEPTH
+BUILTINS = ("einsum", "sum", "trace")
+
+
+def _functions() -> set[str]:
+    """Every call the language knows: the registry's public functions and the builtins."""
+    return set(functions.public()) | set(BUILTINS)
+
+
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
               ast.Div: ("/", operator.truediv), ast.MatMult: ("@", algebra.matmul), ast.Pow: ("**", operator.pow)}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
@@ -53,15 +60,6 @@ def _operand(node):
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return node.operand
     return node.value if isinstance(node, ast.Attribute) and node.attr == "T" else None
-
-
-def _sum(x, axis):
-    """``algebra.sum``, refusing a repeated axis as NumPy does."""
-    result = algebra.sum(x, axis)
-    axes = axis if isinstance(axis, tuple) else () if axis is None else (axis,)
-    if len({k % algebra.as_expr(x).ndim for k in axes}) < len(axes):
-        raise EinsumgradError(f"axis={axis} names an axis twice")
-    return result
 
 
 class _Reader:
@@ -178,7 +176,7 @@ class _Reader:
     def leaf(self, node, depth: int):
         if isinstance(node, ast.Call):
             return self.call(node, depth)
-        if isinstance(node, ast.Name) and node.id in FUNCTIONS:
+        if isinstance(node, ast.Name) and node.id in _functions():
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
             rank = self.ranks.get(node.id, 2 if node.id[0].isupper() else 1)
@@ -194,8 +192,8 @@ class _Reader:
 
     def call(self, node: ast.Call, depth: int):
         name = getattr(node.func, "id", None)
-        if name not in FUNCTIONS:
-            raise self.error(node.func, f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}"
+        if name not in _functions():
+            raise self.error(node.func, f"unknown function {name!r}; known: {', '.join(sorted(_functions()))}"
                              if name else "only the named functions can be called")
         axis = None
         for k, kw in enumerate(node.keywords):
@@ -208,7 +206,7 @@ class _Reader:
         if len(values) != 1:
             raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
         if name == "sum":
-            return self.apply(node.func, _sum, values[0], axis)
+            return self.apply(node.func, algebra.sum, values[0], axis)
         return self.apply(node.func, algebra.trace if name == "trace" else lambda v: algebra.apply(name, v), values[0])
 
     def axis(self, node) -> int:

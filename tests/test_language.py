@@ -77,8 +77,8 @@ DEEP = {
     ("sum(x, keepdims=1)", "unknown keyword 'keepdims'"),
     ("sum(x, **d)", r"unknown keyword '\*\*'"),
     ("sum(x, axis=0, axis=0)", "unknown keyword 'axis'"),
-    ("sum(X, axis=(0, 0))", r"axis=\(0, 0\) names an axis twice"),
-    ("sum(X, axis=(0, -2))", r"axis=\(0, -2\) names an axis twice"),
+    ("sum(X, axis=(0, 0))", r"axis \(0, 0\) names axis 0 twice"),
+    ("sum(X, axis=(0, -2))", r"axis \(0, -2\) names axis 0 twice"),
     ("sum(X, axis=0.0)", "an axis is a whole number"),
     ("sum(X, axis='0')", "an axis is a whole number"),
     ("sum(X, axis=True)", "an axis is a whole number"),
@@ -89,7 +89,7 @@ DEEP = {
     ("x" + " ** 2" * 5, "arithmetic on numbers failed"),
     ("1 / 0 * x", "arithmetic on numbers failed: division by zero"),
     ("1e999 * x", "not a finite real number"),
-    ("x * 1e300 * 1e300", "not a finite real number"),
+    ("x * 1e300 * 1e300", "must be a finite number, got inf"),
     ("9" * 400 + " * x", "not a finite real number"),
     ("5" * 5000 + " * x", r"more digits than Python reads \(4300\)"),
     ("sqrt(0 * x - 1)", "not a finite real number"),
@@ -130,7 +130,7 @@ def test_constant_folding_found_by_the_fuzzer():
     ("-" * 1000 + "x", "y[i] = x[i]"),
     ("x" + " * 1" * 1000, "y[i] = x[i]"),
     ("(" * 199 + "x" + ")" * 199, "x[i] = x[i]"),
-    ("tanh(" * 50 + "x" + ")" * 50, "y[i] = " + "tanh(" * 50 + "x[i]" + ")" * 50),
+    ("tanh(" * 49 + "x" + ")" * 49, "y[i] = " + "tanh(" * 49 + "x[i]" + ")" * 49),  # 99 nodes deep, within the limit
     ("x\n + y", "y[i] = x[i] + y[i]"),
     ("+".join(f"x{k}" for k in range(300)), "y[i] = " + " + ".join(f"x{k}[i]" for k in range(300))),  # balanced
 ])
@@ -186,7 +186,7 @@ def run(*args):
     ("5" * 5000 + " * sum(x)", "more digits than Python reads (4300)"),
     ("1e999 * sum(x)", "not a finite real number"),
     ("sum(x) * 10**400", "arithmetic on numbers failed"),
-    ("sum(X, axis=(0, 0))", "names an axis twice"),
+    ("sum(X, axis=(0, 0))", "names axis 0 twice"),
     ("sum(lambda: x)", "'lambda: x' is not part of the expression language"),
     ("einsum('\\)', x)", "invalid character"),
     ("x" * (MAX_LENGTH + 1), "an expression has at most 100,000 characters"),
@@ -202,3 +202,17 @@ def test_the_command_line_reads_a_1000_term_sum():
     r = run("grad", "sum(" + "+".join(["x"] * 1000) + ")", "--wrt", "x")
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.splitlines()[0] == "∂f/∂x[i] = 1000"
+
+
+def test_a_registered_function_is_callable_from_python_and_the_language(monkeypatch):
+    """Adding a function is one line in one place: the registry."""
+    from einsumgrad import functions
+    from einsumgrad.rules import elementwise
+
+    monkeypatch.setattr(functions, "REGISTRY", dict(functions.REGISTRY))
+    elementwise("cube", lambda a: a**3, lambda x, y: 3 * x**2)
+    x = eg.tensor("x", 1)
+    assert str(eg.grad(eg.sum(eg.cube(x)), x)) == "∂f/∂x[i] = 3 x[i]²"
+    parsed = parse_expression("sum(cube(x))")
+    assert eg.evaluate(eg.grad(parsed, x), x=np.array([1.0, 2.0])).tolist() == [3.0, 12.0]
+    assert "cube" in eg.__all__ or "cube" in dir(eg)
