@@ -266,10 +266,11 @@ def apply(name: str, x, *params) -> Expr:
     """A registered function applied to ``x``: ``apply("tanh", x)``."""
     fn = functions.get(name)
     x = as_expr(x)
-    if len(x.terms) == 1 and not x.terms[0].factors and fn.elementwise:  # fold a constant
+    if fn.elementwise and all(not t.factors for t in x.terms):  # fold a constant (0 has no terms)
+        c = x.terms[0].coef if x.terms else 0
         with np.errstate(all="ignore"):
-            return constant(fn.impl(np.asarray(x.terms[0].coef, dtype=complex if isinstance(
-                x.terms[0].coef, complex) else float), *params).item(), x.dims)
+            return constant(fn.impl(np.asarray(c, dtype=complex if isinstance(c, complex) else float), *params).item(),
+                            x.dims)
     dims = fn.result_shape(x.dims)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))

@@ -101,9 +101,8 @@ def explain(f, wrt=None):
 
 
 @lru_cache(maxsize=256)
-def _cached(exprs: tuple[Expr, ...], contexts: tuple[frozenset, ...], optimize, backend: str) -> Compiled:
-    """``contexts`` is part of the key: equal expressions may accept different arrays."""
-    return Compiled(*exprs, optimize=optimize, backend=backend)
+def _cached(exprs: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
+    return Compiled(*exprs, optimize=optimize, backend=backend, accepted=accepted)
 
 
 def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
@@ -118,8 +117,10 @@ def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled: 
     check_backend(backend)  # before the cache, which needs it hashable
     key = optimize if isinstance(optimize, (str, bool)) else None
     exprs = tuple(exprs)
-    contexts = tuple(e.context if isinstance(e, Expr) else None for e in exprs)
-    return _cached(exprs, contexts, key, backend) if key is not None else Compiled(*exprs, optimize=optimize, backend=backend)
+    accepted = frozenset().union(*(e.context for e in exprs if isinstance(e, Expr)))  # equal exprs may differ here
+    if key is None:
+        return Compiled(*exprs, optimize=optimize, backend=backend, accepted=accepted)
+    return _cached(exprs, accepted, key, backend)
 
 
 def evaluate(expr: Expr, **arrays):

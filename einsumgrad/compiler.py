@@ -114,7 +114,7 @@ class Compiled:
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
-                 inputs: tuple[str, ...] = ()):
+                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset()):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -133,7 +133,7 @@ class Compiled:
                 if not isinstance(d, int) and d[0] not in found:
                     self.ranks[d[0]] = max(self.ranks.get(d[0], 0), d[1] + 1)
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
-        self.accepted = frozenset(self.names).union(*(e.context for e in exprs))
+        self.accepted = frozenset(self.names) | accepted  # also arrays of tensors the expressions came from
         self.vars = found
         self._plans: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
@@ -579,8 +579,8 @@ def _planned(eq: str, shapes: tuple, optimize) -> _Contraction:
     if hit is None:
         size = {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
         direct = optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL)
-        if direct and len(shapes) < MAX_OPERANDS:
-            hit = _Contraction(partial(np.einsum, eq), 0)
+        if direct and len(shapes) < MAX_OPERANDS and len(size) <= 52:  # np.einsum reads 52 letters
+            hit = _Contraction(partial(np.einsum, convert_to_valid_einsum_chars(eq)), 0)
         else:
             path = "greedy" if optimize is False else optimize
             try:
