@@ -9,19 +9,18 @@ Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
 y[i] = tanh(x[i])
 """
 from . import rules  # noqa: F401 - registers the built-in functions
-from .algebra import einsum, function, sum, tensor, trace
+from .expression import Expression, einsum, function, sum, tensor, trace
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, jacobian
 from .compiler import configure
 from .functions import public as _public
-from .ir import Expr
 from .einsum_jacobian import Jacobian
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expr", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
+    "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
     "grad", "hessian", "jacobian", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]

@@ -1,9 +1,13 @@
-"""Building expressions: tensors, einsums, arithmetic with NumPy broadcasting, functions.
+"""Building IR nodes: tensors, einsums, arithmetic with NumPy broadcasting, functions.
 
+These work on bare :class:`~einsumgrad.ir.Expr` nodes (and numbers); the user's handle,
+:class:`~einsumgrad.expression.Expression`, lifts them to operators and ``eg.<name>``.
+
+>>> from .render import index_notation
 >>> W, x = tensor("W", 2), tensor("x", 1)
->>> print(einsum("ij,j->i", W, x))
+>>> print(index_notation(einsum("ij,j->i", W, x)))
 y[i] = Σ_j W[i,j] x[j]
->>> print(tensor("A", (3, 3)) + 1)
+>>> print(index_notation(add(tensor("A", (3, 3)), 1)))
 y[i,j] = A[i,j] + 1
 """
 from __future__ import annotations
@@ -13,8 +17,6 @@ import itertools
 import math
 import numbers
 import re
-from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 
@@ -33,7 +35,7 @@ MAX_RANK = 64  # NumPy's limit on an array's axes (NPY_MAXDIMS; numpy 2 has no p
 def tensor(name: str, shape) -> Expr:
     """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
 
-    >>> tensor("W", (3, None)).shape
+    >>> tensor("W", (3, None)).dims
     (3, ('W', 1))
     """
     if not isinstance(name, str) or not _NAME.match(name):
@@ -61,7 +63,7 @@ def _check_rank(name: str, rank: int) -> None:
 def leaf(name: str, dims: tuple[Dim, ...]) -> Expr:
     """The expression reading tensor ``name`` whole; its dims may refer to other tensors' axes."""
     out = fresh(len(dims), ())
-    return Expr(out, dims, (Term(1, (Ref(Var(name, dims), out),)),), name=name)
+    return Expr(out, dims, (Term(1, (Ref(Var(name, dims), out),)),))
 
 
 def shallow(expr: Expr) -> Expr:
@@ -122,17 +124,18 @@ def as_expr(x) -> Expr:
     return c
 
 
-def einsum(spec: str, *operands) -> Expr:
-    """An einsum over expressions, with NumPy's spec rules (implicit output, ``...``).
+def einsum(spec: str, *operands, names=None) -> Expr:
+    """An einsum over expressions, with NumPy's spec rules (implicit output, ``...``);
+    ``names`` name the operands in errors.
 
-    >>> A = tensor("A", 2)
-    >>> print(einsum("ii->", A))
+    >>> from .render import index_notation
+    >>> print(index_notation(einsum("ii->", tensor("A", 2))))
     y = Σ_i A[i,i]
     """
     parsed = parse(spec)
     ops = [as_expr(e) for e in operands]
     shapes = [tuple(d if isinstance(d, int) else None for d in e.dims) for e in ops]
-    bound = parsed.bind(shapes, [e.name or f"operand {k}" for k, e in enumerate(ops)])
+    bound = parsed.bind(shapes, names or [f"operand {k}" for k in range(len(ops))])
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):
@@ -274,23 +277,6 @@ def apply(name: str, x, *params) -> Expr:
     dims = fn.result_shape(x.dims)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
-
-
-@lru_cache(maxsize=None)
-def function(name: str) -> Callable[[Expr], Expr]:
-    """The public ``eg.<name>(x)`` of a registered function.
-
-    >>> print(function("tanh")(tensor("x", 1)))
-    y[i] = tanh(x[i])
-    """
-    fn = functions.get(name)
-
-    def call(x) -> Expr:
-        return apply(name, x)
-
-    call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
-    return call
 
 
 def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum

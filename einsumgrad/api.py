@@ -1,7 +1,7 @@
 """The public calls on expressions: jacobian, grad, hessian, evaluate, compile, check.
 
 >>> import numpy as np
->>> from .algebra import einsum, tensor
+>>> from .expression import einsum, tensor
 >>> x, A = tensor("x", 1), tensor("A", 2)
 >>> H = hessian(einsum("i,ij,j->", x, A, x), x)
 >>> print(H)
@@ -23,18 +23,28 @@ from .algebra import leaf
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
-from .ir import Expr, Ref, Var, variables
+from .expression import Expression
+from .ir import Expr, Var
 from .einsum_jacobian import LAYOUTS, Jacobian
+from .teach import explain as explain_jacobian, explain_expression
 
 
-def _derived(result: Expr, f: Expr, name: str, out=None, dims=None) -> Expr:
-    """``result`` named for printing, remembering the tensors of ``f`` so that
-    evaluate() accepts the same arrays for both."""
-    context = f.context | {v.name for v in variables(f)}
-    return Expr(out or result.out, dims or result.dims, result.terms, name=name, context=context)
+def _expression(f, call: str) -> Expression:
+    if not isinstance(f, Expression):
+        raise DerivativeError(f"{call} needs an expression built with eg.tensor / eg.einsum, got {type(f).__name__}")
+    return f
 
 
-def _label(f: Expr) -> str:
+def _variable(wrt, f: Expression) -> Var:
+    return variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
+
+
+def _derived(node: Expr, f: Expression, name: str) -> Expression:
+    """A derivative of ``f``, named for printing, accepting the arrays ``f`` accepts."""
+    return Expression(node, name, f.tensors)
+
+
+def _label(f: Expression) -> str:
     return f.name if f.name and f.name.isidentifier() else "f"
 
 
@@ -46,36 +56,34 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
     """
     if isinstance(f, str):
         return Jacobian(f, wrt, names=names, layout=layout)
-    if not isinstance(f, Expr):
+    if not isinstance(f, Expression):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
     if layout not in LAYOUTS:
         raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
-    var = variable(wrt, f)
-    jac = derivative(f, var)
-    k = f.ndim
-    out, dims = jac.out, jac.dims
+    var = _variable(wrt, f)
+    jac = derivative(f.node, var)
     if layout == "denominator":
-        out, dims = out[k:] + out[:k], dims[k:] + dims[:k]
-    return _derived(jac, f, f"∂{_label(f)}/∂{var.name}", out, dims)
+        k = f.ndim
+        jac = Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
+    return _derived(jac, f, f"∂{_label(f)}/∂{var.name}")
 
 
-def grad(f: Expr, wrt) -> Expr:
+def grad(f: Expression, wrt) -> Expression:
     """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``."""
-    if not isinstance(f, Expr):
-        raise DerivativeError(f"grad needs an expression built with eg.tensor / eg.einsum, got {type(f).__name__}")
+    f = _expression(f, "grad")
     if f.ndim:
         raise DerivativeError(
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    var = variable(wrt, f)
-    return _derived(derivative(f, var), f, f"∂{_label(f)}/∂{var.name}")
+    var = _variable(wrt, f)
+    return _derived(derivative(f.node, var), f, f"∂{_label(f)}/∂{var.name}")
 
 
-def hessian(f: Expr, wrt) -> Expr:
+def hessian(f: Expression, wrt) -> Expression:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
-    var = variable(wrt, f)
-    return _derived(derivative(grad(f, wrt), var), f, f"∂²{_label(f)}/∂{var.name}²")
+    var = _variable(wrt, _expression(f, "hessian"))
+    return _derived(derivative(grad(f, wrt).node, var), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
 def clear_caches() -> None:
@@ -91,39 +99,40 @@ def clear_caches() -> None:
 
 def explain(f, wrt=None):
     """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
-    from .teach import explain as explain_jacobian, explain_expression
-
     if isinstance(f, Jacobian):
         return explain_jacobian(f)
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
-    return explain_expression(f, wrt)
+    f = _expression(f, "explain")
+    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.name)
 
 
 @lru_cache(maxsize=256)
-def _cached(exprs: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
-    return Compiled(*exprs, optimize=optimize, backend=backend, accepted=accepted)
+def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
+    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
 
 
-def compile(*exprs: Expr, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
+def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call.
 
-    >>> from .algebra import tensor
+    >>> from .expression import tensor
     >>> W = tensor("W", 2)
     >>> compile(W * 2)(W=np.ones((1, 2)))
     array([[2., 2.]])
     """
+    if not exprs:
+        raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
+    exprs = tuple(_expression(e, "compile") for e in exprs)
     check_backend(backend)  # before the cache, which needs it hashable
-    key = optimize if isinstance(optimize, (str, bool)) else None
-    exprs = tuple(exprs)
-    accepted = frozenset().union(*(e.context for e in exprs if isinstance(e, Expr)))  # equal exprs may differ here
-    if key is None:
-        return Compiled(*exprs, optimize=optimize, backend=backend, accepted=accepted)
-    return _cached(exprs, accepted, key, backend)
+    nodes = tuple(e.node for e in exprs)
+    accepted = frozenset().union(*(e.tensors for e in exprs))
+    if not isinstance(optimize, (str, bool)):
+        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
+    return _cached(nodes, accepted, optimize, backend)
 
 
-def evaluate(expr: Expr, **arrays):
+def evaluate(expr: Expression, **arrays):
     """Evaluate an expression on named arrays."""
     return compile(expr)(**arrays)
 
@@ -147,18 +156,17 @@ class CheckReport:
                 f"max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
 
 
-def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
+def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
           **arrays) -> CheckReport:
     """Compare ``∂expr/∂wrt`` with central finite differences (in float64).
 
-    >>> from .algebra import apply, tensor
+    >>> from .expression import function, tensor
     >>> x = tensor("x", 1)
-    >>> check(apply("tanh", x), x, x=np.array([0.5, -1.0])).passed
+    >>> check(function("tanh")(x), x, x=np.array([0.5, -1.0])).passed
     True
     """
-    if not isinstance(expr, Expr):
-        raise EinsumgradError(f"check needs an expression built with eg.tensor / eg.einsum, got {type(expr).__name__}")
-    var = variable(wrt, expr)
+    expr = _expression(expr, "check")
+    var = _variable(wrt, expr)
     if var.name not in arrays:
         raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
     for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
@@ -176,7 +184,7 @@ def check(expr: Expr, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float
     name = "d" + var.name
     while name in arrays:
         name += "_"
-    jac = derivative(expr, var)
+    jac = derivative(expr.node, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
     symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
     f = compile(expr)

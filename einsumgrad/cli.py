@@ -171,6 +171,7 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
 def _derivative(args) -> None:
     from . import api
     from .algebra import leaf
+    from .expression import Expression
     from .language import parse_expression
 
     shapes = parse_shapes(args.shapes)
@@ -189,7 +190,7 @@ def _derivative(args) -> None:
             raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
         check_fits(shapes[n] for n in compiled.names)
         rng = random_generator(args.seed)
-    wrt = leaf(args.wrt, compiled.vars[args.wrt].shape)
+    wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))

@@ -6,8 +6,9 @@ reads, and a function's rule (see :mod:`einsumgrad.functions`) carries the chain
 rule through it. The result is simplified before it is returned.
 
 >>> from .algebra import einsum, tensor
+>>> from .render import index_notation
 >>> W, x = tensor("W", 2), tensor("x", 1)
->>> print(derivative(einsum("ij,j->i", W, x), W.terms[0].factors[0].node))
+>>> print(index_notation(derivative(einsum("ij,j->i", W, x), variable(W))))
 y[i,j,k] = δ[i,j] x[k]
 """
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:
 
 @lru_cache(maxsize=4096)
 def _derivative(expr: Expr, var: Var) -> Expr:
-    return simplify(product_rule(expr, var, fresh(len(var.shape), expr.indices())))
+    return simplify(product_rule(expr, var, fresh(len(var.shape), expr.index_set())))
 
 
 def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:

@@ -27,6 +27,7 @@ from .algebra import leaf, product
 from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
+from .expression import Expression
 from .ir import Expr, Term, Var
 from .parse import ELLIPSIS, Bound, parse
 
@@ -89,18 +90,21 @@ class Jacobian:
     def _for(self, operands) -> _Symbolic:
         return self._symbolic([np.shape(a) for a in operands]) if operands else self.symbolic
 
-    def expression(self, *operands) -> Expr:
+    def expression(self, *operands) -> Expression:
         """The simplified Jacobian as an expression (in this Jacobian's layout), for operands
-        like these (their shapes resolve '...'; none: '...' taken as empty)."""
-        return _layout(self._for(operands), self.layout)
+        like these (their shapes resolve '...'; none: '...' taken as empty); it accepts every operand."""
+        return Expression(_layout(self._for(operands), self.layout), f"∂{self.output_name}/∂{self.names[self.wrt]}",
+                          self.names)
 
-    def vjp_expression(self, *operands) -> Expr:
+    def vjp_expression(self, *operands) -> Expression:
         """``Σ_I g[I] J[I,P]`` as an expression; the cotangent is the tensor ``cotangent_name``."""
-        return self._for(operands).vjp
+        sym = self._for(operands)
+        return Expression(sym.vjp, "", self.names)
 
-    def jvp_expression(self, *operands) -> Expr:
+    def jvp_expression(self, *operands) -> Expression:
         """``Σ_P J[I,P] t[P]`` as an expression; the tangent is the tensor ``tangent_name``."""
-        return self._for(operands).jvp
+        sym = self._for(operands)
+        return Expression(sym.jvp, "", self.names)
 
     @property
     def cotangent_name(self) -> str:
@@ -112,7 +116,7 @@ class Jacobian:
 
     @property
     def terms(self) -> list[TermInfo]:
-        jac = self.expression()
+        jac = _layout(self.symbolic, self.layout)
         names = set(jac.out)
         return [
             TermInfo(t.coef, tuple(render.render_factor(f, names, render.UNICODE) for f in t.factors),
@@ -256,7 +260,6 @@ def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: st
         for a, d in zip(idx, e.dims):
             dims.setdefault(a, d)
     y = product(list(zip(leaves, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output))
-    y = Expr(y.out, y.dims, y.terms, name=y_name)
     var = leaves[wrt].terms[0].factors[0].node
     jac = derivative(y, var)
     i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
@@ -264,12 +267,7 @@ def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: st
     tangent = unused_name(("d" + var.name, "t", "T", "tangent"), names)
     vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
     jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
-    operands = frozenset(names)  # evaluate() accepts every operand, read or not
-
-    def accepting(e: Expr, *extra: str) -> Expr:
-        return Expr(e.out, e.dims, e.terms, e.name, operands.union(extra))
-
-    return _Symbolic(y, var, accepting(jac), accepting(vjp, cotangent), accepting(jvp, tangent), cotangent, tangent)
+    return _Symbolic(y, var, jac, vjp, jvp, cotangent, tangent)
 
 
 def _layout(sym: _Symbolic, layout: str) -> Expr:
@@ -277,7 +275,7 @@ def _layout(sym: _Symbolic, layout: str) -> Expr:
         return sym.jac
     k = sym.y.ndim
     jac = sym.jac
-    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms, jac.name, jac.context)
+    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
 
 
 @lru_cache(maxsize=1024)

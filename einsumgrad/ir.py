@@ -120,17 +120,15 @@ class Term(_Hashed):
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Expr(_Hashed):
-    """A sum of terms with output indices ``out`` of lengths ``dims``.
+    """A sum of terms with output indices ``out`` of lengths ``dims``: the IR node.
 
-    Build expressions with :func:`einsumgrad.tensor`, :func:`einsumgrad.einsum`
-    and the operators; this class is the IR node and the user's handle at once.
+    Users hold an :class:`einsumgrad.expression.Expression`, which wraps one of these with
+    its operators, printing and display name.
     """
 
     out: tuple[str, ...]
     dims: tuple[Dim, ...]
     terms: tuple[Term, ...]
-    name: str = field(default="", compare=False)
-    context: frozenset = field(default=frozenset(), compare=False)  # tensors it was derived from
     _h: int = field(default=0, init=False, repr=False, compare=False)
     depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
 
@@ -140,104 +138,14 @@ class Expr(_Hashed):
         _Hashed.__post_init__(self)
         below = (f.node.depth for t in self.terms for f in t.factors if isinstance(f, Ref) and not isinstance(f.node, Var))
         object.__setattr__(self, "depth", 1 + max(below, default=0))
-    __array_ufunc__ = None  # let NumPy scalars defer to our reflected operators
-
-    @property
-    def shape(self) -> tuple[Dim, ...]:
-        return self.dims
 
     @property
     def ndim(self) -> int:
         return len(self.out)
 
-    def indices(self) -> frozenset[str]:
-        """Every index name used by the expression's own terms."""
+    def index_set(self) -> frozenset[str]:
+        """Every index name used by the expression's own terms (unordered; see :meth:`Term.indices`)."""
         return frozenset(self.out).union(*(t.indices() for t in self.terms))
-
-    # arithmetic and printing live in algebra.py and render.py
-    def __add__(self, other):
-        from .algebra import add
-        return add(self, other)
-
-    def __radd__(self, other):
-        from .algebra import add
-        return add(other, self)
-
-    def __sub__(self, other):
-        from .algebra import add, scale
-        return add(self, scale(other, -1))
-
-    def __rsub__(self, other):
-        from .algebra import add, scale
-        return add(other, scale(self, -1))
-
-    def __neg__(self):
-        from .algebra import scale
-        return scale(self, -1)
-
-    def __mul__(self, other):
-        from .algebra import multiply
-        return multiply(self, other)
-
-    def __rmul__(self, other):
-        from .algebra import multiply
-        return multiply(other, self)
-
-    def __truediv__(self, other):
-        from .algebra import multiply, power
-        return multiply(self, power(other, -1))
-
-    def __rtruediv__(self, other):
-        from .algebra import multiply, power
-        return multiply(other, power(self, -1))
-
-    def __pow__(self, exponent):
-        from .algebra import power
-        return power(self, exponent)
-
-    def __rpow__(self, base):
-        from .algebra import power
-        return power(base, self)
-
-    def __matmul__(self, other):
-        from .algebra import matmul
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from .algebra import matmul
-        return matmul(other, self)
-
-    @property
-    def T(self) -> Expr:
-        """The axes reversed, as NumPy's ``.T``."""
-        return Expr(tuple(reversed(self.out)), tuple(reversed(self.dims)), self.terms)
-
-    def __str__(self):
-        from .render import index_notation
-        return index_notation(self)
-
-    def latex(self) -> str:
-        """The expression in LaTeX index notation."""
-        from .render import latex
-        return latex(self)
-
-    def _repr_latex_(self):
-        return f"${self.latex()}$"
-
-    def ascii(self) -> str:
-        """The expression in plain-ASCII index notation."""
-        from .render import index_notation
-        return index_notation(self, ascii=True)
-
-    def matrix_notation(self) -> str | None:
-        """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``) or ``None`` where none exists."""
-        from .render import matrix_notation
-        return matrix_notation(self)
-
-    def einsum_terms(self) -> list[str]:
-        """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
-        from .render import einsum_form
-        return [einsum_form(self, t) for t in self.terms]
 
 
 Node = Union[Var, Call, Expr]
@@ -291,7 +199,7 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     """``expr``'s terms with its outputs renamed to ``target`` and its summed indices to
     names outside ``avoid`` and ``target`` (so they can be multiplied into another term)."""
     mapping = dict(zip(expr.out, target))
-    inner = expr.indices() - set(expr.out)
+    inner = expr.index_set() - set(expr.out)
     taken = set(avoid) | set(target)
     clash = sorted(a for a in inner if a in taken)
     mapping.update(zip(clash, fresh(len(clash), taken | inner)))

@@ -25,7 +25,8 @@ import warnings
 
 from . import algebra, functions
 from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
-from .ir import Expr
+from .expression import Expression, einsum, function, matmul, tensor, trace
+from .expression import sum as summed
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
@@ -39,18 +40,19 @@ def _functions() -> set[str]:
 
 
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
-              ast.Div: ("/", operator.truediv), ast.MatMult: ("@", algebra.matmul), ast.Pow: ("**", operator.pow)}
+              ast.Div: ("/", operator.truediv), ast.MatMult: ("@", matmul), ast.Pow: ("**", operator.pow)}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
-def parse_expression(text: str, shapes: dict | None = None) -> Expr:
+def parse_expression(text: str, shapes: dict | None = None) -> Expression:
     """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks."""
     if not isinstance(text, str):
         raise EinsumgradError("an expression is a string")
     if len(text) > MAX_LENGTH:
         raise EinsumgradError(f"an expression has at most {MAX_LENGTH:,} characters; this one has {len(text):,}")
-    return algebra.as_expr(_Reader(text, shapes or {}).read())
+    value = _Reader(text, shapes or {}).read()
+    return value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
 
 
 def _operand(node):
@@ -130,7 +132,7 @@ class _Reader:
             raise self.error(where, " ".join(str(err).split())) from err
         except ArithmeticError as err:
             raise self.error(where, f"arithmetic on numbers failed: {(err.args or [err])[-1]}") from None
-        coefs = [t.coef for t in value.terms] if isinstance(value, Expr) else [value]
+        coefs = [t.coef for t in value.terms] if isinstance(value, Expression) else [value]
         if not all(isinstance(c, numbers.Real) and abs(c) <= sys.float_info.max for c in coefs):
             raise self.error(where, "a number here is not a finite real number (beyond ±1.8e308, inf, nan or complex)")
         return value
@@ -163,7 +165,7 @@ class _Reader:
             elif isinstance(node, ast.UnaryOp):
                 value = self.apply(node, _UNARY[type(node.op)], value)
             else:
-                value = self.apply(self.chars[node.end_col_offset] - 1, lambda v: algebra.as_expr(v).T, value)
+                value = self.apply(self.chars[node.end_col_offset] - 1, lambda v: v.T if isinstance(v, Expression) else v, value)
         return self.total(terms) if terms else value
 
     def total(self, terms):
@@ -180,7 +182,7 @@ class _Reader:
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
             rank = self.ranks.get(node.id, 2 if node.id[0].isupper() else 1)
-            return self.apply(node, algebra.tensor, node.id, self.shapes.get(node.id, rank))
+            return self.apply(node, tensor, node.id, self.shapes.get(node.id, rank))
         value = node.value if isinstance(node, ast.Constant) else None
         if isinstance(value, str):
             raise self.error(node, "a quoted string can only be the spec of einsum('ij,j->i', ...)")
@@ -202,12 +204,12 @@ class _Reader:
             axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
         values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
         if name == "einsum":
-            return self.apply(node.func, algebra.einsum, node.args[0].value, *values)
+            return self.apply(node.func, einsum, node.args[0].value, *values)
         if len(values) != 1:
             raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
         if name == "sum":
-            return self.apply(node.func, algebra.sum, values[0], axis)
-        return self.apply(node.func, algebra.trace if name == "trace" else lambda v: algebra.apply(name, v), values[0])
+            return self.apply(node.func, summed, values[0], axis)
+        return self.apply(node.func, trace if name == "trace" else function(name), values[0])
 
     def axis(self, node) -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)

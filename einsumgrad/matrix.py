@@ -6,11 +6,11 @@ chain (``Aᵀ B``), a chain ending in vectors (``g xᵀ``, ``xᵀ A x``) or a cy
 (``tr(A B)``); a vector on an inner index becomes ``diag(v)``. Anything else
 returns ``None`` — never a wrong formula.
 
->>> from .algebra import einsum, tensor
+>>> from .algebra import add, einsum, tensor
 >>> A, x = tensor("A", 2), tensor("x", 1)
 >>> matrix_notation(einsum("ij,j->i", A, x))
 'A x'
->>> matrix_notation(einsum("ij->ji", A) + A)
+>>> matrix_notation(add(einsum("ij->ji", A), A))
 'Aᵀ + A'
 >>> matrix_notation(einsum("ijk->i", tensor("T", 3))) is None
 True

@@ -59,15 +59,15 @@ SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``."""
     style = ASCII if ascii else UNICODE
-    lhs = (name or expr.name or "y") + style.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.indices())}"
+    lhs = (name or "y") + style.indices(expr.out)
+    return f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
 
 
 _DERIVATIVE_NAME = re.compile(r"∂(²?)([A-Za-z_][A-Za-z0-9_]*)/∂([A-Za-z_][A-Za-z0-9_]*)²?\Z")
 
 
 def latex(expr: Expr, name: str | None = None) -> str:
-    name = name or expr.name or "y"
+    name = name or "y"
     derivative = _DERIVATIVE_NAME.match(name)
     if derivative:  # ∂f/∂W[i,j] -> \frac{\partial f}{\partial W_{ij}}
         order, f, x = derivative.groups()
@@ -80,7 +80,7 @@ def latex(expr: Expr, name: str | None = None) -> str:
             lhs = rf"\frac{{\partial {latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
     else:
         lhs = latex_name(name) + LATEX.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.indices())}"
+    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.index_set())}"
 
 
 def latex_name(name: str) -> str:
@@ -155,7 +155,7 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     if isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
         inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
     else:
-        inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.indices())
+        inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
     if style.latex:
         return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)
@@ -208,8 +208,3 @@ def einsum_form(expr: Expr, t: Term) -> str:
     coef = "" if t.coef == 1 else f"{_number(t.coef)} * "
     return f"{coef}'{eq}' ({', '.join(names)})"
 
-
-def matrix_notation(expr: Expr) -> str | None:
-    from .matrix import matrix_notation as convert
-
-    return convert(expr)

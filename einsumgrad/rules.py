@@ -15,15 +15,33 @@ from typing import Callable
 
 import numpy as np
 
-from .algebra import apply, einsum, hadamard, zeros_like
+from .algebra import as_expr, hadamard
 from .errors import EinsumgradError, ShapeError
+from .expression import Expression, einsum, function
 from .functions import Function, register
+from .ir import Expr
+
+
+def on_nodes(rule: Callable) -> Callable:
+    """A rule written over expressions, as users write them, as a function of IR nodes."""
+
+    def rule_on_nodes(*args):
+        result = rule(*(Expression(a) if isinstance(a, Expr) else a for a in args))
+        return result.node if isinstance(result, Expression) else as_expr(result)
+
+    return rule_on_nodes
 
 
 def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> Function:
     """Register an elementwise function from ``derivative(x, y, *params) -> f'(x)``."""
+    derivative = on_nodes(derivative)
     jvp = lambda x, y, dx, *p: hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
     return register(Function(name, impl, jvp, derivative=derivative, **options))
+
+
+def matrix_function(name: str, impl: Callable, jvp: Callable, **options) -> Function:
+    """Register a function of a square matrix from its forward rule ``jvp(x, y, dx) -> dy``."""
+    return register(Function(name, impl, on_nodes(jvp), **{**_MATRIX, **options}))
 
 
 def _square(dims):
@@ -70,22 +88,24 @@ elementwise("exp", np.exp, lambda x, y: y)
 elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0))
 elementwise("tanh", np.tanh, lambda x, y: 1 - y**2)
 elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
-elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: apply("sigmoid", x), holomorphic=False)
-elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: apply("step", x), smooth=False, holomorphic=False)
-elementwise("step", lambda a: np.heaviside(a, 0.5), lambda x, y: zeros_like(x), smooth=False, holomorphic=False)
-elementwise("abs", np.abs, lambda x, y: apply("sign", x), smooth=False, holomorphic=False)
-elementwise("sign", np.sign, lambda x, y: zeros_like(x), smooth=False, holomorphic=False)
-elementwise("sin", np.sin, lambda x, y: apply("cos", x))
-elementwise("cos", np.cos, lambda x, y: -apply("sin", x))
+elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: function("sigmoid")(x), holomorphic=False)
+elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: function("step")(x), smooth=False, holomorphic=False)
+elementwise("step", lambda a: np.heaviside(a, 0.5), lambda x, y: 0 * x, smooth=False, holomorphic=False)
+elementwise("abs", np.abs, lambda x, y: function("sign")(x), smooth=False, holomorphic=False)
+elementwise("sign", np.sign, lambda x, y: 0 * x, smooth=False, holomorphic=False)
+elementwise("sin", np.sin, lambda x, y: function("cos")(x))
+elementwise("cos", np.cos, lambda x, y: -function("sin")(x))
 elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
 elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
 
-_matrix = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
-register(Function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), **_matrix))
+_MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
+_SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
+
+matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y))
 # adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
-register(Function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", apply("inv", x), dx, y)
-                  - einsum("ka,ab...,bl->kl...", apply("inv", x), dx, y), **_matrix))
-register(Function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", apply("adj", x), dx),
-                  **{**_matrix, "result_shape": lambda dims: _square(dims)[:0]}))
-register(Function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", apply("inv", x), dx),
-                  **{**_matrix, "result_shape": lambda dims: _square(dims)[:0], "holomorphic": False}))
+matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", function("inv")(x), dx, y)
+                - einsum("ka,ab...,bl->kl...", function("inv")(x), dx, y))
+matrix_function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
+                result_shape=_SCALAR)
+matrix_function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),
+                result_shape=_SCALAR, holomorphic=False)

@@ -27,7 +27,7 @@ from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, 
 
 def simplify(expr: Expr) -> Expr:
     terms = merge(canonical(eliminate_deltas(t, expr.out), expr.out) for t in expr.terms)
-    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims), expr.name, expr.context)
+    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims))
 
 
 def merge(terms) -> tuple[Term, ...]:
@@ -119,7 +119,7 @@ def elimination_steps(expr: Expr):
     for k, t in enumerate(terms):
         while (step := eliminate_one(t.factors, outs)) is not None:
             t = terms[k] = Term(t.coef, step[0])
-            yield step[1], Expr(expr.out, expr.dims, tuple(terms), expr.name, expr.context)
+            yield step[1], Expr(expr.out, expr.dims, tuple(terms))
 
 
 def _forest(deltas: list[Delta], out: tuple[str, ...]) -> tuple[Delta, ...]:

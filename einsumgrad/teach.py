@@ -19,17 +19,24 @@ from . import functions, render
 from .algebra import apply, leaf
 from .ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .differentiate import contract, product_rule, readable, variable
+from .expression import Expression
+from .matrix import matrix_notation
 from .simplify import elimination_steps, simplify
 
 
 @dataclass(frozen=True)
 class Step:
-    """One step: the rule applied, and the expression it gives (if any)."""
+    """One step: the rule applied, and the IR node it gives (if any), which ``expr`` makes
+    an expression to print or evaluate."""
 
     rule: str
-    expr: Expr | None = None
+    node: Expr | None = None
     line: str = ""  # the expression as printed
     note: str = ""
+
+    @property
+    def expr(self) -> Expression | None:
+        return None if self.node is None else Expression(self.node)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def _lhs(name: str, out, var: str, wrt) -> str:
 
 
 def _line(lhs: str, expr: Expr) -> str:
-    return f"{lhs} = {render.render_sum(expr.terms, expr.out, render.UNICODE, expr.indices())}"
+    return f"{lhs} = {render.render_sum(expr.terms, expr.out, render.UNICODE, expr.index_set())}"
 
 
 def _eliminations(expr: Expr, lhs: str) -> list[Step]:
@@ -63,7 +70,7 @@ def _eliminations(expr: Expr, lhs: str) -> list[Step]:
     for what, e in elimination_steps(expr):
         steps.append(Step(f"Simplify: {what}", e, _line(lhs, e)))
     final = simplify(expr)
-    if steps and len(final.terms) != len(steps[-1].expr.terms):
+    if steps and len(final.terms) != len(steps[-1].node.terms):
         steps.append(Step("Collect equal terms", final, _line(lhs, final)))
     return steps
 
@@ -123,19 +130,19 @@ def explain(jacobian) -> Derivation:
                       chained, _line(lhs_l, chained)))
     steps += _eliminations(chained, lhs_l)
     final = contract(jac, g, y.out, wrt)
-    matrix = final.matrix_notation() if len(wrt) <= 2 else None
+    matrix = matrix_notation(final) if len(wrt) <= 2 else None
     if matrix:
         steps.append(Step(f"In matrix notation: ∂L/∂{xname} = {matrix}, shaped like {xname}; "
                           "the Jacobian itself is never built", final))
     return Derivation(tuple(steps))
 
 
-def explain_expression(expr: Expr, wrt) -> Derivation:
-    """The derivation of ``∂expr/∂wrt`` for an expression: the rules used, the product and
-    chain rules, each simplification, and the matrix formula if there is one."""
+def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
+    """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label``: the rules used,
+    the product and chain rules, each simplification, and the matrix formula if there is one."""
     var = variable(wrt, expr)
-    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=expr.name or "f"))]
-    name = expr.name if expr.name.isidentifier() else f"({expr.name})" if expr.name else "f"
+    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=label or "f"))]
+    name = label if label.isidentifier() else f"({label})" if label else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
@@ -147,7 +154,7 @@ def explain_expression(expr: Expr, wrt) -> Derivation:
     steps.append(Step("Result" + (", shaped like " + var.name if not expr.out else
                                   f", in numerator layout (shape {name}.shape + {var.name}.shape)"),
                       final, _line(lhs, final)))
-    matrix = final.matrix_notation()
+    matrix = matrix_notation(final)
     if matrix:
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
     return Derivation(tuple(steps))
@@ -185,4 +192,4 @@ def _rule_text(call: Call) -> str:
 
 
 def _show(e: Expr) -> str:
-    return render.render_sum(e.terms, e.out, render.UNICODE, e.indices())
+    return render.render_sum(e.terms, e.out, render.UNICODE, e.index_set())

@@ -87,7 +87,7 @@ def test_equal_expressions_with_different_tensors_evaluate_independently():
     x, y, z = eg.tensor("x", 1), eg.tensor("y", 1), eg.tensor("z", 1)
     g1 = eg.grad(eg.sum(x * 3 + y), x)
     g2 = eg.grad(eg.sum(x * 3 + z), x)
-    assert g1 == g2
+    assert g1.node == g2.node and g1 != g2  # one IR node; the handles accept different arrays
     np.testing.assert_array_equal(eg.evaluate(g1, x=np.ones(2), y=np.ones(2)), [3, 3])
     np.testing.assert_array_equal(eg.evaluate(g2, x=np.ones(2), z=np.ones(2)), [3, 3])
     with pytest.raises(eg.EinsumgradError, match="unknown array 'z'"):

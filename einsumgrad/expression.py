@@ -1,0 +1,156 @@
+"""The user's handle: an IR node with operators, printing, a display name, and the tensors
+it was built from. :mod:`einsumgrad.algebra` builds the nodes; this module lifts its
+functions to handles, so the IR itself stays bare.
+
+>>> W, x = tensor("W", 2), tensor("x", 1)
+>>> print(W @ x)
+y[i] = Σ_j W[i,j] x[j]
+>>> (W @ x).shape
+(('W', 0),)
+"""
+from __future__ import annotations
+
+from functools import lru_cache, wraps
+from typing import Callable
+
+from . import algebra, functions, matrix, render
+from .ir import Expr, variables
+
+
+class Expression:
+    """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
+    ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
+    one the node no longer reads (``Σ(a - a)``). Equality and hashing include all three."""
+
+    __slots__ = ("node", "name", "tensors", "_h")
+    __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
+
+    def __init__(self, node: Expr, name: str = "", tensors=frozenset()):
+        self.node, self.name = node, name
+        self.tensors = frozenset(tensors) | {v.name for v in variables(node)}
+        self._h = hash((node, name, self.tensors))
+
+    def __eq__(self, other):
+        return isinstance(other, Expression) and (self.node, self.name, self.tensors) == (
+            other.node, other.name, other.tensors)
+
+    def __hash__(self):
+        return self._h
+
+    @property
+    def shape(self):
+        """One size per axis: an int, or ``(tensor name, axis)`` where the size comes from an array."""
+        return self.node.dims
+
+    @property
+    def ndim(self) -> int:
+        return self.node.ndim
+
+    @property
+    def terms(self):
+        return self.node.terms
+
+    @property
+    def depth(self) -> int:
+        """Nested nodes on the longest path down (at most :data:`einsumgrad.algebra.MAX_DEPTH`)."""
+        return self.node.depth
+
+    @property
+    def T(self) -> Expression:
+        """The axes reversed, as NumPy's ``.T``."""
+        n = self.node
+        return Expression(Expr(n.out[::-1], n.dims[::-1], n.terms), tensors=self.tensors)
+
+    def __str__(self):
+        return render.index_notation(self.node, name=self.name)
+
+    def __repr__(self):
+        return f"<Expression {self}>"
+
+    def ascii(self) -> str:
+        """The expression in plain-ASCII index notation."""
+        return render.index_notation(self.node, ascii=True, name=self.name)
+
+    def latex(self) -> str:
+        """The expression in LaTeX index notation."""
+        return render.latex(self.node, self.name)
+
+    def _repr_latex_(self):
+        return f"${self.latex()}$"
+
+    def matrix_notation(self) -> str | None:
+        """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``) or ``None`` where none exists."""
+        return matrix.matrix_notation(self.node)
+
+    def einsum_terms(self) -> list[str]:
+        """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
+        return [render.einsum_form(self.node, t) for t in self.node.terms]
+
+
+def lift(op: Callable[..., Expr]) -> Callable[..., Expression]:
+    """``op`` over IR nodes as a function of handles (numbers pass through as they are)."""
+
+    @wraps(op)
+    def lifted(*args, **options) -> Expression:
+        nodes = [a.node if isinstance(a, Expression) else a for a in args]
+        tensors = frozenset().union(*(a.tensors for a in args if isinstance(a, Expression)))
+        return Expression(op(*nodes, **options), tensors=tensors)
+
+    return lifted
+
+
+def _negated(x):
+    return algebra.scale(x, -1)
+
+
+def _divided(a, b):
+    return algebra.multiply(a, algebra.power(b, -1))
+
+
+_OPERATORS = {
+    "add": algebra.add, "sub": lambda a, b: algebra.add(a, _negated(b)), "mul": algebra.multiply,
+    "truediv": _divided, "pow": algebra.power, "matmul": algebra.matmul,
+}
+for _name, _op in _OPERATORS.items():
+    setattr(Expression, f"__{_name}__", lift(_op))
+    setattr(Expression, f"__r{_name}__", lift(lambda a, b, op=_op: op(b, a)))
+Expression.__neg__ = lift(_negated)
+Expression.__pos__ = lambda self: self
+
+
+def tensor(name: str, shape) -> Expression:
+    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
+
+    >>> tensor("W", (3, None)).shape
+    (3, ('W', 1))
+    """
+    return Expression(algebra.tensor(name, shape), name=name)
+
+
+def einsum(spec: str, *operands) -> Expression:
+    """An einsum over expressions, with NumPy's spec rules (implicit output, ``...``).
+
+    >>> print(einsum("ii->", tensor("A", 2)))
+    y = Σ_i A[i,i]
+    """
+    names = [getattr(e, "name", "") or f"operand {k}" for k, e in enumerate(operands)]
+    return lift(lambda *nodes: algebra.einsum(spec, *nodes, names=names))(*operands)
+
+
+sum = lift(algebra.sum)  # noqa: A001 - mirrors numpy.sum
+trace = lift(algebra.trace)
+matmul = lift(algebra.matmul)
+
+
+@lru_cache(maxsize=None)
+def function(name: str) -> Callable[[Expression], Expression]:
+    """The public ``eg.<name>(x)`` of a registered function.
+
+    >>> print(function("tanh")(tensor("x", 1)))
+    y[i] = tanh(x[i])
+    """
+    fn = functions.get(name)
+    call = lift(lambda x: algebra.apply(name, x))
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
+    return call
