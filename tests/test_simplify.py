@@ -49,23 +49,27 @@ W_ = eg.tensor("W", 2)
 DIAG = eg.grad(eg.tensor("v", 1) @ eg.einsum("ii->i", W_), W_)  # δ[i,j] v[i]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bug: eliminating δ[i,j] drops the range of the summed j no factor carries")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="bug: eliminating δ[i,j] drops the range of the summed j no factor carries")
 def test_a_delta_summed_over_both_indices_is_the_size():
     assert eliminate_deltas(Term(1, (D("i", "j"),)), ()) == Term(1, (Size(N),))  # Σ_ij δ[i,j] = n
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bug: the public form of the one above gives 1")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="bug: the public form of the one above gives 1")
 def test_the_sum_of_an_identity_jacobian_is_its_size():
     f = eg.compile(eg.sum(eg.grad(eg.trace(W_), W_)))  # Σ_ij δ[i,j]
     assert f(**{n: np.zeros((3, 3)) for n in f.names}) == 3
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bug: a summed δ[a,a] becomes the size even where another factor reads a")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="bug: a summed δ[a,a] becomes the size even where another factor reads a")
 def test_a_summed_delta_on_a_read_index_is_one():
     assert eliminate_deltas(Term(1, (X("i"), D("i", "j"), D("j", "i"))), ()) == Term(1, (X("i"),))  # Σ x[i]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="bug: the public form of the one above gives n Σ v²")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="bug: the public form of the one above gives n Σ v²")
 def test_a_contraction_of_two_diagonal_jacobians():
     v = np.array([1.0, 2.0, 3.0])
     assert eg.evaluate(eg.einsum("ij,ji->", DIAG, DIAG), v=v, W=np.zeros((3, 3))) == 14  # Σ v², not 42
@@ -243,7 +247,7 @@ def dense(node, arrays: dict) -> np.ndarray:
                 ops.append(dense(f.node, arrays))
                 subs.append("".join(letters[a] for a in f.idx))
         for a, d in zip(node.out, node.dims):
-            ops.append(np.ones(length(d)))  # an output index no factor carries: constant along it
+            ops.append(np.ones(length(d)))  # ones on every output index: one no factor carries is broadcast
             subs.append(letters[a])
         value = np.einsum(",".join(subs) + "->" + "".join(letters[a] for a in node.out), *ops) if ops else 1.0
         total = total + coef * value
