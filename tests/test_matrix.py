@@ -59,7 +59,8 @@ FORMULAS = [
     # inverses and functions
     ("inverse times vector", eg.inv(A) @ x, "A⁻¹ x", lambda a: inv(a["A"]) @ a["x"]),
     ("inverse transposed", eg.inv(A).T, "A⁻ᵀ", lambda a: inv(a["A"]).T),
-    ("inverse transposed times vector", eg.einsum("ji,j->i", eg.inv(A), x), "A⁻ᵀ x", lambda a: inv(a["A"]).T @ a["x"]),
+    ("inverse transposed times vector", eg.einsum("ji,j->i", eg.inv(A), x), "A⁻ᵀ x",
+     lambda a: inv(a["A"]).T @ a["x"]),
     ("inverse of a product", eg.inv(A @ B), "(A B)⁻¹", lambda a: inv(a["A"] @ a["B"])),
     ("reciprocal of a scalar", 1 / s, "s⁻¹", lambda a: 1 / a["s"]),
     ("function of a chain", eg.tanh(A @ x), "tanh(A x)", lambda a: np.tanh(a["A"] @ a["x"])),
