@@ -5,8 +5,6 @@ import pytest
 
 import einsumgrad as eg
 
-rng = np.random.default_rng(42)
-
 
 def assert_derivative(f, wrt, closed_form, **arrays):
     """The symbolic gradient equals the closed form and passes a finite-difference check."""
@@ -17,7 +15,7 @@ def assert_derivative(f, wrt, closed_form, **arrays):
     return g
 
 
-def test_sum_tanh_wx():
+def test_sum_tanh_wx(rng):
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)
     y = eg.einsum("ij,j->i", W, x)
     L = eg.sum(eg.tanh(y))
@@ -38,7 +36,7 @@ def test_sum_tanh_wx():
     assert lower < value
 
 
-def test_linear_layer_gradient_has_the_shape_of_w():
+def test_linear_layer_gradient_has_the_shape_of_w(rng):
     # L = f·y, f = X W + b; X (1×m), W (m×10), b (1×10), y (10×1): ∂L/∂W = Xᵀ yᵀ, shape (m, 10)
     m = 5
     X, W, b, y = eg.tensor("X", (1, m)), eg.tensor("W", (m, 10)), eg.tensor("b", (1, 10)), eg.tensor("y", (10, 1))
@@ -48,7 +46,7 @@ def test_linear_layer_gradient_has_the_shape_of_w():
     assert g.shape == (m, 10)
 
 
-def test_half_sse_through_tanh():
+def test_half_sse_through_tanh(rng):
     X, T, Y = eg.tensor("X", 2), eg.tensor("T", 2), eg.tensor("Y", 2)
     L = 0.5 * eg.sum((Y - eg.tanh(X @ T)) ** 2)
     X0, T0, Y0 = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), rng.standard_normal((6, 3))
@@ -57,7 +55,7 @@ def test_half_sse_through_tanh():
     assert g.shape == T0.shape
 
 
-def test_orthogonality_loss_with_a_third_order_phi():
+def test_orthogonality_loss_with_a_third_order_phi(rng):
     # L = β Σ_i Σ_jk |Φ_iᵀ Φ_i − I|_jk with Φ of shape (m, l, n): ∂L/∂Φ_i = 2β Φ_i sign(Φ_iᵀΦ_i − I)
     m, l, n, beta = 3, 4, 2, 0.7
     P = eg.tensor("P", 3)
@@ -84,7 +82,7 @@ def test_orthogonality_loss_with_a_third_order_phi():
     ("||AXB + C||^2", lambda X, a, b, A, B: eg.sum((A @ X @ B + A) ** 2),
      lambda X, a, b, A, B: 2 * A.T @ (A @ X @ B + A) @ B.T),
 ])
-def test_matrix_cookbook(name, build, closed):
+def test_matrix_cookbook(name, build, closed, rng):
     n = 4
     X0 = rng.standard_normal((n, n)) + 3 * np.eye(n)
     a0, b0, A0, B0 = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal((n, n)), rng.standard_normal((n, n))
@@ -116,7 +114,7 @@ def test_matrix_notation_is_none_where_no_formula_exists():
     assert eg.einsum("ij,ik,il->jkl", X, X, X).matrix_notation() is None
 
 
-def test_hessians():
+def test_hessians(rng):
     x, A, b = eg.tensor("x", 1), eg.tensor("A", 2), eg.tensor("b", 1)
     H = eg.hessian(eg.einsum("i,ij,j->", x, A, x) + b @ x, x)
     assert str(H) == "∂²f/∂x²[i,j] = A[i,j] + A[j,i]"
@@ -135,7 +133,7 @@ def test_hessians():
     assert eg.hessian(eg.sum(eg.softplus(X @ w)), w).matrix_notation() == "Xᵀ diag(sigmoid(X w) ⊙ (1 - sigmoid(X w))) X"
 
 
-def test_third_derivative_and_derivative_of_a_jacobian():
+def test_third_derivative_and_derivative_of_a_jacobian(rng):
     x = eg.tensor("x", 1)
     f = eg.sum(x**4)
     third = eg.jacobian(eg.hessian(f, x), x)
@@ -145,7 +143,7 @@ def test_third_derivative_and_derivative_of_a_jacobian():
     np.testing.assert_allclose(eg.evaluate(third, x=x0), expected)
 
 
-def test_repeated_tensor_uses_the_product_rule():
+def test_repeated_tensor_uses_the_product_rule(rng):
     X, b, c = eg.tensor("X", 2), eg.tensor("b", 1), eg.tensor("c", 1)
     f = b @ X.T @ X @ c
     X0, b0, c0 = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(3)
@@ -153,7 +151,7 @@ def test_repeated_tensor_uses_the_product_rule():
 
 
 @pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "softplus", "relu", "abs", "sin", "cos", "sqrt"])
-def test_every_elementwise_function_against_finite_differences(name):
+def test_every_elementwise_function_against_finite_differences(name, rng):
     from einsumgrad.functions import get
 
     fn = get(name)
@@ -165,7 +163,7 @@ def test_every_elementwise_function_against_finite_differences(name):
     assert eg.check(f, x, x=x0, c=rng.standard_normal(x0.size)).passed
 
 
-def test_arithmetic_and_broadcasting():
+def test_arithmetic_and_broadcasting(rng):
     A, v = eg.tensor("A", 2), eg.tensor("v", 1)
     A0, v0 = rng.uniform(0.5, 2, (3, 4)), rng.uniform(0.5, 2, 4)
     e = (2 * A - v / 3 + 1) * A ** 2 / (A + v) - (-A) ** 3
@@ -190,7 +188,7 @@ def test_compile_shares_subexpressions_and_shows_its_plan():
     assert "ab,b->a" in plan
 
 
-def test_jacobian_layouts_for_expressions():
+def test_jacobian_layouts_for_expressions(rng):
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)
     W0, x0 = rng.standard_normal((2, 3)), rng.standard_normal(3)
     num = eg.evaluate(eg.jacobian(eg.tanh(W @ x), W), W=W0, x=x0)
@@ -232,7 +230,7 @@ def test_expression_errors():
 
 
 @pytest.mark.parametrize("optimize", ["greedy", "optimal", "dp", "branch-2", "auto", False])
-def test_every_optimizer_gives_the_same_gradient(optimize):
+def test_every_optimizer_gives_the_same_gradient(optimize, rng):
     A, B, C, x = eg.tensor("A", 2), eg.tensor("B", 2), eg.tensor("C", 2), eg.tensor("x", 1)
     f = eg.sum(eg.tanh(A @ B @ C @ x))
     arrays = {n: rng.standard_normal((4, 4)) for n in "ABC"} | {"x": rng.standard_normal(4)}
@@ -241,7 +239,7 @@ def test_every_optimizer_gives_the_same_gradient(optimize):
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_other_backends_when_installed(backend):
+def test_other_backends_when_installed(backend, rng):
     pytest.importorskip(backend)
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)
     g = eg.grad(eg.sum(eg.tanh(W @ x)), W)

@@ -6,21 +6,12 @@ import pytest
 
 import einsumgrad as eg
 from einsumgrad.cli import main
-from einsumgrad.compiler import SETTINGS
 
 J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
 
 
-@pytest.fixture
-def settings():
-    """Restores the memory limit and plan-cache size a test changes."""
-    saved = dict(SETTINGS)
-    yield
-    eg.configure(memory_limit=saved["memory_limit"] or "auto", plan_cache_size=saved["plan_cache_size"])
-
-
 # -- the memory limit --------------------------------------------------------------
-def test_a_lower_limit_applies_to_plans_already_made(settings):
+def test_a_lower_limit_applies_to_plans_already_made(restore_settings):
     W, x = np.ones((40, 40)), np.ones(40)
     assert J(W, x).shape == (40, 40, 40)  # 500 KiB: a plan is made and cached
     eg.configure(memory_limit=100_000)
@@ -30,7 +21,7 @@ def test_a_lower_limit_applies_to_plans_already_made(settings):
     assert J(W, x).shape == (40, 40, 40)
 
 
-def test_a_limit_of_zero_means_zero(settings):
+def test_a_limit_of_zero_means_zero(restore_settings):
     with pytest.raises(eg.MemoryLimitError, match=r"shape \(2, 2, 2\): 64 B, over the limit of 0 B"):
         J(np.ones((2, 2)), np.ones(2), memory_limit=0)
     eg.configure(memory_limit=0)
@@ -38,7 +29,7 @@ def test_a_limit_of_zero_means_zero(settings):
         eg.evaluate(eg.tensor("a", 1) * 2, a=np.ones(3))
 
 
-def test_dask_arrays_do_not_switch_the_guard_off_for_numpy(settings):
+def test_dask_arrays_do_not_switch_the_guard_off_for_numpy(restore_settings):
     da = pytest.importorskip("dask.array")
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)
     f = eg.compile(eg.jacobian(W @ x, W))
@@ -49,7 +40,7 @@ def test_dask_arrays_do_not_switch_the_guard_off_for_numpy(settings):
         f(W=np.ones((60, 60)), x=np.ones(60))
 
 
-def test_intermediates_of_a_contraction_are_guarded(settings):
+def test_intermediates_of_a_contraction_are_guarded(restore_settings):
     A, B, C = eg.tensor("A", 2), eg.tensor("B", 2), eg.tensor("C", 2)
     product = eg.einsum("ij,jk,kl->il", A, B, C)
     arrays = dict(A=np.ones((300, 1)), B=np.ones((1, 300)), C=np.ones((300, 1)))
@@ -64,23 +55,23 @@ def test_intermediates_of_a_contraction_are_guarded(settings):
 
 
 @pytest.mark.parametrize("value", [-5, 1.5, True, float("inf"), float("nan"), "x", [1], None])
-def test_bad_memory_limits_are_refused(settings, value):
+def test_bad_memory_limits_are_refused(restore_settings, value):
     if value is not None:
         with pytest.raises(eg.EinsumgradError, match=r"memory_limit must be a whole number >= 0 of bytes, or 'auto'"):
             eg.configure(memory_limit=value)
     with pytest.raises(eg.EinsumgradError, match=r"memory_limit must be a whole number >= 0 of bytes; got"):
         J(np.ones((2, 2)), np.ones(2), memory_limit=value if value is not None else -1)
-    assert SETTINGS["memory_limit"] is None
+    assert eg.configure()["memory_limit"] is None
 
 
 @pytest.mark.parametrize("value", [-3, 2.5, False, "x"])
-def test_bad_plan_cache_sizes_are_refused(settings, value):
+def test_bad_plan_cache_sizes_are_refused(restore_settings, value):
     with pytest.raises(eg.EinsumgradError, match=rf"plan_cache_size must be a whole number >= 0; got {value!r}"):
         eg.configure(plan_cache_size=value)
-    assert SETTINGS["plan_cache_size"] == 128
+    assert eg.configure()["plan_cache_size"] == 128
 
 
-def test_whole_numbers_in_float_form_are_taken(settings):
+def test_whole_numbers_in_float_form_are_taken(restore_settings):
     assert eg.configure(memory_limit=2e9, plan_cache_size=np.int64(7)) == {"memory_limit": 2_000_000_000,
                                                                           "plan_cache_size": 7}
 
