@@ -13,12 +13,12 @@ import itertools
 import math
 import numbers
 import re
-from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
 from . import functions
+from .caches import cache
 from .errors import EinsumgradError, ShapeError
 from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, factor_indices, fresh, instantiate
 from .parse import parse
@@ -276,7 +276,7 @@ def apply(name: str, x, *params) -> Expr:
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
 
-@lru_cache(maxsize=None)
+@cache(maxsize=1024)
 def function(name: str) -> Callable[[Expr], Expr]:
     """The public ``eg.<name>(x)`` of a registered function.
 

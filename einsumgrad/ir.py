@@ -18,8 +18,9 @@ Ref(node=Var(name='W', shape=(('W', 0), ('W', 1))), idx=('i', 'j'))
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from typing import Mapping, Union
+
+from .caches import cache
 
 Dim = Union[int, tuple[str, int]]
 
@@ -332,7 +333,7 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-@lru_cache(maxsize=65536)
+@cache(maxsize=65536)
 def variables(node: Node) -> frozenset[Var]:
     """The input tensors a node depends on."""
     if isinstance(node, Var):
