@@ -14,7 +14,7 @@ from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, jacobian
-from .compiler import configure
+from .compile import configure
 from .functions import public as _public
 from .ir import Expr
 from .einsum_jacobian import Jacobian

@@ -20,7 +20,7 @@ import numpy as np
 
 from .algebra import leaf
 from .caches import cache, clear_all
-from .compiler import Compiled, check_backend, to_array
+from .compile import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Ref, Var, variables
@@ -80,10 +80,7 @@ def hessian(f: Expr, wrt) -> Expr:
 
 def clear_caches() -> None:
     """Forget every cached derivative, plan and contraction (e.g. to time a cold start)."""
-    from . import compiler
-
     clear_all()
-    compiler.clear_contractions()
 
 
 def explain(f, wrt=None):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import functions
 from .algebra import MAX_RANK
-from .compiler import describe_bytes, memory_limit
+from .compile import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
 
 EXAMPLES = {

@@ -24,7 +24,7 @@ import numpy as np
 from . import render
 from .algebra import leaf, product
 from .caches import cache
-from .compiler import Compiled, to_array, whole_number
+from .compile import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .ir import Expr, Term, Var

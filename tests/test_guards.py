@@ -6,7 +6,7 @@ import pytest
 
 import einsumgrad as eg
 from einsumgrad.cli import main
-from einsumgrad.compiler import SETTINGS
+from einsumgrad.compile import SETTINGS
 
 J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
 

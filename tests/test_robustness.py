@@ -29,14 +29,14 @@ def test_dense_results_above_the_limit_raise_and_suggest_vjp():
         np.testing.assert_array_equal(J.vjp(np.ones(300), W, x), np.ones((300, 300)))  # vjp is fine
     finally:
         assert eg.configure(memory_limit="auto")["memory_limit"] is None
-    from einsumgrad.compiler import memory_limit
+    from einsumgrad.compile import memory_limit
 
     assert 0 < memory_limit() <= 2 << 30
 
 
 # -- caches and threads --------------------------------------------------------
 def test_plan_cache_is_bounded():
-    from einsumgrad.compiler import SETTINGS
+    from einsumgrad.compile import SETTINGS
 
     size = SETTINGS["plan_cache_size"]
     W = eg.tensor("W", 2)
