@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from .algebra import leaf
+from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
@@ -88,13 +88,7 @@ def hessian(f: Expression, wrt) -> Expression:
 
 def clear_caches() -> None:
     """Forget every cached derivative, plan and contraction (e.g. to time a cold start)."""
-    from . import compiler, differentiate, ir, simplify
-    from . import einsum_jacobian as spec_jacobian
-
-    for cached in (_cached, differentiate._derivative, differentiate._derivative_of_call, ir.variables,
-                   spec_jacobian._build, spec_jacobian._compiled, simplify.node_key):
-        cached.cache_clear()
-    compiler.clear_contractions()
+    clear_all()
 
 
 def explain(f, wrt=None):
@@ -107,7 +101,7 @@ def explain(f, wrt=None):
     return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.name)
 
 
-@lru_cache(maxsize=256)
+@cache(maxsize=256)
 def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
     return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
 

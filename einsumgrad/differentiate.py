@@ -13,10 +13,9 @@ y[i,j,k] = δ[i,j] x[k]
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from . import functions
 from .algebra import product, show_dims
+from .caches import cache
 from .errors import DerivativeError
 from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, keep_ranges, variables
 from .simplify import simplify
@@ -63,7 +62,7 @@ def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:
     return simplify(Expr(out, expr.dims, instantiate(expr, out, out)))
 
 
-@lru_cache(maxsize=4096)
+@cache(maxsize=4096)
 def _derivative(expr: Expr, var: Var) -> Expr:
     return simplify(product_rule(expr, var, fresh(len(var.shape), expr.index_set())))
 
@@ -92,7 +91,7 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
     return instantiate(inner, ref.idx + wrt, avoid)
 
 
-@lru_cache(maxsize=4096)
+@cache(maxsize=4096)
 def _derivative_of_call(call: Call, var: Var) -> Expr:
     out = fresh(len(call.shape), ())
     y = Expr(out, call.shape, (Term(1, (Ref(call, out),)),))

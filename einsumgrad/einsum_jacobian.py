@@ -17,13 +17,13 @@ import itertools
 import math
 import numbers
 import string
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from . import render
 from .algebra import leaf, product
+from .caches import cache
 from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
@@ -252,7 +252,7 @@ def unused_name(preferred: tuple[str, ...], taken) -> str:
     return next(n for n in itertools.chain(preferred, numbered) if n not in taken)
 
 
-@lru_cache(maxsize=256)
+@cache(maxsize=256)
 def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
     leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
     dims = {}
@@ -278,6 +278,6 @@ def _layout(sym: _Symbolic, layout: str) -> Expr:
     return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
 
 
-@lru_cache(maxsize=1024)
+@cache(maxsize=1024)
 def _compiled(expr: Expr, inputs: tuple[str, ...], memory_limit: int | None = None) -> Compiled:
     return Compiled(expr, memory_limit=memory_limit, inputs=inputs)

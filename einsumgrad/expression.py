@@ -10,10 +10,11 @@ y[i] = Σ_j W[i,j] x[j]
 """
 from __future__ import annotations
 
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Callable
 
 from . import algebra, functions, matrix, render
+from .caches import cache
 from .ir import Expr, variables
 
 
@@ -142,7 +143,7 @@ trace = lift(algebra.trace)
 matmul = lift(algebra.matmul)
 
 
-@lru_cache(maxsize=None)
+@cache(maxsize=1024)
 def function(name: str) -> Callable[[Expression], Expression]:
     """The public ``eg.<name>(x)`` of a registered function.
 

@@ -18,8 +18,8 @@ Ref(node=Var(name='W', shape=(('W', 0), ('W', 1))), idx=('i', 'j'))
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from typing import Mapping, Union
+
 
 Dim = Union[int, tuple[str, int]]
 
@@ -61,12 +61,14 @@ class Call(_Hashed):
     shape: tuple[Dim, ...] = ()
     _h: int = field(default=0, init=False, repr=False, compare=False)
     depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
+    leaves: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # the Vars below
 
     __hash__ = _Hashed.__hash__
 
     def __post_init__(self):
         _Hashed.__post_init__(self)
         object.__setattr__(self, "depth", 1 + self.arg.depth)
+        object.__setattr__(self, "leaves", self.arg.leaves)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +133,15 @@ class Expr(_Hashed):
     terms: tuple[Term, ...]
     _h: int = field(default=0, init=False, repr=False, compare=False)
     depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
+    leaves: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # the Vars below
 
     __hash__ = _Hashed.__hash__
 
     def __post_init__(self):
         _Hashed.__post_init__(self)
-        below = (f.node.depth for t in self.terms for f in t.factors if isinstance(f, Ref) and not isinstance(f.node, Var))
-        object.__setattr__(self, "depth", 1 + max(below, default=0))
+        read = [f.node for t in self.terms for f in t.factors if isinstance(f, Ref)]
+        object.__setattr__(self, "depth", 1 + max((n.depth for n in read if not isinstance(n, Var)), default=0))
+        object.__setattr__(self, "leaves", frozenset().union(*(variables(n) for n in read)))
 
     @property
     def ndim(self) -> int:
@@ -240,12 +244,9 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
-@lru_cache(maxsize=65536)
 def variables(node: Node) -> frozenset[Var]:
-    """The input tensors a node depends on."""
-    if isinstance(node, Var):
-        return frozenset((node,))
-    return frozenset().union(*(variables(c) for c in children(node)))
+    """The input tensors a node depends on (gathered once, when the node is made)."""
+    return frozenset((node,)) if isinstance(node, Var) else node.leaves
 
 
 def depends(node: Node, var: Var) -> bool:

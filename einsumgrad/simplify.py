@@ -19,8 +19,8 @@
 from __future__ import annotations
 
 import cmath
-from functools import lru_cache
 
+from .caches import cache
 from .errors import EinsumgradError
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, node_shape, rename_factor
 
@@ -168,7 +168,7 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     return factors, names
 
 
-@lru_cache(maxsize=65536)
+@cache(maxsize=65536)
 def node_key(node) -> tuple:
     """A deterministic sort key for a node (never its hash, which varies between runs)."""
     if isinstance(node, Var):

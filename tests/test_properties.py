@@ -89,21 +89,21 @@ def test_random_compositions_against_finite_differences(expr, seed):
 def test_random_specs_through_planned_pairwise_steps(problem, optimize):
     """Small problems normally run as one np.einsum; force the planned path (BLAS steps with
     their transposes and reshapes) to check it on the same random specs."""
-    from einsumgrad import compiler
+    from einsumgrad.compiler import plan
 
     spec, ops, wrt = problem
     J = eg.jacobian(spec, wrt=wrt)
     exact = exact_jacobian(spec, ops, wrt)
     g = np.random.default_rng(1).standard_normal(exact.shape[: exact.ndim - ops[wrt].ndim])
     names = dict(zip(J.names, ops))
-    small = compiler.SMALL
-    compiler.SMALL = 0
-    compiler.clear_contractions()
+    small = plan.SMALL
+    plan.SMALL = 0
+    eg.clear_caches()
     try:
         vjp = eg.compile(J.vjp_expression(*ops), optimize=optimize)(**names, **{J.cotangent_name: g})
         dense = eg.compile(J.expression(*ops), optimize=optimize)(**names)
     finally:
-        compiler.SMALL = small
-        compiler.clear_contractions()
+        plan.SMALL = small
+        eg.clear_caches()
     np.testing.assert_allclose(dense, exact, atol=1e-12)
     np.testing.assert_allclose(vjp, contract_front(exact, g), atol=1e-12)

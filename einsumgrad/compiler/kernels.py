@@ -1,0 +1,189 @@
+"""Kernels: how planned terms run on arrays.
+
+A term is a read, an ``np.einsum`` of one value, a Hadamard product, or a contraction
+(one ``np.einsum`` call, or opt_einsum's pairwise steps with BLAS steps as ``@``). A sum of
+terms writes a term with deltas onto a writeable diagonal view of the output,
+``np.einsum('iik->ik', out)``; lazy and immutable arrays (dask, ...) are combined
+functionally instead, a diagonal chosen by ``where`` over index grids, never by multiplying
+identity matrices in.
+"""
+from __future__ import annotations
+
+from functools import partial, reduce
+from operator import itemgetter
+from typing import Callable, NamedTuple
+
+import numpy as np
+import opt_einsum
+
+from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
+
+
+class Kernel(NamedTuple):
+    compute: Callable  # values -> array of ``plan.shape``
+    owned: bool  # the array is fresh memory, safe to write into
+    plan: TermPlan
+
+
+def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kernel:
+    """The function computing a planned term from the list of values."""
+    if plan.kind == "constant":
+        const = np.full(plan.shape, plan.coef, dtype)
+        return Kernel(lambda values: const, False, plan)
+    compute, owned = _product(plan, optimize, backend)
+    if plan.reshape:
+        shape = plan.shape
+        inner, compute = compute, (lambda values: inner(values).reshape(shape))
+    coef = plan.coef
+    if coef != 1:
+        unscaled = compute
+        if owned and not isinstance(coef, complex):
+            def compute(values):
+                r = unscaled(values)
+                r *= coef
+                return r
+        else:
+            compute, owned = (lambda values: unscaled(values) * coef), True
+    return Kernel(compute, owned, plan)
+
+
+def _product(plan: TermPlan, optimize, backend: str) -> tuple[Callable, bool]:
+    """The product of the term's reads, and whether it is fresh memory."""
+    slots = plan.slots
+    if plan.kind == "read":
+        (s,) = slots
+        return (lambda values: values[s]), False
+    if plan.kind == "einsum":
+        (s,) = slots
+        return partial(_einsum_of, plan.equation, s), False
+    if plan.kind == "hadamard":
+        first, rest = slots[0], slots[1:]
+
+        def hadamard(values):
+            r = values[first]
+            for k in rest:
+                r = r * values[k]
+            return r
+
+        return hadamard, True
+    get = itemgetter(*slots)
+    if backend == "numpy":
+        contract = run_contraction(contraction(plan.equation, plan.shapes, optimize))
+    else:
+        contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes, optimize=optimize),
+                           backend=backend)
+    return (lambda values: contract(*get(values))), True
+
+
+def _einsum_of(eq: str, slot: int, values: list):
+    return np.einsum(eq, values[slot])
+
+
+def run_contraction(c: Contraction) -> Callable:
+    """A function of the operands running a planned contraction, popping operands and appending
+    results as opt_einsum does."""
+    if not c.steps:
+        return partial(np.einsum, c.equation)
+    steps = [(s.positions, partial(np.einsum, s.einsum) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
+    if len(steps) == 1:
+        positions, only = steps[0]
+        return lambda *operands: only(*[operands[k] for k in positions])
+
+    def contract(*operands):
+        pool = list(operands)
+        for positions, fn in steps:
+            pool.append(fn(*[pool.pop(k) for k in positions]))
+        return pool[0]
+
+    return contract
+
+
+def _matmul(step: Matmul) -> Callable:
+    left, right, m, k, n, shape, order = step
+
+    def matmul(a, b):
+        product = a.transpose(left).reshape(m, k) @ b.transpose(right).reshape(k, n)
+        return product.reshape(shape).transpose(order)
+
+    return matmul
+
+
+def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, owned_result: bool) -> Callable:
+    """The sum of the terms as one array of ``shape`` written in place (fresh memory where
+    ``owned_result``: a result handed to the caller); a term with deltas onto its diagonal."""
+    if len(kernels) == 1 and kernels[0].plan.diagonal is None and kernels[0].plan.shape == shape:
+        if kernels[0].owned or not owned_result:
+            return kernels[0].compute
+    terms = [(k.compute, k.owned, k.plan.view) for k in kernels]
+
+    def run(values):
+        acc, owned = None, False  # owned: acc is fresh memory of the full shape and dtype
+        for compute, fresh, view in terms:
+            r = compute(values)
+            if view is not None:
+                if not owned:
+                    acc, owned = _filled(acc, shape, dtype), True
+                diagonal = _view(acc, view)
+                diagonal += r
+            elif acc is None:
+                acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
+            elif owned and r.dtype == dtype:
+                acc += r
+            else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
+                acc = acc + r
+                owned = acc.shape == shape and acc.dtype == dtype
+        if not owned and (acc is None or owned_result or acc.shape != shape):
+            acc = _filled(acc, shape, dtype)
+        return acc
+
+    return run
+
+
+def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
+    """A writeable view of a diagonal of ``a``."""
+    d = np.einsum(view.equation, a if view.axes is None else a.transpose(view.axes))
+    return d if view.order is None else d.transpose(view.order)
+
+
+def _filled(a, shape, dtype) -> np.ndarray:
+    """A fresh array of ``shape`` holding ``a`` broadcast (zeros for None)."""
+    if a is None:
+        return np.zeros(shape, dtype)
+    out = np.empty(shape, np.result_type(a.dtype, dtype))
+    out[...] = a
+    return out
+
+
+def functional_sum(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype) -> Callable:
+    """The sum of the terms without writing into arrays: for lazy and immutable array types."""
+    parts = [(k.compute, _expander(k.plan, shape, dtype)) for k in kernels]
+
+    def run(values):
+        if not parts:
+            return np.zeros(shape, dtype)
+        total = None
+        for compute, expand in parts:
+            r = expand(compute(values))
+            total = r if total is None else total + r
+        return np.broadcast_to(total, shape) if total.shape != shape else total
+
+    return run
+
+
+def _expander(plan: TermPlan, shape: tuple[int, ...], dtype: np.dtype) -> Callable:
+    """Reduced term -> full shape: each reduced axis placed at its first output axis, and zero
+    wherever the axes it ties differ (a boolean grid from ``arange``, broadcast, never an identity)."""
+    if plan.diagonal is None:
+        return lambda r: r
+    placed = [1] * len(shape)
+    for axes, n in zip(plan.diagonal, plan.view_shape):
+        placed[axes[0]] = n
+    on_diagonal = reduce(np.logical_and, (_grid(axes[0], shape) == _grid(a, shape)
+                                          for axes in plan.diagonal for a in axes[1:]), np.True_)
+    zero = np.zeros((), dtype)
+    return lambda r: np.where(on_diagonal, np.reshape(np.broadcast_to(r, plan.view_shape), placed), zero)
+
+
+def _grid(axis: int, shape: tuple[int, ...]) -> np.ndarray:
+    """``arange(shape[axis])`` along ``axis``, length 1 along every other."""
+    return np.arange(shape[axis]).reshape([shape[axis] if k == axis else 1 for k in range(len(shape))])

@@ -1,0 +1,234 @@
+"""Planning, before any array exists: index lengths, a term's layout (its reads, the axes it
+reduces to, the diagonal it is written onto, which kernel runs it) and a contraction's path.
+
+>>> from ..ir import Ref, Term, Var
+>>> W, x = Var("W", (3, 4)), Var("x", (4,))
+>>> y = Expr(("i",), (3,), (Term(1, (Ref(W, ("i", "j")), Ref(x, ("j",)))),))
+>>> layout = Layout({W: 0, x: 1, y: 2}, {W: (3, 4), x: (4,), y: (3,)}, int)
+>>> plan_term(y, y.terms[0], layout, "auto")[:3]
+('contract', (0, 1), 'ab,b->a')
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping, NamedTuple
+
+import opt_einsum
+from opt_einsum.parser import convert_to_valid_einsum_chars
+
+from ..caches import cache
+from ..errors import EinsumgradError, ShapeError
+from ..ir import Delta, Dim, Expr, Ref, Size, Term
+from ..render import describe_factor
+from ..simplify import eliminate_deltas
+
+SMALL = 1 << 15  # up to this many loop iterations one np.einsum call beats any planned path
+MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy 2): more go pairwise
+
+
+class Layout(NamedTuple):
+    """Where a plan finds things: each node's value slot and shape, and the length of a ``Dim``."""
+    slot: Mapping
+    shape_of: Mapping
+    dim: Callable[[Dim], int]
+
+
+class DiagonalView(NamedTuple):
+    """The diagonal of an output that a term is written onto, as a writeable view at any rank:
+    ``np.einsum(equation, out.transpose(axes)).transpose(order)`` (None: no transpose), with the
+    tied axes first and the rest under the ellipsis, so that one letter per tie is enough."""
+    axes: tuple[int, ...] | None
+    equation: str
+    order: tuple[int, ...] | None
+
+
+def diagonal_view(diagonal: tuple[tuple[int, ...], ...]) -> DiagonalView:
+    """The view whose axes are ``diagonal``'s reduced axes, in order: ``((0, 1), (2,))`` -> ``'aa...->a...'``."""
+    tied = [axes for axes in diagonal if len(axes) > 1]
+    untied = [axes for axes in diagonal if len(axes) == 1]
+    axes = tuple(a for group in tied + untied for a in group)
+    order = tuple((tied + untied).index(group) for group in diagonal)
+    letters = [opt_einsum.get_symbol(j) for j in range(len(tied))]
+    equation = "".join(c * len(g) for c, g in zip(letters, tied)) + "...->" + "".join(letters) + "..."
+    return DiagonalView(None if axes == tuple(range(len(axes))) else axes, equation,
+                        None if order == tuple(range(len(order))) else order)
+
+
+class TermPlan(NamedTuple):
+    """How one term of a sum is computed and where its result goes."""
+    kind: str  # "constant", "read" (a value as it is), "einsum" (of one value), "hadamard", "contract"
+    slots: tuple[int, ...]  # the values read, in the equation's order
+    equation: str  # the reads -> the axes of ``shape`` some read carries
+    shapes: tuple[tuple[int, ...], ...]  # of the reads, as the equation sees them (1 where stretched)
+    coef: complex
+    shape: tuple[int, ...]  # what the kernel yields: one axis per reduced axis, 1 where broadcast
+    reshape: bool  # the equation's result needs its broadcast axes put back to make ``shape``
+    diagonal: tuple[tuple[int, ...], ...] | None  # per reduced axis, the output axes it runs along
+    view_shape: tuple[int, ...]  # the shape of that diagonal
+    view: DiagonalView | None  # how to view it
+    shown: str  # the term as a plan's repr prints it
+
+    @property
+    def contraction(self) -> tuple | None:
+        """``(equation, shapes)`` where opt_einsum plans a path."""
+        return (self.equation, self.shapes) if self.kind == "contract" else None
+
+
+def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
+    """The plan of one term of ``expr``: deltas tie output axes (the term is computed once over the
+    reduced axes and written onto the diagonal they span), sizes fold into the coefficient, and a
+    read's size-1 axis at a longer index is read at a summed index of its own."""
+    term = eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
+    sizes = index_sizes(expr, term, layout)
+    rep = {a: a for a in expr.out}
+    for f in term.factors:
+        if isinstance(f, Delta):
+            rep[f.b] = rep[f.a]
+    reduced = list(dict.fromkeys(rep[a] for a in expr.out))
+    coef = term.coef
+    refs = []
+    for f in term.factors:
+        if isinstance(f, Size):
+            coef *= layout.dim(f.dim)
+        elif isinstance(f, Ref):
+            refs.append((layout.slot[f.node], tuple(rep.get(a, a) if n == sizes[a] else ("stretched", a)
+                                                    for a, n in zip(f.idx, layout.shape_of[f.node]))))
+    sizes.update({a: 1 for _, idx in refs for a in idx if isinstance(a, tuple)})
+    carried = {a for _, idx in refs for a in idx}
+    result = tuple(a for a in reduced if a in carried)
+    shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
+    has_delta = any(isinstance(f, Delta) for f in term.factors)
+    diagonal = tuple(tuple(k for k, b in enumerate(expr.out) if rep[b] == a) for a in reduced) if has_delta else None
+    symbol = {a: opt_einsum.get_symbol(k) for k, a in enumerate(dict.fromkeys(
+        [a for _, idx in refs for a in idx] + reduced))}
+    eq = ",".join("".join(symbol[a] for a in idx) for _, idx in refs) + "->" + "".join(symbol[a] for a in result)
+    shown = eq if refs else "const"
+    if has_delta:
+        shown += " onto diagonal " + "".join(symbol[rep[a]] for a in expr.out)
+    shown = (f"{coef}·" if coef != 1 or not refs else "") + shown
+    reads = [idx for _, idx in refs]
+    if not refs:
+        kind = "constant"
+    elif len(refs) == 1:
+        kind = "read" if reads[0] == result else "einsum"
+    elif all(idx == result for idx in reads) and optimize is not False:
+        kind = "hadamard"  # multiply, no einsum needed
+    else:
+        kind = "contract"
+    return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in reads), coef,
+                    shape, shape != tuple(sizes[a] for a in result), diagonal, tuple(sizes[a] for a in reduced),
+                    None if diagonal is None else diagonal_view(diagonal), shown)
+
+
+def index_sizes(expr: Expr, term: Term, layout: Layout) -> dict[str, int]:
+    """The length of every index in a term, checked for agreement.
+
+    As in NumPy, a tensor factor's size-1 axis stretches to the index's length elsewhere
+    (:func:`plan_term` reads it apart); the result's axes and deltas never stretch, and the axes of
+    one factor that share an index agree exactly.
+    """
+    sizes: dict[str, tuple[int, str]] = {a: (n, "the result") for a, n in zip(expr.out, layout.shape_of[expr])}
+    fixed = set(sizes)  # indices whose length is not a read's, so cannot grow
+    reads = []
+    for f in term.factors:
+        if isinstance(f, Delta):
+            for a in (f.a, f.b):
+                fixed.add(a)
+                _agree(sizes, a, layout.dim(f.dim), describe_factor(f))
+        elif isinstance(f, Ref):
+            reads.append(f)
+    for f in reads:
+        own: dict[str, int] = {}
+        for a, n in zip(f.idx, layout.shape_of[f.node]):
+            if own.setdefault(a, n) != n:
+                raise ShapeError(f"index {a!r} has sizes {own[a]} and {n} in {describe_factor(f)}; "
+                                 "a repeated index needs one size")
+        for a, n in own.items():
+            _agree(sizes, a, n, describe_factor(f), read=True, fixed=a in fixed)
+    return {a: n for a, (n, _) in sizes.items()}
+
+
+def _agree(sizes: dict, a: str, n: int, where: str, read: bool = False, fixed: bool = True) -> None:
+    """Record that index ``a`` has length ``n`` in ``where``. A read of length 1 stretches to any
+    length (NumPy broadcasting); an index not ``fixed`` by the result or a delta grows from 1."""
+    seen = sizes.setdefault(a, (n, where))
+    if seen[0] == n or (read and n == 1):
+        return
+    if read and seen[0] == 1 and not fixed:
+        sizes[a] = (n, where)
+        return
+    hint = "; a size-1 axis stretches where it is read, never in a result" if seen[0] == 1 and read else ""
+    raise ShapeError(f"index {a!r} has size {n} in {where} but size {seen[0]} in {seen[1]}{hint}")
+
+
+# contractions ---------------------------------------------------------------
+class Step(NamedTuple):
+    """One entry of opt_einsum's contraction list, read by name."""
+    positions: tuple[int, ...]  # the operands it pops
+    removed: frozenset[str]  # the indices it sums away
+    equation: str
+    remaining: tuple[str, ...] | None
+    blas: str | bool  # the BLAS call opt_einsum would make, or False
+
+
+class Matmul(NamedTuple):
+    """A BLAS step: transpose both operands, reshape to (m, k) @ (k, n), reshape, transpose."""
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    m: int
+    k: int
+    n: int
+    shape: tuple[int, ...]
+    order: tuple[int, ...]
+
+
+class Pairwise(NamedTuple):
+    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul."""
+    positions: tuple[int, ...]
+    einsum: str | None
+    matmul: Matmul | None
+
+
+class Contraction(NamedTuple):
+    """One ``np.einsum`` call of ``equation`` (no ``steps``) or opt_einsum's path, step by step."""
+    equation: str
+    steps: tuple[Pairwise, ...]
+    largest: int  # entries of the largest intermediate (0: one np.einsum call makes none)
+
+
+@cache(maxsize=4096, key=lambda eq, shapes, optimize: (eq, shapes, repr(optimize)))
+def contraction(eq: str, shapes: tuple, optimize) -> Contraction:
+    """One ``np.einsum`` call for ``optimize=False`` and for small problems under ``"auto"``;
+    else (and always from 32 operands on) opt_einsum's path, greedy for ``optimize=False``."""
+    size = {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
+    direct = optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL)
+    if direct and len(shapes) < MAX_OPERANDS and len(size) <= 52:
+        return Contraction(convert_to_valid_einsum_chars(eq), (), 0)
+    path = "greedy" if optimize is False else optimize
+    try:
+        _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=path)
+    except (TypeError, ValueError, IndexError):
+        if not isinstance(path, (list, tuple)):
+            raise
+        raise EinsumgradError(f"optimize={path!r} is not a contraction path for {eq}: a path is a list of "
+                              f"tuples of operand positions that contracts all {len(shapes)} operands into "
+                              "one, such as [(0, 1)] * " + str(len(shapes) - 1)) from None
+    steps = tuple(pairwise(Step(*entry), size) for entry in info.contraction_list)
+    return Contraction(eq, steps, int(info.largest_intermediate))
+
+
+def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
+    """A step of opt_einsum's path as run: a BLAS step's permutations and shapes worked out once;
+    any other step an ``np.einsum`` (ASCII letters only: opt_einsum numbers indices past 52)."""
+    if not step.blas or "EINSUM" in step.blas:
+        return Pairwise(step.positions, convert_to_valid_einsum_chars(step.equation), None)
+    inputs, result = step.equation.split("->")
+    left, right = inputs.split(",")
+    summed = [c for c in left if c in step.removed]
+    keep_left = [c for c in left if c not in step.removed]
+    keep_right = [c for c in right if c not in step.removed]
+    natural = keep_left + keep_right
+    m, k, n = (math.prod(size[c] for c in part) for part in (keep_left, summed, keep_right))
+    return Pairwise(step.positions, None, Matmul(
+        tuple(left.index(c) for c in keep_left + summed), tuple(right.index(c) for c in summed + keep_right),
+        m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)))

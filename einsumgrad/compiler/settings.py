@@ -1,0 +1,97 @@
+"""Settings: the plan-cache bound, the memory limit, and the checked names of optimizers and backends."""
+from __future__ import annotations
+
+import importlib.util
+import numbers
+
+import opt_einsum
+
+from ..errors import EinsumgradError
+
+SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
+_epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
+
+
+def _has_path_fn(name: str) -> bool:
+    try:
+        opt_einsum.paths.get_path_fn(name)
+    except KeyError:
+        return False
+    return True
+
+
+_KNOWN_OPTIMIZERS = ("auto", "auto-hq", "branch-1", "branch-2", "branch-all", "dp", "dynamic-programming", "eager",
+                     "greedy", "opportunistic", "optimal", "random-greedy", "random-greedy-128")
+OPTIMIZERS = tuple(name for name in _KNOWN_OPTIMIZERS if _has_path_fn(name))  # those this opt_einsum has
+BACKENDS = ("numpy", "torch", "jax", "cupy", "tensorflow", "dask")
+
+
+def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None) -> dict:
+    """Set the per-function plan-cache bound and the dense-result memory limit in bytes
+    (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings.
+    A lower limit applies at once, to plans already made too."""
+    global _epoch
+    size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
+    auto = isinstance(memory_limit, str) and memory_limit == "auto"
+    if memory_limit is not None and not auto:
+        memory_limit = whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    if size is not None:
+        SETTINGS["plan_cache_size"] = size
+    if memory_limit is not None:
+        SETTINGS["memory_limit"] = None if auto else memory_limit
+        _epoch += 1
+    return dict(SETTINGS)
+
+
+def epoch() -> int:
+    """How many times the memory limit was set: a plan checked at an older epoch checks again."""
+    return _epoch
+
+
+def whole_number(name: str, value, unit: str = "") -> int:
+    """``value`` if it is a whole number >= 0 (an int, or a float such as 2e9), else a clear error."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    raise EinsumgradError(f"{name} must be a whole number >= 0{unit}; got {value!r}")
+
+
+def memory_limit() -> int:
+    """The configured limit in bytes, or the smaller of 2 GiB and half the free memory."""
+    if SETTINGS["memory_limit"] is not None:
+        return SETTINGS["memory_limit"]
+    limit = 2 << 30
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        limit = min(limit, int(info["MemAvailable"].split()[0]) * 1024 // 2)
+    except (OSError, KeyError, ValueError):
+        pass
+    return limit
+
+
+def describe_bytes(n: int) -> str:
+    """``216000000 -> '206 MiB'``: three significant digits in the largest unit that fits."""
+    k = 0
+    while k < 6 and n >= 1024 ** (k + 1):
+        k += 1
+    return f"{n / 1024**k:.3g} {('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB')[k]}"
+
+
+def check_optimize(optimize):
+    """``optimize`` if opt_einsum takes it: a path, a PathOptimizer, a bool or a known name."""
+    if isinstance(optimize, (bool, list, tuple)) or isinstance(optimize, opt_einsum.paths.PathOptimizer):
+        return optimize
+    if optimize not in OPTIMIZERS:
+        raise EinsumgradError(f"unknown optimize={optimize!r}; choose one of {', '.join(OPTIMIZERS)} (or False)")
+    return optimize
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if it is one opt_einsum dispatches to and its package is installed."""
+    if backend not in BACKENDS:
+        raise EinsumgradError(f"unknown backend={backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend != "numpy" and importlib.util.find_spec(backend) is None:
+        raise EinsumgradError(f"backend={backend!r} needs the package {backend!r}, which is not installed")
+    return backend
