@@ -97,18 +97,26 @@ def eliminate_deltas(term: Term, out: tuple[str, ...]) -> Term:
 
 
 def eliminate_one(factors: tuple, outs) -> tuple[tuple, str] | None:
-    """Remove one delta that touches a summed index (or a δ[a,a]); say what was done."""
+    """Remove one delta that touches a summed index (or a δ[a,a]); say what was done.
+
+    The index a delta leaves behind keeps its range: summed, and read by no other factor, it
+    becomes a :class:`Size` (``Σ_a δ[a,a] = n``, ``Σ_ij δ[i,j] = n``); otherwise ``δ[a,a] = 1``.
+    """
     for k, f in enumerate(factors):
         if not isinstance(f, Delta) or (f.a != f.b and f.a in outs and f.b in outs):
             continue
         rest = factors[:k] + factors[k + 1 :]
-        if f.a == f.b and f.a in outs:
-            return rest, f"δ[{f.a},{f.a}] = 1"
         if f.a == f.b:
-            return rest + (Size(f.dim),), f"the sum over {f.a} of δ[{f.a},{f.a}] is the size of {f.a}"
-        old, new = (f.a, f.b) if f.a not in outs else (f.b, f.a)
-        renamed = tuple(rename_factor(g, {old: new}) for g in rest)
-        return renamed, f"the sum over {old} eliminates δ[{f.a},{f.b}]: {old} becomes {new}"
+            kept, what = f.a, f"δ[{f.a},{f.a}] = 1"
+        else:
+            old, kept = (f.a, f.b) if f.a not in outs else (f.b, f.a)
+            rest = tuple(rename_factor(g, {old: kept}) for g in rest)
+            what = f"the sum over {old} eliminates δ[{f.a},{f.b}]: {old} becomes {kept}"
+        if kept in outs or any(kept in factor_indices(g) for g in rest):
+            return rest, what
+        if f.a == f.b:
+            return rest + (Size(f.dim),), f"the sum over {kept} of δ[{kept},{kept}] is the size of {kept}"
+        return rest + (Size(f.dim),), what + f", read by nothing else: the sum over {kept} is its size"
     return None
 
 

@@ -49,27 +49,20 @@ W_ = eg.tensor("W", 2)
 DIAG = eg.grad(eg.tensor("v", 1) @ eg.einsum("ii->i", W_), W_)  # δ[i,j] v[i]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: eliminating δ[i,j] drops the range of the summed j no factor carries")
 def test_a_delta_summed_over_both_indices_is_the_size():
     assert eliminate_deltas(Term(1, (D("i", "j"),)), ()) == Term(1, (Size(N),))  # Σ_ij δ[i,j] = n
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: the public form of the one above gives 1")
 def test_the_sum_of_an_identity_jacobian_is_its_size():
     f = eg.compile(eg.sum(eg.grad(eg.trace(W_), W_)))  # Σ_ij δ[i,j]
     assert f(**{n: np.zeros((3, 3)) for n in f.names}) == 3
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: a summed δ[a,a] becomes the size even where another factor reads a")
 def test_a_summed_delta_on_a_read_index_is_one():
-    assert eliminate_deltas(Term(1, (X("i"), D("i", "j"), D("j", "i"))), ()) == Term(1, (X("i"),))  # Σ x[i]
+    result = eliminate_deltas(Term(1, (X("i"), D("i", "j"), D("j", "i"))), ())  # Σ_ij x[i] δ[i,j] δ[j,i] = Σ x
+    assert result in (Term(1, (X("i"),)), Term(1, (X("j"),)))  # no size: one summed index, read by x
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: the public form of the one above gives n Σ v²")
 def test_a_contraction_of_two_diagonal_jacobians():
     v = np.array([1.0, 2.0, 3.0])
     assert eg.evaluate(eg.einsum("ij,ji->", DIAG, DIAG), v=v, W=np.zeros((3, 3))) == 14  # Σ v², not 42
@@ -266,13 +259,10 @@ FACTOR = st.one_of(
 
 @st.composite
 def terms(draw, out):
-    """A term of up to four factors and at most one delta between indices that are outputs or read elsewhere
-    (until the bugs marked xfail above are fixed: other deltas lose a range or gain a size)."""
+    """A term of up to four factors and up to two deltas between any indices (summed, read or not)."""
     factors = draw(st.lists(FACTOR, max_size=4))
-    tied = sorted(set(out).union(*(f.idx for f in factors if isinstance(f, Ref))))
-    if len(tied) > 1 and draw(st.booleans()):
-        a, b = draw(st.lists(st.sampled_from(tied), min_size=2, max_size=2, unique=True))
-        factors.insert(draw(st.integers(0, len(factors))), D(a, b))
+    for _ in range(draw(st.integers(0, 2))):
+        factors.insert(draw(st.integers(0, len(factors))), D(draw(INDEX), draw(INDEX)))
     return Term(draw(st.integers(-2, 2)), tuple(factors))
 
 
