@@ -168,7 +168,7 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _derivative(args) -> None:
+def _differentiate(args) -> None:
     from . import api
     from .algebra import leaf
     from .expression import Expression
@@ -254,7 +254,7 @@ def main(argv=None) -> int:
         if args.command == "jacobian":
             _jacobian(args)
         elif args.command in ("grad", "hessian"):
-            _derivative(args)
+            _differentiate(args)
         else:
             return _demo(args)
     except EinsumSyntaxError as err:

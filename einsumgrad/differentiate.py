@@ -63,7 +63,8 @@ def _rename_out(expr: Expr, out: tuple[str, ...]) -> Expr:
 
 
 @cache(maxsize=4096)
-def _derivative(expr: Expr, var: Var) -> Expr:
+def node_jacobian(expr: Expr, var: Var) -> Expr:
+    """``∂expr/∂var`` for a node read inside another: cached, its new axes named clear of its indices."""
     return simplify(product_rule(expr, var, fresh(len(var.shape), expr.index_set())))
 
 
@@ -87,15 +88,16 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
     node = ref.node
     if node == var:
         return (Term(1, tuple(Delta(a, p, d) for a, p, d in zip(ref.idx, wrt, var.shape))),)
-    inner = _derivative(node, var) if isinstance(node, Expr) else _derivative_of_call(node, var)
+    inner = node_jacobian(node, var) if isinstance(node, Expr) else call_jacobian(node, var)
     return instantiate(inner, ref.idx + wrt, avoid)
 
 
 @cache(maxsize=4096)
-def _derivative_of_call(call: Call, var: Var) -> Expr:
+def call_jacobian(call: Call, var: Var) -> Expr:
+    """``∂f(E)/∂var`` through the function's rule, cached."""
     out = fresh(len(call.shape), ())
     y = Expr(out, call.shape, (Term(1, (Ref(call, out),)),))
-    dx = _derivative(call.arg, var)
+    dx = node_jacobian(call.arg, var)
     rule = functions.get(call.fn).jvp
     dy = rule(call.arg, y, dx, *call.params)
     return _rename_out(dy, out + fresh(len(var.shape), out)) if dy.terms else dy

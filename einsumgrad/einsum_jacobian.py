@@ -79,7 +79,7 @@ class Jacobian:
 
     # -- symbolic --------------------------------------------------------------
     def _symbolic(self, shapes) -> _Symbolic:
-        return _build(self.spec.text, self.spec.bind(shapes, self.names), self.names, self.wrt, self.output_name)
+        return _symbolic_jacobian(self.spec.text, self.spec.bind(shapes, self.names), self.names, self.wrt, self.output_name)
 
     @property
     def symbolic(self) -> _Symbolic:
@@ -253,7 +253,7 @@ def unused_name(preferred: tuple[str, ...], taken) -> str:
 
 
 @cache(maxsize=256)
-def _build(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
+def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
     leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
     dims = {}
     for e, idx in zip(leaves, bound.inputs):
