@@ -216,3 +216,13 @@ def test_a_registered_function_is_callable_from_python_and_the_language(monkeypa
     parsed = parse_expression("sum(cube(x))")
     assert eg.evaluate(eg.grad(parsed, x), x=np.array([1.0, 2.0])).tolist() == [3.0, 12.0]
     assert "cube" in eg.__all__ or "cube" in dir(eg)
+
+
+def test_the_readme_lists_exactly_the_registered_functions():
+    from einsumgrad import functions
+
+    text = " ".join((pathlib.Path(__file__).parents[1] / "README.md").read_text().split())
+    listed = re.search(r"the elementwise functions `([a-z ]+)`, and the matrix functions `([a-z ]+)`", text)
+    registry = {n: functions.get(n).elementwise for n in functions.public()}
+    assert listed.group(1).split() == sorted(n for n, e in registry.items() if e)
+    assert listed.group(2).split() == sorted(n for n, e in registry.items() if not e)
