@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import cmath
+import hashlib
 
 from .caches import cache
 from .errors import EinsumgradError
@@ -178,15 +179,21 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
 
 @cache(maxsize=65536)
 def node_key(node) -> tuple:
-    """A deterministic sort key for a node (never its hash, which varies between runs)."""
+    """A deterministic sort key for a node (never its hash, which varies between runs): its
+    kind, its name, its depth, and a digest of its structure, so that comparing keys is quick
+    however deep the node."""
     if isinstance(node, Var):
         return (0, node.name, str(node.shape))
     if isinstance(node, Call):
-        return (1, node.fn, repr(node.params), node_key(node.arg))
-    return (2, node.out, tuple(_term_key(t) for t in node.terms))
+        return (1, node.fn, repr(node.params), node.depth, _digest(node.fn, node.params, node_key(node.arg)))
+    return (2, node.out, node.depth, _digest(node.out, tuple(_term_key(t) for t in node.terms)))
 
 
 def _term_key(t: Term) -> tuple:
     return (repr(t.coef),) + tuple(
         (node_key(f.node), f.idx) if isinstance(f, Ref) else ((), (repr(f),)) for f in t.factors
     )
+
+
+def _digest(*parts) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
