@@ -44,29 +44,32 @@ def _is_weight(f) -> bool:
 
 
 def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tuple[Term, ...]:
-    """Sum the elementwise weights of terms whose tensor-and-delta part is the same."""
+    """Sum the elementwise weights of terms whose tensor-and-delta part is the same and whose
+    weights all read one index tuple: ``X[k,i] X[k,j] (a + b)[k]``. Weights over different
+    indices stay apart, so no merged weight is a tensor over more indices than any one weight."""
     groups: dict[tuple, list[tuple[Term, tuple]]] = {}
     for t in terms:
         core = tuple(f for f in t.factors if not _is_weight(f))
-        weights = tuple(f for f in t.factors if _is_weight(f))
         core, mapping = _canonical_factors(core, out)
-        loose = {a for f in weights for a in f.idx} - set(mapping) - set(out)
-        if not any(isinstance(f, Ref) for f in core) or loose:
+        weights = tuple(rename_factor(f, mapping) for f in t.factors if _is_weight(f))
+        shared = {f.idx for f in weights}
+        idx = next(iter(shared)) if len(shared) == 1 else ()
+        readable = set(idx) <= set(mapping.values()) | set(out) and len(set(idx)) == len(idx)
+        if not idx or not readable or not any(isinstance(f, Ref) for f in core):
             groups[("single", t)] = [(t, ())]
             continue
-        groups.setdefault(core, []).append((t, tuple(rename_factor(f, mapping) for f in weights)))
+        groups.setdefault((core, idx), []).append((t, weights))
     result = []
-    for core, members in groups.items():
+    for (core, idx), members in groups.items():
         if len(members) == 1:
             result.append(members[0][0])
             continue
-        names = tuple(dict.fromkeys(a for _, weights in members for f in weights for a in f.idx))
         dims = dict(zip(out, out_dims))
         dims.update((a, d) for f in core if isinstance(f, Ref) for a, d in zip(f.idx, node_shape(f.node)))
         dims.update((a, f.dim) for f in core if isinstance(f, Delta) for a in (f.a, f.b))
-        weight = simplify(Expr(names, tuple(dims[a] for a in names), tuple(Term(t.coef, w) for t, w in members)))
+        weight = simplify(Expr(idx, tuple(dims[a] for a in idx), tuple(Term(t.coef, w) for t, w in members)))
         if weight.terms:
-            result.append(canonical(Term(1, core + (Ref(weight, names),)), out))
+            result.append(canonical(Term(1, core + (Ref(weight, idx),)), out))
     return merge(result)
 
 

@@ -1,0 +1,43 @@
+"""Deep compositions: derivatives of MLPs that keep the chain instead of fusing it into one tensor."""
+import numpy as np
+import opt_einsum
+import pytest
+
+import einsumgrad as eg
+
+
+def mlp(depth: int, width: int, rng):
+    """½‖y − MLP(x)‖² with tanh layers, its first bias, and arrays for every tensor."""
+    x, y = eg.tensor("x", (width,)), eg.tensor("y", (width,))
+    arrays = {"x": rng.standard_normal(width), "y": rng.standard_normal(width)}
+    h, b0 = x, None
+    for k in range(depth):
+        W, b = eg.tensor(f"W{k}", (width, width)), eg.tensor(f"b{k}", (width,))
+        arrays[f"W{k}"] = rng.standard_normal((width, width)) / np.sqrt(width)
+        arrays[f"b{k}"] = 0.1 * rng.standard_normal(width)
+        b0 = b if k == 0 else b0
+        h = eg.tanh(W @ h + b)
+    return 0.5 * eg.sum((y - h) ** 2), b0, arrays
+
+
+@pytest.mark.parametrize("depth, width", [(3, 8), (6, 8), (4, 16)])
+def test_mlp_hessian_against_differences_of_its_gradient(rng, depth, width):
+    L, b0, arrays = mlp(depth, width, rng)
+    grad, H = eg.compile(eg.grad(L, b0)), eg.evaluate(eg.hessian(L, b0), **arrays)
+    d, eps = rng.standard_normal(width), 1e-6
+    plus = grad(**{**arrays, "b0": arrays["b0"] + eps * d})
+    minus = grad(**{**arrays, "b0": arrays["b0"] - eps * d})
+    np.testing.assert_allclose(H @ d, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(H, H.T, atol=1e-12)
+
+
+def test_mlp_hessian_builds_no_tensor_over_the_union_of_its_indices(rng):
+    """Weights over different indices stay separate factors: at depth 4 every operand is a vector or a
+    matrix, where merging them built one of rank 2·depth − 1 (16⁷ entries)."""
+    depth, width = 4, 16
+    L, b0, arrays = mlp(depth, width, rng)
+    f = eg.compile(eg.hessian(L, b0))
+    for eq, shapes in f.contractions(**arrays):
+        assert all(len(s) <= 2 for s in shapes), eq
+        _, info = opt_einsum.contract_path(eq, *shapes, shapes=True)
+        assert info.largest_intermediate <= width**3, eq  # opt_einsum's path may pass through a rank 3
