@@ -13,7 +13,7 @@ from .expression import Expression, einsum, function, sum, tensor, trace
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
-from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, jacobian
+from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian
 from .compiler import configure
 from .functions import public as _public
 from .einsum_jacobian import Jacobian
@@ -21,7 +21,7 @@ from .einsum_jacobian import Jacobian
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
-    "grad", "hessian", "jacobian", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
+    "grad", "hessian", "hvp", "jacobian", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 

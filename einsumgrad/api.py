@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import algebra
 from .algebra import leaf
 from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
@@ -84,6 +85,23 @@ def hessian(f: Expression, wrt) -> Expression:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
     var = _variable(wrt, _expression(f, "hessian"))
     return _derived(derivative(grad(f, wrt).node, var), f, f"∂²{_label(f)}/∂{var.name}²")
+
+
+def hvp(f: Expression, wrt, v) -> Expression:
+    """The Hessian–vector product ``H v = ∂(∂f/∂wrt · v)/∂wrt``, shaped like ``wrt``, with the
+    Hessian never built: ``v`` is an expression (a tensor) shaped like ``wrt``.
+
+    >>> from .expression import einsum, tensor
+    >>> x, A, v = tensor("x", 1), tensor("A", 2), tensor("v", 1)
+    >>> print(hvp(einsum("i,ij,j->", x, A, x), x, v))
+    Hv[i] = Σ_j A[j,i] v[j] + Σ_j A[i,j] v[j]
+    """
+    v = _expression(v, "hvp")
+    g = grad(f, wrt)
+    if g.shape != v.shape and all(isinstance(d, int) for d in g.shape + v.shape):
+        raise ShapeError(f"hvp needs v shaped like {_variable(wrt, f).name}, {g.shape}; got {v.shape}")
+    product = grad(Expression(algebra.sum(algebra.multiply(g.node, v.node)), tensors=f.tensors | v.tensors), wrt)
+    return Expression(product.node, "Hv", product.tensors)
 
 
 def clear_caches() -> None:

@@ -41,3 +41,14 @@ def test_mlp_hessian_builds_no_tensor_over_the_union_of_its_indices(rng):
         assert all(len(s) <= 2 for s in shapes), eq
         _, info = opt_einsum.contract_path(eq, *shapes, shapes=True)
         assert info.largest_intermediate <= width**3, eq  # opt_einsum's path may pass through a rank 3
+
+
+def test_hvp_equals_the_hessian_times_v_without_building_it(rng):
+    L, b0, arrays = mlp(3, 6, rng)
+    v, v0 = eg.tensor("v", (6,)), rng.standard_normal(6)
+    Hv = eg.hvp(L, b0, v)
+    np.testing.assert_allclose(eg.evaluate(Hv, **arrays, v=v0), eg.evaluate(eg.hessian(L, b0), **arrays) @ v0,
+                               rtol=1e-10, atol=1e-12)
+    assert all(len(s) <= 2 for _, shapes in eg.compile(Hv).contractions(**arrays, v=v0) for s in shapes)
+    with pytest.raises(eg.ShapeError, match="hvp needs v shaped like b0"):
+        eg.hvp(L, b0, eg.tensor("v", (5,)))
