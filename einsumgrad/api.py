@@ -25,6 +25,7 @@ from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
+from .reverse import gradient
 from .ir import Expr, Var
 from .einsum_jacobian import LAYOUTS, Jacobian
 from .teach import explain as explain_jacobian, explain_expression
@@ -78,7 +79,7 @@ def grad(f: Expression, wrt) -> Expression:
             "or eg.sum(f) first"
         )
     var = _variable(wrt, f)
-    return _derived(derivative(f.node, var), f, f"∂{_label(f)}/∂{var.name}")
+    return _derived(gradient(f.node, var), f, f"∂{_label(f)}/∂{var.name}")
 
 
 def hessian(f: Expression, wrt) -> Expression:

@@ -210,6 +210,24 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     return tuple(t.rename(mapping) for t in expr.terms)
 
 
+def postorder(*roots) -> list:
+    """Every node reachable from ``roots``, each once, children before parents (no recursion)."""
+    order: list = []
+    seen: set = set()
+    stack = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
+    return order
+
+
 def index_dims(term: Term) -> dict[str, Dim]:
     """The length of every index the term's factors carry."""
     dims: dict[str, Dim] = {}

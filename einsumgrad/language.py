@@ -30,7 +30,7 @@ from .expression import sum as summed
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
-MAX_DEPTH = algebra.MAX_DEPTH
+MAX_DEPTH = 100  # levels of brackets and calls in the text (the nodes it builds may nest up to algebra.MAX_DEPTH)
 BUILTINS = ("einsum", "sum", "trace")
 
 

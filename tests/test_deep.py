@@ -52,3 +52,17 @@ def test_hvp_equals_the_hessian_times_v_without_building_it(rng):
     assert all(len(s) <= 2 for _, shapes in eg.compile(Hv).contractions(**arrays, v=v0) for s in shapes)
     with pytest.raises(eg.ShapeError, match="hvp needs v shaped like b0"):
         eg.hvp(L, b0, eg.tensor("v", (5,)))
+
+
+def test_gradients_of_a_48_layer_network_share_one_backward_pass(rng):
+    """Reverse mode: every weight's gradient reads the same cotangent nodes, so compiling them
+    together computes the backward pass once; each is right by central differences."""
+    L, _, arrays = mlp(48, 3, rng)
+    Ws = [eg.tensor(f"W{k}", (3, 3)) for k in range(48)]
+    grads = [eg.grad(L, W) for W in Ws]
+    values = eg.compile(*grads)(**arrays)
+    for k in (0, 23, 47):
+        assert eg.check(L, Ws[k], **arrays).passed
+        np.testing.assert_allclose(values[k], eg.evaluate(grads[k], **arrays))
+    factors = sum(len(t.factors) for g in grads for t in g.terms)
+    assert factors == 3 * 48  # δ_k h_{k-1}ᵀ: three factors a weight, not a chain of 3·(48 - k) each

@@ -20,7 +20,7 @@ from .. import functions
 from ..algebra import MAX_RANK
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Size, Var, children, variables
+from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
 from . import settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -131,31 +131,13 @@ def to_array(name: str, value):
 def _all_dims(expr: Expr):
     """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
     yield from expr.dims
-    for node in _nodes(expr):
+    for node in postorder(expr):
         if not isinstance(node, Expr):
             yield from node.shape
             continue
         yield from node.dims
         for t in node.terms:
             yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
-
-
-def _nodes(*roots) -> list:
-    """Every node reachable from ``roots``, each once, children before parents."""
-    order: list = []
-    seen: set = set()
-    stack = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
-    return order
 
 
 class _Program:
@@ -181,7 +163,7 @@ class _Program:
             if expected != tuple(arrays[n].shape):
                 raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
                                  f"{tuple(arrays[n].shape)}")
-        nodes = _nodes(*compiled.exprs)
+        nodes = postorder(*compiled.exprs)
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
