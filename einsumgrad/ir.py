@@ -18,6 +18,7 @@ Ref(node=Var(name='W', shape=(('W', 0), ('W', 1))), idx=('i', 'j'))
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Mapping, Union
 
 
@@ -27,8 +28,21 @@ Dim = Union[int, tuple[str, int]]
 INDEX_LETTERS = "ijklmnopqrstuvwxyzabcdefghIJKLMNOPQRSTUVWXYZABCDEFGH"
 
 
-class _Hashed:
-    """Frozen dataclass mixin that computes its (deep) hash once."""
+class _Interned(type):
+    """Hash-consing: making a node equal to one that exists gives back the existing one, so that
+    equal nodes are one object and comparing them (and their parents) stops at once."""
+
+    table: dict = {}
+
+    def __call__(cls, *args, **kwargs):
+        node = super().__call__(*args, **kwargs)
+        if len(_Interned.table) > 1 << 18:  # bounded: forgetting only costs sharing
+            _Interned.table.clear()
+        return _Interned.table.setdefault(node, node)
+
+
+class _Hashed(metaclass=_Interned):
+    """Frozen dataclass mixin that computes its (deep) hash once; its instances are interned."""
 
     __slots__ = ()
 
@@ -38,6 +52,41 @@ class _Hashed:
 
     def __hash__(self):
         return self._h
+
+    def __eq__(self, other):
+        return _same(self, other)
+
+
+def _same(a, b) -> bool:
+    """Structural equality without recursion (nodes nest deeper than Python's stack allows
+    for a recursive ``==``); hashes, computed once per node, settle most pairs at once."""
+    stack = [(a, b)]
+    while stack:
+        a, b = stack.pop()
+        if a is b:
+            continue
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, _Hashed):
+            if a._h != b._h:
+                return False
+            stack.extend((getattr(a, f), getattr(b, f)) for f in _compared(type(a)))
+        elif isinstance(a, Ref):
+            if a.idx != b.idx:
+                return False
+            stack.append((a.node, b.node))
+        elif isinstance(a, tuple):
+            if len(a) != len(b):
+                return False
+            stack.extend(zip(a, b))
+        elif a != b:
+            return False
+    return True
+
+
+@lru_cache(maxsize=None)
+def _compared(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.compare)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +112,7 @@ class Call(_Hashed):
     depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
     leaves: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # the Vars below
 
-    __hash__ = _Hashed.__hash__
+    __hash__, __eq__ = _Hashed.__hash__, _Hashed.__eq__
 
     def __post_init__(self):
         _Hashed.__post_init__(self)
@@ -106,7 +155,7 @@ class Term(_Hashed):
     factors: tuple[Factor, ...]
     _h: int = field(default=0, init=False, repr=False, compare=False)
 
-    __hash__ = _Hashed.__hash__
+    __hash__, __eq__ = _Hashed.__hash__, _Hashed.__eq__
 
     def indices(self) -> tuple[str, ...]:
         """Every index name in the term, in order of first appearance."""
@@ -135,7 +184,7 @@ class Expr(_Hashed):
     depth: int = field(default=0, init=False, repr=False, compare=False)  # nodes on the longest path down
     leaves: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # the Vars below
 
-    __hash__ = _Hashed.__hash__
+    __hash__, __eq__ = _Hashed.__hash__, _Hashed.__eq__
 
     def __post_init__(self):
         _Hashed.__post_init__(self)

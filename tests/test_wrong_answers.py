@@ -181,3 +181,21 @@ def test_a_term_over_more_than_52_indices_evaluates(rng):
 def test_coefficients_that_overflow_are_refused(build):
     with pytest.raises(eg.EinsumgradError, match="finite number|beyond a float"):
         build(eg.tensor("x", 1))
+
+
+def test_deep_equal_nodes_compare_without_recursion():
+    """A derivative built while equal deep nodes sat in the caches compared them recursively and
+    raised RecursionError from a dataclass __eq__ (found by benchmarks/deep.py); equal nodes are now
+    one object and comparison is iterative."""
+    x = eg.tensor("x", (8,))
+
+    def nested(n):
+        e = x
+        for _ in range(n):
+            e = eg.tanh(e)
+        return eg.sum(e)
+
+    assert nested(70).node is nested(70).node  # hash-consed
+    eg.grad(nested(70), x)
+    with pytest.raises(eg.EinsumgradError, match="nests 151 levels deep"):
+        eg.grad(nested(74), x)
