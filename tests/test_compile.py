@@ -141,6 +141,20 @@ def test_a_large_contraction_is_planned_as_named_blas_steps():
     assert contraction("ab,bc->ac", ((2, 2), (2, 2)), "auto") == ("ab,bc->ac", (), 0)  # small: one np.einsum
 
 
+@pytest.mark.parametrize("eq, shapes", [
+    ("lmi,lmj->lij", ((4, 50, 6), (4, 50, 7))),  # the orthogonality loss's Gram matrices
+    ("bij,bjk->bki", ((3, 40, 30), (3, 30, 20))),  # batched, result transposed
+    ("xab,bcx->xca", ((5, 30, 40), (40, 20, 5))),  # batch index in different places
+])
+def test_a_batched_contraction_is_a_batched_matmul(rng, eq, shapes):
+    c = contraction(eq, shapes, "greedy")
+    (step,) = c.steps
+    assert step.einsum is None and step.matmul.b == shapes[0][eq.index(eq[0])]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    np.testing.assert_allclose(eg.compile(eg.einsum(eq, *(eg.tensor(n, len(s)) for n, s in zip("AB", shapes))))(
+        A=arrays[0], B=arrays[1]), np.einsum(eq, *arrays), rtol=1e-12)
+
+
 def test_opt_einsum_steps_are_read_by_name():
     _, info = opt_einsum.contract_path("ij,jk,kl->il", (2, 3), (3, 4), (4, 5), shapes=True)
     step = Step(*info.contraction_list[0])

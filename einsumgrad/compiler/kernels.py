@@ -99,10 +99,11 @@ def run_contraction(c: Contraction) -> Callable:
 
 
 def _matmul(step: Matmul) -> Callable:
-    left, right, m, k, n, shape, order = step
+    left, right, batch, m, k, n, shape, order = step
+    lhs, rhs = ((m, k), (k, n)) if batch == 1 else ((batch, m, k), (batch, k, n))
 
     def matmul(a, b):
-        product = a.transpose(left).reshape(m, k) @ b.transpose(right).reshape(k, n)
+        product = a.transpose(left).reshape(lhs) @ b.transpose(right).reshape(rhs)
         return product.reshape(shape).transpose(order)
 
     return matmul

@@ -172,9 +172,11 @@ class Step(NamedTuple):
 
 
 class Matmul(NamedTuple):
-    """A BLAS step: transpose both operands, reshape to (m, k) @ (k, n), reshape, transpose."""
+    """A BLAS step: transpose both operands, reshape to (b, m, k) @ (b, k, n) — (m, k) @ (k, n)
+    without batch indices — reshape, transpose."""
     left: tuple[int, ...]
     right: tuple[int, ...]
+    b: int  # the batch: indices both operands and the result carry (1: none)
     m: int
     k: int
     n: int
@@ -218,17 +220,25 @@ def contraction(eq: str, shapes: tuple, optimize) -> Contraction:
 
 
 def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
-    """A step of opt_einsum's path as run: a BLAS step's permutations and shapes worked out once;
-    any other step an ``np.einsum`` (ASCII letters only: opt_einsum numbers indices past 52)."""
-    if not step.blas or "EINSUM" in step.blas:
-        return Pairwise(step.positions, convert_to_valid_einsum_chars(step.equation), None)
+    """A step of opt_einsum's path as run: a step that sums an index both operands carry — a
+    BLAS step, or a batched one such as ``lmi,lmj->lij``, which ``np.einsum`` would loop over —
+    becomes a (batched) matmul with its permutations and shapes worked out once; any other step
+    an ``np.einsum`` (ASCII letters only: opt_einsum numbers indices past 52)."""
     inputs, result = step.equation.split("->")
-    left, right = inputs.split(",")
-    summed = [c for c in left if c in step.removed]
-    keep_left = [c for c in left if c not in step.removed]
-    keep_right = [c for c in right if c not in step.removed]
-    natural = keep_left + keep_right
-    m, k, n = (math.prod(size[c] for c in part) for part in (keep_left, summed, keep_right))
+    operands = inputs.split(",")
+    einsum = Pairwise(step.positions, convert_to_valid_einsum_chars(step.equation), None)
+    if len(operands) != 2 or (step.blas and "EINSUM" in step.blas):
+        return einsum
+    left, right = operands
+    summed = [c for c in left if c in right and c not in result]
+    batch = [c for c in left if c in right and c in result]
+    keep_left = [c for c in left if c not in right]
+    keep_right = [c for c in right if c not in left]
+    regular = len(set(left)) == len(left) and len(set(right)) == len(right) and set(keep_left + keep_right) <= set(result)
+    if not summed or not regular:
+        return einsum
+    natural = batch + keep_left + keep_right
+    b, m, k, n = (math.prod(size[c] for c in part) for part in (batch, keep_left, summed, keep_right))
     return Pairwise(step.positions, None, Matmul(
-        tuple(left.index(c) for c in keep_left + summed), tuple(right.index(c) for c in summed + keep_right),
-        m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)))
+        tuple(left.index(c) for c in batch + keep_left + summed), tuple(right.index(c) for c in batch + summed + keep_right),
+        b, m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)))
