@@ -15,12 +15,13 @@ y[i] = sum_j W[i,j] * x[j]
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, postorder
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Style:
     ascii: bool = False
     latex: bool = False
     subscript: bool = False  # y_i, δ_ij instead of y[i], δ[i,j]
+    named: dict = field(default_factory=dict, compare=False)  # node -> the name it prints as (see equations)
 
     def indices(self, idx) -> str:
         if not idx:
@@ -56,14 +58,61 @@ LATEX = Style(r"\sum", " ", r"\delta", latex=True)
 SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 
 
+LONG = 600  # characters: a longer result prints as equations with named intermediates
+
+
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
-    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``."""
+    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``; where that runs past :data:`LONG`
+    characters, the equations of :func:`equations` instead."""
     style = ASCII if ascii else UNICODE
     lhs = (name or "y") + style.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
+    text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
+    return text if len(text) <= LONG else equations(expr, style, name or "y")
+
+
+def equations(expr: Expr, style: Style, name: str) -> str:
+    """``expr`` as one equation per intermediate node, bottom up, then the result: ``z₁[i] = …``
+    for a function's argument, ``h₁[i] = tanh(z₁[i])`` for a function, ``v₁[i] = …`` for any
+    other sum read as a whole — each printed once however often it is read.
+
+    >>> from .algebra import add, apply, einsum, tensor
+    >>> W, x = tensor("W", 2), tensor("x", 1)
+    >>> h = apply("tanh", einsum("ij,j->i", W, x))
+    >>> print(equations(einsum("i->", apply("tanh", einsum("ij,j->i", W, h))), UNICODE, "f"))
+    z₁[i] = Σ_j W[i,j] x[j]
+    h₁[i] = tanh(z₁[i])
+    z₂[i] = Σ_j W[i,j] h₁[j]
+    h₂[i] = tanh(z₂[i])
+    f = Σ_i h₂[i]
+    """
+    arguments = {n.arg for n in postorder(expr) if isinstance(n, Call)}
+    nodes = [n for n in postorder(expr) if n is not expr and _worth_naming(n)]
+    named: dict = {}
+    counts: dict[str, int] = {}
+    lines = []
+    for node in nodes:
+        letter = "h" if isinstance(node, Call) else "z" if node in arguments else "v"
+        counts[letter] = counts.get(letter, 0) + 1
+        label = letter + (str(counts[letter]) if style.ascii else str(counts[letter]).translate(_SUBSCRIPT))
+        out = node.out if isinstance(node, Expr) else fresh(len(node.shape), ())
+        shown = replace(style, named=named)
+        body = (render_sum(node.terms, out, shown, node.index_set()) if isinstance(node, Expr)
+                else _render_call(node, out, set(out), shown))
+        lines.append(f"{label}{style.indices(out)} = {body}")
+        named[node] = label
+    shown = replace(style, named=named)
+    lines.append(f"{name}{style.indices(expr.out)} = {render_sum(expr.terms, expr.out, shown, expr.index_set())}")
+    return "\n".join(lines)
 
 
 _DERIVATIVE_NAME = re.compile(r"∂(²?)([A-Za-z_][A-Za-z0-9_]*)/∂([A-Za-z_][A-Za-z0-9_]*)²?\Z")
+
+
+def _worth_naming(node) -> bool:
+    """A function (not a power, which prints inline as ``h²``) or a sum: not a plain read."""
+    if isinstance(node, Call):
+        return node.fn != "pow"
+    return isinstance(node, Expr) and (len(node.terms) > 1 or any(set(t.indices()) - set(node.out) for t in node.terms))
 
 
 def latex(expr: Expr, name: str | None = None) -> str:
@@ -134,6 +183,8 @@ def render_factor(f, names, style: Style) -> str:
         d = f.dim
         return str(d) if isinstance(d, int) else f"size({d[0]},{d[1]})"
     node, idx = f.node, f.idx
+    if node in style.named:
+        return style.named[node] + style.indices(idx)
     if isinstance(node, Var):
         return latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
     if isinstance(node, Expr):
@@ -143,7 +194,8 @@ def render_factor(f, names, style: Style) -> str:
 
 def _render_call(node: Call, idx, names, style: Style) -> str:
     if get(node.fn).elementwise:  # read the argument at the same indices
-        inner = render_sum(instantiate(node.arg, idx, names), idx, style, names)
+        named = style.named.get(node.arg)
+        inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
         if style.latex:
@@ -152,7 +204,9 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     arg = node.arg
     plain = len(arg.terms) == 1 and len(arg.terms[0].factors) == 1 and arg.terms[0].coef == 1
     ref = arg.terms[0].factors[0] if plain else None
-    if isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
+    if arg in style.named:
+        inner = style.named[arg]
+    elif isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
         inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())

@@ -66,3 +66,18 @@ def test_gradients_of_a_48_layer_network_share_one_backward_pass(rng):
         np.testing.assert_allclose(values[k], eg.evaluate(grads[k], **arrays))
     factors = sum(len(t.factors) for g in grads for t in g.terms)
     assert factors == 3 * 48  # δ_k h_{k-1}ᵀ: three factors a weight, not a chain of 3·(48 - k) each
+
+
+def test_a_deep_gradient_prints_as_the_backprop_equations():
+    x, y = eg.tensor("x", 1), eg.tensor("y", 1)
+    h, Ws = x, []
+    for k in range(6):
+        W, b = eg.tensor(f"W{k}", 2), eg.tensor(f"b{k}", 1)
+        Ws.append(W)
+        h = eg.tanh(W @ h + b)
+    lines = str(eg.grad(0.5 * eg.sum((y - h) ** 2), Ws[0])).split("\n")
+    assert lines[:3] == ["z₁[i] = Σ_j W0[i,j] x[j] + b0[i]", "h₁[i] = tanh(z₁[i])", "v₁[i] = 1 - h₁[i]²"]
+    assert lines[-6:] == ["v₈[i] = -Σ_j W5[j,i] v₆[j] v₇[j]", "v₉[i] = Σ_j W4[j,i] v₅[j] v₈[j]",
+                          "v₁₀[i] = Σ_j W3[j,i] v₄[j] v₉[j]", "v₁₁[i] = Σ_j W2[j,i] v₃[j] v₁₀[j]",
+                          "v₁₂[i] = Σ_j W1[j,i] v₂[j] v₁₁[j]", "∂f/∂W0[i,j] = x[j] v₁[i] v₁₂[i]"]
+    assert len(lines) == 25  # linear in depth: four lines a layer, then the backward sums

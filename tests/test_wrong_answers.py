@@ -155,7 +155,9 @@ def test_nesting_within_the_limit_works():
     L = eg.sum(e + 1)
     assert L.depth == 92  # its derivatives nest a few levels deeper
     arrays = dict(x=np.ones(2), A=0.5 * np.eye(2))
-    assert str(L).startswith("y = Σ_i (tanh(Σ_j A[i,j] tanh(")
+    text = str(L)  # long: one equation per intermediate, each printed once
+    assert text.startswith("z₁[i] = Σ_j A[i,j] x[j]\nh₁[i] = tanh(z₁[i])\nz₂[i] = Σ_j A[i,j] h₁[j]\n")
+    assert text.endswith("h₄₅[i] = tanh(z₄₅[i])\nv₁[i] = h₄₅[i] + 1\ny = Σ_i v₁[i]") and text.count("\n") == 91
     assert eg.check(L, x, **arrays).passed
 
 
