@@ -59,12 +59,15 @@ SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 
 
 LONG = 600  # characters: a longer result prints as equations with named intermediates
+DEEP = 16  # nested nodes: a deeper result is long (its inline form grows with the square of its depth)
 
 
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``; where that runs past :data:`LONG`
     characters, the equations of :func:`equations` instead."""
     style = ASCII if ascii else UNICODE
+    if expr.depth > DEEP:
+        return equations(expr, style, name or "y")
     lhs = (name or "y") + style.indices(expr.out)
     text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
     return text if len(text) <= LONG else equations(expr, style, name or "y")

@@ -130,7 +130,9 @@ def test_constant_folding_found_by_the_fuzzer():
     ("-" * 1000 + "x", "y[i] = x[i]"),
     ("x" + " * 1" * 1000, "y[i] = x[i]"),
     ("(" * 199 + "x" + ")" * 199, "x[i] = x[i]"),
-    ("tanh(" * 49 + "x" + ")" * 49, "y[i] = " + "tanh(" * 49 + "x[i]" + ")" * 49),  # 99 nodes deep, within the limit
+    ("tanh(" * 49 + "x" + ")" * 49, "\n".join(["h₁[i] = tanh(x[i])"] + [  # 99 nodes deep: printed as equations
+        f"h{k + 1}[i] = tanh(h{k}[i])".translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) for k in range(1, 49)]
+        + ["y[i] = h₄₉[i]"])),
     ("x\n + y", "y[i] = x[i] + y[i]"),
     ("+".join(f"x{k}" for k in range(300)), "y[i] = " + " + ".join(f"x{k}[i]" for k in range(300))),  # balanced
 ])
