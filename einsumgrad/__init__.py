@@ -17,11 +17,12 @@ from .api import check, clear_caches, compile, evaluate, explain, grad, hessian,
 from .compiler import configure
 from .functions import public as _public
 from .einsum_jacobian import Jacobian
+from .paths import paths
 
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
-    "grad", "hessian", "hvp", "jacobian", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
+    "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 
