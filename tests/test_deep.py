@@ -81,3 +81,15 @@ def test_a_deep_gradient_prints_as_the_backprop_equations():
                           "v₁₀[i] = Σ_j W3[j,i] v₄[j] v₉[j]", "v₁₁[i] = Σ_j W2[j,i] v₃[j] v₁₀[j]",
                           "v₁₂[i] = Σ_j W1[j,i] v₂[j] v₁₁[j]", "∂f/∂W0[i,j] = x[j] v₁[i] v₁₂[i]"]
     assert len(lines) == 25  # linear in depth: four lines a layer, then the backward sums
+
+
+def test_an_intermediate_far_larger_than_every_operand_is_reported_as_a_planning_bug(rng):
+    """The plan guard: a path (here a deliberately bad explicit one) whose intermediate is over
+    1024× every operand and the result is refused with the term, before any memory is touched."""
+    A, B, C, D = (eg.tensor(n, (40, 40)) for n in "ABCD")
+    e = eg.einsum("ab,cd,ac,bd->", A, B, C, D)
+    arrays = {n: rng.standard_normal((40, 40)) for n in "ABCD"}
+    with pytest.raises(eg.EinsumgradError, match=r"planning bug: .*2,560,000 entries, over 1024×"):
+        eg.compile(e, optimize=[(0, 1), (0, 1), (0, 1)])(**arrays)
+    expected = np.einsum("ab,cd,ac,bd->", *arrays.values())
+    np.testing.assert_allclose(eg.evaluate(e, **arrays), expected)  # the planned path is fine

@@ -140,6 +140,9 @@ def _all_dims(expr: Expr):
             yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
 
 
+PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
+
+
 class _Program:
     """The plan of one call signature: the steps over a list of values, one slot per node."""
 
@@ -243,6 +246,12 @@ class _Program:
                            "Use vjp/jvp/grad, which never build it, or smaller sizes"))
         for p in plans:
             if p.contraction is not None:
-                self.needs.append((contraction(p.equation, p.shapes, self.optimize).largest * itemsize,
+                largest = contraction(p.equation, p.shapes, self.optimize).largest
+                bound = PLAN_GUARD * max([math.prod(shape)] + [math.prod(s) for s in p.shapes])
+                if largest > max(bound, 1 << 20):
+                    raise EinsumgradError(
+                        f"planning bug: {p.shown} makes an intermediate of {largest:,} entries, over {PLAN_GUARD}× "
+                        "its largest operand or result; please report it with this expression")
+                self.needs.append((largest * itemsize,
                                    f"contracting {p.equation} over shapes {', '.join(map(str, p.shapes))} pairwise "
                                    "makes an intermediate", "Use smaller sizes or another optimize="))
