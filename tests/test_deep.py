@@ -93,3 +93,13 @@ def test_an_intermediate_far_larger_than_every_operand_is_reported_as_a_planning
         eg.compile(e, optimize=[(0, 1), (0, 1), (0, 1)])(**arrays)
     expected = np.einsum("ab,cd,ac,bd->", *arrays.values())
     np.testing.assert_allclose(eg.evaluate(e, **arrays), expected)  # the planned path is fine
+
+
+def test_a_two_layer_network_prints_its_backprop_in_index_and_matrix_notation():
+    X, Y, W1, W2 = (eg.tensor(n, 2) for n in ("X", "Y", "W1", "W2"))
+    L = 0.5 * eg.sum((eg.tanh(X @ W1) @ W2 - Y) ** 2)
+    g1, g2 = eg.grad(L, W1), eg.grad(L, W2)
+    assert str(g1) == ("∂f/∂W1[i,j] = Σ_k X[k,i] (Σ_l W2[j,l] (Σ_m W2[m,l] tanh(Σ_n W1[n,m] X[k,n]) - Y[k,l])) "
+                       "(1 - tanh(Σ_l W1[l,j] X[k,l])²)")
+    assert g1.matrix_notation() == "Xᵀ (((tanh(X W1) W2 - Y) W2ᵀ) ⊙ (1 - tanh(X W1)^∘2))"
+    assert g2.matrix_notation() == "tanh(X W1)ᵀ (tanh(X W1) W2 - Y)"
