@@ -9,6 +9,7 @@ node of its own, computed once and read by every gradient below it — the backw
 network is shared by all its parameters instead of being rebuilt for each.
 
 >>> from .algebra import apply, einsum, tensor
+>>> from .differentiate import variable
 >>> from .render import index_notation
 >>> W, x = tensor("W", 2), tensor("x", 1)
 >>> f = einsum("i->", apply("tanh", einsum("ij,j->i", W, x)))
@@ -20,7 +21,7 @@ from __future__ import annotations
 from . import functions
 from .algebra import constant, hadamard
 from .caches import cache
-from .differentiate import contract, variable  # noqa: F401 - variable: for the doctest
+from .differentiate import contract
 from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, keep_ranges, node_shape, postorder
 from .simplify import simplify
 
