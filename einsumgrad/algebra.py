@@ -21,7 +21,6 @@ import re
 import numpy as np
 
 from . import functions
-from .caches import cache
 from .errors import EinsumgradError, ShapeError
 from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, factor_indices, fresh, instantiate
 from .parse import parse
