@@ -9,6 +9,8 @@ identity matrices in.
 """
 from __future__ import annotations
 
+import math
+
 from functools import partial, reduce
 from operator import itemgetter
 from typing import Callable, NamedTuple
@@ -30,11 +32,13 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
     if plan.kind == "constant":
         const = np.full(plan.shape, plan.coef, dtype)
         return Kernel(lambda values: const, False, plan)
-    compute, owned = _product(plan, optimize, backend)
+    coef = plan.coef
+    compute, owned = _product(plan, optimize, backend, coef)
+    if plan.kind == "contract":
+        coef = 1  # scaled its smallest operand instead of the result
     if plan.reshape:
         shape = plan.shape
         inner, compute = compute, (lambda values: inner(values).reshape(shape))
-    coef = plan.coef
     if coef != 1:
         unscaled = compute
         if owned and not isinstance(coef, complex):
@@ -47,8 +51,9 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
     return Kernel(compute, owned, plan)
 
 
-def _product(plan: TermPlan, optimize, backend: str) -> tuple[Callable, bool]:
-    """The product of the term's reads, and whether it is fresh memory."""
+def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, bool]:
+    """The product of the term's reads, and whether it is fresh memory; a contraction multiplies
+    ``coef`` into its smallest operand, not into a result that may be far larger (an outer product)."""
     slots = plan.slots
     if plan.kind == "read":
         (s,) = slots
@@ -72,7 +77,16 @@ def _product(plan: TermPlan, optimize, backend: str) -> tuple[Callable, bool]:
     else:
         contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes, optimize=optimize),
                            backend=backend)
-    return (lambda values: contract(*get(values))), True
+    if coef == 1:
+        return (lambda values: contract(*get(values))), True
+    smallest = min(range(len(slots)), key=lambda k: math.prod(plan.shapes[k]))
+
+    def scaled(values):
+        operands = list(get(values))
+        operands[smallest] = operands[smallest] * coef
+        return contract(*operands)
+
+    return scaled, True
 
 
 def _einsum_of(eq: str, slot: int, values: list):
