@@ -103,3 +103,38 @@ def test_a_two_layer_network_prints_its_backprop_in_index_and_matrix_notation():
                        "(1 - tanh(Σ_l W1[l,j] X[k,l])²)")
     assert g1.matrix_notation() == "Xᵀ (((tanh(X W1) W2 - Y) W2ᵀ) ⊙ (1 - tanh(X W1)^∘2))"
     assert g2.matrix_notation() == "tanh(X W1)ᵀ (tanh(X W1) W2 - Y)"
+
+
+@pytest.mark.parametrize("depth, width", [(1, 5), (3, 4), (5, 3)])
+def test_mlp_gradients_and_hessian_agree_with_jax(rng, depth, width):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    L, b0, arrays = mlp(depth, width, rng)
+    names = [f"{p}{k}" for k in range(depth) for p in "Wb"]
+
+    def loss(params):
+        h = jnp.asarray(arrays["x"])
+        for k in range(depth):
+            h = jnp.tanh(params[f"W{k}"] @ h + params[f"b{k}"])
+        return 0.5 * jnp.sum((arrays["y"] - h) ** 2)
+
+    params = {n: jnp.asarray(arrays[n]) for n in names}
+    expected = jax.grad(loss)(params)
+    tensors = {n: eg.tensor(n, arrays[n].shape) for n in names}
+    got = eg.compile(*(eg.grad(L, tensors[n]) for n in names))(**arrays)
+    for n, value in zip(names, got):
+        np.testing.assert_allclose(value, expected[n], rtol=1e-10, atol=1e-12, err_msg=n)
+    hessian = jax.hessian(lambda b: loss({**params, "b0": b}))(params["b0"])
+    np.testing.assert_allclose(eg.evaluate(eg.hessian(L, b0), **arrays), hessian, rtol=1e-10, atol=1e-12)
+
+
+def test_orthogonality_loss_gradient_is_its_closed_form(rng):
+    """½β Σ_l |Φ_lᵀ Φ_l − I|: ∂/∂Φ = ½β Φ (S + Sᵀ) with S = sign(ΦᵀΦ − I), through batched matmuls."""
+    P, I = eg.tensor("P", 3), eg.tensor("I", 2)
+    beta = 0.1
+    L = 0.5 * beta * eg.sum(eg.abs(eg.einsum("lmi,lmj->lij", P, P) - I))
+    p = rng.standard_normal((4, 7, 3))
+    S = np.sign(p.transpose(0, 2, 1) @ p - np.eye(3))
+    np.testing.assert_allclose(eg.evaluate(eg.grad(L, P), P=p, I=np.eye(3)),
+                               0.5 * beta * p @ (S + S.transpose(0, 2, 1)), rtol=1e-12)
