@@ -89,7 +89,23 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
     if node == var:
         return (Term(1, tuple(Delta(a, p, d) for a, p, d in zip(ref.idx, wrt, var.shape))),)
     inner = node_jacobian(node, var) if isinstance(node, Expr) else call_jacobian(node, var)
+    if _kept_whole(inner):  # a node of its own, shared by every term that reads it
+        return (Term(1, (Ref(inner, ref.idx + wrt),)),)
     return instantiate(inner, ref.idx + wrt, avoid)
+
+
+DEEP = 16  # nested nodes: a deeper tangent stays a node of its own
+
+
+def _kept_whole(jac: Expr) -> bool:
+    """Whether a tangent stays a node instead of being multiplied into its reader: where it is deep
+    (inlining deep chains into every term makes derivation grow with the square of the depth; a
+    shallow one inlined leaves the contraction order free, which evaluates faster), sums something
+    or has several terms, and has no delta (which must meet its reader to be eliminated, or a
+    tensor of the Jacobian's full rank would be built)."""
+    if jac.depth <= DEEP or any(isinstance(f, Delta) for t in jac.terms for f in t.factors):
+        return False
+    return len(jac.terms) > 1 or any(set(t.indices()) - set(jac.out) for t in jac.terms)
 
 
 @cache(maxsize=4096)
