@@ -1,4 +1,5 @@
-"""Independent oracles the tests compare against: NumPy only, no einsumgrad code."""
+"""Independent oracles the tests compare against (NumPy only, no einsumgrad code), and the check of
+an einsum Jacobian against them."""
 from __future__ import annotations
 
 import itertools
@@ -40,3 +41,16 @@ def central_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-
 def second_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-4):
     """dᵀ (∂²f/∂x²) d by the central second difference of a scalar f."""
     return (f(x + eps * direction) - 2 * f(x) + f(x - eps * direction)) / eps**2
+
+
+def assert_matches_linearity(J, spec: str, operands, wrt: int) -> None:
+    """``J`` (an einsum Jacobian: dense, vjp and jvp) against :func:`exact_jacobian` of ``spec``."""
+    exact = exact_jacobian(spec, operands, wrt)
+    dense = J(*operands)
+    assert dense.shape == exact.shape
+    np.testing.assert_allclose(dense, exact, atol=1e-12)
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal(exact.shape[: exact.ndim - np.ndim(operands[wrt])])
+    t = rng.standard_normal(np.shape(operands[wrt]))
+    np.testing.assert_allclose(J.vjp(g, *operands), contract_front(exact, g), atol=1e-12)
+    np.testing.assert_allclose(J.jvp(t, *operands), contract_back(exact, t), atol=1e-12)
