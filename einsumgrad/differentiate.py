@@ -17,7 +17,7 @@ from . import functions
 from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
-from .ir import Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, keep_ranges, variables
+from .ir import DEEP, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_sum, keep_ranges, variables
 from .simplify import simplify
 
 
@@ -94,9 +94,6 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
     return instantiate(inner, ref.idx + wrt, avoid)
 
 
-DEEP = 16  # nested nodes: a deeper tangent stays a node of its own
-
-
 def _kept_whole(jac: Expr) -> bool:
     """Whether a tangent stays a node instead of being multiplied into its reader: where it is deep
     (inlining deep chains into every term makes derivation grow with the square of the depth; a
@@ -105,7 +102,7 @@ def _kept_whole(jac: Expr) -> bool:
     tensor of the Jacobian's full rank would be built)."""
     if jac.depth <= DEEP or any(isinstance(f, Delta) for t in jac.terms for f in t.factors):
         return False
-    return len(jac.terms) > 1 or any(set(t.indices()) - set(jac.out) for t in jac.terms)
+    return is_sum(jac)
 
 
 @cache(maxsize=4096)

@@ -24,6 +24,9 @@ from typing import Mapping, Union
 
 Dim = Union[int, tuple[str, int]]
 
+DEEP = 16  # nested nodes: past this, inlining a node into its readers grows with the square of depth
+# (so a deeper tangent stays a node, and a deeper result prints as equations)
+
 # readable index names, in the order fresh ones are handed out
 INDEX_LETTERS = "ijklmnopqrstuvwxyzabcdefghIJKLMNOPQRSTUVWXYZABCDEFGH"
 
@@ -275,6 +278,11 @@ def postorder(*roots) -> list:
         stack.append((node, True))
         stack.extend((c, False) for c in reversed(children(node)) if c not in seen)
     return order
+
+
+def is_sum(expr: Expr) -> bool:
+    """Whether ``expr`` adds terms or sums over an index: more than an elementwise product of reads."""
+    return len(expr.terms) > 1 or any(set(t.indices()) - set(expr.out) for t in expr.terms)
 
 
 def index_dims(term: Term) -> dict[str, Dim]:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, postorder
+from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, is_sum, postorder
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -59,7 +59,6 @@ SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 
 
 LONG = 600  # characters: a longer result prints as equations with named intermediates
-DEEP = 16  # nested nodes: a deeper result is long (its inline form grows with the square of its depth)
 
 
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
@@ -115,7 +114,7 @@ def _worth_naming(node) -> bool:
     """A function (not a power, which prints inline as ``h²``) or a sum: not a plain read."""
     if isinstance(node, Call):
         return node.fn != "pow"
-    return isinstance(node, Expr) and (len(node.terms) > 1 or any(set(t.indices()) - set(node.out) for t in node.terms))
+    return isinstance(node, Expr) and is_sum(node)
 
 
 def latex(expr: Expr, name: str | None = None) -> str:

@@ -22,7 +22,7 @@ from . import functions
 from .algebra import constant, hadamard
 from .caches import cache
 from .differentiate import contract
-from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, keep_ranges, node_shape, postorder
+from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_sum, keep_ranges, node_shape, postorder
 from .simplify import simplify
 
 
@@ -71,7 +71,7 @@ def _total(contributions, out: tuple[str, ...], dims) -> Expr:
 def _shared(g: Expr) -> Expr:
     """``g`` itself where it is one elementwise product over its own indices (cheap to inline);
     else a read of ``g`` as a node, so that every reader shares it."""
-    if len(g.terms) <= 1 and all(set(t.indices()) <= set(g.out) for t in g.terms):
+    if not is_sum(g):
         return g
     return Expr(g.out, g.dims, (Term(1, (Ref(g, g.out),)),))
 

@@ -23,7 +23,7 @@ import hashlib
 
 from .caches import cache
 from .errors import EinsumgradError
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, node_shape, rename_factor
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
@@ -64,9 +64,7 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
         if len(members) == 1:
             result.append(members[0][0])
             continue
-        dims = dict(zip(out, out_dims))
-        dims.update((a, d) for f in core if isinstance(f, Ref) for a, d in zip(f.idx, node_shape(f.node)))
-        dims.update((a, f.dim) for f in core if isinstance(f, Delta) for a in (f.a, f.b))
+        dims = dict(zip(out, out_dims)) | index_dims(Term(1, core))
         weight = simplify(Expr(idx, tuple(dims[a] for a in idx), tuple(Term(t.coef, w) for t, w in members)))
         if weight.terms:
             result.append(canonical(Term(1, core + (Ref(weight, idx),)), out))
