@@ -28,7 +28,8 @@ from .simplify import simplify
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
-MAX_DEPTH = 150  # nested nodes (function calls, parenthesised sums); every pass stays within Python's stack
+MAX_DEPTH = 2000  # nested nodes (function calls, parenthesised sums): a bound on memory and time, not on
+# Python's stack, which no pass walks down (each visits the nodes in postorder, or fills caches children first)
 MAX_RANK = 64  # NumPy's limit on an array's axes (NPY_MAXDIMS; numpy 2 has no public name for it)
 
 

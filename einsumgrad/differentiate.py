@@ -17,7 +17,10 @@ from . import functions
 from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
-from .ir import DEEP, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_sum, keep_ranges, variables
+from .ir import (
+    DEEP, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges, postorder,
+    rename_factor, variables,
+)
 from .simplify import simplify
 
 
@@ -51,9 +54,19 @@ def derivative(expr: Expr, var: Var) -> Expr:
     return simplify(product_rule(*readable(expr, var)))
 
 
+def _below_first(expr: Expr, var: Var) -> None:
+    """Derive every node below ``expr`` that depends on ``var``, children before parents, into the
+    caches: each derivative then finds its children's there, and nothing recurses however deep."""
+    for node in postorder(expr, known=lambda n: not depends(n, var) or isinstance(n, Var)):
+        if node is not expr:
+            (node_jacobian if isinstance(node, Expr) else call_jacobian)(node, var)
+
+
 def readable(expr: Expr, var: Var) -> tuple[Expr, Var, tuple[str, ...]]:
     """``expr`` with its summed indices moved aside, ``var``, and the next free letters after
-    ``expr``'s output for the derivative's axes: the arguments of :func:`product_rule`."""
+    ``expr``'s output for the derivative's axes: the arguments of :func:`product_rule` (whose
+    derivatives of the nodes below are in the caches by then)."""
+    _below_first(expr, var)
     wrt = fresh(len(var.shape), expr.out)
     return Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt)), var, wrt
 
@@ -89,20 +102,40 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
     if node == var:
         return (Term(1, tuple(Delta(a, p, d) for a, p, d in zip(ref.idx, wrt, var.shape))),)
     inner = node_jacobian(node, var) if isinstance(node, Expr) else call_jacobian(node, var)
-    if _kept_whole(inner):  # a node of its own, shared by every term that reads it
-        return (Term(1, (Ref(inner, ref.idx + wrt),)),)
+    kept = _kept_whole(inner)
+    if kept is not None:  # a node of its own, shared by every term that reads it
+        return (kept.rename(dict(zip(inner.out, ref.idx + wrt))),)
     return instantiate(inner, ref.idx + wrt, avoid)
 
 
-def _kept_whole(jac: Expr) -> bool:
-    """Whether a tangent stays a node instead of being multiplied into its reader: where it is deep
-    (inlining deep chains into every term makes derivation grow with the square of the depth; a
-    shallow one inlined leaves the contraction order free, which evaluates faster), sums something
-    or has several terms, and has no delta (which must meet its reader to be eliminated, or a
-    tensor of the Jacobian's full rank would be built)."""
-    if jac.depth <= DEEP or any(isinstance(f, Delta) for t in jac.terms for f in t.factors):
-        return False
-    return is_sum(jac)
+@cache(maxsize=4096)
+def _kept_whole(jac: Expr) -> Term | None:
+    """A tangent as one read of a node, where it is deep (inlining deep chains into every term makes
+    derivation grow with the square of the depth; a shallow one inlined leaves the contraction order
+    free, which evaluates faster) and more than a short elementwise product; None to inline it.
+    Deltas shared by all its terms stay outside the node, where they meet their reader and are
+    eliminated: ``w[i] δ[i,j]`` reads the node ``w[i]``, never one of the Jacobian's full rank."""
+    shared = {tuple(f for f in t.factors if isinstance(f, Delta)) for t in jac.terms}
+    if jac.depth <= DEEP or len(shared) != 1:
+        return None
+    (deltas,) = shared
+    if not all(d.a in jac.out and d.b in jac.out for d in deltas):
+        return None
+    root = {d.b: d.a for d in deltas}
+    merged = {b: _root(b, root) for b in root}
+    kept = tuple(a for a in jac.out if a not in merged)
+    dims = dict(zip(jac.out, jac.dims))
+    core = simplify(Expr(kept, tuple(dims[a] for a in kept), tuple(
+        Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, Delta))) for t in jac.terms)))
+    if is_short_product(core):
+        return None
+    return Term(1, (Ref(core, kept),) + deltas)
+
+
+def _root(a: str, parent: dict) -> str:
+    while a in parent:
+        a = parent[a]
+    return a
 
 
 @cache(maxsize=4096)

@@ -26,6 +26,8 @@ Dim = Union[int, tuple[str, int]]
 
 DEEP = 16  # nested nodes: past this, inlining a node into its readers grows with the square of depth
 # (so a deeper tangent stays a node, and a deeper result prints as equations)
+WIDE = 8  # factors of one elementwise product: past this, a cotangent stays a node (a chain of
+# elementwise functions would otherwise multiply its links into one ever longer product)
 
 # readable index names, in the order fresh ones are handed out
 INDEX_LETTERS = "ijklmnopqrstuvwxyzabcdefghIJKLMNOPQRSTUVWXYZABCDEFGH"
@@ -50,7 +52,7 @@ class _Hashed(metaclass=_Interned):
     __slots__ = ()
 
     def __post_init__(self):
-        key = tuple(getattr(self, f.name) for f in fields(self) if f.compare)
+        key = tuple(getattr(self, f) for f in _compared(type(self)))
         object.__setattr__(self, "_h", hash((type(self).__name__, key)))
 
     def __hash__(self):
@@ -262,8 +264,10 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     return tuple(t.rename(mapping) for t in expr.terms)
 
 
-def postorder(*roots) -> list:
-    """Every node reachable from ``roots``, each once, children before parents (no recursion)."""
+def postorder(*roots, known=None) -> list:
+    """Every node reachable from ``roots``, each once, children before parents (no recursion);
+    with ``known``, a predicate, the nodes it holds true for are left out, and so is what is
+    reachable only through them."""
     order: list = []
     seen: set = set()
     stack = [(r, False) for r in reversed(roots)]
@@ -272,7 +276,7 @@ def postorder(*roots) -> list:
         if done:
             order.append(node)
             continue
-        if node in seen:
+        if node in seen or (known is not None and known(node)):
             continue
         seen.add(node)
         stack.append((node, True))
@@ -283,6 +287,12 @@ def postorder(*roots) -> list:
 def is_sum(expr: Expr) -> bool:
     """Whether ``expr`` adds terms or sums over an index: more than an elementwise product of reads."""
     return len(expr.terms) > 1 or any(set(t.indices()) - set(expr.out) for t in expr.terms)
+
+
+def is_short_product(expr: Expr) -> bool:
+    """Whether ``expr`` is at most an elementwise product of :data:`WIDE` reads: cheap to inline into
+    its readers. Anything more, read in many places or down a chain, is better kept as a node."""
+    return not is_sum(expr) and all(len(t.factors) <= WIDE for t in expr.terms)
 
 
 def index_dims(term: Term) -> dict[str, Dim]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .functions import get
-from .ir import Call, Delta, Expr, Size, Term, Var, instantiate
+from .ir import DEEP, Call, Delta, Expr, Size, Term, Var, instantiate
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 
@@ -44,7 +44,7 @@ class _Item:
 
 
 def matrix_notation(expr: Expr) -> str | None:
-    if expr.ndim > 2:
+    if expr.ndim > 2 or expr.depth > DEEP:  # a deep one reads better as index-notation equations
         return None
     try:
         return _sum(expr)

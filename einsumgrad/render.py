@@ -62,20 +62,26 @@ LONG = 600  # characters: a longer result prints as equations with named interme
 
 
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
-    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]``; where that runs past :data:`LONG`
-    characters, the equations of :func:`equations` instead."""
+    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`)."""
     style = ASCII if ascii else UNICODE
-    if expr.depth > DEEP:
-        return equations(expr, style, name or "y")
-    lhs = (name or "y") + style.indices(expr.out)
-    text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
-    return text if len(text) <= LONG else equations(expr, style, name or "y")
+    return equation((name or "y") + style.indices(expr.out), expr, style)
 
 
-def equations(expr: Expr, style: Style, name: str) -> str:
+def equation(lhs: str, expr: Expr, style: Style) -> str:
+    """``lhs = terms``; where ``expr`` is deep or that runs past :data:`LONG` characters, the
+    :func:`equations` of its intermediates, ending in ``lhs``."""
+    if expr.depth <= DEEP:
+        text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
+        if len(text) <= LONG:
+            return text
+    return equations(expr, style, lhs)
+
+
+def equations(expr: Expr, style: Style, lhs: str) -> str:
     """``expr`` as one equation per intermediate node, bottom up, then the result: ``z₁[i] = …``
     for a function's argument, ``h₁[i] = tanh(z₁[i])`` for a function, ``v₁[i] = …`` for any
-    other sum read as a whole — each printed once however often it is read.
+    other sum read as a whole — each printed once however often it is read; then ``lhs = …``.
+    In LaTeX the equations are the lines of an ``aligned`` environment.
 
     >>> from .algebra import add, apply, einsum, tensor
     >>> W, x = tensor("W", 2), tensor("x", 1)
@@ -95,15 +101,18 @@ def equations(expr: Expr, style: Style, name: str) -> str:
     for node in nodes:
         letter = "h" if isinstance(node, Call) else "z" if node in arguments else "v"
         counts[letter] = counts.get(letter, 0) + 1
-        label = letter + (str(counts[letter]) if style.ascii else str(counts[letter]).translate(_SUBSCRIPT))
+        number = str(counts[letter])
+        label = letter + (f"^{{({number})}}" if style.latex else number if style.ascii else number.translate(_SUBSCRIPT))
         out = node.out if isinstance(node, Expr) else fresh(len(node.shape), ())
         shown = replace(style, named=named)
         body = (render_sum(node.terms, out, shown, node.index_set()) if isinstance(node, Expr)
                 else _render_call(node, out, set(out), shown))
-        lines.append(f"{label}{style.indices(out)} = {body}")
+        lines.append(f"{label}{style.indices(out)} {'&' if style.latex else ''}= {body}")
         named[node] = label
     shown = replace(style, named=named)
-    lines.append(f"{name}{style.indices(expr.out)} = {render_sum(expr.terms, expr.out, shown, expr.index_set())}")
+    lines.append(f"{lhs} {'&' if style.latex else ''}= {render_sum(expr.terms, expr.out, shown, expr.index_set())}")
+    if style.latex:
+        return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
     return "\n".join(lines)
 
 
@@ -131,7 +140,7 @@ def latex(expr: Expr, name: str | None = None) -> str:
             lhs = rf"\frac{{\partial {latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
     else:
         lhs = latex_name(name) + LATEX.indices(expr.out)
-    return f"{lhs} = {render_sum(expr.terms, expr.out, LATEX, expr.index_set())}"
+    return equation(lhs, expr, LATEX)
 
 
 def latex_name(name: str) -> str:

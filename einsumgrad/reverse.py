@@ -22,7 +22,7 @@ from . import functions
 from .algebra import constant, hadamard
 from .caches import cache
 from .differentiate import contract
-from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_sum, keep_ranges, node_shape, postorder
+from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape, postorder
 from .simplify import simplify
 
 
@@ -64,14 +64,17 @@ def _out(node) -> tuple[str, ...]:
 
 def _total(contributions, out: tuple[str, ...], dims) -> Expr:
     """The sum of contributions, each renamed to the indices ``out``."""
+    if len(contributions) == 1 and contributions[0].out == out:
+        return contributions[0]  # already simplified: each is made by simplify
     terms = tuple(t for c in contributions for t in instantiate(c, out, out))
     return simplify(Expr(out, tuple(dims), terms))
 
 
 def _shared(g: Expr) -> Expr:
-    """``g`` itself where it is one elementwise product over its own indices (cheap to inline);
-    else a read of ``g`` as a node, so that every reader shares it."""
-    if not is_sum(g):
+    """``g`` itself where it is one short elementwise product over its own indices (cheap to
+    inline); else a read of ``g`` as a node, so that every reader shares it (a chain of
+    elementwise functions would otherwise grow one product by a factor per link)."""
+    if is_short_product(g):
         return g
     return Expr(g.out, g.dims, (Term(1, (Ref(g, g.out),)),))
 
@@ -90,6 +93,8 @@ def _pulled(node, g: Expr):
 def _read_vjp(node: Expr, t: Term, k: int, g: Expr) -> Expr:
     """``Σ g[out] t`` with the ``k``-th factor (a read ``child[idx]``) replaced by deltas to new axes."""
     ref = t.factors[k]
+    if t.coef == 1 and len(t.factors) == 1 and ref.idx == node.out:
+        return g  # the node is its child, read whole
     dims = node_shape(ref.node)
     taken = set(t.indices()) | set(node.out)
     c = fresh(len(dims), taken | g.index_set())

@@ -21,9 +21,9 @@ from __future__ import annotations
 import cmath
 import hashlib
 
-from .caches import cache
+from .caches import LRU
 from .errors import EinsumgradError
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, rename_factor
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
@@ -162,7 +162,7 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     summed = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
     names = {a: a for a in summed}
     rank = {a: k for k, a in enumerate(fresh(len(summed), out))}
-    for _ in range(2):
+    for _ in range(2 if summed else 1):  # with nothing to rename, one sort settles
 
         def key(f):
             idx = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
@@ -178,22 +178,36 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     return factors, names
 
 
-@cache(maxsize=65536)
+_KEYS = LRU(65536)
+
+
 def node_key(node) -> tuple:
     """A deterministic sort key for a node (never its hash, which varies between runs): its
     kind, its name, its depth, and a digest of its structure, so that comparing keys is quick
-    however deep the node."""
+    however deep the node. Computed once per node, children first, without recursion."""
+    keys: dict = {}
+
+    def known(n) -> bool:
+        keys[n] = _KEYS.get(n)
+        return keys[n] is not None
+
+    for n in postorder(node, known=known):
+        keys[n] = _KEYS.insert(n, _node_key(n, keys))
+    return keys[node]
+
+
+node_key.cache = _KEYS  # as every @cache function has: caches.clear_all empties it
+
+
+def _node_key(node, keys: dict) -> tuple:
+    """The key of ``node``, its children's keys read from ``keys``."""
     if isinstance(node, Var):
         return (0, node.name, str(node.shape))
     if isinstance(node, Call):
-        return (1, node.fn, repr(node.params), node.depth, _digest(node.fn, node.params, node_key(node.arg)))
-    return (2, node.out, node.depth, _digest(node.out, tuple(_term_key(t) for t in node.terms)))
-
-
-def _term_key(t: Term) -> tuple:
-    return (repr(t.coef),) + tuple(
-        (node_key(f.node), f.idx) if isinstance(f, Ref) else ((), (repr(f),)) for f in t.factors
-    )
+        return (1, node.fn, repr(node.params), node.depth, _digest(node.fn, node.params, keys[node.arg]))
+    terms = tuple((repr(t.coef),) + tuple((keys[f.node], f.idx) if isinstance(f, Ref) else ((), (repr(f),))
+                                          for f in t.factors) for t in node.terms)
+    return (2, node.out, node.depth, _digest(node.out, terms))
 
 
 def _digest(*parts) -> str:

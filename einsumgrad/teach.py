@@ -62,7 +62,7 @@ def _lhs(name: str, out, var: str, wrt) -> str:
 
 
 def _line(lhs: str, expr: Expr) -> str:
-    return f"{lhs} = {render.render_sum(expr.terms, expr.out, render.UNICODE, expr.index_set())}"
+    return render.equation(lhs, expr, render.UNICODE)
 
 
 def _eliminations(expr: Expr, lhs: str) -> list[Step]:

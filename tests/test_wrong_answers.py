@@ -142,8 +142,9 @@ def test_inverse_of_a_singular_matrix_is_a_clear_error():
 def test_nesting_beyond_the_limit_is_a_clear_error():
     x = eg.tensor("x", 1)
     e = x
-    with pytest.raises(eg.EinsumgradError, match=r"nests 151 levels deep.*up to 150"):
-        for _ in range(300):
+    limit = eg.algebra.MAX_DEPTH
+    with pytest.raises(eg.EinsumgradError, match=rf"nests {limit + 1} levels deep.*up to {limit}"):
+        for _ in range(limit):
             e = eg.tanh(e)
 
 
@@ -199,5 +200,29 @@ def test_deep_equal_nodes_compare_without_recursion():
 
     assert nested(70).node is nested(70).node  # hash-consed
     eg.grad(nested(70), x)
-    with pytest.raises(eg.EinsumgradError, match="nests 151 levels deep"):
-        eg.grad(nested(74), x)
+
+
+def test_every_pass_works_far_below_python_s_stack(rng):
+    """300 nested tanh (600 levels, deeper than Python's stack allows any recursive pass to walk)
+    derive, print, explain and evaluate: node keys, forward tangents, LaTeX and the teaching steps
+    raised RecursionError once the nesting limit was raised past 150."""
+    x = eg.tensor("x", 1)
+    e = x
+    for _ in range(300):
+        e = eg.tanh(e)
+    L = eg.sum(e)
+    g = eg.grad(L, x)
+    xv = rng.uniform(0.5, 1.5, 3)
+    assert eg.check(L, x, x=xv).passed and eg.check(g, x, x=xv).passed  # the gradient, the Hessian
+    derivative = np.prod([1 - np.tanh(v) ** 2 for v in _chain(xv, 300)], axis=0)
+    np.testing.assert_allclose(eg.evaluate(g, x=xv), derivative, rtol=1e-10)
+    np.testing.assert_allclose(eg.evaluate(eg.jacobian(e, x), x=xv), np.diag(derivative), rtol=1e-10, atol=1e-300)
+    assert g.latex().startswith("\\begin{aligned}") and str(g).count("\n") > 10
+    assert eg.explain(L, x).steps[-1].rule.startswith("Result")
+
+
+def _chain(x, n):
+    """The arguments of the n nested tanh: x, tanh(x), tanh(tanh(x)), ..."""
+    for _ in range(n):
+        yield x
+        x = np.tanh(x)
