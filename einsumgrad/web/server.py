@@ -67,9 +67,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, seconds: float = LIMITS.seconds):
-        super().__init__((host, port), Handler)
-        self.page, self.worker = page(), Worker(seconds)
-        self.loopback_only = host in LOOPBACK
+        self.page, self.worker, self.loopback_only = page(), None, host in LOOPBACK
+        super().__init__((host, port), Handler)  # binds first: no worker starts for a port in use
+        self.worker = Worker(seconds)
 
     @property
     def url(self) -> str:
@@ -78,7 +78,8 @@ class Server(ThreadingHTTPServer):
 
     def server_close(self):
         super().server_close()
-        self.worker.close()
+        if self.worker is not None:
+            self.worker.close()
 
 
 class Handler(BaseHTTPRequestHandler):
