@@ -10,7 +10,8 @@ nothing from anywhere, so it works offline and leaks nothing.
 from __future__ import annotations
 
 import json
-import multiprocessing
+import select
+import subprocess
 import sys
 import threading
 import webbrowser
@@ -38,29 +39,40 @@ def page() -> bytes:
 
 
 class Worker:
-    """One warm process that computes answers; killed and replaced when an answer takes too long."""
+    """A warm worker process (:mod:`.worker`) that computes answers; killed and replaced when one takes too long."""
 
     def __init__(self, seconds: float):
         self.seconds, self.lock = seconds, threading.Lock()
-        self.pool = self._start()
+        self.process = self._start()
 
     @staticmethod
-    def _start():
-        return multiprocessing.get_context("spawn").Pool(1)
+    def _start() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "einsumgrad.web.worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8")
 
     def answer(self, request) -> dict:
         with self.lock:  # one answer at a time: a teaching page, not a service
-            job = self.pool.apply_async(respond, (request,))
-            try:
-                return job.get(self.seconds)
-            except multiprocessing.TimeoutError:
-                self.pool.terminate()
-                self.pool = self._start()
+            if self.process.poll() is not None:
+                self.process = self._start()
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], self.seconds)
+            line = self.process.stdout.readline() if ready else ""
+            if line:
+                return json.loads(line)
+            self.close()
+            self.process = self._start()
+            if not ready:
                 return {"ok": False, "error": f"this took longer than the page's limit of {self.seconds:g} s per "
                         "request; try a smaller expression or smaller shapes"}
+            return {"ok": False, "error": "the worker computing this answer stopped (out of memory?); "
+                    "try a smaller expression or smaller shapes"}
 
     def close(self) -> None:
-        self.pool.terminate()
+        self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            pipe.close()
 
 
 class Server(ThreadingHTTPServer):
