@@ -163,6 +163,11 @@ class CheckReport:
     def __bool__(self):
         return self.passed
 
+    def _repr_html_(self):
+        from .web import fragments
+
+        return fragments.notebook(fragments.check_html(self))
+
     def __str__(self):
         verdict = "PASS" if self.passed else "FAIL"
         return (f"{verdict}: {self.label} vs central differences (eps={self.eps:g}, random direction): "

@@ -37,6 +37,9 @@ shapes: --shapes first, then the einsum specs a tensor appears in, then its name
   einsumgrad demo            # y = Wx: the third-order tensor dy/dW, slice by slice
   einsumgrad demo --list
   einsumgrad demo tanh --plot slices.png""",
+    "serve": """examples:
+  einsumgrad serve                 # http://127.0.0.1:8000/ in your browser
+  einsumgrad serve --port 8001 --no-browser""",
 }
 
 
@@ -75,12 +78,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--explain", action="store_true", help="a numbered step-by-step derivation")
         p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor)")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
 
     demo = sub.add_parser("demo", help="teaching demos of third-order Jacobians and the chain rule",
                           epilog=EXAMPLES["demo"], formatter_class=raw)
     demo.add_argument("name", nargs="?", default="wx", help="which demo (default: wx); --list shows them")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--plot", metavar="FILE.png", help="draw the Jacobian's slices as heatmaps (needs matplotlib)")
+
+    serve = sub.add_parser("serve", help="the teaching page in your browser, served from this machine",
+                           epilog=EXAMPLES["serve"], formatter_class=raw)
+    serve.add_argument("--port", type=int, default=8000, help="default 8000 (0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: only this machine can reach it")
+    serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return top
 
 
@@ -213,6 +223,12 @@ def _differentiate(args) -> None:
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
         report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)
         print(report)
+    if args.html:
+        from .web import answer
+
+        kind = "gradient" if args.command == "grad" else "hessian"
+        answer.write(args.html, answer.document(expr, args.wrt, kind, arrays if args.shapes is not None else None))
+        print(f"wrote {args.html}")
 
 
 def _demo(args) -> int:
@@ -255,6 +271,10 @@ def main(argv=None) -> int:
             _jacobian(args)
         elif args.command in ("grad", "hessian"):
             _differentiate(args)
+        elif args.command == "serve":
+            from .web.server import serve
+
+            serve(args.host, args.port, browser=not args.no_browser)
         else:
             return _demo(args)
     except EinsumSyntaxError as err:

@@ -171,6 +171,13 @@ class Jacobian:
     def _repr_latex_(self):
         return f"${self.latex()}$"
 
+    def _repr_html_(self):
+        from .web import fragments
+
+        where = render.index_notation(self.symbolic.y, name=self.output_name)
+        return fragments.notebook(fragments.math(self.formula()) + fragments.label("where") + fragments.math(where)
+                                  + fragments.note(self.layout_note()))
+
     def ascii(self) -> str:
         return self.formula("ascii")
 

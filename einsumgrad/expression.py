@@ -18,6 +18,9 @@ from .caches import cache
 from .ir import Expr, variables
 
 
+REPR_LENGTH = 120  # characters of the printed form a repr shows
+
+
 class Expression:
     """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
     ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
@@ -66,7 +69,17 @@ class Expression:
         return render.index_notation(self.node, name=self.name)
 
     def __repr__(self):
-        return f"<Expression {self}>"
+        """Short whatever the size: the printed form if it fits on one line, else its head."""
+        text = str(self)
+        if len(text) <= REPR_LENGTH and "\n" not in text:
+            return f"<Expression {text}>"
+        head = text.splitlines()[-1].split(" = ")[0]  # the result's left-hand side
+        return f"<Expression {head} = …: {len(self.node.terms)} term(s), depth {self.depth}; print() shows it all>"
+
+    def _repr_html_(self):
+        from .web import fragments
+
+        return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or ""))
 
     def ascii(self) -> str:
         """The expression in plain-ASCII index notation."""

@@ -53,6 +53,24 @@ class Derivation:
                 lines.append(f"   {s.note}")
         return "\n".join(lines)
 
+    def __repr__(self):
+        return f"<Derivation: {len(self.steps)} steps; print() shows them>"
+
+    def _repr_html_(self):
+        from .web import fragments
+
+        return fragments.notebook(fragments.derivation_html(self.steps))
+
+    def to_html(self, path: str | None = None) -> str:
+        """The derivation as one self-contained HTML page (MathML, no script); written to ``path`` if given."""
+        from .web import fragments
+
+        page = fragments.document("Derivation", fragments.derivation_html(self.steps))
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(page)
+        return page
+
     def _repr_markdown_(self):
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
 

@@ -103,6 +103,11 @@ class Compiled:
     def plan_cache_size(self) -> int:
         return len(self._plans)
 
+    def _repr_html_(self):
+        from ..web import fragments
+
+        return fragments.notebook(fragments.compiled_html(repr(self)))
+
     def __repr__(self):
         head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"

@@ -1,0 +1,268 @@
+"""The teaching page without a browser: MathML, the answers, the limits, the server, HTML exports, notebooks."""
+import http.client
+import json
+import threading
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import einsumgrad as eg
+from einsumgrad.cli import main
+from einsumgrad.web import answer, fragments
+from einsumgrad.web.answer import EXAMPLES, LIMITS, respond
+from einsumgrad.web.mathml import to_mathml
+from einsumgrad.web.server import Server
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def parsed(markup: str) -> ET.Element:
+    return ET.fromstring(markup.replace("<math", f'<math xmlns="{MATHML[1:-1]}"', 1))
+
+
+def ask(example, **change):
+    return respond({**example._asdict(), **change})
+
+
+# -- MathML ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("y[i] = Σ_j W[i,j] x[j]", "<msub><mi>W</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub>"),
+    ("∂f[i]/∂W[j,k] = δ[i,j] x[k]", "<mfrac><mrow><mo>∂</mo><msub><mi>f</mi><mi>i</mi></msub></mrow>"),
+    ("g xᵀ", "<msup><mi>x</mi><mi>T</mi></msup>"),
+    ("-X⁻ᵀ Aᵀ", "<msup><mi>X</mi><mrow><mo>-</mo><mi>T</mi></mrow></msup>"),
+    ("(1 - tanh(W x)^∘2) xᵀ", "<msup><mrow><mo>(</mo><mi>W</mi><mi>x</mi><mo>)</mo></mrow><mrow><mo>∘</mo><mn>2</mn>"),
+    ("tanh(z)²", "<msup><mrow><mo>(</mo><mi>z</mi><mo>)</mo></mrow><mn>2</mn></msup>"),
+    ("z₁[i]", "<msub><msub><mi>z</mi><mn>1</mn></msub><mi>i</mi></msub>"),
+    ("∂²f/∂x²[i,j]", "<msup><mo>∂</mo><mn>2</mn></msup><mi>f</mi>"),
+    ("Σ_k,l A[k,l]", "<munder><mo>∑</mo><mrow><mi>k</mi><mi>l</mi></mrow></munder>"),
+    ("x[i′,p]", "<mrow><mi>i′</mi><mo>,</mo><mi>p</mi></mrow>"),
+    ("<b>&", "<mo>&lt;</mo><mi>b</mi><mo>&gt;</mo><mo>&amp;</mo>"),
+])
+def test_mathml_of_printed_forms(text, expected):
+    markup = to_mathml(text)
+    assert expected in markup
+    parsed(markup)
+
+
+@given(st.text(alphabet="xyWΣ_δ∂[],()/=+-²ᵀ⁻^∘₁ 0.5<&'\"é", max_size=40))
+def test_mathml_is_well_formed_for_any_text(text):
+    root = parsed(to_mathml(text))
+    assert root.tag == MATHML + "math"
+
+
+def test_mathml_keeps_an_unclosed_bracket_as_written():
+    assert to_mathml("((x", "inline").count("<mo>(</mo>") == 2
+    assert "<mo>)</mo>" not in to_mathml("((x", "inline")
+
+
+# -- answers -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.title[:40])
+def test_every_example_answers_and_passes_finite_differences(example):
+    reply = ask(example)
+    assert reply["ok"], reply
+    assert "eg-pass" in reply["check"]
+    for part in ("result", "derivation", "tensor"):
+        for math in reply[part].split("</math>")[:-1]:
+            parsed(math[math.index("<math"):] + "</math>")
+
+
+def test_the_wx_question_is_a_third_order_tensor_sliced_into_multiples_of_the_identity():
+    reply = ask(EXAMPLES[0])
+    assert reply["text"] == "∂f/∂W[i,j,k] = δ[i,j] x[k]"
+    assert reply["shape"] == [2, 2, 3]
+    assert reply["tensor"].count('type="radio"') == 3
+    assert "J[:, :, 0] = " in reply["tensor"] and "I (a multiple of the identity)" in reply["tensor"]
+    assert "Numerator layout: J[i,j,k]" in reply["layout"]
+
+
+def test_the_orthogonality_question_gives_the_closed_form():
+    from einsumgrad.language import parse_expression
+
+    example = EXAMPLES[3]
+    shapes = {k: tuple(v) for k, v in example.shapes.items()}
+    expr = parse_expression(example.expression, shapes)
+    arrays = answer._arrays(expr, shapes, 0)
+    G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - arrays["I"]
+    closed = np.einsum("iaj,ijk->iak", arrays["P"], np.sign(G))  # 2β Φ_i sign(Φ_iᵀΦ_i − I), β = 0.5
+    grad = eg.evaluate(eg.grad(expr, eg.tensor("P", shapes["P"])), **arrays)
+    assert np.allclose(grad, closed)
+    assert ask(example)["shape"] == [2, 4, 3]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"expression": "x" * (LIMITS.characters + 1)}, "at most 2,000 characters"),
+    ({"expression": "open('/etc/passwd')"}, "unknown function 'open'"),
+    ({"expression": "__import__('os')"}, "unknown function '__import__'"),
+    ({"expression": "sum(W"}, "'(' was never closed\n  sum(W\n     ^"),
+    ({"kind": "third"}, "choose one of gradient, jacobian, hessian"),
+    ({"wrt": "W; x"}, "name the tensor"),
+    ({"wrt": "Q"}, "Q: no tensor of that name"),
+    ({"shapes": {"W": [2, 300], "x": [300]}}, "each from 1 to 12"),
+    ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "at most 4 sizes"),
+    ({"shapes": {"W": ["2"]}}, "each from 1 to 12"),
+    ({"shapes": {"Z": [2]}}, "shapes names Z, which the expression does not read"),
+    ({"shapes": [1]}, "at most 8 tensors"),
+    ({"seed": -1}, "the seed is a whole number"),
+    ({"kind": "gradient"}, "grad needs a scalar expression"),
+])
+def test_bad_requests_get_clear_messages(change, message):
+    reply = ask(EXAMPLES[0], **change)
+    assert not reply["ok"]
+    assert message in reply["error"]
+
+
+def test_a_derivative_over_the_entry_limit_is_refused():
+    reply = respond({"expression": "einsum('ij,jk->ik', A, B)", "wrt": "A", "kind": "jacobian",
+                     "shapes": {"A": [12, 12], "B": [12, 12]}})
+    assert not reply["ok"] and "20,736 entries, over the page's limit of 4,096" in reply["error"]
+
+
+def test_a_request_that_is_not_an_object_is_refused():
+    assert respond([1, 2]) == {"ok": False, "error": "a request is a JSON object"}
+
+
+# -- the server --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("127.0.0.1", 0)
+    thread = threading.Thread(target=s.serve_forever, daemon=True)
+    thread.start()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+def request(server, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read()
+
+
+def test_the_page_is_served_with_its_examples_and_a_strict_policy(server):
+    status, headers, body = request(server, "GET", "/")
+    assert status == 200
+    page = body.decode()
+    assert EXAMPLES[0].expression.replace("'", "'") in page and "/*EXAMPLES*/" not in page
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "http://" not in page and "https://" not in page  # nothing loaded from anywhere
+
+
+@pytest.mark.parametrize("path", ["/../einsumgrad/cli.py", "/etc/passwd", "/page.html", "/web/page.html", "/%2e%2e/"])
+def test_no_path_reads_a_file(server, path):
+    status, _, body = request(server, "GET", path)
+    assert status == 404 and b"one page" in body
+
+
+def test_a_derivation_over_http(server):
+    status, _, body = request(server, "POST", "/api/derive", json.dumps(EXAMPLES[0]._asdict()),
+                              {"Content-Type": "application/json"})
+    reply = json.loads(body)
+    assert status == 200 and reply["ok"] and reply["text"] == "∂f/∂W[i,j,k] = δ[i,j] x[k]"
+
+
+@pytest.mark.parametrize("headers, body, status, message", [
+    ({"Content-Type": "text/plain"}, "{}", 415, "application/json"),
+    ({"Content-Type": "application/json"}, "{not json", 400, "not valid JSON"),
+    ({"Content-Type": "application/json"}, "x" * 20_000, 413, "at most 16,384 bytes"),
+])
+def test_bad_posts_are_refused(server, headers, body, status, message):
+    got, _, reply = request(server, "POST", "/api/derive", body, headers)
+    assert got == status and message in json.loads(reply)["error"]
+
+
+def test_a_request_for_another_host_is_refused(server):
+    status, _, body = request(server, "GET", "/", headers={"Host": "evil.example:8000"})
+    assert status == 403 and b"only requests to localhost" in body
+
+
+def test_a_request_over_the_time_limit_is_stopped_and_the_worker_replaced():
+    s = Server("127.0.0.1", 0, seconds=1e-3)
+    try:
+        reply = s.worker.answer(EXAMPLES[0]._asdict())
+        assert not reply["ok"] and "longer than the page's limit of 0.001 s" in reply["error"]
+        s.worker.seconds = 120
+        assert s.worker.answer(EXAMPLES[0]._asdict())["ok"]
+    finally:
+        s.server_close()
+
+
+# -- exports, notebooks, reprs -----------------------------------------------------------------------------------
+
+def self_contained(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "<link" not in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_grad_html_writes_one_self_contained_file(tmp_path, capsys):
+    out = tmp_path / "answer.html"
+    assert main(["grad", "sum(tanh(W @ x))", "--wrt", "W", "--shapes", "W=2x3,x=3", "--html", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    self_contained(page)
+    assert "<math" in page and "Derivation" in page and "eg-pass" in page
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_hessian_html_without_shapes_has_no_values(tmp_path):
+    out = tmp_path / "h.html"
+    assert main(["hessian", "einsum('i,ij,j->', x, A, x)", "--wrt", "x", "--html", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "Hessian layout" in page and "At random arrays" not in page
+
+
+def test_html_into_a_missing_folder_is_one_clear_error(tmp_path, capsys):
+    assert main(["grad", "sum(W)", "--wrt", "W", "--html", str(tmp_path / "no" / "a.html")]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_is_one_clear_error(server, capsys):
+    assert main(["serve", "--port", str(server.server_address[1]), "--no-browser"]) == 2
+    assert "cannot serve on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_derivation_to_html(tmp_path):
+    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    derivation = eg.explain(eg.sum(eg.tanh(W @ x)), W)
+    out = tmp_path / "d.html"
+    page = derivation.to_html(str(out))
+    self_contained(page)
+    assert out.read_text(encoding="utf-8") == page and page.count("<li>") == len(derivation.steps)
+
+
+def test_rich_output_of_every_object_a_notebook_shows():
+    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    L = eg.sum(eg.tanh(W @ x))
+    g = eg.grad(L, W)
+    arrays = dict(W=np.ones((2, 3)), x=np.arange(3.0))
+    compiled = eg.compile(g)
+    compiled(**arrays)
+    shown = {
+        "expression": g._repr_html_(), "jacobian": eg.jacobian("ij,j->i", names="W,x")._repr_html_(),
+        "derivation": eg.explain(L, W)._repr_html_(), "check": eg.check(L, W, **arrays)._repr_html_(),
+        "compiled": compiled._repr_html_(),
+    }
+    for html in shown.values():
+        assert html.startswith('<div class="eg"><style>')
+    assert "matrix notation" in shown["expression"] and "<msup><mi>x</mi><mi>T</mi></msup>" in shown["expression"]
+    assert "numerator layout" in shown["jacobian"] and "<ol" in shown["derivation"]
+    assert "PASS" in shown["check"] and "Compiled(1 expression" in shown["compiled"]
+
+
+def test_reprs_stay_short_however_large_the_expression():
+    W, h = eg.tensor("W", 2), eg.tensor("x", 1)
+    for _ in range(12):
+        h = eg.tanh(W @ h)
+    deep = eg.grad(eg.sum(h), W)
+    assert len(str(deep)) > 1000
+    assert len(repr(deep)) < 200 and repr(deep).startswith("<Expression ∂f/∂W[i,j] = …")
+    assert repr(eg.explain(eg.sum(W @ eg.tensor("x", 1)), W)).startswith("<Derivation: ")
+
+
+def test_tensor_slices_beyond_the_tab_limit_are_summarised():
+    html = fragments.tensor_html(np.zeros((1, 1, 70)), "J", "ijk")
+    assert html.count('type="radio"') == fragments.MAX_SLICES and "6 more slices not shown" in html
