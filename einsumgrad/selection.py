@@ -110,7 +110,7 @@ def _unknown_length(s: slice, where: str):
         return (start, step, len(range(start, s.stop, step)), where)
     if step > 0 and start < 0 and (s.stop is None or s.stop < 0):
         return (start, step, len(range(start, s.stop or 0, step)), where)
-    shown = ":".join("" if v is None else str(v) for v in (s.start, s.stop, s.step)).rstrip(":") or ":"
+    shown = ":".join("" if v is None else str(v) for v in (s.start, s.stop)) + ("" if s.step is None else f":{s.step}")
     raise ShapeError(f"the slice {shown} of {where}, whose size is not known, has a length that depends on that size; "
                      "give the tensor a shape (eg.tensor(name, (5, 3)), or --shapes x=5x3)")
 
