@@ -180,7 +180,7 @@ def scalar(name: str) -> Expression:
     """A scalar input (rank 0), such as ``β``.
 
     >>> print(scalar("β") * tensor("x", 1))
-    y[i] = β x[i]
+    y[i] = x[i] β
     """
     return tensor(name, 0)
 

@@ -299,16 +299,12 @@ class _Reader:
             return node.value
         return self.whole(node)
 
-    def whole(self, node) -> int:
+    def whole(self, node, problem: str = "an index is a whole number, a slice such as 1:3, ... or None") -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
         value = getattr(node.operand if negative else node, "value", None)
         if type(value) is not int:
-            raise self.error(node, "an index is a whole number, a slice such as 1:3, ... or None")
+            raise self.error(node, problem)
         return -value if negative else value
 
     def axis(self, node) -> int:
-        negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-        value = getattr(node.operand if negative else node, "value", None)
-        if type(value) is not int:
-            raise self.error(node, "an axis is a whole number: axis=0, axis=-1 or axis=(0, 1)")
-        return -value if negative else value
+        return self.whole(node, "an axis is a whole number: axis=0, axis=-1 or axis=(0, 1)")

@@ -9,7 +9,7 @@ matrix ``δ[a,s+t·b]`` (new axis ``b``, step ``t``); both are a :class:`~einsum
 >>> from .algebra import tensor
 >>> from .render import index_notation
 >>> print(index_notation(index(tensor("P", (4, 3, 2)), (slice(None), 0, 1))))
-y[i] = Σ_j,k δ[j,0] δ[k,1] P[i,j,k]
+y[i] = Σ_j,k P[i,j,k] δ[j,0] δ[k,1]
 >>> print(index_notation(identity(3)))
 y[i,j] = δ[i,j]
 """
