@@ -9,7 +9,7 @@ Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
 y[i] = tanh(x[i])
 """
 from . import rules  # noqa: F401 - registers the built-in functions
-from .expression import Expression, einsum, function, sum, tensor, trace
+from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
@@ -22,7 +22,7 @@ from .paths import paths
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
-    "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
+    "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "eye", "scalar", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 

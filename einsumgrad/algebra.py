@@ -16,7 +16,6 @@ import cmath
 import itertools
 import math
 import numbers
-import re
 
 import numpy as np
 
@@ -26,7 +25,6 @@ from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, factor_indices, fr
 from .parse import parse
 from .simplify import simplify
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
 MAX_DEPTH = 2000  # nested nodes (function calls, parenthesised sums): a bound on memory and time, not on
 # Python's stack, which no pass walks down (each visits the nodes in postorder, or fills caches children first)
@@ -39,8 +37,8 @@ def tensor(name: str, shape) -> Expr:
     >>> tensor("W", (3, None)).dims
     (3, ('W', 1))
     """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W' or 'x1', got {name!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W', 'x1' or 'Θ', got {name!r}")
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         if shape < 0:
             raise ShapeError(f"tensor {name!r}: a rank cannot be negative, got {shape}")

@@ -26,7 +26,8 @@ from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
 from .reverse import gradient
-from .ir import Expr, Var
+from .ir import Expr, Var, fresh, instantiate
+from .simplify import simplify
 from .einsum_jacobian import LAYOUTS, Jacobian
 from .teach import explain as explain_jacobian, explain_expression
 
@@ -38,7 +39,37 @@ def _expression(f, call: str) -> Expression:
 
 
 def _variable(wrt, f: Expression) -> Var:
-    return variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
+    try:
+        return variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
+    except DerivativeError as err:
+        if isinstance(wrt, Expression) and wrt.ndim == 0:
+            raise DerivativeError(_by_a_scalar(f, wrt)) from None
+        raise err
+
+
+def _by_a_scalar(f: Expression, wrt: Expression) -> str:
+    theta, loss = f.name or "the tensor", wrt.name or "the loss"
+    what = f"the scalar expression {wrt.name}" if wrt.name else "a scalar expression"
+    return f"wrt is {what}, not a tensor: " + by_a_scalar(theta, loss, f"eg.grad({loss}, {theta})")
+
+
+def by_a_scalar(theta: str, loss: str, how: str) -> str:
+    """Why ``∂Θ/∂L`` (a tensor by a loss) is not what gradient descent needs, and what is."""
+    return (f"derivatives are taken with respect to tensors. To train {theta} you need ∂{loss}/∂{theta} ({how}), "
+            f"shaped like {theta}, and the update {theta} − η ∂{loss}/∂{theta} (η the step size); "
+            f"∂{theta}/∂{loss} is not defined, as {theta} is not a function of {loss}")
+
+
+def _relabelled(expr: Expr, indices) -> Expr:
+    """``expr`` with its output indices named ``indices`` (a string of letters, or a sequence of names)."""
+    if indices is None:
+        return expr
+    names = tuple(indices)
+    if len(names) != expr.ndim or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
+                                                                             for a in names):
+        raise EinsumgradError(f"indices={indices!r}: give {expr.ndim} different index names, such as "
+                              f"{''.join(fresh(expr.ndim, ()))!r}, for the {expr.ndim} axes of the result")
+    return simplify(Expr(names, expr.dims, instantiate(expr, names, names)))
 
 
 def _derived(node: Expr, f: Expression, name: str) -> Expression:
@@ -50,11 +81,12 @@ def _label(f: Expression) -> str:
     return f.name if f.name and f.name.isidentifier() else "f"
 
 
-def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
+def jacobian(f, wrt=0, *, names=None, layout: str = "numerator", indices=None):
     """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
 
     For an expression the result is an expression with shape ``f.shape + wrt.shape``
-    (numerator layout) or ``wrt.shape + f.shape`` (denominator layout).
+    (numerator layout) or ``wrt.shape + f.shape`` (denominator layout); ``indices`` names
+    its axes (``"ijab"``).
     """
     if isinstance(f, str):
         return Jacobian(f, wrt, names=names, layout=layout)
@@ -67,25 +99,26 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
     if layout == "denominator":
         k = f.ndim
         jac = Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
-    return _derived(jac, f, f"∂{_label(f)}/∂{var.name}")
+    return _derived(_relabelled(jac, indices), f, f"∂{_label(f)}/∂{var.name}")
 
 
-def grad(f: Expression, wrt) -> Expression:
-    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``."""
+def grad(f: Expression, wrt, *, indices=None) -> Expression:
+    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``, its axes named
+    ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``."""
     f = _expression(f, "grad")
+    var = _variable(wrt, f)
     if f.ndim:
         raise DerivativeError(
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    var = _variable(wrt, f)
-    return _derived(gradient(f.node, var), f, f"∂{_label(f)}/∂{var.name}")
+    return _derived(_relabelled(gradient(f.node, var), indices), f, f"∂{_label(f)}/∂{var.name}")
 
 
-def hessian(f: Expression, wrt) -> Expression:
-    """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
+def hessian(f: Expression, wrt, *, indices=None) -> Expression:
+    """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``, its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
-    return _derived(derivative(grad(f, wrt).node, var), f, f"∂²{_label(f)}/∂{var.name}²")
+    return _derived(_relabelled(derivative(grad(f, wrt).node, var), indices), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
 def hvp(f: Expression, wrt, v) -> Expression:

@@ -9,6 +9,7 @@ import inspect
 import math
 import os
 import sys
+import unicodedata
 
 import numpy as np
 
@@ -169,7 +170,7 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
         if not item.strip():
             continue
         name, eq, shape = item.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads identifiers: ϕ is φ
         if not eq or not name.isidentifier():
             raise EinsumgradError(f"--shapes takes NAME=3x4 items separated by commas; got {item.strip()!r}")
         if name in shapes:
@@ -182,11 +183,16 @@ def _differentiate(args) -> None:
     from . import api
     from .algebra import leaf
     from .expression import Expression
-    from .language import parse_expression
+    from .language import read_expression
 
     shapes = parse_shapes(args.shapes)
-    expr = parse_expression(args.expression, shapes)
+    expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True)
     compiled = api.compile(expr)
+    args.wrt = unicodedata.normalize("NFKC", args.wrt.strip())
+    if not args.wrt.isidentifier():
+        raise EinsumgradError(f"--wrt {args.wrt!r} is an expression, not the name of a tensor (here: "
+                              f"{', '.join(compiled.vars)}): " + api.by_a_scalar(
+                                  "W", "L", f"einsumgrad {args.command} 'L' --wrt W, with L the loss written out"))
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
@@ -201,7 +207,19 @@ def _differentiate(args) -> None:
         check_fits(shapes[n] for n in compiled.names)
         rng = random_generator(args.seed)
     wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
-    derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
+    try:
+        derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
+    except EinsumgradError as err:
+        if not guessed:
+            raise
+        raise EinsumgradError(f"{err} (ranks guessed from names: "
+                        f"{', '.join(f'{n} {_rank_name(r)}' for n, r in guessed)}; give --shapes to change them)") from err
+    for name, rank in guessed:
+        print(f"einsumgrad: note: {name} is taken as {_rank_name(rank)}, a guess from its name; to change it, give "
+              f"its shape, e.g. --shapes {name}={'x'.join('3456789'[:rank])}", file=sys.stderr)
+    for name in declared:
+        print(f"einsumgrad: note: {name} is not a known function: it is taken as an elementwise function of your "
+              f"own, its derivative written {name}′", file=sys.stderr)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
     elif args.latex:
@@ -229,6 +247,10 @@ def _differentiate(args) -> None:
         kind = "gradient" if args.command == "grad" else "hessian"
         answer.write(args.html, answer.document(expr, args.wrt, kind, arrays if args.shapes is not None else None))
         print(f"wrote {args.html}")
+
+
+def _rank_name(rank: int) -> str:
+    return ("a scalar", "a vector (rank 1)", "a matrix (rank 2)")[rank] if rank < 3 else f"a tensor of rank {rank}"
 
 
 def _demo(args) -> int:

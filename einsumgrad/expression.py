@@ -10,11 +10,13 @@ y[i] = Σ_j W[i,j] x[j]
 """
 from __future__ import annotations
 
+import numbers
 from functools import wraps
 from typing import Callable
 
-from . import algebra, functions, matrix, render
+from . import algebra, functions, generic, matrix, render, selection
 from .caches import cache
+from .errors import EinsumgradError
 from .ir import Expr, variables
 
 
@@ -156,15 +158,59 @@ trace = lift(algebra.trace)
 matmul = lift(algebra.matmul)
 
 
-@cache(maxsize=1024)
-def function(name: str) -> Callable[[Expression], Expression]:
-    """The public ``eg.<name>(x)`` of a registered function.
+def function(name: str, impl: Callable | None = None, derivative: Callable | None = None,
+             second: Callable | None = None) -> Callable[[Expression], Expression]:
+    """The public ``eg.<name>(x)`` of a registered function; for any other name, an elementwise
+    function of your own, whose derivatives print as ``h′``, ``h″``: give ``impl`` (and
+    ``derivative``, ``second``, NumPy array functions) to evaluate it.
 
     >>> print(function("tanh")(tensor("x", 1)))
     y[i] = tanh(x[i])
+    >>> print(function("h")(tensor("x", 1)))
+    y[i] = h(x[i])
     """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EinsumgradError(f"a function name is an identifier such as 'h' or 'φ', got {name!r}")
+    if impl is not None:
+        generic.define(name, impl, (derivative, second))
+    elif derivative is not None or second is not None:
+        raise EinsumgradError(f"eg.function({name!r}, ...): give the implementation first, then derivatives")
+    elif name not in functions.REGISTRY:
+        generic.declare(name)
+    return _handle(name)
+
+
+@cache(maxsize=1024)
+def _handle(name: str) -> Callable[[Expression], Expression]:
     fn = functions.get(name)
     call = lift(lambda x: algebra.apply(name, x))
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
     return call
+
+
+def scalar(name: str) -> Expression:
+    """A scalar input (rank 0), such as ``β``.
+
+    >>> print(scalar("β") * tensor("x", 1))
+    y[i] = x[i] β
+    """
+    return tensor(name, 0)
+
+
+def eye(n) -> Expression:
+    """The ``n×n`` identity; its derivative is zero, and it prints as ``δ[i,j]``. ``n`` is an int or
+    a tensor's size such as ``P.shape[2]``.
+
+    >>> P = tensor("P", 3)
+    >>> print(eye(P.shape[2]))
+    y[i,j] = δ[i,j]
+    """
+    symbolic = isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+    if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
+        raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
+                                        f"such as P.shape[2], got {n!r}")
+    return Expression(selection.identity(n if symbolic else int(n)))
+
+
+Expression.__getitem__ = lift(selection.index)

@@ -28,7 +28,8 @@ class Function:
     maps the argument's dims to the result's (raising on a bad rank); ``check`` validates
     concrete sizes before evaluation; ``domain`` is where tests sample inputs; ``smooth``
     is False where the derivative has kinks; ``public`` functions are ``eg.<name>`` and in the
-    expression language (``pow`` is reached through ``**`` instead).
+    expression language (``pow`` is reached through ``**`` instead); ``as_delta(idx, *params)``
+    marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns.
     """
 
     name: str
@@ -41,6 +42,7 @@ class Function:
     holomorphic: bool = True
     derivative: Callable | None = None
     public: bool = True
+    as_delta: Callable | None = None
 
     @property
     def elementwise(self) -> bool:

@@ -4,7 +4,11 @@
 with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
 ``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)`` and the
 registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
-else from its name (upper case: a matrix, lower case: a vector).
+else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
+scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
+reports. Names may be Unicode (``Θ``, ``β``). ``I`` is the identity (unless ``shapes`` names a tensor ``I``), its size
+taken from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
+``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does.
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
 operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
@@ -21,22 +25,41 @@ import numbers
 import operator
 import re
 import sys
+import unicodedata
 import warnings
+from typing import NamedTuple
 
-from . import algebra, functions
+from . import algebra, functions, generic, ranks
 from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
-from .expression import Expression, einsum, function, matmul, tensor, trace
+from .expression import Expression, einsum, eye, function, matmul, tensor, trace
 from .expression import sum as summed
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
 MAX_DEPTH = 100  # levels of brackets and calls in the text (the nodes it builds may nest up to algebra.MAX_DEPTH)
-BUILTINS = ("einsum", "sum", "trace")
+BUILTINS = ("einsum", "sum", "trace", "eye")
+IDENTITY = "I"
 
 
 def _functions() -> set[str]:
     """Every call the language knows: the registry's public functions and the builtins."""
-    return set(functions.public()) | set(BUILTINS)
+    return set(functions.public()) | set(BUILTINS) | generic.DECLARED
+
+
+class Reading(NamedTuple):
+    """What :func:`read_expression` read: the expression, the names whose rank was guessed from
+    their case (with that rank), and the function names it took as functions of your own."""
+
+    expression: Expression
+    guessed: tuple[tuple[str, int], ...]
+    declared: tuple[str, ...]
+
+
+class _Identity:
+    """``I`` before its size is known from the matrix it meets."""
+
+
+_IDENTITY = _Identity()
 
 
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
@@ -47,12 +70,24 @@ _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: 
 
 def parse_expression(text: str, shapes: dict | None = None) -> Expression:
     """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks."""
+    return read_expression(text, shapes).expression
+
+
+def read_expression(text: str, shapes: dict | None = None, functions_of_your_own: bool = False) -> Reading:
+    """Parse ``text`` as :func:`parse_expression` does, saying which ranks were guessed; with
+    ``functions_of_your_own``, an unknown function name ``h`` is an elementwise function with no
+    formula (see :func:`einsumgrad.function`) instead of an error."""
     if not isinstance(text, str):
         raise EinsumgradError("an expression is a string")
     if len(text) > MAX_LENGTH:
         raise EinsumgradError(f"an expression has at most {MAX_LENGTH:,} characters; this one has {len(text):,}")
-    value = _Reader(text, shapes or {}).read()
-    return value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
+    reader = _Reader(text, {unicodedata.normalize("NFKC", k): v for k, v in (shapes or {}).items()},
+                     functions_of_your_own)
+    value = reader.read()
+    if value is _IDENTITY:
+        raise reader.error(0, "the size of the identity I is not known here: write eye(3), or use I beside a matrix")
+    expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
+    return Reading(expression, tuple((n, reader.ranks[n]) for n in reader.guessed), tuple(reader.declared))
 
 
 def _operand(node):
@@ -67,8 +102,10 @@ def _operand(node):
 class _Reader:
     """One walk over one parsed text; every error points a caret into the text."""
 
-    def __init__(self, text: str, shapes: dict):
-        self.text, self.shapes = text, shapes
+    def __init__(self, text: str, shapes: dict, declare: bool = False):
+        self.text, self.shapes, self.declare = text, shapes, declare
+        self.identity = None if IDENTITY in shapes else IDENTITY
+        self.declared: list[str] = []
         self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
 
     def error(self, where, problem: str) -> ExpressionSyntaxError:
@@ -88,8 +125,18 @@ class _Reader:
         except (RecursionError, MemoryError):
             raise EinsumgradError(f"the expression is too deep for Python's parser: nest at most {MAX_DEPTH} levels, "
                                   "and put long chains such as x + x + ... in parentheses") from None
-        self.ranks = self.einsum_ranks(tree)
+        if self.declare:
+            self.declare_functions(tree)
+        known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
+        self.ranks, self.guessed = ranks.infer(tree, known, self.identity)
         return self.visit(tree.body, 0)
+
+    def declare_functions(self, tree) -> None:
+        """Every unknown name called (other than ``_private`` ones), as an elementwise function of your own."""
+        for node in ast.walk(tree):
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if name and not name.startswith("_") and name not in _functions():
+                self.declared.append(generic.declare(name))
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())
@@ -126,6 +173,9 @@ class _Reader:
 
     def apply(self, where, fn, *args):
         """``fn(*args)``; a failure, or a result that is not finite, is an error at ``where``."""
+        if _IDENTITY in args:
+            raise self.error(where, "the size of the identity I is not known here: write eye(3), or use I beside a "
+                             "matrix (P.T @ P - I)")
         try:
             value = fn(*args)
         except EinsumgradError as err:
@@ -150,11 +200,14 @@ class _Reader:
             if isinstance(node, ast.BinOp):
                 (symbol, fn), right = _OPERATORS[type(node.op)], self.visit(node.right, depth + 1)
                 pos = self.text.find(symbol, self.chars[node.left.end_col_offset], self.chars[node.right.col_offset])
+                if terms and symbol not in "+-":
+                    value, terms = self.total(terms), []
+                value, right = self.sized(pos, symbol, value, right)
                 if symbol in "+-":
                     terms = terms or [(pos, value)]
                     terms.append((pos, self.apply(pos, operator.neg, right) if symbol == "-" else right))
                     continue
-            if terms:
+            elif terms:
                 value, terms = self.total(terms), []
             if isinstance(node, ast.BinOp):
                 number = [isinstance(v, numbers.Number) for v in (value, right)]
@@ -168,6 +221,23 @@ class _Reader:
                 value = self.apply(self.chars[node.end_col_offset] - 1, lambda v: v.T if isinstance(v, Expression) else v, value)
         return self.total(terms) if terms else value
 
+    def sized(self, pos: int, symbol: str, left, right):
+        """``left, right`` with an identity ``I`` among them made the size of the other, a matrix."""
+        if _IDENTITY not in (left, right):
+            return left, right
+        other = right if left is _IDENTITY else left
+        if not isinstance(other, Expression) or other.ndim < (1 if symbol == "@" else 2):
+            raise self.error(pos, "the size of the identity I is not known here: write eye(3), or use I beside a "
+                             "matrix (P.T @ P - I)")
+        if symbol == "@":
+            n = other.shape[0] if other.ndim == 1 else other.shape[-2] if left is _IDENTITY else other.shape[-1]
+        else:
+            rows, n = other.shape[-2:]
+            if isinstance(rows, int) and isinstance(n, int) and rows != n:
+                raise self.error(pos, f"the identity I is square, but the matrix beside it is {rows}x{n}")
+        identity = eye(n)
+        return (identity, right) if left is _IDENTITY else (left, identity)
+
     def total(self, terms):
         """Add up pairwise, as a balanced tree: a long sum is not re-simplified once per term."""
         while len(terms) > 1:
@@ -178,11 +248,15 @@ class _Reader:
     def leaf(self, node, depth: int):
         if isinstance(node, ast.Call):
             return self.call(node, depth)
+        if isinstance(node, ast.Subscript):
+            key = self.key(node.slice)
+            return self.apply(node.slice, lambda v: v[key], self.visit(node.value, depth + 1))
+        if isinstance(node, ast.Name) and node.id == self.identity:
+            return _IDENTITY
         if isinstance(node, ast.Name) and node.id in _functions():
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
-            rank = self.ranks.get(node.id, 2 if node.id[0].isupper() else 1)
-            return self.apply(node, tensor, node.id, self.shapes.get(node.id, rank))
+            return self.apply(node, tensor, node.id, self.shapes.get(node.id, self.ranks[node.id]))
         value = node.value if isinstance(node, ast.Constant) else None
         if isinstance(value, str):
             raise self.error(node, "a quoted string can only be the spec of einsum('ij,j->i', ...)")
@@ -202,18 +276,35 @@ class _Reader:
             if kw.arg != "axis" or name != "sum" or k > 0:
                 raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum(..., axis=k), once)")
             axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
-        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
+        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else [] if name == "eye" else node.args)]
         if name == "einsum":
             return self.apply(node.func, einsum, node.args[0].value, *values)
+        if name == "eye":
+            if len(node.args) != 1 or type(getattr(node.args[0], "value", None)) is not int:
+                raise self.error(node.func, "eye takes one whole number, its size: eye(3); or write I beside a matrix")
+            return self.apply(node.func, eye, node.args[0].value)
         if len(values) != 1:
             raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
         if name == "sum":
             return self.apply(node.func, summed, values[0], axis)
         return self.apply(node.func, trace if name == "trace" else function(name), values[0])
 
-    def axis(self, node) -> int:
+    def key(self, node):
+        """An index of NumPy's basic indexing, read from the text: whole numbers, slices, ``...``, ``None``."""
+        if isinstance(node, ast.Tuple):
+            return tuple(self.key(e) for e in node.elts)
+        if isinstance(node, ast.Slice):
+            return slice(*(None if p is None else self.whole(p) for p in (node.lower, node.upper, node.step)))
+        if isinstance(node, ast.Constant) and (node.value is None or node.value is Ellipsis):
+            return node.value
+        return self.whole(node)
+
+    def whole(self, node, problem: str = "an index is a whole number, a slice such as 1:3, ... or None") -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
         value = getattr(node.operand if negative else node, "value", None)
         if type(value) is not int:
-            raise self.error(node, "an axis is a whole number: axis=0, axis=-1 or axis=(0, 1)")
+            raise self.error(node, problem)
         return -value if negative else value
+
+    def axis(self, node) -> int:
+        return self.whole(node, "an axis is a whole number: axis=0, axis=-1 or axis=(0, 1)")

@@ -204,6 +204,8 @@ def render_factor(f, names, style: Style) -> str:
 
 
 def _render_call(node: Call, idx, names, style: Style) -> str:
+    if get(node.fn).as_delta:
+        return render_factor(Delta(*get(node.fn).as_delta(idx, *node.params), 0), names, style)
     if get(node.fn).elementwise:  # read the argument at the same indices
         named = style.named.get(node.arg)
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)

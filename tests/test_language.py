@@ -52,7 +52,7 @@ DEEP = {
     ("x.T(1)", "only the named functions can be called"),
     ("x.shape", "'x.shape' is not part of the expression language"),
     ("lambda: x", "'lambda: x' is not part of the expression language"),
-    ("x[0]", r"'x\[0\]' is not part"),
+    ("x[[0]]", "an index is a whole number, a slice"),
     ("x < y", "'x < y' is not part"),
     ("x % y", "'x % y' is not part"),
     ("~x", "'~x' is not part"),

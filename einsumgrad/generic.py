@@ -1,0 +1,86 @@
+"""Elementwise functions the user names: ``h`` with no formula prints its derivatives as ``h′``,
+``h″``, …, and evaluates once it is given an implementation (and derivatives).
+
+Each order is a function of its own in the registry (not public: ``eg.<name>`` lists the built-in
+ones); its implementation is looked up when it runs, so that defining ``h`` again (say, by
+re-running a notebook cell) takes effect everywhere ``h`` is read.
+
+>>> from .algebra import apply, tensor
+>>> from .render import index_notation
+>>> print(index_notation(apply(declare("h"), tensor("x", 1))))
+y[i] = h(x[i])
+>>> primed("h"), primed("h′"), primed("h‴")
+('h′', 'h″', 'h⁽⁴⁾')
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .algebra import apply, hadamard
+from .errors import EinsumgradError
+from .functions import REGISTRY, Function, register
+
+_PRIMES = ("′", "″", "‴")
+IMPLEMENTATIONS: dict[str, Callable] = {}  # the current implementation of each declared function
+DECLARED: set[str] = set()
+
+
+def primed(name: str) -> str:
+    """The name of the derivative of the function ``name``: ``h′``, ``h″``, ``h‴``, ``h⁽⁴⁾``, …"""
+    base, order = _order(name)
+    order += 1
+    return base + (_PRIMES[order - 1] if order <= len(_PRIMES) else f"⁽{order}⁾".translate(_SUPERSCRIPT))
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _order(name: str) -> tuple[str, int]:
+    if name.endswith(tuple(_PRIMES)):
+        return name[:-1], _PRIMES.index(name[-1]) + 1
+    if name.endswith("⁾") and "⁽" in name:
+        base, _, order = name[:-1].rpartition("⁽")
+        return base, int(order.translate({ord(c): str(k) for k, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}))
+    return name, 0
+
+
+def declare(name: str) -> str:
+    """Register ``name`` as an elementwise function with no formula (if it is not registered yet)."""
+    if name not in REGISTRY:
+        derivative = lambda x, y: apply(declare(primed(name)), x)  # noqa: E731 - f′(x), declared when first needed
+        register(Function(name, _deferred(name), lambda x, y, dx: hadamard(derivative(x, y), dx),
+                          derivative=derivative, public=False, holomorphic=False))
+        DECLARED.add(name)
+    return name
+
+
+def define(name: str, impl: Callable, derivatives: tuple) -> str:
+    """Give ``name`` an implementation and its derivatives (in order; the orders not given have none)."""
+    if name in REGISTRY and name not in DECLARED:
+        raise EinsumgradError(f"{name!r} is a built-in function; give your function another name")
+    order = name
+    for k, fn in enumerate((impl, *derivatives)):
+        if fn is not None and not callable(fn):
+            raise EinsumgradError(f"eg.function({name!r}, ...): {'the implementation' if k == 0 else f'derivative {k}'} "
+                                  f"must be callable (an array function such as np.tanh), got {type(fn).__name__}")
+        IMPLEMENTATIONS[declare(order)] = fn
+        order = primed(order)
+    while order in DECLARED:  # higher derivatives given before are forgotten with the function
+        IMPLEMENTATIONS[order] = None
+        order = primed(order)
+    return name
+
+
+def _deferred(name: str) -> Callable:
+    def run(values, *params):
+        impl = IMPLEMENTATIONS.get(name)
+        if impl is None:
+            base, order = _order(name)
+            raise EinsumgradError(
+                f"function {name!r} has no implementation, so it cannot be evaluated; give one with "
+                f"eg.function({base!r}, impl, derivative{', second' if order > 1 else ''}"
+                f"{', ...' if order > 2 else ''})")
+        return impl(values, *params)
+
+    return run
+
