@@ -151,7 +151,10 @@ def function(name: str) -> Callable[[Expression], Expression]:
     y[i] = tanh(x[i])
     """
     fn = functions.get(name)
-    call = lift(lambda x: algebra.apply(name, x))
+    if fn.build is not None:  # its signature and docstring are the build's
+        call = lift(fn.build)
+    else:
+        call = lift(lambda x: algebra.apply(name, x))
+        call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
     call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
     return call

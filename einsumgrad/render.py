@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .functions import get
+from .matrix import atomic
 from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, is_sum, postorder
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
@@ -214,6 +215,10 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
     if style.latex:
         return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
+    show = get(node.fn).show
+    if show is not None:
+        text = show(node.fn, inner, node.params, arg.ndim)
+        return (text if atomic(text) or not idx else f"({text})") + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)
 
 
