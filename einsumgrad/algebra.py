@@ -289,7 +289,8 @@ def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
 
 
 def axes(ndim: int, axis) -> tuple[int, ...]:
-    """``axis`` (None for all, an int or a tuple of ints, negative allowed) as sorted axes of a rank-``ndim`` expression.
+    """``axis`` (None for all, an int or a tuple of ints, negative allowed) as the sorted axes of a rank-``ndim``
+    expression.
 
     >>> axes(3, (-1, 0))
     (0, 2)

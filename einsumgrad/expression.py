@@ -155,6 +155,7 @@ def function(name: str) -> Callable[[Expression], Expression]:
         call = lift(fn.build)
     else:
         call = lift(lambda x: algebra.apply(name, x))
-        call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
+        kind = "elementwise" if fn.elementwise else "of a square matrix"
+        call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.rules."
     call.__name__ = call.__qualname__ = name
     return call

@@ -54,9 +54,9 @@ def matrix_notation(expr: Expr) -> str | None:
 
 
 def _one_call(expr: Expr) -> bool:
-    """Whether ``expr`` only reads one function's result, which prints bracketed when it is not atomic: ``x / ‖x‖``."""
+    """Whether ``expr`` only reads one function's result (bracketed where it is not atomic: ``(x / ‖x‖)``)."""
     (t,) = expr.terms if len(expr.terms) == 1 else (None,)
-    return t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(getattr(t.factors[0], "node", None), Call)
+    return t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(getattr(t.factors[0], "node", 0), Call)
 
 
 def _sum(expr: Expr) -> str:

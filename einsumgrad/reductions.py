@@ -1,4 +1,5 @@
-"""Functions over axes, one line each: ``softmax``, ``log_softmax``, ``logsumexp``, ``max``, ``min``, ``norm``.
+"""Functions along axes, one line each: ``softmax``, ``log_softmax``, ``logsumexp``, ``max``, ``min``, ``norm``,
+``stochastic``.
 
 Their params are the axes they work along, sorted and non-negative; ``build`` reads them from ``axis=``. Forward
 values are numerically stable (the maximum is subtracted before ``exp``), and every derivative is a closed form
@@ -10,9 +11,9 @@ over the same functions, so second derivatives come from the same rules:
   ``1/k`` at each (ties share the gradient equally; ``min`` likewise with ``ismin``);
 - ``stochastic(Y, axis=-1)`` is ``Y``, declared to sum to one along the axes (probabilities, one-hot labels) and
   checked when evaluated; simplification uses it, as it does for ``softmax``: ``Σ_j Y[i,j] = 1``;
-- ``d ‖x‖ = Σ (x / ‖x‖) ⊙ dx``, ``x / ‖x‖`` being ``unit(x)``, which is 0 at ``x = 0`` (a subgradient: the
-  gradient of ‖x‖ at 0 is documented as 0, never NaN); its own derivative, and so the Hessian of ``‖x‖``, is
-  undefined at 0 and evaluating it there is a clear error.
+- ``d ‖x‖ = Σ (x / ‖x‖) ⊙ dx``, ``x / ‖x‖`` being ``unit(x)``, which is 0 at ``x = 0`` (a subgradient:
+  the gradient of ‖x‖ at 0 is documented as 0, never NaN); its own derivative, and so the Hessian of ``‖x‖``,
+  is undefined at 0 and evaluating it there is a clear error.
 
 >>> from .algebra import tensor
 >>> from .render import index_notation
