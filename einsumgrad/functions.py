@@ -26,7 +26,7 @@ class Function:
     the result, and the argument's derivative, whose extra axes follow the argument's own);
     ``derivative(x, y, *params) -> f'(x)`` marks an elementwise function; ``result_shape``
     maps the argument's dims (and the params) to the result's (raising on a bad rank); ``check``
-    validates concrete sizes before evaluation; ``domain`` is where tests sample inputs; ``smooth``
+    validates concrete sizes (and the params) before evaluation; ``domain`` is where tests sample inputs; ``smooth``
     is False where the derivative has kinks; ``public`` functions are ``eg.<name>`` and in the
     expression language (``pow`` is reached through ``**`` instead). ``build(*args, **options)``,
     over IR nodes, is how ``eg.<name>`` makes its node where that is more than ``f(x)``: a call
@@ -41,7 +41,7 @@ class Function:
     impl: Callable | None = None
     jvp: Callable | None = None
     result_shape: Callable = lambda dims, *params: dims
-    check: Callable = lambda sizes: None
+    check: Callable = lambda sizes, *params: None
     domain: tuple[float, float] = (-2.0, 2.0)
     smooth: bool = True
     holomorphic: bool = True

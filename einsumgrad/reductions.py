@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .algebra import add, apply, axes, power, product, scale
+from .algebra import add, apply, as_expr, axes, power, product, scale
 from .errors import EinsumgradError
 from .functions import Function, get, register
 from .ir import Expr, fresh
@@ -172,10 +172,22 @@ def _unit_show(name, argument, params, rank) -> str:
     return f"{argument} / ‖{argument}‖" if atomic(argument) else f"({argument}) / ‖{argument}‖"
 
 
+def _nonempty(name: str):
+    """A check that the axes to reduce are not empty: the maximum of nothing has no value."""
+
+    def check(sizes, axes_):
+        empty = [k for k in axes_ if sizes[k] == 0]
+        if empty:
+            raise EinsumgradError(f"{name}: axis {empty[0]} has length 0, and {name} along it has no value")
+
+    return check
+
+
 def _build(name: str, default_axis):
     """``name(x, axis=default_axis)``: the call along the named axes."""
 
     def build(x, axis=default_axis):
+        x = as_expr(x)
         return apply(name, x, axes(x.ndim, axis))
 
     build.__name__ = name
@@ -189,6 +201,7 @@ def _build_extreme(name: str):
     def build(x, axis=None, keepdims=False):
         if not isinstance(keepdims, bool):
             raise EinsumgradError(f"{name}: keepdims is True or False, got {keepdims!r}")
+        x = as_expr(x)
         axes_ = axes(x.ndim, axis)
         reduced = apply(name, x, axes_)
         if not keepdims:
@@ -205,28 +218,33 @@ def _build_extreme(name: str):
 
 def _norm_build(x):
     """``norm(x)``: the 2-norm of a vector, the Frobenius norm of a matrix (of every entry of a tensor)."""
+    x = as_expr(x)
     return apply("norm", x, axes(x.ndim, None))
 
 
-_REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_), holomorphic=False)
-_SAME = dict(holomorphic=False)
+_REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
 
-register(Function("softmax", _softmax, _softmax_jvp, build=_build("softmax", -1), show=_show(_LAST), sums_to_one=True,
-                  **_SAME))
-register(Function("stochastic", _stochastic, lambda x, y, dx, axes_: dx, build=_build("stochastic", -1),
-                  show=lambda name, argument, params, rank: argument, sums_to_one=True, **_SAME))
-register(Function("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST),
-                  **_SAME))
-register(Function("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None),
-                  show=_show(_default), **_REDUCE))
-register(Function("max", lambda a, axes_: np.max(a, axis=axes_), _weighted_sum("ismax"), build=_build_extreme("max"),
-                  show=_show(_default), smooth=False, **_REDUCE))
-register(Function("min", lambda a, axes_: np.min(a, axis=axes_), _weighted_sum("ismin"), build=_build_extreme("min"),
-                  show=_show(_default), smooth=False, **_REDUCE))
-register(Function("ismax", _is_extreme(np.max), _zero_jvp, show=_show(_default), public=False, **_SAME))
-register(Function("ismin", _is_extreme(np.min), _zero_jvp, show=_show(_default), public=False, **_SAME))
+
+def along(name: str, impl, jvp, **options) -> Function:
+    """Register a function along axes (its params: the axes); it refuses an axis of length 0."""
+    return register(Function(name, impl, jvp, check=_nonempty(name), holomorphic=False, **options))
+
+
+along("softmax", _softmax, _softmax_jvp, build=_build("softmax", -1), show=_show(_LAST), sums_to_one=True)
+along("stochastic", _stochastic, lambda x, y, dx, axes_: dx, build=_build("stochastic", -1),
+      show=lambda name, argument, params, rank: argument, sums_to_one=True)
+along("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST))
+along("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None), show=_show(_default),
+      **_REDUCE)
+along("max", lambda a, axes_: np.max(a, axis=axes_), _weighted_sum("ismax"), build=_build_extreme("max"),
+      show=_show(_default), smooth=False, **_REDUCE)
+along("min", lambda a, axes_: np.min(a, axis=axes_), _weighted_sum("ismin"), build=_build_extreme("min"),
+      show=_show(_default), smooth=False, **_REDUCE)
+along("ismax", _is_extreme(np.max), _zero_jvp, show=_show(_default), public=False)
+along("ismin", _is_extreme(np.min), _zero_jvp, show=_show(_default), public=False)
+# the norm of nothing is 0: no check of lengths
 register(Function("norm", _norm, _weighted_sum("unit"), build=_norm_build, show=lambda name, a, p, r: f"‖{a}‖",
-                  smooth=False, **_REDUCE))
-register(Function("unit", _unit, _unit_jvp, show=_unit_show, public=False, **_SAME))
+                  smooth=False, holomorphic=False, **_REDUCE))
+register(Function("unit", _unit, _unit_jvp, show=_unit_show, public=False, holomorphic=False))
 register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp, show=lambda name, a, p, r: f"1 / ‖{a}‖",
-                  public=False, **_REDUCE))
+                  public=False, holomorphic=False, **_REDUCE))

@@ -207,6 +207,9 @@ def test_matrix_notation_golden_and_its_value(what, d, text, arrays, expected):
 def test_softmax_regression_hessian_against_differences():
     f = -eg.sum(Y * eg.log_softmax(X @ W))
     assert_derivatives(f, W, dict(X=X0, W=W0, Y=Y0))
+    declared = -eg.sum(eg.stochastic(Y) * eg.log_softmax(X @ W))
+    assert_derivatives(declared, W, dict(X=X0, W=W0, Y=P0))
+    assert_derivatives(declared, Y, dict(X=X0, W=W0, Y=P0))
     assert_derivatives(eg.logsumexp(X @ w), w, dict(X=X0, w=w0))
 
 
@@ -281,3 +284,35 @@ def test_the_readme_example():
     value, gradient = step(X=X0, W=W0, Y=one_hot)
     np.testing.assert_allclose(value, -np.sum(one_hot * np.log(softmax(X0 @ W0))), rtol=1e-13)
     np.testing.assert_allclose(gradient, X0.T @ (softmax(X0 @ W0) - one_hot), rtol=1e-12)
+
+
+def test_numbers_and_empty_axes():
+    assert eg.evaluate(eg.max(3.0)) == 3 and eg.evaluate(eg.norm(-2.0)) == 2
+    assert eg.evaluate(eg.norm(x), x=np.zeros(0)) == 0
+    with pytest.raises(eg.ShapeError, match="axis -1 is out of range for an expression of rank 0"):
+        eg.softmax(2.0)
+    with pytest.raises(eg.EinsumgradError, match="max: axis 0 has length 0, and max along it has no value"):
+        eg.evaluate(eg.max(x), x=np.zeros(0))
+    with pytest.raises(eg.EinsumgradError, match="softmax: axis 1 has length 0"):
+        eg.evaluate(eg.softmax(X), X=np.zeros((2, 0)))
+
+
+def test_the_language_reads_the_signatures():
+    from einsumgrad.language import parse_expression
+
+    assert parse_expression("max(X, axis=(0, 1), keepdims=True)") == eg.max(X, axis=(0, 1), keepdims=True)
+    assert parse_expression("softmax(X @ W, axis=0)") == eg.softmax(X @ W, axis=0)
+    assert parse_expression("maximum(x, 0)") == eg.maximum(x, 0)
+    for text, message in [("maximum(x)", r"maximum is called as maximum\(a, b\)\n  maximum\(x\)\n  \^"),
+                          ("softmax(X, foo=1)", r"unknown keyword 'foo' here .*\n.*\n             \^"),
+                          ("max(X, keepdims=1)", "unknown keyword 'keepdims' here"),
+                          ("norm(x, axis=0)", r"norm is called as norm\(x\)")]:
+        with pytest.raises(eg.ExpressionSyntaxError, match=message):
+            parse_expression(text)
+
+
+def test_ascii_and_latex_show_the_axes_and_norms():
+    assert eg.softmax(X, axis=0).ascii() == "y[i,j] = softmax(X, axis=0)[i,j]"
+    assert eg.softmax(X, axis=0).latex() == r"y_{ij} = \operatorname{softmax}(X, axis=0)_{ij}"
+    assert eg.norm(X).ascii() == "y = |X|" and eg.norm(X).latex() == r"y = \|X\|"
+    assert eg.grad(eg.norm(x), x).ascii().endswith("= (x / |x|)[i]")
