@@ -91,8 +91,8 @@ def listing() -> str:
     """The README's list of the public functions, by kind, from the registry (its test checks the README holds it).
 
     >>> import einsumgrad
-    >>> listing().split("`, the")[1]
-    ' functions along axes `log_softmax logsumexp max min norm softmax stochastic'
+    >>> listing().split("`, ")[1]
+    'the functions along axes `log_softmax logsumexp max min norm softmax stochastic'
     """
     kinds = {kind: " ".join(n for n in public() if REGISTRY[n].kind == kind)
              for kind in ("elementwise", "along axes", "matrix")}
