@@ -16,6 +16,7 @@ over the same functions, so second derivatives come from the same rules:
   is undefined at 0 and evaluating it there is a clear error.
 
 >>> from .algebra import tensor
+>>> from .functions import get
 >>> from .render import index_notation
 >>> print(index_notation(get("softmax").build(tensor("X", 2))))
 y[i,j] = softmax(X)[i,j]
@@ -28,7 +29,7 @@ import numpy as np
 
 from .algebra import add, apply, as_expr, axes, power, product, scale
 from .errors import EinsumgradError
-from .functions import Function, get, register
+from .functions import Function, register
 from .ir import Expr, fresh
 from .matrix import atomic
 
