@@ -8,7 +8,7 @@ Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
 >>> print(eg.tanh(eg.tensor("x", 1)))
 y[i] = tanh(x[i])
 """
-from . import rules  # noqa: F401 - registers the built-in functions
+from . import reductions, rules  # noqa: F401 - register the built-in functions
 from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,

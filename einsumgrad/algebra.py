@@ -273,7 +273,7 @@ def apply(name: str, x, *params) -> Expr:
         with np.errstate(all="ignore"):
             return constant(fn.impl(np.asarray(c, dtype=complex if isinstance(c, complex) else float), *params).item(),
                             x.dims)
-    dims = fn.result_shape(x.dims)
+    dims = fn.result_shape(x.dims, *params)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
@@ -281,19 +281,30 @@ def apply(name: str, x, *params) -> Expr:
 def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
     """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed)."""
     x = as_expr(x)
-    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, numbers.Integral) else axis
-    if not isinstance(axes, (range, tuple, list)) or not all(_is_int(k) for k in axes):
-        raise ShapeError(f"axis is None, an int or a tuple of ints, got {axis!r}")
-    keep = set(range(x.ndim))
-    for k in axes:
-        if not -x.ndim <= k < x.ndim:
-            raise ShapeError(f"axis {k} is out of range for an expression of rank {x.ndim}")
-        if k % x.ndim not in keep:
-            raise ShapeError(f"axis {axis!r} names axis {k % x.ndim} twice")
-        keep.discard(k % x.ndim)
+    keep = set(range(x.ndim)) - set(axes(x.ndim, axis))
     target = fresh(x.ndim, ())
     out = tuple(target[k] for k in sorted(keep))
     return product([(x, target)], out, tuple(x.dims[k] for k in sorted(keep)))
+
+
+def axes(ndim: int, axis) -> tuple[int, ...]:
+    """``axis`` (None for all, an int or a tuple of ints, negative allowed) as the sorted axes of a rank-``ndim``
+    expression.
+
+    >>> axes(3, (-1, 0))
+    (0, 2)
+    """
+    named = range(ndim) if axis is None else (axis,) if _is_int(axis) else axis
+    if not isinstance(named, (range, tuple, list)) or not all(_is_int(k) for k in named):
+        raise ShapeError(f"axis is None, an int or a tuple of ints, got {axis!r}")
+    found: set[int] = set()
+    for k in named:
+        if not -ndim <= k < ndim:
+            raise ShapeError(f"axis {k} is out of range for an expression of rank {ndim}")
+        if k % ndim in found:
+            raise ShapeError(f"axis {axis!r} names axis {k % ndim} twice")
+        found.add(k % ndim)
+    return tuple(sorted(found))
 
 
 def trace(x) -> Expr:

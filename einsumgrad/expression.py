@@ -183,9 +183,13 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
 @cache(maxsize=1024)
 def _handle(name: str) -> Callable[[Expression], Expression]:
     fn = functions.get(name)
-    call = lift(lambda x: algebra.apply(name, x))
+    if fn.build is not None:  # its signature and docstring are the build's
+        call = lift(fn.build)
+    else:
+        call = lift(lambda x: algebra.apply(name, x))
+        kind = "elementwise" if fn.elementwise else "of a square matrix"
+        call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.rules."
     call.__name__ = call.__qualname__ = name
-    call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
     return call
 
 

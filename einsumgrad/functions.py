@@ -6,7 +6,7 @@ README) reads them from :data:`REGISTRY`.
 
 >>> import einsumgrad
 >>> sorted(REGISTRY)[:4]
-['abs', 'adj', 'cos', 'det']
+['abs', 'adj', 'arccos', 'arcsin']
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
 """
@@ -25,28 +25,44 @@ class Function:
     ``jvp(x, y, dx, *params) -> dy`` is its forward-mode rule over expressions (the argument,
     the result, and the argument's derivative, whose extra axes follow the argument's own);
     ``derivative(x, y, *params) -> f'(x)`` marks an elementwise function; ``result_shape``
-    maps the argument's dims to the result's (raising on a bad rank); ``check`` validates
-    concrete sizes before evaluation; ``domain`` is where tests sample inputs; ``smooth``
+    maps the argument's dims (and the params) to the result's (raising on a bad rank); ``check``
+    validates concrete sizes (and the params) before evaluation; ``domain`` is where tests sample inputs; ``smooth``
     is False where the derivative has kinks; ``public`` functions are ``eg.<name>`` and in the
-    expression language (``pow`` is reached through ``**`` instead); ``as_delta(idx, *params)``
+    expression language (``pow`` is reached through ``**`` instead). ``build(*args, **options)``,
+    over IR nodes, is how ``eg.<name>`` makes its node where that is more than ``f(x)``: a call
+    with params read from keywords (``softmax(x, axis=-1)``) or a composition (``maximum(a, b)``,
+    which has no ``impl`` of its own); its signature is the function's, in Python and the
+    language. ``show(argument, params, rank)`` prints a call where ``name(argument)`` would not
+    say it all (``‖x‖``, ``softmax(X, axis=0)``). ``sums_to_one``: the result sums to one along the axes
+    ``params[0]`` (``softmax``), which simplification uses: ``Σ_j softmax(X)[i,j] = 1``. ``as_delta(idx, *params)``
     marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns.
     """
 
     name: str
-    impl: Callable
-    jvp: Callable
-    result_shape: Callable = lambda dims: dims
-    check: Callable = lambda sizes: None
+    impl: Callable | None = None
+    jvp: Callable | None = None
+    result_shape: Callable = lambda dims, *params: dims
+    check: Callable = lambda sizes, *params: None
     domain: tuple[float, float] = (-2.0, 2.0)
     smooth: bool = True
     holomorphic: bool = True
     derivative: Callable | None = None
     public: bool = True
     as_delta: Callable | None = None
+    build: Callable | None = None
+    show: Callable | None = None
+    sums_to_one: bool = False
 
     @property
     def elementwise(self) -> bool:
         return self.derivative is not None
+
+    @property
+    def kind(self) -> str:
+        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the README groups it."""
+        if self.elementwise or (self.build is not None and self.impl is None):
+            return "elementwise"
+        return "along axes" if self.build is not None else "matrix"
 
 
 REGISTRY: dict[str, Function] = {}
@@ -71,3 +87,16 @@ def get(name: str) -> Function:
         return REGISTRY[name]
     except KeyError:
         raise EinsumgradError(f"unknown function {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def listing() -> str:
+    """The README's list of the public functions, by kind, from the registry (its test checks the README holds it).
+
+    >>> import einsumgrad
+    >>> listing().split("`, ")[1]
+    'the functions along axes `log_softmax logsumexp max min norm softmax stochastic'
+    """
+    kinds = {kind: " ".join(n for n in public() if REGISTRY[n].kind == kind)
+             for kind in ("elementwise", "along axes", "matrix")}
+    return (f"the elementwise functions `{kinds['elementwise']}`, the functions along axes `{kinds['along axes']}`, "
+            f"and the matrix functions `{kinds['matrix']}`")

@@ -21,6 +21,7 @@ y = Σ_i tanh(Σ_j W[i,j] x[j])
 from __future__ import annotations
 
 import ast
+import inspect
 import numbers
 import operator
 import re
@@ -271,6 +272,8 @@ class _Reader:
         if name not in _functions():
             raise self.error(node.func, f"unknown function {name!r}; known: {', '.join(sorted(_functions()))}"
                              if name else "only the named functions can be called")
+        if name in functions.REGISTRY and functions.get(name).build is not None:
+            return self.built(node, name, depth)
         axis = None
         for k, kw in enumerate(node.keywords):
             if kw.arg != "axis" or name != "sum" or k > 0:
@@ -298,6 +301,26 @@ class _Reader:
         if isinstance(node, ast.Constant) and (node.value is None or node.value is Ellipsis):
             return node.value
         return self.whole(node)
+
+    def built(self, node: ast.Call, name: str, depth: int):
+        """A call of a function with its own signature: ``maximum(x, 0)``, ``softmax(X @ W, axis=0)``,
+        ``max(x, axis=(0, 1), keepdims=True)``."""
+        options = {kw.arg: self.option(kw) for kw in node.keywords}
+        values = [self.visit(a, depth + 1) for a in node.args]
+        signature = inspect.signature(functions.get(name).build)
+        try:
+            signature.bind(*values, **options)
+        except TypeError:
+            raise self.error(node.func, f"{name} is called as {name}{signature}") from None
+        return self.apply(node.func, lambda *args: function(name)(*args, **options), *values)
+
+    def option(self, kw: ast.keyword):
+        """A keyword's value: ``axis=`` an int or a tuple of ints, ``keepdims=`` True or False."""
+        if kw.arg == "axis":
+            return tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
+        if kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
+            return kw.value.value
+        raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} here (axis=k or (j, k), keepdims=True or False)")
 
     def whole(self, node, problem: str = "an index is a whole number, a slice such as 1:3, ... or None") -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)

@@ -47,22 +47,34 @@ def matrix_notation(expr: Expr) -> str | None:
     if expr.ndim > 2 or expr.depth > DEEP:  # a deep one reads better as index-notation equations
         return None
     try:
-        return _sum(expr)
+        text = _sum(expr)
     except NoFormula:
         return None
+    return text[1:-1] if _one_call(expr) and text.startswith("(") and text.endswith(")") else text
+
+
+def _one_call(expr: Expr) -> bool:
+    """Whether ``expr`` only reads one function's result (bracketed where it is not atomic: ``(x / ‖x‖)``)."""
+    (t,) = expr.terms if len(expr.terms) == 1 else (None,)
+    return t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(getattr(t.factors[0], "node", 0), Call)
 
 
 def _sum(expr: Expr) -> str:
     if not expr.terms:
         return "0"
     parts = []
-    for k, t in enumerate(expr.terms):
-        text = _term(t, expr.out)
+    for k, text in enumerate(_positive_first([_term(t, expr.out) for t in expr.terms])):
         if k and text.startswith("-"):
             parts.append(" - " + text[1:].lstrip())
         else:
             parts.append((" + " if k else "") + text)
     return "".join(parts)
+
+
+def _positive_first(texts: list[str]) -> list[str]:
+    """``softmax(X W) - Y``, not ``-Y + softmax(X W)``: a sum opens with its first term that is not negated."""
+    first = next((k for k, text in enumerate(texts) if not text.startswith("-")), 0)
+    return [texts[first]] + texts[:first] + texts[first + 1:]
 
 
 def _term(t: Term, out: tuple[str, ...]) -> str:
@@ -123,6 +135,9 @@ def _atomic(text: str) -> bool:
     return True
 
 
+atomic = _atomic  # render's test for brackets too
+
+
 def _call(node: Call, idx, names) -> _Item:
     fn = get(node.fn)
     if fn.elementwise:
@@ -137,20 +152,22 @@ def _call(node: Call, idx, names) -> _Item:
     if arg is None:
         raise NoFormula
     base = arg if _atomic(arg) else f"({arg})"
-    if node.fn == "inv":
+    if fn.show is not None:
+        text = fn.show(node.fn, arg, node.params, node.arg.ndim)
+    elif node.fn == "inv":
         text = base + "⁻¹"
     elif node.fn == "logdet":
         text = f"log|det({arg})|"
     else:
         text = f"{node.fn}({arg})"
-    return _Item(text, idx, True)
+    return _Item(text, idx, _atomic(text))
 
 
 def _graph(items: list[_Item], out: tuple[str, ...]) -> str:
     """Chains of matrices and vectors through the summed indices."""
     if any(len(i.idx) > 2 for i in items):
         raise NoFormula
-    items = _hadamard(items)
+    items = _hadamard(_row_sums(items, out))
     mats = [i for i in items if len(i.idx) == 2]
     vecs = [i for i in items if len(i.idx) == 1]
     degree: dict[str, int] = {}
@@ -178,6 +195,19 @@ def _graph(items: list[_Item], out: tuple[str, ...]) -> str:
         result = ""
     rest = walker.closed()
     return " ".join(x for x in (rest, result) if x)
+
+
+def _row_sums(items: list[_Item], out) -> list[_Item]:
+    """A matrix summed over an index that nothing else carries is a vector: ``Σ_l Y[k,l]`` is ``Y 𝟏``."""
+    seen = [a for i in items for a in i.idx]
+    vectors = []
+    for i in items:
+        lone = [a for a in i.idx if seen.count(a) == 1 and a not in out]
+        if len(i.idx) == 2 and len(lone) == 1:
+            rows = lone[0] == i.idx[1]
+            i = _Item(f"{_paren(i) if rows else i.transposed()} 𝟏", (i.idx[0] if rows else i.idx[1],), False)
+        vectors.append(i)
+    return vectors
 
 
 def _hadamard(items: list[_Item]) -> list[_Item]:

@@ -158,7 +158,7 @@ def _called(n: ast.Call, rank: dict, ranks: dict[str, int]):
             return None
         return None if output is None or ELLIPSIS in output else len(output)
     fn = _registered(n)
-    if fn is None or len(n.args) != 1:
+    if fn is None or len(n.args) != 1 or fn.build is not None:  # a signature of its own: axis=, keepdims=
         return None
     if fn.elementwise:
         accepted = None

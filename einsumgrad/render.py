@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from .functions import get
 from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, is_sum, postorder
+from .matrix import atomic
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -223,6 +224,12 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
+    show = get(node.fn).show
+    if show is not None:
+        norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"
+        text = show(node.fn, inner, node.params, arg.ndim).replace("‖", norm_bar)
+        text = text.replace(f"{node.fn}(", rf"\operatorname{{{node.fn}}}(", 1) if style.latex else text
+        return (text if atomic(text) or not idx else f"({text})") + style.indices(idx)
     if style.latex:
         return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)

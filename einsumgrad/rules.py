@@ -11,11 +11,13 @@ after the argument's own (spelled ``...`` in the einsum).
 """
 from __future__ import annotations
 
+import math
+from functools import cache
 from typing import Callable
 
 import numpy as np
 
-from .algebra import as_expr, hadamard
+from .algebra import add, apply, as_expr, hadamard, scale
 from .errors import EinsumgradError, ShapeError
 from .expression import Expression, einsum, function
 from .functions import Function, register
@@ -80,6 +82,33 @@ def _adjugate(a):
     return scale * (vh.conj().T * (before * after)) @ u.conj().T
 
 
+def _erf(a):
+    """The error function: SciPy's where SciPy is installed (it is not a dependency), else ``math.erf`` entry by entry,
+    exact to the last bit and slower."""
+    return _erf_ufunc()(a)
+
+
+@cache
+def _erf_ufunc() -> Callable:
+    try:
+        from scipy.special import erf
+    except ImportError:
+        return np.vectorize(math.erf, otypes=[float])
+    return erf
+
+
+def _maximum(a, b):
+    """``maximum(a, b)`` elementwise, built as ``b + relu(a - b)`` (its value exact up to one rounding): where
+    ``a == b`` each argument gets half the gradient, as ``relu'(0) = 1/2``."""
+    return add(b, apply("relu", add(a, scale(b, -1))))
+
+
+def _minimum(a, b):
+    """``minimum(a, b)`` elementwise, built as ``a - relu(a - b)``: where ``a == b`` each argument gets half the
+    gradient."""
+    return add(a, scale(apply("relu", add(a, scale(b, -1))), -1))
+
+
 def _sigmoid(a):
     return 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|
 
@@ -96,6 +125,17 @@ elementwise("sign", np.sign, lambda x, y: 0 * x, smooth=False, holomorphic=False
 elementwise("sin", np.sin, lambda x, y: function("cos")(x))
 elementwise("cos", np.cos, lambda x, y: -function("sin")(x))
 elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
+elementwise("tan", np.tan, lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
+elementwise("arcsin", np.arcsin, lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9))
+elementwise("arccos", np.arccos, lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9))
+elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x**2))
+elementwise("sinh", np.sinh, lambda x, y: function("cosh")(x))
+elementwise("cosh", np.cosh, lambda x, y: function("sinh")(x))
+elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
+elementwise("expm1", np.expm1, lambda x, y: y + 1)
+elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * function("exp")(-x**2), holomorphic=False)
+register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
+register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
 elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
 
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))

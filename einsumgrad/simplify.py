@@ -21,13 +21,14 @@ from __future__ import annotations
 import cmath
 import hashlib
 
+from . import functions
 from .caches import LRU
 from .errors import EinsumgradError
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
-    terms = merge(canonical(eliminate_deltas(t, expr.out), expr.out) for t in expr.terms)
+    terms = merge(canonical(drop_unit_sums(eliminate_deltas(t, expr.out), expr.out), expr.out) for t in expr.terms)
     return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims))
 
 
@@ -149,6 +150,28 @@ def _forest(deltas: list[Delta], out: tuple[str, ...]) -> tuple[Delta, ...]:
         dim[d.a] = dim[d.b] = d.dim
     members = sorted({a for d in deltas for a in (d.a, d.b)}, key=pos.__getitem__)
     return tuple(Delta(find(a), a, dim[a]) for a in members if find(a) != a)
+
+
+def drop_unit_sums(term: Term, out: tuple[str, ...]) -> Term:
+    """``Σ_j softmax(X)[i,j] = 1``: drop a read of a function that sums to one along its axes (see
+    :class:`~einsumgrad.functions.Function`) where the term sums over those axes and nothing else reads them;
+    an index of the read that no other factor carries leaves its length behind.
+
+    >>> from .algebra import apply, tensor
+    >>> s = apply("softmax", tensor("X", 2), (1,)).terms[0].factors[0]
+    >>> drop_unit_sums(Term(2, (s,)), ()).factors
+    (Size(dim=('X', 0)),)
+    """
+    for k, f in enumerate(term.factors):
+        if not (isinstance(f, Ref) and isinstance(f.node, Call) and functions.get(f.node.fn).sums_to_one):
+            continue
+        rest = term.factors[:k] + term.factors[k + 1:]
+        carried = {a for g in rest for a in factor_indices(g)} | set(out)
+        summed = [f.idx[axis] for axis in f.node.params[0]]
+        if len(set(f.idx)) == len(f.idx) and not carried & set(summed):
+            lost = [Size(d) for a, d in zip(f.idx, f.node.shape) if a not in carried and a not in summed]
+            return drop_unit_sums(Term(term.coef, rest + tuple(lost)), out)
+    return term
 
 
 def canonical(term: Term, out: tuple[str, ...]) -> Term:

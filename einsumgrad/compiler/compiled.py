@@ -218,7 +218,7 @@ class _Program:
         if isinstance(node, Call):
             arg = self.layout.shape_of[node.arg]
             fn = functions.get(node.fn)
-            fn.check(arg)
+            fn.check(arg, *node.params)
             if self.dtype.kind == "c" and not fn.holomorphic:
                 raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
             return tuple(self.dim(d) for d in node.shape) if len(node.shape) != len(arg) else arg
