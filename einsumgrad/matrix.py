@@ -3,8 +3,9 @@
 Each term is read as a graph: matrices are edges between their two indices,
 vectors hang off one index, and a formula exists when every summed index joins a
 chain (``Aᵀ B``), a chain ending in vectors (``g xᵀ``, ``xᵀ A x``) or a cycle
-(``tr(A B)``); a vector on an inner index becomes ``diag(v)``. Anything else
-returns ``None`` — never a wrong formula.
+(``tr(A B)``); a vector on an inner index becomes ``diag(v)``; an index that only one factor
+reads, summed or broadcast, meets the vector of ones ``𝟙`` (``Xᵀ 𝟙``, ``𝟙 𝟙ᵀ``), left out where
+its size is known to be 1. Anything else returns ``None`` — never a wrong formula.
 
 >>> from .algebra import add, einsum, tensor
 >>> A, x = tensor("A", 2), tensor("x", 1)
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .functions import get
-from .ir import Call, Delta, Expr, Size, Term, Var, instantiate
+from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate, node_shape
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 
@@ -31,33 +32,46 @@ class NoFormula(Exception):
 
 @dataclass
 class _Item:
-    text: str  # the matrix, vector or scalar, read in the orientation of idx
+    text: str  # the matrix, vector or scalar, read in the orientation of idx ("" for a 𝟙 of length 1)
     idx: tuple[str, ...]
     atomic: bool  # needs no parentheses when juxtaposed
 
     def transposed(self) -> str:
-        if self.text == "I":
-            return "I"
-        if self.atomic and self.text.endswith("⁻¹"):
-            return self.text[:-2] + "⁻ᵀ"
-        return (self.text if self.atomic else f"({self.text})") + "ᵀ"
+        return transposed(self.text, self.atomic)
+
+
+def transposed(text: str, atomic: bool | None = None) -> str:
+    """``Aᵀ``, ``(A B)ᵀ``, ``A⁻ᵀ``, ``(x^∘2)ᵀ``; ``Aᵀ`` gives ``A``; ``I`` and the empty text stay."""
+    if text in ("I", ""):
+        return text
+    atomic = _atomic(text) if atomic is None else atomic
+    if atomic and text.endswith("⁻¹"):
+        return text[:-2] + "⁻ᵀ"
+    if atomic and text.endswith("⁻ᵀ"):
+        return text[:-2] + "⁻¹"
+    if atomic and text.endswith("ᵀ") and _atomic(text[:-1]):
+        return text[:-1]
+    return (text if atomic and "^" not in text else f"({text})") + "ᵀ"
 
 
 def matrix_notation(expr: Expr) -> str | None:
     if expr.ndim > 2:
         return None
     try:
-        return _sum(expr)
+        return _sum(expr, top=True)
     except NoFormula:
         return None
 
 
-def _sum(expr: Expr) -> str:
+def _sum(expr: Expr, top: bool = False) -> str:
+    """The terms joined; at the top a number term of a vector or matrix is ``𝟙`` or ``𝟙 𝟙ᵀ``
+    (inside a function or a Hadamard product it stays a number, as in ``1 - s``)."""
     if not expr.terms:
         return "0"
+    dims = dict(zip(expr.out, expr.dims))
     parts = []
     for k, t in enumerate(expr.terms):
-        text = _term(t, expr.out)
+        text = _term(t, expr.out, dims, top)
         if k and text.startswith("-"):
             parts.append(" - " + text[1:].lstrip())
         else:
@@ -65,22 +79,39 @@ def _sum(expr: Expr) -> str:
     return "".join(parts)
 
 
-def _term(t: Term, out: tuple[str, ...]) -> str:
-    if not t.factors:
+def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
+    if not t.factors and not (top and out):
         return _num(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
     items: list[_Item] = []
     coef = t.coef
+    dims = dict(dims)
+    stretched: list[str] = []
     for f in t.factors:
         if isinstance(f, Size):
             if isinstance(f.dim, int):
                 coef *= f.dim
                 continue
             raise NoFormula
+        dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
+        stretched += _broadcast_reads(f)
         items.append(_item(f, set(out) | set(t.indices())))
+    reads = [a for i in items for a in i.idx]
+    if any(a in out or reads.count(a) > 1 for a in stretched):
+        raise NoFormula
+    dims.update((a, 1) for a in stretched)
     scalars = [i.text if i.atomic else f"({i.text})" for i in items if not i.idx]
-    body = _graph([i for i in items if i.idx], out)
+    body = _graph([i for i in items if i.idx], out, dims, top)
     text = " ".join(scalars + ([body] if body else []))
     return _with_coef(coef, text)
+
+
+def _broadcast_reads(f) -> list[str]:
+    """The indices at which ``f`` reads a node along an axis that no factor of the node carries:
+    a node's broadcast axis is kept of length 1 and stretched, so it prints as that (``yᵀ``)."""
+    if not (isinstance(f, Ref) and isinstance(f.node, Expr)):
+        return []
+    carried = {a for t in f.node.terms for a in t.indices()}
+    return [a for a, own in zip(f.idx, f.node.out) if own not in carried]
 
 
 def _with_coef(coef, text: str) -> str:
@@ -146,11 +177,12 @@ def _call(node: Call, idx, names) -> _Item:
     return _Item(text, idx, True)
 
 
-def _graph(items: list[_Item], out: tuple[str, ...]) -> str:
+def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> str:
     """Chains of matrices and vectors through the summed indices."""
     if any(len(i.idx) > 2 for i in items):
         raise NoFormula
-    items = _hadamard(items)
+    items = _hadamard(items, out)
+    items += _ones(items, out, dims, top)
     mats = [i for i in items if len(i.idx) == 2]
     vecs = [i for i in items if len(i.idx) == 1]
     degree: dict[str, int] = {}
@@ -169,7 +201,7 @@ def _graph(items: list[_Item], out: tuple[str, ...]) -> str:
             other, end_q = walker.walk(q)
             if end_q is not None or end is not None:
                 raise NoFormula  # an axis with no factor on it: a broadcast, not a matrix formula
-            result = f"{chain} {other}ᵀ" if _atomic(other) else f"{chain} ({other})ᵀ"
+            result = _joined(chain, transposed(other))
     elif len(out) == 1:
         result, end = walker.walk(out[0])
         if end is not None:
@@ -180,10 +212,28 @@ def _graph(items: list[_Item], out: tuple[str, ...]) -> str:
     return " ".join(x for x in (rest, result) if x)
 
 
-def _hadamard(items: list[_Item]) -> list[_Item]:
-    """Merge factors on the same index set: X[i,j] Y[j,i] -> X ⊙ Yᵀ; u[i] v[i] -> u ⊙ v."""
+def _ones(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> list[_Item]:
+    """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``; inside a node,
+    which keeps such an axis of length 1, nothing) and on each summed index only one factor
+    reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``; nothing where the size is 1)."""
+    count: dict[str, int] = {}
+    for item in items:
+        for a in item.idx:
+            count[a] = count.get(a, 0) + 1
+    ones = [_Item("𝟙" if top else "", (a,), True) for a in out if a not in count]
+    return ones + [_Item("" if dims.get(a) == 1 else "𝟙", (a,), True)
+                   for a, n in count.items() if n == 1 and a not in out]
+
+
+def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
+    """Merge factors on the same index set: X[i,j] Y[j,i] -> X ⊙ Yᵀ; u[i] v[i] -> u ⊙ v — but
+    not two factors that share only summed indices, which are a product (``xᵀ y``, ``tr(A B)``)."""
     merged: list[_Item] = []
     for item in items:
+        shared = [m for m in merged if set(m.idx) == set(item.idx)]
+        if shared and not set(item.idx) & set(out) and sum(set(i.idx) == set(item.idx) for i in items) == 2:
+            merged.append(item)
+            continue
         for k, m in enumerate(merged):
             if set(m.idx) == set(item.idx):
                 text = item.text if item.idx == m.idx else item.transposed()
@@ -196,6 +246,10 @@ def _hadamard(items: list[_Item]) -> list[_Item]:
 
 def _paren(i: _Item) -> str:
     return i.text if i.atomic else f"({i.text})"
+
+
+def _joined(*pieces: str) -> str:
+    return " ".join(p for p in pieces if p)
 
 
 def _paren_text(text: str) -> str:
@@ -229,7 +283,7 @@ class _Walker:
             if edge is None:
                 if vec is not None:
                     pieces.append(_paren(vec))
-                    return " ".join(pieces), None
+                    return _joined(*pieces), None
                 if at in self.out and not first:
                     return " ".join(pieces), at
                 if first:
@@ -256,7 +310,7 @@ class _Walker:
             chain, end = self.walk(v.idx[0])
             if end is not None:
                 raise NoFormula
-            parts.append(f"{v.transposed()} {chain}")
+            parts.append(_joined(v.transposed(), chain) or "1")
         while self.mats:
             m = self.mats.pop(0)
             first = m.idx[0]
