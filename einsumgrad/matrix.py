@@ -18,10 +18,12 @@ True
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .functions import get
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, instantiate, node_shape
+from .render import latex_name
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 
@@ -328,3 +330,119 @@ class _Walker:
                     break
             parts.append(f"tr({' '.join(pieces)})")
         return " ".join(parts)
+
+
+def kronecker(jac: Expr, k: int) -> str:
+    """Magnus–Neudecker's ``∂vec(y)/∂vec(X)ᵀ`` for the Jacobian ``jac`` over ``y``'s ``k`` axes and
+    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I`` for ``y = W x``,
+    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``.
+    Raises :class:`NoFormula` with the reason where there is none.
+
+    >>> from .algebra import einsum, tensor
+    >>> from .differentiate import derivative, variable
+    >>> W, x = tensor("W", 2), tensor("x", 1)
+    >>> kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1)
+    'xᵀ ⊗ I'
+    """
+    ys, xs = jac.out[:k], jac.out[k:]
+    for name, axes in (("y", ys), ("X", xs)):
+        if len(axes) > 2:
+            raise NoFormula(f"{name} has {len(axes)} axes; vec and ⊗ here take matrices (and vectors, as one column)")
+    if not jac.terms:
+        return "0"
+    dims = dict(zip(jac.out, jac.dims))
+    parts = []
+    for t in jac.terms:
+        text = _kronecker_term(t, ys, xs, dims)
+        parts.append((" - " + text[1:] if text.startswith("-") else " + " + text) if parts else text)
+    return "".join(parts)
+
+
+def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
+    row = lambda axes, n: axes[n] if n < len(axes) else None  # noqa: E731 - the n-th axis, if any
+    straight = ((row(ys, 0), row(xs, 0)), (row(ys, 1), row(xs, 1)))
+    crossed = ((row(ys, 0), row(xs, 1)), (row(ys, 1), row(xs, 0)))
+    reasons = []
+    for pairs, tail in ((straight, ""), (crossed, " K")):
+        if tail and len(xs) < 2:
+            break
+        try:
+            groups = _split(t, pairs)
+        except NoFormula as err:
+            reasons.append(str(err))
+            continue
+        scalars = [_sum(Expr((), (), (Term(1, tuple(fs)),))) for fs in groups[None]]
+        first, second = (_block(groups[n], pair, dims) for n, pair in enumerate(pairs))
+        kron = " ⊗ ".join(m for m in (second, first) if m is not None) or "1"
+        if " ⊗ " in kron and (scalars or t.coef != 1 or tail):
+            kron = f"({kron})"
+        return _with_coef(t.coef, " ".join([*scalars, kron]) + tail)
+    raise NoFormula(reasons[0])
+
+
+def _split(t: Term, pairs) -> dict:
+    """The term's factors grouped: those on the first pair of axes (0), on the second (1), and
+    scalars (None); factors that share a summed index go together."""
+    groups: list[tuple[set, list]] = []
+    for f in t.factors:
+        if isinstance(f, Size):
+            raise NoFormula("a size factor")
+        idx = set(f.idx if isinstance(f, Ref) else (f.a, f.b))
+        joined = [g for g in groups if g[0] & idx - set(a for p in pairs for a in p)]
+        merged = (idx.union(*(g[0] for g in joined)), [x for g in joined for x in g[1]] + [f])
+        groups = [g for g in groups if g not in joined] + [merged]
+    out: dict = {0: [], 1: [], None: []}
+    for idx, factors in groups:
+        sides = [n for n, pair in enumerate(pairs) if idx & {a for a in pair if a}]
+        if len(sides) > 1:
+            raise NoFormula("a factor ties the first axes of y and X to their second axes (as an elementwise "
+                            "product does), so the Jacobian is no Kronecker product, nor one times K")
+        out[sides[0] if sides else None].append(factors)
+    return {n: [f for fs in out[n] for f in fs] for n in (0, 1)} | {None: out[None]}
+
+
+def _block(factors, pair, dims: dict) -> str | None:
+    """The matrix ``M[r,c]`` of one Kronecker factor: rows from y's axis ``r``, columns from X's
+    axis ``c`` (a missing one has length 1: a column or a row vector); ``None`` if both are missing."""
+    r, c = pair
+    axes = tuple(a for a in pair if a)
+    if not axes:
+        return None
+    text = _sum(Expr(axes, tuple(dims[a] for a in axes), (Term(1, tuple(factors)),)), top=True)
+    return transposed(text) if r is None else text
+
+
+def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
+    """``∂vec(y)/∂vec(x)ᵀ = …`` for a shape-layout Jacobian with ``k`` axes of ``y``, or why none exists."""
+    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    try:
+        formula = kronecker(jac, k)
+    except NoFormula as err:
+        return f"{lhs}: no Kronecker formula: {err}"
+    commutation = " K " in formula + " "
+    return f"{lhs} = {formula}" + (f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutation else "")
+
+
+_LATEX_SYMBOLS = {"⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "ᵀ": r"^{\top}", "⊙": r"\odot", "⊗": r"\otimes",
+                  "𝟙": r"\mathbf{1}", "²": "^{2}", "³": "^{3}"}
+_LATEX_TOKEN = re.compile(r"\^∘(-?[\d.]+)|⁻ᵀ|⁻¹|[ᵀ⊙⊗𝟙²³]|([A-Za-z_\u0370-\u03ff][\w\u0370-\u03ff]*?)(?=[^\w\u0370-\u03ff]|$)(\(?)", re.ASCII)
+_LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+
+
+def latex(text: str) -> str:
+    """A matrix formula in LaTeX: ``g xᵀ`` -> ``g x^{\\top}``, ``A⁻¹`` -> ``A^{-1}``, ``Φ`` -> ``\\Phi``.
+
+    >>> latex("tr(Φ⁻¹ A) (1 - tanh(W x)^∘2) ⊙ 𝟙")
+    '\\\\operatorname{tr}(\\\\Phi^{-1} A) (1 - \\\\tanh(W x)^{\\\\circ 2}) \\\\odot \\\\mathbf{1}'
+    """
+    def token(m: re.Match) -> str:
+        power, name, call = m.groups()
+        if power is not None:
+            return rf"^{{\circ {power}}}"
+        if name is None:
+            return _LATEX_SYMBOLS[m.group()]
+        if call:
+            return ("\\" + name if name in _LATEX_FUNCTIONS else rf"\operatorname{{{name}}}") + "("
+        return latex_name(name)
+
+    return _LATEX_TOKEN.sub(token, text)
