@@ -108,12 +108,13 @@ def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
 
 
 def _broadcast_reads(f) -> list[str]:
-    """The indices at which ``f`` reads a node along an axis that no factor of the node carries:
-    a node's broadcast axis is kept of length 1 and stretched, so it prints as that (``yᵀ``)."""
+    """The indices at which ``f`` reads a node along an axis that no factor of the node carries and
+    that is not known to be of length 1: such an axis is kept of length 1 and stretched, so it
+    prints as that (``yᵀ``), which holds only where nothing else reads the index."""
     if not (isinstance(f, Ref) and isinstance(f.node, Expr)):
         return []
     carried = {a for t in f.node.terms for a in t.indices()}
-    return [a for a, own in zip(f.idx, f.node.out) if own not in carried]
+    return [a for a, own, d in zip(f.idx, f.node.out, f.node.dims) if own not in carried and d != 1]
 
 
 def _with_coef(coef, text: str) -> str:
