@@ -53,7 +53,7 @@ def transposed(text: str, atomic: bool | None = None) -> str:
         return text[:-2] + "⁻¹"
     if atomic and text.endswith("ᵀ") and _atomic(text[:-1]):
         return text[:-1]
-    return (text if atomic and "^" not in text else f"({text})") + "ᵀ"
+    return (text if atomic and not re.search(r"\^∘[-\d.]+\Z", text) else f"({text})") + "ᵀ"
 
 
 def matrix_notation(expr: Expr) -> str | None:
