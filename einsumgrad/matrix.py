@@ -233,8 +233,9 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
     not two factors that share only summed indices, which are a product (``xᵀ y``, ``tr(A B)``)."""
     merged: list[_Item] = []
     for item in items:
-        shared = [m for m in merged if set(m.idx) == set(item.idx)]
-        if shared and not set(item.idx) & set(out) and sum(set(i.idx) == set(item.idx) for i in items) == 2:
+        same = [i for i in items if set(i.idx) == set(item.idx)]
+        alone = not any(set(i.idx) & set(item.idx) for i in items if set(i.idx) != set(item.idx))
+        if len(same) == 2 and alone and not set(item.idx) & set(out) and item is same[1]:
             merged.append(item)
             continue
         for k, m in enumerate(merged):
