@@ -164,7 +164,7 @@ def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
 def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
     """Which matrix each convention calls ``∂f/∂W``, for W's own shape, and why they differ."""
     turned = Expr(grad.out[::-1], grad.dims[::-1], grad.terms)  # Gᵀ, printed only: the steps' nodes equal G
-    m, n = (str(d) if isinstance(d, int) else f"{var.name}.shape[{k}]" for k, d in enumerate(var.shape))
+    m, n = (str(d) if isinstance(d, int) else letter for d, letter in zip(var.shape, "mn"))  # m×n for unknown sizes
     as_w, as_wt = matrix_notation(grad) or "G", matrix_notation(turned) or "Gᵀ"
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
