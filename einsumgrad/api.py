@@ -5,7 +5,7 @@
 >>> x, A = tensor("x", 1), tensor("A", 2)
 >>> H = hessian(einsum("i,ij,j->", x, A, x), x)
 >>> print(H)
-∂²f/∂x²[i,j] = A[i,j] + A[j,i]
+∂²f/∂x[i]∂x[j] = A[i,j] + A[j,i]
 >>> evaluate(H, x=np.zeros(2), A=np.array([[1.0, 2.0], [3.0, 4.0]]))
 array([[2., 5.],
        [5., 8.]])

@@ -361,9 +361,8 @@ def kronecker(jac: Expr, k: int) -> str:
 
 
 def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
-    row = lambda axes, n: axes[n] if n < len(axes) else None  # noqa: E731 - the n-th axis, if any
-    straight = ((row(ys, 0), row(xs, 0)), (row(ys, 1), row(xs, 1)))
-    crossed = ((row(ys, 0), row(xs, 1)), (row(ys, 1), row(xs, 0)))
+    straight = ((_axis(ys, 0), _axis(xs, 0)), (_axis(ys, 1), _axis(xs, 1)))
+    crossed = ((_axis(ys, 0), _axis(xs, 1)), (_axis(ys, 1), _axis(xs, 0)))
     reasons = []
     for pairs, tail in ((straight, ""), (crossed, " K")):
         if tail and len(xs) < 2:
@@ -380,6 +379,10 @@ def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
             kron = f"({kron})"
         return _with_coef(t.coef, " ".join([*scalars, kron]) + tail)
     raise NoFormula(reasons[0])
+
+
+def _axis(axes, n: int):
+    return axes[n] if n < len(axes) else None
 
 
 def _split(t: Term, pairs) -> dict:

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.ir import Expr, Ref, Term, Var
 from einsumgrad.matrix import matrix_notation
 
 A, B, C, W = (eg.tensor(n, 2) for n in "ABCW")
