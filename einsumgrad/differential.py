@@ -45,7 +45,7 @@ def differential(f: Expression, wrt) -> Derivation:
         Step(f"Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h′(u) du, "
              f"with d{w} for each read of {w}", dl, _with_matrix(f"d{L} = {_rhs(dl)}", dl)),
         Step(f"Collect what multiplies {dw} into one tensor G shaped like {w}: the trace (Frobenius) form",
-             _inner(G, direction), f"d{L} = {_frobenius(G, var, dw)}"),
+             _inner(G, direction), f"d{L} = {_frobenius(G, dw)}"),
         Step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {dw} means ∂{L}/∂{w} = G",
              G, _with_matrix(f"∂{L}/∂{w}{render.UNICODE.indices(G.out)} = {_rhs(G)}", G), _layouts(G, w)),
         Step(f"First order: for a small step Δ{w}, Δ{L} ≈ ⟨G, Δ{w}⟩; with Δ{w} = −η G, Δ{L} ≈ −η ⟨G, G⟩ = −η ‖G‖², "
@@ -75,7 +75,7 @@ def _inner(G: Expr, other: Expr | Var) -> Expr:
     return Expr((), (), (Term(1, (Ref(G, G.out), Ref(other, G.out))),))
 
 
-def _frobenius(G: Expr, var: Var, dw: str) -> str:
+def _frobenius(G: Expr, dw: str) -> str:
     idx = render.UNICODE.indices(G.out)
     summed = f"Σ_{','.join(G.out)} G{idx} {dw}{idx}"
     if G.ndim == 1:
