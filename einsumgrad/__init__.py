@@ -18,12 +18,14 @@ from .compiler import configure
 from .functions import public as _public
 from .einsum_jacobian import Jacobian
 from .paths import paths
+from .differential import differential
 
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
-    "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "eye", "scalar", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
-    "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
+    "differential", "eye", "grad", "hessian", "hvp", "jacobian", "paths", "scalar", "sum", "tensor", "trace",
+    "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError",
+    *_public(),
 ]
 
 

@@ -5,7 +5,7 @@
 >>> x, A = tensor("x", 1), tensor("A", 2)
 >>> H = hessian(einsum("i,ij,j->", x, A, x), x)
 >>> print(H)
-∂²f/∂x²[i,j] = A[i,j] + A[j,i]
+∂²f/∂x[i]∂x[j] = A[i,j] + A[j,i]
 >>> evaluate(H, x=np.zeros(2), A=np.array([[1.0, 2.0], [3.0, 4.0]]))
 array([[2., 5.],
        [5., 8.]])
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import algebra
+from . import algebra, layouts, render
 from .algebra import leaf
 from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
@@ -28,7 +28,7 @@ from .expression import Expression
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate
 from .simplify import simplify
-from .einsum_jacobian import LAYOUTS, Jacobian
+from .einsum_jacobian import Jacobian
 from .teach import explain as explain_jacobian, explain_expression
 
 
@@ -81,30 +81,40 @@ def _label(f: Expression) -> str:
     return f.name if f.name and f.name.isidentifier() else "f"
 
 
-def jacobian(f, wrt=0, *, names=None, layout: str = "numerator", indices=None):
+def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
     """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
 
-    For an expression the result is an expression with shape ``f.shape + wrt.shape``
-    (numerator layout) or ``wrt.shape + f.shape`` (denominator layout); ``indices`` names
-    its axes (``"ijab"``).
+    For an expression the result is an expression of shape ``f.shape + wrt.shape``, or in
+    another of the layouts of :mod:`einsumgrad.layouts`; it prints as ``∂f[i]/∂W[j,k] = …``
+    and ``.formula("vec")`` gives Magnus–Neudecker's Kronecker form; ``indices`` names its
+    axes (``"ijab"``).
     """
     if isinstance(f, str):
         return Jacobian(f, wrt, names=names, layout=layout)
     if not isinstance(f, Expression):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
-    if layout not in LAYOUTS:
-        raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
     var = _variable(wrt, f)
-    jac = derivative(f.node, var)
-    if layout == "denominator":
-        k = f.ndim
-        jac = Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
-    return _derived(_relabelled(jac, indices), f, f"∂{_label(f)}/∂{var.name}")
+    jac = _relabelled(derivative(f.node, var), indices)
+    name = render.derivative_name(_label(f), jac.out[: f.ndim], var.name, jac.out[f.ndim :])
+    return _derived(_laid_out(jac, layout, f.ndim, name), f, name)
 
 
-def grad(f: Expression, wrt, *, indices=None) -> Expression:
-    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``, its axes named
-    ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``."""
+def _laid_out(node: Expr, layout: str, k: int, name: str) -> Expr:
+    """``node`` (``k`` axes of the function's, then the variable's) with its axes in ``layout``; an
+    expression has no 'vec' layout, which is a reshape."""
+    if layouts.check(layout) == "vec":
+        raise EinsumgradError(f"layout='vec' reshapes the array, which an expression cannot: {name.split(' ')[0]}"
+                              ".formula('vec') gives ∂vec(f)/∂vec(X)ᵀ, and np.reshape(value, (rows, -1), order='F') "
+                              "the matrix")
+    parts = render.derivative_parts(name)
+    order = layouts.axes(layout, k, node.ndim - k, parts[1] if parts else "f", parts[3] if parts else "X")
+    return Expr(tuple(node.out[a] for a in order), tuple(node.dims[a] for a in order), node.terms)
+
+
+def grad(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
+    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt`` (in Wikipedia's
+    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
+    named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``."""
     f = _expression(f, "grad")
     var = _variable(wrt, f)
     if f.ndim:
@@ -112,13 +122,20 @@ def grad(f: Expression, wrt, *, indices=None) -> Expression:
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    return _derived(_relabelled(gradient(f.node, var), indices), f, f"∂{_label(f)}/∂{var.name}")
+    g = _relabelled(gradient(f.node, var), indices)
+    name = render.derivative_name(_label(f), (), var.name, g.out)
+    return _derived(_laid_out(g, layout, 0, name), f, name)
 
 
-def hessian(f: Expression, wrt, *, indices=None) -> Expression:
-    """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``, its axes named ``indices``."""
+def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
+    """The Hessian of a scalar expression, ``∂²f/∂x[i]∂x[j]``: shape ``wrt.shape + wrt.shape``,
+    its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
-    return _derived(_relabelled(derivative(grad(f, wrt).node, var), indices), f, f"∂²{_label(f)}/∂{var.name}²")
+    g = grad(f, wrt)
+    h = _relabelled(derivative(g.node, var), indices)
+    n = g.ndim
+    name = render.derivative_name(_label(f), (), var.name, h.out[:n], second=h.out[n:])
+    return _derived(_laid_out(h, layout, n, name), f, name)
 
 
 def hvp(f: Expression, wrt, v) -> Expression:
@@ -248,7 +265,15 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     max_rel = float((err / np.maximum(scale, 1e-12)).max()) if err.size else 0.0
     size = max([1.0, float(np.abs(plus).max(initial=0)), float(scale.max(initial=0))])
     passed = bool(np.all(np.isfinite(symbolic))) and max_abs <= atol + rtol * size
-    return CheckReport(f"∂{_label(expr)}/∂{var.name}", max_abs, max_rel, eps, passed)
+    return CheckReport(_check_label(expr, var.name), max_abs, max_rel, eps, passed)
+
+
+def _check_label(expr: Expression, x: str) -> str:
+    """``∂f/∂x``; for a first derivative ``∂f/∂W[...]`` (a Hessian's check), ``∂²f/∂W∂x``."""
+    parts = render.derivative_parts(expr.name)
+    if parts and parts[0] == 1 and not parts[2]:
+        return f"∂²{parts[1]}/∂{parts[3]}∂{x}"
+    return f"∂{_label(expr)}/∂{x}"
 
 
 def _float_array(name: str, value) -> np.ndarray:

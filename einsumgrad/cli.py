@@ -17,6 +17,7 @@ from . import functions
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
+from .layouts import LAYOUTS
 
 EXAMPLES = {
     "jacobian": """examples:
@@ -24,11 +25,15 @@ EXAMPLES = {
   einsumgrad jacobian "ij,j->i" --wrt 0 --names W,x --latex
   einsumgrad jacobian "ij,j->i" --wrt 0 --names W,x --explain
   einsumgrad jacobian "ij,jk->ik" --wrt 1 --shapes 2x3,3x2 --seed 1
-  einsumgrad jacobian "ii->" --layout denominator --einsum""",
+  einsumgrad jacobian "ii->" --layout denominator --einsum
+  einsumgrad jacobian "ij,j->i" --names W,x --layout vec      # ∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I
+  einsumgrad jacobian "...ij,...j->...i" --shapes 5x2x3,5x3  # '...' shown as the batch axes""",
     "grad": """examples:
   einsumgrad grad "sum(tanh(einsum('ij,j->i', W, x)))" --wrt W
   einsumgrad grad "0.5 * sum((Y - tanh(X @ T))**2)" --wrt T --matrix
   einsumgrad grad "logdet(X)" --wrt X --shapes X=3x3
+  einsumgrad grad "g @ (W @ x)" --wrt W --differential    # dL = gᵀ dW x = tr(x gᵀ dW), so ∂L/∂W = g xᵀ
+  einsumgrad grad "sum((X @ W + b) @ y)" --wrt W --explain --shapes X=1x4,W=4x10,b=1x10,y=10x1
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
@@ -59,8 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     jac.add_argument("spec", help="a NumPy einsum string, e.g. 'ij,j->i'")
     jac.add_argument("--wrt", type=int, default=0, help="which operand to differentiate by (default 0)")
     jac.add_argument("--names", help="comma-separated operand names, e.g. W,x")
-    jac.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
-                     help="numerator: J.shape = y.shape + X.shape (default); denominator: X.shape + y.shape")
+    _layout(jac)
     _formats(jac)
     jac.add_argument("--explain", action="store_true", help="a numbered step-by-step derivation")
     jac.add_argument("--shapes", help="evaluate at random integer operands of these shapes, e.g. 3x4,4 "
@@ -77,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
         _formats(p)
         p.add_argument("--matrix", action="store_true", help="also print matrix notation where one exists")
         p.add_argument("--explain", action="store_true", help="a numbered step-by-step derivation")
+        if name == "grad":
+            p.add_argument("--differential", action="store_true",
+                           help="the route through dL = ⟨G, dW⟩ = tr(Gᵀ dW) to ∂L/∂W = G and the update step")
+        _layout(p)
         p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
@@ -93,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: only this machine can reach it")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return top
+
+
+def _layout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--layout", choices=LAYOUTS, default="shape",
+                   help="shape: y.shape + X.shape, as jax.jacobian (default); numerator / denominator: Wikipedia's "
+                   "layouts (results of at most two axes); vec: Magnus–Neudecker's ∂vec(y)/∂vec(X)ᵀ, in Kronecker "
+                   "products where a formula exists")
 
 
 def _formats(p: argparse.ArgumentParser) -> None:
@@ -154,7 +169,9 @@ def _jacobian(args) -> None:
         for t in J.terms:
             print(t.einsum)
     else:
-        print(J)
+        print(J.text(shapes=shapes if J.spec.has_ellipsis else None))
+    if args.layout == "vec" and not args.latex:
+        print(J.formula("vec", shapes=shapes))
     if shapes is not None:
         ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
         for name, op in zip(J.names, ops):
@@ -180,7 +197,7 @@ def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
 
 
 def _differentiate(args) -> None:
-    from . import api
+    from . import api, layouts
     from .algebra import leaf
     from .expression import Expression
     from .language import read_expression
@@ -207,8 +224,9 @@ def _differentiate(args) -> None:
         check_fits(shapes[n] for n in compiled.names)
         rng = random_generator(args.seed)
     wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
+    layout = "shape" if args.layout == "vec" else args.layout
     try:
-        derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
+        derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt, layout=layout)
     except EinsumgradError as err:
         if not guessed:
             raise
@@ -220,7 +238,11 @@ def _differentiate(args) -> None:
     for name in declared:
         print(f"einsumgrad: note: {name} is not a known function: it is taken as an elementwise function of your "
               f"own, its derivative written {name}′", file=sys.stderr)
-    if args.explain:  # a Hessian is explained as the derivative of the gradient
+    if getattr(args, "differential", False):
+        from .differential import differential
+
+        print(differential(expr, wrt))
+    elif args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
     elif args.latex:
         print(derivative.latex())
@@ -232,8 +254,11 @@ def _differentiate(args) -> None:
     else:
         print(derivative)
     if args.matrix:
-        formula = derivative.matrix_notation()
+        formula = derivative.matrix_notation(latex=args.latex)
         print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
+    if args.layout != "shape":
+        print(derivative.formula("vec") if args.layout == "vec" else
+              layouts.note(args.layout, "f", args.wrt, derivative.node.out))
     if args.shapes is not None:
         arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
         value = api.evaluate(derivative, **arrays)

@@ -56,7 +56,7 @@ def demo_wx(plot: str | None = None) -> int:
     heading("The derivative, index by index")
     print(J.explain())
     dense = J(W, x)
-    heading(f"The tensor itself (numerator layout: J[i,j,k] = ∂y[i]/∂W[j,k], shape {dense.shape})")
+    heading(f"The tensor itself (shape layout, as jax.jacobian: J[i,j,k] = ∂y[i]/∂W[j,k], shape {dense.shape})")
     print(f"W =\n{_matrix(W)}\nx = {x}")
     for k in range(n):
         print(f"J[:, :, {k}]  (∂y/∂W[:, {k}]: x[{k}] = {x[k]:g} times the identity)\n{_matrix(dense[:, :, k])}")
@@ -89,11 +89,17 @@ def demo_wx(plot: str | None = None) -> int:
     print(f"L = gᵀ W x, so ∂L/∂W should be g xᵀ.\n  {report}")
     check("the symbolic gradient matches central differences", report.passed)
     heading("Layouts")
-    den = eg.jacobian("ij,j->i", wrt=0, names="W,x", layout="denominator")(W, x)
-    print(f"numerator layout   J.shape = {dense.shape}  (y.shape + W.shape, as jax.jacobian)\n"
-          f"denominator layout J.shape = {den.shape}  (W.shape + y.shape)\n"
-          f"The gradient ∂L/∂W of a scalar L has W's shape {W.shape} in both: that is why g xᵀ fits W.")
-    check("the layouts are transposes of each other", np.array_equal(den, dense.transpose(1, 2, 0)))
+    vec = eg.jacobian("ij,j->i", wrt=0, names="W,x", layout="vec")
+    flat = vec(W, x)
+    print(f"shape layout  J.shape = {dense.shape}  (y.shape + W.shape, as jax.jacobian and torch)\n"
+          f"vec layout    J.shape = {flat.shape}  (Magnus–Neudecker: {vec.formula('vec')}, vec stacking columns)\n"
+          "Wikipedia's numerator and denominator layouts define no derivative of a vector by a matrix.\n"
+          f"For the scalar L = gᵀ W x, ∂L/∂W = g xᵀ has W's shape {W.shape} in the shape layout and in Wikipedia's\n"
+          f"denominator layout — that is why W − η g xᵀ is a gradient step; Wikipedia's numerator layout writes its\n"
+          f"transpose x gᵀ, of shape {W.shape[::-1]}.")
+    check("the vec layout is xᵀ ⊗ I", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
+    numerator = eg.evaluate(eg.grad(L, Wt, layout="numerator"), W=W, x=x, g=g)
+    check("the numerator-layout gradient is x gᵀ", np.allclose(numerator, np.outer(x, g)))
     if plot:
         _plot_slices(dense, plot, "∂y/∂W for y = Wx: slices J[:, :, k]")
     return check.verdict()

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import render
+from . import layouts, matrix, render
 from .algebra import leaf, product
 from .caches import cache
 from .compiler import Compiled, to_array, whole_number
@@ -31,7 +31,7 @@ from .expression import Expression
 from .ir import Expr, Term, Var
 from .parse import ELLIPSIS, Bound, parse
 
-LAYOUTS = ("numerator", "denominator")
+LAYOUTS = layouts.LAYOUTS
 
 
 class TermInfo(NamedTuple):
@@ -46,7 +46,7 @@ class TermInfo(NamedTuple):
 class _Symbolic(NamedTuple):
     y: Expr
     var: Var
-    jac: Expr  # numerator layout
+    jac: Expr  # shape layout
     vjp: Expr
     jvp: Expr
     cotangent: str
@@ -56,12 +56,12 @@ class _Symbolic(NamedTuple):
 class Jacobian:
     """``∂y/∂X`` for ``y = einsum(spec, *operands)`` and ``X = operands[wrt]``.
 
-    Call it for the dense Jacobian (shape ``y.shape + X.shape``, or
-    ``X.shape + y.shape`` with ``layout="denominator"``); ``vjp`` and ``jvp``
-    apply the chain rule without building it.
+    Call it for the dense Jacobian (shape ``y.shape + X.shape``; see :mod:`einsumgrad.layouts`
+    for Wikipedia's ``"numerator"`` and ``"denominator"`` layouts and the ``"vec"`` matrix);
+    ``vjp`` and ``jvp`` apply the chain rule without building it.
     """
 
-    def __init__(self, spec: str, wrt: int = 0, *, names=None, layout: str = "numerator"):
+    def __init__(self, spec: str, wrt: int = 0, *, names=None, layout: str = "shape"):
         self.spec = parse(spec)
         n = self.spec.nargs
         if isinstance(wrt, bool) or not isinstance(wrt, (int, np.integer)) or not -n <= wrt < n:
@@ -71,11 +71,10 @@ class Jacobian:
             )
         self.wrt = int(wrt) % n
         self.names = operand_names(names, n)
-        if layout not in LAYOUTS:
-            raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (y.shape + X.shape) or 'denominator'")
-        self.layout = layout
+        self.layout = layouts.check(layout)
         self.output_name = unused_name(("y", "out", "z", "result"), self.names)
         self._seen: dict[tuple, _Symbolic] = {}  # operand shapes -> symbolic result, checked once
+        self._laid_out(self.symbolic)  # a layout this Jacobian's ranks have, or a clear error
 
     # -- symbolic --------------------------------------------------------------
     def _symbolic(self, shapes) -> _Symbolic:
@@ -90,11 +89,25 @@ class Jacobian:
     def _for(self, operands) -> _Symbolic:
         return self._symbolic([np.shape(a) for a in operands]) if operands else self.symbolic
 
+    def _shaped(self, shapes) -> _Symbolic:
+        """The symbolic result for these operand shapes (checked against the spec), or with '...' empty."""
+        if shapes is None:
+            return self.symbolic
+        self.nbytes(*shapes)
+        return self._symbolic([tuple(s) for s in shapes])
+
+    def _laid_out(self, sym: _Symbolic) -> Expr:
+        """The Jacobian with its axes in this Jacobian's layout."""
+        jac, k = sym.jac, sym.y.ndim
+        order = layouts.axes(self.layout, k, jac.ndim - k, self.output_name, sym.var.name)
+        return Expr(tuple(jac.out[a] for a in order), tuple(jac.dims[a] for a in order), jac.terms)
+
     def expression(self, *operands) -> Expression:
         """The simplified Jacobian as an expression (in this Jacobian's layout), for operands
         like these (their shapes resolve '...'; none: '...' taken as empty); it accepts every operand."""
-        return Expression(_layout(self._for(operands), self.layout), f"∂{self.output_name}/∂{self.names[self.wrt]}",
-                          self.names)
+        sym = self._for(operands)
+        return Expression(self._laid_out(sym), render.derivative_name(
+            self.output_name, sym.jac.out[: sym.y.ndim], self.names[self.wrt], sym.jac.out[sym.y.ndim :]), self.names)
 
     def vjp_expression(self, *operands) -> Expression:
         """``Σ_I g[I] J[I,P]`` as an expression; the cotangent is the tensor ``cotangent_name``."""
@@ -116,7 +129,7 @@ class Jacobian:
 
     @property
     def terms(self) -> list[TermInfo]:
-        jac = _layout(self.symbolic, self.layout)
+        jac = self._laid_out(self.symbolic)
         names = set(jac.out)
         return [
             TermInfo(t.coef, tuple(render.render_factor(f, names, render.UNICODE) for f in t.factors),
@@ -124,15 +137,18 @@ class Jacobian:
             for t in jac.terms
         ]
 
-    def formula(self, style: str = "unicode") -> str:
+    def formula(self, style: str = "unicode", *, shapes=None) -> str:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
-        'ascii' or 'latex'."""
-        sym = self.symbolic
+        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I``, Magnus–Neudecker's form, or why
+        there is none). ``shapes`` (one per operand) show the axes a '...' stands for."""
+        sym = self._shaped(shapes)
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
         styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
-                  "latex": render.LATEX}
+                  "latex": render.LATEX, "vec": None}
         if not isinstance(style, str) or style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
+        if style == "vec":
+            return matrix.vec_formula(sym.jac, sym.y.ndim, self.output_name, sym.var.name)
         rhs_style = styles[style]
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
         y, x = self.output_name, self.names[self.wrt]
@@ -143,18 +159,20 @@ class Jacobian:
             return f"d {y}{rhs_style.indices(y_idx)} / d {x}{rhs_style.indices(x_idx)} = {rhs}"
         return f"∂{y}{rhs_style.indices(y_idx)}/∂{x}{rhs_style.indices(x_idx)} = {rhs}"
 
-    def layout_note(self) -> str:
-        sym = self.symbolic
-        y, x = self.output_name, self.names[self.wrt]
-        out = _layout(sym, self.layout).out
-        shape = f"{y}.shape + {x}.shape" if self.layout == "numerator" else f"{x}.shape + {y}.shape"
-        ellipsis = "; '...' shown empty" if self.spec.has_ellipsis else ""
-        return f"{self.layout} layout: J[{','.join(out)}], shape {shape}{ellipsis}"
+    def layout_note(self, *, shapes=None) -> str:
+        sym = self._shaped(shapes)
+        return layouts.note(self.layout, self.output_name, self.names[self.wrt], self._laid_out(sym).out,
+                            self.spec.has_ellipsis and shapes is None)
+
+    def text(self, *, shapes=None) -> str:
+        """The formula, the einsum it differentiates, and the layout (``str(J)``); with ``shapes``,
+        for operands of those shapes, any '...' shown as the axes it stands for."""
+        sym = self._shaped(shapes)
+        definition = render.index_notation(sym.y, name=self.output_name)
+        return f"{self.formula(shapes=shapes)}\n  where {definition}; {self.layout_note(shapes=shapes)}"
 
     def __str__(self):
-        sym = self.symbolic
-        definition = render.index_notation(sym.y, name=self.output_name)
-        return f"{self.formula()}\n  where {definition}; {self.layout_note()}"
+        return self.text()
 
     def __repr__(self):
         return f"Jacobian({self.spec.text!r}, wrt={self.wrt}, names={','.join(self.names)!r}, layout={self.layout!r})"
@@ -200,7 +218,8 @@ class Jacobian:
         """The dense Jacobian (guarded: above the memory limit it raises and suggests vjp/jvp)."""
         limit = None if memory_limit is None else whole_number("memory_limit", memory_limit, " of bytes")
         sym, arrays = self._arrays(operands)
-        return _compiled(_layout(sym, self.layout), self.names, limit)(**arrays)
+        dense = _compiled(self._laid_out(sym), self.names, limit)(**arrays)
+        return layouts.vec_matrix(dense, sym.y.ndim) if self.layout == "vec" else dense
 
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
@@ -275,14 +294,6 @@ def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int
     vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
     jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
     return _Symbolic(y, var, jac, vjp, jvp, cotangent, tangent)
-
-
-def _layout(sym: _Symbolic, layout: str) -> Expr:
-    if layout == "numerator":
-        return sym.jac
-    k = sym.y.ndim
-    jac = sym.jac
-    return Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
 
 
 @cache(maxsize=1024)

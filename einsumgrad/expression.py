@@ -94,9 +94,29 @@ class Expression:
     def _repr_latex_(self):
         return f"${self.latex()}$"
 
-    def matrix_notation(self) -> str | None:
-        """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``) or ``None`` where none exists."""
-        return matrix.matrix_notation(self.node)
+    def matrix_notation(self, latex: bool = False) -> str | None:
+        """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
+        or ``None`` where none exists."""
+        text = matrix.matrix_notation(self.node)
+        return matrix.latex(text) if latex and text else text
+
+    def formula(self, style: str = "unicode") -> str:
+        """The expression printed in ``style``: 'unicode', 'ascii', 'latex', or for a Jacobian made
+        by ``eg.jacobian`` / ``eg.grad``, 'vec': ``∂vec(f)/∂vec(X)ᵀ`` in Kronecker products
+        (Magnus–Neudecker), or why there is none."""
+        styles = {"unicode": self.__str__, "ascii": self.ascii, "latex": self.latex, "vec": self._vec}
+        if not isinstance(style, str) or style not in styles:
+            raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
+        return styles[style]()
+
+    def _vec(self) -> str:
+        parts = render.derivative_parts(self.name)
+        if parts is None or parts[0] != 1:
+            raise EinsumgradError("formula('vec') is for a first derivative made by eg.jacobian or eg.grad")
+        _, f, f_idx, x, x_idx, _ = parts
+        dims = dict(zip(self.node.out, self.node.dims))
+        out = f_idx + x_idx
+        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(f_idx), f, x)
 
     def einsum_terms(self) -> list[str]:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""

@@ -31,7 +31,7 @@ from .algebra import add, apply, as_expr, axes, power, product, scale
 from .errors import EinsumgradError
 from .functions import Function, register
 from .ir import Expr, fresh
-from .matrix import atomic
+from .render import atomic
 
 
 def _reduced(dims, axes_):

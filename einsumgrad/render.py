@@ -15,11 +15,11 @@ y[i] = sum_j W[i,j] * x[j]
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
 from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, is_sum, postorder
-from .matrix import atomic
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -65,7 +65,7 @@ LONG = 600  # characters: a longer result prints as equations with named interme
 def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`)."""
     style = ASCII if ascii else UNICODE
-    return equation((name or "y") + style.indices(expr.out), expr, style)
+    return equation(left_side(name or "y", expr.out, style), expr, style)
 
 
 def equation(lhs: str, expr: Expr, style: Style) -> str:
@@ -117,7 +117,46 @@ def equations(expr: Expr, style: Style, lhs: str) -> str:
     return "\n".join(lines)
 
 
-_DERIVATIVE_NAME = re.compile(r"∂(²?)([A-Za-z_][A-Za-z0-9_]*)/∂([A-Za-z_][A-Za-z0-9_]*)²?\Z")
+_NAME, _AT = r"([^\W\d]\w*)", r"(?:\[([^\]]*)\])?"
+_DERIVATIVE_NAME = re.compile(rf"∂(²?){_NAME}{_AT}/∂{_NAME}{_AT}(?:∂{_NAME}{_AT})?\Z")
+
+
+def derivative_name(f: str, f_idx, x: str, x_idx, second=None) -> str:
+    """The name a derivative prints under, its indices in it: ``∂y[i]/∂W[j,k]`` (the output's
+    indices on the numerator), ``∂f/∂W[i,j]``, or with ``second`` (the indices of a second
+    ``∂x``) the Hessian ``∂²f/∂x[i]∂x[j]``."""
+    at = UNICODE.indices
+    if second is None:
+        return f"∂{f}{at(f_idx)}/∂{x}{at(x_idx)}"
+    return f"∂²{f}{at(f_idx)}/∂{x}{at(x_idx)}∂{x}{at(second)}"
+
+
+def derivative_parts(name: str):
+    """``(order, f, f_idx, x, x_idx, second x_idx or None)`` of a :func:`derivative_name`, or None."""
+    m = _DERIVATIVE_NAME.match(name)
+    if not m:
+        return None
+    order, f, fi, x, xi, x2, xi2 = m.groups()
+    split = lambda text: tuple(text.split(",")) if text else ()  # noqa: E731
+    return (2 if order else 1), f, split(fi), x, split(xi), (split(xi2) if x2 else None)
+
+
+def left_side(name: str, out, style: Style) -> str:
+    """``name[out]``; a derivative's name carries its own indices and prints in the style's own way
+    (``d y[i] / d W[j,k]`` in ASCII, ``\\frac{\\partial y_{i}}{\\partial W_{jk}}`` in LaTeX)."""
+    parts = derivative_parts(name)
+    if parts is None:
+        return (latex_name(name) if style.latex else name) + style.indices(out)
+    order, f, f_idx, x, x_idx, second = parts
+    if style.latex:
+        f, x = latex_name(f), latex_name(x)
+        below = rf"\partial {x}{style.indices(x_idx)}" + ("" if second is None else rf" \partial {x}{style.indices(second)}")
+        power = "^{2}" if order == 2 else ""
+        return rf"\frac{{\partial{power} {f}{style.indices(f_idx)}}}{{{below}}}"
+    if style.ascii:
+        below = f"d {x}{style.indices(x_idx)}" + ("" if second is None else f" d {x}{style.indices(second)}")
+        return f"d{'^2' if order == 2 else ''} {f}{style.indices(f_idx)} / {below}"
+    return name
 
 
 def _worth_naming(node) -> bool:
@@ -128,23 +167,33 @@ def _worth_naming(node) -> bool:
 
 
 def latex(expr: Expr, name: str | None = None) -> str:
-    name = name or "y"
-    derivative = _DERIVATIVE_NAME.match(name)
-    if derivative:  # ∂f/∂W[i,j] -> \frac{\partial f}{\partial W_{ij}}
-        order, f, x = derivative.groups()
-        x = latex_name(x)
-        if order:
-            half = len(expr.out) // 2
-            below = rf"\partial {x}{LATEX.indices(expr.out[:half])} \partial {x}{LATEX.indices(expr.out[half:])}"
-            lhs = rf"\frac{{\partial^{{2}} {latex_name(f)}}}{{{below}}}"
-        else:
-            lhs = rf"\frac{{\partial {latex_name(f)}}}{{\partial {x}{LATEX.indices(expr.out)}}}"
-    else:
-        lhs = latex_name(name) + LATEX.indices(expr.out)
-    return equation(lhs, expr, LATEX)
+    return equation(left_side(name or "y", expr.out, LATEX), expr, LATEX)
+
+
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+          "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
+          "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
+
+
+def atomic(text: str) -> bool:
+    """Whether ``text`` needs no brackets when juxtaposed: no space outside brackets."""
+    depth = 0
+    for c in text:
+        depth += c in "(["
+        depth -= c in ")]"
+        if depth == 0 and c == " ":
+            return False
+    return True
 
 
 def latex_name(name: str) -> str:
+    """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``."""
+    if len(name) == 1 and unicodedata.category(name).startswith("L") and "GREEK" in unicodedata.name(name, ""):
+        words = unicodedata.name(name).split()
+        spelled = words[-1].lower() if words[1] == "SMALL" else words[-1].capitalize()
+        name = spelled if spelled in _GREEK else name
+    if name in _GREEK:
+        return "\\" + name
     return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
 
 
@@ -221,9 +270,13 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     if arg in style.named:
         inner = style.named[arg]
     elif isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
-        inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
+        transpose = "^T" if style.ascii else r"^{\top}" if style.latex else "ᵀ"
+        inner = (latex_name(ref.node.name) if style.latex else ref.node.name) + ("" if ref.idx == arg.out else transpose)
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
+    if style.latex and node.fn == "inv":  # X^{-1}, (X^{-1})_{ji}
+        base = inner if "^" not in inner and "->" not in inner else rf"\left({inner}\right)"
+        return f"({base}^{{-1}})" + style.indices(idx) if idx else f"{base}^{{-1}}"
     show = get(node.fn).show
     if show is not None:
         norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"

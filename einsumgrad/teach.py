@@ -131,11 +131,10 @@ def explain(jacobian) -> Derivation:
     steps += _eliminations(raw, lhs)
     jac = simplify(raw)
     shape = f"{yname}.shape + {xname}.shape"
+    asked = "" if jacobian.layout == "shape" else f"; you asked for {jacobian.layout_note()}"
     steps.append(Step(
-        f"Result, in numerator layout (J{render.UNICODE.indices(jac.out)} = {lhs}, shape {shape})"
-        + (f"; the denominator layout you asked for puts {xname}'s axes first" if jacobian.layout != "numerator"
-           else ""),
-        jac, _line(lhs, jac), _sparsity(jac)))
+        f"Result, in the shape layout of jax.jacobian and torch (J{render.UNICODE.indices(jac.out)} = {lhs}, "
+        f"shape {shape}){asked}", jac, _line(lhs, jac), _sparsity(jac)))
     if not y.out:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
@@ -170,12 +169,26 @@ def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
     steps += _eliminations(raw, lhs)
     final = simplify(raw)
     steps.append(Step("Result" + (", shaped like " + var.name if not expr.out else
-                                  f", in numerator layout (shape {name}.shape + {var.name}.shape)"),
+                                  f", in the shape layout of jax.jacobian (shape {name}.shape + {var.name}.shape)"),
                       final, _line(lhs, final)))
     matrix = matrix_notation(final)
     if matrix:
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
+    if not expr.out and len(var.shape) == 2:
+        steps.append(_layouts_step(final, name, var))
     return Derivation(tuple(steps))
+
+
+def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
+    """Which matrix each convention calls ``∂f/∂W``, for W's own shape, and why they differ."""
+    turned = Expr(grad.out[::-1], grad.dims[::-1], grad.terms)  # Gᵀ, printed only: the steps' nodes equal G
+    m, n = (str(d) if isinstance(d, int) else letter for d, letter in zip(var.shape, "mn"))  # m×n for unknown sizes
+    as_w, as_wt = matrix_notation(grad) or "G", matrix_notation(turned) or "Gᵀ"
+    return Step(
+        f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
+        f"{as_w}, {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
+        f"numerator layout lays it out by {var.name}ᵀ: {as_wt}, {n}×{m}. Both hold the same numbers "
+        f"∂{name}/∂{var.name}[i,j], arranged transposed")
 
 
 def _calls(expr: Expr, var: Var) -> list[Call]:

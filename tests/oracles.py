@@ -10,7 +10,7 @@ import numpy as np
 def exact_jacobian(spec: str, operands, wrt: int) -> np.ndarray:
     """∂einsum/∂operands[wrt] by linearity: feed every basis tensor through np.einsum.
 
-    Shape ``out.shape + operands[wrt].shape`` (numerator layout).
+    Shape ``out.shape + operands[wrt].shape`` (the shape layout, as jax.jacobian).
     """
     x = np.asarray(operands[wrt])
     out = np.einsum(spec, *operands)

@@ -189,7 +189,7 @@ GOLDEN = [  # (what, derivative, matrix notation, arrays, the value by NumPy)
      X0.T @ (X0 @ w0) / np.linalg.norm(X0 @ w0)),
     ("cross-entropy, rows of Y declared to sum to one", eg.grad(-eg.sum(eg.stochastic(Y) * eg.log_softmax(X @ W)), W),
      "Xᵀ (softmax(X W) - Y)", dict(X=X0, W=W0, Y=P0), X0.T @ (softmax(X0 @ W0) - P0)),
-    ("cross-entropy, general Y", eg.grad(-eg.sum(Y * eg.log_softmax(X @ W)), W), "Xᵀ (diag(Y 𝟏) softmax(X W) - Y)",
+    ("cross-entropy, general Y", eg.grad(-eg.sum(Y * eg.log_softmax(X @ W)), W), "Xᵀ (diag(Y 𝟙) softmax(X W) - Y)",
      dict(X=X0, W=W0, Y=Y0), X0.T @ (Y0.sum(1, keepdims=True) * softmax(X0 @ W0) - Y0)),
     ("cross-entropy, Y = softmax(T): rows evidently sum to one",
      eg.grad(-eg.sum(eg.softmax(T) * eg.log_softmax(X @ W)), W), "Xᵀ (softmax(X W) - softmax(T))",
@@ -270,7 +270,7 @@ def test_every_function_through_the_cli(name):
 def test_softmax_regression_in_the_cli():
     r = run_cli("grad", "-sum(Y * log_softmax(X @ W))", "--wrt", "W", "--matrix")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-1] == "matrix notation: Xᵀ (diag(Y 𝟏) softmax(X W) - Y)"
+    assert r.stdout.splitlines()[-1] == "matrix notation: Xᵀ (diag(Y 𝟙) softmax(X W) - Y)"
     r = run_cli("grad", "logsumexp(X @ w)", "--wrt", "w", "--matrix", "--shapes", "X=5x3,w=3")
     assert r.returncode == 0 and "matrix notation: Xᵀ softmax(X w)" in r.stdout and "PASS" in r.stdout
     r = run_cli("grad", "softmax(X, axis=3)", "--wrt", "X")

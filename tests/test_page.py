@@ -72,11 +72,11 @@ def test_every_example_answers_and_passes_finite_differences(example):
 
 def test_the_wx_question_is_a_third_order_tensor_sliced_into_multiples_of_the_identity():
     reply = ask(EXAMPLES[0])
-    assert reply["text"] == "∂f/∂W[i,j,k] = δ[i,j] x[k]"
+    assert reply["text"] == "∂f[i]/∂W[j,k] = δ[i,j] x[k]"
     assert reply["shape"] == [2, 2, 3]
     assert reply["tensor"].count('type="radio"') == 3
     assert "J[:, :, 0] = " in reply["tensor"] and "I (a multiple of the identity)" in reply["tensor"]
-    assert "Numerator layout: J[i,j,k]" in reply["layout"]
+    assert "Shape layout: J[i,j,k]" in reply["layout"] and "define none" in reply["layout"]
 
 
 def test_the_orthogonality_question_gives_the_closed_form():
@@ -163,7 +163,7 @@ def test_a_derivation_over_http(server):
     status, _, body = request(server, "POST", "/api/derive", json.dumps(EXAMPLES[0]._asdict()),
                               {"Content-Type": "application/json"})
     reply = json.loads(body)
-    assert status == 200 and reply["ok"] and reply["text"] == "∂f/∂W[i,j,k] = δ[i,j] x[k]"
+    assert status == 200 and reply["ok"] and reply["text"] == "∂f[i]/∂W[j,k] = δ[i,j] x[k]"
 
 
 @pytest.mark.parametrize("headers, body, status, message", [
@@ -249,7 +249,7 @@ def test_rich_output_of_every_object_a_notebook_shows():
     for html in shown.values():
         assert html.startswith('<div class="eg"><style>')
     assert "matrix notation" in shown["expression"] and "<msup><mi>x</mi><mi>T</mi></msup>" in shown["expression"]
-    assert "numerator layout" in shown["jacobian"] and "<ol" in shown["derivation"]
+    assert "shape layout" in shown["jacobian"] and "<ol" in shown["derivation"]
     assert "PASS" in shown["check"] and "Compiled(1 expression" in shown["compiled"]
 
 

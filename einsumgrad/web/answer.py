@@ -7,7 +7,7 @@ derivative order and the tensors; the server adds a time limit per request.
 >>> reply = respond({"expression": "einsum('ij,j->i', W, x)", "wrt": "W", "kind": "jacobian",
 ...                  "shapes": {"W": [2, 3], "x": [3]}})
 >>> reply["ok"], reply["text"], reply["shape"]
-(True, '∂f/∂W[i,j,k] = δ[i,j] x[k]', [2, 2, 3])
+(True, '∂f[i]/∂W[j,k] = δ[i,j] x[k]', [2, 2, 3])
 """
 from __future__ import annotations
 
@@ -162,8 +162,10 @@ def _layout(kind: str, wrt: str, out, rank: int) -> str:
         return f"Gradient layout: ∂f/∂{wrt}[{idx}] sits at position [{idx}], so the gradient is shaped like {wrt}."
     if kind == "hessian":
         return f"Hessian layout: H[{idx}], shape {wrt}.shape + {wrt}.shape."
-    return (f"Numerator layout: J[{idx}] = ∂f[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
-            f"shape f.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian).")
+    return (f"Shape layout: J[{idx}] = ∂f[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
+            f"shape f.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian)"
+            + ("; Wikipedia's numerator and denominator layouts define none for more than two axes." if len(out) > 2
+               else "."))
 
 
 def _values(derivative: Expression, of: Expression, x: Expression, kind: str, arrays: dict) -> dict:
