@@ -14,6 +14,7 @@ from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian
+from .codegen import codegen
 from .compiler import configure
 from .functions import public as _public
 from .einsum_jacobian import Jacobian
@@ -21,7 +22,7 @@ from .paths import paths
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
+    "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "configure", "einsum", "evaluate", "explain", "function",
     "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]

@@ -99,6 +99,11 @@ class Compiled:
         self(**arrays)
         return [k.plan.contraction for step in self._last.kernels for k in step if k.plan.contraction]
 
+    def program(self, arrays: dict) -> _Program:
+        """The plan for arrays like these (only their ``shape`` and ``dtype`` are read), uncached:
+        for code generation, which writes the same steps as source."""
+        return _Program(self, self._arrays(arrays))
+
     @property
     def plan_cache_size(self) -> int:
         return len(self._plans)
@@ -166,7 +171,7 @@ class _Program:
             if expected != tuple(arrays[n].shape):
                 raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
                                  f"{tuple(arrays[n].shape)}")
-        nodes = postorder(*compiled.exprs)
+        self.nodes = nodes = postorder(*compiled.exprs)
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
