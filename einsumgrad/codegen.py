@@ -35,7 +35,7 @@ from .compiler.plan import contraction
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
-from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape
+from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape, postorder
 from .simplify import eliminate_deltas
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
@@ -106,15 +106,20 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
         if unknown or missing:
             raise EinsumgradError(f"codegen shapes= needs exactly {', '.join(compiled.names)}; "
                                   + (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"))
+    classes = _classes(_tied(postorder(*compiled.exprs)), lambda a, b: 1 not in (a, b))  # a 1 may stretch
+    known = {c: d for d, c in classes.items() if isinstance(d, int)}
+
+    def size(d) -> int:
+        return d if isinstance(d, int) else known.get(classes.get(d), NOMINAL)
+
     zero = np.zeros(())
     arrays = {}
     for n in compiled.names:
         if shapes is not None:
             shape = tuple(shapes[n])
-        elif n in compiled.vars:
-            shape = tuple(d if isinstance(d, int) else NOMINAL for d in compiled.vars[n].shape)
-        else:  # a tensor that only gives sizes
-            shape = (NOMINAL,) * compiled.ranks[n]
+        else:
+            dims = compiled.vars[n].shape if n in compiled.vars else tuple((n, k) for k in range(compiled.ranks[n]))
+            shape = tuple(map(size, dims))
         arrays[n] = np.broadcast_to(zero, shape)
     return arrays
 
@@ -170,7 +175,7 @@ class _Writer:
         """The source text of an axis length: a literal, or the name it was read into."""
         if isinstance(d, int):
             return str(d)
-        cls = self.sizes[d]
+        cls = self.sizes.get(d, d)
         if cls not in self.size_names:
             self.size_names[cls] = self.fresh(next((c for c in "mnpqrstuvw" if c not in self.taken), "size"))
         self.used.add(cls)
@@ -234,11 +239,11 @@ class _Writer:
             dims = self.param_dims(p)
             new = {}
             for k, d in enumerate(dims):
-                if not isinstance(d, int) and self.sizes[d] in used and self.sizes[d] not in bound:
-                    new.setdefault(self.sizes[d], k)
+                if not isinstance(d, int) and self.sizes.get(d, d) in used and self.sizes.get(d, d) not in bound:
+                    new.setdefault(self.sizes.get(d, d), k)
             if not new:
                 continue
-            if len(new) == len(dims):
+            if len(new) == len(dims) and p in self.vars:  # a tensor that only gives sizes may have more axes
                 names = ", ".join(self.size_names[c] for c in new)
                 lines.append(f"{names}{',' * (len(new) == 1)} = {p}.shape")
             else:
@@ -423,7 +428,7 @@ def _product(equation: str, a: str, b: str) -> str | None:
     for small, big, s_letters, b_letters in ((a, b, left, right), (b, a, right, left)):
         if b_letters == result and len(set(result)) == len(result) and s_letters == "".join(
                 c for c in result if c in s_letters):
-            return f"{_broadcast(small, [c in s_letters for c in result])} * {big}"
+            return f"{_broadcast(small, [c in s_letters for c in result], leading=False)} * {big}"
     return None
 
 
@@ -431,10 +436,11 @@ def _oriented(name: str, letters: str, wanted: str) -> str:
     return name if letters == wanted else f"{name}.T"
 
 
-def _broadcast(value: str, carried: list[bool]) -> str:
-    """The term's value with its broadcast axes put back as length 1 (leading ones NumPy adds itself)."""
+def _broadcast(value: str, carried: list[bool], leading: bool = True) -> str:
+    """The value with its broadcast axes put back as length 1 (without ``leading``: not the leading
+    ones, which NumPy's broadcasting adds itself)."""
     index = [":" if c else "None" for c in carried]
-    while index and index[0] == "None":
+    while index and index[0] == "None" and not leading:
         index.pop(0)
     while index and index[-1] == ":":
         index.pop()
@@ -485,36 +491,13 @@ def _layout_note(e: Expression, vars) -> str:
     return f", like {m.group(3)}" if len(var.shape) == e.ndim else ""
 
 
-def _size_classes(program) -> dict:
-    """Each symbolic axis length the program meets -> one class per length that the plan
-    found equal (through a shared index or a delta), so each is read from its inputs once."""
-    parent: dict = {}
-
-    def find(d):
-        while parent.setdefault(d, d) != d:
-            d = parent[d]
-        return d
-
-    def union(a, b):
-        if isinstance(a, int) or isinstance(b, int) or program.dim(a) != program.dim(b):
-            return
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb, key=_order)] = min(ra, rb, key=_order)
-
-    for node in program.nodes:
-        if isinstance(node, Var):
-            for d in node.shape:
-                if not isinstance(d, int):
-                    find(d)
-        elif isinstance(node, Call):
+def _tied(nodes):
+    """Pairs of axis lengths that share an index (or a delta, or a function's elementwise axis)."""
+    for node in nodes:
+        if isinstance(node, Call):
             if len(node.shape) == len(node_shape(node.arg)):
-                for a, b in zip(node.shape, node_shape(node.arg)):
-                    union(a, b)
-        else:
-            for d in node.dims:
-                if not isinstance(d, int):
-                    find(d)
+                yield from zip(node.shape, node_shape(node.arg))
+        elif isinstance(node, Expr):
             for t in node.terms:
                 at = dict(zip(node.out, node.dims))
                 for f in t.factors:
@@ -523,15 +506,30 @@ def _size_classes(program) -> dict:
                     elif isinstance(f, Delta):
                         pairs = ((f.a, f.dim), (f.b, f.dim))
                     else:
-                        pairs = () if isinstance(f.dim, int) else ((None, f.dim),)
+                        continue
                     for a, d in pairs:
-                        if isinstance(d, int):
-                            continue
-                        find(d)
-                        if a is not None:
-                            union(at.setdefault(a, d), d)
+                        yield at.setdefault(a, d), d
+
+
+def _classes(pairs, same) -> dict:
+    """Union-find: every length met -> its class's representative, joining pairs that are ``same``."""
+    parent: dict = {}
+
+    def find(d):
+        while parent.setdefault(d, d) != d:
+            d = parent[d]
+        return d
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb and same(a, b):
+            parent[max(ra, rb, key=repr)] = min(ra, rb, key=repr)
     return {d: find(d) for d in list(parent)}
 
 
-def _order(d) -> tuple:
-    return (d[0], d[1])
+def _size_classes(program) -> dict:
+    """Each symbolic axis length -> one class per length that the plan found equal (through a
+    shared index or a delta), so that each is read from the inputs once."""
+    pairs = list(_tied(program.nodes)) + [(d, d) for v in program.nodes if isinstance(v, Var) for d in v.shape]
+    symbolic = [(a, b) for a, b in pairs if not isinstance(a, int) and not isinstance(b, int)]
+    return _classes(symbolic, lambda a, b: program.dim(a) == program.dim(b))
