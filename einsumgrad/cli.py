@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from . import functions
+from . import __version__, functions
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="run 'einsumgrad COMMAND --help' for each command's options and examples",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    top.add_argument("--version", action="version", version=f"einsumgrad {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter
 
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _formats(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--code", choices=("numpy", "jax", "torch"), help="print the source of a function computing it")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --code: write the source to FILE")
+    p.add_argument("--force", action="store_true", help="with -o: overwrite FILE if it exists")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--latex", action="store_true", help="print LaTeX")
     group.add_argument("--ascii", action="store_true", help="print plain ASCII")
@@ -125,6 +129,8 @@ def _jacobian(args) -> None:
     from .einsum_jacobian import Jacobian
 
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
+    if _code(args, J):
+        return
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
         J.nbytes(*shapes)  # checks them against the spec before anything is printed
@@ -192,6 +198,8 @@ def _differentiate(args) -> None:
         rng = random_generator(args.seed)
     wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
+    if _code(args, derivative):
+        return
     if args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
     elif args.latex:
@@ -213,6 +221,28 @@ def _differentiate(args) -> None:
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
         report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)
         print(report)
+
+
+def _code(args, result) -> bool:
+    """With --code: print the generated source, or write it to -o FILE; whether it did."""
+    if args.code is None:
+        if args.output is not None:
+            raise EinsumgradError("-o writes generated source: use it with --code numpy|jax|torch")
+        return False
+    from .codegen import codegen
+
+    source = codegen(result, backend=args.code) + "\n"
+    if args.output is None:
+        print(source, end="")
+        return True
+    if os.path.exists(args.output) and not args.force:
+        raise EinsumgradError(f"-o {args.output}: the file exists; pass --force to overwrite it")
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(source)
+    except OSError as err:
+        raise EinsumgradError(f"-o {args.output}: {err.strerror}") from None
+    return True
 
 
 def _demo(args) -> int:

@@ -325,7 +325,7 @@ class _Writer:
         else:
             value, fresh = self.contraction(plan, ops), True
         if plan.reshape:
-            value = _broadcast(value, _carried(node, term))
+            value = _broadcast(value, _carried(node, term), leading=plan.diagonal is None)
         return coef, value, fresh
 
     def einsum(self, equation: str, ops) -> str:
@@ -421,15 +421,16 @@ def _matmul(equation: str, a: str, b: str) -> str | None:
 
 
 def _product(equation: str, a: str, b: str) -> str | None:
-    """``a * b`` for a step that sums nothing and whose result is one operand's axes, the other
-    operand's axes a part of them in order (put back as length-1 axes); None for any other step."""
+    """``a * b`` with length-1 axes put in (``v[:, None] * x``) for a step that sums nothing and
+    keeps each operand's axes in order; None for any other step."""
     inputs, result = equation.split("->")
-    left, right = inputs.split(",")
-    for small, big, s_letters, b_letters in ((a, b, left, right), (b, a, right, left)):
-        if b_letters == result and len(set(result)) == len(result) and s_letters == "".join(
-                c for c in result if c in s_letters):
-            return f"{_broadcast(small, [c in s_letters for c in result], leading=False)} * {big}"
-    return None
+    operands = inputs.split(",")
+    if len(set(result)) != len(result) or set("".join(operands)) != set(result):
+        return None
+    if any(letters != "".join(c for c in result if c in letters) for letters in operands):
+        return None
+    return " * ".join(_broadcast(name, [c in letters for c in result], leading=False)
+                      for name, letters in zip((a, b), operands))
 
 
 def _oriented(name: str, letters: str, wanted: str) -> str:
