@@ -81,12 +81,40 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
     exprs = tuple(_expression(e) for e in exprs)
     if not exprs:
         raise EinsumgradError("codegen takes one or more expressions built with eg.tensor / eg.einsum")
-    compiled = Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62)
+    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62), exprs, backend,
+                   name, shapes)
+
+
+def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | None) -> str:
     for n in compiled.names:
         if keyword.iskeyword(n):
             raise EinsumgradError(f"tensor {n!r} is a Python keyword, so it cannot name a parameter; rename it")
     program = compiled.program(_planning_arrays(compiled, shapes))
     return _Writer(compiled, program, BACKENDS[backend], name, exprs, shapes is not None).source()
+
+
+class Traced(Compiled):
+    """``eg.compile`` for JAX and PyTorch: per input shapes, the generated source of that backend,
+    run as Python, so that it traces under ``jax.jit``, ``jax.vmap`` and ``jax.grad`` and keeps
+    torch tensors on their device."""
+
+    def __init__(self, *exprs: Expression, optimize="auto", backend: str):
+        super().__init__(*(e.node for e in exprs), optimize=optimize, backend=backend,
+                         accepted=frozenset().union(*(e.tensors for e in exprs)))
+        self.expressions = exprs
+
+    def __call__(self, **arrays):
+        arrays = self._arrays(arrays)
+        key = tuple(tuple(arrays[n].shape) for n in self.names)
+        fn = self._plans.get(key)
+        if fn is None:
+            source = _source(self, self.expressions, self.backend, "compiled", dict(zip(self.names, key)))
+            namespace: dict = {}
+            exec(compile(source, f"<einsumgrad {self.backend}>", "exec"), namespace)  # noqa: S102 - our own source
+            fn = self._plans.insert(key, namespace["compiled"])
+            fn.describe = lambda: source  # what repr shows as the plan
+        self._last = fn
+        return fn(**{n: arrays[n] for n in self.names})
 
 
 def _expression(e) -> Expression:

@@ -82,6 +82,10 @@ class Compiled:
         out = {}
         for n in self.names:  # arrays of other tensors the expression came from are not needed
             a = to_array(n, arrays[n])
+            library = type(a).__module__.partition(".")[0]
+            if library in FOREIGN and self.backend == "numpy":
+                raise EinsumgradError(f"array {n!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
+                                      "eg.compile to keep it one, or convert it to NumPy yourself")
             try:
                 kind = np.dtype(a.dtype).kind
             except TypeError:  # another library's dtype (torch): its own arithmetic applies
@@ -112,6 +116,9 @@ class Compiled:
         head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
         return head if self._last is None else head + "\n" + self._last.describe()
+
+
+FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
 
 
 def to_array(name: str, value):
