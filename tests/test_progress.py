@@ -1,14 +1,12 @@
 """Progress lines and dask's progress bar appear on a terminal only, never in piped output."""
-import importlib.util
 import io
 import sys
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("harness", Path(__file__).parent.parent / "benchmarks" / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+import harness  # noqa: E402 - the benchmarks' shared module, as their scripts import it
 
 
 class Terminal(io.StringIO):
