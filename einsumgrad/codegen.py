@@ -367,16 +367,16 @@ class _Writer:
         if not c.steps:
             return self.einsum(c.equation, ops)
         pool = list(ops)
-        for k, step in enumerate(c.steps):
+        for step in c.steps:
             operands = [pool.pop(p) for p in step.positions]
             text = ((step.matmul and _matmul(step.equation, *operands)) or (len(operands) == 2 and _product(
                 step.equation, *operands)) or self.einsum(step.equation, operands))
-            if k == len(c.steps) - 1:
-                return text
-            temp = self.fresh("t", numbered=True)
-            self.lines.append(f"{temp} = {text}")
-            pool.append(temp)
-        raise AssertionError("unreachable")
+            if step is not c.steps[-1]:
+                temp = self.fresh("t", numbered=True)
+                self.lines.append(f"{temp} = {text}")
+                text = temp
+            pool.append(text)
+        return pool[0]
 
     def diagonal_index(self, node: Expr, plan, target: str) -> tuple[str, str]:
         """The index of ``target`` selecting the diagonal the term is written onto — aranges on the
