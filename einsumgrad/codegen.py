@@ -105,6 +105,10 @@ class Traced(Compiled):
 
     def __call__(self, **arrays):
         arrays = self._arrays(arrays)
+        if self.backend == "torch":  # NumPy input becomes tensors (sharing memory); the results are tensors
+            import torch
+
+            arrays = {n: torch.as_tensor(a) if isinstance(a, np.ndarray) else a for n, a in arrays.items()}
         key = tuple(tuple(arrays[n].shape) for n in self.names)
         fn = self._plans.get(key)
         if fn is None:

@@ -67,11 +67,11 @@ def _wx():
 
 
 @pytest.mark.parametrize("file,make", [
-    ("jacobian_wx.py", lambda: eg.codegen(eg.jacobian("ij,j->i", wrt=0, names="W,x"))),
-    ("grad_tanh_wx.py", lambda: eg.codegen(_wx()[2], eg.grad(_wx()[2], _wx()[0]), name="value_and_grad")),
-    ("logistic_hessian.py", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
+    ("jacobian_wx.py.golden", lambda: eg.codegen(eg.jacobian("ij,j->i", wrt=0, names="W,x"))),
+    ("grad_tanh_wx.py.golden", lambda: eg.codegen(_wx()[2], eg.grad(_wx()[2], _wx()[0]), name="value_and_grad")),
+    ("logistic_hessian.py.golden", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
                                                           eg.tensor("w", 1)), name="hessian")),
-    ("logistic_hessian_torch.py", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
+    ("logistic_hessian_torch.py.golden", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
                                                                 eg.tensor("w", 1)), name="hessian", backend="torch")),
 ])
 def test_golden_source(file, make):
@@ -117,7 +117,7 @@ def test_codegen_refuses_what_is_not_an_expression():
 
 def test_cli_prints_and_writes_code(tmp_path, capsys):
     assert main(["jacobian", "ij,j->i", "--names", "W,x", "--code", "numpy"]) == 0
-    assert capsys.readouterr().out == (GOLDEN / "jacobian_wx.py").read_text(encoding="utf-8")
+    assert capsys.readouterr().out == (GOLDEN / "jacobian_wx.py.golden").read_text(encoding="utf-8")
     target = tmp_path / "grad.py"
     assert main(["grad", "sum(tanh(W @ x))", "--wrt", "W", "--code", "jax", "-o", str(target)]) == 0
     assert "import jax.numpy as jnp" in target.read_text(encoding="utf-8")
