@@ -21,7 +21,6 @@ import numpy as np
 from . import algebra
 from .algebra import leaf
 from .caches import cache, clear_all
-from .codegen import Traced
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
@@ -126,11 +125,6 @@ def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend
     return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
 
 
-@cache(maxsize=256)
-def _traced(exprs: tuple[Expression, ...], optimize, backend: str) -> Traced:
-    return Traced(*exprs, optimize=optimize, backend=backend)
-
-
 def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call.
@@ -144,9 +138,7 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Comp
         raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
     exprs = tuple(_expression(e, "compile") for e in exprs)
     check_backend(backend)  # before the cache, which needs it hashable
-    if backend in ("jax", "torch"):  # generated source, which these libraries trace
-        return _traced(exprs, optimize, backend) if isinstance(optimize, (str, bool)) else Traced(
-            *exprs, optimize=optimize, backend=backend)
+
     nodes = tuple(e.node for e in exprs)
     accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):

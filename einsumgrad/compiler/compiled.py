@@ -21,7 +21,7 @@ from ..algebra import MAX_RANK
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
 from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
-from . import settings
+from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
@@ -94,7 +94,7 @@ class Compiled:
                 a = a.astype(np.float64)
             elif kind not in "fc":
                 raise EinsumgradError(f"array {n!r} has dtype {a.dtype}; einsumgrad works on numbers")
-            out[n] = a
+            out[n] = namespaces.as_backend(self.backend, a) if self.backend in namespaces.MODULES else a
         return out
 
     def contractions(self, **arrays) -> list[tuple[str, tuple]]:
@@ -159,13 +159,13 @@ class _Program:
     """The plan of one call signature: the steps over a list of values, one slot per node."""
 
     def __init__(self, compiled: Compiled, arrays: dict):
-        self.dtype = np.result_type(*(a.dtype for a in arrays.values())) if arrays else np.dtype(np.float64)
+        self.dtype = np.result_type(*map(namespaces.numpy_dtype, arrays.values())) if arrays else np.dtype(np.float64)
         if self.dtype.kind != "c" and self.dtype.kind != "f":
             self.dtype = np.dtype(np.float64)
         self.optimize, self.backend = compiled.optimize, compiled.backend
         # NumPy arrays are written in place (deltas onto diagonal views); other array types
         # (dask, ...) are combined functionally and stay lazy
-        self.lazy = any(type(a) is not np.ndarray for a in arrays.values())
+        self.lazy = compiled.backend in namespaces.MODULES or any(type(a) is not np.ndarray for a in arrays.values())
         self.memory_limit = compiled.memory_limit  # None: the configured limit
         self.needs: list[tuple[int, str, str]] = []  # (bytes, what takes them, advice) for the memory guard
         self.sizes = {n: a.shape for n, a in arrays.items()}
@@ -233,6 +233,8 @@ class _Program:
 
     def _call_step(self, node: Call) -> Callable:
         impl, arg, params = functions.get(node.fn).impl, self.layout.slot[node.arg], node.params
+        if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
+            impl = namespaces.function(self.backend, node.fn)
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
         return lambda values: impl(values[arg], *params)
 
@@ -247,7 +249,7 @@ class _Program:
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)
         if self.lazy:
-            return functional_sum(kernels, shape, self.dtype)
+            return functional_sum(kernels, shape, self.dtype, self.backend)
         self._guard(shape, plans)
         return sum_kernel(kernels, shape, self.dtype, owned_result)
 
