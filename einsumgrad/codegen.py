@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import algebra
 from .compiler import Compiled
 from .compiler import namespaces
 from .compiler.plan import contraction
