@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 import einsumgrad as eg
-from harness import arguments, human_time, interleaved, pinned, plot, spread, table, time_spread, write_floor
+from harness import arguments, human_time, interleaved, pinned, plot, spread, stage, table, time_spread, write_floor
 
 NOTES: list[str] = []
 jax = jnp = torch = autograd = anp = None  # set by load_frameworks, after the thread settings
@@ -216,6 +216,7 @@ def main():
     series: dict = {}
     with pinned(args):
         for case in cases(args.quick):
+            stage(f"{case.problem}, {case.size}")
             rows += run(case, args.quick, args.repeats, series)
     print(table(rows, ["problem", "size", "method", "time", "× floor", "first call", "target"], args.csv))
     print("\n'first call' is one call: compile or plan time plus one run")

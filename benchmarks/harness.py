@@ -101,6 +101,24 @@ def pin_jax_threads(threads: int) -> None:
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
 
 
+def stage(text: str) -> None:
+    """One line on stderr as a stage starts, on a terminal only (never in piped output)."""
+    if sys.stderr.isatty():
+        print(f"… {text}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def dask_progress():
+    """dask's own progress bar over the computations inside, on a terminal only."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr):
+        yield
+
+
 @contextlib.contextmanager
 def pinned(args: argparse.Namespace, method: str = INTERLEAVED):
     """Run the body with every thread pool at ``args.threads`` threads; print the header first.

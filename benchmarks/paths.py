@@ -21,7 +21,7 @@ import numpy as np
 import opt_einsum
 
 import einsumgrad as eg
-from harness import arguments, human_bytes, interleaved, peak_memory, pinned, plot, spread, table, time_spread
+from harness import arguments, human_bytes, interleaved, peak_memory, pinned, plot, spread, stage, table, time_spread
 
 OPTIMIZERS = ["greedy", "optimal", "dp", "branch-2", "auto"]
 DENSE_LIMIT = 1 << 30  # build dense Jacobians up to 1 GiB
@@ -123,6 +123,7 @@ def main():
     series: dict = {}
     with pinned(args):
         for p in problems(args.quick):
+            stage(f"{p.label}, n = {p.n}")
             methods = p.methods()
             t = interleaved(methods, repeats=args.repeats or (3 if args.quick else 9), budget=8 if args.quick else 30)
             ref = next(v for k, v in t.items() if k.startswith("(d)"))

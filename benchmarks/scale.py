@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import einsumgrad as eg
-from harness import human_bytes, human_time, parser, pinned, table
+from harness import dask_progress, human_bytes, human_time, parser, pinned, stage, table
 
 
 def logistic_hessian(da, rows: int, d: int, chunk: int) -> tuple[dict, float]:
@@ -76,8 +76,11 @@ def main():
     rows = 200_000 if args.quick else args.rows
     m, n = (2_000, 1_000) if args.quick else map(int, args.wshape.lower().split("x"))
     results = []
-    with pinned(args, "one run of each"), dask.config.set(scheduler="threads", num_workers=os.cpu_count()):
+    with pinned(args, "one run of each"), dask.config.set(scheduler="threads", num_workers=os.cpu_count()), \
+            dask_progress():
+        stage(f"Hessian of the logistic loss over X {rows:,} × {args.cols}")
         results.append(logistic_hessian(da, rows, args.cols, min(args.chunk, rows)))
+        stage(f"gradient of Σ tanh(Wx) for W {m:,} × {n:,}")
         results.append(tanh_gradient(da, m, n, max(1, min(m, (400 << 20) // (8 * n)))))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

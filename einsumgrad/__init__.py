@@ -14,6 +14,7 @@ from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian
+from .codegen import codegen
 from .compiler import configure
 from .functions import public as _public
 from .einsum_jacobian import Jacobian
@@ -22,10 +23,10 @@ from .differential import differential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
-    "differential", "eye", "grad", "hessian", "hvp", "jacobian", "paths", "scalar", "sum", "tensor", "trace",
-    "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError",
-    *_public(),
+    "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "configure", "einsum", "evaluate",
+    "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian", "paths", "scalar", "sum",
+    "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
+    "MemoryLimitError", "ShapeError", *_public(),
 ]
 
 

@@ -188,6 +188,7 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Comp
         raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
     exprs = tuple(_expression(e, "compile") for e in exprs)
     check_backend(backend)  # before the cache, which needs it hashable
+
     nodes = tuple(e.node for e in exprs)
     accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):

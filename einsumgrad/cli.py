@@ -13,7 +13,7 @@ import unicodedata
 
 import numpy as np
 
-from . import functions
+from . import __version__, functions
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="run 'einsumgrad COMMAND --help' for each command's options and examples",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    top.add_argument("--version", action="version", version=f"einsumgrad {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter
 
@@ -111,6 +112,9 @@ def _layout(p: argparse.ArgumentParser) -> None:
 
 
 def _formats(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--code", choices=("numpy", "jax", "torch"), help="print the source of a function computing it")
+    p.add_argument("-o", "--output", metavar="FILE", help="with --code: write the source to FILE")
+    p.add_argument("--force", action="store_true", help="with -o: overwrite FILE if it exists")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--latex", action="store_true", help="print LaTeX")
     group.add_argument("--ascii", action="store_true", help="print plain ASCII")
@@ -150,7 +154,10 @@ def random_generator(seed: int) -> np.random.Generator:
 def _jacobian(args) -> None:
     from .einsum_jacobian import Jacobian
 
+    _check_output(args)
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
+    if _code(args, J):
+        return
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
         J.nbytes(*shapes)  # checks them against the spec before anything is printed
@@ -202,6 +209,7 @@ def _differentiate(args) -> None:
     from .expression import Expression
     from .language import read_expression
 
+    _check_output(args)
     shapes = parse_shapes(args.shapes)
     expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True)
     compiled = api.compile(expr)
@@ -231,13 +239,16 @@ def _differentiate(args) -> None:
         if not guessed:
             raise
         raise EinsumgradError(f"{err} (ranks guessed from names: "
-                        f"{', '.join(f'{n} {_rank_name(r)}' for n, r in guessed)}; give --shapes to change them)") from err
+                              f"{', '.join(f'{n} {_rank_name(r)}' for n, r in guessed)}; give --shapes to change them)"
+                              ) from err
     for name, rank in guessed:
         print(f"einsumgrad: note: {name} is taken as {_rank_name(rank)}, a guess from its name; to change it, give "
               f"its shape, e.g. --shapes {name}={'x'.join('3456789'[:rank])}", file=sys.stderr)
     for name in declared:
         print(f"einsumgrad: note: {name} is not a known function: it is taken as an elementwise function of your "
               f"own, its derivative written {name}′", file=sys.stderr)
+    if _code(args, derivative):
+        return
     if getattr(args, "differential", False):
         from .differential import differential
 
@@ -276,6 +287,32 @@ def _differentiate(args) -> None:
 
 def _rank_name(rank: int) -> str:
     return ("a scalar", "a vector (rank 1)", "a matrix (rank 2)")[rank] if rank < 3 else f"a tensor of rank {rank}"
+
+
+def _check_output(args) -> None:
+    """Refuse -o before anything is derived or printed: without --code, or onto a file without --force."""
+    if args.output is not None and args.code is None:
+        raise EinsumgradError("-o writes generated source: use it with --code numpy|jax|torch")
+    if args.output is not None and os.path.exists(args.output) and not args.force:
+        raise EinsumgradError(f"-o {args.output}: the file exists; pass --force to overwrite it")
+
+
+def _code(args, result) -> bool:
+    """With --code: print the generated source, or write it to -o FILE; whether it did."""
+    if args.code is None:
+        return False
+    from .codegen import codegen
+
+    source = codegen(result, backend=args.code) + "\n"
+    if args.output is None:
+        print(source, end="")
+        return True
+    try:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(source)
+    except OSError as err:
+        raise EinsumgradError(f"-o {args.output}: {err.strerror}") from None
+    return True
 
 
 def _demo(args) -> int:

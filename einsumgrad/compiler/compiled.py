@@ -21,7 +21,7 @@ from ..algebra import MAX_RANK
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
 from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
-from . import settings
+from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
@@ -82,6 +82,10 @@ class Compiled:
         out = {}
         for n in self.names:  # arrays of other tensors the expression came from are not needed
             a = to_array(n, arrays[n])
+            library = type(a).__module__.partition(".")[0]
+            if library in FOREIGN and self.backend == "numpy":
+                raise EinsumgradError(f"array {n!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
+                                      "eg.compile to keep it one, or convert it to NumPy yourself")
             try:
                 kind = np.dtype(a.dtype).kind
             except TypeError:  # another library's dtype (torch): its own arithmetic applies
@@ -90,7 +94,7 @@ class Compiled:
                 a = a.astype(np.float64)
             elif kind not in "fc":
                 raise EinsumgradError(f"array {n!r} has dtype {a.dtype}; einsumgrad works on numbers")
-            out[n] = a
+            out[n] = namespaces.as_backend(self.backend, a) if self.backend in namespaces.MODULES else a
         return out
 
     def contractions(self, **arrays) -> list[tuple[str, tuple]]:
@@ -98,6 +102,11 @@ class Compiled:
         pairs, for ``opt_einsum.contract_path`` to report FLOPs and intermediates."""
         self(**arrays)
         return [k.plan.contraction for step in self._last.kernels for k in step if k.plan.contraction]
+
+    def program(self, arrays: dict) -> _Program:
+        """The plan for arrays like these (only their ``shape`` and ``dtype`` are read), uncached:
+        for code generation, which writes the same steps as source."""
+        return _Program(self, self._arrays(arrays))
 
     @property
     def plan_cache_size(self) -> int:
@@ -112,6 +121,9 @@ class Compiled:
         head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
         return head if self._last is None else head + "\n" + self._last.describe()
+
+
+FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
 
 
 def to_array(name: str, value):
@@ -152,13 +164,13 @@ class _Program:
     """The plan of one call signature: the steps over a list of values, one slot per node."""
 
     def __init__(self, compiled: Compiled, arrays: dict):
-        self.dtype = np.result_type(*(a.dtype for a in arrays.values())) if arrays else np.dtype(np.float64)
+        self.dtype = np.result_type(*map(namespaces.numpy_dtype, arrays.values())) if arrays else np.dtype(np.float64)
         if self.dtype.kind != "c" and self.dtype.kind != "f":
             self.dtype = np.dtype(np.float64)
         self.optimize, self.backend = compiled.optimize, compiled.backend
         # NumPy arrays are written in place (deltas onto diagonal views); other array types
         # (dask, ...) are combined functionally and stay lazy
-        self.lazy = any(type(a) is not np.ndarray for a in arrays.values())
+        self.lazy = compiled.backend in namespaces.MODULES or any(type(a) is not np.ndarray for a in arrays.values())
         self.memory_limit = compiled.memory_limit  # None: the configured limit
         self.needs: list[tuple[int, str, str]] = []  # (bytes, what takes them, advice) for the memory guard
         self.sizes = {n: a.shape for n, a in arrays.items()}
@@ -171,7 +183,7 @@ class _Program:
             if expected != tuple(arrays[n].shape):
                 raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
                                  f"{tuple(arrays[n].shape)}")
-        nodes = postorder(*compiled.exprs)
+        self.nodes = nodes = postorder(*compiled.exprs)
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
@@ -226,6 +238,8 @@ class _Program:
 
     def _call_step(self, node: Call) -> Callable:
         impl, arg, params = functions.get(node.fn).impl, self.layout.slot[node.arg], node.params
+        if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
+            impl = namespaces.function(self.backend, node.fn)
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
         return lambda values: impl(values[arg], *params)
 
@@ -240,7 +254,7 @@ class _Program:
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)
         if self.lazy:
-            return functional_sum(kernels, shape, self.dtype)
+            return functional_sum(kernels, shape, self.dtype, self.backend)
         self._guard(shape, plans)
         return sum_kernel(kernels, shape, self.dtype, owned_result)
 

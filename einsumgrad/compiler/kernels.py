@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import opt_einsum
 
+from . import namespaces
 from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
 
 
@@ -31,6 +32,8 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
     """The function computing a planned term from the list of values."""
     if plan.kind == "constant":
         const = np.full(plan.shape, plan.coef, dtype)
+        if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device
+            const = namespaces.as_backend(backend, const.reshape(()))
         return Kernel(lambda values: const, False, plan)
     coef = plan.coef
     compute, owned = _product(plan, optimize, backend, coef)
@@ -60,7 +63,8 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
         return (lambda values: values[s]), False
     if plan.kind == "einsum":
         (s,) = slots
-        return partial(_einsum_of, plan.equation, s), False
+        einsum = namespaces.module(backend).einsum if backend in namespaces.MODULES else np.einsum
+        return (lambda values: einsum(plan.equation, values[s])), False
     if plan.kind == "hadamard":
         first, rest = slots[0], slots[1:]
 
@@ -87,10 +91,6 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
         return contract(*operands)
 
     return scaled, True
-
-
-def _einsum_of(eq: str, slot: int, values: list):
-    return np.einsum(eq, values[slot])
 
 
 def run_contraction(c: Contraction) -> Callable:
@@ -169,23 +169,26 @@ def _filled(a, shape, dtype) -> np.ndarray:
     return out
 
 
-def functional_sum(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype) -> Callable:
-    """The sum of the terms without writing into arrays: for lazy and immutable array types."""
-    parts = [(k.compute, _expander(k.plan, shape, dtype)) for k in kernels]
+def functional_sum(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, backend: str = "numpy") -> Callable:
+    """The sum of the terms without writing into arrays: for lazy and immutable array types
+    (through NumPy's dispatch, or the namespace of a backend NumPy cannot dispatch to)."""
+    xp = namespaces.module(backend) if backend in namespaces.MODULES else np
+    parts = [(k.compute, _expander(k.plan, shape, dtype, xp)) for k in kernels]
 
     def run(values):
         if not parts:
-            return np.zeros(shape, dtype)
+            zeros = np.zeros(shape, dtype)
+            return zeros if xp is np else namespaces.as_backend(backend, zeros)
         total = None
         for compute, expand in parts:
             r = expand(compute(values))
             total = r if total is None else total + r
-        return np.broadcast_to(total, shape) if total.shape != shape else total
+        return xp.broadcast_to(total, shape) if tuple(total.shape) != shape else total
 
     return run
 
 
-def _expander(plan: TermPlan, shape: tuple[int, ...], dtype: np.dtype) -> Callable:
+def _expander(plan: TermPlan, shape: tuple[int, ...], dtype: np.dtype, xp=np) -> Callable:
     """Reduced term -> full shape: each reduced axis placed at its first output axis, and zero
     wherever the axes it ties differ (a boolean grid from ``arange``, broadcast, never an identity)."""
     if plan.diagonal is None:
@@ -195,8 +198,15 @@ def _expander(plan: TermPlan, shape: tuple[int, ...], dtype: np.dtype) -> Callab
         placed[axes[0]] = n
     on_diagonal = reduce(np.logical_and, (_grid(axes[0], shape) == _grid(a, shape)
                                           for axes in plan.diagonal for a in axes[1:]), np.True_)
-    zero = np.zeros((), dtype)
-    return lambda r: np.where(on_diagonal, np.reshape(np.broadcast_to(r, plan.view_shape), placed), zero)
+    if xp is np:
+        zero = np.zeros((), dtype)
+        return lambda r: np.where(on_diagonal, np.reshape(np.broadcast_to(r, plan.view_shape), placed), zero)
+
+    def expand(r):  # torch wants its own tensors on the device of r; jax takes NumPy's
+        mask = xp.as_tensor(on_diagonal, device=r.device) if hasattr(xp, "as_tensor") else on_diagonal
+        return xp.where(mask, xp.reshape(xp.broadcast_to(r, plan.view_shape), placed), 0)
+
+    return expand
 
 
 def _grid(axis: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -189,6 +189,7 @@ class Pairwise(NamedTuple):
     positions: tuple[int, ...]
     einsum: str | None
     matmul: Matmul | None
+    equation: str  # the step's equation either way (ASCII letters)
 
 
 class Contraction(NamedTuple):
@@ -226,7 +227,8 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     an ``np.einsum`` (ASCII letters only: opt_einsum numbers indices past 52)."""
     inputs, result = step.equation.split("->")
     operands = inputs.split(",")
-    einsum = Pairwise(step.positions, convert_to_valid_einsum_chars(step.equation), None)
+    equation = convert_to_valid_einsum_chars(step.equation)
+    einsum = Pairwise(step.positions, equation, None, equation)
     if len(operands) != 2 or (step.blas and "EINSUM" in step.blas):
         return einsum
     left, right = operands
@@ -241,4 +243,4 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     b, m, k, n = (math.prod(size[c] for c in part) for part in (batch, keep_left, summed, keep_right))
     return Pairwise(step.positions, None, Matmul(
         tuple(left.index(c) for c in batch + keep_left + summed), tuple(right.index(c) for c in batch + summed + keep_right),
-        b, m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)))
+        b, m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)), equation)

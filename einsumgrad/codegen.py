@@ -1,0 +1,566 @@
+"""Code generation: the source of one plain function computing what ``eg.compile`` computes.
+
+The function imports only its backend (NumPy, JAX or PyTorch), computes each shared node once
+as a named local, follows einsumgrad's plan (``@`` for a BLAS step, ``einsum`` for the other
+pairwise steps) and writes a term with deltas onto the diagonal it spans by indexing, never by
+multiplying an identity in.
+
+>>> import einsumgrad as eg
+>>> W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+>>> codegen(W @ x).splitlines()[-2:]
+['    y = W @ x', '    return y']
+"""
+from __future__ import annotations
+
+import keyword
+from typing import NamedTuple
+
+import numpy as np
+
+from .compiler import Compiled
+from .compiler import namespaces
+from .compiler.plan import contraction
+from .einsum_jacobian import Jacobian
+from .errors import EinsumgradError
+from .expression import Expression
+from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape, postorder
+from .render import derivative_parts
+from .simplify import eliminate_deltas
+
+NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
+
+
+class Backend(NamedTuple):
+    name: str
+    imports: str
+    xp: str  # the name of the array namespace in the source
+
+
+BACKENDS = {
+    "numpy": Backend("numpy", "import numpy as np", "np"),
+    "jax": Backend("jax", "import jax.numpy as jnp", "jnp"),
+    "torch": Backend("torch", "import torch", "torch"),
+}
+
+
+class _Source:
+    """Source text standing for a value: arithmetic, attributes, calls and indexing on it give the
+    source of the result, so that a formula over a namespace (``namespaces.FORMULAS``) writes itself.
+
+    >>> print(namespaces.FORMULAS["sigmoid"](_Source("np"), _Source("z1")))
+    0.5 * (np.tanh(0.5 * z1) + 1)
+    """
+
+    def __init__(self, text: str, atom: bool = True):
+        self.text, self.atom = text, atom
+
+    def __str__(self):
+        return self.text
+
+    def _operand(self) -> str:
+        return self.text if self.atom else f"({self.text})"
+
+    def _binary(self, op: str, other, reflected: bool = False) -> _Source:
+        other = other._operand() if isinstance(other, _Source) else _number(other)
+        left, right = (other, self._operand()) if reflected else (self._operand(), other)
+        return _Source(f"{left} {op} {right}", atom=False)
+
+    def __getattr__(self, name: str) -> _Source:
+        return _Source(f"{self.text}.{name}")
+
+    def __call__(self, *args) -> _Source:
+        return _Source(f"{self.text}({', '.join(str(a) if isinstance(a, _Source) else _number(a) for a in args)})")
+
+    def __getitem__(self, k) -> _Source:
+        return _Source(f"{self.text}[{k}]")
+
+    def __add__(self, other):
+        return self._binary("+", other)
+
+    def __radd__(self, other):
+        return self._binary("+", other, True)
+
+    def __mul__(self, other):
+        return self._binary("*", other)
+
+    def __rmul__(self, other):
+        return self._binary("*", other, True)
+
+    def __pow__(self, other):
+        return self._binary("**", other)
+
+
+def _derivative(name: str | None):
+    """``(second order?, f, x)`` of a derivative's printed name (``∂y[i]/∂W[j,k]``), or None."""
+    parts = derivative_parts(name or "")
+    return None if parts is None else (parts[0] == 2, parts[1], parts[3])
+
+
+def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", shapes: dict | None = None) -> str:
+    """The source of a function ``name(<tensors>)`` returning what ``eg.compile(*exprs)`` returns
+    (one array for one expression, a tuple otherwise), for ``backend`` ("numpy", "jax", "torch").
+
+    The contraction order is einsumgrad's plan for ``shapes`` (``{"W": (3, 4), ...}``), or for
+    large equal sizes where none are given; the code works for any sizes the expressions allow.
+    """
+    if backend not in BACKENDS:
+        raise EinsumgradError(f"codegen writes {', '.join(BACKENDS)}; got backend={backend!r}")
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise EinsumgradError(f"codegen needs a Python identifier as the function name, got {name!r}")
+    exprs = tuple(_expression(e) for e in exprs)
+    if not exprs:
+        raise EinsumgradError("codegen takes one or more expressions built with eg.tensor / eg.einsum")
+    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62), exprs, backend,
+                   name, shapes)
+
+
+def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | None) -> str:
+    for n in compiled.names:
+        if keyword.iskeyword(n):
+            raise EinsumgradError(f"tensor {n!r} is a Python keyword, so it cannot name a parameter; rename it")
+    program = compiled.program(_planning_arrays(compiled, shapes))
+    return _Writer(compiled, program, BACKENDS[backend], name, exprs, shapes is not None).source()
+
+
+def _expression(e) -> Expression:
+    if isinstance(e, Jacobian):
+        return e.expression()
+    if not isinstance(e, Expression):
+        raise EinsumgradError(f"codegen takes expressions (eg.tensor, eg.grad, ...) or eg.jacobian(...), "
+                              f"got {type(e).__name__}")
+    return e
+
+
+def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
+    """Arrays of the planning shapes that take no memory (every entry is one zero)."""
+    if shapes is not None:
+        unknown = sorted(set(shapes) - set(compiled.names))
+        missing = [n for n in compiled.names if n not in shapes]
+        if unknown or missing:
+            raise EinsumgradError(f"codegen shapes= needs exactly {', '.join(compiled.names)}; "
+                                  + (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"))
+    classes = _classes(_tied(postorder(*compiled.exprs)), lambda a, b: 1 not in (a, b))  # a 1 may stretch
+    known = {c: d for d, c in classes.items() if isinstance(d, int)}
+
+    def size(d) -> int:
+        return d if isinstance(d, int) else known.get(classes.get(d), NOMINAL)
+
+    zero = np.zeros(())
+    arrays = {}
+    for n in compiled.names:
+        if shapes is not None:
+            shape = tuple(shapes[n])
+        else:
+            dims = compiled.vars[n].shape if n in compiled.vars else tuple((n, k) for k in range(compiled.ranks[n]))
+            shape = tuple(map(size, dims))
+        arrays[n] = np.broadcast_to(zero, shape)
+    return arrays
+
+
+def _number(c) -> str:
+    c = complex(c)
+    if c.imag:
+        return repr(c)
+    return str(int(c.real)) if c.real.is_integer() and abs(c.real) < 1e15 else repr(c.real)
+
+
+class _Writer:
+    """Writes one program as source, line by line."""
+
+    def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool):
+        self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
+        self.xp = backend.xp
+        self.params = compiled.names
+        self.taken = set(self.params) | {name, "np", "jnp", "jax", "torch"}
+        self.lines: list[str] = []
+        self.sizes = _size_classes(program)
+        self.size_names: dict = {}  # size class -> its name in the source
+        self.used: set = set()  # the size classes the code reads
+        self.ranges: dict[str, str] = {}  # size text -> the name of its arange
+        self.counts: dict[str, int] = {}
+        self.names: dict = {}  # node -> its name in the source
+        self.vars = compiled.vars
+
+    # names ------------------------------------------------------------------
+    def fresh(self, preferred: str, numbered: bool = False) -> str:
+        k = self.counts.get(preferred, 0)
+        while True:
+            k += 1
+            candidate = f"{preferred}{k}" if numbered or k > 1 else preferred
+            if candidate not in self.taken:
+                self.counts[preferred] = k
+                self.taken.add(candidate)
+                return candidate
+
+    def result_name(self, expr: Expression) -> str:
+        m = _derivative(expr.name)
+        if m:
+            second, f, v = m
+            if second:
+                return self.fresh(f"hess_{v}")
+            var = self.vars.get(v)
+            return self.fresh(f"grad_{v}" if var is not None and len(var.shape) == expr.ndim else f"d{f}_d{v}")
+        if expr.name and expr.name.isidentifier() and expr.name not in self.params:
+            return self.fresh(expr.name)
+        return self.fresh("value" if expr.ndim == 0 else "y")
+
+    def size(self, d) -> str:
+        """The source text of an axis length: a literal, or the name it was read into."""
+        if isinstance(d, int):
+            return str(d)
+        cls = self.sizes.get(d, d)
+        if cls not in self.size_names:
+            self.size_names[cls] = self.fresh(next((c for c in "mnpqrstuvw" if c not in self.taken), "size"))
+        self.used.add(cls)
+        return self.size_names[cls]
+
+    def shape(self, dims) -> str:
+        texts = [self.size(d) for d in dims]
+        return "(" + ", ".join(texts) + ("," if len(texts) == 1 else "") + ")"
+
+    # the program -----------------------------------------------------------
+    def source(self) -> str:
+        for p in self.params:  # sizes named in the order the inputs have them: W (m, n), x (n,)
+            self.shape(self.param_dims(p))
+        self.used.clear()
+        outputs = {}
+        for e in self.exprs:
+            outputs.setdefault(e.node, self.result_name(e))
+        arguments = {n.arg for n in self.program.nodes if isinstance(n, Call)}
+        kernels = iter(self.program.kernels)
+        for node in self.program.nodes:
+            if isinstance(node, Var):
+                self.names[node] = node.name
+            elif isinstance(node, Call):
+                self.names[node] = outputs.get(node) or self.fresh(
+                    "h" if node.fn not in ("inv", "det", "logdet", "adj") else node.fn, numbered=True)
+                self.call(node)
+            else:
+                plans = [k.plan for k in next(kernels)]
+                if node not in outputs and len(plans) == 1 and plans[0].kind == "read" and plans[0].diagonal is None \
+                        and node.terms[0].coef == 1 and plans[0].shape == self.program.layout.shape_of[node]:
+                    self.names[node] = self.value_name(plans[0].slots[0])  # a node that only reads another
+                    continue
+                target = outputs.get(node) or self.fresh("z" if node in arguments else "v", numbered=True)
+                self.names[node] = target
+                self.expr(node, plans, target, node in outputs)
+        results = ", ".join(self.names[e.node] for e in self.exprs)
+        used = set(self.used)
+        body = self.docstring() + self.unpack_sizes(used) + self.lines + [f"return {results}"]
+        head = f"def {self.name}({', '.join(self.params)}):"
+        return self.backend.imports + "\n\n\n" + head + "\n" + "\n".join("    " + line if line else "" for line in body)
+
+    def docstring(self) -> list[str]:
+        names = [self.names[e.node] for e in self.exprs]
+        lines = [f'"""Return {", ".join(names)} (generated by einsumgrad).', ""]
+        for e, n in zip(self.exprs, names):
+            text = str(e.expression if isinstance(e, Jacobian) else e)
+            formula = text if "\n" not in text and len(text) <= 80 else (e.name or "the expression")
+            lines.append(f"{n}: {formula}, shape {self.shape(e.node.dims)}{_layout_note(e, self.vars)}.")
+        inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.params)
+        planned = "the shapes it was generated for" if self.planned else "large, equal sizes"
+        return lines + [f"Inputs: {inputs or 'none'}.", f"Contraction order: einsumgrad's plan for {planned}.", '"""']
+
+    def param_dims(self, name: str) -> tuple:
+        var = self.vars.get(name)
+        return var.shape if var is not None else tuple((name, k) for k in range(len(self.program.sizes[name])))
+
+    def unpack_sizes(self, used: set) -> list[str]:
+        """``m, n = W.shape`` for the sizes the code uses, each read from the first tensor that has it."""
+        lines, bound = [], set()
+        for p in self.params:
+            dims = self.param_dims(p)
+            new = {}
+            for k, d in enumerate(dims):
+                if not isinstance(d, int) and self.sizes.get(d, d) in used and self.sizes.get(d, d) not in bound:
+                    new.setdefault(self.sizes.get(d, d), k)
+            if not new:
+                continue
+            if len(new) == len(dims) and p in self.vars:  # a tensor that only gives sizes may have more axes
+                names = ", ".join(self.size_names[c] for c in new)
+                lines.append(f"{names}{',' * (len(new) == 1)} = {p}.shape")
+            else:
+                lines += [f"{self.size_names[c]} = {p}.shape[{k}]" for c, k in new.items()]
+            bound.update(new)
+        return lines
+
+    def call(self, node: Call) -> None:
+        formula = namespaces.formula(self.backend.name, node.fn)
+        if node.fn == "adj":
+            self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
+        value = formula(_Source(self.xp), _Source(self.names[node.arg]), *node.params)
+        self.lines.append(f"{self.names[node]} = {value}")
+
+    # sums of terms -----------------------------------------------------------
+    def expr(self, node: Expr, plans, target: str, output: bool) -> None:
+        full = self.program.layout.shape_of[node]
+        terms = [self.term(node, t, plan) for t, plan in zip(node.terms, plans)]
+        plain = [t for t, plan in zip(terms, plans) if plan.diagonal is None]
+        diagonal = [(t, plan) for t, plan in zip(terms, plans) if plan.diagonal is not None]
+        whole = any(plan.diagonal is None and plan.kind != "constant" and plan.shape == full for plan in plans)
+        if whole:
+            text = _sum(plain)
+            fresh = len(plain) > 1 or plain[0][2] or plain[0][0] != "1"
+            if (output or diagonal) and not fresh and self.xp != "jnp":
+                text += ".clone()" if self.xp == "torch" else ".copy()"
+            self.lines.append(f"{target} = {text}")
+            written = True
+        else:
+            self.lines.append(f"{target} = {self.zeros(node, plans)}")
+            written = False
+            if plain:
+                self.lines.append(f"{target} = {target} + {_sum(plain)}" if self.xp == "jnp"
+                                  else f"{target} += {_sum(plain)}")
+                written = True
+        for (coef, value, _), plan in diagonal:
+            index, comment = self.diagonal_index(node, plan, target)
+            value = value if coef == "1" else f"{_scaled(coef, value)}"
+            self.lines.append(f"# {comment}")
+            if self.xp == "jnp":
+                self.lines.append(f"{target} = {target}.at[{index}].{'add' if written else 'set'}({value})")
+            else:
+                self.lines.append(f"{target}[{index}] {'+=' if written else '='} {value}")
+            written = True
+
+    def zeros(self, node: Expr, plans) -> str:
+        shape = self.shape(node.dims)
+        like = next((self.value_name(plan.slots[0]) for plan in plans if plan.slots), None)
+        like = like or (self.params[0] if self.params else None)
+        if self.xp == "torch":
+            return f"{like}.new_zeros({shape})" if like else f"torch.zeros({shape}, dtype=torch.float64)"
+        return f"{self.xp}.zeros({shape}, dtype={like}.dtype)" if like else f"{self.xp}.zeros({shape})"
+
+    def value_name(self, slot: int) -> str:
+        return self.names[self.program.nodes[slot]]
+
+    def term(self, node: Expr, term, plan) -> tuple[str, str, bool]:
+        """``(coefficient, value, fresh)``: the term's product as source (temporaries written as
+        lines) and its coefficient, sizes included, as source."""
+        term = eliminate_deltas(term, node.out)
+        coef = _number(term.coef)
+        sizes = [self.size(f.dim) for f in term.factors if isinstance(f, Size)]
+        if sizes:
+            coef = " * ".join(([] if coef == "1" else [coef]) + sizes)
+            coef = coef.replace("-1 * ", "-")
+        ops = [self.value_name(s) for s in plan.slots]
+        if plan.kind == "constant":
+            return "1", coef, False
+        if plan.kind == "read":
+            value, fresh = ops[0], False
+        elif plan.kind == "einsum":
+            value, fresh = (f"{ops[0]}.T", False) if plan.equation in ("ab->ba", "ba->ab") else (
+                self.einsum(plan.equation, ops), True)
+        elif plan.kind == "hadamard":
+            value, fresh = " * ".join(ops), True
+        else:
+            value, fresh = self.contraction(plan, ops), True
+        if plan.reshape:
+            value = _broadcast(value, _carried(node, term), leading=plan.diagonal is None)
+        return coef, value, fresh
+
+    def einsum(self, equation: str, ops) -> str:
+        inputs, result = equation.split("->")
+        if len(ops) == 1 and not result and len(set(inputs)) == len(inputs):
+            return f"{ops[0]}.sum()"
+        return f'{self.xp}.einsum("{equation}", {", ".join(ops)})'
+
+    def contraction(self, plan, ops) -> str:
+        c = contraction(plan.equation, plan.shapes, self.program.optimize)
+        if not c.steps:
+            return self.einsum(c.equation, ops)
+        pool = list(ops)
+        for step in c.steps:
+            operands = [pool.pop(p) for p in step.positions]
+            text = ((step.matmul and _matmul(step.equation, *operands)) or (len(operands) == 2 and _product(
+                step.equation, *operands)) or self.einsum(step.equation, operands))
+            if step is not c.steps[-1]:
+                temp = self.fresh("t", numbered=True)
+                self.lines.append(f"{temp} = {text}")
+                text = temp
+            pool.append(text)
+        return pool[0]
+
+    def diagonal_index(self, node: Expr, plan, target: str) -> tuple[str, str]:
+        """The index of ``target`` selecting the diagonal the term is written onto — aranges on the
+        tied axes, slices elsewhere — and a comment saying which delta put it there."""
+        groups = plan.diagonal
+        tied = [g for g in groups if len(g) > 1]
+        index = [":"] * len(node.out)
+        for q, g in enumerate(tied):
+            name = self.arange(node.dims[g[0]], node.out[g[0]], target)
+            suffix = "" if q == len(tied) - 1 else "[:" + ", None" * (len(tied) - 1 - q) + "]"
+            for a in g:
+                index[a] = name + suffix
+        if _advanced_order(groups, len(node.out)) != list(range(len(groups))):  # numpy would reorder: index every axis
+            for q, g in enumerate(groups):
+                name = self.arange(node.dims[g[0]], node.out[g[0]], target)
+                suffix = "" if q == len(groups) - 1 else "[:" + ", None" * (len(groups) - 1 - q) + "]"
+                for a in g:
+                    index[a] = name + suffix
+        while index and index[-1] == ":":
+            index.pop()
+        ties = " ".join(f"δ[{','.join(node.out[a] for a in g)}]" for g in tied)
+        where = ", ".join(" = ".join(node.out[a] for a in g) for g in tied)
+        return ", ".join(index) or "...", f"{ties}: this term lies on the diagonal {where} of {target}, zero elsewhere"
+
+    def arange(self, dim, letter: str, target: str) -> str:
+        size = self.size(dim)
+        if size not in self.ranges:
+            name = self.fresh(letter if letter.isidentifier() else "i")
+            device = f", device={target}.device" if self.xp == "torch" else ""
+            self.lines.append(f"{name} = {self.xp}.arange({size}{device})")
+            self.ranges[size] = name
+        return self.ranges[size]
+
+
+def _advanced_order(groups, rank: int) -> list[int]:
+    """The order of the reduced axes in ``out[index]`` under NumPy's rules, with aranges on the
+    tied axes: adjacent aranges leave their axes in place, separated ones move them to the front."""
+    tied_axes = sorted(a for g in groups if len(g) > 1 for a in g)
+    tied = [q for q, g in enumerate(groups) if len(g) > 1]
+    first = {g[0]: q for q, g in enumerate(groups) if len(g) == 1}
+    if tied_axes and tied_axes[-1] - tied_axes[0] + 1 != len(tied_axes):
+        return tied + [first[a] for a in range(rank) if a in first]
+    order = []
+    for a in range(rank):
+        if a in first:
+            order.append(first[a])
+        elif tied_axes and a == tied_axes[0]:
+            order += tied
+    return order
+
+
+def _matmul(equation: str, a: str, b: str) -> str | None:
+    """``a @ b`` or ``b @ a`` (with ``.T`` where needed, the fewest) for a two-operand step with one
+    summed index, at most one kept index per operand and no batch index; None for any other step."""
+    inputs, result = equation.split("->")
+    left, right = inputs.split(",")
+    summed = [c for c in left if c in right and c not in result]
+    if len(summed) != 1 or any(c in right and c in result for c in left) or len(set(left + right)) != len(left + right) - 1:
+        return None
+    k = summed[0]
+    keep_left, keep_right = left.replace(k, ""), right.replace(k, "")
+    if len(keep_left) > 1 or len(keep_right) > 1:
+        return None
+    forms = []
+    if result == keep_left + keep_right:
+        forms.append(f"{_oriented(a, left, keep_left + k)} @ {_oriented(b, right, k + keep_right)}")
+    if result == keep_right + keep_left:  # the transposed product: (A B)ᵀ = Bᵀ Aᵀ
+        forms.append(f"{_oriented(b, right, keep_right + k)} @ {_oriented(a, left, k + keep_left)}")
+    return min(forms, key=lambda form: form.count(".T"))
+
+
+def _product(equation: str, a: str, b: str) -> str | None:
+    """``a * b`` with length-1 axes put in (``v[:, None] * x``) for a step that sums nothing and
+    keeps each operand's axes in order; None for any other step."""
+    inputs, result = equation.split("->")
+    operands = inputs.split(",")
+    if len(set(result)) != len(result) or set("".join(operands)) != set(result):
+        return None
+    if any(letters != "".join(c for c in result if c in letters) for letters in operands):
+        return None
+    return " * ".join(_broadcast(name, [c in letters for c in result], leading=False)
+                      for name, letters in zip((a, b), operands))
+
+
+def _oriented(name: str, letters: str, wanted: str) -> str:
+    return name if letters == wanted else f"{name}.T"
+
+
+def _broadcast(value: str, carried: list[bool], leading: bool = True) -> str:
+    """The value with its broadcast axes put back as length 1 (without ``leading``: not the leading
+    ones, which NumPy's broadcasting adds itself)."""
+    index = [":" if c else "None" for c in carried]
+    while index and index[0] == "None" and not leading:
+        index.pop(0)
+    while index and index[-1] == ":":
+        index.pop()
+    if not index:
+        return value
+    return f"{value if value.isidentifier() else f'({value})'}[{', '.join(index)}]"
+
+
+def _carried(node: Expr, term) -> list[bool]:
+    """Per reduced axis of the term (one per delta-tied group of output axes), whether a read carries it."""
+    rep = {a: a for a in node.out}
+    for f in term.factors:
+        if isinstance(f, Delta):
+            rep[f.b] = rep[f.a]
+    carried = {rep.get(a, a) for f in term.factors if isinstance(f, Ref) for a in f.idx}
+    return [a in carried for a in dict.fromkeys(rep[a] for a in node.out)]
+
+
+def _scaled(coef: str, value: str) -> str:
+    if coef == "1":
+        return value
+    if coef == "-1":
+        return f"-{value}"
+    return f"{coef} * {value}"
+
+
+def _sum(terms) -> str:
+    text = ""
+    for coef, value, _ in terms:
+        part = _scaled(coef, value)
+        if not text:
+            text = part
+        elif part.startswith("-"):
+            text += f" - {part[1:]}"
+        else:
+            text += f" + {part}"
+    return text
+
+
+def _layout_note(e: Expression, vars) -> str:
+    """How the result's axes are laid out, where its name says: a gradient, a Hessian."""
+    m = _derivative(e.name)
+    var = vars.get(m[2]) if m else None
+    if var is None:
+        return ""
+    if m[0]:
+        return f" ({m[2]}.shape + {m[2]}.shape)"
+    return f", like {m[2]}" if len(var.shape) == e.ndim else ""
+
+
+def _tied(nodes):
+    """Pairs of axis lengths that share an index (or a delta, or a function's elementwise axis)."""
+    for node in nodes:
+        if isinstance(node, Call):
+            if len(node.shape) == len(node_shape(node.arg)):
+                yield from zip(node.shape, node_shape(node.arg))
+        elif isinstance(node, Expr):
+            for t in node.terms:
+                at = dict(zip(node.out, node.dims))
+                for f in t.factors:
+                    if isinstance(f, Ref):
+                        pairs = zip(f.idx, node_shape(f.node))
+                    elif isinstance(f, Delta):
+                        pairs = ((f.a, f.dim), (f.b, f.dim))
+                    else:
+                        continue
+                    for a, d in pairs:
+                        yield at.setdefault(a, d), d
+
+
+def _classes(pairs, same) -> dict:
+    """Union-find: every length met -> its class's representative, joining pairs that are ``same``."""
+    parent: dict = {}
+
+    def find(d):
+        while parent.setdefault(d, d) != d:
+            d = parent[d]
+        return d
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb and same(a, b):
+            parent[max(ra, rb, key=repr)] = min(ra, rb, key=repr)
+    return {d: find(d) for d in list(parent)}
+
+
+def _size_classes(program) -> dict:
+    """Each symbolic axis length -> one class per length that the plan found equal (through a
+    shared index or a delta), so that each is read from the inputs once."""
+    pairs = list(_tied(program.nodes)) + [(d, d) for v in program.nodes if isinstance(v, Var) for d in v.shape]
+    symbolic = [(a, b) for a, b in pairs if not isinstance(a, int) and not isinstance(b, int)]
+    return _classes(symbolic, lambda a, b: program.dim(a) == program.dim(b))

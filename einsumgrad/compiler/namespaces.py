@@ -1,0 +1,78 @@
+"""Array namespaces: the registered functions written once over a namespace ``xp`` (``jax.numpy``,
+``torch``), so that compiled code traces under ``jax.jit`` and keeps torch tensors, and so that
+generated source writes the same formulas (called with a namespace that records source text).
+
+>>> float(function("jax", "sigmoid")(0.0))
+0.5
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import numpy as np
+
+from ..errors import EinsumgradError
+from ..functions import get
+
+_ELEMENTWISE = ("exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "sign", "tan", "arcsin", "arccos", "arctan", "sinh",
+               "cosh", "log1p", "expm1")
+FORMULAS: dict[str, Callable] = {name: (lambda name: lambda xp, x: getattr(xp, name)(x))(name) for name in _ELEMENTWISE}
+FORMULAS.update({
+    "sigmoid": lambda xp, x: 0.5 * (xp.tanh(0.5 * x) + 1),  # stable for large |x|
+    "softplus": lambda xp, x: xp.logaddexp(0, x),
+    "relu": lambda xp, x: xp.maximum(x, 0),
+    "step": lambda xp, x: xp.heaviside(x, 0.5),
+    "pow": lambda xp, x, c: x ** c,
+    "inv": lambda xp, x: xp.linalg.inv(x),
+    "det": lambda xp, x: xp.linalg.det(x),
+    "logdet": lambda xp, x: xp.linalg.slogdet(x)[1],
+    # adj(A) = det(A) inv(A): for an invertible A only (einsumgrad's NumPy adj covers singular A too)
+    "adj": lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x),
+})
+TORCH = {  # where torch spells a function differently
+    "sigmoid": lambda xp, x: xp.sigmoid(x),
+    "softplus": lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)),
+    "relu": lambda xp, x: xp.relu(x),
+    "step": lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)),
+}
+MODULES = {"jax": "jax.numpy", "torch": "torch"}
+
+
+def formula(backend: str, name: str) -> Callable:
+    """``f(xp, x, *params)``: the function ``name`` over the namespace of ``backend``."""
+    found = (TORCH if backend == "torch" else {}).get(name) or FORMULAS.get(name)
+    if found is None:
+        raise EinsumgradError(f"function {name!r} has no {backend} form; those with one: {', '.join(sorted(FORMULAS))}")
+    return found
+
+
+def module(backend: str):
+    return importlib.import_module(MODULES[backend])
+
+
+def function(backend: str, name: str) -> Callable:
+    """The function ``name`` on ``backend``'s arrays: its formula over the namespace, or, for a
+    function with none (``softmax``, ``erf``, one of your own), its NumPy implementation on the
+    array's values, given back as the backend's array (eagerly: under ``jax.jit`` that is an error)."""
+    xp = module(backend)
+    if name in FORMULAS:
+        f = formula(backend, name)
+        return lambda x, *params: f(xp, x, *params)
+    impl = get(name).impl
+    return lambda x, *params: xp.asarray(impl(np.asarray(x), *params))
+
+
+def as_backend(backend: str, a):
+    """NumPy input as an array of ``backend`` (sharing memory where it can); its own arrays as they are."""
+    if not isinstance(a, np.ndarray):
+        return a
+    return module(backend).asarray(a) if backend == "jax" else module(backend).as_tensor(a)
+
+
+def numpy_dtype(a) -> np.dtype:
+    """The NumPy dtype of an array of any of these libraries (torch.float64 -> float64)."""
+    try:
+        return np.dtype(a.dtype)
+    except TypeError:
+        return np.dtype(str(a.dtype).removeprefix("torch."))

@@ -1,0 +1,136 @@
+"""Generated source: golden files for the classic cases, and every closed-form case of the suite run
+from its NumPy, JAX (under jit) and PyTorch source against eg.evaluate."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import einsumgrad as eg
+from closed_forms import CASES, arrays_for
+from einsumgrad.cli import main
+
+
+def run(source: str, name: str = "f"):
+    namespace: dict = {}
+    exec(compile(source, "<generated>", "exec"), namespace)  # noqa: S102 - our own generated source
+    return namespace[name]
+
+
+def expected(exprs, arrays):
+    result = eg.compile(*exprs)(**arrays)
+    return result if isinstance(result, tuple) else (result,)
+
+
+def as_tuple(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+@pytest.mark.parametrize("case", [build for _, build in CASES], ids=[name for name, _ in CASES])
+def test_numpy_source_matches_evaluate(case, rng):
+    exprs, arrays = case(rng)
+    arrays = arrays_for(exprs, arrays)
+    got = as_tuple(run(eg.codegen(*exprs))(**arrays))
+    for g, e in zip(got, expected(exprs, arrays), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [build for _, build in CASES], ids=[name for name, _ in CASES])
+def test_jax_source_under_jit_matches_evaluate(case, rng):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    exprs, arrays = case(rng)
+    arrays = arrays_for(exprs, arrays)
+    f = jax.jit(run(eg.codegen(*exprs, backend="jax")))
+    got = as_tuple(f(**{n: jax.numpy.asarray(a) for n, a in arrays.items()}))
+    for g, e in zip(got, expected(exprs, arrays), strict=True):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [build for _, build in CASES], ids=[name for name, _ in CASES])
+def test_torch_source_matches_evaluate(case, rng):
+    torch = pytest.importorskip("torch")
+    exprs, arrays = case(rng)
+    arrays = arrays_for(exprs, arrays)
+    got = as_tuple(run(eg.codegen(*exprs, backend="torch"))(**{n: torch.from_numpy(a) for n, a in arrays.items()}))
+    for g, e in zip(got, expected(exprs, arrays), strict=True):
+        assert isinstance(g, torch.Tensor)
+        np.testing.assert_allclose(g.numpy(), e, rtol=1e-10, atol=1e-12)
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _wx():
+    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    return W, x, eg.sum(eg.tanh(W @ x))
+
+
+@pytest.mark.parametrize("file,make", [
+    ("jacobian_wx.py.golden", lambda: eg.codegen(eg.jacobian("ij,j->i", wrt=0, names="W,x"))),
+    ("grad_tanh_wx.py.golden", lambda: eg.codegen(_wx()[2], eg.grad(_wx()[2], _wx()[0]), name="value_and_grad")),
+    ("logistic_hessian.py.golden", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
+                                                          eg.tensor("w", 1)), name="hessian")),
+    ("logistic_hessian_torch.py.golden", lambda: eg.codegen(eg.hessian(eg.sum(eg.softplus(eg.tensor("X", 2) @ eg.tensor("w", 1))),
+                                                                eg.tensor("w", 1)), name="hessian", backend="torch")),
+])
+def test_golden_source(file, make):
+    assert make() + "\n" == (GOLDEN / file).read_text(encoding="utf-8")
+
+
+def test_source_imports_only_its_backend():
+    W, x, L = _wx()
+    for backend, module in (("numpy", "numpy"), ("jax", "jax"), ("torch", "torch")):
+        source = eg.codegen(L, eg.grad(L, W), backend=backend)
+        imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
+        assert len(imports) == 1 and module in imports[0] and "einsumgrad" not in imports[0]
+
+
+def test_jacobian_is_a_diagonal_write_for_any_sizes(rng):
+    f = run(eg.codegen(eg.jacobian("ij,j->i", wrt=0, names="W,x")))
+    W, x = rng.standard_normal((5, 2)), rng.standard_normal(2)
+    np.testing.assert_array_equal(f(W=W, x=x), np.einsum("ij,k->ijk", np.eye(5), x))
+
+
+def test_planned_shapes_are_stated(rng):
+    W, x, L = _wx()
+    source = eg.codegen(W @ x, shapes={"W": (3, 4), "x": (4,)})
+    assert "plan for the shapes it was generated for" in source
+    np.testing.assert_allclose(run(source)(W=np.ones((3, 4)), x=np.ones(4)), np.full(3, 4.0))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(backend="cupy"), "codegen writes numpy, jax, torch; got backend='cupy'"),
+    (dict(name="def"), "codegen needs a Python identifier as the function name, got 'def'"),
+    (dict(shapes={"W": (2, 2)}), "codegen shapes= needs exactly W, x; missing 'x'"),
+])
+def test_codegen_errors(kwargs, match):
+    W, x, _ = _wx()
+    with pytest.raises(eg.EinsumgradError, match=re.escape(match)):
+        eg.codegen(W @ x, **kwargs)
+
+
+def test_codegen_refuses_what_is_not_an_expression():
+    with pytest.raises(eg.EinsumgradError, match="codegen takes expressions"):
+        eg.codegen("ij,j->i")
+
+
+def test_cli_prints_and_writes_code(tmp_path, capsys):
+    assert main(["jacobian", "ij,j->i", "--names", "W,x", "--code", "numpy"]) == 0
+    assert capsys.readouterr().out == (GOLDEN / "jacobian_wx.py.golden").read_text(encoding="utf-8")
+    target = tmp_path / "grad.py"
+    assert main(["grad", "sum(tanh(W @ x))", "--wrt", "W", "--code", "jax", "-o", str(target)]) == 0
+    assert "import jax.numpy as jnp" in target.read_text(encoding="utf-8")
+    capsys.readouterr()  # the notes on ranks guessed from names
+    assert main(["hessian", "sum(softplus(X @ w))", "--wrt", "w", "--code", "torch", "-o", str(target)]) == 2
+    assert capsys.readouterr().err == f"einsumgrad: error: -o {target}: the file exists; pass --force to overwrite it\n"
+    assert main(["hessian", "sum(softplus(X @ w))", "--wrt", "w", "--code", "torch", "-o", str(target), "--force"]) == 0
+    assert "torch.sigmoid" in target.read_text(encoding="utf-8")
+    assert main(["grad", "sum(W)", "--wrt", "W", "-o", str(target)]) == 2
+    assert "use it with --code" in capsys.readouterr().err
+
+
+def test_cli_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out == f"einsumgrad {eg.__version__}\n"
