@@ -26,6 +26,7 @@ from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
 from .reverse import gradient
+from .symmetric import along, check_convention, duplication
 from .ir import Expr, Var
 from .einsum_jacobian import LAYOUTS, Jacobian
 from .teach import explain as explain_jacobian, explain_expression
@@ -63,15 +64,17 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "numerator"):
     if layout not in LAYOUTS:
         raise EinsumgradError(f"layout={layout!r}: choose 'numerator' (f.shape + wrt.shape) or 'denominator'")
     var = _variable(wrt, f)
-    jac = derivative(f.node, var)
+    jac = along(derivative(f.node, var), var, f.ndim)
     if layout == "denominator":
         k = f.ndim
         jac = Expr(jac.out[k:] + jac.out[:k], jac.dims[k:] + jac.dims[:k], jac.terms)
     return _derived(jac, f, f"∂{_label(f)}/∂{var.name}")
 
 
-def grad(f: Expression, wrt) -> Expression:
-    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``."""
+def grad(f: Expression, wrt, *, convention: str = "symmetric") -> Expression:
+    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt``. By a symmetric
+    matrix it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)``
+    instead (see :mod:`einsumgrad.symmetric`)."""
     f = _expression(f, "grad")
     if f.ndim:
         raise DerivativeError(
@@ -79,13 +82,17 @@ def grad(f: Expression, wrt) -> Expression:
             "or eg.sum(f) first"
         )
     var = _variable(wrt, f)
-    return _derived(gradient(f.node, var), f, f"∂{_label(f)}/∂{var.name}")
+    check_convention(convention, var)
+    g = gradient(f.node, var)
+    if convention == "duplication":
+        return _derived(duplication(g), f, f"dup(∂{_label(f)}/∂{var.name})")
+    return _derived(along(g, var, 0), f, f"∂{_label(f)}/∂{var.name}")
 
 
 def hessian(f: Expression, wrt) -> Expression:
     """The Hessian of a scalar expression: shape ``wrt.shape + wrt.shape``."""
     var = _variable(wrt, _expression(f, "hessian"))
-    return _derived(derivative(grad(f, wrt).node, var), f, f"∂²{_label(f)}/∂{var.name}²")
+    return _derived(along(derivative(grad(f, wrt).node, var), var, len(var.shape)), f, f"∂²{_label(f)}/∂{var.name}²")
 
 
 def hvp(f: Expression, wrt, v) -> Expression:
@@ -199,6 +206,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
     direction = np.random.default_rng(seed).standard_normal(x0.shape)
+    if var.symmetric:  # S moves only along symmetric directions
+        direction = direction + direction.T
     name = "d" + var.name
     while name in arrays:
         name += "_"

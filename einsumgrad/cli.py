@@ -28,6 +28,7 @@ EXAMPLES = {
   einsumgrad grad "sum(tanh(einsum('ij,j->i', W, x)))" --wrt W
   einsumgrad grad "0.5 * sum((Y - tanh(X @ T))**2)" --wrt T --matrix
   einsumgrad grad "logdet(X)" --wrt X --shapes X=3x3
+  einsumgrad grad "trace(A @ S)" --wrt S --symmetric S --matrix
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
@@ -79,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
+        p.add_argument("--symmetric", metavar="NAMES", help="comma-separated symmetric matrices, e.g. S: derivatives "
+                       "by them are taken along symmetric directions, sym(G) = (G + Gᵀ)/2")
 
     demo = sub.add_parser("demo", help="teaching demos of third-order Jacobians and the chain rule",
                           epilog=EXAMPLES["demo"], formatter_class=raw)
@@ -185,8 +188,12 @@ def _differentiate(args) -> None:
     from .language import parse_expression
 
     shapes = parse_shapes(args.shapes)
-    expr = parse_expression(args.expression, shapes)
+    symmetric = {n.strip() for n in (args.symmetric or "").split(",") if n.strip()}
+    expr = parse_expression(args.expression, shapes, symmetric)
     compiled = api.compile(expr)
+    if symmetric - set(compiled.vars):
+        raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
+                              f"expression does not read (it reads {', '.join(compiled.vars) or 'no tensor'})")
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
@@ -200,7 +207,8 @@ def _differentiate(args) -> None:
             raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
         check_fits(shapes[n] for n in compiled.names)
         rng = random_generator(args.seed)
-    wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
+    var = compiled.vars[args.wrt]
+    wrt = Expression(leaf(args.wrt, var.shape, var.symmetric), args.wrt)
     derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt)
     if args.explain:  # a Hessian is explained as the derivative of the gradient
         print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
@@ -218,6 +226,7 @@ def _differentiate(args) -> None:
         print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
     if args.shapes is not None:
         arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
+        arrays.update({n: (arrays[n] + arrays[n].T) / 2 for n in symmetric})
         value = api.evaluate(derivative, **arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")

@@ -132,13 +132,14 @@ Expression.__neg__ = lift(_negated)
 Expression.__pos__ = lambda self: self
 
 
-def tensor(name: str, shape) -> Expression:
-    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
+def tensor(name: str, shape, symmetric: bool = False) -> Expression:
+    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size);
+    ``symmetric=True`` declares a symmetric matrix (see :mod:`einsumgrad.symmetric`).
 
     >>> tensor("W", (3, None)).shape
     (3, ('W', 1))
     """
-    return Expression(algebra.tensor(name, shape), name=name)
+    return Expression(algebra.tensor(name, shape, symmetric), name=name)
 
 
 def einsum(spec: str, *operands) -> Expression:

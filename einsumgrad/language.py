@@ -45,13 +45,14 @@ _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
-def parse_expression(text: str, shapes: dict | None = None) -> Expression:
-    """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks."""
+def parse_expression(text: str, shapes: dict | None = None, symmetric=frozenset()) -> Expression:
+    """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks; the
+    tensors named in ``symmetric`` are symmetric matrices."""
     if not isinstance(text, str):
         raise EinsumgradError("an expression is a string")
     if len(text) > MAX_LENGTH:
         raise EinsumgradError(f"an expression has at most {MAX_LENGTH:,} characters; this one has {len(text):,}")
-    value = _Reader(text, shapes or {}).read()
+    value = _Reader(text, shapes or {}, frozenset(symmetric)).read()
     return value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
 
 
@@ -67,8 +68,8 @@ def _operand(node):
 class _Reader:
     """One walk over one parsed text; every error points a caret into the text."""
 
-    def __init__(self, text: str, shapes: dict):
-        self.text, self.shapes = text, shapes
+    def __init__(self, text: str, shapes: dict, symmetric: frozenset = frozenset()):
+        self.text, self.shapes, self.symmetric = text, shapes, symmetric
         self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
 
     def error(self, where, problem: str) -> ExpressionSyntaxError:
@@ -182,7 +183,7 @@ class _Reader:
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
             rank = self.ranks.get(node.id, 2 if node.id[0].isupper() else 1)
-            return self.apply(node, tensor, node.id, self.shapes.get(node.id, rank))
+            return self.apply(node, tensor, node.id, self.shapes.get(node.id, rank), node.id in self.symmetric)
         value = node.value if isinstance(node, ast.Constant) else None
         if isinstance(value, str):
             raise self.error(node, "a quoted string can only be the spec of einsum('ij,j->i', ...)")

@@ -34,10 +34,11 @@ class _Item:
     text: str  # the matrix, vector or scalar, read in the orientation of idx
     idx: tuple[str, ...]
     atomic: bool  # needs no parentheses when juxtaposed
+    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
 
     def transposed(self) -> str:
-        if self.text == "I":
-            return "I"
+        if self.text == "I" or self.symmetric:
+            return self.text
         if self.atomic and self.text.endswith("⁻¹"):
             return self.text[:-2] + "⁻ᵀ"
         return (self.text if self.atomic else f"({self.text})") + "ᵀ"
@@ -106,7 +107,7 @@ def _item(f, names) -> _Item:
     if len(set(idx)) != len(idx):
         raise NoFormula  # a diagonal read such as A[i,i]
     if isinstance(node, Var):
-        return _Item(node.name, idx, True)
+        return _Item(node.name, idx, True, node.symmetric)
     if isinstance(node, Expr):
         text = _sum(Expr(idx, node.dims, instantiate(node, idx, names)))
         return _Item(text, idx, _atomic(text))

@@ -156,6 +156,13 @@ def canonical(term: Term, out: tuple[str, ...]) -> Term:
     return Term(term.coef, _canonical_factors(term.factors, out)[0])
 
 
+def _oriented(f, order):
+    """A read of a symmetric matrix with its indices in ``order``: ``S[j,i]`` is ``S[i,j]``."""
+    if isinstance(f, Ref) and isinstance(f.node, Var) and f.node.symmetric:
+        return Ref(f.node, tuple(sorted(f.idx, key=order)))
+    return f
+
+
 def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     """The canonical factors, and the renaming of summed indices that made them."""
     pos = {a: k for k, a in enumerate(out)}
@@ -163,6 +170,11 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     names = {a: a for a in summed}
     rank = {a: k for k, a in enumerate(fresh(len(summed), out))}
     for _ in range(2 if summed else 1):  # with nothing to rename, one sort settles
+
+        def order(a):
+            return (0, pos[a]) if a in pos else (1, rank.get(a, -1))
+
+        factors = [_oriented(f, order) for f in factors]
 
         def key(f):
             idx = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
