@@ -10,6 +10,7 @@ y[i] = tanh(x[i])
 """
 from . import rules  # noqa: F401 - registers the built-in functions
 from .expression import Expression, einsum, function, sum, tensor, trace
+from .expression import concatenate, expand_dims, kron, reshape, stack
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "compile", "configure", "einsum", "evaluate", "explain", "function",
     "grad", "hessian", "hvp", "jacobian", "paths", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError",
     "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
+    "concatenate", "expand_dims", "kron", "reshape", "stack",
 ]
 
 

@@ -293,8 +293,9 @@ def apply(name: str, x, *params) -> Expr:
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
 
-def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
-    """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed)."""
+def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - mirrors numpy.sum
+    """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed); with
+    ``keepdims`` the summed axes stay, of size 1 (output indices no factor carries)."""
     x = as_expr(x)
     axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, numbers.Integral) else axis
     if not isinstance(axes, (range, tuple, list)) or not all(_is_int(k) for k in axes):
@@ -306,9 +307,10 @@ def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
         if k % x.ndim not in keep:
             raise ShapeError(f"axis {axis!r} names axis {k % x.ndim} twice")
         keep.discard(k % x.ndim)
-    target = fresh(x.ndim, ())
-    out = tuple(target[k] for k in sorted(keep))
-    return product([(x, target)], out, tuple(x.dims[k] for k in sorted(keep)))
+    target = fresh(2 * x.ndim, ())
+    kept = [k for k in range(x.ndim) if k in keep or keepdims]
+    out = tuple(target[k] if k in keep else target[x.ndim + k] for k in kept)
+    return product([(x, target[:x.ndim])], out, tuple(x.dims[k] if k in keep else 1 for k in kept))
 
 
 def trace(x) -> Expr:

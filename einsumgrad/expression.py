@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Callable
 
-from . import algebra, functions, matrix, render
+from . import algebra, functions, matrix, render, shapes
 from .caches import cache
 from .ir import Expr, variables
 
@@ -169,3 +169,24 @@ def function(name: str) -> Callable[[Expression], Expression]:
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"``{name}(x)``, {'elementwise' if fn.elementwise else 'of a square matrix'}; see einsumgrad.rules."
     return call
+
+
+reshape = lift(shapes.reshape)
+kron = lift(shapes.kron)
+expand_dims = lift(shapes.expand_dims)
+
+
+def concatenate(operands, axis: int = 0) -> Expression:
+    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.shapes`)."""
+    return _joined(shapes.concatenate, operands, axis)
+
+
+def stack(operands, axis: int = 0) -> Expression:
+    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.shapes`)."""
+    return _joined(shapes.stack, operands, axis)
+
+
+def _joined(op, operands, axis) -> Expression:
+    if not isinstance(operands, (list, tuple)):
+        return Expression(op(operands, axis))  # the error for a bad list
+    return lift(lambda *nodes: op(list(nodes), axis))(*operands)

@@ -28,7 +28,9 @@ class Function:
     maps the argument's dims to the result's (raising on a bad rank); ``check`` validates
     concrete sizes before evaluation; ``domain`` is where tests sample inputs; ``smooth``
     is False where the derivative has kinks; ``public`` functions are ``eg.<name>`` and in the
-    expression language (``pow`` is reached through ``**`` instead).
+    expression language (``pow`` is reached through ``**`` instead). A linear function may give
+    ``vjp(x, y, g, *params) -> Σ g ∂y/∂x``, its adjoint, which reverse mode then uses instead of
+    its Jacobian; ``show(*params)`` is how its parameters print after the argument.
     """
 
     name: str
@@ -41,6 +43,8 @@ class Function:
     holomorphic: bool = True
     derivative: Callable | None = None
     public: bool = True
+    vjp: Callable | None = None
+    show: Callable | None = None
 
     @property
     def elementwise(self) -> bool:

@@ -2,8 +2,9 @@
 
 ``ast.parse(text, mode="eval")`` reads the text with Python's precedence; a whitelist walks the tree and refuses,
 with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
-``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)`` and the
-registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
+``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)``, the
+shape operations ``kron(A, B)``, ``reshape(X, (2, 6))``, ``concatenate([a, b], axis=0)``, ``stack([a, b], axis=0)``,
+and the registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
 else from its name (upper case: a matrix, lower case: a vector).
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
@@ -25,13 +26,14 @@ import warnings
 
 from . import algebra, functions
 from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
-from .expression import Expression, einsum, function, matmul, tensor, trace
+from .expression import Expression, concatenate, einsum, function, kron, matmul, reshape, stack, tensor, trace
 from .expression import sum as summed
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
 MAX_DEPTH = 100  # levels of brackets and calls in the text (the nodes it builds may nest up to algebra.MAX_DEPTH)
-BUILTINS = ("einsum", "sum", "trace")
+BUILTINS = ("einsum", "sum", "trace", "kron", "reshape", "concatenate", "stack")
+_JOINS = {"concatenate": concatenate, "stack": stack}
 
 
 def _functions() -> set[str]:
@@ -200,10 +202,22 @@ class _Reader:
                              if name else "only the named functions can be called")
         axis = None
         for k, kw in enumerate(node.keywords):
-            if kw.arg != "axis" or name != "sum" or k > 0:
-                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum(..., axis=k), once)")
+            if kw.arg != "axis" or name not in ("sum", *_JOINS) or k > 0:
+                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum, concatenate or stack(..., axis=k), "
+                                 "once)")
             axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
+        if name in _JOINS:
+            return self.joined(node, name, axis, depth)
+        if name == "reshape":
+            if len(node.args) != 2:
+                raise self.error(node.func, "reshape takes an expression and a shape: reshape(X, (2, 6))")
+            shape = tuple(map(self.axis, node.args[1].elts)) if isinstance(node.args[1], ast.Tuple) else self.axis(node.args[1])
+            return self.apply(node.func, reshape, self.visit(node.args[0], depth + 1), shape)
         values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
+        if name == "kron":
+            if len(values) != 2:
+                raise self.error(node.func, f"kron takes two expressions, got {len(values)}")
+            return self.apply(node.func, kron, *values)
         if name == "einsum":
             return self.apply(node.func, einsum, node.args[0].value, *values)
         if len(values) != 1:
@@ -211,6 +225,14 @@ class _Reader:
         if name == "sum":
             return self.apply(node.func, summed, values[0], axis)
         return self.apply(node.func, trace if name == "trace" else function(name), values[0])
+
+    def joined(self, node: ast.Call, name: str, axis, depth: int):
+        """``concatenate([a, b], axis=k)`` or ``stack([a, b], axis=k)``."""
+        listed = node.args[0] if len(node.args) == 1 else None
+        if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
+            raise self.error(node.func, f"{name} takes a list of expressions: {name}([a, b], axis=0)")
+        values = [self.visit(e, depth + 1) for e in listed.elts]
+        return self.apply(node.func, lambda *v: _JOINS[name](list(v), 0 if axis is None else axis), *values)
 
     def axis(self, node) -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)

@@ -143,7 +143,7 @@ def _call(node: Call, idx, names) -> _Item:
     elif node.fn == "logdet":
         text = f"log|det({arg})|"
     else:
-        text = f"{node.fn}({arg})"
+        text = f"{node.fn}({arg}{fn.show(*node.params) if fn.show else ''})"
     return _Item(text, idx, True)
 
 

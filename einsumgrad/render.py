@@ -221,6 +221,8 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         inner = ref.node.name + ("" if ref.idx == arg.out else ("^T" if style.ascii or style.latex else "ᵀ"))
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
+    show = get(node.fn).show
+    inner += show(*node.params) if show else ""
     if style.latex:
         return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)

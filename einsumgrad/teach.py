@@ -210,6 +210,8 @@ def _rule_text(call: Call) -> str:
         u = leaf("u", ())
         y = apply(call.fn, u, *call.params)
         return f"Rule: ∂{_show(y)}/∂u = {_show(fn.derivative(u, y, *call.params))}, applied elementwise"
+    if fn.vjp is not None:
+        return f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U"
     U = leaf("U", call.arg.dims)
     Y = apply(call.fn, U, *call.params)
     dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)

@@ -237,7 +237,8 @@ class _Program:
             fn.check(arg)
             if self.dtype.kind == "c" and not fn.holomorphic:
                 raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
-            return tuple(self.dim(d) for d in node.shape) if len(node.shape) != len(arg) else arg
+            reshaped = len(node.shape) != len(arg) or not fn.elementwise
+            return tuple(self.dim(d) for d in node.shape) if reshaped else arg
         return tuple(self.dim(d) for d in node.dims)
 
     def _call_step(self, node: Call) -> Callable:
