@@ -307,10 +307,10 @@ def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - mirrors n
         if k % x.ndim not in keep:
             raise ShapeError(f"axis {axis!r} names axis {k % x.ndim} twice")
         keep.discard(k % x.ndim)
-    target = fresh(2 * x.ndim, ())
-    kept = [k for k in range(x.ndim) if k in keep or keepdims]
-    out = tuple(target[k] if k in keep else target[x.ndim + k] for k in kept)
-    return product([(x, target[:x.ndim])], out, tuple(x.dims[k] if k in keep else 1 for k in kept))
+    target = fresh(x.ndim, ())
+    units = iter(fresh(x.ndim, target))  # with keepdims, a summed axis stays as an index of size 1 no factor carries
+    out = tuple(target[k] if k in keep else next(units) for k in range(x.ndim) if k in keep or keepdims)
+    return product([(x, target)], out, tuple(x.dims[k] if k in keep else 1 for k in range(x.ndim) if k in keep or keepdims))
 
 
 def trace(x) -> Expr:

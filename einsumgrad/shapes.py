@@ -129,8 +129,9 @@ def expand_dims(x, axis: int) -> Expr:
     """``x`` with a new axis of size 1 at ``axis``: an output index that no factor carries."""
     x = as_expr(x)
     axis = _axis(axis, x.ndim + 1, "expand_dims")
-    (unit,) = fresh(1, x.index_set())
-    return simplify(Expr(x.out[:axis] + (unit,) + x.out[axis:], x.dims[:axis] + (1,) + x.dims[axis:], x.terms))
+    out = fresh(x.ndim + 1, ())
+    terms = instantiate(x, out[:axis] + out[axis + 1:], out)  # out[axis] is read by no factor
+    return simplify(Expr(out, x.dims[:axis] + (1,) + x.dims[axis:], terms))
 
 
 def kron(a, b) -> Expr:
