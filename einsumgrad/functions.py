@@ -30,7 +30,8 @@ class Function:
     is False where the derivative has kinks; ``public`` functions are ``eg.<name>`` and in the
     expression language (``pow`` is reached through ``**`` instead). A linear function may give
     ``vjp(x, y, g, *params) -> Σ g ∂y/∂x``, its adjoint, which reverse mode then uses instead of
-    its Jacobian; ``show(*params)`` is how its parameters print after the argument.
+    its Jacobian; ``show(*params)`` is how its parameters print after the argument. A function
+    that ``transposes`` (``f(xᵀ) = f(x)ᵀ``) of a symmetric matrix is symmetric.
     """
 
     name: str
@@ -45,6 +46,7 @@ class Function:
     public: bool = True
     vjp: Callable | None = None
     show: Callable | None = None
+    transposes: bool = False
 
     @property
     def elementwise(self) -> bool:

@@ -116,9 +116,11 @@ def test_printing():
     assert eg.grad(eg.trace(A @ S @ S), S).matrix_notation() == "0.5 (A S + Aᵀ S + S Aᵀ + S A)"
     assert str(eg.grad(eg.trace(A @ S), S, convention="duplication")) == (
         "dup(∂f/∂S)[i,j] = A[i,j] + A[j,i] - δ[i,j] A[i,i]")
+    assert str(eg.grad(eg.logdet(S), S)) == "∂f/∂S[i,j] = inv(S)[i,j]"  # inv(S) is symmetric too
+    assert eg.grad(eg.logdet(S), S).matrix_notation() == "S⁻¹"
+    assert str(eg.grad(eg.det(S), S)) == "∂f/∂S[i,j] = adj(S)[i,j]"
     assert str(eg.hessian(eg.logdet(S), S)) == (
-        "∂²f/∂S²[i,j,k,l] = -0.25 (inv(S)[j,k] inv(S)[l,i] + inv(S)[i,k] inv(S)[l,j] + inv(S)[j,l] inv(S)[k,i] "
-        "+ inv(S)[i,l] inv(S)[k,j])")
+        "∂²f/∂S²[i,j,k,l] = -0.5 (inv(S)[i,k] inv(S)[j,l] + inv(S)[i,l] inv(S)[j,k])")
 
 
 def test_explain_says_where_symmetry_entered():
