@@ -13,10 +13,10 @@ entries are counted twice — so a step along it is not steepest descent and it 
 directional derivative (Srinivasan & Panda, "What is the gradient of a scalar function of a
 symmetric matrix?", 2023). It is available on request: ``eg.grad(L, S, convention="duplication")``.
 
->>> from .algebra import einsum, tensor
+>>> from .algebra import tensor
 >>> from .render import index_notation
->>> print(index_notation(symmetrize(einsum("ij->ji", tensor("A", 2)), 0)))
-y[i,j] = 0.5 (A[j,i] + A[i,j])
+>>> print(index_notation(symmetrize(tensor("A", 2), 0)))
+y[i,j] = 0.5 (A[i,j] + A[j,i])
 """
 from __future__ import annotations
 
