@@ -211,7 +211,8 @@ class _Reader:
         if name == "reshape":
             if len(node.args) != 2:
                 raise self.error(node.func, "reshape takes an expression and a shape: reshape(X, (2, 6))")
-            shape = tuple(map(self.axis, node.args[1].elts)) if isinstance(node.args[1], ast.Tuple) else self.axis(node.args[1])
+            given = node.args[1]
+            shape = tuple(map(self.axis, given.elts)) if isinstance(given, ast.Tuple) else self.axis(given)
             return self.apply(node.func, reshape, self.visit(node.args[0], depth + 1), shape)
         values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
         if name == "kron":

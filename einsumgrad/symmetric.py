@@ -20,11 +20,14 @@ y[i,j] = 0.5 (A[i,j] + A[j,i])
 """
 from __future__ import annotations
 
+from itertools import permutations
+
 from .errors import DerivativeError
 from .ir import Delta, Expr, Ref, Term, Var, instantiate
-from .simplify import simplify
+from .simplify import canonical, simplify
 
 CONVENTIONS = ("symmetric", "duplication")
+MATCHED = 4  # summed indices of a term tried in every order (4! = 24 renamings)
 
 
 def symmetrize(expr: Expr, k: int) -> Expr:
@@ -32,13 +35,28 @@ def symmetrize(expr: Expr, k: int) -> Expr:
     already symmetric in them."""
     out = expr.out
     swapped = out[:k] + (out[k + 1], out[k]) + out[k + 2:]
-    both = simplify(Expr(out, expr.dims, expr.terms + instantiate(expr, swapped, out)))
+    transposed = simplify(Expr(out, expr.dims, instantiate(expr, swapped, out)))
+    both = simplify(Expr(out, expr.dims, expr.terms + _matched(transposed.terms, expr.terms, out)))
     if both == simplify(Expr(out, expr.dims, tuple(Term(2 * t.coef, t.factors) for t in expr.terms))):
         return expr
     coefs = {t.coef for t in both.terms}
     c = coefs.pop() if len(coefs) == 1 else 1  # a coefficient every term shares goes outside the brackets
     inner = simplify(Expr(out, expr.dims, tuple(Term(t.coef / c, t.factors) for t in both.terms)))
     return inner if c == 2 else Expr(out, expr.dims, (Term(c / 2, (Ref(inner, out),)),))
+
+
+def _matched(terms, others, out) -> tuple[Term, ...]:
+    """``terms``, each written as the one of ``others`` it equals up to renaming its summed indices
+    (tried in every order, up to :data:`MATCHED` of them), so that the two merge: canonical forms
+    tell ``x[k] x[l] B[i,k] B[j,l]`` from ``x[k] x[l] B[i,l] B[j,k]`` by the order of a tie."""
+    known = {t.factors for t in others}
+    result = []
+    for t in terms:
+        summed = [a for a in t.indices() if a not in out]
+        renamed = (canonical(t.rename(dict(zip(summed, p))), out) for p in permutations(summed))
+        same = next((r for r in renamed if r.factors in known), t) if len(summed) <= MATCHED else t
+        result.append(same)
+    return tuple(result)
 
 
 def along(expr: Expr, var: Var, k: int) -> Expr:

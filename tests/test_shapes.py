@@ -162,7 +162,8 @@ def test_errors(make, match):
 def test_backends():
     jnp = pytest.importorskip("jax.numpy")
     da = pytest.importorskip("dask.array")
-    L = eg.sum(eg.tanh(eg.kron(A, B)) @ eg.stack([eg.concatenate([b, b]), eg.concatenate([b, 2 * b])], axis=1)) + eg.sum(eg.concatenate([a, c]) ** 3) \
+    columns = eg.stack([eg.concatenate([b, b]), eg.concatenate([b, 2 * b])], axis=1)
+    L = eg.sum(eg.tanh(eg.kron(A, B)) @ columns) + eg.sum(eg.concatenate([a, c]) ** 3) \
         + eg.sum(eg.reshape(X, (2, 6)) ** 2)
     wrts = (X, a, b, c, A, B)
     exprs = (L, *(eg.grad(L, w) for w in wrts))
@@ -202,3 +203,18 @@ def test_the_command_line_prints_and_refuses():
     r = cli("grad", "sum(concatenate(a, b))", "--wrt", "a", "--shapes", "a=2,b=3")
     assert r.returncode == 2
     assert "concatenate takes a list of expressions: concatenate([a, b], axis=0)" in r.stderr
+
+
+@pytest.mark.parametrize("text,match", [
+    ("kron(A)", r"kron takes two expressions, got 1"),
+    ("reshape(X)", r"reshape takes an expression and a shape: reshape\(X, \(2, 6\)\)"),
+    ("reshape(X, (2, x))", r"an axis is a whole number"),
+    ("stack([], axis=0)", r"stack takes a list of expressions: stack\(\[a, b\], axis=0\)"),
+    ("concatenate([a, b], keepdims=1)", r"unknown keyword 'keepdims'"),
+    ("concatenate([a, X])", r"concatenate: operand 1 has rank 2, but operand 0 has rank 1"),
+])
+def test_language_errors_point_at_the_call(text, match):
+    from einsumgrad.language import parse_expression
+
+    with pytest.raises(eg.ExpressionSyntaxError, match=match):
+        parse_expression(text, {"A": (2, 2), "X": (3, 4), "a": (2,), "b": (3,)})

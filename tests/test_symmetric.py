@@ -30,6 +30,7 @@ SCALARS = {
     "logdet S": eg.logdet(S),
     "tr(S A S B)": eg.trace(S @ A @ S @ B),
     "Σ tanh(S x)": eg.sum(eg.tanh(S @ x)),
+    "xᵀ S⁻¹ x": x @ eg.inv(S) @ x,
 }
 
 
@@ -119,6 +120,9 @@ def test_printing():
     assert str(eg.grad(eg.logdet(S), S)) == "∂f/∂S[i,j] = inv(S)[i,j]"  # inv(S) is symmetric too
     assert eg.grad(eg.logdet(S), S).matrix_notation() == "S⁻¹"
     assert str(eg.grad(eg.det(S), S)) == "∂f/∂S[i,j] = adj(S)[i,j]"
+    quadratic = eg.grad(x @ eg.inv(S) @ x, S)  # the symmetrised terms are one term renamed: they merge
+    assert str(quadratic) == "∂f/∂S[i,j] = -Σ_k,l x[k] x[l] inv(S)[i,k] inv(S)[j,l]"
+    assert quadratic.matrix_notation() == "-S⁻¹ x (S⁻¹ x)ᵀ"
     assert str(eg.hessian(eg.logdet(S), S)) == (
         "∂²f/∂S²[i,j,k,l] = -0.5 (inv(S)[i,k] inv(S)[j,l] + inv(S)[i,l] inv(S)[j,k])")
 
