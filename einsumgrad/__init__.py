@@ -10,6 +10,7 @@ y[i] = tanh(x[i])
 """
 from . import reductions, rules  # noqa: F401 - register the built-in functions
 from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
+from .expression import concatenate, expand_dims, kron, reshape, stack
 from .errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
@@ -23,10 +24,10 @@ from .differential import differential
 
 __version__ = "0.1.0"
 __all__ = [
-    "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "configure", "einsum", "evaluate",
-    "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian", "paths", "scalar", "sum",
-    "tensor", "trace", "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError",
-    "MemoryLimitError", "ShapeError", *_public(),
+    "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
+    "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",
+    "kron", "paths", "reshape", "scalar", "stack", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError",
+    "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 
 

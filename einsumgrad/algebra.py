@@ -31,11 +31,14 @@ MAX_DEPTH = 2000  # nested nodes (function calls, parenthesised sums): a bound o
 MAX_RANK = 64  # NumPy's limit on an array's axes (NPY_MAXDIMS; numpy 2 has no public name for it)
 
 
-def tensor(name: str, shape) -> Expr:
-    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
+def tensor(name: str, shape, symmetric: bool = False) -> Expr:
+    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size);
+    a ``symmetric`` one is a square matrix, its two axes of one size.
 
     >>> tensor("W", (3, None)).dims
     (3, ('W', 1))
+    >>> tensor("S", 2, symmetric=True).dims
+    (('S', 0), ('S', 0))
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W', 'x1' or 'Θ', got {name!r}")
@@ -51,7 +54,17 @@ def tensor(name: str, shape) -> Expr:
     except (TypeError, ValueError):
         raise ShapeError(f"tensor {name!r}: a shape is a rank or a tuple of sizes (None for any), got {shape!r}") from None
     _check_rank(name, len(dims))
-    return leaf(name, dims)
+    return leaf(name, _square(name, dims) if symmetric else dims, symmetric)
+
+
+def _square(name: str, dims: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """The dims of a symmetric matrix: both axes the first known size, else the first axis's."""
+    if len(dims) != 2:
+        raise ShapeError(f"tensor {name!r}: a symmetric tensor is a matrix (rank 2), got rank {len(dims)}")
+    known = [d for d in dims if isinstance(d, int)]
+    if len(set(known)) > 1:
+        raise ShapeError(f"tensor {name!r}: a symmetric matrix is square, got shape {show_dims(dims)}")
+    return (known[0] if known else (name, 0),) * 2
 
 
 def _check_rank(name: str, rank: int) -> None:
@@ -59,10 +72,10 @@ def _check_rank(name: str, rank: int) -> None:
         raise ShapeError(f"tensor {name!r}: rank {rank} is over NumPy's limit of {MAX_RANK} axes")
 
 
-def leaf(name: str, dims: tuple[Dim, ...]) -> Expr:
+def leaf(name: str, dims: tuple[Dim, ...], symmetric: bool = False) -> Expr:
     """The expression reading tensor ``name`` whole; its dims may refer to other tensors' axes."""
     out = fresh(len(dims), ())
-    return Expr(out, dims, (Term(1, (Ref(Var(name, dims), out),)),))
+    return Expr(out, dims, (Term(1, (Ref(Var(name, dims, symmetric), out),)),))
 
 
 def shallow(expr: Expr) -> Expr:
@@ -278,13 +291,15 @@ def apply(name: str, x, *params) -> Expr:
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
 
 
-def sum(x, axis=None) -> Expr:  # noqa: A001 - mirrors numpy.sum
-    """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed)."""
+def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - mirrors numpy.sum
+    """Sum over all axes, or over ``axis`` (an int or a tuple of ints, negative allowed); with
+    ``keepdims`` the summed axes stay, of size 1 (output indices no factor carries)."""
     x = as_expr(x)
     keep = set(range(x.ndim)) - set(axes(x.ndim, axis))
     target = fresh(x.ndim, ())
-    out = tuple(target[k] for k in sorted(keep))
-    return product([(x, target)], out, tuple(x.dims[k] for k in sorted(keep)))
+    units = iter(fresh(x.ndim, target))  # with keepdims, a summed axis stays as an index of size 1 no factor carries
+    out = tuple(target[k] if k in keep else next(units) for k in range(x.ndim) if k in keep or keepdims)
+    return product([(x, target)], out, tuple(x.dims[k] if k in keep else 1 for k in range(x.ndim) if k in keep or keepdims))
 
 
 def axes(ndim: int, axis) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ from .expression import Expression
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate
 from .simplify import simplify
+from .symmetric import along, check_convention, duplication
 from .einsum_jacobian import Jacobian
 from .teach import explain as explain_jacobian, explain_expression
 
@@ -94,7 +95,7 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
     if not isinstance(f, Expression):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
     var = _variable(wrt, f)
-    jac = _relabelled(derivative(f.node, var), indices)
+    jac = _relabelled(along(derivative(f.node, var), var, f.ndim), indices)
     name = render.derivative_name(_label(f), jac.out[: f.ndim], var.name, jac.out[f.ndim :])
     return _derived(_laid_out(jac, layout, f.ndim, name), f, name)
 
@@ -111,10 +112,12 @@ def _laid_out(node: Expr, layout: str, k: int, name: str) -> Expr:
     return Expr(tuple(node.out[a] for a in order), tuple(node.dims[a] for a in order), node.terms)
 
 
-def grad(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
+def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
     """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt`` (in Wikipedia's
     numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
-    named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``."""
+    named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
+    it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
+    :mod:`einsumgrad.symmetric`)."""
     f = _expression(f, "grad")
     var = _variable(wrt, f)
     if f.ndim:
@@ -122,7 +125,11 @@ def grad(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expressi
             f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
             "or eg.sum(f) first"
         )
-    g = _relabelled(gradient(f.node, var), indices)
+    check_convention(convention, var)
+    g = gradient(f.node, var)
+    if convention == "duplication":
+        return _derived(duplication(g), f, f"dup(∂{_label(f)}/∂{var.name})")
+    g = _relabelled(along(g, var, 0), indices)
     name = render.derivative_name(_label(f), (), var.name, g.out)
     return _derived(_laid_out(g, layout, 0, name), f, name)
 
@@ -132,7 +139,7 @@ def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expre
     its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
     g = grad(f, wrt)
-    h = _relabelled(derivative(g.node, var), indices)
+    h = _relabelled(along(derivative(g.node, var), var, len(var.shape)), indices)
     n = g.ndim
     name = render.derivative_name(_label(f), (), var.name, h.out[:n], second=h.out[n:])
     return _derived(_laid_out(h, layout, n, name), f, name)
@@ -250,6 +257,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
     direction = np.random.default_rng(seed).standard_normal(x0.shape)
+    if var.symmetric:  # S moves only along symmetric directions
+        direction = direction + direction.T
     name = "d" + var.name
     while name in arrays:
         name += "_"

@@ -34,6 +34,7 @@ EXAMPLES = {
   einsumgrad grad "logdet(X)" --wrt X --shapes X=3x3
   einsumgrad grad "g @ (W @ x)" --wrt W --differential    # dL = gᵀ dW x = tr(x gᵀ dW), so ∂L/∂W = g xᵀ
   einsumgrad grad "sum((X @ W + b) @ y)" --wrt W --explain --shapes X=1x4,W=4x10,b=1x10,y=10x1
+  einsumgrad grad "trace(A @ S)" --wrt S --symmetric S --matrix
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
@@ -75,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
                            description=f"{what[0].upper() + what[1:]}, written in a small safe expression language: "
-                           "names, numbers, + - * / ** @, einsum('spec', ...), sum, trace, and the functions "
+                           "names, numbers, + - * / ** @, einsum('spec', ...), sum, trace, kron, reshape, "
+                           "concatenate, stack, and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression")
         p.add_argument("--wrt", required=True, help="the tensor to differentiate by")
@@ -89,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
+        p.add_argument("--symmetric", metavar="NAMES", help="comma-separated symmetric matrices, e.g. S: derivatives "
+                       "by them are taken along symmetric directions, sym(G) = (G + Gᵀ)/2")
 
     demo = sub.add_parser("demo", help="teaching demos of third-order Jacobians and the chain rule",
                           epilog=EXAMPLES["demo"], formatter_class=raw)
@@ -211,8 +215,12 @@ def _differentiate(args) -> None:
 
     _check_output(args)
     shapes = parse_shapes(args.shapes)
-    expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True)
+    symmetric = {unicodedata.normalize("NFKC", n.strip()) for n in (args.symmetric or "").split(",") if n.strip()}
+    expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True, symmetric=symmetric)
     compiled = api.compile(expr)
+    if symmetric - set(compiled.vars):
+        raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
+                              f"expression does not read (it reads {', '.join(compiled.vars) or 'no tensor'})")
     args.wrt = unicodedata.normalize("NFKC", args.wrt.strip())
     if not args.wrt.isidentifier():
         raise EinsumgradError(f"--wrt {args.wrt!r} is an expression, not the name of a tensor (here: "
@@ -231,7 +239,8 @@ def _differentiate(args) -> None:
             raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
         check_fits(shapes[n] for n in compiled.names)
         rng = random_generator(args.seed)
-    wrt = Expression(leaf(args.wrt, compiled.vars[args.wrt].shape), args.wrt)
+    var = compiled.vars[args.wrt]
+    wrt = Expression(leaf(args.wrt, var.shape, var.symmetric), args.wrt)
     layout = "shape" if args.layout == "vec" else args.layout
     try:
         derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt, layout=layout)
@@ -272,6 +281,7 @@ def _differentiate(args) -> None:
               layouts.note(args.layout, "f", args.wrt, derivative.node.out))
     if args.shapes is not None:
         arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
+        arrays.update({n: (arrays[n] + arrays[n].T) / 2 for n in symmetric})
         value = api.evaluate(derivative, **arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")

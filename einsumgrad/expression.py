@@ -14,7 +14,7 @@ import numbers
 from functools import wraps
 from typing import Callable
 
-from . import algebra, functions, generic, matrix, render, selection
+from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
 from .ir import Expr, variables
@@ -154,13 +154,14 @@ Expression.__neg__ = lift(_negated)
 Expression.__pos__ = lambda self: self
 
 
-def tensor(name: str, shape) -> Expression:
-    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size).
+def tensor(name: str, shape, symmetric: bool = False) -> Expression:
+    """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size);
+    ``symmetric=True`` declares a symmetric matrix (see :mod:`einsumgrad.symmetric`).
 
     >>> tensor("W", (3, None)).shape
     (3, ('W', 1))
     """
-    return Expression(algebra.tensor(name, shape), name=name)
+    return Expression(algebra.tensor(name, shape, symmetric), name=name)
 
 
 def einsum(spec: str, *operands) -> Expression:
@@ -238,3 +239,24 @@ def eye(n) -> Expression:
 
 
 Expression.__getitem__ = lift(selection.index)
+
+
+reshape = lift(shapes.reshape)
+kron = lift(shapes.kron)
+expand_dims = lift(shapes.expand_dims)
+
+
+def concatenate(operands, axis: int = 0) -> Expression:
+    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.shapes`)."""
+    return _joined(shapes.concatenate, operands, axis)
+
+
+def stack(operands, axis: int = 0) -> Expression:
+    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.shapes`)."""
+    return _joined(shapes.stack, operands, axis)
+
+
+def _joined(op, operands, axis) -> Expression:
+    if not isinstance(operands, (list, tuple)):
+        return Expression(op(operands, axis))  # the error for a bad list
+    return lift(lambda *nodes: op(list(nodes), axis))(*operands)

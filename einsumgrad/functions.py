@@ -5,8 +5,8 @@ place that lists functions (``eg.<name>``, the expression language, the CLI's he
 README) reads them from :data:`REGISTRY`.
 
 >>> import einsumgrad
->>> sorted(REGISTRY)[:4]
-['abs', 'adj', 'arccos', 'arcsin']
+>>> "tanh" in public(), "reshape" in REGISTRY, "reshape" in public()
+(True, True, False)
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
 """
@@ -35,7 +35,10 @@ class Function:
     language. ``show(argument, params, rank)`` prints a call where ``name(argument)`` would not
     say it all (``‖x‖``, ``softmax(X, axis=0)``). ``sums_to_one``: the result sums to one along the axes
     ``params[0]`` (``softmax``), which simplification uses: ``Σ_j softmax(X)[i,j] = 1``. ``as_delta(idx, *params)``
-    marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns.
+    marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns. A linear
+    function may give ``vjp(x, y, g, *params) -> Σ g ∂y/∂x``, its adjoint, which reverse mode then
+    uses instead of its Jacobian. A function that ``transposes`` (``f(xᵀ) = f(x)ᵀ``) of a symmetric
+    matrix is symmetric.
     """
 
     name: str
@@ -52,6 +55,8 @@ class Function:
     build: Callable | None = None
     show: Callable | None = None
     sums_to_one: bool = False
+    vjp: Callable | None = None
+    transposes: bool = False
 
     @property
     def elementwise(self) -> bool:

@@ -96,10 +96,13 @@ def _compared(cls) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Var:
-    """A named input tensor; ``shape`` holds one :data:`Dim` per axis."""
+    """A named input tensor; ``shape`` holds one :data:`Dim` per axis. A ``symmetric`` one is a
+    square matrix equal to its transpose: derivatives by it are taken along symmetric directions
+    (compared, but left out of the repr, which stays as it was for the common case)."""
 
     name: str
     shape: tuple[Dim, ...]
+    symmetric: bool = field(default=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, eq=True)

@@ -2,8 +2,9 @@
 
 ``ast.parse(text, mode="eval")`` reads the text with Python's precedence; a whitelist walks the tree and refuses,
 with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
-``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)`` and the
-registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
+``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)``, the
+shape operations ``kron(A, B)``, ``reshape(X, (2, 6))``, ``concatenate([a, b], axis=0)``, ``stack([a, b], axis=0)``,
+and the registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
 else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
 reports. Names may be Unicode (``Θ``, ``β``). ``I`` is the identity (unless ``shapes`` names a tensor ``I``), its size
@@ -32,14 +33,15 @@ from typing import NamedTuple
 
 from . import algebra, functions, generic, ranks
 from .errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
-from .expression import Expression, einsum, eye, function, matmul, tensor, trace
+from .expression import Expression, concatenate, einsum, eye, function, kron, matmul, reshape, stack, tensor, trace
 from .expression import sum as summed
 from .parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
 MAX_DEPTH = 100  # levels of brackets and calls in the text (the nodes it builds may nest up to algebra.MAX_DEPTH)
-BUILTINS = ("einsum", "sum", "trace", "eye")
+BUILTINS = ("einsum", "sum", "trace", "eye", "kron", "reshape", "concatenate", "stack")
 IDENTITY = "I"
+_JOINS = {"concatenate": concatenate, "stack": stack}
 
 
 def _functions() -> set[str]:
@@ -69,12 +71,14 @@ _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
-def parse_expression(text: str, shapes: dict | None = None) -> Expression:
-    """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks."""
-    return read_expression(text, shapes).expression
+def parse_expression(text: str, shapes: dict | None = None, symmetric=frozenset()) -> Expression:
+    """Parse ``text`` into an expression; ``shapes`` maps tensor names to shapes or ranks; the
+    tensors named in ``symmetric`` are symmetric matrices."""
+    return read_expression(text, shapes, symmetric=symmetric).expression
 
 
-def read_expression(text: str, shapes: dict | None = None, functions_of_your_own: bool = False) -> Reading:
+def read_expression(text: str, shapes: dict | None = None, functions_of_your_own: bool = False,
+                    symmetric=frozenset()) -> Reading:
     """Parse ``text`` as :func:`parse_expression` does, saying which ranks were guessed; with
     ``functions_of_your_own``, an unknown function name ``h`` is an elementwise function with no
     formula (see :func:`einsumgrad.function`) instead of an error."""
@@ -83,7 +87,8 @@ def read_expression(text: str, shapes: dict | None = None, functions_of_your_own
     if len(text) > MAX_LENGTH:
         raise EinsumgradError(f"an expression has at most {MAX_LENGTH:,} characters; this one has {len(text):,}")
     reader = _Reader(text, {unicodedata.normalize("NFKC", k): v for k, v in (shapes or {}).items()},
-                     functions_of_your_own)
+                     functions_of_your_own,
+                     frozenset(unicodedata.normalize("NFKC", n) for n in symmetric))
     value = reader.read()
     if value is _IDENTITY:
         raise reader.error(0, "the size of the identity I is not known here: write eye(3), or use I beside a matrix")
@@ -103,8 +108,8 @@ def _operand(node):
 class _Reader:
     """One walk over one parsed text; every error points a caret into the text."""
 
-    def __init__(self, text: str, shapes: dict, declare: bool = False):
-        self.text, self.shapes, self.declare = text, shapes, declare
+    def __init__(self, text: str, shapes: dict, declare: bool = False, symmetric: frozenset = frozenset()):
+        self.text, self.shapes, self.declare, self.symmetric = text, shapes, declare, symmetric
         self.identity = None if IDENTITY in shapes else IDENTITY
         self.declared: list[str] = []
         self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
@@ -257,7 +262,8 @@ class _Reader:
         if isinstance(node, ast.Name) and node.id in _functions():
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
-            return self.apply(node, tensor, node.id, self.shapes.get(node.id, self.ranks[node.id]))
+            return self.apply(node, tensor, node.id, self.shapes.get(node.id, self.ranks[node.id]),
+                              node.id in self.symmetric)
         value = node.value if isinstance(node, ast.Constant) else None
         if isinstance(value, str):
             raise self.error(node, "a quoted string can only be the spec of einsum('ij,j->i', ...)")
@@ -276,10 +282,23 @@ class _Reader:
             return self.built(node, name, depth)
         axis = None
         for k, kw in enumerate(node.keywords):
-            if kw.arg != "axis" or name != "sum" or k > 0:
-                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum(..., axis=k), once)")
+            if kw.arg != "axis" or name not in ("sum", *_JOINS) or k > 0:
+                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum, concatenate or stack(..., axis=k), "
+                                 "once)")
             axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
+        if name in _JOINS:
+            return self.joined(node, name, axis, depth)
+        if name == "reshape":
+            if len(node.args) != 2:
+                raise self.error(node.func, "reshape takes an expression and a shape: reshape(X, (2, 6))")
+            given = node.args[1]
+            shape = tuple(map(self.axis, given.elts)) if isinstance(given, ast.Tuple) else self.axis(given)
+            return self.apply(node.func, reshape, self.visit(node.args[0], depth + 1), shape)
         values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else [] if name == "eye" else node.args)]
+        if name == "kron":
+            if len(values) != 2:
+                raise self.error(node.func, f"kron takes two expressions, got {len(values)}")
+            return self.apply(node.func, kron, *values)
         if name == "einsum":
             return self.apply(node.func, einsum, node.args[0].value, *values)
         if name == "eye":
@@ -321,6 +340,14 @@ class _Reader:
         if kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
             return kw.value.value
         raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} here (axis=k or (j, k), keepdims=True or False)")
+
+    def joined(self, node: ast.Call, name: str, axis, depth: int):
+        """``concatenate([a, b], axis=k)`` or ``stack([a, b], axis=k)``."""
+        listed = node.args[0] if len(node.args) == 1 else None
+        if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
+            raise self.error(node.func, f"{name} takes a list of expressions: {name}([a, b], axis=0)")
+        values = [self.visit(e, depth + 1) for e in listed.elts]
+        return self.apply(node.func, lambda *v: _JOINS[name](list(v), 0 if axis is None else axis), *values)
 
     def whole(self, node, problem: str = "an index is a whole number, a slice such as 1:3, ... or None") -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)

@@ -37,9 +37,10 @@ class _Item:
     text: str  # the matrix, vector or scalar, read in the orientation of idx ("" for a 𝟙 of length 1)
     idx: tuple[str, ...]
     atomic: bool  # needs no parentheses when juxtaposed
+    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
 
     def transposed(self) -> str:
-        return transposed(self.text, self.atomic)
+        return self.text if self.symmetric else transposed(self.text, self.atomic)
 
 
 def transposed(text: str, atomic: bool | None = None) -> str:
@@ -152,7 +153,7 @@ def _item(f, names) -> _Item:
     if len(set(idx)) != len(idx):
         raise NoFormula  # a diagonal read such as A[i,i]
     if isinstance(node, Var):
-        return _Item(node.name, idx, True)
+        return _Item(node.name, idx, True, node.symmetric)
     if isinstance(node, Expr):
         text = _sum(Expr(idx, node.dims, instantiate(node, idx, names)))
         return _Item(text, idx, _atomic(text))

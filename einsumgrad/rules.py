@@ -141,10 +141,10 @@ elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0)
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
 _SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
 
-matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y))
+matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), transposes=True)
 # adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
 matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", function("inv")(x), dx, y)
-                - einsum("ka,ab...,bl->kl...", function("inv")(x), dx, y))
+                - einsum("ka,ab...,bl->kl...", function("inv")(x), dx, y), transposes=True)
 matrix_function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
                 result_shape=_SCALAR)
 matrix_function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),

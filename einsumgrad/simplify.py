@@ -24,6 +24,7 @@ import hashlib
 from . import functions
 from .caches import LRU
 from .errors import EinsumgradError
+from .functions import get
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
 
 
@@ -179,6 +180,25 @@ def canonical(term: Term, out: tuple[str, ...]) -> Term:
     return Term(term.coef, _canonical_factors(term.factors, out)[0])
 
 
+def _oriented(f, order):
+    """A read of a symmetric matrix with its indices in ``order``: ``S[j,i]`` is ``S[i,j]``."""
+    if isinstance(f, Ref) and len(f.idx) == 2 and _symmetric(f.node):
+        return Ref(f.node, tuple(sorted(f.idx, key=order)))
+    return f
+
+
+def _symmetric(node) -> bool:
+    """Whether ``node`` is a symmetric matrix: a symmetric tensor, or a function that transposes
+    (``inv``, ``adj``) of one, read whole."""
+    while isinstance(node, Call) and get(node.fn).transposes:
+        (t,) = node.arg.terms if len(node.arg.terms) == 1 else (None,)
+        if t is None or t.coef != 1 or len(t.factors) != 1 or not isinstance(t.factors[0], Ref) \
+                or sorted(t.factors[0].idx) != sorted(node.arg.out):
+            return False
+        node = t.factors[0].node
+    return isinstance(node, Var) and node.symmetric
+
+
 def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     """The canonical factors, and the renaming of summed indices that made them."""
     pos = {a: k for k, a in enumerate(out)}
@@ -186,6 +206,11 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     names = {a: a for a in summed}
     rank = {a: k for k, a in enumerate(fresh(len(summed), out))}
     for _ in range(2 if summed else 1):  # with nothing to rename, one sort settles
+
+        def order(a):
+            return (0, pos[a]) if a in pos else (1, rank.get(a, -1))
+
+        factors = [_oriented(f, order) for f in factors]
 
         def key(f):
             idx = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))

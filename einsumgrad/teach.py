@@ -22,6 +22,7 @@ from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
 from .matrix import matrix_notation
 from .simplify import elimination_steps, simplify
+from .symmetric import along
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,12 @@ def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
     steps.append(Step("Result" + (", shaped like " + var.name if not expr.out else
                                   f", in the shape layout of jax.jacobian (shape {name}.shape + {var.name}.shape)"),
                       final, _line(lhs, final)))
+    if var.symmetric:
+        final = along(final, var, len(expr.out))
+        steps.append(Step(f"{var.name} is symmetric, so it moves only along symmetric directions E: the derivative "
+                          f"along them is the part symmetric in {var.name}'s axes, sym(G) = ½(G + Gᵀ), the one with "
+                          f"⟨sym(G), E⟩ = ⟨G, E⟩ for every symmetric E (the steps above treat its entries as "
+                          "independent)", final, _line(lhs, final)))
     matrix = matrix_notation(final)
     if matrix:
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
@@ -216,6 +223,8 @@ def _rule_text(call: Call) -> str:
         u = leaf("u", ())
         y = apply(call.fn, u, *call.params)
         return f"Rule: ∂{_show(y)}/∂u = {_show(fn.derivative(u, y, *call.params))}, applied elementwise"
+    if fn.vjp is not None:
+        return f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U"
     U = leaf("U", call.arg.dims)
     Y = apply(call.fn, U, *call.params)
     dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)

@@ -145,6 +145,19 @@ def to_array(name: str, value):
         raise EinsumgradError(f"array {name!r} is not a rectangular array of numbers: {err}") from None
 
 
+def check_symmetric(name: str, a) -> None:
+    """Refuse an array for a symmetric tensor that is not symmetric, to within rounding: the largest
+    ``|a - aᵀ|`` over ``sqrt(eps)`` of the dtype times the largest ``|a|``. A lazy array (dask) is trusted."""
+    if hasattr(a, "dask"):
+        return
+    a = np.asarray(a)
+    gap = float(np.abs(a - a.T).max(initial=0))
+    tol = math.sqrt(np.finfo(a.dtype).eps) * float(np.abs(a).max(initial=0))
+    if not gap <= tol:
+        raise EinsumgradError(f"tensor {name!r} is declared symmetric, but its array is not: the largest |{name} - "
+                              f"{name}ᵀ| is {gap:.3g}, over the tolerance {tol:.3g}; pass (a + a.T) / 2")
+
+
 def _all_dims(expr: Expr):
     """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
     yield from expr.dims
@@ -197,6 +210,7 @@ class _Program:
                 self.steps.append((slot[node], self._expr_step(node, owned_result=node in compiled.exprs)))
         self.outputs = [slot[e] for e in compiled.exprs]
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
+        self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
         self._check_memory()
 
     def _check_memory(self) -> None:
@@ -211,6 +225,8 @@ class _Program:
     def run(self, arrays: dict) -> list:
         if self.epoch != settings.epoch():  # the limit changed since the last check
             self._check_memory()
+        for n in self.symmetric:
+            check_symmetric(n, arrays[n])
         values: list = [None] * len(self.layout.slot)
         for k, n in self.var_slots:
             values[k] = arrays[n]
@@ -233,7 +249,8 @@ class _Program:
             fn.check(arg, *node.params)
             if self.dtype.kind == "c" and not fn.holomorphic:
                 raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
-            return tuple(self.dim(d) for d in node.shape) if len(node.shape) != len(arg) else arg
+            reshaped = len(node.shape) != len(arg) or not fn.elementwise
+            return tuple(self.dim(d) for d in node.shape) if reshaped else arg
         return tuple(self.dim(d) for d in node.dims)
 
     def _call_step(self, node: Call) -> Callable:
