@@ -136,6 +136,13 @@ def as_expr(x) -> Expr:
     return c
 
 
+def _tensor_name(e: Expr) -> str | None:
+    """The name of the tensor ``e`` reads whole, for error messages; None for anything else."""
+    (t,) = e.terms if len(e.terms) == 1 else (None,)
+    ref = t.factors[0] if t is not None and len(t.factors) == 1 else None
+    return ref.node.name if isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx == e.out else None
+
+
 def einsum(spec: str, *operands, names=None) -> Expr:
     """An einsum over expressions, with NumPy's spec rules (implicit output, ``...``);
     ``names`` name the operands in errors.
@@ -147,7 +154,7 @@ def einsum(spec: str, *operands, names=None) -> Expr:
     parsed = parse(spec)
     ops = [as_expr(e) for e in operands]
     shapes = [tuple(d if isinstance(d, int) else None for d in e.dims) for e in ops]
-    bound = parsed.bind(shapes, names or [f"operand {k}" for k in range(len(ops))])
+    bound = parsed.bind(shapes, names or [_tensor_name(e) for e in ops])
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):

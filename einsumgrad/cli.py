@@ -217,6 +217,9 @@ def _differentiate(args) -> None:
     shapes = parse_shapes(args.shapes)
     symmetric = {unicodedata.normalize("NFKC", n.strip()) for n in (args.symmetric or "").split(",") if n.strip()}
     expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True, symmetric=symmetric)
+    if expr.ndim:
+        raise EinsumgradError(f"{args.command} needs a scalar expression; this one has rank {expr.ndim}: write "
+                              "sum(...) around it, or take an einsum spec's Jacobian with `einsumgrad jacobian`")
     compiled = api.compile(expr)
     if symmetric - set(compiled.vars):
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
@@ -234,6 +237,9 @@ def _differentiate(args) -> None:
         raise EinsumgradError(f"--shapes names {', '.join(unused)}, which the expression does not read "
                               f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
     if args.shapes is not None:
+        for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry
+            if n not in shapes and all(isinstance(d, int) for d in compiled.vars[n].shape):
+                shapes[n] = compiled.vars[n].shape
         missing = [n for n in compiled.names if n not in shapes]
         if missing:
             raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
@@ -370,13 +376,19 @@ def main(argv=None) -> int:
 
             serve(args.host, args.port, browser=not args.no_browser)
         else:
-            return _demo(args)
+            status = _demo(args)
+            sys.stdout.flush()
+            return status
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at exit
     except EinsumSyntaxError as err:
         print(f"einsumgrad: error: {err.problem}, at column {err.position + 1} of {err.spec!r}", file=sys.stderr)
         return 2
     except EinsumgradError as err:
         print("einsumgrad: error: " + " ".join(str(err).split()), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     return 0
 
 

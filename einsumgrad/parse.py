@@ -50,18 +50,19 @@ class Spec:
         >>> parse("ij,j->i").bind([(2, 3), (1,)])
         Bound(inputs=(('i', 'j'), ('a',)), output=('i',))
         """
-        names = list(names) if names is not None else [f"#{k}" for k in range(self.nargs)]
         if len(shapes) != self.nargs:
             raise ShapeError(
                 f"einsum spec {self.text!r} takes {self.nargs} operand{'s' * (self.nargs != 1)}, got {len(shapes)}"
             )
+        given = list(names or ()) + [None] * self.nargs
+        names = [f"operand {k}" + ("" if given[k] is None else f" ({given[k]})") for k in range(self.nargs)]
         used = {c for term in self.inputs for c in term if c != ELLIPSIS}
         fresh = (c for c in _spare_names() if c not in used)
         batch: list[tuple[int, int, int | None]] = []  # (operand, axis, size) of each broadcast axis
         named: list[dict[str, int | None]] = []  # per operand: letter -> size
         for k, (term, shape) in enumerate(zip(self.inputs, shapes)):
             letters = [c for c in term if c != ELLIPSIS]
-            label = f"operand {k} ({names[k]})"
+            label = names[k]
             if ELLIPSIS not in term and len(shape) != len(letters):
                 raise ShapeError(
                     f"{label} has rank {len(shape)}, but its subscripts {''.join(term)!r} in "
@@ -101,7 +102,7 @@ class Spec:
             seen = full.get(offset, 1)
             if size not in (None, 1) and seen not in (None, 1, size):
                 raise ShapeError(
-                    f"broadcast axis {offset} of '...' has size {size} in operand {k} ({names[k]}) "
+                    f"broadcast axis {offset} of '...' has size {size} in {names[k]} "
                     f"but {seen} elsewhere; they can only differ where one is 1"
                 )
             if seen == 1 or size not in (None, 1):
@@ -141,8 +142,8 @@ class Spec:
                 other, where = full.get(c, (1, k))
                 if size != 1 and other not in (1, size):
                     raise ShapeError(
-                        f"index {c!r} has size {size} in operand {k} ({names[k]}) but size {other} in operand "
-                        f"{where} ({names[where]}) (spec {self.text!r}); sizes must agree, or one be 1"
+                        f"index {c!r} has size {size} in {names[k]} but size {other} in {names[where]} "
+                        f"(spec {self.text!r}); sizes must agree, or one be 1"
                     )
                 if other == 1:
                     full[c] = (size, k)

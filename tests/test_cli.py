@@ -78,7 +78,7 @@ def test_help_everywhere(args):
     (("grad", "x +", "--wrt", "x"), "expected a name, a number or '(', found the end of the expression"),
     (("grad", "__import__('os')", "--wrt", "x"), "unknown function '__import__'"),
     (("grad", "x @ x", "--wrt", "y"), "--wrt y: no tensor of that name in the expression"),
-    (("grad", "W @ x", "--wrt", "x"), "grad needs a scalar expression, got rank 1"),
+    (("grad", "W @ x", "--wrt", "x"), "grad needs a scalar expression; this one has rank 1: write sum"),
     (("demo", "nope"), "unknown demo 'nope'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -87,3 +87,19 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("einsumgrad: error: ") and message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["grad", "sum(tanh(W @ x))", "--wrt", "W", "--shapes", "W=3x4,x=4"]])
+def test_a_reader_that_goes_away_gets_no_traceback(argv):
+    """`einsumgrad demo | head -1` printed a BrokenPipeError traceback."""
+    child = subprocess.Popen([sys.executable, "-m", "einsumgrad", *argv], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    child.stdout.close()  # the reader is gone before anything is written
+    err = child.stderr.read().decode()
+    assert child.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_advice_speaks_the_command_line_s_language():
+    r = run("grad", "W @ x", "--wrt", "W")
+    assert r.returncode == 2 and "write sum(...) around it" in r.stderr
+    assert "eg." not in r.stderr and r.stderr.count("\n") == 1
