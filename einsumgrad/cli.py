@@ -217,9 +217,6 @@ def _differentiate(args) -> None:
     shapes = parse_shapes(args.shapes)
     symmetric = {unicodedata.normalize("NFKC", n.strip()) for n in (args.symmetric or "").split(",") if n.strip()}
     expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True, symmetric=symmetric)
-    if expr.ndim:
-        raise EinsumgradError(f"{args.command} needs a scalar expression; this one has rank {expr.ndim}: write "
-                              "sum(...) around it, or take an einsum spec's Jacobian with `einsumgrad jacobian`")
     compiled = api.compile(expr)
     if symmetric - set(compiled.vars):
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
@@ -229,6 +226,10 @@ def _differentiate(args) -> None:
         raise EinsumgradError(f"--wrt {args.wrt!r} is an expression, not the name of a tensor (here: "
                               f"{', '.join(compiled.vars)}): " + api.by_a_scalar(
                                   "W", "L", f"einsumgrad {args.command} 'L' --wrt W, with L the loss written out"))
+    if expr.ndim:
+        raise EinsumgradError(f"{args.command} needs a scalar expression; this one has rank {expr.ndim}: write "
+                              "sum(...) around it, or take an einsum spec's Jacobian with `einsumgrad jacobian`"
+                              + _guesses(guessed))
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
@@ -253,9 +254,7 @@ def _differentiate(args) -> None:
     except EinsumgradError as err:
         if not guessed:
             raise
-        raise EinsumgradError(f"{err} (ranks guessed from names: "
-                              f"{', '.join(f'{n} {_rank_name(r)}' for n, r in guessed)}; give --shapes to change them)"
-                              ) from err
+        raise EinsumgradError(f"{err}{_guesses(guessed)}") from err
     for name, rank in guessed:
         print(f"einsumgrad: note: {name} is taken as {_rank_name(rank)}, a guess from its name; to change it, give "
               f"its shape, e.g. --shapes {name}={'x'.join('3456789'[:rank])}", file=sys.stderr)
@@ -303,6 +302,14 @@ def _differentiate(args) -> None:
 
 def _rank_name(rank: int) -> str:
     return ("a scalar", "a vector (rank 1)", "a matrix (rank 2)")[rank] if rank < 3 else f"a tensor of rank {rank}"
+
+
+def _guesses(guessed) -> str:
+    """What an error adds where ranks were guessed from names: they may be why it failed."""
+    if not guessed:
+        return ""
+    named = ", ".join(f"{n} {_rank_name(r)}" for n, r in guessed)
+    return f" (ranks guessed from names: {named}; give --shapes to change them)"
 
 
 def _check_output(args) -> None:

@@ -12,7 +12,6 @@ derivative order and the tensors; the server adds a time limit per request.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from ..errors import EinsumgradError
-from .answer import EXAMPLES, KINDS, LIMITS, respond
+from .answer import EXAMPLES, KINDS, LIMITS
 from .fragments import STYLE
 
 MAX_BODY = 16_384  # bytes in one request
