@@ -49,6 +49,8 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
     """Sum the elementwise weights of terms whose tensor-and-delta part is the same and whose
     weights all read one index tuple: ``X[k,i] X[k,j] (a + b)[k]``. Weights over different
     indices stay apart, so no merged weight is a tensor over more indices than any one weight."""
+    if len(terms) < 2:
+        return terms
     groups: dict[tuple, list[tuple[Term, tuple]]] = {}
     for t in terms:
         core = tuple(f for f in t.factors if not _is_weight(f))
@@ -233,6 +235,9 @@ def node_key(node) -> tuple:
     """A deterministic sort key for a node (never its hash, which varies between runs): its
     kind, its name, its depth, and a digest of its structure, so that comparing keys is quick
     however deep the node. Computed once per node, children first, without recursion."""
+    key = _KEYS.get(node)
+    if key is not None:
+        return key
     keys: dict = {}
 
     def known(n) -> bool:
