@@ -160,17 +160,19 @@ def _jacobian(args) -> None:
 
     _check_output(args)
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
-    if _code(args, J):
-        return
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
         J.nbytes(*shapes)  # checks them against the spec before anything is printed
         check_fits(shapes)
         rng = random_generator(args.seed)
+    if args.plot is not None:
+        check_plot_path(args.plot)
+    if _code(args, J):
+        return
     if args.explain:
         from .teach import explain
 
-        print(explain(J))
+        _print_derivation(explain(J), args)
     elif args.latex:
         print(J.latex())
     elif args.ascii:
@@ -267,9 +269,9 @@ def _differentiate(args) -> None:
     if getattr(args, "differential", False):
         from .differential import differential
 
-        print(differential(expr, wrt))
+        _print_derivation(differential(expr, wrt), args)
     elif args.explain:  # a Hessian is explained as the derivative of the gradient
-        print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
+        _print_derivation(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt), args)
     elif args.latex:
         print(derivative.latex())
     elif args.ascii:
@@ -299,6 +301,10 @@ def _differentiate(args) -> None:
         kind = "gradient" if args.command == "grad" else "hessian"
         answer.write(args.html, answer.document(expr, args.wrt, kind, arrays if args.shapes is not None else None))
         print(f"wrote {args.html}")
+
+
+def _print_derivation(derivation, args) -> None:
+    print(derivation.latex() if args.latex else derivation)
 
 
 def _rank_name(rank: int) -> str:
