@@ -10,8 +10,8 @@ term itself; the numbers follow where the slice is one.
 >>> form = identity_form(derivative(einsum("ij,j->i", W, x), W.terms[0].factors[0].node))
 >>> form(("k",)), form((1,))
 ('x[k] I', 'x[1] I')
->>> title("J", (1,), -np.eye(2), form)
-'J[:, :, 1] = x[1] I = -1 I'
+>>> title("J", (1,), 2 * np.eye(2), form)
+'J[:, :, 1] = x[1] I = 2 I'
 """
 from __future__ import annotations
 
