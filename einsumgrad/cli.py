@@ -5,7 +5,6 @@ Errors print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import inspect
 import math
 import os
 import sys
@@ -13,7 +12,7 @@ import unicodedata
 
 import numpy as np
 
-from . import __version__, functions
+from . import __version__, functions, plot, slices
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
@@ -72,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     jac.add_argument("--shapes", help="evaluate at random integer operands of these shapes, e.g. 3x4,4 "
                      "(an empty entry is a scalar: 3,,3)")
     jac.add_argument("--seed", type=int, default=0, help="random seed for the operands of --shapes")
+    jac.add_argument("--plot", metavar="FILE.png", help="with --shapes: draw the Jacobian as heatmaps, a third-order "
+                     "one slice by slice (needs matplotlib)")
 
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
@@ -160,17 +161,24 @@ def _jacobian(args) -> None:
 
     _check_output(args)
     J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
-    if _code(args, J):
-        return
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
         J.nbytes(*shapes)  # checks them against the spec before anything is printed
         check_fits(shapes)
         rng = random_generator(args.seed)
+        ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
+        dense = J(*ops)
+    if args.plot is not None:
+        if shapes is None:
+            raise EinsumgradError("--plot draws the Jacobian's numbers: give --shapes too, e.g. --shapes 2x3,3")
+        check_plot_path(args.plot)
+        plot.check(dense, "J")
+    if _code(args, J):
+        return
     if args.explain:
         from .teach import explain
 
-        print(explain(J))
+        _print_derivation(explain(J), args)
     elif args.latex:
         print(J.latex())
     elif args.ascii:
@@ -184,11 +192,13 @@ def _jacobian(args) -> None:
     if args.layout == "vec" and not args.latex:
         print(J.formula("vec", shapes=shapes))
     if shapes is not None:
-        ops = [rng.integers(-3, 4, s).astype(float) for s in shapes]
         for name, op in zip(J.names, ops):
             print(f"\n{name} =\n{op}")
-        dense = J(*ops)
         print(f"\nJ ({J.layout} layout), shape {dense.shape}:\n{dense}")
+    if args.plot is not None:
+        node = J.expression(*ops).node
+        plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.spec!r} ({J.layout} layout)",
+                  axes=node.out, form=slices.identity_form(node))
 
 
 def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
@@ -266,9 +276,9 @@ def _differentiate(args) -> None:
     if getattr(args, "differential", False):
         from .differential import differential
 
-        print(differential(expr, wrt))
+        _print_derivation(differential(expr, wrt), args)
     elif args.explain:  # a Hessian is explained as the derivative of the gradient
-        print(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt))
+        _print_derivation(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt), args)
     elif args.latex:
         print(derivative.latex())
     elif args.ascii:
@@ -298,6 +308,10 @@ def _differentiate(args) -> None:
         kind = "gradient" if args.command == "grad" else "hessian"
         answer.write(args.html, answer.document(expr, args.wrt, kind, arrays if args.shapes is not None else None))
         print(f"wrote {args.html}")
+
+
+def _print_derivation(derivation, args) -> None:
+    print(derivation.latex() if args.latex else derivation)
 
 
 def _rank_name(rank: int) -> str:
@@ -339,12 +353,12 @@ def _code(args, result) -> bool:
 
 
 def _demo(args) -> int:
-    from .demos import DEMOS, run_demo
+    from .demos import DEMOS, NO_PLOT, run_demo
 
     if args.plot is not None and args.name in DEMOS:
-        if "plot" not in inspect.signature(DEMOS[args.name]).parameters:
-            drawing = [n for n, demo in DEMOS.items() if "plot" in inspect.signature(demo).parameters]
-            raise EinsumgradError(f"demo {args.name!r} draws no plot; --plot works with {', '.join(drawing)}")
+        if args.name in NO_PLOT:
+            raise EinsumgradError(f"demo {args.name!r} draws no plot: {NO_PLOT[args.name]}; --plot works with "
+                                  f"{', '.join(n for n in DEMOS if n not in NO_PLOT)}")
         check_plot_path(args.plot)
     return run_demo(args)
 

@@ -11,7 +11,10 @@ import numpy as np
 
 import einsumgrad as eg
 
+from . import slices
 from .errors import EinsumgradError
+from .expression import Expression
+from .plot import plot as draw
 
 np_print = dict(precision=3, suppress=True, floatmode="maxprec")
 
@@ -58,8 +61,10 @@ def demo_wx(plot: str | None = None) -> int:
     dense = J(W, x)
     heading(f"The tensor itself (shape layout, as jax.jacobian: J[i,j,k] = ∂y[i]/∂W[j,k], shape {dense.shape})")
     print(f"W =\n{_matrix(W)}\nx = {x}")
+    form = slices.identity_form(J.expression(W, x).node)
+    print(f"Every slice is J[:, :, k] = {form(('k',))}: ∂y/∂W[:, k] is x[k] times the identity.")
     for k in range(n):
-        print(f"J[:, :, {k}]  (∂y/∂W[:, {k}]: x[{k}] = {x[k]:g} times the identity)\n{_matrix(dense[:, :, k])}")
+        print(f"{slices.title('J', (k,), dense[:, :, k], form)}\n{_matrix(dense[:, :, k])}")
         check(f"J[:, :, {k}] = x[{k}] I", np.array_equal(dense[:, :, k], x[k] * np.eye(m)))
     for i in range(m):
         print(f"J[{i}, :, :]  (∂y[{i}]/∂W: row {i} is xᵀ, the other rows are 0 — y[{i}] reads row {i} of W only)"
@@ -101,7 +106,8 @@ def demo_wx(plot: str | None = None) -> int:
     numerator = eg.evaluate(eg.grad(L, Wt, layout="numerator"), W=W, x=x, g=g)
     check("the numerator-layout gradient is x gᵀ", np.allclose(numerator, np.outer(x, g)))
     if plot:
-        _plot_slices(dense, plot, "∂y/∂W for y = Wx: slices J[:, :, k]")
+        draw(dense, plot, "∂y/∂W for y = Wx: J[i,j,k] = δ[i,j] x[k]", axes=("i (entry of y)", "j (row of W)"),
+             form=form)
     return check.verdict()
 
 
@@ -130,7 +136,8 @@ def demo_tanh(plot: str | None = None) -> int:
     print(f"\nOne gradient-descent step W ← W − 0.1 ∂L/∂W: L goes from {value:.4f} to {lower:.4f}")
     check("the step lowers L", lower < value)
     if plot:
-        _plot_slices(dense, plot, "∂tanh(Wx)/∂W: slices J[:, :, k]")
+        draw(dense, plot, "∂tanh(Wx)/∂W: slices J[:, :, k]", axes=("i (entry of y)", "j (row of W)"),
+             form=slices.identity_form(J.node))
     return check.verdict()
 
 
@@ -161,27 +168,39 @@ def demo_trace() -> int:
     return check.verdict()
 
 
-def demo_orthogonality() -> int:
-    """β Σ_i Σ_jk |Φ_iᵀ Φ_i − I|_jk with a third-order Φ: the gradient the question asks for."""
+def demo_orthogonality(plot: str | None = None) -> int:
+    """β Σ_i Σ_jk |Φ_iᵀ Φ_i − I|_jk with Φ of shape l×m×n, Φ_i = Φ[:, i, :]: the derivative by Φ[:, a, b]."""
 
     check = Checks()
-    m, l, n, beta = 2, 4, 3, 0.5
+    l, m, n, a, b, beta = 4, 2, 3, 1, 2, 0.5
     rng = np.random.default_rng(2)
-    P0 = rng.standard_normal((m, l, n))
-    P, eye = eg.tensor("P", 3), eg.tensor("I", (n, n))
-    gram = eg.einsum("iaj,iak->ijk", P, P)
-    L = beta * eg.sum(eg.abs(gram - eye))
-    print(f"Φ (written P) has shape (m, l, n) = {P0.shape}; Φ_i = P[i] is an l×n matrix.")
-    print(eg.explain(L, P))
-    G = np.einsum("iaj,iak->ijk", P0, P0) - np.eye(n)
-    closed = 2 * beta * np.einsum("iaj,ijk->iak", P0, np.sign(G))
-    grad = eg.evaluate(eg.grad(L, P), P=P0, I=np.eye(n))
+    arrays = {"Φ": rng.standard_normal((l, m, n)), "β": beta}
+    Phi, β = eg.tensor("Φ", 3), eg.scalar("β")
+    gram = eg.einsum("lij,lik->ijk", Phi, Phi)  # Φ_iᵀ Φ_i for each i along the m axis
+    L = Expression((β * eg.sum(eg.abs(gram - eg.eye(Phi.shape[2])))).node, "L")
+    print(f"Φ has shape (l, m, n) = {arrays['Φ'].shape}; Φ_i = Φ[:, i, :] is an l×n matrix, I the n×n identity,\n"
+          f"β = {beta} a scalar. The question asks for ∂L/∂Φ[:, a, b], an l-vector (a = {a} indexes m, b = {b} "
+          "indexes n).")
+    print(eg.explain(L, Phi))
+    g = eg.grad(L, Phi)
+    asked = g[:, a, b]
+    heading(f"The slice the question asks for: ∂L/∂Φ[:, a, b] = g[:, {a}, {b}]")
+    value = eg.evaluate(asked, **arrays)
+    print(f"{asked}\n  at a = {a}, b = {b}, at random Φ: {_matrix(value, '')}")
+    P = arrays["Φ"]
+    Phi_a = P[:, a, :]
+    closed = 2 * beta * Phi_a @ np.sign(Phi_a.T @ Phi_a - np.eye(n))[:, b]
     heading("Checks")
-    print("The answer's closed form: ∂L/∂Φ_i = 2β Φ_i sign(Φ_iᵀΦ_i − I), for each i.")
-    check("einsumgrad's gradient equals 2β Φ_i sign(Φ_iᵀΦ_i − I)", np.allclose(grad, closed))
-    check("and has Φ's shape (m, l, n)", grad.shape == P0.shape)
-    report = eg.check(L, P, P=P0, I=np.eye(n))
+    print("The closed form: ∂L/∂Φ[:, a, b] = 2β Φ_a sign(Φ_aᵀΦ_a − I)[:, b], with Φ_a = Φ[:, a, :].")
+    check(f"g[:, {a}, {b}] equals 2β Φ_a sign(Φ_aᵀΦ_a − I)[:, b]", np.allclose(value, closed))
+    check(f"and is an l-vector, shape ({l},)", value.shape == (l,))
+    full = eg.evaluate(g, **arrays)
+    every = 2 * beta * np.einsum("lik,ikj->lij", P, np.sign(np.einsum("lij,lik->ijk", P, P) - np.eye(n)))
+    check("every slice: ∂L/∂Φ[:, i, :] = 2β Φ_i sign(Φ_iᵀΦ_i − I), shaped like Φ", np.allclose(full, every))
+    report = eg.check(L, Phi, **arrays)
     check(f"{report}", report.passed)
+    if plot:
+        draw(full, plot, "∂L/∂Φ, shaped like Φ: slices [:, :, b]", name="∂L/∂Φ", axes=("l", "i (Φ_i)"))
     return check.verdict()
 
 
@@ -190,33 +209,7 @@ DEMOS: dict[str, Callable[..., int]] = {
 }
 
 
-def _plot_slices(dense: np.ndarray, path: str, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
-    k = dense.shape[-1]
-    fig, axes = plt.subplots(1, k, figsize=(3.2 * k + 1, 3.4), squeeze=False, constrained_layout=True)
-    limit = np.abs(dense).max() or 1.0
-    for j, ax in enumerate(axes[0]):
-        image = ax.imshow(dense[..., j], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"J[:, :, {j}]")
-        ax.set_xticks(range(dense.shape[1]))
-        ax.set_yticks(range(dense.shape[0]))
-        ax.set_xlabel("j (row of W)")
-        if j == 0:
-            ax.set_ylabel("i (entry of y)")
-        for (r, c), v in np.ndenumerate(dense[..., j]):
-            ax.text(c, r, f"{v:.2g}", ha="center", va="center", fontsize=9,
-                    color="white" if abs(v) > 0.6 * limit else "black")
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8)
-    fig.suptitle(title)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"\nwrote {path}")
+NO_PLOT = {"trace": "its answers are five n×n gradients, each printed in full and checked against the Cookbook"}
 
 
 def run_demo(args) -> int:

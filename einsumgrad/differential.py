@@ -22,7 +22,7 @@ from .differentiate import contract, derivative, variable
 from .errors import DerivativeError
 from .expression import Expression
 from .ir import Expr, Ref, Term, Var
-from .matrix import matrix_notation
+from .matrix import latex as matrix_latex, matrix_notation
 from .reverse import gradient
 from .teach import Derivation, Step
 
@@ -41,16 +41,18 @@ def differential(f: Expression, wrt) -> Derivation:
     dl = contract(jac, leaf(dw, var.shape), jac.out, ())
     G = gradient(f.node, var)
     steps = [
-        Step("The loss, with its sums explicit", f.node, render.index_notation(f.node, name=L)),
-        Step(f"Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h′(u) du, "
-             f"with d{w} for each read of {w}", dl, _with_matrix(f"d{L} = {_rhs(dl)}", dl)),
-        Step(f"Collect what multiplies {dw} into one tensor G shaped like {w}: the trace (Frobenius) form",
-             _inner(G, direction), f"d{L} = {_frobenius(G, dw)}"),
-        Step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {dw} means ∂{L}/∂{w} = G",
-             G, _with_matrix(f"∂{L}/∂{w}{render.UNICODE.indices(G.out)} = {_rhs(G)}", G), _layouts(G, w)),
-        Step(f"First order: for a small step Δ{w}, Δ{L} ≈ ⟨G, Δ{w}⟩; with Δ{w} = −η G, Δ{L} ≈ −η ⟨G, G⟩ = −η ‖G‖², "
-             f"below 0 unless G = 0, so {w} − η G lowers {L} for small enough η > 0",
-             _inner(G, G), f"⟨G, G⟩ = ‖G‖² = Σ_{','.join(G.out)} G{render.UNICODE.indices(G.out)}²"),
+        Step.equation("The loss, with its sums explicit", f.node, L),
+        _step(f"Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h′(u) du, "
+              f"with d{w} for each read of {w}", dl, lambda s: _with_matrix(f"{_d(L, s)} = {_rhs(dl, s)}", dl, s)),
+        _step(f"Collect what multiplies {dw} into one tensor G shaped like {w}: the trace (Frobenius) form",
+              _inner(G, direction), lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s)}"),
+        _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {dw} means ∂{L}/∂{w} = G", G,
+              lambda s: _with_matrix(f"{render.left_side(f'∂{L}/∂{w}{render.UNICODE.indices(G.out)}', (), s)} = "
+                                     f"{_rhs(G, s)}", G, s), _layouts(G, w)),
+        _step(f"First order: for a small step Δ{w}, Δ{L} ≈ ⟨G, Δ{w}⟩; with Δ{w} = −η G, Δ{L} ≈ −η ⟨G, G⟩ = −η ‖G‖², "
+              f"below 0 unless G = 0, so {w} − η G lowers {L} for small enough η > 0", _inner(G, G),
+              lambda s: f"{_angle('G', 'G', s)} = {_norm(s)} = {s.summation(G.out)}G{s.indices(G.out)}"
+              + ("^{2}" if s.latex else "²")),
     ]
     return Derivation(tuple(steps))
 
@@ -61,13 +63,36 @@ def _unused(name: str, taken) -> str:
     return name
 
 
-def _rhs(e: Expr) -> str:
-    return render.render_sum(e.terms, e.out, render.UNICODE, e.index_set())
+def _step(rule: str, node: Expr, line, note: str = "") -> Step:
+    """A step whose line ``line(style)`` prints in Unicode and in LaTeX."""
+    return Step(rule, node, line(render.UNICODE), note, line(render.LATEX))
 
 
-def _with_matrix(line: str, e: Expr) -> str:
+def _d(name: str, style: render.Style) -> str:
+    """The differential of a name: ``dL``, ``\\mathrm{d}L``."""
+    return rf"\mathrm{{d}}{render.latex_name(name)}" if style.latex else f"d{name}"
+
+
+def _rhs(e: Expr, style: render.Style) -> str:
+    return render.render_sum(e.terms, e.out, style, e.index_set())
+
+
+def _matrix(formula: str, style: render.Style) -> str:
+    return matrix_latex(formula) if style.latex else formula
+
+
+def _with_matrix(line: str, e: Expr, style: render.Style) -> str:
     formula = matrix_notation(e)
-    return f"{line} = {formula}" if formula and formula != line.split(" = ")[-1] else line
+    shown = formula and _matrix(formula, style)
+    return f"{line} = {shown}" if formula and shown != line.split(" = ")[-1] else line
+
+
+def _angle(a: str, b: str, style: render.Style) -> str:
+    return rf"\langle {a}, {b} \rangle" if style.latex else f"⟨{a}, {b}⟩"
+
+
+def _norm(style: render.Style) -> str:
+    return r"\|G\|^{2}" if style.latex else "‖G‖²"
 
 
 def _inner(G: Expr, other: Expr | Var) -> Expr:
@@ -75,16 +100,18 @@ def _inner(G: Expr, other: Expr | Var) -> Expr:
     return Expr((), (), (Term(1, (Ref(G, G.out), Ref(other, G.out))),))
 
 
-def _frobenius(G: Expr, dw: str) -> str:
-    idx = render.UNICODE.indices(G.out)
-    summed = f"Σ_{','.join(G.out)} G{idx} {dw}{idx}"
+def _frobenius(G: Expr, dw: str, style: render.Style) -> str:
+    idx, name = style.indices(G.out), render.latex_name(dw) if style.latex else dw
+    inner = _angle("G", name, style)
+    summed = f"{inner} = {style.summation(G.out)}G{idx} {name}{idx}"
     if G.ndim == 1:
         formula = matrix_notation(G)
-        return f"⟨G, {dw}⟩ = {summed} = Gᵀ {dw}" + (f" = ({formula})ᵀ {dw}" if formula else "")
+        return f"{summed} = {_matrix(f'Gᵀ {dw}', style)}" + (
+            f" = {_matrix(f'({formula})ᵀ {dw}', style)}" if formula else "")
     if G.ndim != 2:
-        return f"⟨G, {dw}⟩ = {summed}"
+        return summed
     turned = matrix_notation(Expr(G.out[::-1], G.dims[::-1], G.terms))
-    return f"⟨G, {dw}⟩ = {summed} = tr(Gᵀ {dw})" + (f" = tr({turned} {dw})" if turned else "")
+    return f"{summed} = {_matrix(f'tr(Gᵀ {dw})', style)}" + (f" = {_matrix(f'tr({turned} {dw})', style)}" if turned else "")
 
 
 def _layouts(G: Expr, w: str) -> str:

@@ -34,6 +34,16 @@ class Step:
     node: Expr | None = None
     line: str = ""  # the expression as printed
     note: str = ""
+    tex: str = ""  # the line in LaTeX
+
+    @classmethod
+    def equation(cls, rule: str, node: Expr, lhs: str, out=(), note: str = "") -> Step:
+        """A step showing ``lhs = node``: ``lhs`` a name read at ``out``, or a derivative's name such
+        as ``∂y[i]/∂W[j,k]``, printed in Unicode and in LaTeX."""
+        def line(style):
+            return render.equation(render.left_side(lhs, out, style), node, style)
+
+        return cls(rule, node, line(render.UNICODE), note, line(render.LATEX))
 
     @property
     def expr(self) -> Expression | None:
@@ -72,25 +82,47 @@ class Derivation:
                 out.write(page)
         return page
 
+    def latex(self) -> str:
+        """The derivation as a LaTeX ``enumerate``: each rule in prose (escaped), its line displayed.
+
+        >>> from .expression import tensor
+        >>> W, x = tensor("W", 2), tensor("x", 1)
+        >>> print(explain_expression((W @ x).node, W.node, "y").latex().splitlines()[2])
+        \\[ y_{i} = \\sum_{j} W_{ij} x_{j} \\]
+        """
+        lines = [r"\begin{enumerate}"]
+        for s in self.steps:
+            lines.append(r"\item " + latex_text(s.rule) + (":" if s.tex else ""))
+            if s.tex:
+                lines.append(rf"\[ {s.tex} \]")
+            if s.note:
+                lines.append(latex_text(s.note))
+        lines.append(r"\end{enumerate}")
+        return "\n".join(lines)
+
     def _repr_markdown_(self):
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
+
+
+_LATEX_SPECIALS = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def latex_text(text: str) -> str:
+    r"""Prose for LaTeX's text mode, its special characters escaped: ``Σ_i`` -> ``Σ\_i``."""
+    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
 
 
 def _lhs(name: str, out, var: str, wrt) -> str:
     return f"∂{name}{render.UNICODE.indices(out)}/∂{var}{render.UNICODE.indices(wrt)}"
 
 
-def _line(lhs: str, expr: Expr) -> str:
-    return render.equation(lhs, expr, render.UNICODE)
-
-
 def _eliminations(expr: Expr, lhs: str) -> list[Step]:
     steps = []
     for what, e in elimination_steps(expr):
-        steps.append(Step(f"Simplify: {what}", e, _line(lhs, e)))
+        steps.append(Step.equation(f"Simplify: {what}", e, lhs))
     final = simplify(expr)
     if steps and len(final.terms) != len(steps[-1].node.terms):
-        steps.append(Step("Collect equal terms", final, _line(lhs, final)))
+        steps.append(Step.equation("Collect equal terms", final, lhs))
     return steps
 
 
@@ -119,23 +151,23 @@ def explain(jacobian) -> Derivation:
     sym = jacobian.symbolic
     y, var = sym.y, sym.var
     yname, xname = jacobian.output_name, var.name
-    steps = [Step("Write the einsum with its sum explicit" if any(
+    steps = [Step.equation("Write the einsum with its sum explicit" if any(
         a not in y.out for t in y.terms for a in t.indices()) else "Write the einsum in index notation",
-        y, render.index_notation(y, name=yname))]
+        y, yname, y.out)]
     raw, wrt = _raw_derivative(y, var)
     lhs = _lhs(yname, y.out, xname, wrt)
     generic = tuple(c for c in "abcdefgh" if c not in wrt)[: len(wrt)]  # X[a,b] for any read of X
     rule = " ".join(f"δ[{a},{p}]" for a, p in zip(generic, wrt)) or "1"
-    steps.append(Step(
+    steps.append(Step.equation(
         f"Differentiate each occurrence of {xname}: ∂{xname}{render.UNICODE.indices(generic)}/∂{xname}"
-        f"{render.UNICODE.indices(wrt)} = {rule}", raw, _line(lhs, raw)))
+        f"{render.UNICODE.indices(wrt)} = {rule}", raw, lhs))
     steps += _eliminations(raw, lhs)
     jac = simplify(raw)
     shape = f"{yname}.shape + {xname}.shape"
     asked = "" if jacobian.layout == "shape" else f"; you asked for {jacobian.layout_note()}"
-    steps.append(Step(
+    steps.append(Step.equation(
         f"Result, in the shape layout of jax.jacobian and torch (J{render.UNICODE.indices(jac.out)} = {lhs}, "
-        f"shape {shape}){asked}", jac, _line(lhs, jac), _sparsity(jac)))
+        f"shape {shape}){asked}", jac, lhs, note=_sparsity(jac)))
     if not y.out:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
@@ -144,8 +176,9 @@ def explain(jacobian) -> Derivation:
         Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
     lhs_l = f"∂L/∂{xname}{render.UNICODE.indices(wrt)}"
     summed = ",".join(y.out)
-    steps.append(Step(f"Chain rule with {sym.cotangent} = ∂L/∂{yname} (shaped like {yname}), contracting over {summed}",
-                      chained, _line(lhs_l, chained)))
+    steps.append(Step.equation(
+        f"Chain rule with {sym.cotangent} = ∂L/∂{yname} (shaped like {yname}), contracting over {summed}",
+        chained, lhs_l))
     steps += _eliminations(chained, lhs_l)
     final = contract(jac, g, y.out, wrt)
     matrix = matrix_notation(final) if len(wrt) <= 2 else None
@@ -159,25 +192,25 @@ def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label``: the rules used,
     the product and chain rules, each simplification, and the matrix formula if there is one."""
     var = variable(wrt, expr)
-    steps = [Step("The expression, with its sums explicit", expr, render.index_notation(expr, name=label or "f"))]
+    steps = [Step.equation("The expression, with its sums explicit", expr, label or "f", expr.out)]
     name = label if label.isidentifier() else f"({label})" if label else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
     lhs = _lhs(name, expr.out, var.name, wrt_idx)
-    steps.append(Step(f"Differentiate: the product rule over each factor that depends on {var.name}, "
-                      "the chain rule through each function", raw, _line(lhs, raw)))
+    steps.append(Step.equation(f"Differentiate: the product rule over each factor that depends on {var.name}, "
+                               "the chain rule through each function", raw, lhs))
     steps += _eliminations(raw, lhs)
     final = simplify(raw)
-    steps.append(Step("Result" + (", shaped like " + var.name if not expr.out else
-                                  f", in the shape layout of jax.jacobian (shape {name}.shape + {var.name}.shape)"),
-                      final, _line(lhs, final)))
+    steps.append(Step.equation("Result" + (", shaped like " + var.name if not expr.out else
+                                           f", in the shape layout of jax.jacobian (shape {name}.shape + "
+                                           f"{var.name}.shape)"), final, lhs))
     if var.symmetric:
         final = along(final, var, len(expr.out))
-        steps.append(Step(f"{var.name} is symmetric, so it moves only along symmetric directions E: the derivative "
-                          f"along them is the part symmetric in {var.name}'s axes, sym(G) = ½(G + Gᵀ), the one with "
-                          f"⟨sym(G), E⟩ = ⟨G, E⟩ for every symmetric E (the steps above treat its entries as "
-                          "independent)", final, _line(lhs, final)))
+        steps.append(Step.equation(
+            f"{var.name} is symmetric, so it moves only along symmetric directions E: the derivative along them is "
+            f"the part symmetric in {var.name}'s axes, sym(G) = ½(G + Gᵀ), the one with ⟨sym(G), E⟩ = ⟨G, E⟩ for "
+            "every symmetric E (the steps above treat its entries as independent)", final, lhs))
     matrix = matrix_notation(final)
     if matrix:
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))

@@ -217,7 +217,7 @@ def test_a_power_of_two_numbers_is_checked_before_it_is_computed():
     (("demo", "wx", "--plot", "/no/such/folder/slices.png"), "--plot /no/such/folder/slices.png: there is no folder"),
     (("demo", "wx", "--plot", "slices.bogus"), "--plot slices.bogus: matplotlib cannot write .bogus files; use one of"),
     (("demo", "wx", "--plot", "slices"), "--plot slices: the file name needs an extension"),
-    (("demo", "trace", "--plot", "slices.png"), "demo 'trace' draws no plot; --plot works with wx, tanh"),
+    (("demo", "trace", "--plot", "slices.png"), "demo 'trace' draws no plot: its answers are five n×n gradients"),
     (("jacobian", "ij,j->i", "--shapes", "2x2,2", "--seed", "-1"), "--seed takes a whole number >= 0, got -1"),
     (("grad", "sum(x)", "--wrt", "x", "--shapes", "x=2", "--seed", "-1"), "--seed takes a whole number >= 0, got -1"),
     (("jacobian", "ij,j->i", "--shapes", "2x2"), "einsum spec 'ij,j->i' takes 2 operands, got 1"),

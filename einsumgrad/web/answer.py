@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import api
+from .. import api, slices
 from ..algebra import leaf
 from ..errors import EinsumgradError, EinsumSyntaxError
 from ..expression import Expression
@@ -178,7 +178,7 @@ def _values(derivative: Expression, of: Expression, x: Expression, kind: str, ar
     name = {"gradient": "G", "jacobian": "J", "hessian": "H"}[kind]
     inputs = "".join(fragments.label(f"{n} =") + fragments.tensor_html(a, n, ()) for n, a in arrays.items())
     return {"shape": list(value.shape), "inputs": inputs,
-            "tensor": fragments.tensor_html(value, name, derivative.node.out), "check": fragments.check_html(report)}
+            "tensor": fragments.tensor_html(value, name, derivative.node.out, slices.identity_form(derivative.node)), "check": fragments.check_html(report)}
 
 
 def document(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) -> str:

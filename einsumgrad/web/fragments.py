@@ -12,6 +12,7 @@ from html import escape
 
 import numpy as np
 
+from .. import slices
 from .mathml import to_mathml
 
 STYLE = """
@@ -89,8 +90,9 @@ def compiled_html(text: str) -> str:
     return f"<pre>{escape(text)}</pre>"
 
 
-def tensor_html(value, name: str, indices) -> str:
-    """An array as a table (rank ≤ 2) or as slices ``name[:, :, k]`` over its later axes, one tab each."""
+def tensor_html(value, name: str, indices, form=None) -> str:
+    """An array as a table (rank ≤ 2) or as slices ``name[:, :, k]`` over its later axes, one tab each;
+    ``form`` (see :func:`einsumgrad.slices.identity_form`) says what each slice is, e.g. ``x[1] I``."""
     value = np.asarray(value)
     indices = tuple(indices) if len(indices) == value.ndim else tuple(f"a{k}" for k in range(value.ndim))
     if value.ndim <= 2:
@@ -101,8 +103,8 @@ def tensor_html(value, name: str, indices) -> str:
     tabs = []
     for k, at in enumerate(positions):
         where = ", ".join(f"{a} = {v}" for a, v in zip(indices[2:], at))
-        title = f"{name}[:, :, {', '.join(map(str, at))}]"
-        panel = _table(value[(slice(None), slice(None)) + at], scale) + note(_describe(value[(..., ) + at], title))
+        matrix = value[(slice(None), slice(None)) + at]
+        panel = _table(matrix, scale) + note(_describe(name, at, matrix, form))
         tabs.append(f'<input type="radio" name="{group}" id="{group}-{k}" value="{k}"{" checked" * (k == 0)}>'
                     f'<label for="{group}-{k}">{escape(where)}</label><div class="eg-panel">{panel}</div>')
     more = _math.prod(value.shape[2:]) - len(positions)
@@ -112,14 +114,10 @@ def tensor_html(value, name: str, indices) -> str:
     return f'{head}<div class="eg-tabs" data-slices="{len(positions)}">{"".join(tabs)}</div>{rest}'
 
 
-def _describe(matrix: np.ndarray, title: str) -> str:
-    """``J[:, :, 1] = -2 I`` where a slice is a multiple of the identity: the delta made visible."""
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or not np.isfinite(matrix).all():
-        return title
-    c = matrix[0, 0] if matrix.size else 0
-    if not np.array_equal(matrix, c * np.eye(len(matrix))):
-        return title
-    return f"{title} = 0" if c == 0 else f"{title} = {_number(c)} I (a multiple of the identity)"
+def _describe(name: str, at: tuple, matrix: np.ndarray, form) -> str:
+    """``J[:, :, 1] = x[1] I = -2 I (a multiple of the identity)``: the delta made visible."""
+    text = slices.title(name, at, matrix, form)
+    return text + " (a multiple of the identity)" if text.endswith(" I") else text
 
 
 def _table(matrix: np.ndarray, scale: float | None = None) -> str:
