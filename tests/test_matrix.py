@@ -1,4 +1,7 @@
 """matrix_notation: each formula it prints, and the value that formula has, written in NumPy by hand."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -107,15 +110,32 @@ def test_formula_and_its_value(arrays, what, expr, text, numpy):
     np.testing.assert_allclose(f(**{n: arrays[n] for n in f.names}), numpy(arrays), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("what, expr", [
-    ("rank 3", eg.jacobian(W @ x, W)),  # δ[i,j] x[k]
-    ("a third-order tensor summed", eg.einsum("ijk->i", eg.tensor("T", 3))),
-    ("a diagonal read", eg.einsum("ii->i", A)),
-    ("a trace of one matrix", eg.trace(A)),
-    ("a rank-3 outer product", eg.einsum("ij,k->ijk", A, x)),
+RANK_3 = "rank 3: matrix notation covers scalars, vectors and matrices"
+
+
+@pytest.mark.parametrize("what, expr, reason", [
+    ("rank 3", eg.jacobian(W @ x, W), RANK_3),  # δ[i,j] x[k]
+    ("a third-order tensor summed", eg.einsum("ijk->i", eg.tensor("T", 3)), "a factor of rank 3 or more"),
+    ("a diagonal read", eg.einsum("ii->i", A), "a diagonal read such as A[i,i]"),
+    ("a trace of one matrix", eg.trace(A), "a diagonal read such as A[i,i]"),
+    ("a rank-3 outer product", eg.einsum("ij,k->ijk", A, x), RANK_3),
+    ("an index read three times", eg.einsum("ij,jk,jl,l->ik", A, B, C, x), "an index is read three times"),
 ], ids=lambda v: v if isinstance(v, str) else "")
-def test_no_formula_gives_none(what, expr):
+def test_no_formula_gives_none_and_says_why(what, expr, reason):
     assert expr.matrix_notation() is None
+    assert expr.matrix_notation_reason() == reason
+
+
+def test_a_deep_expression_has_no_formula_and_says_why():
+    deep = x
+    for _ in range(20):
+        deep = eg.tanh(deep)
+    assert deep.matrix_notation() is None
+    assert deep.matrix_notation_reason() == "deep expression: see the equations above"
+
+
+def test_a_formula_has_no_reason():
+    assert (A @ x).matrix_notation_reason() is None
 
 
 def test_an_empty_sum_is_zero():
@@ -125,3 +145,10 @@ def test_an_empty_sum_is_zero():
 @pytest.mark.parametrize("expr, text", [(x @ y, "xᵀ y"), (eg.trace(A @ B), "tr(A B)")])
 def test_two_factor_scalars_have_a_formula(expr, text):
     assert expr.matrix_notation() == text
+
+
+def test_the_cli_says_why_there_is_no_formula():
+    r = subprocess.run([sys.executable, "-m", "einsumgrad", "jacobian", "ij,j->i", "--wrt", "0", "--names", "W,x",
+                        "--matrix"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert f"matrix notation: none ({RANK_3})" in r.stdout.splitlines()
