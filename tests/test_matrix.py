@@ -11,6 +11,8 @@ from einsumgrad.matrix import matrix_notation
 A, B, C, W = (eg.tensor(n, 2) for n in "ABCW")
 x, y, g, w = (eg.tensor(n, 1) for n in "xygw")
 s = eg.tensor("s", 0)
+W1, W2, b1, b2 = eg.tensor("W1", 2), eg.tensor("W2", 2), eg.tensor("b1", 1), eg.tensor("b2", 1)
+MLP_LOSS = 0.5 * eg.sum((y - eg.tanh(W2 @ eg.tanh(W1 @ x + b1) + b2)) ** 2)
 inv = np.linalg.inv
 
 
@@ -95,14 +97,40 @@ DERIVATIVES = [
 ]
 
 
+def backprop(a):
+    """The MLP's gradients by hand: z1 = W1 x + b1, h1 = tanh(z1), out = tanh(W2 h1 + b2)."""
+    h1 = np.tanh(a["W1"] @ a["x"] + a["b1"])
+    out = np.tanh(a["W2"] @ h1 + a["b2"])
+    delta2 = (out - a["y"]) * (1 - out**2)
+    delta1 = (a["W2"].T @ delta2) * (1 - h1**2)
+    return {"W1": np.outer(delta1, a["x"]), "b1": delta1, "W2": np.outer(delta2, h1), "b2": delta2}
+
+
+H1 = "tanh(W1 x + b1)"
+DELTA2 = f"(y - tanh(W2 {H1} + b2)) ⊙ (1 - tanh(W2 {H1} + b2)^∘2)"
+DELTA1 = f"(1 - {H1}^∘2) ⊙ (-W2ᵀ ({DELTA2}))"
+# formulas users asked for
+FOUND = [
+    ("∂ Σ(W x)/∂W", eg.grad(eg.sum(W @ x), W), "𝟙 xᵀ", lambda a: np.outer(np.ones(3), a["x"])),
+    ("∂ logsumexp(A w)/∂w", eg.grad(eg.logsumexp(A @ w), w), "Aᵀ softmax(A w)",
+     lambda a: a["A"].T @ np.exp(a["A"] @ a["w"]) / np.exp(a["A"] @ a["w"]).sum()),
+    ("MLP ∂L/∂W1", eg.grad(MLP_LOSS, W1), f"({DELTA1}) xᵀ", lambda a: backprop(a)["W1"]),
+    ("MLP ∂L/∂b1", eg.grad(MLP_LOSS, b1), f"({DELTA1})", lambda a: backprop(a)["b1"]),
+    ("MLP ∂L/∂W2", eg.grad(MLP_LOSS, W2), f"-({DELTA2}) {H1}ᵀ", lambda a: backprop(a)["W2"]),
+    ("MLP ∂L/∂b2", eg.grad(MLP_LOSS, b2), f"-({DELTA2})", lambda a: backprop(a)["b2"]),
+]
+
+
 @pytest.fixture
 def arrays(rng):
     """3×3 matrices (A well conditioned, not symmetric), 3-vectors and a scalar."""
-    a = {n: rng.standard_normal((3, 3)) for n in "BCW"} | {n: rng.standard_normal(3) for n in "xygw"}
+    a = {n: rng.standard_normal((3, 3)) for n in ("B", "C", "W", "W1", "W2")}
+    a |= {n: rng.standard_normal(3) for n in ("x", "y", "g", "w", "b1", "b2")}
     return a | {"A": rng.standard_normal((3, 3)) + 3 * np.eye(3), "s": np.float64(rng.uniform(1, 2))}
 
 
-@pytest.mark.parametrize("what, expr, text, numpy", FORMULAS + DERIVATIVES, ids=[c[0] for c in FORMULAS + DERIVATIVES])
+@pytest.mark.parametrize("what, expr, text, numpy", FORMULAS + DERIVATIVES + FOUND,
+                         ids=[c[0] for c in FORMULAS + DERIVATIVES + FOUND])
 def test_formula_and_its_value(arrays, what, expr, text, numpy):
     assert matrix_notation(expr.node) == text
     assert expr.matrix_notation() == text
