@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import einsumgrad as eg
 from einsumgrad.ir import Delta, Expr, Ref, Size, Term, Var
 from einsumgrad.simplify import (_tidy, canonical, eliminate_deltas, elimination_steps, factor_common, merge,
-                                 simplify)
+                                 simplify, symmetry)
 
 N = ("x", 0)  # every axis below has the length of x
 x, v, u = Var("x", (N,)), Var("v", (N,)), Var("u", (N,))
@@ -31,6 +31,8 @@ def weight(var: Var) -> Expr:
 
 
 V, U = weight(v), weight(u)
+INDICES = "ijkl"
+INDEX = st.sampled_from(INDICES)
 
 
 # -- eliminate_deltas ------------------------------------------------------------------
@@ -130,6 +132,51 @@ def test_canonical_settles_where_factors_tie():
     a = canonical(Term(1, (X("q"), X("p"), M("p", "q"))), ())
     b = canonical(Term(1, (M("p", "q"), X("q"), X("p"))), ())
     assert a == b == Term(1, (M("i", "j"), X("i"), X("j")))
+
+
+B_ = Var("B", (N, N))
+
+
+def B(a, b):
+    return Ref(B_, (a, b))
+
+
+@pytest.mark.parametrize("out, first, second", [
+    # k and l tie: each is read by one x and one B; only the output index beside them tells them apart
+    (("i", "j"), (X("k"), X("l"), B("i", "k"), B("j", "l")), (X("l"), X("k"), B("i", "l"), B("j", "k"))),
+    # nothing but summed indices (found by a fuzzer; breaking ties by first appearance split them)
+    ((), (B("a", "d"), B("b", "b")), (B("c", "c"), B("a", "b"))),  # Σ B ⋅ tr(B)
+    ((), (X("d"), X("c"), X("c")), (X("a"), X("a"), X("b"))),  # Σ x ⋅ xᵀx
+    ((), (M("c", "a"), B("a", "a"), X("b"), X("b"), B("c", "b")),
+     (X("d"), B("a", "d"), B("b", "b"), X("d"), M("a", "b"))),
+], ids=["hessian-pair", "sum-times-trace", "sum-times-square", "all-summed-diagonals"])
+def test_terms_equal_up_to_renaming_merge_where_factors_tie(out, first, second):
+    assert canonical(Term(1, first), out) == canonical(Term(1, second), out)
+    assert merge([canonical(Term(1, first), out), canonical(Term(2, second), out)])[0].coef == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(INDEX.map(X), st.tuples(INDEX, INDEX).map(lambda p: M(*p)),
+                          st.tuples(INDEX, INDEX).map(lambda p: B(*p))), min_size=1, max_size=5),
+       st.lists(INDEX, max_size=2, unique=True), st.permutations(INDICES), st.randoms(use_true_random=False))
+def test_canonical_forgets_the_names_of_summed_indices_and_the_order_of_factors(factors, out, names, rnd):
+    term, out = Term(1, tuple(factors)), tuple(out)
+    summed = [a for a in INDICES if a not in out]
+    renamed = term.rename(dict(zip(summed, [a for a in names if a not in out]))).factors
+    assert canonical(term, out) == canonical(Term(1, tuple(rnd.sample(renamed, len(renamed)))), out)
+
+
+def test_a_symmetric_node_is_read_with_its_symmetric_indices_sorted():
+    gram = Expr(("i", "j"), (N, N), (Term(1, (M("k", "i"), M("k", "j"))),))  # Wᵀ W
+    assert symmetry(gram) == (0, 0)
+    assert symmetry(Expr(("i", "j"), (N, N), (Term(1, (M("k", "i"), B("k", "j"))),))) == (0, 1)  # Wᵀ B
+    assert canonical(Term(1, (Ref(gram, ("j", "i")),)), ("i", "j")).factors == (Ref(gram, ("i", "j")),)
+
+
+def test_symmetry_passes_through_elementwise_functions_and_names_each_axis_group():
+    gram = eg.einsum("lmj,lmk->mjk", eg.tensor("P", 3), eg.tensor("P", 3)) - eg.eye(eg.tensor("P", 3).shape[2])
+    assert symmetry(eg.sign(gram).node) == (0, 1, 1)
+    assert symmetry(eg.softmax(eg.tensor("A", 2) @ eg.tensor("A", 2).T, axis=1).node) == (0, 1)  # not elementwise
 
 
 # -- merge and _tidy ---------------------------------------------------------------------
@@ -245,8 +292,6 @@ def dense(node, arrays: dict) -> np.ndarray:
     return total
 
 
-INDICES = "ijkl"
-INDEX = st.sampled_from(INDICES)
 FACTOR = st.one_of(
     INDEX.map(X),
     st.tuples(INDEX, INDEX).map(lambda p: M(*p)),
