@@ -332,3 +332,24 @@ def test_simplify_keeps_the_value(e, seed, n):
     f = eg.compile(eg.Expression(s))
     np.testing.assert_allclose(f(**{k: arrays[k] for k in f.names}), before, rtol=1e-9, atol=1e-9)
     assert simplify(s) == s  # simplified once is simplified
+
+
+# -- symmetric nodes ---------------------------------------------------------------------
+def test_the_orthogonality_gradient_adds_its_two_symmetric_terms():
+    """sign(Φ_iᵀΦ_i − I) is symmetric in (j, k): the gradient's two terms are one, twice."""
+    phi, beta = eg.tensor("Φ", 3), eg.tensor("β", 0)
+    loss = beta * eg.sum(eg.abs(eg.einsum("lmj,lmk->mjk", phi, phi) - eg.eye(phi.shape[2])))
+    g = eg.grad(loss, phi)
+    assert str(g) == "∂f/∂Φ[i,j,k] = Σ_l 2 Φ[i,j,l] β sign(Σ_m Φ[m,j,k] Φ[m,j,l] - δ[k,l])"
+    arrays = {"Φ": np.random.default_rng(0).standard_normal((4, 3, 2)), "β": np.float64(0.5)}
+    assert eg.check(loss, phi, **arrays).passed
+    gram = np.einsum("lmj,lmk->mjk", arrays["Φ"], arrays["Φ"]) - np.eye(2)
+    np.testing.assert_allclose(eg.evaluate(g, **arrays), np.einsum("imj,mjk->imk", arrays["Φ"], np.sign(gram)))
+
+
+def test_a_sum_not_symmetric_in_two_axes_keeps_both_terms():
+    phi, t = eg.tensor("Φ", 3), eg.tensor("T", 3)  # T[m,j,k] is no symmetric tensor
+    loss = eg.sum(eg.abs(eg.einsum("lmj,lmk->mjk", phi, phi) - t))
+    assert len(eg.grad(loss, phi).node.terms) == 2
+    rng = np.random.default_rng(1)
+    assert eg.check(loss, phi, Φ=rng.standard_normal((4, 3, 2)), T=rng.random((3, 2, 2))).passed
