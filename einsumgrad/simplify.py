@@ -326,14 +326,18 @@ def _symmetry(node) -> tuple[int, ...]:
     same = None
     for q in range(node.ndim):
         for p in range(q):
-            if slots[p] != p or node.dims[p] != node.dims[q]:
-                continue
+            if slots[p] != p or (node.dims[p] != node.dims[q] and not _read(node, node.out[p])):
+                continue  # an index the terms read has one length, whatever its Dim says: A + Aᵀ is square
             swap = {node.out[p]: node.out[q], node.out[q]: node.out[p]}
             same = same or _normal(node.terms, node.out)
             if _normal(tuple(t.rename(swap) for t in node.terms), node.out) == same:
                 slots[q] = p
                 break
     return tuple(slots)
+
+
+def _read(node: Expr, a: str) -> bool:
+    return any(a in factor_indices(f) for t in node.terms for f in t.factors)
 
 
 SYMMETRY_TERMS = 32  # a sum of more terms is not searched for symmetric axes
