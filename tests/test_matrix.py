@@ -116,7 +116,7 @@ FOUND = [
      lambda a: a["A"].T @ np.exp(a["A"] @ a["w"]) / np.exp(a["A"] @ a["w"]).sum()),
     ("∂ xᵀ(A + Aᵀ)x/∂x", eg.grad(x @ (A + A.T) @ x, x), "2 (A + Aᵀ) x", lambda a: 2 * (a["A"] + a["A"].T) @ a["x"]),
     ("∂² xᵀ(A + Aᵀ)x/∂x²", eg.hessian(x @ (A + A.T) @ x, x), "2 (A + Aᵀ)", lambda a: 2 * (a["A"] + a["A"].T)),
-    ("∂² Σ(X x)²/∂x²", eg.hessian(eg.sum((W @ x) ** 2), x), "2 Wᵀ W", lambda a: 2 * a["W"].T @ a["W"]),
+    ("∂² Σ(W x)²/∂x²", eg.hessian(eg.sum((W @ x) ** 2), x), "2 Wᵀ W", lambda a: 2 * a["W"].T @ a["W"]),
     ("MLP ∂L/∂W1", eg.grad(MLP_LOSS, W1), f"({DELTA1}) xᵀ", lambda a: backprop(a)["W1"]),
     ("MLP ∂L/∂b1", eg.grad(MLP_LOSS, b1), f"({DELTA1})", lambda a: backprop(a)["b1"]),
     ("MLP ∂L/∂W2", eg.grad(MLP_LOSS, W2), f"-({DELTA2}) {H1}ᵀ", lambda a: backprop(a)["W2"]),
