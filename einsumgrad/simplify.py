@@ -4,7 +4,9 @@
    ``δ[a,a]`` becomes the axis length; deltas between output indices stay, as a
    spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
 2. :func:`canonical` — factors in a fixed order, summed indices renamed in order
-   of appearance, so that terms equal up to renaming compare equal.
+   of appearance, so that terms equal up to renaming compare equal; a read of a node
+   that is symmetric in some axes (:func:`symmetry`: ``S``, ``Aᵀ A``, ``sign(ΦᵀΦ - I)``)
+   has its indices on those axes sorted.
 3. :func:`factor_common` — terms that differ only in elementwise weights
    (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
    summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
@@ -189,8 +191,8 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     """The canonical factors, and the renaming of summed indices that made them.
 
     Colour refinement ranks the summed indices by how the factors read them; the indices it leaves
-    tied (``x[k] x[l] B[i,k] B[j,l]``: k and l) are tried in every order, up to :data:`TIES`, and
-    the least sorted form wins. That form is then renamed by first appearance and sorted again.
+    tied (k and l in ``B[k,k] B[l,l] x[m]``) are tried in every order, up to :data:`TIES`, and the
+    least sorted form wins. That form is then renamed by first appearance and sorted again.
     """
     pos = {a: k for k, a in enumerate(out)}
     summed = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
@@ -219,10 +221,7 @@ def _arranged(factors, pos: dict, order) -> tuple[tuple, tuple]:
         return (0, pos[a]) if a in pos else (1, rank.get(a, -1))
 
     def key(f):
-        idx = tuple(label(a) for a in factor_indices(f))
-        if isinstance(f, Delta):
-            return (0, (), idx)
-        return (1, node_key(f.node), idx) if isinstance(f, Ref) else (2, (str(f.dim),), idx)
+        return _factor_kind(f) + (tuple(label(a) for a in factor_indices(f)),)
 
     arranged = sorted(((key(f), f) for f in (_oriented(f, label) for f in factors)), key=lambda kf: kf[0])
     return tuple(k for k, _ in arranged), tuple(f for _, f in arranged)
@@ -270,6 +269,7 @@ def _tied(factors, summed: list[str], pos: dict) -> list[list[str]]:
 
 
 def _factor_kind(f) -> tuple:
+    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes."""
     if isinstance(f, Delta):
         return (0, ())
     return (1, node_key(f.node)) if isinstance(f, Ref) else (2, (str(f.dim),))
