@@ -353,3 +353,29 @@ def test_a_sum_not_symmetric_in_two_axes_keeps_both_terms():
     assert len(eg.grad(loss, phi).node.terms) == 2
     rng = np.random.default_rng(1)
     assert eg.check(loss, phi, Φ=rng.standard_normal((4, 3, 2)), T=rng.random((3, 2, 2))).passed
+
+
+A_, X_, S_, x_ = eg.tensor("A", 2), eg.tensor("X", 2), eg.tensor("S", 2, symmetric=True), eg.tensor("x", 1)
+
+
+@pytest.mark.parametrize("f, wrt, text", [
+    (x_ @ (A_ + A_.T) @ x_, x_, "∂²f/∂x[i]∂x[j] = 2 (A[i,j] + A[j,i])"),
+    (eg.trace(X_.T @ (A_ + A_.T) @ X_), X_, "∂²f/∂X[i,j]∂X[k,l] = 2 δ[j,l] (A[i,k] + A[k,i])"),
+    (eg.trace(X_.T @ S_ @ X_), X_, "∂²f/∂X[i,j]∂X[k,l] = 2 δ[j,l] S[i,k]"),
+    (eg.sum((A_ @ X_) ** 2), X_, "∂²f/∂X[i,j]∂X[k,l] = Σ_m 2 δ[j,l] A[m,i] A[m,k]"),
+], ids=["xᵀ(A + Aᵀ)x", "tr(Xᵀ(A + Aᵀ)X)", "tr(XᵀSX)", "Σ(AX)²"])
+def test_hessian_terms_equal_under_a_symmetry_print_once_twice(f, wrt, text):
+    assert str(eg.hessian(f, wrt)) == text
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((3, 3))
+    arrays = {"A": rng.standard_normal((3, 3)), "X": rng.standard_normal((3, 3)), "S": s + s.T,
+              "x": rng.standard_normal(3)}
+    h, g = eg.hessian(f, wrt), eg.compile(eg.grad(f, wrt))
+    name, eps = str(wrt.name), 1e-6
+    central = np.empty(arrays[name].shape * 2)
+    for k in np.ndindex(arrays[name].shape):  # the printed Hessian against central differences of the gradient
+        step = np.zeros_like(arrays[name])
+        step[k] = eps
+        at = {n: arrays[n] for n in g.names}
+        central[(...,) + k] = (g(**at | {name: at[name] + step}) - g(**at | {name: at[name] - step})) / (2 * eps)
+    np.testing.assert_allclose(eg.evaluate(h, **{n: arrays[n] for n in eg.compile(h).names}), central, atol=1e-6)
