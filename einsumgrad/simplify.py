@@ -301,12 +301,15 @@ def symmetry(node) -> tuple[int, ...]:
     tensor, a function that transposes (``inv``) of a symmetric matrix, an elementwise function
     of a symmetric node, a sum equal to itself with two axes swapped. Computed once per node,
     children first, without recursion."""
+    found: dict = {}
+
     def known(n) -> bool:
-        return _SYMMETRY.get(n) is not None
+        found[n] = _SYMMETRY.get(n)
+        return found[n] is not None
 
     for n in postorder(node, known=known):
-        _SYMMETRY.insert(n, _symmetry(n))
-    return _SYMMETRY.get(node)
+        found[n] = _SYMMETRY.insert(n, _symmetry(n))
+    return found[node]
 
 
 symmetry.cache = _SYMMETRY  # as every @cache function has: caches.clear_all empties it
