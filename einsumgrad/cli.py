@@ -290,7 +290,7 @@ def _differentiate(args) -> None:
         print(derivative)
     if args.matrix:
         formula = derivative.matrix_notation(latex=args.latex)
-        print(f"matrix notation: {formula}" if formula else "matrix notation: none (no conventional matrix formula)")
+        print(f"matrix notation: {formula}" if formula else f"matrix notation: none ({derivative.matrix_notation_reason()})")
     if args.layout != "shape":
         print(derivative.formula("vec") if args.layout == "vec" else
               layouts.note(args.layout, "f", args.wrt, derivative.node.out))

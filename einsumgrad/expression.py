@@ -96,9 +96,14 @@ class Expression:
 
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
-        or ``None`` where none exists."""
+        or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
         text = matrix.matrix_notation(self.node)
         return matrix.latex(text) if latex and text else text
+
+    def matrix_notation_reason(self) -> str | None:
+        """Why :meth:`matrix_notation` is ``None`` (``"an index is read three times"``), or ``None``
+        where there is a formula."""
+        return matrix.no_formula_reason(self.node)
 
     def formula(self, style: str = "unicode") -> str:
         """The expression printed in ``style``: 'unicode', 'ascii', 'latex', or for a Jacobian made

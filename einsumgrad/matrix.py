@@ -5,7 +5,8 @@ vectors hang off one index, and a formula exists when every summed index joins a
 chain (``Aᵀ B``), a chain ending in vectors (``g xᵀ``, ``xᵀ A x``) or a cycle
 (``tr(A B)``); a vector on an inner index becomes ``diag(v)``; an index that only one factor
 reads, summed or broadcast, meets the vector of ones ``𝟙`` (``Xᵀ 𝟙``, ``𝟙 𝟙ᵀ``), left out where
-its size is known to be 1. Anything else returns ``None`` — never a wrong formula.
+its size is known to be 1. Anything else returns ``None`` — never a wrong formula — and
+:func:`no_formula_reason` says why.
 
 >>> from .algebra import add, einsum, tensor
 >>> A, x = tensor("A", 2), tensor("x", 1)
@@ -58,12 +59,34 @@ def transposed(text: str, atomic: bool | None = None) -> str:
 
 
 def matrix_notation(expr: Expr) -> str | None:
-    if expr.ndim > 2 or expr.depth > DEEP:  # a deep one reads better as index-notation equations
-        return None
+    """The formula, or ``None`` where there is none (:func:`no_formula_reason` says why)."""
     try:
-        text = _sum(expr, top=True)
+        return _notation(expr)
     except NoFormula:
         return None
+
+
+def no_formula_reason(expr: Expr) -> str | None:
+    """Why ``expr`` has no matrix formula, or ``None`` where it has one.
+
+    >>> from .algebra import einsum, tensor
+    >>> no_formula_reason(einsum("ijk->ijk", tensor("T", 3)))
+    'rank 3: matrix notation covers scalars, vectors and matrices'
+    """
+    try:
+        _notation(expr)
+    except NoFormula as err:
+        return str(err)
+    return None
+
+
+def _notation(expr: Expr) -> str:
+    """The formula; raises :class:`NoFormula` with the reason where there is none."""
+    if expr.ndim > 2:
+        raise NoFormula(f"rank {expr.ndim}: matrix notation covers scalars, vectors and matrices")
+    if expr.depth > DEEP:  # a deep one reads better as index-notation equations
+        raise NoFormula("deep expression: see the equations above")
+    text = _sum(expr, top=True)
     return text[1:-1] if _one_call(expr) and text.startswith("(") and text.endswith(")") else text
 
 
@@ -106,13 +129,13 @@ def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
             if isinstance(f.dim, int):
                 coef *= f.dim
                 continue
-            raise NoFormula
+            raise NoFormula("the size of an axis no factor reads, as a factor")
         dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
         stretched += _broadcast_reads(f)
         items.append(_item(f, set(out) | set(t.indices())))
     reads = [a for i in items for a in i.idx]
     if any(a in out or reads.count(a) > 1 for a in stretched):
-        raise NoFormula
+        raise NoFormula("a broadcast axis that another factor also reads")
     dims.update((a, 1) for a in stretched)
     scalars = [i.text if i.atomic else f"({i.text})" for i in items if not i.idx]
     body = _graph([i for i in items if i.idx], out, dims, top)
@@ -151,7 +174,7 @@ def _item(f, names) -> _Item:
         return _Item("I", (f.a, f.b), True)
     node, idx = f.node, f.idx
     if len(set(idx)) != len(idx):
-        raise NoFormula  # a diagonal read such as A[i,i]
+        raise NoFormula("a diagonal read such as A[i,i]")
     if isinstance(node, Var):
         return _Item(node.name, idx, True, node.symmetric)
     if isinstance(node, Expr):
@@ -170,9 +193,7 @@ def _call(node: Call, idx, names) -> _Item:
             power = "⁻¹" if c == -1 and not idx else "^∘" + _num(c) if idx else _num(c).translate(_SUP)
             return _Item(base + power, idx, True)
         return _Item(f"{node.fn}({inner})", idx, True)
-    arg = matrix_notation(node.arg)
-    if arg is None:
-        raise NoFormula
+    arg = _notation(node.arg)
     base = arg if _atomic(arg) else f"({arg})"
     if fn.show is not None:
         text = fn.show(node.fn, arg, node.params, node.arg.ndim)
@@ -188,7 +209,7 @@ def _call(node: Call, idx, names) -> _Item:
 def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> str:
     """Chains of matrices and vectors through the summed indices."""
     if any(len(i.idx) > 2 for i in items):
-        raise NoFormula
+        raise NoFormula("a factor of rank 3 or more")
     items = _hadamard(_row_sums(items, out, dims), out)
     items += _ones(items, out, dims, top)
     mats = [i for i in items if len(i.idx) == 2]
@@ -197,8 +218,10 @@ def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> s
     for m in mats:
         for a in m.idx:
             degree[a] = degree.get(a, 0) + 1
-    if any(n > 2 for n in degree.values()) or any(degree.get(a, 0) > 1 for a in out):
-        raise NoFormula
+    if any(n > 2 for n in degree.values()):
+        raise NoFormula("an index is read three times")
+    if any(degree.get(a, 0) > 1 for a in out):
+        raise NoFormula("an output index is read by two matrices")
     walker = _Walker(mats, vecs, out)
     if len(out) == 2:
         p, q = out
@@ -208,12 +231,12 @@ def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> s
         else:
             other, end_q = walker.walk(q)
             if end_q is not None or end is not None:
-                raise NoFormula  # an axis with no factor on it: a broadcast, not a matrix formula
+                raise NoFormula("an output axis with no factor on it (a broadcast)")
             result = _joined(chain, transposed(other))
     elif len(out) == 1:
         result, end = walker.walk(out[0])
         if end is not None:
-            raise NoFormula
+            raise NoFormula("a vector with nothing to multiply it on its index")
     else:
         result = ""
     rest = walker.closed()
@@ -292,7 +315,7 @@ class _Walker:
     def _vector_at(self, a) -> _Item | None:
         found = [v for v in self.vecs if v.idx == (a,)]
         if len(found) > 1:
-            raise NoFormula
+            raise NoFormula("two vectors on one index")
         if found:
             self.vecs.remove(found[0])
             return found[0]
@@ -315,7 +338,7 @@ class _Walker:
                     return " ".join(pieces), at
                 if first:
                     return "", at
-                raise NoFormula
+                raise NoFormula("a chain of matrices that ends at a summed index")
             if vec is not None:
                 pieces.append(f"diag({vec.text})")
             self.mats.remove(edge)
@@ -336,7 +359,7 @@ class _Walker:
             v = self.vecs.pop(0)
             chain, end = self.walk(v.idx[0])
             if end is not None:
-                raise NoFormula
+                raise NoFormula("a vector whose chain does not close into a scalar")
             parts.append(_joined(v.transposed(), chain) or "1")
         while self.mats:
             m = self.mats.pop(0)
@@ -347,7 +370,7 @@ class _Walker:
             while True:
                 edge = next((e for e in self.mats if at in e.idx), None)
                 if edge is None:
-                    raise NoFormula
+                    raise NoFormula("a chain of matrices that does not close into a trace")
                 self.mats.remove(edge)
                 pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
                 at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]

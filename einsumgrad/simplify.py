@@ -4,7 +4,9 @@
    ``δ[a,a]`` becomes the axis length; deltas between output indices stay, as a
    spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
 2. :func:`canonical` — factors in a fixed order, summed indices renamed in order
-   of appearance, so that terms equal up to renaming compare equal.
+   of appearance, so that terms equal up to renaming compare equal; a read of a node
+   that is symmetric in some axes (:func:`symmetry`: ``S``, ``Aᵀ A``, ``sign(ΦᵀΦ - I)``)
+   has its indices on those axes sorted.
 3. :func:`factor_common` — terms that differ only in elementwise weights
    (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
    summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import cmath
 import hashlib
+import itertools
+import math
 
 from . import functions
 from .caches import LRU
@@ -178,54 +182,174 @@ def drop_unit_sums(term: Term, out: tuple[str, ...]) -> Term:
 
 
 def canonical(term: Term, out: tuple[str, ...]) -> Term:
-    """Sort factors and rename summed indices by first appearance (twice, to settle)."""
+    """Sort factors and rename summed indices so that terms equal up to renaming them compare equal."""
     return Term(term.coef, _canonical_factors(term.factors, out)[0])
 
 
-def _oriented(f, order):
-    """A read of a symmetric matrix with its indices in ``order``: ``S[j,i]`` is ``S[i,j]``."""
-    if isinstance(f, Ref) and len(f.idx) == 2 and _symmetric(f.node):
-        return Ref(f.node, tuple(sorted(f.idx, key=order)))
-    return f
-
-
-def _symmetric(node) -> bool:
-    """Whether ``node`` is a symmetric matrix: a symmetric tensor, or a function that transposes
-    (``inv``, ``adj``) of one, read whole."""
-    while isinstance(node, Call) and get(node.fn).transposes:
-        (t,) = node.arg.terms if len(node.arg.terms) == 1 else (None,)
-        if t is None or t.coef != 1 or len(t.factors) != 1 or not isinstance(t.factors[0], Ref) \
-                or sorted(t.factors[0].idx) != sorted(node.arg.out):
-            return False
-        node = t.factors[0].node
-    return isinstance(node, Var) and node.symmetric
+TIES = 720  # orderings of tied summed indices tried, at most (6! : six indices that nothing tells apart)
 
 
 def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
-    """The canonical factors, and the renaming of summed indices that made them."""
+    """The canonical factors, and the renaming of summed indices that made them.
+
+    Colour refinement ranks the summed indices by how the factors read them; the indices it leaves
+    tied (k and l in ``B[k,k] B[l,l] x[m]``) are tried in every order, up to :data:`TIES`, and the
+    least sorted form wins. That form is then renamed by first appearance and sorted again.
+    """
     pos = {a: k for k, a in enumerate(out)}
     summed = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
-    names = {a: a for a in summed}
-    rank = {a: k for k, a in enumerate(fresh(len(summed), out))}
-    for _ in range(2 if summed else 1):  # with nothing to rename, one sort settles
+    factors = min((_arranged(factors, pos, order) for order in _orderings(_tied(factors, summed, pos))),
+                  key=lambda arranged: arranged[0])[1]
+    if not summed:
+        return factors, {}
+    factors, first = _renamed(factors, pos, out)
+    factors, second = _renamed(_arranged(factors, pos, fresh(len(summed), out))[1], pos, out)
+    return factors, {a: second[first[a]] for a in summed}
 
-        def order(a):
-            return (0, pos[a]) if a in pos else (1, rank.get(a, -1))
 
-        factors = [_oriented(f, order) for f in factors]
+def _renamed(factors, pos: dict, out) -> tuple[tuple, dict[str, str]]:
+    """The summed indices renamed ``i, j, k, …`` (skipping the output's) in order of appearance."""
+    order = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
+    mapping = dict(zip(order, fresh(len(order), out)))
+    return tuple(rename_factor(f, mapping) for f in factors), mapping
 
-        def key(f):
-            idx = tuple((0, pos[a]) if a in pos else (1, rank.get(a, -1)) for a in factor_indices(f))
-            if isinstance(f, Delta):
-                return (0, (), idx)
-            return (1, node_key(f.node), idx) if isinstance(f, Ref) else (2, (str(f.dim),), idx)
 
-        factors = sorted(factors, key=key)
-        order = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
-        mapping = dict(zip(order, fresh(len(order), out)))
-        factors = tuple(rename_factor(f, mapping) for f in factors)
-        names = {a: mapping[b] for a, b in names.items()}
-    return factors, names
+def _arranged(factors, pos: dict, order) -> tuple[tuple, tuple]:
+    """The factors, symmetric reads oriented and sorted, with summed indices ranked by ``order``;
+    and their sort keys."""
+    rank = {a: k for k, a in enumerate(order)}
+
+    def label(a):
+        return (0, pos[a]) if a in pos else (1, rank.get(a, -1))
+
+    def key(f):
+        return _factor_kind(f) + (tuple(label(a) for a in factor_indices(f)),)
+
+    arranged = sorted(((key(f), f) for f in (_oriented(f, label) for f in factors)), key=lambda kf: kf[0])
+    return tuple(k for k, _ in arranged), tuple(f for _, f in arranged)
+
+
+def _oriented(f, label):
+    """A read of a node symmetric in some of its axes with its indices on those axes sorted by
+    ``label``: ``S[j,i]`` is ``S[i,j]``."""
+    if not isinstance(f, Ref) or len(f.idx) < 2:
+        return f
+    slots = symmetry(f.node)
+    if slots == tuple(range(len(slots))):
+        return f
+    idx = list(f.idx)
+    for slot in set(slots):
+        axes = [k for k, s in enumerate(slots) if s == slot]
+        for k, a in zip(axes, sorted((f.idx[k] for k in axes), key=label)):
+            idx[k] = a
+    return Ref(f.node, tuple(idx))
+
+
+def _tied(factors, summed: list[str], pos: dict) -> list[list[str]]:
+    """The summed indices in classes that colour refinement cannot tell apart, in a fixed order
+    that does not depend on their names: an index is coloured by the factors that read it, at
+    which axes, beside which other indices (output indices by position, summed ones by colour)."""
+    colour = dict.fromkeys(summed, 0)
+    slots = [(_factor_kind(f), factor_indices(f), _slots(f)) for f in factors]
+    count = 1
+    while True:
+        seen: dict[str, list] = {a: [] for a in summed}
+        for kind, idx, slot in slots:
+            for a in set(idx) & seen.keys():
+                seen[a].append((kind, tuple(sorted((s, b == a, (0, pos[b]) if b in pos else (1, colour[b]))
+                                                   for b, s in zip(idx, slot)))))
+        signature = {a: (colour[a], tuple(sorted(seen[a]))) for a in summed}
+        ranks = {v: k for k, v in enumerate(sorted(set(signature.values())))}
+        colour = {a: ranks[signature[a]] for a in summed}
+        if len(ranks) == count:
+            break
+        count = len(ranks)
+    classes: dict[int, list[str]] = {}
+    for a in summed:
+        classes.setdefault(colour[a], []).append(a)
+    return [classes[c] for c in sorted(classes)]
+
+
+def _factor_kind(f) -> tuple:
+    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes."""
+    if isinstance(f, Delta):
+        return (0, ())
+    return (1, node_key(f.node)) if isinstance(f, Ref) else (2, (str(f.dim),))
+
+
+def _slots(f) -> tuple[int, ...]:
+    """Per index of ``f``, its axis, where axes that ``f`` is symmetric in share one."""
+    if isinstance(f, Delta):
+        return (0, 0)
+    return symmetry(f.node) if isinstance(f, Ref) else ()
+
+
+def _orderings(classes: list[list[str]]):
+    """Every order of the summed indices that keeps the classes in order; past :data:`TIES` of them,
+    only the order of appearance (canonical then only where the classes are single)."""
+    if math.prod(math.factorial(len(c)) for c in classes) > TIES:
+        yield [a for c in classes for a in c]
+        return
+    for parts in itertools.product(*(itertools.permutations(c) for c in classes)):
+        yield [a for part in parts for a in part]
+
+
+_SYMMETRY = LRU(65536)
+
+
+def symmetry(node) -> tuple[int, ...]:
+    """Per axis of ``node``, the least axis it can be swapped with, the node unchanged (``(0, 0)`` for
+    a symmetric matrix, ``(0, 1, 1)`` for ``sign(Σ_m Φ[m,j,k] Φ[m,j,l] - δ[k,l])``): a symmetric
+    tensor, a function that transposes (``inv``) of a symmetric matrix, an elementwise function
+    of a symmetric node, a sum equal to itself with two axes swapped. Computed once per node,
+    children first, without recursion."""
+    found: dict = {}
+
+    def known(n) -> bool:
+        found[n] = _SYMMETRY.get(n)
+        return found[n] is not None
+
+    for n in postorder(node, known=known):
+        found[n] = _SYMMETRY.insert(n, _symmetry(n))
+    return found[node]
+
+
+symmetry.cache = _SYMMETRY  # as every @cache function has: caches.clear_all empties it
+
+
+def _symmetry(node) -> tuple[int, ...]:
+    if isinstance(node, Var):
+        return (0, 0) if node.symmetric else tuple(range(len(node.shape)))
+    if isinstance(node, Call):
+        inner = symmetry(node.arg)
+        if get(node.fn).elementwise:
+            return inner
+        return (0, 0) if get(node.fn).transposes and inner == (0, 0) else tuple(range(len(node.shape)))
+    slots = list(range(node.ndim))
+    if len(node.terms) > SYMMETRY_TERMS:
+        return tuple(slots)
+    same = None
+    for q in range(node.ndim):
+        for p in range(q):
+            if slots[p] != p or (node.dims[p] != node.dims[q] and not _read(node, node.out[p])):
+                continue  # an index the terms read has one length, whatever its Dim says: A + Aᵀ is square
+            swap = {node.out[p]: node.out[q], node.out[q]: node.out[p]}
+            same = same or _normal(node.terms, node.out)
+            if _normal(tuple(t.rename(swap) for t in node.terms), node.out) == same:
+                slots[q] = p
+                break
+    return tuple(slots)
+
+
+def _read(node: Expr, a: str) -> bool:
+    return any(a in factor_indices(f) for t in node.terms for f in t.factors)
+
+
+SYMMETRY_TERMS = 32  # a sum of more terms is not searched for symmetric axes
+
+
+def _normal(terms, out) -> frozenset:
+    return frozenset(merge(canonical(eliminate_deltas(t, out), out) for t in terms))
 
 
 _KEYS = LRU(65536)

@@ -1,4 +1,7 @@
 """matrix_notation: each formula it prints, and the value that formula has, written in NumPy by hand."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,8 @@ from einsumgrad.matrix import matrix_notation
 A, B, C, W = (eg.tensor(n, 2) for n in "ABCW")
 x, y, g, w = (eg.tensor(n, 1) for n in "xygw")
 s = eg.tensor("s", 0)
+W1, W2, b1, b2 = eg.tensor("W1", 2), eg.tensor("W2", 2), eg.tensor("b1", 1), eg.tensor("b2", 1)
+MLP_LOSS = 0.5 * eg.sum((y - eg.tanh(W2 @ eg.tanh(W1 @ x + b1) + b2)) ** 2)
 inv = np.linalg.inv
 
 
@@ -92,14 +97,43 @@ DERIVATIVES = [
 ]
 
 
+def backprop(a):
+    """The MLP's gradients by hand: z1 = W1 x + b1, h1 = tanh(z1), out = tanh(W2 h1 + b2)."""
+    h1 = np.tanh(a["W1"] @ a["x"] + a["b1"])
+    out = np.tanh(a["W2"] @ h1 + a["b2"])
+    delta2 = (out - a["y"]) * (1 - out**2)
+    delta1 = (a["W2"].T @ delta2) * (1 - h1**2)
+    return {"W1": np.outer(delta1, a["x"]), "b1": delta1, "W2": np.outer(delta2, h1), "b2": delta2}
+
+
+H1 = "tanh(W1 x + b1)"
+DELTA2 = f"(y - tanh(W2 {H1} + b2)) ⊙ (1 - tanh(W2 {H1} + b2)^∘2)"
+DELTA1 = f"(1 - {H1}^∘2) ⊙ (-W2ᵀ ({DELTA2}))"
+# formulas users asked for
+FOUND = [
+    ("∂ Σ(W x)/∂W", eg.grad(eg.sum(W @ x), W), "𝟙 xᵀ", lambda a: np.outer(np.ones(3), a["x"])),
+    ("∂ logsumexp(A w)/∂w", eg.grad(eg.logsumexp(A @ w), w), "Aᵀ softmax(A w)",
+     lambda a: a["A"].T @ np.exp(a["A"] @ a["w"]) / np.exp(a["A"] @ a["w"]).sum()),
+    ("∂ xᵀ(A + Aᵀ)x/∂x", eg.grad(x @ (A + A.T) @ x, x), "2 (A + Aᵀ) x", lambda a: 2 * (a["A"] + a["A"].T) @ a["x"]),
+    ("∂² xᵀ(A + Aᵀ)x/∂x²", eg.hessian(x @ (A + A.T) @ x, x), "2 (A + Aᵀ)", lambda a: 2 * (a["A"] + a["A"].T)),
+    ("∂² Σ(W x)²/∂x²", eg.hessian(eg.sum((W @ x) ** 2), x), "2 Wᵀ W", lambda a: 2 * a["W"].T @ a["W"]),
+    ("MLP ∂L/∂W1", eg.grad(MLP_LOSS, W1), f"({DELTA1}) xᵀ", lambda a: backprop(a)["W1"]),
+    ("MLP ∂L/∂b1", eg.grad(MLP_LOSS, b1), f"({DELTA1})", lambda a: backprop(a)["b1"]),
+    ("MLP ∂L/∂W2", eg.grad(MLP_LOSS, W2), f"-({DELTA2}) {H1}ᵀ", lambda a: backprop(a)["W2"]),
+    ("MLP ∂L/∂b2", eg.grad(MLP_LOSS, b2), f"-({DELTA2})", lambda a: backprop(a)["b2"]),
+]
+
+
 @pytest.fixture
 def arrays(rng):
     """3×3 matrices (A well conditioned, not symmetric), 3-vectors and a scalar."""
-    a = {n: rng.standard_normal((3, 3)) for n in "BCW"} | {n: rng.standard_normal(3) for n in "xygw"}
+    a = {n: rng.standard_normal((3, 3)) for n in ("B", "C", "W", "W1", "W2")}
+    a |= {n: rng.standard_normal(3) for n in ("x", "y", "g", "w", "b1", "b2")}
     return a | {"A": rng.standard_normal((3, 3)) + 3 * np.eye(3), "s": np.float64(rng.uniform(1, 2))}
 
 
-@pytest.mark.parametrize("what, expr, text, numpy", FORMULAS + DERIVATIVES, ids=[c[0] for c in FORMULAS + DERIVATIVES])
+@pytest.mark.parametrize("what, expr, text, numpy", FORMULAS + DERIVATIVES + FOUND,
+                         ids=[c[0] for c in FORMULAS + DERIVATIVES + FOUND])
 def test_formula_and_its_value(arrays, what, expr, text, numpy):
     assert matrix_notation(expr.node) == text
     assert expr.matrix_notation() == text
@@ -107,15 +141,32 @@ def test_formula_and_its_value(arrays, what, expr, text, numpy):
     np.testing.assert_allclose(f(**{n: arrays[n] for n in f.names}), numpy(arrays), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("what, expr", [
-    ("rank 3", eg.jacobian(W @ x, W)),  # δ[i,j] x[k]
-    ("a third-order tensor summed", eg.einsum("ijk->i", eg.tensor("T", 3))),
-    ("a diagonal read", eg.einsum("ii->i", A)),
-    ("a trace of one matrix", eg.trace(A)),
-    ("a rank-3 outer product", eg.einsum("ij,k->ijk", A, x)),
+RANK_3 = "rank 3: matrix notation covers scalars, vectors and matrices"
+
+
+@pytest.mark.parametrize("what, expr, reason", [
+    ("rank 3", eg.jacobian(W @ x, W), RANK_3),  # δ[i,j] x[k]
+    ("a third-order tensor summed", eg.einsum("ijk->i", eg.tensor("T", 3)), "a factor of rank 3 or more"),
+    ("a diagonal read", eg.einsum("ii->i", A), "a diagonal read such as A[i,i]"),
+    ("a trace of one matrix", eg.trace(A), "a diagonal read such as A[i,i]"),
+    ("a rank-3 outer product", eg.einsum("ij,k->ijk", A, x), RANK_3),
+    ("an index read three times", eg.einsum("ij,jk,jl,l->ik", A, B, C, x), "an index is read three times"),
 ], ids=lambda v: v if isinstance(v, str) else "")
-def test_no_formula_gives_none(what, expr):
+def test_no_formula_gives_none_and_says_why(what, expr, reason):
     assert expr.matrix_notation() is None
+    assert expr.matrix_notation_reason() == reason
+
+
+def test_a_deep_expression_has_no_formula_and_says_why():
+    deep = x
+    for _ in range(20):
+        deep = eg.tanh(deep)
+    assert deep.matrix_notation() is None
+    assert deep.matrix_notation_reason() == "deep expression: see the equations above"
+
+
+def test_a_formula_has_no_reason():
+    assert (A @ x).matrix_notation_reason() is None
 
 
 def test_an_empty_sum_is_zero():
@@ -125,3 +176,11 @@ def test_an_empty_sum_is_zero():
 @pytest.mark.parametrize("expr, text", [(x @ y, "xᵀ y"), (eg.trace(A @ B), "tr(A B)")])
 def test_two_factor_scalars_have_a_formula(expr, text):
     assert expr.matrix_notation() == text
+
+
+def test_the_cli_says_why_there_is_no_formula():
+    r = subprocess.run([sys.executable, "-m", "einsumgrad", "hessian", "sum(X**4)", "--wrt", "X", "--matrix",
+                        "--shapes", "X=2x2"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[1] == ("matrix notation: none "
+                                        "(rank 4: matrix notation covers scalars, vectors and matrices)")

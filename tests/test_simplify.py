@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import einsumgrad as eg
 from einsumgrad.ir import Delta, Expr, Ref, Size, Term, Var
 from einsumgrad.simplify import (_tidy, canonical, eliminate_deltas, elimination_steps, factor_common, merge,
-                                 simplify)
+                                 simplify, symmetry)
 
 N = ("x", 0)  # every axis below has the length of x
 x, v, u = Var("x", (N,)), Var("v", (N,)), Var("u", (N,))
@@ -31,6 +31,8 @@ def weight(var: Var) -> Expr:
 
 
 V, U = weight(v), weight(u)
+INDICES = "ijkl"
+INDEX = st.sampled_from(INDICES)
 
 
 # -- eliminate_deltas ------------------------------------------------------------------
@@ -130,6 +132,51 @@ def test_canonical_settles_where_factors_tie():
     a = canonical(Term(1, (X("q"), X("p"), M("p", "q"))), ())
     b = canonical(Term(1, (M("p", "q"), X("q"), X("p"))), ())
     assert a == b == Term(1, (M("i", "j"), X("i"), X("j")))
+
+
+B_ = Var("B", (N, N))
+
+
+def B(a, b):
+    return Ref(B_, (a, b))
+
+
+@pytest.mark.parametrize("out, first, second", [
+    # k and l tie: each is read by one x and one B; only the output index beside them tells them apart
+    (("i", "j"), (X("k"), X("l"), B("i", "k"), B("j", "l")), (X("l"), X("k"), B("i", "l"), B("j", "k"))),
+    # nothing but summed indices (found by a fuzzer; breaking ties by first appearance split them)
+    ((), (B("a", "d"), B("b", "b")), (B("c", "c"), B("a", "b"))),  # Σ B ⋅ tr(B)
+    ((), (X("d"), X("c"), X("c")), (X("a"), X("a"), X("b"))),  # Σ x ⋅ xᵀx
+    ((), (M("c", "a"), B("a", "a"), X("b"), X("b"), B("c", "b")),
+     (X("d"), B("a", "d"), B("b", "b"), X("d"), M("a", "b"))),
+], ids=["hessian-pair", "sum-times-trace", "sum-times-square", "all-summed-diagonals"])
+def test_terms_equal_up_to_renaming_merge_where_factors_tie(out, first, second):
+    assert canonical(Term(1, first), out) == canonical(Term(1, second), out)
+    assert merge([canonical(Term(1, first), out), canonical(Term(2, second), out)])[0].coef == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(INDEX.map(X), st.tuples(INDEX, INDEX).map(lambda p: M(*p)),
+                          st.tuples(INDEX, INDEX).map(lambda p: B(*p))), min_size=1, max_size=5),
+       st.lists(INDEX, max_size=2, unique=True), st.permutations(INDICES), st.randoms(use_true_random=False))
+def test_canonical_forgets_the_names_of_summed_indices_and_the_order_of_factors(factors, out, names, rnd):
+    term, out = Term(1, tuple(factors)), tuple(out)
+    summed = [a for a in INDICES if a not in out]
+    renamed = term.rename(dict(zip(summed, [a for a in names if a not in out]))).factors
+    assert canonical(term, out) == canonical(Term(1, tuple(rnd.sample(renamed, len(renamed)))), out)
+
+
+def test_a_symmetric_node_is_read_with_its_symmetric_indices_sorted():
+    gram = Expr(("i", "j"), (N, N), (Term(1, (M("k", "i"), M("k", "j"))),))  # Wᵀ W
+    assert symmetry(gram) == (0, 0)
+    assert symmetry(Expr(("i", "j"), (N, N), (Term(1, (M("k", "i"), B("k", "j"))),))) == (0, 1)  # Wᵀ B
+    assert canonical(Term(1, (Ref(gram, ("j", "i")),)), ("i", "j")).factors == (Ref(gram, ("i", "j")),)
+
+
+def test_symmetry_passes_through_elementwise_functions_and_names_each_axis_group():
+    gram = eg.einsum("lmj,lmk->mjk", eg.tensor("P", 3), eg.tensor("P", 3)) - eg.eye(eg.tensor("P", 3).shape[2])
+    assert symmetry(eg.sign(gram).node) == (0, 1, 1)
+    assert symmetry(eg.softmax(eg.tensor("A", 2) @ eg.tensor("A", 2).T, axis=1).node) == (0, 1)  # not elementwise
 
 
 # -- merge and _tidy ---------------------------------------------------------------------
@@ -245,8 +292,6 @@ def dense(node, arrays: dict) -> np.ndarray:
     return total
 
 
-INDICES = "ijkl"
-INDEX = st.sampled_from(INDICES)
 FACTOR = st.one_of(
     INDEX.map(X),
     st.tuples(INDEX, INDEX).map(lambda p: M(*p)),
@@ -287,3 +332,50 @@ def test_simplify_keeps_the_value(e, seed, n):
     f = eg.compile(eg.Expression(s))
     np.testing.assert_allclose(f(**{k: arrays[k] for k in f.names}), before, rtol=1e-9, atol=1e-9)
     assert simplify(s) == s  # simplified once is simplified
+
+
+# -- symmetric nodes ---------------------------------------------------------------------
+def test_the_orthogonality_gradient_adds_its_two_symmetric_terms():
+    """sign(Φ_iᵀΦ_i − I) is symmetric in (j, k): the gradient's two terms are one, twice."""
+    phi, beta = eg.tensor("Φ", 3), eg.tensor("β", 0)
+    loss = beta * eg.sum(eg.abs(eg.einsum("lmj,lmk->mjk", phi, phi) - eg.eye(phi.shape[2])))
+    g = eg.grad(loss, phi)
+    assert str(g) == "∂f/∂Φ[i,j,k] = Σ_l 2 Φ[i,j,l] β sign(Σ_m Φ[m,j,k] Φ[m,j,l] - δ[k,l])"
+    arrays = {"Φ": np.random.default_rng(0).standard_normal((4, 3, 2)), "β": np.float64(0.5)}
+    assert eg.check(loss, phi, **arrays).passed
+    gram = np.einsum("lmj,lmk->mjk", arrays["Φ"], arrays["Φ"]) - np.eye(2)
+    np.testing.assert_allclose(eg.evaluate(g, **arrays), np.einsum("imj,mjk->imk", arrays["Φ"], np.sign(gram)))
+
+
+def test_a_sum_not_symmetric_in_two_axes_keeps_both_terms():
+    phi, t = eg.tensor("Φ", 3), eg.tensor("T", 3)  # T[m,j,k] is no symmetric tensor
+    loss = eg.sum(eg.abs(eg.einsum("lmj,lmk->mjk", phi, phi) - t))
+    assert len(eg.grad(loss, phi).node.terms) == 2
+    rng = np.random.default_rng(1)
+    assert eg.check(loss, phi, Φ=rng.standard_normal((4, 3, 2)), T=rng.random((3, 2, 2))).passed
+
+
+A_, X_, S_, x_ = eg.tensor("A", 2), eg.tensor("X", 2), eg.tensor("S", 2, symmetric=True), eg.tensor("x", 1)
+
+
+@pytest.mark.parametrize("f, wrt, text", [
+    (x_ @ (A_ + A_.T) @ x_, x_, "∂²f/∂x[i]∂x[j] = 2 (A[i,j] + A[j,i])"),
+    (eg.trace(X_.T @ (A_ + A_.T) @ X_), X_, "∂²f/∂X[i,j]∂X[k,l] = 2 δ[j,l] (A[i,k] + A[k,i])"),
+    (eg.trace(X_.T @ S_ @ X_), X_, "∂²f/∂X[i,j]∂X[k,l] = 2 δ[j,l] S[i,k]"),
+    (eg.sum((A_ @ X_) ** 2), X_, "∂²f/∂X[i,j]∂X[k,l] = Σ_m 2 δ[j,l] A[m,i] A[m,k]"),
+], ids=["xᵀ(A + Aᵀ)x", "tr(Xᵀ(A + Aᵀ)X)", "tr(XᵀSX)", "Σ(AX)²"])
+def test_hessian_terms_equal_under_a_symmetry_print_once_twice(f, wrt, text):
+    assert str(eg.hessian(f, wrt)) == text
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((3, 3))
+    arrays = {"A": rng.standard_normal((3, 3)), "X": rng.standard_normal((3, 3)), "S": s + s.T,
+              "x": rng.standard_normal(3)}
+    h, g = eg.hessian(f, wrt), eg.compile(eg.grad(f, wrt))
+    name, eps = str(wrt.name), 1e-6
+    central = np.empty(arrays[name].shape * 2)
+    for k in np.ndindex(arrays[name].shape):  # the printed Hessian against central differences of the gradient
+        step = np.zeros_like(arrays[name])
+        step[k] = eps
+        at = {n: arrays[n] for n in g.names}
+        central[(...,) + k] = (g(**at | {name: at[name] + step}) - g(**at | {name: at[name] - step})) / (2 * eps)
+    np.testing.assert_allclose(eg.evaluate(h, **{n: arrays[n] for n in eg.compile(h).names}), central, atol=1e-6)
