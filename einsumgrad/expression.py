@@ -81,7 +81,8 @@ class Expression:
     def _repr_html_(self):
         from .web import fragments
 
-        return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or ""))
+        return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
+                                                        self.matrix_notation_reason()))
 
     def ascii(self) -> str:
         """The expression in plain-ASCII index notation."""

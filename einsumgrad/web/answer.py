@@ -148,7 +148,7 @@ def sections(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) 
     text, matrix = str(derivative), derivative.matrix_notation()
     layout = _layout(kind, wrt, derivative.node.out, expr.ndim)
     reply = {"text": text, "matrix": matrix, "layout": layout, "kind": kind,
-             "result": fragments.result_html(text, matrix or "", layout),
+             "result": fragments.result_html(text, matrix or "", layout, derivative.matrix_notation_reason()),
              "derivation": fragments.derivation_html(api.explain(of, x).steps)}
     if arrays is not None:
         reply.update(_values(derivative, of, x, kind, arrays))

@@ -66,11 +66,11 @@ def document(title: str, body: str) -> str:
             f'<body><div class="eg"><h1>{escape(title)}</h1>\n{body}\n</div></body></html>\n')
 
 
-def result_html(formula: str, matrix: str | None = None, layout: str = "") -> str:
-    """Index notation, the matrix formula (or why there is none) and the layout."""
+def result_html(formula: str, matrix: str | None = None, layout: str = "", why: str | None = None) -> str:
+    """Index notation, the matrix formula (or ``why`` there is none) and the layout."""
     parts = [label("index notation"), math(formula)]
     if matrix is not None:
-        parts += [label("matrix notation"), math(matrix) if matrix else note("none: no conventional matrix formula")]
+        parts += [label("matrix notation"), math(matrix) if matrix else note(f"none: {why or 'no matrix formula'}")]
     return "".join(parts) + note(layout)
 
 
