@@ -22,7 +22,8 @@ from ..ir import Delta, Dim, Expr, Ref, Size, Term
 from ..render import describe_factor
 from ..simplify import eliminate_deltas
 
-SMALL = 1 << 15  # up to this many loop iterations one np.einsum call beats any planned path
+SMALL = 1 << 15  # up to this many loop iterations (times operands past the second) one np.einsum call beats
+# any planned path: its loop reads every operand at every iteration, where a path's steps cost ~10 µs each
 MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy 2): more go pairwise
 
 
@@ -204,7 +205,7 @@ def contraction(eq: str, shapes: tuple, optimize) -> Contraction:
     """One ``np.einsum`` call for ``optimize=False`` and for small problems under ``"auto"``;
     else (and always from 32 operands on) opt_einsum's path, greedy for ``optimize=False``."""
     size = {c: n for term, shape in zip(eq.split("->")[0].split(","), shapes) for c, n in zip(term, shape)}
-    direct = optimize is False or (optimize == "auto" and math.prod(size.values()) <= SMALL)
+    direct = optimize is False or (optimize == "auto" and math.prod(size.values()) * max(len(shapes) - 1, 1) <= SMALL)
     if direct and len(shapes) < MAX_OPERANDS and len(size) <= 52:
         return Contraction(convert_to_valid_einsum_chars(eq), (), 0)
     path = "greedy" if optimize is False else optimize
