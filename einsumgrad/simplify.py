@@ -198,10 +198,10 @@ def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
     """
     pos = {a: k for k, a in enumerate(out)}
     summed = [a for a in dict.fromkeys(a for f in factors for a in factor_indices(f)) if a not in pos]
+    if not summed:  # nothing to rename: one sort settles
+        return _arranged(factors, pos, ())[1], {}
     factors = min((_arranged(factors, pos, order) for order in _orderings(_tied(factors, summed, pos))),
                   key=lambda arranged: arranged[0])[1]
-    if not summed:
-        return factors, {}
     factors, first = _renamed(factors, pos, out)
     factors, second = _renamed(_arranged(factors, pos, fresh(len(summed), out))[1], pos, out)
     return factors, {a: second[first[a]] for a in summed}
