@@ -125,8 +125,9 @@ def _kept_whole(jac: Expr) -> Term | None:
     merged = {b: _root(b, root) for b in root}
     kept = tuple(a for a in jac.out if a not in merged)
     dims = dict(zip(jac.out, jac.dims))
-    core = simplify(Expr(kept, tuple(dims[a] for a in kept), tuple(
-        Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, Delta))) for t in jac.terms)))
+    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, Delta)))
+                  for t in jac.terms)
+    core = simplify(Expr(kept, tuple(dims[a] for a in kept), terms))
     if is_short_product(core):
         return None
     return Term(1, (Ref(core, kept),) + deltas)

@@ -103,7 +103,8 @@ def equations(expr: Expr, style: Style, lhs: str) -> str:
         letter = "h" if isinstance(node, Call) else "z" if node in arguments else "v"
         counts[letter] = counts.get(letter, 0) + 1
         number = str(counts[letter])
-        label = letter + (f"^{{({number})}}" if style.latex else number if style.ascii else number.translate(_SUBSCRIPT))
+        shown_number = number if style.ascii else number.translate(_SUBSCRIPT)
+        label = letter + (f"^{{({number})}}" if style.latex else shown_number)
         out = node.out if isinstance(node, Expr) else fresh(len(node.shape), ())
         shown = replace(style, named=named)
         body = (render_sum(node.terms, out, shown, node.index_set()) if isinstance(node, Expr)

@@ -22,7 +22,9 @@ from . import functions
 from .algebra import constant, hadamard
 from .caches import cache
 from .differentiate import contract
-from .ir import Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape, postorder
+from .ir import (
+    Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape, postorder,
+)
 from .simplify import simplify
 
 
