@@ -294,17 +294,17 @@ class _Reader:
             given = node.args[1]
             shape = tuple(map(self.axis, given.elts)) if isinstance(given, ast.Tuple) else self.axis(given)
             return self.apply(node.func, reshape, self.visit(node.args[0], depth + 1), shape)
-        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else [] if name == "eye" else node.args)]
+        if name == "eye":
+            if len(node.args) != 1 or type(getattr(node.args[0], "value", None)) is not int:
+                raise self.error(node.func, "eye takes one whole number, its size: eye(3); or write I beside a matrix")
+            return self.apply(node.func, eye, node.args[0].value)
+        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
         if name == "kron":
             if len(values) != 2:
                 raise self.error(node.func, f"kron takes two expressions, got {len(values)}")
             return self.apply(node.func, kron, *values)
         if name == "einsum":
             return self.apply(node.func, einsum, node.args[0].value, *values)
-        if name == "eye":
-            if len(node.args) != 1 or type(getattr(node.args[0], "value", None)) is not int:
-                raise self.error(node.func, "eye takes one whole number, its size: eye(3); or write I beside a matrix")
-            return self.apply(node.func, eye, node.args[0].value)
         if len(values) != 1:
             raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
         if name == "sum":
