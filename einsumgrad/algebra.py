@@ -21,7 +21,9 @@ import numpy as np
 
 from . import functions
 from .errors import EinsumgradError, ShapeError
-from .ir import Call, Delta, Dim, Expr, Ref, Size, Term, Var, factor_indices, fresh, instantiate
+from .ir import (
+    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, factor_indices, fresh, instantiate, keep_ranges, postorder,
+)
 from .parse import parse
 from .simplify import simplify
 
@@ -296,6 +298,41 @@ def apply(name: str, x, *params) -> Expr:
     dims = fn.result_shape(x.dims, *params)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
+
+
+def substitute(root: Expr, var: Var, value: Expr) -> Expr:
+    """``root`` with every read of the tensor ``var`` replaced by ``value``, an expression of its
+    shape: a pass over the nodes that depend on ``var``, children first. A ``value`` of one term is
+    multiplied into each reader, a sum is read as a node.
+
+    >>> from .render import index_notation
+    >>> x, W = tensor("x", 1), tensor("W", 2)
+    >>> print(index_notation(substitute(einsum("i,i->", x, x), Var("x", (("x", 0),)), einsum("ij,j->i", W, x))))
+    y = Σ_i,j,k W[i,j] W[i,k] x[j] x[k]
+    """
+    new: dict = {}
+    for node in postorder(root, known=lambda n: not depends(n, var)):
+        if isinstance(node, Call):
+            new[node] = Call(node.fn, new[node.arg], node.params, node.shape)
+        elif isinstance(node, Expr):
+            terms = tuple(keep_ranges(s, t, node.out) for t in node.terms
+                          for s in _substituted(t, var, value, new, node.out))
+            new[node] = simplify(Expr(node.out, node.dims, terms))
+    return new.get(root, root)
+
+
+def _substituted(t: Term, var: Var, value: Expr, new: dict, out) -> list[Term]:
+    """The terms of ``t`` with its reads of ``var`` replaced by ``value``, and of other nodes by ``new``'s."""
+    taken = set(t.indices()) | set(out)
+    terms = [Term(t.coef, ())]
+    for f in t.factors:
+        if isinstance(f, Ref) and f.node == var:
+            parts = instantiate(value, f.idx, taken) if len(value.terms) <= 1 else (Term(1, (Ref(value, f.idx),)),)
+            taken |= {a for p in parts for a in p.indices()}
+        else:
+            parts = (Term(1, (Ref(new.get(f.node, f.node), f.idx) if isinstance(f, Ref) else f,)),)
+        terms = [Term(a.coef * b.coef, a.factors + b.factors) for a in terms for b in parts]
+    return terms
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - mirrors numpy.sum

@@ -147,19 +147,29 @@ def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expre
 
 def hvp(f: Expression, wrt, v) -> Expression:
     """The Hessian–vector product ``H v = ∂(∂f/∂wrt · v)/∂wrt``, shaped like ``wrt``, with the
-    Hessian never built: ``v`` is an expression (a tensor) shaped like ``wrt``.
+    Hessian never built: ``v`` is an expression shaped like ``wrt``.
+
+    ``v`` is a constant of the product whatever it reads, ``wrt`` included: the product is taken
+    with a stand-in for ``v``, which ``v`` then replaces, so the value is ``H(x) v(x)`` with
+    ``v(x)`` as a fixed array (as ``jax.jvp(jax.grad(f), (x,), (v,))``); ``hvp(Σ x³, x, x)`` is
+    ``6 x²``, not ``9 x²``. The result is an expression in ``x`` like any other, and its own
+    derivatives are those of ``x ↦ H(x) v(x)``, ``∂v`` terms included.
 
     >>> from .expression import einsum, tensor
     >>> x, A, v = tensor("x", 1), tensor("A", 2), tensor("v", 1)
     >>> print(hvp(einsum("i,ij,j->", x, A, x), x, v))
     Hv[i] = Σ_j A[j,i] v[j] + Σ_j A[i,j] v[j]
+    >>> print(hvp(einsum("i,i,i->", x, x, x), x, x))
+    Hv[i] = 6 x[i] x[i]
     """
     v = _expression(v, "hvp")
     g = grad(f, wrt)
-    if g.shape != v.shape and all(isinstance(d, int) for d in g.shape + v.shape):
-        raise ShapeError(f"hvp needs v shaped like {_variable(wrt, f).name}, {g.shape}; got {v.shape}")
-    product = grad(Expression(algebra.sum(algebra.multiply(g.node, v.node)), tensors=f.tensors | v.tensors), wrt)
-    return Expression(product.node, "Hv", product.tensors)
+    if g.ndim != v.ndim or any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(g.shape, v.shape)):
+        raise ShapeError(f"hvp needs v shaped like {_variable(wrt, f).name}, {algebra.show_dims(g.shape)}; got "
+                         f"{algebra.show_dims(v.shape)}")
+    stand_in = leaf("v·", g.shape)  # not an identifier: no tensor's name
+    product = grad(Expression(algebra.sum(algebra.multiply(g.node, stand_in)), tensors=f.tensors), wrt)
+    return Expression(algebra.substitute(product.node, variable(stand_in), v.node), "Hv", f.tensors | v.tensors)
 
 
 def clear_caches() -> None:
