@@ -4,7 +4,8 @@ it, and the first-order change ``ΔL ≈ ⟨G, ΔW⟩`` that makes ``W − ηG``
 
 Every step that shows an expression carries it (``Step.expr``); ``dW`` is a tensor of its own, so
 each differential evaluates along any direction ``dW`` (the tests compare it with central
-differences).
+differences). By a symmetric ``S`` (``eg.tensor("S", 2, symmetric=True)``) ``dS`` is symmetric too,
+so ``G`` is the symmetric one, ``sym(∂L/∂S) = ½(∂L/∂S + ∂L/∂Sᵀ)``, as ``eg.grad`` gives.
 
 >>> from .expression import tensor
 >>> W, x, g = tensor("W", 2), tensor("x", 1), tensor("g", 1)
@@ -24,6 +25,7 @@ from .expression import Expression
 from .ir import Expr, Ref, Term, Var
 from .matrix import latex as matrix_latex, matrix_notation
 from .reverse import gradient
+from .symmetric import along
 from .teach import Derivation, Step
 
 
@@ -36,19 +38,23 @@ def differential(f: Expression, wrt) -> Derivation:
     var = variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
     L = f.name if f.name.isidentifier() else "L"
     w, dw = var.name, _unused("d" + var.name, {v for v in f.tensors} | {L})
-    direction = leaf(dw, var.shape).terms[0].factors[0].node
+    direction = leaf(dw, var.shape, var.symmetric)  # a symmetric S moves only along symmetric dS
     jac = derivative(f.node, var)
-    dl = contract(jac, leaf(dw, var.shape), jac.out, ())
-    G = gradient(f.node, var)
+    dl = contract(jac, direction, jac.out, ())
+    G = along(gradient(f.node, var), var, 0)
+    kind = "symmetric " * var.symmetric
     steps = [
         Step.equation("The loss, with its sums explicit", f.node, L),
         _step(f"Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h′(u) du, "
               f"with d{w} for each read of {w}", dl, lambda s: _with_matrix(f"{_d(L, s)} = {_rhs(dl, s)}", dl, s)),
-        _step(f"Collect what multiplies {dw} into one tensor G shaped like {w}: the trace (Frobenius) form",
-              _inner(G, direction), lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s)}"),
-        _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {dw} means ∂{L}/∂{w} = G", G,
+        _step(f"Collect what multiplies {dw} into one {kind}tensor G shaped like {w}"
+              + (f" ({dw} = {dw}ᵀ, so ⟨M, {dw}⟩ = ⟨sym(M), {dw}⟩ with sym(M) = ½(M + Mᵀ) for any M)" if kind else "")
+              + ": the trace (Frobenius) form",
+              _inner(G, direction.terms[0].factors[0].node),
+              lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s, var.symmetric)}"),
+        _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {kind}{dw} means ∂{L}/∂{w} = G", G,
               lambda s: _with_matrix(f"{render.left_side(f'∂{L}/∂{w}{render.UNICODE.indices(G.out)}', (), s)} = "
-                                     f"{_rhs(G, s)}", G, s), _layouts(G, w)),
+                                     f"{_rhs(G, s)}", G, s), _layouts(G, w, var.symmetric)),
         _step(f"First order: for a small step Δ{w}, Δ{L} ≈ ⟨G, Δ{w}⟩; with Δ{w} = −η G, Δ{L} ≈ −η ⟨G, G⟩ = −η ‖G‖², "
               f"below 0 unless G = 0, so {w} − η G lowers {L} for small enough η > 0", _inner(G, G),
               lambda s: f"{_angle('G', 'G', s)} = {_norm(s)} = {s.summation(G.out)}G{s.indices(G.out)}"
@@ -100,7 +106,8 @@ def _inner(G: Expr, other: Expr | Var) -> Expr:
     return Expr((), (), (Term(1, (Ref(G, G.out), Ref(other, G.out))),))
 
 
-def _frobenius(G: Expr, dw: str, style: render.Style) -> str:
+def _frobenius(G: Expr, dw: str, style: render.Style, symmetric: bool) -> str:
+    """``⟨G, dW⟩`` as a sum, and as a trace for a vector or a matrix (``tr(G dS)`` for a symmetric ``G``)."""
     idx, name = style.indices(G.out), render.latex_name(dw) if style.latex else dw
     inner = _angle("G", name, style)
     summed = f"{inner} = {style.summation(G.out)}G{idx} {name}{idx}"
@@ -110,11 +117,15 @@ def _frobenius(G: Expr, dw: str, style: render.Style) -> str:
             f" = {_matrix(f'({formula})ᵀ {dw}', style)}" if formula else "")
     if G.ndim != 2:
         return summed
-    turned = matrix_notation(Expr(G.out[::-1], G.dims[::-1], G.terms))
-    return f"{summed} = {_matrix(f'tr(Gᵀ {dw})', style)}" + (f" = {_matrix(f'tr({turned} {dw})', style)}" if turned else "")
+    turned = matrix_notation(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
+    trace = f"tr(G {dw})" if symmetric else f"tr(Gᵀ {dw})"
+    return f"{summed} = {_matrix(trace, style)}" + (f" = {_matrix(f'tr({turned} {dw})', style)}" if turned else "")
 
 
-def _layouts(G: Expr, w: str) -> str:
+def _layouts(G: Expr, w: str, symmetric: bool) -> str:
+    if symmetric:
+        return (f"G is symmetric: sym(M) = ½(M + Mᵀ) of the derivative M that takes the entries of {w} as independent "
+                f"(jax's, torch's); it is what eg.grad gives by a symmetric matrix, and {w} − η G stays symmetric.")
     if G.ndim != 2:
         return f"G is shaped like {w}, as the gradient in the shape layout of jax and torch."
     return (f"G is shaped like {w}: the shape layout (jax, torch) and Wikipedia's denominator layout; Wikipedia's "

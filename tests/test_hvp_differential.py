@@ -16,8 +16,9 @@ x, y, W = eg.tensor("x", 1), eg.tensor("y", 1), eg.tensor("W", 2)
 
 
 def ev(e, a):
-    """``e`` evaluated on those of the arrays ``a`` it reads."""
-    return eg.evaluate(e, **{n: v for n, v in a.items() if n in e.tensors})
+    """``e`` evaluated on those of the arrays ``a`` it takes (its tensors, and those its sizes come from)."""
+    f = eg.compile(e)
+    return f(**{n: v for n, v in a.items() if n in f.accepted})
 
 
 def point(seed=0):
@@ -111,3 +112,59 @@ def test_hvp_by_a_symmetric_matrix_along_a_direction_that_reads_it():
 def test_hvp_refuses_a_direction_of_another_rank():
     with pytest.raises(eg.ShapeError, match="hvp needs v shaped like x"):
         eg.hvp(eg.sum(x**3), x, W)
+
+
+S, A = eg.tensor("S", 2, symmetric=True), eg.tensor("A", 2)
+
+
+def sym_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    m, e = rng.standard_normal((2, N, N))
+    return dict(A=rng.standard_normal((N, N)), x=rng.standard_normal(N), S=m @ m.T + N * np.eye(N)), e + e.T
+
+
+SYMMETRIC_LOSSES = {
+    "tr(A S)": eg.trace(A @ S),
+    "xᵀ A S x": x @ A @ S @ x,
+    "logdet S": eg.logdet(S),
+    "tr(A S S)": eg.trace(A @ S @ S),
+    "Σ tanh(A S)": eg.sum(eg.tanh(A * S)),
+}
+
+
+@pytest.mark.parametrize("loss", SYMMETRIC_LOSSES)
+def test_the_differential_by_a_symmetric_matrix_reads_off_the_gradient(loss):
+    L = SYMMETRIC_LOSSES[loss]
+    a, E = sym_arrays()
+    steps = eg.differential(L, S).steps
+    G = ev(steps[3].expr, a)
+    np.testing.assert_allclose(G, ev(eg.grad(L, S), a), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(G, G.T, atol=1e-12)
+    eps = 1e-6
+    numeric = (ev(L, {**a, "S": a["S"] + eps * E}) - ev(L, {**a, "S": a["S"] - eps * E})) / (2 * eps)
+    for step in steps[1:3]:  # dL and ⟨G, dS⟩ along the symmetric dS = E
+        np.testing.assert_allclose(ev(step.expr, {**a, "dS": E}), numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.sum(G * E), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_the_differential_of_tr_a_s_reads_off_half_a_plus_a_transposed():
+    text = str(eg.differential(eg.trace(A @ S), S))
+    assert "∂L/∂S[i,j] = 0.5 (A[i,j] + A[j,i]) = 0.5 (A + Aᵀ)" in text  # was ∂L/∂S = A
+    assert "dL = ⟨G, dS⟩ = Σ_i,j G[i,j] dS[i,j] = tr(G dS) = tr(0.5 (A + Aᵀ) dS)" in text
+    assert "for every symmetric dS" in text
+    a, _ = sym_arrays()
+    np.testing.assert_allclose(ev(eg.differential(eg.trace(A @ S), S).steps[3].expr, a), (a["A"] + a["A"].T) / 2)
+
+
+def test_a_differential_by_a_matrix_that_is_not_symmetric_is_unchanged():
+    text = str(eg.differential(eg.trace(A @ W), W))
+    assert "∂L/∂W[i,j] = A[j,i] = Aᵀ" in text and "tr(Gᵀ dW) = tr(A dW)" in text and "symmetric" not in text
+
+
+def test_the_cli_differential_by_a_symmetric_matrix(capsys):
+    status = main(["grad", "trace(A @ S)", "--wrt", "S", "--symmetric", "S", "--shapes", "A=3x3,S=3x3",
+                   "--differential"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "∂L/∂S[i,j] = 0.5 (A[i,j] + A[j,i]) = 0.5 (A + Aᵀ)" in out
+    assert "∂L/∂S[i,j] = A[i,j]" not in out
