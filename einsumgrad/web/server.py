@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from ..errors import EinsumgradError
-from .answer import EXAMPLES, KINDS, LIMITS
+from .answer import EXAMPLES, KINDS, LIMITS, read_request
 from .fragments import STYLE
 
 MAX_BODY = 16_384  # bytes in one request
@@ -118,8 +118,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(413, {"ok": False, "error": f"a request has at most {MAX_BODY:,} bytes"})
         try:
             request = json.loads(self.rfile.read(int(length)))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return self._json(400, {"ok": False, "error": "the request is not valid JSON"})
+        try:
+            read_request(request)  # every field's type and limits, before the worker sees it
+        except EinsumgradError as err:
+            return self._json(400, {"ok": False, "error": str(err)})
         self._json(200, self.server.worker.answer(request))
 
     def _addressed_here(self) -> bool:

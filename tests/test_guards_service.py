@@ -1,0 +1,105 @@
+"""Guards around the services: the page's requests, optimizers, eg.paths, dask's matrix functions, serve's host and port.
+
+Each bad input gets a clear EinsumgradError (on the page a 400 with a message, in the CLI one stderr line and
+exit status 2), never a raw exception, an unbounded allocation or a server listening beyond loopback unasked.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from einsumgrad.web.answer import LIMITS, respond
+from einsumgrad.web.server import Server
+
+BASE = {"expression": "sum(tanh(W @ x))", "wrt": "W", "kind": "gradient", "shapes": {"W": [2, 3], "x": [3]}}
+
+
+# -- the page: every field checked by type, every tensor's size before any is made -------------------------------
+
+@pytest.mark.parametrize("field, value, message", [
+    ("kind", ["gradient"], "kind: choose one of gradient, jacobian, hessian"),
+    ("kind", {"a": 1}, "kind: choose one of gradient, jacobian, hessian"),
+    ("kind", None, "got None"),
+    ("expression", ["sum(W)"], "write an expression"),
+    ("expression", "sum(W) + \ud800", "lone surrogate"),
+    ("wrt", {"W": 1}, "name the tensor to differentiate by"),
+    ("seed", 2.5, "the seed is a whole number"),
+    ("seed", 10**30, "the seed is a whole number"),
+    ("shapes", [["W", [2, 3]]], "shapes is a JSON object of sizes"),
+    ("shapes", "W=2x3", "shapes is a JSON object of sizes"),
+    ("shapes", {"W": {"0": 2}}, "shapes: W is a list of sizes"),
+    ("shapes", {"W": [[2], 3]}, "shapes: W is a list of sizes, each from 1 to 12; got a list of 2 item(s)"),
+    ("shapes", {"W": [10**30, 3]}, "each from 1 to 12"),
+])
+def test_each_field_of_a_request_is_checked_by_type(field, value, message):
+    reply = respond({**BASE, field: value})
+    assert reply["ok"] is False and message in reply["error"] and "bug" not in reply["error"]
+
+
+@pytest.mark.parametrize("rank", [5, 8, 25, 64])
+def test_a_tensor_sized_by_default_is_held_to_the_limits(rank):
+    """x[0, ..., 0] makes x of that rank, each axis of the default size 3: refused before any array is made
+    (rank 25 asked NumPy for 6 TiB)."""
+    reply = respond({"expression": f"sum(x[{', '.join(['0'] * rank)}])", "wrt": "x", "kind": "gradient"})
+    assert reply == {"ok": False, "error": f"x has {rank} axes, over the page's limit of {LIMITS.rank}"}
+
+
+def test_a_tensor_sized_by_default_within_the_limits_is_answered():
+    reply = respond({"expression": "sum(x[0, 0, 0])", "wrt": "x", "kind": "gradient"})
+    assert reply["ok"] and reply["shape"] == [3, 3, 3]
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("127.0.0.1", 0)
+    thread = threading.Thread(target=s.serve_forever, daemon=True)
+    thread.start()
+    yield s
+    s.shutdown()
+    s.server_close()
+
+
+def post(server, body: str) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+    connection.request("POST", "/api/derive", body.encode("utf-8", "surrogatepass"),
+                       {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    status, reply = response.status, json.loads(response.read())
+    connection.close()
+    return status, reply
+
+
+@pytest.mark.parametrize("body, message", [
+    (json.dumps({**BASE, "kind": ["gradient"]}), "kind: choose one of"),
+    (json.dumps({**BASE, "kind": {"a": 1}}), "kind: choose one of"),
+    (json.dumps({**BASE, "shapes": {"W": [2, 3, 4, 5, 6]}}), "W has 5 axes, over the page's limit of 4"),
+    (json.dumps({**BASE, "expression": "sum(W) + \ud800"}), "lone surrogate"),
+    (json.dumps([BASE]), "a request is a JSON object"),
+    ("[" * 5000 + "]" * 5000, "not valid JSON"),  # nested past Python's recursion limit
+    ('{"expression": "sum(W)", "wrt": "W", "seed": ' + "9" * 5000 + "}", "not valid JSON"),  # over int's digits
+])
+def test_a_malformed_request_is_a_400_with_a_message(server, body, message):
+    status, reply = post(server, body)
+    assert status == 400 and reply["ok"] is False and message in reply["error"]
+
+
+def test_the_server_still_answers_after_malformed_requests(server):
+    post(server, "[" * 5000)
+    status, reply = post(server, json.dumps({"expression": "sum(x[0, 0, 0, 0, 0, 0, 0, 0])", "wrt": "x"}))
+    assert status == 200 and reply == {"ok": False, "error": "x has 8 axes, over the page's limit of 4"}
+    status, reply = post(server, json.dumps(BASE))
+    assert status == 200 and reply["ok"]
+
+
+def test_a_fuzz_of_odd_values_in_every_field_gets_clear_replies():
+    odd = [None, True, 0, -1, 1.5, float("nan"), float("inf"), 10**30, "", "\x00", "\ud800", [], [1], [[1]], {},
+           {"a": [1]}, "é" * 70, 2**32]
+    for field in ("expression", "wrt", "kind", "shapes", "seed"):
+        for value in odd:
+            reply = respond({**BASE, field: value})
+            json.dumps(reply, ensure_ascii=False).encode("utf-8")  # what the worker writes
+            assert isinstance(reply["ok"], bool) and "bug" not in reply.get("error", ""), (field, value, reply)
