@@ -19,7 +19,7 @@ from typing import NamedTuple
 import opt_einsum
 
 from .compiler import Compiled
-from .compiler.settings import OPTIMIZERS, check_optimize
+from .compiler.settings import OPTIMIZERS, check_optimize, for_one_contraction
 from .errors import EinsumgradError
 from .expression import Expression
 
@@ -69,7 +69,8 @@ def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> P
     for optimize in map(check_optimize, chosen):
         if optimize == "optimal" and any(eq.count(",") + 1 > MAX_OPTIMAL for eq, _ in contractions):
             continue
-        infos = [opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)[1] for eq, shapes in contractions]
+        infos = [opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=for_one_contraction(optimize))[1]
+                 for eq, shapes in contractions]
         f = Compiled(expr.node, optimize=optimize, accepted=expr.tensors)
         f(**arrays)
         times = []

@@ -10,8 +10,10 @@ import json
 import threading
 
 import numpy as np
+import opt_einsum
 import pytest
 
+import einsumgrad as eg
 from einsumgrad.web.answer import LIMITS, respond
 from einsumgrad.web.server import Server
 
@@ -103,3 +105,60 @@ def test_a_fuzz_of_odd_values_in_every_field_gets_clear_replies():
             reply = respond({**BASE, field: value})
             json.dumps(reply, ensure_ascii=False).encode("utf-8")  # what the worker writes
             assert isinstance(reply["ok"], bool) and "bug" not in reply.get("error", ""), (field, value, reply)
+
+
+# -- optimize=: any opt_einsum optimizer, for every contraction of a plan ------------------------------------------
+
+class Stateful(opt_einsum.paths.PathOptimizer):
+    """As cotengra's HyperOptimizer and opt_einsum's RandomGreedy: one instance plans one contraction."""
+
+    def __call__(self, inputs, output, size_dict, memory_limit=None):
+        self._check_args_against_first_call(inputs, output, size_dict)
+        return [(0, 1)] * (len(inputs) - 1)
+
+
+class Pooled(Stateful):
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+def several_contractions():
+    A, B, C, D = (eg.tensor(n, 2) for n in "ABCD")
+    f = eg.sum(eg.einsum("ab,bc,cd->ad", A, B, C) * eg.einsum("ab,bc,cd->ad", D, B, A))
+    arrays = {n: np.random.default_rng(k).normal(size=(6, 6)) for k, n in enumerate("ABCD")}
+    return f, (eg.grad(f, A), eg.grad(f, B), eg.grad(f, C)), arrays
+
+
+@pytest.mark.parametrize("optimizer", [opt_einsum.RandomGreedy, opt_einsum.BranchBound, Stateful])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_stateful_optimizer_plans_every_contraction_of_a_plan(optimizer, backend):
+    torch = pytest.importorskip("torch") if backend == "torch" else None
+    f, grads, arrays = several_contractions()
+    given = optimizer()
+    compiled = eg.compile(f, *grads, optimize=given, backend=backend)
+    got = compiled(**({n: torch.tensor(a) for n, a in arrays.items()} if torch else arrays))
+    for value, expr in zip(got, (f, *grads)):
+        np.testing.assert_allclose(np.asarray(value), eg.evaluate(expr, **arrays), rtol=1e-10)
+    assert not hasattr(given, "_first_call_args")  # the instance given is not used up: it can be given again
+    eg.compile(*grads, optimize=given)(**arrays)
+
+
+def test_an_optimizer_that_cannot_be_copied_is_refused_at_compile():
+    f, _, _ = several_contractions()
+    with pytest.raises(eg.EinsumgradError, match=r"optimize=Pooled\(\.\.\.\) cannot be copied for each contraction"):
+        eg.compile(f, optimize=Pooled())
+
+
+def test_an_optimizer_used_on_another_contraction_is_one_clear_error():
+    f, _, arrays = several_contractions()
+    used = opt_einsum.RandomGreedy()
+    opt_einsum.contract_path("ab,bc,cd->ad", *[np.ones((2, 2))] * 3, optimize=used)
+    with pytest.raises(eg.EinsumgradError, match=r"optimize=RandomGreedy\(\.\.\.\) failed to plan .*new instance"):
+        eg.compile(f, optimize=used)(**arrays)
+
+
+@pytest.mark.parametrize("optimize", [np.array([1, 2]), 3, "Greedy", object()])
+def test_an_unknown_optimize_lists_what_is_taken(optimize):
+    f, _, _ = several_contractions()
+    with pytest.raises(eg.EinsumgradError, match=r"unknown optimize=.*; choose one of auto, .*greedy.*PathOptimizer"):
+        eg.compile(f, optimize=optimize)
