@@ -162,3 +162,30 @@ def test_an_unknown_optimize_lists_what_is_taken(optimize):
     f, _, _ = several_contractions()
     with pytest.raises(eg.EinsumgradError, match=r"unknown optimize=.*; choose one of auto, .*greedy.*PathOptimizer"):
         eg.compile(f, optimize=optimize)
+
+
+# -- eg.paths: what was asked, and what is available ---------------------------------------------------------------
+
+def twelve_operands():
+    xs = [eg.tensor(f"x{k}", 1) for k in range(12)]
+    return eg.einsum(",".join("a" * 12) + "->", *xs), {f"x{k}": np.ones(3) for k in range(12)}
+
+
+@pytest.mark.parametrize("optimizers", [[], (), 3])
+def test_paths_with_no_optimizer_names_what_is_available(optimizers):
+    f, arrays = twelve_operands()
+    with pytest.raises(eg.EinsumgradError, match=r"paths: optimizers=.* names no optimizer to compare; .*greedy"):
+        eg.paths(f, optimizers, repeats=1, **arrays)
+
+
+def test_paths_with_no_applicable_optimizer_says_why():
+    f, arrays = twelve_operands()
+    with pytest.raises(eg.EinsumgradError, match=r"none of the optimizers asked for applies here \(optimal\): .*"
+                                                 r"beyond 10 operands \(a contraction here has 12\); .*greedy"):
+        eg.paths(f, ["optimal"], repeats=1, **arrays)
+
+
+def test_paths_takes_one_optimizer_alone():
+    f, arrays = twelve_operands()
+    assert [r.optimizer for r in eg.paths(f, "greedy", repeats=1, **arrays).rows] == ["greedy"]
+    assert [r.optimizer for r in eg.paths(f, opt_einsum.RandomGreedy(), repeats=1, **arrays).rows] == ["RandomGreedy"]
