@@ -114,7 +114,8 @@ def _shapes(given) -> dict[str, tuple[int, ...]]:
             raise EinsumgradError(f"shapes: {str(name)[:64]!r} is not a tensor name")
         if not isinstance(shape, list) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= LIMITS.axis for n in shape):
-            raise EinsumgradError(f"shapes: {name} is a list of sizes, each from 1 to {LIMITS.axis}; got {_shown(shape)}")
+            raise EinsumgradError(f"shapes: {name} is a list of sizes, each from 1 to {LIMITS.axis}; "
+                                  f"got {_shown(shape)}")
         shapes[name] = check_size(name, tuple(shape), "shapes: ")
     return shapes
 
@@ -160,7 +161,8 @@ def _arrays(expr: Expression, shapes: dict, seed: int) -> dict[str, np.ndarray]:
              for name, var in api.compile(expr).vars.items()}
     for name, shape in sized.items():  # every tensor, before any is made
         check_size(name, shape)
-    return {name: (rng.integers(1, 4, shape) * rng.choice([-1, 1], shape)).astype(float) for name, shape in sized.items()}
+    return {name: (rng.integers(1, 4, shape) * rng.choice([-1, 1], shape)).astype(float)
+            for name, shape in sized.items()}
 
 
 def sections(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) -> dict:
