@@ -254,12 +254,9 @@ class _Program:
         return tuple(self.dim(d) for d in node.dims)
 
     def _call_step(self, node: Call) -> Callable:
-        fn, arg, params = functions.get(node.fn), self.layout.slot[node.arg], node.params
-        impl = fn.impl
+        impl, arg, params = functions.get(node.fn).impl, self.layout.slot[node.arg], node.params
         if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
             impl = namespaces.function(self.backend, node.fn)
-        elif fn.kind == "matrix":  # the whole matrix in one chunk of a dask array
-            impl = namespaces.one_chunk(impl, len(node.shape))
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
         return lambda values: impl(values[arg], *params)
 

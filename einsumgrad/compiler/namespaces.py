@@ -63,22 +63,6 @@ def function(backend: str, name: str) -> Callable:
     return lambda x, *params: xp.asarray(impl(np.asarray(x), *params))
 
 
-def one_chunk(impl: Callable, rank: int) -> Callable:
-    """A matrix function (of result ``rank``, 0 or 2) on a chunked (dask) array: the NumPy function on the
-    matrix rechunked into one block, lazily, since dask's own linalg refuses a matrix chunked along both
-    axes (``svd``) or has no such function (``det``); any other array straight to ``impl``.
-
-    >>> float(one_chunk(np.linalg.det, 0)(np.diag([1.0, 2.0, 3.0])))  # dask's: the same, lazily
-    6.0
-    """
-    def on_one_chunk(a):
-        if not hasattr(a, "dask"):
-            return impl(a)
-        return a.rechunk(-1).map_blocks(impl, drop_axis=tuple(range(a.ndim - rank)), dtype=np.result_type(a.dtype, 1.0))
-
-    return on_one_chunk
-
-
 def as_backend(backend: str, a):
     """NumPy input as an array of ``backend`` (sharing memory where it can); its own arrays as they are."""
     if not isinstance(a, np.ndarray):
