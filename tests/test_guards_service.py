@@ -9,12 +9,14 @@ import http.client
 import json
 import threading
 import warnings
+from http.server import ThreadingHTTPServer
 
 import numpy as np
 import opt_einsum
 import pytest
 
 import einsumgrad as eg
+from einsumgrad.cli import main
 from einsumgrad.web.answer import LIMITS, respond
 from einsumgrad.web.server import Server
 
@@ -210,3 +212,71 @@ def test_matrix_functions_and_their_gradients_on_a_matrix_chunked_both_ways(name
     for value, expr in zip(got, exprs):
         assert hasattr(value, "dask")  # still lazy
         np.testing.assert_allclose(value.compute(), eg.evaluate(expr, X=a), rtol=1e-10, atol=1e-12)
+
+
+# -- serve: the port checked, loopback unless asked ----------------------------------------------------------------
+
+@pytest.mark.parametrize("port", ["70000", "65536", "-1"])
+def test_serve_on_a_port_out_of_range_is_one_clear_line(port, capsys):
+    assert main(["serve", "--port", port, "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"einsumgrad: error: port {port}: a port is a whole number from 0 to 65535 (0: any free port)\n"
+
+
+@pytest.mark.parametrize("host, where", [("", "listens on every network interface"),
+                                         ("0.0.0.0", "listens on every network interface"),
+                                         ("192.0.2.1", "is not a loopback address")])
+def test_serve_beyond_loopback_unasked_is_refused(host, where, monkeypatch, capsys):
+    monkeypatch.setattr(Server, "serve_forever", lambda self: pytest.fail(f"listening on {self.server_address}"))
+    assert main(["serve", "--host", host, "--port", "0", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"host {host!r} {where}: other machines could reach the page" in err
+    assert "--public" in err
+    with pytest.raises(eg.EinsumgradError, match="public=True"):
+        Server(host, 0)
+
+
+def get(server, host: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
+    connection.request("GET", "/", headers={"Host": f"{host}:80"})
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_serve_public_warns_and_keeps_a_host_check(monkeypatch, capsys):
+    served = []
+
+    def serve_forever(self):
+        served.append(self)
+        assert not self.loopback_only and self.url.startswith("http://127.0.0.1:")
+        thread = threading.Thread(target=ThreadingHTTPServer.serve_forever, args=(self,), daemon=True)
+        thread.start()
+        try:  # a page elsewhere pointing its name here is refused; an address or loopback name is answered
+            assert [get(self, h) for h in ("evil.example", "127.0.0.1", "localhost", "10.1.2.3")] == [403, 200, 200, 200]
+        finally:
+            self.shutdown()
+
+    monkeypatch.setattr(Server, "serve_forever", serve_forever)
+    assert main(["serve", "--host", "", "--public", "--port", "0", "--no-browser"]) == 0
+    err = capsys.readouterr().err
+    assert served and "bound to every network interface" in err
+    assert "warning: other machines on your network can reach this page" in err
+
+
+def test_serve_on_loopback_answers_only_loopback_names():
+    s = Server("127.0.0.1", 0)
+    thread = threading.Thread(target=s.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert [get(s, h) for h in ("127.0.0.1", "localhost", "10.1.2.3", "evil.example")] == [200, 200, 403, 403]
+    finally:
+        s.shutdown()
+        s.server_close()
+
+
+def test_serve_help_says_how_to_listen_beyond_loopback(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--public" in out and "refused unless --public is given" in out and "0 to 65535" in out
