@@ -45,7 +45,13 @@ shapes: --shapes first, then the einsum specs a tensor appears in, then its name
   einsumgrad demo tanh --plot slices.png""",
     "serve": """examples:
   einsumgrad serve                 # http://127.0.0.1:8000/ in your browser
-  einsumgrad serve --port 8001 --no-browser""",
+  einsumgrad serve --port 8001 --no-browser
+  einsumgrad serve --host 0.0.0.0 --public    # every interface: other machines can reach it
+
+By default the page listens on 127.0.0.1 only and answers only requests addressed to localhost.
+A --host beyond loopback (an empty one is every interface) is refused unless --public is given;
+then serve warns that other machines can reach the page, and it still answers only requests
+addressed to an IP address, the --host given or this machine's name (no DNS rebinding).""",
 }
 
 
@@ -103,8 +109,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="the teaching page in your browser, served from this machine",
                            epilog=EXAMPLES["serve"], formatter_class=raw)
-    serve.add_argument("--port", type=int, default=8000, help="default 8000 (0: any free port)")
-    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: only this machine can reach it")
+    serve.add_argument("--port", type=int, default=8000, help="0 to 65535; default 8000 (0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1: only this machine can reach it; "
+                       "another address needs --public")
+    serve.add_argument("--public", action="store_true", help="let --host be an address other machines can reach "
+                       "(0.0.0.0 or '': every interface)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return top
 
@@ -395,7 +404,7 @@ def main(argv=None) -> int:
         elif args.command == "serve":
             from .web.server import serve
 
-            serve(args.host, args.port, browser=not args.no_browser)
+            serve(args.host, args.port, browser=not args.no_browser, public=args.public)
         else:
             status = _demo(args)
             sys.stdout.flush()

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import opt_einsum
 
 from .compiler import Compiled
-from .compiler.settings import OPTIMIZERS, check_optimize
+from .compiler.settings import OPTIMIZERS, check_optimize, for_one_contraction
 from .errors import EinsumgradError
 from .expression import Expression
 
@@ -63,13 +63,15 @@ def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> P
         raise EinsumgradError(f"paths needs an expression built with eg.tensor / eg.einsum, got {type(expr).__name__}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise EinsumgradError(f"repeats is a whole number >= 1, got {repeats!r}")
-    chosen = list(optimizers) if optimizers is not None else [o for o in COMPARED if o in OPTIMIZERS] + _cotengra()
+    chosen = [check_optimize(o) for o in _asked(optimizers)]
     contractions = Compiled(expr.node, accepted=expr.tensors).contractions(**arrays)
+    operands = max((eq.count(",") + 1 for eq, _ in contractions), default=0)
     rows = []
-    for optimize in map(check_optimize, chosen):
-        if optimize == "optimal" and any(eq.count(",") + 1 > MAX_OPTIMAL for eq, _ in contractions):
+    for optimize in chosen:
+        if optimize == "optimal" and operands > MAX_OPTIMAL:
             continue
-        infos = [opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=optimize)[1] for eq, shapes in contractions]
+        infos = [opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=for_one_contraction(optimize))[1]
+                 for eq, shapes in contractions]
         f = Compiled(expr.node, optimize=optimize, accepted=expr.tensors)
         f(**arrays)
         times = []
@@ -77,10 +79,38 @@ def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> P
             start = time.perf_counter()
             f(**arrays)
             times.append(time.perf_counter() - start)
-        name = optimize if isinstance(optimize, str) else type(optimize).__name__
-        rows.append(PathRow(name, tuple(tuple(map(tuple, i.path)) for i in infos), sum(int(i.opt_cost) for i in infos),
+        rows.append(PathRow(_name(optimize), tuple(tuple(map(tuple, i.path)) for i in infos),
+                            sum(int(i.opt_cost) for i in infos),
                             max((int(i.largest_intermediate) for i in infos), default=0), statistics.median(times)))
+    if not rows:
+        raise EinsumgradError(f"paths: none of the optimizers asked for applies here ({', '.join(map(_name, chosen))}):"
+                              f" 'optimal' searches every order, so it is skipped beyond {MAX_OPTIMAL} operands (a "
+                              f"contraction here has {operands}); ask for another of "
+                              f"{', '.join(o for o in OPTIMIZERS if o != 'optimal')}")
     return PathReport(tuple(eq for eq, _ in contractions), tuple(rows))
+
+
+def _asked(optimizers) -> list:
+    """The optimizers to compare: :data:`COMPARED` (and cotengra's) for ``None``; one name or PathOptimizer alone;
+    else a non-empty collection of them."""
+    if optimizers is None:
+        return [o for o in COMPARED if o in OPTIMIZERS] + _cotengra()
+    if isinstance(optimizers, (str, opt_einsum.paths.PathOptimizer)):
+        return [optimizers]
+    try:
+        asked = list(optimizers)
+    except TypeError:
+        asked = None
+    if not asked:
+        raise EinsumgradError(f"paths: optimizers={optimizers!r} names no optimizer to compare; give a list of names "
+                              f"({', '.join(OPTIMIZERS)}) or opt_einsum PathOptimizers, or leave it out for "
+                              f"{', '.join(COMPARED)}")
+    return asked
+
+
+def _name(optimize) -> str:
+    """A row's name: ``'greedy'``, ``'RandomGreedy'`` for an optimizer object, ``'False'`` or a path as written."""
+    return type(optimize).__name__ if isinstance(optimize, opt_einsum.paths.PathOptimizer) else str(optimize)
 
 
 def _cotengra() -> list:

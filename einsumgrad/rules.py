@@ -43,7 +43,24 @@ def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> F
 
 def matrix_function(name: str, impl: Callable, jvp: Callable, **options) -> Function:
     """Register a function of a square matrix from its forward rule ``jvp(x, y, dx) -> dy``."""
-    return register(Function(name, impl, on_nodes(jvp), **{**_MATRIX, **options}))
+    return register(Function(name, _whole(impl), on_nodes(jvp), **{**_MATRIX, **options}))
+
+
+def _whole(impl: Callable) -> Callable:
+    """``impl`` on a chunked (dask) array: lazily, NumPy's function on the matrix rechunked into one block, since
+    dask's own linalg refuses a matrix chunked along both axes (``svd``) or has no such function (``det``);
+    any other array straight to ``impl``.
+
+    >>> float(_whole(np.linalg.det)(np.diag([2.0, 3.0])))  # a dask array's: the same, lazily
+    6.0
+    """
+    def on_whole(a):
+        if not hasattr(a, "dask"):
+            return impl(a)
+        probe = impl(np.eye(1, dtype=a.dtype))  # the result's rank and dtype
+        return a.rechunk(-1).map_blocks(impl, drop_axis=tuple(range(probe.ndim, a.ndim)), dtype=probe.dtype)
+
+    return on_whole
 
 
 def _square(dims):

@@ -102,10 +102,10 @@ def test_the_orthogonality_question_gives_the_closed_form():
     ({"wrt": "W; x"}, "name the tensor"),
     ({"wrt": "Q"}, "Q: no tensor of that name"),
     ({"shapes": {"W": [2, 300], "x": [300]}}, "each from 1 to 12"),
-    ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "at most 4 sizes"),
+    ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "W has 5 axes, over the page's limit of 4"),
     ({"shapes": {"W": ["2"]}}, "each from 1 to 12"),
     ({"shapes": {"Z": [2]}}, "shapes names Z, which the expression does not read"),
-    ({"shapes": [1]}, "at most 8 tensors"),
+    ({"shapes": [1]}, "shapes is a JSON object of sizes"),
     ({"seed": -1}, "the seed is a whole number"),
     ({"kind": "gradient"}, "grad needs a scalar expression"),
 ])

@@ -20,6 +20,7 @@ import opt_einsum
 
 from . import namespaces
 from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
+from .settings import for_one_contraction
 
 
 class Kernel(NamedTuple):
@@ -79,7 +80,8 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
     if backend == "numpy":
         contract = run_contraction(contraction(plan.equation, plan.shapes, optimize))
     else:
-        contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes, optimize=optimize),
+        contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes,
+                                                         optimize=for_one_contraction(optimize)),
                            backend=backend)
     if coef == 1:
         return (lambda values: contract(*get(values))), True

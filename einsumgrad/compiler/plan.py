@@ -21,6 +21,7 @@ from ..errors import EinsumgradError, ShapeError
 from ..ir import Delta, Dim, Expr, Ref, Size, Term
 from ..render import describe_factor
 from ..simplify import eliminate_deltas
+from .settings import for_one_contraction
 
 SMALL = 1 << 15  # up to this many loop iterations (times operands past the second) one np.einsum call beats
 # any planned path: its loop reads every operand at every iteration, where a path's steps cost ~10 µs each
@@ -209,9 +210,12 @@ def contraction(eq: str, shapes: tuple, optimize) -> Contraction:
     if direct and len(shapes) < MAX_OPERANDS and len(size) <= 52:
         return Contraction(convert_to_valid_einsum_chars(eq), (), 0)
     path = "greedy" if optimize is False else optimize
+    planner = for_one_contraction(path)
     try:
-        _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=path)
-    except (TypeError, ValueError, IndexError):
+        _, info = opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=planner)
+    except (TypeError, ValueError, IndexError) as err:
+        if isinstance(path, opt_einsum.paths.PathOptimizer):
+            raise EinsumgradError(f"optimize={type(path).__name__}(...) failed to plan {eq}: {err}") from None
         if not isinstance(path, (list, tuple)):
             raise
         raise EinsumgradError(f"optimize={path!r} is not a contraction path for {eq}: a path is a list of "

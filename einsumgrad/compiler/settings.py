@@ -1,6 +1,7 @@
 """Settings: the plan-cache bound, the memory limit, and the checked names of optimizers and backends."""
 from __future__ import annotations
 
+import copy
 import importlib.util
 import numbers
 
@@ -80,12 +81,37 @@ def describe_bytes(n: int) -> str:
 
 
 def check_optimize(optimize):
-    """``optimize`` if opt_einsum takes it: a path, a PathOptimizer, a bool or a known name."""
-    if isinstance(optimize, (bool, list, tuple)) or isinstance(optimize, opt_einsum.paths.PathOptimizer):
+    """``optimize`` if opt_einsum takes it: a known name, a bool, a path (a list of position tuples) or a
+    PathOptimizer (``opt_einsum.RandomGreedy()``, cotengra's ``HyperOptimizer()``: see :func:`for_one_contraction`)."""
+    if isinstance(optimize, opt_einsum.paths.PathOptimizer):
+        for_one_contraction(optimize)  # one that cannot be copied is refused here, not at the first call
         return optimize
-    if optimize not in OPTIMIZERS:
-        raise EinsumgradError(f"unknown optimize={optimize!r}; choose one of {', '.join(OPTIMIZERS)} (or False)")
+    if isinstance(optimize, (bool, list, tuple)):
+        return optimize
+    if not isinstance(optimize, str) or optimize not in OPTIMIZERS:
+        raise EinsumgradError(f"unknown optimize={optimize!r}; choose one of {', '.join(OPTIMIZERS)} (or False: "
+                              "one np.einsum call), a path such as [(0, 1), (0, 1)], or an opt_einsum PathOptimizer "
+                              "such as opt_einsum.RandomGreedy()")
     return optimize
+
+
+def for_one_contraction(optimize):
+    """What plans one contraction for ``optimize``: a PathOptimizer's own copy, since stateful ones (RandomGreedy,
+    BranchBound, cotengra's) plan one contraction per instance and a plan has several; other values as they are.
+    The instance given is never called, so it can be given again.
+
+    >>> rg = opt_einsum.RandomGreedy()
+    >>> for_one_contraction(rg) is rg, for_one_contraction("greedy")
+    (False, 'greedy')
+    """
+    if not isinstance(optimize, opt_einsum.paths.PathOptimizer):
+        return optimize
+    try:
+        return copy.deepcopy(optimize)
+    except Exception as err:  # noqa: BLE001 - whatever stops a copy (a process pool, a lock) is said here
+        raise EinsumgradError(f"optimize={type(optimize).__name__}(...) cannot be copied for each contraction of a "
+                              f"plan ({type(err).__name__}: {err}); give one without a process pool, or a name such "
+                              "as 'random-greedy'") from None
 
 
 def check_backend(backend: str) -> str:

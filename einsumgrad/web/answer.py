@@ -86,35 +86,67 @@ def read_request(request) -> tuple[str, str, str, dict, int]:
     text, wrt, kind = request.get("expression"), request.get("wrt"), request.get("kind", "gradient")
     if not isinstance(text, str) or not text.strip():
         raise EinsumgradError("write an expression, e.g. sum(tanh(W @ x))")
+    if not text.isascii() and any(0xD800 <= ord(c) < 0xE000 for c in text):  # no character: JSON's lone \ud800
+        raise EinsumgradError("the expression holds a lone surrogate (such as \\ud800), which is not a character")
     if len(text) > LIMITS.characters:
         raise EinsumgradError(f"an expression here has at most {LIMITS.characters:,} characters; "
                               f"this one has {len(text):,}")
     if not isinstance(wrt, str) or not wrt.isidentifier() or len(wrt) > 64:
         raise EinsumgradError("name the tensor to differentiate by, e.g. W")
-    if kind not in KINDS:
-        raise EinsumgradError(f"choose one of {', '.join(KINDS)} (derivatives up to order {max(KINDS.values())})")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise EinsumgradError(f"kind: choose one of {', '.join(KINDS)} (derivatives up to order "
+                              f"{max(KINDS.values())}); got {_shown(kind)}")
     seed = request.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise EinsumgradError("the seed is a whole number from 0 to 2³² − 1")
-    return text, wrt, kind, _shapes(request.get("shapes") or {}), seed
+    shapes = request.get("shapes")
+    return text, wrt, kind, _shapes({} if shapes is None else shapes), seed
 
 
 def _shapes(given) -> dict[str, tuple[int, ...]]:
-    if not isinstance(given, dict) or len(given) > LIMITS.tensors:
+    if not isinstance(given, dict):
+        raise EinsumgradError(f'shapes is a JSON object of sizes, such as {{"W": [2, 3]}}; got {_shown(given)}')
+    if len(given) > LIMITS.tensors:
         raise EinsumgradError(f"shapes: at most {LIMITS.tensors} tensors, each NAME=3x4")
     shapes = {}
     for name, shape in given.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise EinsumgradError(f"shapes: {name!r} is not a tensor name")
-        if not isinstance(shape, list) or len(shape) > LIMITS.rank or not all(
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 64:
+            raise EinsumgradError(f"shapes: {str(name)[:64]!r} is not a tensor name")
+        if not isinstance(shape, list) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= LIMITS.axis for n in shape):
-            raise EinsumgradError(f"shapes: {name} needs at most {LIMITS.rank} sizes, each from 1 to {LIMITS.axis}; "
-                                  f"got {shape!r}")
-        shapes[name] = tuple(shape)
-        if math.prod(shape) > LIMITS.entries:
-            raise EinsumgradError(f"shapes: {name} would have {math.prod(shape):,} entries, over the page's limit "
-                                  f"of {LIMITS.entries:,}")
+            raise EinsumgradError(f"shapes: {name} is a list of sizes, each from 1 to {LIMITS.axis}; "
+                                  f"got {_shown(shape)}")
+        shapes[name] = check_size(name, tuple(shape), "shapes: ")
     return shapes
+
+
+def _shown(value) -> str:
+    """A request's value in an error message, in short (never the whole of a nested list).
+
+    >>> _shown("Jacobian"), _shown([2, 0.5]), _shown([[1, 2]]), _shown({})
+    ("'Jacobian'", '[2, 0.5]', 'a list of 1 item(s)', 'a JSON object of 0 item(s)')
+    """
+    flat = isinstance(value, list) and all(isinstance(v, (int, float, str, type(None))) for v in value)
+    if isinstance(value, dict) or (isinstance(value, list) and not flat):
+        return f"{'a list' if isinstance(value, list) else 'a JSON object'} of {len(value):,} item(s)"
+    text = repr(value)
+    return text if len(text) <= 64 else text[:60] + " ..."
+
+
+def check_size(name: str, shape: tuple[int, ...], where: str = "") -> tuple[int, ...]:
+    """``shape`` if a tensor of it is within :data:`LIMITS` (rank and entries), else a clear error.
+
+    >>> check_size("x", (3,) * 8)
+    Traceback (most recent call last):
+    ...
+    einsumgrad.errors.EinsumgradError: x has 8 axes, over the page's limit of 4
+    """
+    if len(shape) > LIMITS.rank:
+        raise EinsumgradError(f"{where}{name} has {len(shape)} axes, over the page's limit of {LIMITS.rank}")
+    if math.prod(shape) > LIMITS.entries:
+        raise EinsumgradError(f"{where}{name} would have {math.prod(shape):,} entries, over the page's limit of "
+                              f"{LIMITS.entries:,}")
+    return shape
 
 
 def _arrays(expr: Expression, shapes: dict, seed: int) -> dict[str, np.ndarray]:
@@ -125,11 +157,12 @@ def _arrays(expr: Expression, shapes: dict, seed: int) -> dict[str, np.ndarray]:
     if unused:
         raise EinsumgradError(f"shapes names {', '.join(unused)}, which the expression does not read "
                               f"(it reads {', '.join(sorted(expr.tensors)) or 'no tensor'})")
-    arrays = {}
-    for name, var in api.compile(expr).vars.items():
-        shape = shapes.get(name) or tuple(d if isinstance(d, int) else DEFAULT_SIZE for d in var.shape)
-        arrays[name] = (rng.integers(1, 4, shape) * rng.choice([-1, 1], shape)).astype(float)
-    return arrays
+    sized = {name: shapes.get(name) or tuple(d if isinstance(d, int) else DEFAULT_SIZE for d in var.shape)
+             for name, var in api.compile(expr).vars.items()}
+    for name, shape in sized.items():  # every tensor, before any is made
+        check_size(name, shape)
+    return {name: (rng.integers(1, 4, shape) * rng.choice([-1, 1], shape)).astype(float)
+            for name, shape in sized.items()}
 
 
 def sections(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) -> dict:

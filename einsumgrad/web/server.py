@@ -4,13 +4,17 @@ The server answers two requests and nothing else: ``GET /`` (the page, held in m
 ``POST /api/derive`` (JSON in, JSON out, see :mod:`.answer`); no path maps to a file. Each answer is
 computed in a worker process that is killed when it runs past the time limit. By default it binds
 127.0.0.1 and answers only requests addressed to this machine's loopback names (no DNS rebinding),
-and only JSON bodies (no cross-site form posts). The page's Content-Security-Policy lets it load
-nothing from anywhere, so it works offline and leaks nothing.
+and only JSON bodies (no cross-site form posts). It listens beyond loopback (``host=""`` is every
+interface) only when asked with ``public=True`` (``serve --public``), and then answers requests
+addressed to an IP address or to the names given, never to another name. The page's
+Content-Security-Policy lets it load nothing from anywhere, so it works offline and leaks nothing.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -19,11 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from ..errors import EinsumgradError
-from .answer import EXAMPLES, KINDS, LIMITS
+from .answer import EXAMPLES, KINDS, LIMITS, read_request
 from .fragments import STYLE
 
 MAX_BODY = 16_384  # bytes in one request
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+EVERY_INTERFACE = ("", "0.0.0.0", "::")
 POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
           "img-src data:; base-uri 'none'; form-action 'none'")
 
@@ -75,18 +80,60 @@ class Worker:
             pipe.close()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface only: ``localhost``, ``127.x.x.x``, ``::1``.
+
+    >>> is_loopback("127.0.0.2"), is_loopback("::1"), is_loopback(""), is_loopback("0.0.0.0")
+    (True, True, False, False)
+    """
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_address(name: str) -> bool:
+    """Whether ``name`` is an IP address, which no page elsewhere can point at another machine."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8000, seconds: float = LIMITS.seconds):
-        self.page, self.worker, self.loopback_only = page(), None, host in LOOPBACK
+    def __init__(self, host: str = "127.0.0.1", port: int = 8000, seconds: float = LIMITS.seconds,
+                 public: bool = False):
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise EinsumgradError(f"port {port!r}: a port is a whole number from 0 to 65535 (0: any free port)")
+        if not isinstance(host, str):
+            raise EinsumgradError(f"host {host!r}: give an address such as 127.0.0.1")
+        self.loopback_only = is_loopback(host)
+        if not (self.loopback_only or public):
+            where = "listens on every network interface" if host in EVERY_INTERFACE else "is not a loopback address"
+            raise EinsumgradError(f"host {host!r} {where}: other machines could reach the page; ask for that with "
+                                  "--public (public=True), or leave --host out for 127.0.0.1")
+        names = set(LOOPBACK) | {host}
+        if not self.loopback_only:
+            names.add(socket.gethostname())
+        self.names = names - set(EVERY_INTERFACE)  # those a request's Host may give
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.page, self.worker = page(), None
         super().__init__((host, port), Handler)  # binds first: no worker starts for a port in use
         self.worker = Worker(seconds)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: this machine's is one
         return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+
+    def answers(self, name: str) -> bool:
+        """Whether a request whose Host is ``name`` is for this server: a loopback name; beyond loopback also
+        an IP address or a name given. Never another name: a page elsewhere may point one here (DNS rebinding)."""
+        return name in self.names or (not self.loopback_only and is_address(name))
 
     def server_close(self):
         super().server_close()
@@ -118,15 +165,20 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(413, {"ok": False, "error": f"a request has at most {MAX_BODY:,} bytes"})
         try:
             request = json.loads(self.rfile.read(int(length)))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return self._json(400, {"ok": False, "error": "the request is not valid JSON"})
+        try:
+            read_request(request)  # every field's type and limits, before the worker sees it
+        except EinsumgradError as err:
+            return self._json(400, {"ok": False, "error": str(err)})
         self._json(200, self.server.worker.answer(request))
 
     def _addressed_here(self) -> bool:
-        """Bound to loopback, answer only requests for a loopback name (a page elsewhere cannot rebind one)."""
+        """Answer only requests for a name this server answers (:meth:`Server.answers`)."""
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        if self.server.loopback_only and host not in LOOPBACK:
-            self._send(403, "text/plain; charset=utf-8", b"this server answers only requests to localhost")
+        if not self.server.answers(host):
+            self._send(403, "text/plain; charset=utf-8", b"this server answers only requests to localhost"
+                       if self.server.loopback_only else b"this server answers only requests to its addresses")
             return False
         return True
 
@@ -147,15 +199,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, browser: bool = True) -> None:
-    """Serve the page until Ctrl-C."""
+def serve(host: str = "127.0.0.1", port: int = 8000, browser: bool = True, public: bool = False) -> None:
+    """Serve the page until Ctrl-C; beyond loopback only if ``public`` (see :class:`Server`)."""
     try:
-        server = Server(host, port)
+        server = Server(host, port, public=public)
     except OSError as err:
         raise EinsumgradError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
-    where = ("bound to 127.0.0.1 only: other machines cannot reach it" if host == "127.0.0.1" else
-             f"bound to {host}" + ("" if server.loopback_only else ": other machines on your network can reach it"))
+    where = f"bound to {host} only: other machines cannot reach it" if server.loopback_only else (
+        f"bound to {'every network interface' if host in EVERY_INTERFACE else host}")
     print(f"einsumgrad: the teaching page is at {server.url} ({where}); Ctrl-C stops it", file=sys.stderr)
+    if not server.loopback_only:
+        print("einsumgrad: warning: other machines on your network can reach this page and make it compute; it "
+              "answers requests addressed to an IP address or to " + ", ".join(sorted(server.names)), file=sys.stderr)
     if browser:
         webbrowser.open(server.url)
     try:
