@@ -266,6 +266,8 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     taken = set(avoid) | set(target)
     clash = sorted(a for a in inner if a in taken)
     mapping.update(zip(clash, fresh(len(clash), taken | inner)))
+    if all(a == b for a, b in mapping.items()):
+        return expr.terms  # nothing renamed: the terms themselves, not copies to be made again
     return tuple(t.rename(mapping) for t in expr.terms)
 
 
