@@ -18,8 +18,8 @@ from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
 from .ir import (
-    DEEP, MANY, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges, postorder,
-    rename_factor, variables,
+    DEEP, MANY, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges,
+    postorder, rename_factor, variables,
 )
 from .simplify import simplify
 
@@ -110,10 +110,12 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
 
 @cache(maxsize=4096)
 def _kept_whole(jac: Expr) -> Term | None:
-    """A tangent as one read of a node, where it is more than a short elementwise product; None to
-    inline it. Inlined, a tangent is copied into every term that reads it, and a sum distributed
-    over its reader's terms: down a chain of nodes that each read their child twice (softmax's rule
-    reads it twice) the terms would double per link. Kept, it is computed once and read by all.
+    """A tangent as one read of a node, where it is deep or a sum of more than :data:`MANY` terms, and
+    more than a short elementwise product; None to inline it (a shallow, small one inlined leaves the
+    contraction order free, which evaluates faster). Inlined, a tangent is copied into every term that
+    reads it, a sum distributed over its reader's terms: deep chains would grow with the square of the
+    depth, and down a chain of nodes that each read their child twice (softmax's rule does) the terms
+    would double per link. Kept, it is computed once and read by all.
     Deltas shared by all its terms stay outside the node, where they meet their reader and are
     eliminated: ``w[i] δ[i,j]`` reads the node ``w[i]``, never one of the Jacobian's full rank."""
     if not jac.terms or jac.depth <= DEEP and len(jac.terms) <= MANY:
