@@ -45,7 +45,8 @@ def test_softmax_recurrence_hessian_matches_jax(depth):
     for k, name in enumerate("Wbx"):
         want = jax.hessian(loss, argnums=k)(*(arrays[n] for n in "Wbxy"))
         got = eg.evaluate(eg.hessian(f, tensors[name]), **arrays)
-        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-9, atol=1e-12, err_msg=f"∂²/∂{name}², depth {depth}")
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-9, atol=1e-12,
+                                   err_msg=f"∂²/∂{name}², depth {depth}")
 
 
 @pytest.mark.parametrize("wrt", ["b", "W"])
