@@ -18,8 +18,8 @@ from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
 from .ir import (
-    DEEP, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges, postorder,
-    rename_factor, variables,
+    DEEP, MANY, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges,
+    postorder, rename_factor, variables,
 )
 from .simplify import simplify
 
@@ -110,22 +110,23 @@ def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tupl
 
 @cache(maxsize=4096)
 def _kept_whole(jac: Expr) -> Term | None:
-    """A tangent as one read of a node, where it is deep (inlining deep chains into every term makes
-    derivation grow with the square of the depth; a shallow one inlined leaves the contraction order
-    free, which evaluates faster) and more than a short elementwise product; None to inline it.
+    """A tangent as one read of a node, where it is deep or a sum of more than :data:`MANY` terms, and
+    more than a short elementwise product; None to inline it (a shallow, small one inlined leaves the
+    contraction order free, which evaluates faster). Inlined, a tangent is copied into every term that
+    reads it, a sum distributed over its reader's terms: deep chains would grow with the square of the
+    depth, and down a chain of nodes that each read their child twice (softmax's rule does) the terms
+    would double per link. Kept, it is computed once and read by all.
     Deltas shared by all its terms stay outside the node, where they meet their reader and are
     eliminated: ``w[i] δ[i,j]`` reads the node ``w[i]``, never one of the Jacobian's full rank."""
-    shared = {tuple(f for f in t.factors if isinstance(f, Delta)) for t in jac.terms}
-    if jac.depth <= DEEP or len(shared) != 1:
+    if not jac.terms or jac.depth <= DEEP and len(jac.terms) <= MANY:
         return None
-    (deltas,) = shared
-    if not all(d.a in jac.out and d.b in jac.out for d in deltas):
-        return None
+    deltas = tuple(d for d in jac.terms[0].factors if isinstance(d, Delta))
+    deltas = tuple(d for d in deltas if all(d in t.factors for t in jac.terms))
     root = {d.b: d.a for d in deltas}
     merged = {b: _root(b, root) for b in root}
     kept = tuple(a for a in jac.out if a not in merged)
     dims = dict(zip(jac.out, jac.dims))
-    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, Delta)))
+    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if f not in deltas))
                   for t in jac.terms)
     core = simplify(Expr(kept, tuple(dims[a] for a in kept), terms))
     if is_short_product(core):

@@ -28,6 +28,8 @@ DEEP = 16  # nested nodes: past this, inlining a node into its readers grows wit
 # (so a deeper tangent stays a node, and a deeper result prints as equations)
 WIDE = 8  # factors of one elementwise product: past this, a cotangent stays a node (a chain of
 # elementwise functions would otherwise multiply its links into one ever longer product)
+MANY = 8  # terms of a tangent: past this, it stays a node (inlined, a sum is distributed over the
+# terms of every reader: down a chain of nodes that each read their child twice, exponentially)
 
 # readable index names, in the order fresh ones are handed out
 INDEX_LETTERS = "ijklmnopqrstuvwxyzabcdefghIJKLMNOPQRSTUVWXYZABCDEFGH"
@@ -264,6 +266,8 @@ def instantiate(expr: Expr, target: tuple[str, ...], avoid) -> tuple[Term, ...]:
     taken = set(avoid) | set(target)
     clash = sorted(a for a in inner if a in taken)
     mapping.update(zip(clash, fresh(len(clash), taken | inner)))
+    if all(a == b for a, b in mapping.items()):
+        return expr.terms  # nothing renamed: the terms themselves, not copies to be made again
     return tuple(t.rename(mapping) for t in expr.terms)
 
 

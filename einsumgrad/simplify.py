@@ -26,23 +26,38 @@ import itertools
 import math
 
 from . import functions
-from .caches import LRU
+from .caches import LRU, cache
 from .errors import EinsumgradError
 from .functions import get
 from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
-    terms = merge(canonical(drop_unit_sums(eliminate_deltas(t, expr.out), expr.out), expr.out) for t in expr.terms)
+    terms = merge(normal(t, expr.out) for t in expr.terms)
     return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims))
+
+
+@cache(maxsize=65536)
+def normal(term: Term, out: tuple[str, ...]) -> Term:
+    """``term`` with its deltas eliminated, its unit sums dropped, in canonical form; remembered, so
+    that a sum extended term by term (``f = f + x[i] x[i+1]`` in a loop) brings each term to its normal
+    form once, not once per term added after it."""
+    return canonical(drop_unit_sums(eliminate_deltas(term, out), out), out)
 
 
 def merge(terms) -> tuple[Term, ...]:
     """Add the coefficients of equal terms; drop zeros."""
-    merged: dict[tuple, complex] = {}
+    merged: dict[tuple, list[Term]] = {}
     for t in terms:
-        merged[t.factors] = merged.get(t.factors, 0) + t.coef
-    return tuple(Term(_tidy(c), f) for f, c in merged.items() if c != 0)
+        merged.setdefault(t.factors, []).append(t)
+    return tuple(t for same in merged.values() if (t := _added(same)).coef != 0)
+
+
+def _added(same: list[Term]) -> Term:
+    """One term for equal terms, their coefficients added: the term itself where it is alone (its
+    coefficient tidy), so that terms carried over from sum to sum are not made again."""
+    c = _tidy(sum((t.coef for t in same[1:]), same[0].coef))
+    return same[0] if c is same[0].coef else Term(c, same[0].factors)
 
 
 def _is_weight(f) -> bool:
@@ -57,16 +72,8 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
         return terms
     groups: dict[tuple, list[tuple[Term, tuple]]] = {}
     for t in terms:
-        core = tuple(f for f in t.factors if not _is_weight(f))
-        core, mapping = _canonical_factors(core, out)
-        weights = tuple(rename_factor(f, mapping) for f in t.factors if _is_weight(f))
-        shared = {f.idx for f in weights}
-        idx = next(iter(shared)) if len(shared) == 1 else ()
-        readable = set(idx) <= set(mapping.values()) | set(out) and len(set(idx)) == len(idx)
-        if not idx or not readable or not any(isinstance(f, Ref) for f in core):
-            groups[("single", t)] = [(t, ())]
-            continue
-        groups.setdefault((core, idx), []).append((t, weights))
+        group, weights = _group(t, out)
+        groups.setdefault(group, []).append((t, weights))
     result = []
     for (core, idx), members in groups.items():
         if len(members) == 1:
@@ -77,6 +84,20 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
         if weight.terms:
             result.append(canonical(Term(1, core + (Ref(weight, idx),)), out))
     return merge(result)
+
+
+@cache(maxsize=65536)
+def _group(t: Term, out: tuple[str, ...]) -> tuple[tuple, tuple]:
+    """The group of :func:`factor_common` a term falls in, ``(core, weights' indices)`` or
+    ``("single", t)``, and its weights renamed as the core was (remembered, as :func:`normal` is)."""
+    core, mapping = _canonical_factors(tuple(f for f in t.factors if not _is_weight(f)), out)
+    weights = tuple(rename_factor(f, mapping) for f in t.factors if _is_weight(f))
+    shared = {f.idx for f in weights}
+    idx = next(iter(shared)) if len(shared) == 1 else ()
+    readable = set(idx) <= set(mapping.values()) | set(out) and len(set(idx)) == len(idx)
+    if not idx or not readable or not any(isinstance(f, Ref) for f in core):
+        return ("single", t), ()
+    return (core, idx), weights
 
 
 def _tidy(c):
@@ -189,8 +210,10 @@ def canonical(term: Term, out: tuple[str, ...]) -> Term:
 TIES = 720  # orderings of tied summed indices tried, at most (6! : six indices that nothing tells apart)
 
 
+@cache(maxsize=65536)
 def _canonical_factors(factors, out) -> tuple[tuple, dict[str, str]]:
-    """The canonical factors, and the renaming of summed indices that made them.
+    """The canonical factors, and the renaming of summed indices that made them (remembered, as
+    :func:`normal` is; the mapping is not to be changed).
 
     Colour refinement ranks the summed indices by how the factors read them; the indices it leaves
     tied (k and l in ``B[k,k] B[l,l] x[m]``) are tried in every order, up to :data:`TIES`, and the
