@@ -61,18 +61,22 @@ class _Source:
         return self.text if self.atom else f"({self.text})"
 
     def _binary(self, op: str, other, reflected: bool = False) -> _Source:
-        other = other._operand() if isinstance(other, _Source) else _number(other)
+        if not isinstance(other, _Source) and (op, other) in (("+", 0), ("*", 1)):  # x + 0, 1 * x: x
+            return self
+        other = other._operand() if isinstance(other, _Source) else _literal(other)
         left, right = (other, self._operand()) if reflected else (self._operand(), other)
+        if op == "+" and right.startswith("-"):
+            op, right = "-", right[1:]
         return _Source(f"{left} {op} {right}", atom=False)
 
     def __getattr__(self, name: str) -> _Source:
         return _Source(f"{self.text}.{name}")
 
-    def __call__(self, *args) -> _Source:
-        return _Source(f"{self.text}({', '.join(str(a) if isinstance(a, _Source) else _number(a) for a in args)})")
+    def __call__(self, *args, **kwargs) -> _Source:
+        return _Source(f"{self.text}({', '.join([*map(_literal, args), *(f'{k}={_literal(v)}' for k, v in kwargs.items())])})")
 
-    def __getitem__(self, k) -> _Source:
-        return _Source(f"{self.text}[{k}]")
+    def __getitem__(self, key) -> _Source:
+        return _Source(f"{self._operand()}[{', '.join(map(_entry, key if isinstance(key, tuple) else (key,)))}]")
 
     def __add__(self, other):
         return self._binary("+", other)
@@ -88,6 +92,25 @@ class _Source:
 
     def __pow__(self, other):
         return self._binary("**", other)
+
+    def __eq__(self, other):
+        return self._binary("==", other)
+
+    __hash__ = None
+
+
+def _literal(value) -> str:
+    """Source text of a formula's operand: source as it is, a tuple of ints, a number."""
+    if isinstance(value, _Source):
+        return value.text
+    return repr(value) if isinstance(value, tuple) else _number(value)
+
+
+def _entry(e) -> str:
+    """Source text of one entry of an index: ``:3``, ``None``, ``-1``."""
+    if isinstance(e, slice):
+        return ":".join("" if v is None else str(v) for v in (e.start, e.stop) + ((e.step,) if e.step else ()))
+    return str(e)
 
 
 def _derivative(name: str | None):
@@ -238,8 +261,9 @@ class _Writer:
             else:
                 plans = [k.plan for k in next(kernels)]
                 if node not in outputs and len(plans) == 1 and plans[0].kind == "read" and plans[0].diagonal is None \
-                        and node.terms[0].coef == 1 and plans[0].shape == self.program.layout.shape_of[node]:
-                    self.names[node] = self.value_name(plans[0].slots[0])  # a node that only reads another
+                        and node.terms[0].coef == 1 and not plans[0].reshape \
+                        and plans[0].shape == self.program.layout.shape_of[node]:
+                    self.names[node] = self.value_name(plans[0].slots[0])  # a node reading another as it is
                     continue
                 target = outputs.get(node) or self.fresh("z" if node in arguments else "v", numbered=True)
                 self.names[node] = target
