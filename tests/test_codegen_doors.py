@@ -3,6 +3,7 @@ reshapes, functions, cancelling tensors and odd names, the source of ``eg.codege
 and PyTorch returns what ``eg.evaluate`` does (values, and gradients through ``eg.grad``), which is
 what NumPy itself gives, and takes the arguments ``eg.evaluate`` takes."""
 import inspect
+import unicodedata
 
 import numpy as np
 import pytest
@@ -15,12 +16,13 @@ jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
 jax.config.update("jax_enable_x64", True)
 
-SHAPES = {"x": (4,), "w": (4, 1), "A": (4, 3), "v": (3,), "X": None, "y": None}
+SHAPES = {"x": (4,), "w": (4, 1), "A": (4, 3), "v": (3,), "X": None, "y": None, "B": (2, 2),
+          "np": (4,), "jnp": (4,), "torch": (4,), "φ": (3,)}
 SIZES = {"X": (5, 4), "y": (5,)}  # rank-declared: sizes seen only at evaluation
 
 
 def t(name):
-    shape = SHAPES.get(name)
+    shape = SHAPES.get(unicodedata.normalize("NFKC", name))
     return eg.tensor(name, len(SIZES[name]) if shape is None else shape)
 
 
@@ -55,6 +57,12 @@ CASES = [
     ("a reshape adding an axis", lambda: eg.reshape(eg.sin(t("A")), (1, 12)) * 2,
      lambda a: np.sin(a["A"]).reshape(1, 12) * 2),
     ("a reshape removing one", lambda: eg.cos(eg.reshape(t("A"), (12,))), lambda a: np.cos(a["A"].reshape(12))),
+    ("tensors named np, jnp and torch", lambda: eg.tanh(t("np")) * t("jnp") + t("torch")[:, None],
+     lambda a: np.tanh(a["np"]) * a["jnp"] + a["torch"][:, None]),
+    ("ϕ and φ are one tensor", lambda: eg.sum(eg.sin(t("ϕ")) * t("φ")), lambda a: np.sum(np.sin(a["φ"]) * a["φ"])),
+    ("a tensor that cancels out", lambda: eg.sum(t("B") - t("B")) + eg.sum(t("x")), lambda a: a["x"].sum()),
+    ("a cancelled tensor under a function", lambda: eg.exp(t("x") + eg.sum(t("B") - t("B"))),
+     lambda a: np.exp(a["x"])),
 ]
 
 
@@ -99,6 +107,46 @@ def test_generated_gradients_are_evaluate(build, backend):
     for name in sorted(expr.tensors):
         g = eg.grad(loss, t(name))
         same(generated(g, backend, arrays), eg.evaluate(g, **arrays))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("build", [c[1] for c in CASES], ids=[c[0] for c in CASES])
+def test_generated_signature_is_evaluates(build, backend):
+    """Every tensor the expression came from is an argument: those read, positionally in eg.compile's
+    order; those that cancel out, as keywords that may be left out, as eg.evaluate allows."""
+    expr = build()
+    params = inspect.signature(run(eg.codegen(expr, backend=backend))).parameters
+    required = [n for n, p in params.items() if p.default is p.empty]
+    assert required == list(eg.compile(expr).names)
+    assert set(params) == set(expr.tensors)
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is None for n, p in params.items() if n not in required)
+
+
+def test_a_cancelled_tensor_may_be_left_out_as_in_evaluate():
+    B, x = t("B"), t("x")
+    expr = eg.sum(B - B) + eg.sum(x)
+    a = arrays_for(["x"])
+    assert run(eg.codegen(expr))(**a) == eg.evaluate(expr, **a) == a["x"].sum()
+
+
+def test_a_tensor_named_like_the_module_keeps_its_name():
+    source = eg.codegen(eg.tanh(t("np")), backend="numpy")
+    assert source.startswith("import numpy as np2\n") and "def f(np):" in source
+    assert "import torch\n" in eg.codegen(eg.tanh(t("x")), backend="torch")  # the usual alias otherwise
+
+
+def test_names_are_read_as_python_reads_them():
+    """ϕ (U+03D5) is φ (U+03C6) to Python: one tensor, one argument, its keyword either spelling."""
+    compat, plain = t("ϕ"), t("φ")
+    assert compat.name == "φ" and compat.node == plain.node
+    a = np.arange(3.0)
+    assert eg.evaluate(eg.sum(compat * plain), ϕ=a) == 5.0  # Python passes the keyword as φ
+    assert eg.evaluate(eg.sum(compat), **{"ϕ": a}) == 3.0  # a dict's key is normalised as Python would
+    with pytest.raises(eg.EinsumgradError, match="'ϕ' is another spelling of 'φ'"):
+        eg.evaluate(eg.sum(compat), **{"φ": a, "ϕ": a})
+    with pytest.raises(eg.EinsumgradError, match="two different tensors are named 'φ'"):
+        eg.evaluate(eg.sum(eg.tensor("ϕ", (3,))) + eg.sum(eg.tensor("φ", (2,))), φ=a)
+    assert eg.jacobian("ij,j->i", wrt=0, names="ϕ,x").expression().tensors == {"φ", "x"}
 
 
 @given(st.data())
