@@ -73,7 +73,8 @@ class _Source:
         return _Source(f"{self.text}.{name}")
 
     def __call__(self, *args, **kwargs) -> _Source:
-        return _Source(f"{self.text}({', '.join([*map(_literal, args), *(f'{k}={_literal(v)}' for k, v in kwargs.items())])})")
+        arguments = [*map(_literal, args), *(f"{k}={_literal(v)}" for k, v in kwargs.items())]
+        return _Source(f"{self.text}({', '.join(arguments)})")
 
     def __getitem__(self, key) -> _Source:
         return _Source(f"{self._operand()}[{', '.join(map(_entry, key if isinstance(key, tuple) else (key,)))}]")
@@ -195,7 +196,7 @@ class _Writer:
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
         self.params = compiled.names
         self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
-        self.taken = set(compiled.accepted) | {name, "np", "jnp", "jax", "torch"} - {backend.xp}
+        self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch"} - {backend.xp})
         self.lines: list[str] = []
         self.sizes = _size_classes(program)
         self.size_names: dict = {}  # size class -> its name in the source
@@ -289,7 +290,8 @@ class _Writer:
         inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.params)
         unread = f" ({', '.join(self.unread)}: cancelled out, so not read)" if self.unread else ""
         planned = "the shapes it was generated for" if self.planned else "large, equal sizes"
-        return lines + [f"Inputs: {inputs or 'none'}{unread}.", f"Contraction order: einsumgrad's plan for {planned}.", '"""']
+        return lines + [f"Inputs: {inputs or 'none'}{unread}.", f"Contraction order: einsumgrad's plan for {planned}.",
+                        '"""']
 
     def param_dims(self, name: str) -> tuple:
         var = self.vars.get(name)

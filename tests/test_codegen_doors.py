@@ -152,12 +152,12 @@ def test_names_are_read_as_python_reads_them():
 @given(st.data())
 @settings(max_examples=60, deadline=None)
 def test_random_new_axes_through_numpy_source(data):
-    """A random chain of elementwise functions, new axes, integer indices and sums over x (4,) and
+    """A random chain of elementwise functions, new axes, integer indices, slices and sums over x (4,) and
     A (4, 3), broadcast against each other: the generated NumPy source returns what evaluate does."""
     arrays = arrays_for(["x", "A"], seed=data.draw(st.integers(0, 9)))
     expr = data.draw(st.sampled_from([t("x"), t("A")]))
     for _ in range(data.draw(st.integers(1, 4))):
-        step = data.draw(st.sampled_from(["function", "new axis", "index", "sum", "times"]))
+        step = data.draw(st.sampled_from(["function", "new axis", "index", "slice", "sum", "times"]))
         if step == "function":
             expr = getattr(eg, data.draw(st.sampled_from(["tanh", "sin", "exp", "sigmoid"])))(expr)
         elif step == "new axis" and expr.ndim < 3:
@@ -165,6 +165,9 @@ def test_random_new_axes_through_numpy_source(data):
             expr = expr[(slice(None),) * at + (None,)]
         elif step == "index" and expr.ndim:
             expr = expr[(slice(None),) * data.draw(st.integers(0, expr.ndim - 1)) + (0,)]
+        elif step == "slice" and expr.ndim:
+            cut = slice(data.draw(st.sampled_from([None, 1, -2])), None, data.draw(st.sampled_from([None, 2, -1])))
+            expr = expr[(slice(None),) * data.draw(st.integers(0, expr.ndim - 1)) + (cut,)]
         elif step == "sum" and expr.ndim:
             expr = eg.sum(expr, axis=data.draw(st.integers(0, expr.ndim - 1)))
         elif step == "times" and expr.ndim <= 2:
