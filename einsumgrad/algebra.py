@@ -16,6 +16,7 @@ import cmath
 import itertools
 import math
 import numbers
+import unicodedata
 
 import numpy as np
 
@@ -42,8 +43,7 @@ def tensor(name: str, shape, symmetric: bool = False) -> Expr:
     >>> tensor("S", 2, symmetric=True).dims
     (('S', 0), ('S', 0))
     """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise EinsumgradError(f"a tensor name is a Python-style identifier such as 'W', 'x1' or 'Θ', got {name!r}")
+    name = identifier(name)
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         if shape < 0:
             raise ShapeError(f"tensor {name!r}: a rank cannot be negative, got {shape}")
@@ -57,6 +57,18 @@ def tensor(name: str, shape, symmetric: bool = False) -> Expr:
         raise ShapeError(f"tensor {name!r}: a shape is a rank or a tuple of sizes (None for any), got {shape!r}") from None
     _check_rank(name, len(dims))
     return leaf(name, _square(name, dims) if symmetric else dims, symmetric)
+
+
+def identifier(name, what: str = "a tensor name") -> str:
+    """``name`` as Python reads an identifier, NFKC-normalised (``ϕ`` is ``φ``, ``ﬁ`` is ``fi``), so
+    that it is the keyword Python passes for it: ``evaluate(e, ϕ=a)`` arrives as ``φ``.
+
+    >>> identifier("ϕ") == identifier("φ") == "φ"
+    True
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise EinsumgradError(f"{what} is a Python-style identifier such as 'W', 'x1' or 'Θ', got {name!r}")
+    return unicodedata.normalize("NFKC", name)
 
 
 def _square(name: str, dims: tuple[Dim, ...]) -> tuple[Dim, ...]:

@@ -32,14 +32,14 @@ NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: 
 
 class Backend(NamedTuple):
     name: str
-    imports: str
-    xp: str  # the name of the array namespace in the source
+    module: str
+    xp: str  # the name of the array namespace in the source, unless a tensor has it
 
 
 BACKENDS = {
-    "numpy": Backend("numpy", "import numpy as np", "np"),
-    "jax": Backend("jax", "import jax.numpy as jnp", "jnp"),
-    "torch": Backend("torch", "import torch", "torch"),
+    "numpy": Backend("numpy", "numpy", "np"),
+    "jax": Backend("jax", "jax.numpy", "jnp"),
+    "torch": Backend("torch", "torch", "torch"),
 }
 
 
@@ -61,18 +61,23 @@ class _Source:
         return self.text if self.atom else f"({self.text})"
 
     def _binary(self, op: str, other, reflected: bool = False) -> _Source:
-        other = other._operand() if isinstance(other, _Source) else _number(other)
+        if not isinstance(other, _Source) and (op, other) in (("+", 0), ("*", 1)):  # x + 0, 1 * x: x
+            return self
+        other = other._operand() if isinstance(other, _Source) else _literal(other)
         left, right = (other, self._operand()) if reflected else (self._operand(), other)
+        if op == "+" and right.startswith("-"):
+            op, right = "-", right[1:]
         return _Source(f"{left} {op} {right}", atom=False)
 
     def __getattr__(self, name: str) -> _Source:
         return _Source(f"{self.text}.{name}")
 
-    def __call__(self, *args) -> _Source:
-        return _Source(f"{self.text}({', '.join(str(a) if isinstance(a, _Source) else _number(a) for a in args)})")
+    def __call__(self, *args, **kwargs) -> _Source:
+        arguments = [*map(_literal, args), *(f"{k}={_literal(v)}" for k, v in kwargs.items())]
+        return _Source(f"{self.text}({', '.join(arguments)})")
 
-    def __getitem__(self, k) -> _Source:
-        return _Source(f"{self.text}[{k}]")
+    def __getitem__(self, key) -> _Source:
+        return _Source(f"{self._operand()}[{', '.join(map(_entry, key if isinstance(key, tuple) else (key,)))}]")
 
     def __add__(self, other):
         return self._binary("+", other)
@@ -88,6 +93,25 @@ class _Source:
 
     def __pow__(self, other):
         return self._binary("**", other)
+
+    def __eq__(self, other):
+        return self._binary("==", other)
+
+    __hash__ = None
+
+
+def _literal(value) -> str:
+    """Source text of a formula's operand: source as it is, a tuple of ints, a number."""
+    if isinstance(value, _Source):
+        return value.text
+    return repr(value) if isinstance(value, tuple) else _number(value)
+
+
+def _entry(e) -> str:
+    """Source text of one entry of an index: ``:3``, ``None``, ``-1``."""
+    if isinstance(e, slice):
+        return ":".join("" if v is None else str(v) for v in (e.start, e.stop) + ((e.step,) if e.step else ()))
+    return str(e)
 
 
 def _derivative(name: str | None):
@@ -110,12 +134,13 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
     exprs = tuple(_expression(e) for e in exprs)
     if not exprs:
         raise EinsumgradError("codegen takes one or more expressions built with eg.tensor / eg.einsum")
-    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62), exprs, backend,
-                   name, shapes)
+    accepted = frozenset().union(*(e.tensors for e in exprs))  # a tensor that cancels out, too: as eg.compile
+    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62, accepted=accepted),
+                   exprs, backend, name, shapes)
 
 
 def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | None) -> str:
-    for n in compiled.names:
+    for n in sorted(compiled.accepted):
         if keyword.iskeyword(n):
             raise EinsumgradError(f"tensor {n!r} is a Python keyword, so it cannot name a parameter; rename it")
     program = compiled.program(_planning_arrays(compiled, shapes))
@@ -134,7 +159,7 @@ def _expression(e) -> Expression:
 def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
     """Arrays of the planning shapes that take no memory (every entry is one zero)."""
     if shapes is not None:
-        unknown = sorted(set(shapes) - set(compiled.names))
+        unknown = sorted(set(shapes) - compiled.accepted)
         missing = [n for n in compiled.names if n not in shapes]
         if unknown or missing:
             raise EinsumgradError(f"codegen shapes= needs exactly {', '.join(compiled.names)}; "
@@ -169,9 +194,9 @@ class _Writer:
 
     def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool):
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
-        self.xp = backend.xp
         self.params = compiled.names
-        self.taken = set(self.params) | {name, "np", "jnp", "jax", "torch"}
+        self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
+        self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch"} - {backend.xp})
         self.lines: list[str] = []
         self.sizes = _size_classes(program)
         self.size_names: dict = {}  # size class -> its name in the source
@@ -180,6 +205,7 @@ class _Writer:
         self.counts: dict[str, int] = {}
         self.names: dict = {}  # node -> its name in the source
         self.vars = compiled.vars
+        self.xp = self.fresh(backend.xp)  # np2 where a tensor is named np: the user's names stay the arguments
 
     # names ------------------------------------------------------------------
     def fresh(self, preferred: str, numbered: bool = False) -> str:
@@ -238,8 +264,9 @@ class _Writer:
             else:
                 plans = [k.plan for k in next(kernels)]
                 if node not in outputs and len(plans) == 1 and plans[0].kind == "read" and plans[0].diagonal is None \
-                        and node.terms[0].coef == 1 and plans[0].shape == self.program.layout.shape_of[node]:
-                    self.names[node] = self.value_name(plans[0].slots[0])  # a node that only reads another
+                        and node.terms[0].coef == 1 and not plans[0].reshape \
+                        and plans[0].shape == self.program.layout.shape_of[node]:
+                    self.names[node] = self.value_name(plans[0].slots[0])  # a node reading another as it is
                     continue
                 target = outputs.get(node) or self.fresh("z" if node in arguments else "v", numbered=True)
                 self.names[node] = target
@@ -247,8 +274,11 @@ class _Writer:
         results = ", ".join(self.names[e.node] for e in self.exprs)
         used = set(self.used)
         body = self.docstring() + self.unpack_sizes(used) + self.lines + [f"return {results}"]
-        head = f"def {self.name}({', '.join(self.params)}):"
-        return self.backend.imports + "\n\n\n" + head + "\n" + "\n".join("    " + line if line else "" for line in body)
+        unread = ["*", *(f"{n}=None" for n in self.unread)] if self.unread else []  # optional, as for eg.evaluate
+        head = f"def {self.name}({', '.join([*self.params, *unread])}):"
+        module = self.backend.module
+        imports = f"import {module}" if module == self.xp else f"import {module} as {self.xp}"
+        return imports + "\n\n\n" + head + "\n" + "\n".join("    " + line if line else "" for line in body)
 
     def docstring(self) -> list[str]:
         names = [self.names[e.node] for e in self.exprs]
@@ -258,8 +288,10 @@ class _Writer:
             formula = text if "\n" not in text and len(text) <= 80 else (e.name or "the expression")
             lines.append(f"{n}: {formula}, shape {self.shape(e.node.dims)}{_layout_note(e, self.vars)}.")
         inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.params)
+        unread = f" ({', '.join(self.unread)}: cancelled out, so not read)" if self.unread else ""
         planned = "the shapes it was generated for" if self.planned else "large, equal sizes"
-        return lines + [f"Inputs: {inputs or 'none'}.", f"Contraction order: einsumgrad's plan for {planned}.", '"""']
+        return lines + [f"Inputs: {inputs or 'none'}{unread}.", f"Contraction order: einsumgrad's plan for {planned}.",
+                        '"""']
 
     def param_dims(self, name: str) -> tuple:
         var = self.vars.get(name)
@@ -301,22 +333,22 @@ class _Writer:
         if whole:
             text = _sum(plain)
             fresh = len(plain) > 1 or plain[0][2] or plain[0][0] != "1"
-            if (output or diagonal) and not fresh and self.xp != "jnp":
-                text += ".clone()" if self.xp == "torch" else ".copy()"
+            if (output or diagonal) and not fresh and self.backend.name != "jax":
+                text += ".clone()" if self.backend.name == "torch" else ".copy()"
             self.lines.append(f"{target} = {text}")
             written = True
         else:
             self.lines.append(f"{target} = {self.zeros(node, plans)}")
             written = False
             if plain:
-                self.lines.append(f"{target} = {target} + {_sum(plain)}" if self.xp == "jnp"
+                self.lines.append(f"{target} = {target} + {_sum(plain)}" if self.backend.name == "jax"
                                   else f"{target} += {_sum(plain)}")
                 written = True
         for (coef, value, _), plan in diagonal:
             index, comment = self.diagonal_index(node, plan, target)
             value = value if coef == "1" else f"{_scaled(coef, value)}"
             self.lines.append(f"# {comment}")
-            if self.xp == "jnp":
+            if self.backend.name == "jax":
                 self.lines.append(f"{target} = {target}.at[{index}].{'add' if written else 'set'}({value})")
             else:
                 self.lines.append(f"{target}[{index}] {'+=' if written else '='} {value}")
@@ -326,8 +358,8 @@ class _Writer:
         shape = self.shape(node.dims)
         like = next((self.value_name(plan.slots[0]) for plan in plans if plan.slots), None)
         like = like or (self.params[0] if self.params else None)
-        if self.xp == "torch":
-            return f"{like}.new_zeros({shape})" if like else f"torch.zeros({shape}, dtype=torch.float64)"
+        if self.backend.name == "torch":
+            return f"{like}.new_zeros({shape})" if like else f"{self.xp}.zeros({shape}, dtype={self.xp}.float64)"
         return f"{self.xp}.zeros({shape}, dtype={like}.dtype)" if like else f"{self.xp}.zeros({shape})"
 
     def value_name(self, slot: int) -> str:
@@ -407,7 +439,7 @@ class _Writer:
         size = self.size(dim)
         if size not in self.ranges:
             name = self.fresh(letter if letter.isidentifier() else "i")
-            device = f", device={target}.device" if self.xp == "torch" else ""
+            device = f", device={target}.device" if self.backend.name == "torch" else ""
             self.lines.append(f"{name} = {self.xp}.arange({size}{device})")
             self.ranges[size] = name
         return self.ranges[size]

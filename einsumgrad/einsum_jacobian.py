@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import layouts, matrix, render
-from .algebra import leaf, product
+from .algebra import identifier, leaf, product
 from .caches import cache
 from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
@@ -264,9 +264,7 @@ def operand_names(names, n: int) -> tuple[str, ...]:
     items = [s.strip() for s in names.split(",")] if isinstance(names, str) else list(names)
     if len(items) != n:
         raise EinsumgradError(f"names={names!r} gives {len(items)} name(s) for {n} operand(s)")
-    for s in items:
-        if not isinstance(s, str) or not s.isidentifier():
-            raise EinsumgradError(f"operand names are identifiers such as 'W' or 'x1', got {s!r}")
+    items = [identifier(s, "an operand name") for s in items]
     if len(set(items)) != n:
         raise EinsumgradError(f"operand names must differ, got {', '.join(items)}")
     return tuple(items)

@@ -167,7 +167,7 @@ def tensor(name: str, shape, symmetric: bool = False) -> Expression:
     >>> tensor("W", (3, None)).shape
     (3, ('W', 1))
     """
-    return Expression(algebra.tensor(name, shape, symmetric), name=name)
+    return Expression(algebra.tensor(name, shape, symmetric), name=algebra.identifier(name))
 
 
 def einsum(spec: str, *operands) -> Expression:

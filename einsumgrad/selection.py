@@ -122,17 +122,28 @@ def _selector(n: Dim, params) -> Expr:
     return Expr(out, dims, (Term(1, (Ref(Call(SELECT, constant(0, (n,)), params, dims), out),)),))
 
 
-def _select(zeros, start: int, step: int, length: int | None, where: str):
-    """The selection over an axis as long as ``zeros``; positions out of its range are an error."""
-    n = zeros.shape[-1]
+def _check_select(sizes: tuple, start: int, step: int, length: int | None, where: str) -> None:
+    """Refuse positions out of the range of the axis, whose length is ``sizes[-1]``."""
+    n = sizes[-1]
     first = start + n if start < 0 else start
     last = first + step * ((length or 1) - 1)
     if (length is None or length > 0) and not (0 <= first < n and 0 <= last < n):
         wanted = f"index {start}" if length is None else f"positions {first}..{last} (a slice)"
         raise ShapeError(f"{wanted} is out of range for {where}, which has size {n}")
+
+
+def select(zeros, positions, start: int, step: int, length: int | None):
+    """The 0/1 selection over an axis as long as ``zeros`` (its dtype, in its array library),
+    ``positions`` being that library's ``arange`` of the axis: a formula over any namespace.
+
+    >>> select(np.zeros(4), np.arange(4), -3, 2, 2)
+    array([[0., 1., 0., 0.],
+           [0., 0., 0., 1.]])
+    """
+    first = zeros.shape[-1] + start if start < 0 else start
     if length is None:
-        return (np.arange(n) == first).astype(float)
-    return (np.arange(n) == first + step * np.arange(length)[:, None]).astype(float)
+        return zeros + (positions == first)
+    return zeros + (positions == first + step * positions[:length, None])
 
 
 def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tuple[str, str]:
@@ -145,5 +156,6 @@ def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tup
     return a, position + offset
 
 
-register(Function(SELECT, _select, lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]),
-                  result_shape=lambda dims: dims, public=False, smooth=True, as_delta=_as_delta))
+register(Function(SELECT, lambda zeros, *params: select(zeros, np.arange(zeros.shape[-1]), *params[:3]),
+                  lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]), result_shape=lambda dims: dims,
+                  check=_check_select, public=False, smooth=True, as_delta=_as_delta))

@@ -12,6 +12,7 @@ array([1., 2.])
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -74,6 +75,13 @@ class Compiled:
         return results[0] if len(results) == 1 else tuple(results)
 
     def _arrays(self, arrays: dict) -> dict:
+        named: dict = {}  # keys as Python reads identifiers (ϕ= arrives as φ; **{"ϕ": a} too)
+        for n, a in arrays.items():
+            key = unicodedata.normalize("NFKC", n)
+            if key in named:
+                raise EinsumgradError(f"array {key!r} is given twice: {n!r} is another spelling of {key!r}")
+            named[key] = a
+        arrays = named
         unknown = sorted(set(arrays) - self.accepted)
         missing = [n for n in self.names if n not in arrays]
         if unknown or missing:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import EinsumgradError
 from ..functions import get
+from ..selection import select
 
 _ELEMENTWISE = ("exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "sign", "tan", "arcsin", "arccos", "arctan", "sinh",
                "cosh", "log1p", "expm1")
@@ -29,12 +30,15 @@ FORMULAS.update({
     "logdet": lambda xp, x: xp.linalg.slogdet(x)[1],
     # adj(A) = det(A) inv(A): for an invertible A only (einsumgrad's NumPy adj covers singular A too)
     "adj": lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x),
+    "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1]), *params[:3]),
+    "reshape": lambda xp, x, lead, target: x.reshape(tuple(target) + x.shape[lead:]),  # a tangent's axes kept
 })
 TORCH = {  # where torch spells a function differently
     "sigmoid": lambda xp, x: xp.sigmoid(x),
     "softplus": lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)),
     "relu": lambda xp, x: xp.relu(x),
     "step": lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)),
+    "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], device=zeros.device), *params[:3]),
 }
 MODULES = {"jax": "jax.numpy", "torch": "torch"}
 
