@@ -131,8 +131,8 @@ def _select(zeros, start: int, step: int, length: int | None, where: str):
         wanted = f"index {start}" if length is None else f"positions {first}..{last} (a slice)"
         raise ShapeError(f"{wanted} is out of range for {where}, which has size {n}")
     if length is None:
-        return (np.arange(n) == first).astype(float)
-    return (np.arange(n) == first + step * np.arange(length)[:, None]).astype(float)
+        return (np.arange(n) == first).astype(zeros.dtype)
+    return (np.arange(n) == first + step * np.arange(length)[:, None]).astype(zeros.dtype)
 
 
 def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tuple[str, str]:
