@@ -214,3 +214,14 @@ def test_the_memory_guard_holds_on_every_backend(backend, restore_settings):
         J(a=v)
     eg.configure(memory_limit=10**8)
     assert tuple(outer(a=v, b=v).shape) == (2000, 2000)
+
+
+def test_slices_run_under_jax_jit_and_grad(rng):
+    jax = pytest.importorskip("jax")
+    x = eg.tensor("x", 1)
+    L = eg.sum(x[1:3] * eg.tanh(x[0:2]))
+    f = eg.compile(L, backend="jax")
+    a = rng.standard_normal(4)
+    np.testing.assert_allclose(jax.jit(lambda v: f(x=v))(backend_array("jax", a)), eg.evaluate(L, x=a), rtol=1e-12)
+    np.testing.assert_allclose(jax.grad(lambda v: f(x=v))(backend_array("jax", a)), eg.evaluate(eg.grad(L, x), x=a),
+                               rtol=1e-12)

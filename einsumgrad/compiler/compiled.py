@@ -12,7 +12,6 @@ array([1., 2.])
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable
 
 import numpy as np
@@ -264,9 +263,8 @@ class _Program:
         elif isinstance(node, Call):
             complex_ = self.dtype_of[node.arg].kind == "c"
         else:
-            complex_ = any(isinstance(t.coef, numbers.Complex) and not isinstance(t.coef, numbers.Real)
-                           or any(isinstance(f, Ref) and self.dtype_of[f.node].kind == "c" for f in t.factors)
-                           for t in node.terms)
+            complex_ = any(complex(t.coef).imag or any(isinstance(f, Ref) and self.dtype_of[f.node].kind == "c"
+                                                       for f in t.factors) for t in node.terms)
         return np.result_type(self.real, 1j) if complex_ else self.real
 
     def _shape(self, node) -> tuple[int, ...]:

@@ -61,6 +61,8 @@ def function(backend: str, name: str) -> Callable:
         f = formula(backend, name)
         return lambda x, *params: f(xp, x, *params)
     impl = get(name).impl
+    if get(name).as_delta is not None:  # a constant selection, from the shape alone: a constant under jax.jit
+        return lambda zeros, *params: as_backend(backend, impl(np.zeros(zeros.shape, numpy_dtype(zeros)), *params))
 
     def on_values(x, *params):
         if getattr(x, "requires_grad", False) or backend == "jax" and isinstance(x, jax_tracer()):
