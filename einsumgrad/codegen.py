@@ -358,8 +358,15 @@ class _Writer:
         shape = self.shape(node.dims)
         like = next((self.value_name(plan.slots[0]) for plan in plans if plan.slots), None)
         like = like or (self.params[0] if self.params else None)
+        complex_ = any(complex(t.coef).imag for t in node.terms)
         if self.backend.name == "torch":
+            if complex_:  # a complex coefficient (2j δ[i,j]) makes the sum complex
+                return (f"{like}.new_zeros({shape}, dtype={self.xp}.promote_types({like}.dtype, {self.xp}.complex64))"
+                        if like else f"{self.xp}.zeros({shape}, dtype={self.xp}.complex128)")
             return f"{like}.new_zeros({shape})" if like else f"{self.xp}.zeros({shape}, dtype={self.xp}.float64)"
+        if complex_:
+            return f"{self.xp}.zeros({shape}, dtype={self.xp}.result_type({like}, 1j))" if like else \
+                f"{self.xp}.zeros({shape}, dtype=complex)"
         return f"{self.xp}.zeros({shape}, dtype={like}.dtype)" if like else f"{self.xp}.zeros({shape})"
 
     def value_name(self, slot: int) -> str:

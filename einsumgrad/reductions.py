@@ -138,7 +138,7 @@ def _is_extreme(numpy_reduction):
     """1 where ``a`` reaches ``numpy_reduction`` along the axes, shared equally among ties."""
 
     def share(a, axes_):
-        hit = a == _keep(numpy_reduction)(a, axes_)
+        hit = (a == _keep(numpy_reduction)(a, axes_)).astype(a.dtype)  # bools would divide to float64
         return hit / _keep(np.sum)(hit, axes_)
 
     return share

@@ -93,8 +93,9 @@ def _adjugate(a):
            [0., 1.]])
     """
     u, s, vh = np.linalg.svd(a)
-    before = np.concatenate(([1.0], np.cumprod(s)[:-1]))
-    after = np.concatenate((np.cumprod(s[::-1])[:-1][::-1], [1.0]))
+    one = np.ones(1, s.dtype)  # not [1.0], a float64 array: float32 stays float32
+    before = np.concatenate((one, np.cumprod(s)[:-1]))
+    after = np.concatenate((np.cumprod(s[::-1])[:-1][::-1], one))
     scale = np.linalg.det(u) * np.linalg.det(vh)
     return scale * (vh.conj().T * (before * after)) @ u.conj().T
 

@@ -21,7 +21,7 @@ from .. import functions
 from ..algebra import MAX_RANK
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
+from ..ir import Call, Delta, Dim, Expr, Ref, Size, Var, postorder, variables
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -67,14 +67,24 @@ class Compiled:
             key = None
         plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
         if plan is None:
-            arrays = self._arrays(arrays)
+            given = len(arrays)
+            arrays, real = self._arrays(arrays)
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
-            plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays))
+            key += (real,) if given > len(self.names) else ()  # arrays not read set the precision too
+            plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
         self._last = plan
         results = plan.run(arrays)
         return results[0] if len(results) == 1 else tuple(results)
 
-    def _arrays(self, arrays: dict) -> dict:
+    def _arrays(self, arrays: dict) -> tuple[dict, np.dtype]:
+        """The arrays the plan reads, checked and as the backend's, and the real dtype of all of
+        them, and of those of other tensors the expression came from (not read): NumPy's promotion.
+
+        >>> from ..algebra import einsum, tensor
+        >>> f = Compiled(einsum("i->", tensor("x", 1)), accepted=frozenset("xy"))
+        >>> f._arrays({"x": np.ones(2, "f")})[1], f._arrays({"x": np.ones(2, "f"), "y": np.ones(3)})[1]
+        (dtype('float32'), dtype('float64'))
+        """
         named: dict = {}  # keys as Python reads identifiers (ϕ= arrives as φ; **{"ϕ": a} too)
         for n, a in arrays.items():
             key = unicodedata.normalize("NFKC", n)
@@ -87,23 +97,27 @@ class Compiled:
         if unknown or missing:
             problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
             raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
-        out = {}
-        for n in self.names:  # arrays of other tensors the expression came from are not needed
-            a = to_array(n, arrays[n])
-            library = type(a).__module__.partition(".")[0]
-            if library in FOREIGN and self.backend == "numpy":
-                raise EinsumgradError(f"array {n!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
-                                      "eg.compile to keep it one, or convert it to NumPy yourself")
-            try:
-                kind = np.dtype(a.dtype).kind
-            except TypeError:  # another library's dtype (torch): its own arithmetic applies
-                kind = "f"
-            if kind in "biu":
-                a = a.astype(np.float64)
-            elif kind not in "fc":
-                raise EinsumgradError(f"array {n!r} has dtype {a.dtype}; einsumgrad works on numbers")
-            out[n] = namespaces.as_backend(self.backend, a) if self.backend in namespaces.MODULES else a
-        return out
+        out = {n: self._array(n, arrays[n]) for n in self.names}
+        dtypes = [namespaces.numpy_dtype(a) for a in out.values()]
+        dtypes += [namespaces.numpy_dtype(self._array(n, a)) for n, a in arrays.items() if n not in out]
+        return out, np.result_type(*[np.finfo(d).dtype for d in dtypes] or [float])
+
+    def _array(self, name: str, value):
+        a = to_array(name, value)
+        library = type(a).__module__.partition(".")[0]
+        if library in FOREIGN and self.backend == "numpy":
+            raise EinsumgradError(f"array {name!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
+                                  "eg.compile to keep it one, or convert it to NumPy yourself")
+        try:
+            kind = namespaces.numpy_dtype(a).kind
+        except TypeError:  # a dtype NumPy has no name for
+            kind = "?"
+        if kind in "biu":
+            a = a.to(float) if library == "torch" else a.astype(np.float64)
+        elif kind not in "fc":
+            raise EinsumgradError(f"array {name!r} has dtype {a.dtype}; einsumgrad works on NumPy's numbers (bool, "
+                                  "int, float, complex)")
+        return namespaces.as_backend(self.backend, a) if self.backend in namespaces.MODULES else a
 
     def contractions(self, **arrays) -> list[tuple[str, tuple]]:
         """The multi-operand contractions of the plan for these arrays: ``(equation, shapes)``
@@ -114,7 +128,7 @@ class Compiled:
     def program(self, arrays: dict) -> _Program:
         """The plan for arrays like these (only their ``shape`` and ``dtype`` are read), uncached:
         for code generation, which writes the same steps as source."""
-        return _Program(self, self._arrays(arrays))
+        return _Program(self, *self._arrays(arrays))
 
     @property
     def plan_cache_size(self) -> int:
@@ -158,7 +172,7 @@ def check_symmetric(name: str, a) -> None:
     ``|a - aᵀ|`` over ``sqrt(eps)`` of the dtype times the largest ``|a|``. A lazy array (dask) is trusted."""
     if hasattr(a, "dask"):
         return
-    a = np.asarray(a)
+    a = namespaces.to_numpy(a)
     gap = float(np.abs(a - a.T).max(initial=0))
     tol = math.sqrt(np.finfo(a.dtype).eps) * float(np.abs(a).max(initial=0))
     if not gap <= tol:
@@ -184,14 +198,14 @@ PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the
 class _Program:
     """The plan of one call signature: the steps over a list of values, one slot per node."""
 
-    def __init__(self, compiled: Compiled, arrays: dict):
-        self.dtype = np.result_type(*map(namespaces.numpy_dtype, arrays.values())) if arrays else np.dtype(np.float64)
-        if self.dtype.kind != "c" and self.dtype.kind != "f":
-            self.dtype = np.dtype(np.float64)
+    def __init__(self, compiled: Compiled, arrays: dict, real: np.dtype):
+        self.real = real  # the program's precision; complex where a node needs it
+        self.dtype_of: dict = {}
         self.optimize, self.backend = compiled.optimize, compiled.backend
         # NumPy arrays are written in place (deltas onto diagonal views); other array types
         # (dask, ...) are combined functionally and stay lazy
         self.lazy = compiled.backend in namespaces.MODULES or any(type(a) is not np.ndarray for a in arrays.values())
+        self.chunked = any(hasattr(a, "dask") for a in arrays.values())  # never whole in memory: not guarded
         self.memory_limit = compiled.memory_limit  # None: the configured limit
         self.needs: list[tuple[int, str, str]] = []  # (bytes, what takes them, advice) for the memory guard
         self.sizes = {n: a.shape for n, a in arrays.items()}
@@ -211,6 +225,7 @@ class _Program:
         self.kernels: list[list[Kernel]] = []
         slot = self.layout.slot
         for node in nodes:
+            self.dtype_of[node] = self._dtype(node, arrays)
             self.layout.shape_of[node] = self._shape(node)
             if isinstance(node, Call):
                 self.steps.append((slot[node], self._call_step(node)))
@@ -248,6 +263,18 @@ class _Program:
     def dim(self, d: Dim) -> int:
         return d if isinstance(d, int) else self.sizes[d[0]][d[1]]
 
+    def _dtype(self, node, arrays: dict) -> np.dtype:
+        """The program's precision, complex for a complex input and where a node reads a complex
+        value or has a complex coefficient (``2j x`` of a real x), as NumPy's promotion makes it."""
+        if isinstance(node, Var):
+            complex_ = namespaces.numpy_dtype(arrays[node.name]).kind == "c"
+        elif isinstance(node, Call):
+            complex_ = self.dtype_of[node.arg].kind == "c"
+        else:
+            complex_ = any(complex(t.coef).imag or any(isinstance(f, Ref) and self.dtype_of[f.node].kind == "c"
+                                                       for f in t.factors) for t in node.terms)
+        return np.result_type(self.real, 1j) if complex_ else self.real
+
     def _shape(self, node) -> tuple[int, ...]:
         if isinstance(node, Var):
             return tuple(self.sizes[node.name])
@@ -255,7 +282,7 @@ class _Program:
             arg = self.layout.shape_of[node.arg]
             fn = functions.get(node.fn)
             fn.check(arg, *node.params)
-            if self.dtype.kind == "c" and not fn.holomorphic:
+            if self.dtype_of[node.arg].kind == "c" and not fn.holomorphic:
                 raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
             reshaped = len(node.shape) != len(arg) or not fn.elementwise
             return tuple(self.dim(d) for d in node.shape) if reshaped else arg
@@ -274,18 +301,19 @@ class _Program:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
         plans = [plan_term(expr, t, self.layout, self.optimize) for t in expr.terms]
-        kernels = [term_kernel(p, self.dtype, self.optimize, self.backend) for p in plans]
+        dtype = self.dtype_of[expr]
+        kernels = [term_kernel(p, dtype, self.optimize, self.backend) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)
+        if not self.chunked:
+            self._guard(shape, plans, dtype.itemsize)
         if self.lazy:
-            return functional_sum(kernels, shape, self.dtype, self.backend)
-        self._guard(shape, plans)
-        return sum_kernel(kernels, shape, self.dtype, owned_result)
+            return functional_sum(kernels, shape, dtype, self.backend)
+        return sum_kernel(kernels, shape, dtype, owned_result)
 
-    def _guard(self, shape: tuple[int, ...], plans) -> None:
+    def _guard(self, shape: tuple[int, ...], plans, itemsize: int) -> None:
         """Note the bytes of this result and of the largest intermediate of each term's contraction."""
-        itemsize = self.dtype.itemsize
         self.needs.append((math.prod(shape) * itemsize, f"this result has shape {shape}",
                            "Use vjp/jvp/grad, which never build it, or smaller sizes"))
         for p in plans:

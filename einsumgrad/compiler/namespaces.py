@@ -58,13 +58,21 @@ def module(backend: str):
 def function(backend: str, name: str) -> Callable:
     """The function ``name`` on ``backend``'s arrays: its formula over the namespace, or, for a
     function with none (``softmax``, ``erf``, one of your own), its NumPy implementation on the
-    array's values, given back as the backend's array (eagerly: under ``jax.jit`` that is an error)."""
+    array's values, given back as the backend's array — for values that autograd does not track
+    or jax does not trace (those are refused: NumPy would cut the gradient off)."""
     xp = module(backend)
     if name in FORMULAS:
         f = formula(backend, name)
         return lambda x, *params: f(xp, x, *params)
     impl = get(name).impl
-    return lambda x, *params: xp.asarray(impl(np.asarray(x), *params))
+
+    def on_values(x, *params):
+        if getattr(x, "requires_grad", False) or backend == "jax" and isinstance(x, jax_tracer()):
+            raise EinsumgradError(f"function {name!r} has no {backend} form, so it cannot run on arrays that "
+                                  f"{backend} differentiates or traces; use the numpy backend for it")
+        return xp.asarray(impl(to_numpy(x), *params))
+
+    return on_values
 
 
 def as_backend(backend: str, a):
@@ -72,6 +80,16 @@ def as_backend(backend: str, a):
     if not isinstance(a, np.ndarray):
         return a
     return module(backend).asarray(a) if backend == "jax" else module(backend).as_tensor(a)
+
+
+def jax_tracer() -> type:
+    """jax's class of traced values (under ``jax.jit``, ``jax.grad``), which have no values yet."""
+    return importlib.import_module("jax").core.Tracer
+
+
+def to_numpy(a) -> np.ndarray:
+    """The values of an array of any of these libraries as NumPy's (a torch tensor detached first)."""
+    return np.asarray(a.detach().cpu() if hasattr(a, "detach") else a)
 
 
 def numpy_dtype(a) -> np.dtype:
