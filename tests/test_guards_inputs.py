@@ -1,0 +1,86 @@
+"""Inputs at the edges (huge slice numbers, sizes of axes a tensor lacks, functions of your own that
+return the wrong thing, 53 to 64 axes, internal function names) get NumPy's answer or our error,
+in Python, the CLI and the page."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import einsumgrad as eg
+from einsumgrad.web.answer import respond
+
+HUGE = 10**30
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
+
+
+def refused(result, *words):
+    """The CLI's answer to bad input: one line on stderr, status 2, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for w in words:
+        assert w in result.stderr
+    return result.stderr
+
+
+# -- 11: slices with huge bounds and steps -----------------------------------------------------
+SLICES = [slice(None, None, HUGE), slice(0, HUGE), slice(-HUGE, 2), slice(None, None, -HUGE), slice(HUGE, None),
+          slice(-HUGE, HUGE, 2), slice(HUGE, -HUGE, -1), slice(None, -HUGE), slice(3, None, -HUGE)]
+
+
+@pytest.mark.parametrize("key", SLICES, ids=str)
+def test_huge_slice_numbers_give_numpys_answer(key):
+    a = np.arange(5.0)
+    x = eg.tensor("x", (5,))
+    np.testing.assert_array_equal(eg.evaluate(x[key], x=a), a[key])
+    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), np.isin(np.arange(5), np.arange(5)[key]))
+
+
+@pytest.mark.parametrize("key", [slice(None, None, HUGE), slice(0, HUGE), slice(-HUGE, 2), slice(None, None, -HUGE),
+                                 slice(HUGE, None), slice(None, -HUGE), slice(-HUGE, None)], ids=str)
+def test_huge_slice_numbers_of_an_axis_of_unknown_length(key):
+    a, x = np.arange(5.0), eg.tensor("x", 1)
+    np.testing.assert_array_equal(eg.evaluate(x[key], x=a), a[key])
+    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), np.isin(np.arange(5), np.arange(5)[key]))
+
+
+def test_a_huge_integer_index_is_out_of_range_for_any_axis():
+    for x in (eg.tensor("x", 1), eg.tensor("x", (5,))):
+        with pytest.raises(eg.ShapeError, match=f"index {HUGE} is out of range for axis 0"):
+            x[HUGE]
+
+
+bounds = st.one_of(st.none(), st.integers(-8, 8), st.integers(-2 * HUGE, 2 * HUGE),
+                   st.sampled_from([HUGE, -HUGE, sys.maxsize, -sys.maxsize, sys.maxsize + 1, -sys.maxsize - 1]))
+steps = st.one_of(st.none(), st.integers(-3, 3).filter(bool), st.sampled_from([HUGE, -HUGE, sys.maxsize, -sys.maxsize]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(0, 6), start=bounds, stop=bounds, step=steps, known=st.booleans())
+def test_slices_against_numpy(n, start, stop, step, known):
+    """Any slice of an axis of known length is NumPy's; of unknown length, NumPy's or our ShapeError."""
+    key, a = slice(start, stop, step), np.arange(1.0, n + 1)
+    x = eg.tensor("x", (n,) if known else 1)
+    try:
+        value = eg.evaluate(x[key], x=a)
+        gradient = eg.evaluate(eg.grad(eg.sum(x[key] * x[key]), x), x=a)
+    except eg.ShapeError:
+        assert not known
+        return
+    np.testing.assert_array_equal(value, a[key])
+    expected = np.zeros(n)
+    np.add.at(expected, np.arange(n)[key], 2 * a[key])
+    np.testing.assert_array_equal(gradient, expected)
+
+
+def test_huge_slice_numbers_in_the_cli_and_the_page():
+    text = f"sum(x[0:{HUGE}]) + sum(x[::{HUGE}]) + sum(x[::-{HUGE}])"
+    result = cli("grad", text, "--wrt", "x", "--shapes", "x=5")
+    assert result.returncode == 0 and "[2. 1. 1. 1. 2.]" in result.stdout, result.stderr
+    reply = respond({"expression": text, "wrt": "x", "kind": "gradient", "shapes": {"x": [5]}})
+    assert reply["ok"] and reply["shape"] == [5], reply
+    refused(cli("grad", f"sum(x[{HUGE}])", "--wrt", "x"), f"index {HUGE} is out of range")
