@@ -237,7 +237,8 @@ def eye(n) -> Expression:
     >>> print(eye(P.shape[2]))
     y[i,j] = δ[i,j]
     """
-    symbolic = isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+    symbolic = (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+                and not isinstance(n[1], bool) and n[1] >= 0)
     if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
         raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
                                         f"such as P.shape[2], got {n!r}")

@@ -85,3 +85,24 @@ def test_huge_slice_numbers_in_the_cli_and_the_page():
     reply = respond({"expression": text, "wrt": "x", "kind": "gradient", "shapes": {"x": [5]}})
     assert reply["ok"] and reply["shape"] == [5], reply
     refused(cli("grad", f"sum(x[{HUGE}])", "--wrt", "x"), f"index {HUGE} is out of range")
+
+
+# -- 12: a size naming an axis the tensor lacks ------------------------------------------------
+def test_a_size_beyond_a_tensors_rank_is_refused_where_built():
+    X = eg.tensor("X", 2)
+    message = r"the size X.shape\[5\] names axis 5 of tensor 'X', which has rank 2 \(axes 0 to 1\)"
+    with pytest.raises(eg.ShapeError, match=message):
+        X @ eg.eye(("X", 5))
+    with pytest.raises(eg.ShapeError, match=r"X.shape\[2\] names axis 2"):
+        eg.eye(("X", 2)) @ X.T
+    with pytest.raises(eg.EinsumgradError, match="eye\\(n\\) takes a size"):
+        eg.eye(("X", -1))
+
+
+def test_a_size_beyond_a_tensors_rank_is_refused_where_evaluated():
+    I5 = eg.eye(("X", 5))  # X is not in the expression: its array gives the size
+    with pytest.raises(eg.ShapeError, match=r"tensor 'X' has rank 6, but its array has shape \(3, 4\)"):
+        eg.evaluate(I5, X=np.ones((3, 4)))
+    with pytest.raises(eg.ShapeError, match=r"X.shape\[5\] names axis 5 of tensor 'X', which has rank 2"):
+        eg.compile(eg.tensor("X", 2), I5)(X=np.ones((3, 4)))  # X read by one, sized by the other
+    np.testing.assert_array_equal(eg.evaluate(eg.eye(("X", 1)), X=np.ones((3, 4))), np.eye(4))

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import functions
-from ..algebra import MAX_RANK
+from ..algebra import MAX_RANK, resolve_dim
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
 from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
@@ -238,7 +238,7 @@ class _Program:
         return "\n".join(self.lines)
 
     def dim(self, d: Dim) -> int:
-        return d if isinstance(d, int) else self.sizes[d[0]][d[1]]
+        return resolve_dim(d, self.sizes)
 
     def _shape(self, node) -> tuple[int, ...]:
         if isinstance(node, Var):
