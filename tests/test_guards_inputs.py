@@ -106,3 +106,31 @@ def test_a_size_beyond_a_tensors_rank_is_refused_where_evaluated():
     with pytest.raises(eg.ShapeError, match=r"X.shape\[5\] names axis 5 of tensor 'X', which has rank 2"):
         eg.compile(eg.tensor("X", 2), I5)(X=np.ones((3, 4)))  # X read by one, sized by the other
     np.testing.assert_array_equal(eg.evaluate(eg.eye(("X", 1)), X=np.ones((3, 4))), np.eye(4))
+
+
+# -- 13: a function of your own that returns the wrong thing -----------------------------------
+@pytest.mark.parametrize("impl, problem", [
+    (lambda v: v[:2], r"function 'h_bad' returned an array of shape \(2,\) for an argument of shape \(3,\)"),
+    (lambda v: 1.0, r"function 'h_bad' returned a float, 1.0, not an array: .* shaped like its argument, \(3,\) here"),
+    (lambda v: list(v), r"function 'h_bad' returned a list, .*, not an array"),
+    (lambda v: np.float64(2.0), r"function 'h_bad' returned an array of shape \(\) for an argument of shape \(3,\)"),
+    (lambda v: np.array(["a"] * len(v)), r"function 'h_bad' returned an array of dtype <U1 \(shape \(3,\)\)"),
+    (lambda v: np.ones((3, 1)), r"function 'h_bad' returned an array of shape \(3, 1\)"),
+])
+def test_a_function_of_your_own_returning_the_wrong_thing_is_named(impl, problem):
+    x = eg.tensor("x", 1)
+    h = eg.function("h_bad", impl, np.cos)
+    with pytest.raises(eg.EinsumgradError, match=problem):
+        eg.evaluate(eg.sum(h(x)), x=np.ones(3))
+    wrong_derivative = eg.function("h_bad", np.sin, impl)
+    with pytest.raises(eg.EinsumgradError, match=problem.replace("h_bad", "h_bad′")):
+        eg.evaluate(eg.grad(eg.sum(wrong_derivative(x) * x), x), x=np.ones(3))
+
+
+def test_a_function_of_your_own_returning_right_is_evaluated():
+    s, x = eg.tensor("s", ()), eg.tensor("x", 1)
+    h = eg.function("h_good", np.sin, np.cos)
+    assert eg.evaluate(eg.grad(h(s), s), s=np.array(0.5)) == pytest.approx(np.cos(0.5))  # np.float64 for 0-d
+    np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(h(x)), x), x=np.arange(3.0)), np.cos(np.arange(3.0)))
+    step = eg.function("h_step", lambda v: (v > 0).astype(float), lambda v: v > 0)  # a boolean derivative is numbers
+    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(step(x) * 0 + x), x), x=np.arange(3.0) - 1), np.ones(3))
