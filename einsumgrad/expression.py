@@ -198,6 +198,9 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EinsumgradError(f"a function name is an identifier such as 'h' or 'φ', got {name!r}")
+    if name in functions.REGISTRY and not functions.get(name).public and name not in generic.DECLARED:
+        raise EinsumgradError(f"{name!r} is a name einsumgrad uses inside, not a function of its own: the functions "
+                              f"are {', '.join(functions.public())}; give yours another name")
     if impl is not None:
         generic.define(name, impl, (derivative, second))
     elif derivative is not None or second is not None:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
+from einsumgrad.language import parse_expression
 from einsumgrad.web.answer import respond
 
 HUGE = 10**30
@@ -134,3 +135,25 @@ def test_a_function_of_your_own_returning_right_is_evaluated():
     np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(h(x)), x), x=np.arange(3.0)), np.cos(np.arange(3.0)))
     step = eg.function("h_step", lambda v: (v > 0).astype(float), lambda v: v > 0)  # a boolean derivative is numbers
     np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(step(x) * 0 + x), x), x=np.arange(3.0) - 1), np.ones(3))
+
+
+# -- 15: the language reaches public functions only --------------------------------------------
+INTERNAL = ["inverse_norm", "select", "pad", "crop", "pow"]
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+def test_internal_functions_are_unknown_to_the_language(name):
+    text = f"sum({name}(x))"
+    with pytest.raises(eg.ExpressionSyntaxError, match=rf"unknown function '{name}'; known: abs, .*, tanh, trace"):
+        parse_expression(text)
+    reply = respond({"expression": text, "wrt": "x", "kind": "gradient"})
+    assert not reply["ok"] and reply["error"].startswith(f"unknown function '{name}'; known: abs,"), reply
+    refused(cli("grad", text, "--wrt", "x"), f"unknown function '{name}' ('{name}' is a name einsumgrad uses inside")
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+def test_internal_functions_are_not_functions_of_your_own(name):
+    with pytest.raises(eg.EinsumgradError, match=f"'{name}' is a name einsumgrad uses inside"):
+        eg.function(name)
+    with pytest.raises(eg.EinsumgradError, match=f"'{name}' is a name einsumgrad uses inside"):
+        eg.function(name, np.sin)
