@@ -157,3 +157,77 @@ def test_internal_functions_are_not_functions_of_your_own(name):
         eg.function(name)
     with pytest.raises(eg.EinsumgradError, match=f"'{name}' is a name einsumgrad uses inside"):
         eg.function(name, np.sin)
+
+
+# -- 14: 53 to 64 axes ------------------------------------------------------------------------
+def _squeezed_einsum(terms, result, operands):
+    """The reference: NumPy's einsum over the indices of size > 1 only (letters enough for them)."""
+    size = {c: n for t, a in zip(terms, operands) for c, n in zip(t, a.shape)}
+    letters = {c: chr(97 + k) for k, c in enumerate(c for c in size if size[c] > 1)}
+    squeezed = [a.reshape([n for n in a.shape if n > 1]) for a in operands]
+    spell = lambda t: "".join(letters[c] for c in t if size[c] > 1)  # noqa: E731
+    out = np.einsum(",".join(map(spell, terms)) + "->" + spell(result), *squeezed)
+    return out.reshape([size[c] for c in result])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_einsum_past_52_letters_against_numpy(data):
+    import opt_einsum
+    from einsumgrad.compiler.kernels import einsum
+
+    symbols = [opt_einsum.get_symbol(k) for k in range(data.draw(st.integers(53, 60)))]
+    big = dict.fromkeys(data.draw(st.lists(st.sampled_from(symbols), max_size=4, unique=True)), 2)
+    terms = []
+    for _ in range(data.draw(st.integers(1, 2))):
+        term = data.draw(st.lists(st.sampled_from(symbols), min_size=1, max_size=40))
+        terms.append(term)
+    carried = list(dict.fromkeys(c for t in terms for c in t))
+    result = data.draw(st.lists(st.sampled_from(carried), unique=True, max_size=min(len(carried), 30)))
+    rng = np.random.default_rng(0)
+    operands = [rng.standard_normal([big.get(c, 1) for c in t]) for t in terms]
+    equation = ",".join("".join(t) for t in terms) + "->" + "".join(result)
+    if len(set(equation) - set(",->")) <= 52:
+        return
+    np.testing.assert_allclose(einsum(equation, *operands), _squeezed_einsum(terms, result, operands), atol=1e-12)
+
+
+@pytest.mark.parametrize("rank", [53, 64])
+def test_tensors_of_53_to_64_axes_evaluate_and_differentiate(rank):
+    x, y, s = eg.tensor("x", rank), eg.tensor("y", rank), eg.tensor("s", ())
+    shape = (1,) * (rank - 2) + (2, 3)
+    a, b = np.random.default_rng(1).standard_normal(shape), np.random.default_rng(2).standard_normal(shape)
+    assert eg.evaluate(eg.sum(x), x=a) == pytest.approx(a.sum())
+    assert eg.evaluate(eg.sum(eg.tanh(x) * y), x=a, y=b) == pytest.approx((np.tanh(a) * b).sum())
+    np.testing.assert_allclose(eg.evaluate(x * s, x=a, s=np.array(2.0)), 2 * a)
+    np.testing.assert_allclose(eg.evaluate(eg.sum(x, axis=(0, rank - 1)), x=a), a.sum(axis=(0, rank - 1)))
+    np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(eg.tanh(x) * x * s), x), x=a, s=np.array(2.0)),
+                               2 * (np.tanh(a) + a / np.cosh(a) ** 2))
+    assert eg.check(eg.sum(eg.tanh(x) * y), x, x=a, y=b).passed
+    printed = str(eg.grad(eg.sum(x * y), x))  # ∂f/∂x[i,j,…,H,i1,…] = y[i,j,…,H,i1,…]: names past the letters
+    left, right = (part[part.index("[") + 1: part.rindex("]")].split(",") for part in printed.split(" = "))
+    assert left == right and len(set(left)) == rank and left[52:] == [f"{c}1" for c in "ijklmnopqrstuvwxyz"[:rank - 52]]
+    with pytest.raises(eg.EinsumgradError, match="torch's einsum takes 52 indices"):
+        eg.compile(eg.sum(x), backend="torch")(x=a)
+
+
+def test_codegen_of_many_axes_plans_or_says_why_not():
+    x = eg.tensor("x", 53)
+    a = np.random.default_rng(3).standard_normal((1,) * 51 + (2, 3))
+    g = eg.grad(eg.sum(eg.tanh(x) * x), x)
+    namespace = {}
+    exec(eg.codegen(g), namespace)  # planned at smaller nominal sizes
+    np.testing.assert_allclose(namespace["f"](x=a), eg.evaluate(g, x=a))
+    with pytest.raises(eg.EinsumgradError, match="generated code would call einsum over 53 indices at once"):
+        eg.codegen(eg.sum(eg.tanh(x) * eg.tensor("y", 53)))
+    with pytest.raises(eg.EinsumgradError, match="codegen cannot plan tensor 'x' of 64 axes without sizes"):
+        eg.codegen(eg.sum(eg.tensor("x", 64)))
+
+
+def test_the_cli_with_53_to_65_axes():
+    ones = lambda rank: "x=" + "x".join(["1"] * rank)  # noqa: E731
+    for rank in (53, 64):
+        result = cli("grad", "sum(tanh(x) * x)", "--wrt", "x", "--shapes", ones(rank))
+        assert result.returncode == 0 and "PASS" in result.stdout, result.stderr
+    refused(cli("grad", "sum(x)", "--wrt", "x", "--shapes", ones(65)), "has 65 axes, over NumPy's limit of 64")
+    refused(cli("hessian", "sum(x * x)", "--wrt", "x", "--shapes", ones(40)), "this result would have 80 axes")
