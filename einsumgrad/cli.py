@@ -49,8 +49,15 @@ shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors one line on stderr (status 2), as every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="einsumgrad",
         description="Differentiate einsum expressions index-wise: explicit Jacobians with Kronecker deltas.",
         epilog="run 'einsumgrad COMMAND --help' for each command's options and examples",

@@ -1,6 +1,8 @@
 """Inputs at the edges (huge slice numbers, sizes of axes a tensor lacks, functions of your own that
 return the wrong thing, 53 to 64 axes, internal function names) get NumPy's answer or our error,
 in Python, the CLI and the page."""
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
+from einsumgrad.cli import main
 from einsumgrad.language import parse_expression
 from einsumgrad.web.answer import respond
 
@@ -16,7 +19,13 @@ HUGE = 10**30
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
+    """The CLI run in this process (an uncaught exception fails the test, as a traceback would show)."""
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            status = main(list(args))
+        except SystemExit as exit:
+            status = exit.code
+    return subprocess.CompletedProcess(args, status or 0, out.getvalue(), err.getvalue())
 
 
 def refused(result, *words):
@@ -231,3 +240,33 @@ def test_the_cli_with_53_to_65_axes():
         assert result.returncode == 0 and "PASS" in result.stdout, result.stderr
     refused(cli("grad", "sum(x)", "--wrt", "x", "--shapes", ones(65)), "has 65 axes, over NumPy's limit of 64")
     refused(cli("hessian", "sum(x * x)", "--wrt", "x", "--shapes", ones(40)), "this result would have 80 axes")
+
+
+# -- the CLI under huge numbers, odd types and deep ranks --------------------------------------
+NUMBERS = [str(HUGE), str(-HUGE), str(2**63), str(-2**63), "0", "-1", "3", "1e400", "nan", "9" * 400]
+TEXTS = ["sum(x[{a}:{b}:{c}])", "sum(x[{a}])", "sum(x ** {a})", "sum(reshape(x, ({a},)))", "sum(softmax(X, axis={a}))",
+         "sum(eye({a}) @ x)", "sum(X[{a}, {b}])", "sum(concatenate([x, x], axis={a}))", "sum(tanh(x)[::{c}])",
+         "sum(inverse_norm(x))", "sum(select(x))", "trace(X[{a}:, {b}:])", "sum(stack([x, x], axis={a}))"]
+SHAPES = ["x=3", "X=3x2", "x=" + "x".join(["1"] * 64), "x=" + "x".join(["1"] * 65), "x=-1", "x=1.5", "x=", "x=a",
+          f"x={HUGE}", "x=0", "X=0x3", "x=3x" + "1" * 30]
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["grad", "hessian"]), text=st.sampled_from(TEXTS), shapes=st.sampled_from(SHAPES),
+       wrt=st.sampled_from(["x", "X"]), numbers=st.tuples(*[st.sampled_from(NUMBERS)] * 3),
+       extra=st.sampled_from([(), ("--seed", "1e400"), ("--seed", str(HUGE)), ("--format",), ("--bogus",)]))
+def test_the_cli_answers_or_refuses_in_one_line(kind, text, shapes, wrt, numbers, extra):
+    args = [kind, text.format(a=numbers[0], b=numbers[1], c=numbers[2]), "--wrt", wrt, "--shapes", shapes, *extra]
+    result = cli(*args)
+    err = result.stderr
+    errors = [line for line in err.splitlines() if ": error:" in line]
+    assert result.returncode == 0 or (result.returncode == 2 and len(errors) == 1), (args, err)
+    assert "Traceback" not in err and "usage:" not in err, (args, err)
+
+
+def test_argparse_errors_are_one_line():
+    """Through a subprocess, as a user runs it."""
+    result = subprocess.run([sys.executable, "-m", "einsumgrad", "grad", "sum(x)", "--wrt", "x", "--seed", "1e400"],
+                            capture_output=True, text=True, timeout=120)
+    stderr = refused(result, "argument --seed: invalid int value")
+    assert stderr.startswith("einsumgrad grad: error:") and "(see einsumgrad grad --help)" in stderr
