@@ -92,10 +92,10 @@ def checked(name: str, result, argument):
     """What the implementation of ``name`` returned for ``argument``, refused with an error naming the
     function unless it is an array of numbers of the argument's shape.
 
-    >>> checked("h", [1.0, 2.0], np.ones(2))
+    >>> checked("h", [1.0, 2.0], np.ones(2))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    einsumgrad.errors.EinsumgradError: function 'h' returned a list, [1.0, 2.0], not an array: its implementation must return an array of numbers shaped like its argument, (2,) here (array functions such as np.tanh do)
+    einsumgrad.errors.EinsumgradError: function 'h' returned a list, [1.0, 2.0], not an array: ... (2,) here ...
     """
     expected = tuple(argument.shape)
     if not (hasattr(result, "shape") and hasattr(result, "dtype")):

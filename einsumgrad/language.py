@@ -150,11 +150,13 @@ class _Reader:
         """Every call names a function the language knows (before ranks are read off the functions)."""
         for node in ast.walk(tree):
             name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
-            if isinstance(node, ast.Call) and name not in _functions():
-                internal = f" ({name!r} is a name einsumgrad uses inside: call yours otherwise)" * (
-                    self.declare and name in functions.REGISTRY)
-                raise self.error(node.func, f"unknown function {name!r}{internal}; known: "
-                                 f"{', '.join(sorted(_functions()))}" if name else "only the named functions can be called")
+            if not isinstance(node, ast.Call) or name in _functions():
+                continue
+            if not name:
+                raise self.error(node.func, "only the named functions can be called")
+            internal = f" ({name!r} is a name einsumgrad uses inside: call yours otherwise)" * (
+                self.declare and name in functions.REGISTRY)
+            raise self.error(node.func, f"unknown function {name!r}{internal}; known: {', '.join(sorted(_functions()))}")
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())

@@ -26,6 +26,7 @@ from .functions import Function, register
 from .ir import Call, Delta, Dim, Expr, Ref, Term, fresh
 
 SELECT = "select"
+LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
 
 
 def identity(n: Dim) -> Expr:
@@ -102,9 +103,6 @@ def _select_params(entry, n: Dim, where: str):
         r = range(n)[entry]
         return None if r == range(n) else (r.start, r.step if len(r) > 1 else 1, len(r), where)
     return _unknown_length(entry, where, given)
-
-
-LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
 
 
 def _clamped(s: slice) -> slice:

@@ -47,7 +47,8 @@ def test_huge_slice_numbers_give_numpys_answer(key):
     a = np.arange(5.0)
     x = eg.tensor("x", (5,))
     np.testing.assert_array_equal(eg.evaluate(x[key], x=a), a[key])
-    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), np.isin(np.arange(5), np.arange(5)[key]))
+    read = np.isin(np.arange(5), np.arange(5)[key])  # the positions the slice reads
+    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), read)
 
 
 @pytest.mark.parametrize("key", [slice(None, None, HUGE), slice(0, HUGE), slice(-HUGE, 2), slice(None, None, -HUGE),
@@ -55,7 +56,8 @@ def test_huge_slice_numbers_give_numpys_answer(key):
 def test_huge_slice_numbers_of_an_axis_of_unknown_length(key):
     a, x = np.arange(5.0), eg.tensor("x", 1)
     np.testing.assert_array_equal(eg.evaluate(x[key], x=a), a[key])
-    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), np.isin(np.arange(5), np.arange(5)[key]))
+    read = np.isin(np.arange(5), np.arange(5)[key])  # the positions the slice reads
+    np.testing.assert_array_equal(eg.evaluate(eg.grad(eg.sum(x[key]), x), x=a), read)
 
 
 def test_a_huge_integer_index_is_out_of_range_for_any_axis():
