@@ -17,6 +17,7 @@ import itertools
 import math
 import numbers
 import unicodedata
+from typing import Mapping
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import (
     Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, factor_indices, fresh, instantiate, keep_ranges, postorder,
+    variables,
 )
 from .parse import parse
 from .simplify import simplify
@@ -100,6 +102,24 @@ def shallow(expr: Expr) -> Expr:
             f"einsumgrad takes up to {MAX_DEPTH}: build deep compositions from fewer, wider steps"
         )
     return expr
+
+
+def resolve_dim(d: Dim, shapes: Mapping[str, tuple]) -> int:
+    """The length ``d`` stands for, given the shape of each tensor; an error naming the tensor, the
+    axis and its rank where the tensor has no such axis.
+
+    >>> resolve_dim(("W", 1), {"W": (3, 4)}), resolve_dim(5, {})
+    (4, 5)
+    """
+    if isinstance(d, int):
+        return d
+    name, axis = d
+    rank = len(shapes[name])
+    if not 0 <= axis < rank:
+        axes = f"axes 0 to {rank - 1}" if rank else "no axes"
+        raise ShapeError(f"the size {name}.shape[{axis}] names axis {axis} of tensor {name!r}, which has rank {rank} "
+                         f"({axes})")
+    return shapes[name][axis]
 
 
 def _size(d) -> int:
@@ -184,6 +204,7 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
     eliminated); other sums stay as parenthesised factors unless ``distribute`` is set
     (the chain rule sets it: a Jacobian is never to be built as a factor).
     """
+    _check_axes(operands)
     dims = dict(dims or {})
     dims.update(zip(out, out_dims))
     avoid = set(out) | {a for _, target in operands for a in target}
@@ -214,6 +235,16 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
         factors.extend(Size(dims[a]) for a in summed if a not in carried)
         terms.append(Term(_finite(coef), tuple(factors)))
     return shallow(simplify(Expr(tuple(out), tuple(out_dims), tuple(terms))))
+
+
+def _check_axes(operands) -> None:
+    """Refuse a size ``("X", 5)`` of an operand (``eye(("X", 5))``) beside a tensor ``X`` that has no axis 5."""
+    symbolic = [d for e, _ in operands for d in e.dims if not isinstance(d, int)]
+    if symbolic:
+        shapes = {v.name: v.shape for e, _ in operands for v in variables(e)}
+        for d in symbolic:
+            if d[0] in shapes:
+                resolve_dim(d, shapes)
 
 
 def _broadcast(a: Expr, b: Expr):

@@ -55,8 +55,15 @@ addressed to an IP address, the --host given or this machine's name (no DNS rebi
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors one line on stderr (status 2), as every other error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="einsumgrad",
         description="Differentiate einsum expressions index-wise: explicit Jacobians with Kronecker deltas.",
         epilog="run 'einsumgrad COMMAND --help' for each command's options and examples",

@@ -13,6 +13,8 @@ multiplying an identity in.
 from __future__ import annotations
 
 import keyword
+import math
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +30,8 @@ from .render import derivative_parts
 from .simplify import eliminate_deltas
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
+# (or less, so that the largest input still fits in FITS entries of 16 bytes)
+FITS = sys.maxsize // 16
 
 
 class Backend(NamedTuple):
@@ -167,8 +171,12 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
     classes = _classes(_tied(postorder(*compiled.exprs)), lambda a, b: 1 not in (a, b))  # a 1 may stretch
     known = {c: d for d, c in classes.items() if isinstance(d, int)}
 
+    rank = max((len(compiled.vars[n].shape) if n in compiled.vars else compiled.ranks[n] for n in compiled.names),
+               default=0)
+    nominal = next((k for k in range(NOMINAL, 1, -1) if k ** rank <= FITS), 1)  # so that an array fits
+
     def size(d) -> int:
-        return d if isinstance(d, int) else known.get(classes.get(d), NOMINAL)
+        return d if isinstance(d, int) else known.get(classes.get(d), nominal)
 
     zero = np.zeros(())
     arrays = {}
@@ -178,6 +186,9 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
         else:
             dims = compiled.vars[n].shape if n in compiled.vars else tuple((n, k) for k in range(compiled.ranks[n]))
             shape = tuple(map(size, dims))
+            if math.prod(shape) > FITS or nominal == 1:
+                raise EinsumgradError(f"codegen cannot plan tensor {n!r} of {len(shape)} axes without sizes (an array "
+                                      "of more than 58 axes of 2 or more is too large): give codegen(..., shapes=...)")
         arrays[n] = np.broadcast_to(zero, shape)
     return arrays
 
@@ -401,6 +412,9 @@ class _Writer:
         inputs, result = equation.split("->")
         if len(ops) == 1 and not result and len(set(inputs)) == len(inputs):
             return f"{ops[0]}.sum()"
+        if len(set(inputs) - {","}) > 52:
+            raise EinsumgradError(f"generated code would call einsum over {len(set(inputs) - {','})} indices at once, "
+                                  "but einsum takes 52 (one per letter); use smaller ranks, or eg.compile")
         return f'{self.xp}.einsum("{equation}", {", ".join(ops)})'
 
     def contraction(self, plan, ops) -> str:

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import layouts, matrix, render
-from .algebra import identifier, leaf, product
+from .algebra import identifier, leaf, product, resolve_dim
 from .caches import cache
 from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
@@ -251,7 +251,7 @@ class Jacobian:
                 raise ShapeError(f"nbytes takes one shape per operand, a tuple of sizes >= 0; got {shape!r} for {name}")
         sym = self._symbolic(shapes)
         sizes = {n: s for n, s in zip(self.names, shapes)}
-        count = math.prod(d if isinstance(d, int) else sizes[d[0]][d[1]] for d in sym.jac.dims)
+        count = math.prod(resolve_dim(d, sizes) for d in sym.jac.dims)
         return count * np.dtype(dtype).itemsize
 
 

@@ -198,6 +198,9 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EinsumgradError(f"a function name is an identifier such as 'h' or 'φ', got {name!r}")
+    if name in functions.REGISTRY and not functions.get(name).public and name not in generic.DECLARED:
+        raise EinsumgradError(f"{name!r} is a name einsumgrad uses inside, not a function of its own: the functions "
+                              f"are {', '.join(functions.public())}; give yours another name")
     if impl is not None:
         generic.define(name, impl, (derivative, second))
     elif derivative is not None or second is not None:
@@ -237,7 +240,8 @@ def eye(n) -> Expression:
     >>> print(eye(P.shape[2]))
     y[i,j] = δ[i,j]
     """
-    symbolic = isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+    symbolic = (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+                and not isinstance(n[1], bool) and n[1] >= 0)
     if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
         raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
                                         f"such as P.shape[2], got {n!r}")

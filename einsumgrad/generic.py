@@ -14,7 +14,10 @@ y[i] = h(x[i])
 """
 from __future__ import annotations
 
+import reprlib
 from typing import Callable
+
+import numpy as np
 
 from .algebra import apply, hadamard
 from .errors import EinsumgradError
@@ -80,7 +83,34 @@ def _deferred(name: str) -> Callable:
                 f"function {name!r} has no implementation, so it cannot be evaluated; give one with "
                 f"eg.function({base!r}, impl, derivative{', second' if order > 1 else ''}"
                 f"{', ...' if order > 2 else ''})")
-        return impl(values, *params)
+        return checked(name, impl(values, *params), values)
 
     return run
+
+
+def checked(name: str, result, argument):
+    """What the implementation of ``name`` returned for ``argument``, refused with an error naming the
+    function unless it is an array of numbers of the argument's shape.
+
+    >>> checked("h", [1.0, 2.0], np.ones(2))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    einsumgrad.errors.EinsumgradError: function 'h' returned a list, [1.0, 2.0], not an array: ... (2,) here ...
+    """
+    expected = tuple(argument.shape)
+    if not (hasattr(result, "shape") and hasattr(result, "dtype")):
+        raise EinsumgradError(f"function {name!r} returned a {type(result).__name__}, {reprlib.repr(result)}, not an "
+                              f"array: its implementation must return an array of numbers shaped like its argument, "
+                              f"{expected} here (array functions such as np.tanh do)")
+    if tuple(result.shape) != expected:
+        raise EinsumgradError(f"function {name!r} returned an array of shape {tuple(result.shape)} for an argument of "
+                              f"shape {expected}: an elementwise function's result is shaped like its argument")
+    try:
+        numbers = np.dtype(result.dtype).kind in "biufc"
+    except TypeError:
+        numbers = False
+    if not numbers:
+        raise EinsumgradError(f"function {name!r} returned an array of dtype {result.dtype} (shape {expected}): "
+                              "its implementation must return numbers")
+    return result
 

@@ -133,16 +133,30 @@ class _Reader:
                                   "and put long chains such as x + x + ... in parentheses") from None
         if self.declare:
             self.declare_functions(tree)
+        self.check_calls(tree)
         known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
         self.ranks, self.guessed = ranks.infer(tree, known, self.identity)
         return self.visit(tree.body, 0)
 
     def declare_functions(self, tree) -> None:
-        """Every unknown name called (other than ``_private`` ones), as an elementwise function of your own."""
+        """Every unknown name called (other than ``_private`` ones and einsumgrad's internal ones), as an
+        elementwise function of your own."""
         for node in ast.walk(tree):
             name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
-            if name and not name.startswith("_") and name not in _functions():
+            if name and not name.startswith("_") and name not in _functions() and name not in functions.REGISTRY:
                 self.declared.append(generic.declare(name))
+
+    def check_calls(self, tree) -> None:
+        """Every call names a function the language knows (before ranks are read off the functions)."""
+        for node in ast.walk(tree):
+            name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
+            if not isinstance(node, ast.Call) or name in _functions():
+                continue
+            if not name:
+                raise self.error(node.func, "only the named functions can be called")
+            internal = f" ({name!r} is a name einsumgrad uses inside: call yours otherwise)" * (
+                self.declare and name in functions.REGISTRY)
+            raise self.error(node.func, f"unknown function {name!r}{internal}; known: {', '.join(sorted(_functions()))}")
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())
@@ -274,10 +288,7 @@ class _Reader:
                          "use names, numbers, + - * / ** @ .T, ( ) and the functions")
 
     def call(self, node: ast.Call, depth: int):
-        name = getattr(node.func, "id", None)
-        if name not in _functions():
-            raise self.error(node.func, f"unknown function {name!r}; known: {', '.join(sorted(_functions()))}"
-                             if name else "only the named functions can be called")
+        name = node.func.id  # a known function (check_calls)
         if name in functions.REGISTRY and functions.get(name).build is not None:
             return self.built(node, name, depth)
         axis = None

@@ -16,6 +16,7 @@ y[i,j] = δ[i,j]
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from .functions import Function, register
 from .ir import Call, Delta, Dim, Expr, Ref, Term, fresh
 
 SELECT = "select"
+LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
 
 
 def identity(n: Dim) -> Expr:
@@ -87,30 +89,49 @@ def _select_params(entry, n: Dim, where: str):
     whose axis is dropped; ``start`` < 0 counts from the end of an axis of unknown size); None for all."""
     if _is_int(entry):
         c = int(entry)
-        if isinstance(n, int) and not -n <= c < n:
-            raise ShapeError(f"index {c} is out of range for {where}, which has size {n}")
+        if abs(c) >= LONGEST or isinstance(n, int) and not -n <= c < n:
+            raise ShapeError(f"index {c} is out of range for {where}" + (f", which has size {n}" * isinstance(n, int)))
         return (c % n if isinstance(n, int) else c, 1, None, where)
     if not all(v is None or _is_int(v) for v in (entry.start, entry.stop, entry.step)):
         raise EinsumgradError(f"a slice takes whole numbers, got {entry!r}")
     if entry.step == 0:
         raise EinsumgradError("a slice step cannot be zero")
-    if entry == slice(None) or entry == slice(None, None, 1):
+    given, entry = entry, _clamped(entry)
+    if entry.start in (None, 0) and entry.stop is None and entry.step in (None, 1):
         return None
     if isinstance(n, int):
         r = range(n)[entry]
-        return None if r == range(n) else (r.start, r.step, len(r), where)
-    return _unknown_length(entry, where)
+        return None if r == range(n) else (r.start, r.step if len(r) > 1 else 1, len(r), where)
+    return _unknown_length(entry, where, given)
 
 
-def _unknown_length(s: slice, where: str):
-    """A slice of an axis whose length is not known yet: positions counted from its start
+def _clamped(s: slice) -> slice:
+    """A slice reading the same positions of every axis, its numbers within ``±LONGEST``: a bound
+    past the end the slice runs towards is no bound (``0:10**30`` is ``0:``), one past the other
+    end reads nothing, and so does a start past the end.
+
+    >>> _clamped(slice(-10**30, 10**30)), _clamped(slice(10**30, None)), _clamped(slice(None, None, -10**30)).step
+    (slice(None, None, None), slice(0, 0, None), -9223372036854775807)
+    """
+    start, stop, step = (None if v is None else max(-LONGEST, min(LONGEST, v)) for v in (s.start, s.stop, s.step))
+    ahead = LONGEST if (step or 1) > 0 else -LONGEST  # beyond the end the slice runs towards
+    if start == ahead or stop == -ahead:
+        return slice(0, 0)
+    return slice(None if start == -ahead else start, None if stop == ahead else stop, step)
+
+
+def _unknown_length(s: slice, where: str, given: slice):
+    """A (clamped) slice of an axis whose length is not known yet: positions counted from its start
     (``1:3``), or from its end (``-2:``); any other slice's length depends on the axis's."""
     start, step = s.start or 0, s.step or 1
+    if abs(step) == LONGEST and s.stop is None:  # a step longer than any axis: one position
+        return (start if s.start is not None or step > 0 else -1, 1, 1, where)
     if step > 0 and start >= 0 and s.stop is not None and s.stop >= 0:
         return (start, step, len(range(start, s.stop, step)), where)
     if step > 0 and start < 0 and (s.stop is None or s.stop < 0):
         return (start, step, len(range(start, s.stop or 0, step)), where)
-    shown = ":".join("" if v is None else str(v) for v in (s.start, s.stop)) + ("" if s.step is None else f":{s.step}")
+    shown = ":".join("" if v is None else str(v) for v in (given.start, given.stop))
+    shown += "" if given.step is None else f":{given.step}"
     raise ShapeError(f"the slice {shown} of {where}, whose size is not known, has a length that depends on that size; "
                      "give the tensor a shape (eg.tensor(name, (5, 3)), or --shapes x=5x3)")
 

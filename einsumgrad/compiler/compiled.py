@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from .. import functions
-from ..algebra import MAX_RANK
+from ..algebra import MAX_RANK, resolve_dim
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
 from ..ir import Call, Delta, Dim, Expr, Ref, Size, Var, postorder, variables
@@ -261,7 +261,7 @@ class _Program:
         return "\n".join(self.lines)
 
     def dim(self, d: Dim) -> int:
-        return d if isinstance(d, int) else self.sizes[d[0]][d[1]]
+        return resolve_dim(d, self.sizes)
 
     def _dtype(self, node, arrays: dict) -> np.dtype:
         """The program's precision, complex for a complex input and where a node reads a complex

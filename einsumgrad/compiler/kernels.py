@@ -17,7 +17,10 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import opt_einsum
+from opt_einsum.parser import convert_to_valid_einsum_chars
 
+from ..algebra import MAX_RANK
+from ..errors import EinsumgradError
 from . import namespaces
 from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
 from .settings import for_one_contraction
@@ -36,6 +39,10 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
         if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device
             const = namespaces.as_backend(backend, const.reshape(()))
         return Kernel(lambda values: const, False, plan)
+    indices = len(set(plan.equation) - set(",->"))
+    if backend == "torch" and plan.kind in ("einsum", "contract") and indices > 52:
+        raise EinsumgradError(f"torch's einsum takes 52 indices (one per letter), and a term here has {indices}: "
+                              "use backend='numpy' or 'jax', or smaller ranks")
     coef = plan.coef
     compute, owned = _product(plan, optimize, backend, coef)
     if plan.kind == "contract":
@@ -64,8 +71,8 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
         return (lambda values: values[s]), False
     if plan.kind == "einsum":
         (s,) = slots
-        einsum = namespaces.module(backend).einsum if backend in namespaces.MODULES else np.einsum
-        return (lambda values: einsum(plan.equation, values[s])), False
+        run = namespaces.module(backend).einsum if backend in namespaces.MODULES else einsum
+        return (lambda values: run(plan.equation, values[s])), False
     if plan.kind == "hadamard":
         first, rest = slots[0], slots[1:]
 
@@ -100,7 +107,7 @@ def run_contraction(c: Contraction) -> Callable:
     results as opt_einsum does."""
     if not c.steps:
         return partial(np.einsum, c.equation)
-    steps = [(s.positions, partial(np.einsum, s.einsum) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
+    steps = [(s.positions, partial(einsum, s.einsum) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
     if len(steps) == 1:
         positions, only = steps[0]
         return lambda *operands: only(*[operands[k] for k in positions])
@@ -112,6 +119,43 @@ def run_contraction(c: Contraction) -> Callable:
         return pool[0]
 
     return contract
+
+
+def einsum(equation: str, *operands):
+    """``np.einsum`` of an equation in opt_einsum's symbols; past the 52 letters NumPy takes, the
+    same sum (NumPy's arrays have up to 64 axes) as diagonals, sums, a broadcast product and a sum.
+
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> bool((einsum("ab->ba", a) == a.T).all())
+    True
+    """
+    terms, result = equation.split("->")
+    terms = terms.split(",")
+    if len(set(equation) - set(",->")) <= 52:
+        return np.einsum(convert_to_valid_einsum_chars(equation), *operands)
+    order = list(dict.fromkeys(c for t in terms for c in t))
+    if len(order) > MAX_RANK:
+        raise EinsumgradError(f"a product here runs over {len(order)} indices at once, over NumPy's {MAX_RANK} axes "
+                              "(np.einsum takes 52); use smaller ranks")
+    total = None
+    for k, (term, a) in enumerate(zip(terms, operands)):
+        term = list(term)
+        for c in order:  # a repeated index: its diagonal, last
+            while term.count(c) > 1:
+                i = term.index(c)
+                j = term.index(c, i + 1)
+                a = np.diagonal(a, axis1=i, axis2=j)
+                term = [d for p, d in enumerate(term) if p not in (i, j)] + [c]
+        elsewhere = set(result).union(*(t for other, t in enumerate(terms) if other != k))
+        alone = tuple(j for j, c in enumerate(term) if c not in elsewhere)  # summed where only this term has it
+        a, term = np.sum(a, axis=alone), [c for c in term if c in elsewhere]
+        a = np.transpose(a, [term.index(c) for c in order if c in term])
+        sizes = iter(a.shape)
+        a = np.reshape(a, [next(sizes) if c in term else 1 for c in order])
+        total = a if total is None else total * a
+    kept = [c for c in order if c in result]
+    total = np.sum(total, axis=tuple(j for j, c in enumerate(order) if c not in result))
+    return np.transpose(total, [kept.index(c) for c in result])
 
 
 def _matmul(step: Matmul) -> Callable:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import api, slices
-from ..algebra import leaf
+from ..algebra import leaf, resolve_dim
 from ..errors import EinsumgradError, EinsumSyntaxError
 from ..expression import Expression
 from ..language import parse_expression
@@ -202,7 +202,7 @@ def _layout(kind: str, wrt: str, out, rank: int) -> str:
 
 def _values(derivative: Expression, of: Expression, x: Expression, kind: str, arrays: dict) -> dict:
     size = {name: a.shape for name, a in arrays.items()}
-    entries = math.prod(d if isinstance(d, int) else size[d[0]][d[1]] for d in derivative.shape)
+    entries = math.prod(resolve_dim(d, size) for d in derivative.shape)
     if entries > LIMITS.entries:
         raise EinsumgradError(f"the {kind} would have {entries:,} entries, over the page's limit of "
                               f"{LIMITS.entries:,}; give smaller shapes")
