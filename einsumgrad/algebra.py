@@ -22,7 +22,8 @@ import numpy as np
 from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import (
-    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, factor_indices, fresh, instantiate, keep_ranges, postorder,
+    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_text, factor_indices, fresh, instantiate, keep_ranges,
+    postorder,
 )
 from .parse import parse
 from .simplify import simplify
@@ -228,8 +229,8 @@ def _broadcast(a: Expr, b: Expr):
 
 
 def show_dims(dims) -> str:
-    """``(3, W.shape[1])``: sizes, symbolic ones as the axis they come from."""
-    return "(" + ", ".join(str(d) if isinstance(d, int) else f"{d[0]}.shape[{d[1]}]" for d in dims) + ")"
+    """``(3, W.shape[1])``: sizes, symbolic ones as the axes they come from."""
+    return "(" + ", ".join(dim_text(d, lambda a: f"{a[0]}.shape[{a[1]}]") for d in dims) + ")"
 
 
 def add(a, b) -> Expr:
