@@ -93,8 +93,10 @@ def dim_product(*dims: Dim) -> Dim:
 
 
 def dim_quotient(d: Dim, by: Dim) -> Dim | None:
-    """``d / by`` where ``by`` is one product of atoms and a non-zero number (``|x₀|·|x₁| / |x₀| = |x₁|``,
-    ``|x₀| / 2``); None where it is not (a quotient by a sum is no polynomial)."""
+    """``d / by`` where ``by`` is ``d`` or one product of atoms and a non-zero number (``|x₀|·|x₁| / |x₀|
+    = |x₁|``, ``|x₀| / 2``); None where it is not (a quotient by a sum is no polynomial)."""
+    if d == by:
+        return 1
     divisor = _polynomial(by)
     if len(divisor) != 1:
         return None

@@ -20,6 +20,7 @@ from .. import api, slices
 from ..algebra import leaf
 from ..errors import EinsumgradError, EinsumSyntaxError
 from ..expression import Expression
+from ..ir import dim_value
 from ..language import parse_expression
 from . import fragments
 
@@ -202,7 +203,7 @@ def _layout(kind: str, wrt: str, out, rank: int) -> str:
 
 def _values(derivative: Expression, of: Expression, x: Expression, kind: str, arrays: dict) -> dict:
     size = {name: a.shape for name, a in arrays.items()}
-    entries = math.prod(d if isinstance(d, int) else size[d[0]][d[1]] for d in derivative.shape)
+    entries = int(math.prod(dim_value(d, lambda a: size[a[0]][a[1]]) for d in derivative.shape))
     if entries > LIMITS.entries:
         raise EinsumgradError(f"the {kind} would have {entries:,} entries, over the page's limit of "
                               f"{LIMITS.entries:,}; give smaller shapes")
