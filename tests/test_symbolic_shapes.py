@@ -80,6 +80,19 @@ def test_reshape_of_rank_only_tensors_matches_numpy_at_every_size(make, numpy):
         np.testing.assert_allclose(eg.evaluate(e, A=a), numpy(a))
 
 
+def test_indexing_and_eye_take_the_new_sizes():
+    K = eg.kron(A, B)
+    grad = eg.grad(eg.sum(eg.sin(K[-1, 1:3])), A)
+    for sa, sb in [((2, 3), (3, 2)), ((1, 2), (2, 4))]:
+        a, b = rng(10).normal(size=sa), rng(11).normal(size=sb)
+        np.testing.assert_allclose(eg.evaluate(K[-1, 1:3], A=a, B=b), np.kron(a, b)[-1, 1:3])
+        np.testing.assert_allclose(eg.evaluate(K @ eg.eye(K.shape[1]), A=a, B=b), np.kron(a, b))
+        f = lambda t: np.sum(np.sin(np.kron(t, b)[-1, 1:3]))
+        np.testing.assert_allclose(eg.evaluate(grad, A=a, B=b), central(f, a), atol=1e-8)
+        np.testing.assert_allclose(eg.evaluate(eg.concatenate([x, y])[-2:], x=a[0], y=b[0]),
+                                   np.concatenate([a[0], b[0]])[-2:])
+
+
 # derivatives -----------------------------------------------------------------
 LOSSES = [  # (loss of A and B, the same in NumPy, B's shape for A's (n, m))
     (lambda A, B: eg.sum(eg.tanh(eg.kron(A, B)) ** 2), lambda a, b: np.sum(np.tanh(np.kron(a, b)) ** 2),
@@ -136,6 +149,12 @@ def test_jacobians_equal_the_exact_jacobian_by_linearity(make, numpy):
         np.testing.assert_allclose(eg.evaluate(J, **arrays), exact, atol=1e-12)
 
 
+KRON = eg.kron(A, B)
+KRON_GRAD = eg.grad(eg.sum(eg.sin(KRON)), A)
+JOINED = [eg.concatenate([A, B], axis) for axis in (0, 1)]
+JOINED_GRAD = [eg.grad(eg.sum(j ** 2), B) for j in JOINED]
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.integers(1, 3), min_size=4, max_size=4), st.integers(1, 3), st.integers(0, 1))
 def test_random_sizes(sizes, k, axis):
@@ -151,12 +170,6 @@ def test_random_sizes(sizes, k, axis):
     joined = eg.evaluate(JOINED[axis], A=a, B=c)
     np.testing.assert_allclose(joined, np.concatenate([a, c], axis))
     np.testing.assert_allclose(eg.evaluate(JOINED_GRAD[axis], A=a, B=c), 2 * c, atol=1e-12)
-
-
-KRON = eg.kron(A, B)
-KRON_GRAD = eg.grad(eg.sum(eg.sin(KRON)), A)
-JOINED = [eg.concatenate([A, B], axis) for axis in (0, 1)]
-JOINED_GRAD = [eg.grad(eg.sum(j ** 2), B) for j in JOINED]
 
 
 # errors at evaluation ----------------------------------------------------------
