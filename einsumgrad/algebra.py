@@ -24,8 +24,8 @@ import numpy as np
 from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import (
-    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, factor_indices, fresh, instantiate, keep_ranges, postorder,
-    variables,
+    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_atoms, dim_text, dim_value, factor_indices, fresh,
+    instantiate, keep_ranges, postorder, variables,
 )
 from .parse import parse
 from .simplify import simplify
@@ -106,14 +106,23 @@ def shallow(expr: Expr) -> Expr:
 
 def resolve_dim(d: Dim, shapes: Mapping[str, tuple]) -> int:
     """The length ``d`` stands for, given the shape of each tensor; an error naming the tensor, the
-    axis and its rank where the tensor has no such axis.
+    axis and its rank where the tensor has no such axis, and one naming the sizes where a length
+    made of them (:class:`~einsumgrad.ir.Extent`) is not a whole number.
 
     >>> resolve_dim(("W", 1), {"W": (3, 4)}), resolve_dim(5, {})
     (4, 5)
     """
     if isinstance(d, int):
         return d
-    name, axis = d
+    n = dim_value(d, lambda atom: _axis_length(atom, shapes))
+    if n.denominator != 1 or n < 0:
+        raise ShapeError(f"an axis of length {show_dims((d,))[1:-1]} has length {n} at these shapes, not a whole "
+                         "number: " + ", ".join(f"{a}.shape[{k}] = {shapes[a][k]}" for a, k in dim_atoms(d)))
+    return int(n)
+
+
+def _axis_length(atom: tuple[str, int], shapes: Mapping[str, tuple]) -> int:
+    name, axis = atom
     rank = len(shapes[name])
     if not 0 <= axis < rank:
         axes = f"axes 0 to {rank - 1}" if rank else "no axes"
@@ -242,9 +251,9 @@ def _check_axes(operands) -> None:
     symbolic = [d for e, _ in operands for d in e.dims if not isinstance(d, int)]
     if symbolic:
         shapes = {v.name: v.shape for e, _ in operands for v in variables(e)}
-        for d in symbolic:
-            if d[0] in shapes:
-                resolve_dim(d, shapes)
+        for atom in {a for d in symbolic for a in dim_atoms(d)}:
+            if atom[0] in shapes:
+                _axis_length(atom, shapes)
 
 
 def _broadcast(a: Expr, b: Expr):
@@ -271,8 +280,8 @@ def _broadcast(a: Expr, b: Expr):
 
 
 def show_dims(dims) -> str:
-    """``(3, W.shape[1])``: sizes, symbolic ones as the axis they come from."""
-    return "(" + ", ".join(str(d) if isinstance(d, int) else f"{d[0]}.shape[{d[1]}]" for d in dims) + ")"
+    """``(3, W.shape[1])``: sizes, symbolic ones as the axes they come from."""
+    return "(" + ", ".join(dim_text(d, lambda a: f"{a[0]}.shape[{a[1]}]") for d in dims) + ")"
 
 
 def add(a, b) -> Expr:

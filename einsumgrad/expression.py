@@ -17,7 +17,7 @@ from typing import Callable
 from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
-from .ir import Expr, variables
+from .ir import Expr, Extent, variables
 
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
@@ -234,14 +234,14 @@ def scalar(name: str) -> Expression:
 
 def eye(n) -> Expression:
     """The ``n×n`` identity; its derivative is zero, and it prints as ``δ[i,j]``. ``n`` is an int or
-    a tensor's size such as ``P.shape[2]``.
+    a size such as ``P.shape[2]`` (or ``kron(A, B).shape[0]``).
 
     >>> P = tensor("P", 3)
     >>> print(eye(P.shape[2]))
     y[i,j] = δ[i,j]
     """
-    symbolic = (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
-                and not isinstance(n[1], bool) and n[1] >= 0)
+    symbolic = isinstance(n, Extent) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+                                         and isinstance(n[1], int) and not isinstance(n[1], bool) and n[1] >= 0)
     if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
         raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
                                         f"such as P.shape[2], got {n!r}")

@@ -38,7 +38,8 @@ class Function:
     marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns. A linear
     function may give ``vjp(x, y, g, *params) -> Σ g ∂y/∂x``, its adjoint, which reverse mode then
     uses instead of its Jacobian. A function that ``transposes`` (``f(xᵀ) = f(x)ᵀ``) of a symmetric
-    matrix is symmetric.
+    matrix is symmetric. ``bind(dim, *params)`` gives the params with the axis lengths among them
+    (a :data:`~einsumgrad.ir.Dim` each) made ints by ``dim``, at evaluation (``reshape``'s target).
     """
 
     name: str
@@ -57,6 +58,7 @@ class Function:
     sums_to_one: bool = False
     vjp: Callable | None = None
     transposes: bool = False
+    bind: Callable = lambda dim, *params: params
 
     @property
     def elementwise(self) -> bool:

@@ -8,7 +8,8 @@ when a summed ``δ[a,a]`` is eliminated). Nodes are leaves (:class:`Var`),
 function applications (:class:`Call`) and parenthesised sums (an ``Expr`` used
 as a factor).
 
-Axis lengths are symbolic: a :data:`Dim` is an ``int`` or ``(tensor name, axis)``,
+Axis lengths are symbolic: a :data:`Dim` is an ``int``, ``(tensor name, axis)``, or an
+:class:`Extent` made of those (``|A₀|·|B₀|`` for ``kron``, ``|x₀| + |y₀|`` for ``concatenate``),
 resolved against the arrays at evaluation time.
 
 >>> W = Var("W", (("W", 0), ("W", 1)))
@@ -18,11 +19,130 @@ Ref(node=Var(name='W', shape=(('W', 0), ('W', 1))), idx=('i', 'j'))
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from functools import lru_cache
-from typing import Mapping, Union
+from typing import Callable, Mapping, Union
 
 
-Dim = Union[int, tuple[str, int]]
+Atom = tuple[str, int]  # the length of axis k of tensor name: (name, k)
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """An axis length made of others: ``Σ c·Π atoms``, a polynomial in the atoms with rational
+    coefficients (an axis split by reshape is ``|x₀|/2``), in one canonical order, so that equal
+    lengths are equal. Made by :func:`dim_sum`, :func:`dim_product` and :func:`dim_quotient`, which
+    give an ``int`` or an atom where the length is one.
+
+    >>> dim_product(("A", 0), ("B", 0)) == dim_product(("B", 0), ("A", 0))
+    True
+    >>> dim_sum(("a", 0), 1, ("a", 0))
+    Extent(2·a.shape[0] + 1)
+    """
+
+    terms: tuple[tuple[tuple[Atom, ...], Fraction], ...]  # (sorted atoms, coefficient), sorted by atoms
+
+    def __repr__(self):
+        return f"Extent({dim_text(self, lambda a: f'{a[0]}.shape[{a[1]}]')})"
+
+
+Dim = Union[int, Atom, Extent]
+
+
+def _polynomial(d: Dim) -> dict[tuple[Atom, ...], Fraction]:
+    if isinstance(d, Extent):
+        return dict(d.terms)
+    if isinstance(d, int):
+        return {(): Fraction(d)} if d else {}
+    return {(d,): Fraction(1)}
+
+
+def _as_dim(poly: dict[tuple[Atom, ...], Fraction]) -> Dim:
+    poly = {m: c for m, c in poly.items() if c}
+    if not poly:
+        return 0
+    if set(poly) == {()} and poly[()].denominator == 1:
+        return int(poly[()])
+    if len(poly) == 1:
+        [(monomial, coef)] = poly.items()
+        if len(monomial) == 1 and coef == 1:
+            return monomial[0]
+    return Extent(tuple(sorted(poly.items())))
+
+
+def dim_sum(*dims: Dim) -> Dim:
+    """The length of axes of lengths ``dims`` laid end to end."""
+    total: dict[tuple[Atom, ...], Fraction] = {}
+    for d in dims:
+        for m, c in _polynomial(d).items():
+            total[m] = total.get(m, 0) + c
+    return _as_dim(total)
+
+
+def dim_product(*dims: Dim) -> Dim:
+    """The number of entries of axes of lengths ``dims``."""
+    total = {(): Fraction(1)}
+    for d in dims:
+        product: dict[tuple[Atom, ...], Fraction] = {}
+        for m, c in total.items():
+            for n, e in _polynomial(d).items():
+                key = tuple(sorted(m + n))
+                product[key] = product.get(key, 0) + c * e
+        total = product
+    return _as_dim(total)
+
+
+def dim_quotient(d: Dim, by: Dim) -> Dim | None:
+    """``d / by`` where ``by`` is ``d`` or one product of atoms and a non-zero number (``|x₀|·|x₁| / |x₀|
+    = |x₁|``, ``|x₀| / 2``); None where it is not (a quotient by a sum is no polynomial)."""
+    if d == by:
+        return 1
+    divisor = _polynomial(by)
+    if len(divisor) != 1:
+        return None
+    [(atoms, coef)] = divisor.items()
+    quotient = {}
+    for m, c in _polynomial(d).items():
+        rest = list(m)
+        for a in atoms:
+            if a not in rest:
+                return None
+            rest.remove(a)
+        quotient[tuple(rest)] = c / coef
+    return _as_dim(quotient)
+
+
+def dim_atoms(d: Dim) -> tuple[Atom, ...]:
+    """The tensors' axes a length is made of."""
+    if isinstance(d, int):
+        return ()
+    if isinstance(d, Extent):
+        return tuple(dict.fromkeys(a for m, _ in d.terms for a in m))
+    return (d,)
+
+
+def dim_value(d: Dim, size: Callable[[Atom], int]) -> Fraction:
+    """The length ``d`` has where each atom has length ``size(atom)`` (a fraction where a split
+    does not divide evenly, which the caller refuses)."""
+    total = Fraction(0)
+    for m, c in _polynomial(d).items():
+        for a in m:
+            c *= size(a)
+        total += c
+    return total
+
+
+def dim_text(d: Dim, atom: Callable[[Atom], str]) -> str:
+    """A length as text, each atom written by ``atom``: ``2·A.shape[0] + A.shape[0]·B.shape[0]/2``."""
+    if isinstance(d, int):
+        return str(d)
+    parts = []
+    for m, c in sorted(_polynomial(d).items(), key=lambda mc: not mc[0]):  # the number last
+        factors = ([str(abs(c.numerator))] if abs(c.numerator) != 1 or not m else []) + [atom(a) for a in m]
+        text = "·".join(factors) + (f"/{c.denominator}" if c.denominator != 1 else "")
+        parts.append(("- " if c < 0 else "+ ") + text)
+    text = " ".join(parts)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 DEEP = 16  # nested nodes: past this, inlining a node into its readers grows with the square of depth
 # (so a deeper tangent stays a node, and a deeper result prints as equations)

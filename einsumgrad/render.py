@@ -19,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
-from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, fresh, instantiate, is_sum, postorder
+from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -236,14 +236,18 @@ def _number(c) -> str:
     return str(c)
 
 
+def show_dim(d: Dim) -> str:
+    """An axis length as printed: ``3``, ``size(W,0)``, ``size(A,0)·size(B,0)``."""
+    return dim_text(d, lambda a: f"size({a[0]},{a[1]})")
+
+
 def render_factor(f, names, style: Style) -> str:
     if isinstance(f, Delta):
         if style.ascii:
             return f"delta({f.a},{f.b})"
         return style.delta + style.indices((f.a, f.b))
     if isinstance(f, Size):
-        d = f.dim
-        return str(d) if isinstance(d, int) else f"size({d[0]},{d[1]})"
+        return show_dim(f.dim)
     node, idx = f.node, f.idx
     if node in style.named:
         return style.named[node] + style.indices(idx)

@@ -21,7 +21,7 @@ from .. import functions
 from ..algebra import MAX_RANK, resolve_dim
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Ref, Size, Var, postorder, variables
+from ..ir import Call, Delta, Dim, Expr, Ref, Size, Var, dim_atoms, postorder, variables
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -52,8 +52,9 @@ class Compiled:
         self.ranks = {v.name: len(v.shape) for v in found.values()}
         for e in exprs:
             for d in _all_dims(e):
-                if not isinstance(d, int) and d[0] not in found:
-                    self.ranks[d[0]] = max(self.ranks.get(d[0], 0), d[1] + 1)
+                for name, axis in dim_atoms(d):
+                    if name not in found:
+                        self.ranks[name] = max(self.ranks.get(name, 0), axis + 1)
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
         self.accepted = frozenset(self.names) | accepted  # also arrays of tensors the expressions came from
         self.vars = found
@@ -281,7 +282,7 @@ class _Program:
         if isinstance(node, Call):
             arg = self.layout.shape_of[node.arg]
             fn = functions.get(node.fn)
-            fn.check(arg, *node.params)
+            fn.check(arg, *fn.bind(self.dim, *node.params))
             if self.dtype_of[node.arg].kind == "c" and not fn.holomorphic:
                 raise EinsumgradError(f"{node.fn} is not holomorphic: its derivative is undefined for complex input")
             reshaped = len(node.shape) != len(arg) or not fn.elementwise
@@ -289,7 +290,8 @@ class _Program:
         return tuple(self.dim(d) for d in node.dims)
 
     def _call_step(self, node: Call) -> Callable:
-        impl, arg, params = functions.get(node.fn).impl, self.layout.slot[node.arg], node.params
+        fn, arg = functions.get(node.fn), self.layout.slot[node.arg]
+        impl, params = fn.impl, fn.bind(self.dim, *node.params)
         if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
             impl = namespaces.function(self.backend, node.fn)
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
