@@ -166,7 +166,7 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> tuple[dict, tup
     the code assumes are 1: ``((tensor, axis), ...)``.
 
     The plan must pay at every size, not only at the given ones (at 5×3 one ``np.einsum`` call
-    beats ``@``; at 2000×256 it is 80× slower). So every symbolic length is planned large:
+    beats ``@``; at 2000×256 it is some 60× slower). So every symbolic length is planned large:
     ``NOMINAL`` without shapes; with shapes, the given lengths, checked as ``eg.compile``
     checks them, scaled together until the shortest is ``NOMINAL`` (their proportions still
     order a chain). Only a given 1 that stretches (NumPy broadcasting) stays 1: the code
@@ -213,7 +213,7 @@ class _Writer:
     """Writes one program as source, line by line."""
 
     def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool,
-                 ones: tuple = ()):
+                 ones: tuple):
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
         self.ones = ones  # (tensor, axis) the code assumes has length 1, as shapes= gave it
         self.params = compiled.names
