@@ -128,8 +128,10 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
     """The source of a function ``name(<tensors>)`` returning what ``eg.compile(*exprs)`` returns
     (one array for one expression, a tuple otherwise), for ``backend`` ("numpy", "jax", "torch").
 
-    The contraction order is einsumgrad's plan for ``shapes`` (``{"W": (3, 4), ...}``), or for
-    large equal sizes where none are given; the code works for any sizes the expressions allow.
+    The contraction order is einsumgrad's plan at large sizes: equal ones, or ``shapes``
+    (``{"W": (3, 4), ...}``) scaled up in proportion, so that tiny shapes still give BLAS forms
+    (``@``, ``.T``, ``x[:, None] * y``). The code works for any sizes the expressions allow; a
+    length-1 axis that ``shapes`` stretches (NumPy broadcasting) is checked at each call.
     """
     if backend not in BACKENDS:
         raise EinsumgradError(f"codegen writes {', '.join(BACKENDS)}; got backend={backend!r}")
@@ -139,7 +141,8 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
     if not exprs:
         raise EinsumgradError("codegen takes one or more expressions built with eg.tensor / eg.einsum")
     accepted = frozenset().union(*(e.tensors for e in exprs))  # a tensor that cancels out, too: as eg.compile
-    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=1 << 62, accepted=accepted),
+    # no memory limit: planning allocates nothing, and its sizes are large on purpose
+    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=math.inf, accepted=accepted),
                    exprs, backend, name, shapes)
 
 
@@ -147,8 +150,9 @@ def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | N
     for n in sorted(compiled.accepted):
         if keyword.iskeyword(n):
             raise EinsumgradError(f"tensor {n!r} is a Python keyword, so it cannot name a parameter; rename it")
-    program = compiled.program(_planning_arrays(compiled, shapes))
-    return _Writer(compiled, program, BACKENDS[backend], name, exprs, shapes is not None).source()
+    arrays, ones = _planning_arrays(compiled, shapes)
+    return _Writer(compiled, compiled.program(arrays), BACKENDS[backend], name, exprs, shapes is not None,
+                   ones).source()
 
 
 def _expression(e) -> Expression:
@@ -160,37 +164,55 @@ def _expression(e) -> Expression:
     return e
 
 
-def _planning_arrays(compiled: Compiled, shapes: dict | None) -> dict:
-    """Arrays of the planning shapes that take no memory (every entry is one zero)."""
-    if shapes is not None:
-        unknown = sorted(set(shapes) - compiled.accepted)
-        missing = [n for n in compiled.names if n not in shapes]
-        if unknown or missing:
-            raise EinsumgradError(f"codegen shapes= needs exactly {', '.join(compiled.names)}; "
-                                  + (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"))
+def _planning_arrays(compiled: Compiled, shapes: dict | None) -> tuple[dict, tuple]:
+    """Arrays of the planning shapes that take no memory (every entry is one zero), and the axes
+    the code assumes are 1: ``((tensor, axis), ...)``.
+
+    The plan must pay at every size, not only at the given ones (at 5×3 one ``np.einsum`` call
+    beats ``@``; at 2000×256 it is some 60× slower). So every symbolic length is planned large:
+    ``NOMINAL`` without shapes; with shapes, the given lengths, checked as ``eg.compile``
+    checks them, scaled together until the shortest is ``NOMINAL`` (their proportions still
+    order a chain). Only a given 1 that stretches (NumPy broadcasting) stays 1: the code
+    assumes it, and checks it.
+    """
     classes = _classes(_tied(postorder(*compiled.exprs)), lambda a, b: 1 not in (a, b))  # a 1 may stretch
     known = {c: d for d, c in classes.items() if isinstance(d, int)}
-
-    rank = max((len(compiled.vars[n].shape) if n in compiled.vars else compiled.ranks[n] for n in compiled.names),
-               default=0)
-    nominal = next((k for k in range(NOMINAL, 1, -1) if k ** rank <= FITS), 1)  # so that an array fits
-
-    def size(d) -> int:
-        return d if isinstance(d, int) else known.get(classes.get(d), nominal)
-
     zero = np.zeros(())
-    arrays = {}
-    for n in compiled.names:
-        if shapes is not None:
-            shape = tuple(shapes[n])
-        else:
-            dims = compiled.vars[n].shape if n in compiled.vars else tuple((n, k) for k in range(compiled.ranks[n]))
-            shape = tuple(map(size, dims))
-            if math.prod(shape) > FITS or nominal == 1:
-                raise EinsumgradError(f"codegen cannot plan tensor {n!r} of {len(shape)} axes without sizes (an array "
-                                      "of more than 58 axes of 2 or more is too large): give codegen(..., shapes=...)")
-        arrays[n] = np.broadcast_to(zero, shape)
-    return arrays
+
+    def dims(n: str) -> tuple:
+        return compiled.vars[n].shape if n in compiled.vars else tuple((n, k) for k in range(compiled.ranks[n]))
+
+    rank = max((len(dims(n)) for n in compiled.names), default=0)
+    nominal = next((k for k in range(NOMINAL, 1, -1) if k ** rank <= FITS), 1)  # so that an array fits
+    if shapes is None:
+        planned = {n: tuple(d if isinstance(d, int) else known.get(classes.get(d), nominal) for d in dims(n))
+                   for n in compiled.names}
+        too_large = next((n for n, shape in planned.items() if math.prod(shape) > FITS or nominal == 1), None)
+        if too_large is not None:
+            raise EinsumgradError(f"codegen cannot plan tensor {too_large!r} of {len(planned[too_large])} axes without "
+                                  "sizes (an array of more than 58 axes of 2 or more is too large): give "
+                                  "codegen(..., shapes=...)")
+        return {n: np.broadcast_to(zero, shape) for n, shape in planned.items()}, ()
+    unknown = sorted(set(shapes) - compiled.accepted)
+    missing = [n for n in compiled.names if n not in shapes]
+    if unknown or missing:
+        raise EinsumgradError(f"codegen shapes= needs exactly {', '.join(compiled.names)}; "
+                              + (f"unknown {unknown[0]!r}" if unknown else f"missing {missing[0]!r}"))
+    given = {n: np.broadcast_to(zero, tuple(shapes[n])) for n in compiled.names}
+    compiled.program(given)  # the given shapes, checked: a mismatch is named at the sizes given
+    symbolic = {(n, k): classes.get(d, d) for n in compiled.names for k, d in enumerate(dims(n))
+                if not isinstance(d, int)}
+    longest = {c: known.get(c, 1) for c in symbolic.values()}
+    for (n, k), c in symbolic.items():
+        longest[c] = max(longest[c], given[n].shape[k])
+    stretched = tuple(a for a, c in symbolic.items() if given[a[0]].shape[a[1]] == 1 < longest[c])
+    free = {a for a, c in symbolic.items() if c not in known and a not in stretched}
+    scale = -(-nominal // min([longest[symbolic[a]] for a in free if longest[symbolic[a]] > 1], default=1))
+    planned = {n: tuple(size * scale if (n, k) in free else size for k, size in enumerate(given[n].shape))
+               for n in compiled.names}
+    if any(math.prod(shape) > FITS for shape in planned.values()):  # many long axes: plan at the given sizes
+        planned = {n: a.shape for n, a in given.items()}
+    return {n: np.broadcast_to(zero, shape) for n, shape in planned.items()}, stretched
 
 
 def _number(c) -> str:
@@ -203,8 +225,10 @@ def _number(c) -> str:
 class _Writer:
     """Writes one program as source, line by line."""
 
-    def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool):
+    def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool,
+                 ones: tuple):
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
+        self.ones = ones  # (tensor, axis) the code assumes has length 1, as shapes= gave it
         self.params = compiled.names
         self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
         self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch"} - {backend.xp})
@@ -284,7 +308,7 @@ class _Writer:
                 self.expr(node, plans, target, node in outputs)
         results = ", ".join(self.names[e.node] for e in self.exprs)
         used = set(self.used)
-        body = self.docstring() + self.unpack_sizes(used) + self.lines + [f"return {results}"]
+        body = self.docstring() + self.unpack_sizes(used) + self.checks() + self.lines + [f"return {results}"]
         unread = ["*", *(f"{n}=None" for n in self.unread)] if self.unread else []  # optional, as for eg.evaluate
         head = f"def {self.name}({', '.join([*self.params, *unread])}):"
         module = self.backend.module
@@ -300,9 +324,23 @@ class _Writer:
             lines.append(f"{n}: {formula}, shape {self.shape(e.node.dims)}{_layout_note(e, self.vars)}.")
         inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.params)
         unread = f" ({', '.join(self.unread)}: cancelled out, so not read)" if self.unread else ""
-        planned = "the shapes it was generated for" if self.planned else "large, equal sizes"
-        return lines + [f"Inputs: {inputs or 'none'}{unread}.", f"Contraction order: einsumgrad's plan for {planned}.",
-                        '"""']
+        lines.append(f"Inputs: {inputs or 'none'}{unread}.")
+        if not self.planned:
+            return lines + ["Contraction order: einsumgrad's plan for large, equal sizes.", '"""']
+        ones = ", ".join(f"{n}.shape[{k}]" for n, k in self.ones)
+        valid = f"valid at any sizes with {ones} == 1 (checked)." if ones else "valid at any sizes."
+        return lines + ["Contraction order: einsumgrad's plan for the shapes it was generated for, scaled up to",
+                        f"large sizes: BLAS forms, {valid}", '"""']
+
+    def checks(self) -> list[str]:
+        """A clear error where an axis the code assumes has length 1 (it stretches) has another."""
+        lines = []
+        for n, k in self.ones:
+            axis = f"{n}.shape[{k}]"
+            message = f"{self.name}: axis {k} of {n} has length {{{axis}}}, but this code was generated for length 1 "
+            lines += [f"if {axis} != 1:", f'    raise ValueError(f"{message}"',
+                      '                     "(shapes=, where it stretches); generate it again for these sizes")']
+        return lines
 
     def param_dims(self, name: str) -> tuple:
         var = self.vars.get(name)

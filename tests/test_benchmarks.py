@@ -8,7 +8,8 @@ import pytest
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
-@pytest.mark.parametrize("script", ["paths.py", "autodiff.py", "targets.py", "scale.py", "deep.py", "cliffs.py"])
+@pytest.mark.parametrize("script", ["paths.py", "autodiff.py", "targets.py", "scale.py", "deep.py", "cliffs.py",
+                                    "codegen.py"])
 def test_benchmark_runs_quick(script):
     r = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"], capture_output=True, text=True,
                        timeout=600, cwd=BENCHMARKS)
