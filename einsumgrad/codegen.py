@@ -48,7 +48,7 @@ class _Source:
     source of the result, so that a formula over a namespace (``namespaces.FORMULAS``) writes itself.
 
     >>> print(namespaces.FORMULAS["sigmoid"](_Source("np"), _Source("z1")))
-    0.5 * (np.tanh(0.5 * z1) + 1)
+    np.exp(-np.logaddexp(0, -z1))
     """
 
     def __init__(self, text: str, atom: bool = True):
@@ -85,6 +85,9 @@ class _Source:
 
     def __rmul__(self, other):
         return self._binary("*", other, True)
+
+    def __neg__(self):
+        return _Source(f"-{self._operand()}", atom=False)
 
     def __pow__(self, other):
         return self._binary("**", other)

@@ -12,8 +12,8 @@ README) reads them from :data:`REGISTRY`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 from .errors import EinsumgradError
 
@@ -38,7 +38,9 @@ class Function:
     marks a constant selection (see :mod:`einsumgrad.selection`), printed as the δ it returns. A linear
     function may give ``vjp(x, y, g, *params) -> Σ g ∂y/∂x``, its adjoint, which reverse mode then
     uses instead of its Jacobian. A function that ``transposes`` (``f(xᵀ) = f(x)ᵀ``) of a symmetric
-    matrix is symmetric.
+    matrix is symmetric. ``of`` maps the name of an inner function ``g`` to ``(u, *params) -> f(g(u))``, an
+    identity that ``f`` of a ``g`` call is built as because it is stabler: ``log(sigmoid(u)) = -softplus(-u)``
+    is -800 at ``u = -800``, where ``sigmoid(u)`` underflows to 0.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Function:
     sums_to_one: bool = False
     vjp: Callable | None = None
     transposes: bool = False
+    of: Mapping[str, Callable] = field(default_factory=dict)
 
     @property
     def elementwise(self) -> bool:

@@ -12,12 +12,12 @@ after the argument's own (spelled ``...`` in the einsum).
 from __future__ import annotations
 
 import math
-from functools import cache
+from functools import cache, partial
 from typing import Callable
 
 import numpy as np
 
-from .algebra import add, apply, as_expr, hadamard, scale
+from .algebra import add, apply, as_expr, constant, hadamard, multiply, scale
 from .errors import EinsumgradError, ShapeError
 from .expression import Expression, einsum, function
 from .functions import Function, register
@@ -98,23 +98,53 @@ def _erf_ufunc() -> Callable:
 
 
 def _maximum(a, b):
-    """``maximum(a, b)`` elementwise, built as ``b + relu(a - b)`` (its value exact up to one rounding): where
-    ``a == b`` each argument gets half the gradient, as ``relu'(0) = 1/2``."""
-    return add(b, apply("relu", add(a, scale(b, -1))))
+    """``maximum(a, b)`` elementwise: ``relu`` where either is 0, else ``a step(a - b) + b step(b - a)`` (see
+    :func:`_pick`). Where ``a == b`` each argument gets half the gradient, as ``step(0) = 1/2``."""
+    return _pick(a, b, 1)
 
 
 def _minimum(a, b):
-    """``minimum(a, b)`` elementwise, built as ``a - relu(a - b)``: where ``a == b`` each argument gets half the
+    """``minimum(a, b)`` elementwise: ``a step(b - a) + b step(a - b)``; where ``a == b`` each gets half the
     gradient."""
-    return add(a, scale(apply("relu", add(a, scale(b, -1))), -1))
+    return _pick(a, b, -1)
+
+
+def _pick(a, b, sign: int):
+    """``a step(sign (a - b)) + b step(sign (b - a))``, exact: the rounding of ``a - b`` reaches only the steps,
+    so ``maximum(1, -1e17)`` is 1. Each argument passes through ``to_finite`` first (±inf as ± the largest
+    finite number), so that a losing infinity is multiplied by 0, not ∞ · 0, and ``from_finite`` gives the
+    infinities back: ``maximum(x, -inf) = x``, ``maximum(inf, inf) = inf``. (A finite argument equal to ± the
+    largest float comes back as ±inf.)"""
+    a, b = as_expr(a), as_expr(b)
+    for x, other in ((a, b), (b, a)):
+        if other == constant(0):  # maximum(x, 0) = relu(x), minimum(x, 0) = -relu(-x)
+            return scale(apply("relu", scale(x, sign)), sign)
+    a, b = apply("to_finite", a), apply("to_finite", b)
+    gap = scale(add(a, scale(b, -1)), sign)
+    return apply("from_finite", add(multiply(a, apply("step", gap)), multiply(b, apply("step", scale(gap, -1)))))
+
+
+def _to_finite(a):
+    big = np.finfo(a.dtype).max
+    return np.clip(a, -big, big)
+
+
+def _from_finite(a):
+    big = np.finfo(a.dtype).max
+    return np.where(np.abs(a) == big, np.copysign(np.inf, a), a)
 
 
 def _sigmoid(a):
-    return 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|
+    """``1 / (1 + e⁻ᵃ)``, as ``eᵃ / (1 + eᵃ)`` where ``Re a < 0``: nothing overflows, and a small value keeps its
+    digits (``sigmoid(-40)`` is 4.2e-18, not 0 as ``(1 + tanh(a/2)) / 2`` would give)."""
+    negative = np.real(a) < 0
+    e = np.exp(np.where(negative, a, -a))
+    return np.where(negative, e, 1) / (1 + e)
 
 
 elementwise("exp", np.exp, lambda x, y: y)
-elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0))
+elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0), of={
+    "sigmoid": lambda u: scale(apply("softplus", scale(u, -1)), -1), "softmax": partial(apply, "log_softmax")})
 elementwise("tanh", np.tanh, lambda x, y: 1 - y**2)
 elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
 elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: function("sigmoid")(x), holomorphic=False)
@@ -136,6 +166,10 @@ elementwise("expm1", np.expm1, lambda x, y: y + 1)
 elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * function("exp")(-x**2), holomorphic=False)
 register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
 register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
+# the identity on finite numbers, ±inf <-> ± the largest finite one: printed as their argument
+_IDENTITY = dict(show=lambda name, argument, params, rank: argument, public=False, holomorphic=False)
+elementwise("to_finite", _to_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
+elementwise("from_finite", _from_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
 elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
 
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))

@@ -19,7 +19,9 @@ _ELEMENTWISE = ("exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "sign", "tan"
                "cosh", "log1p", "expm1")
 FORMULAS: dict[str, Callable] = {name: (lambda name: lambda xp, x: getattr(xp, name)(x))(name) for name in _ELEMENTWISE}
 FORMULAS.update({
-    "sigmoid": lambda xp, x: 0.5 * (xp.tanh(0.5 * x) + 1),  # stable for large |x|
+    "sigmoid": lambda xp, x: xp.exp(-xp.logaddexp(0, -x)),  # exp(-softplus(-x)): no overflow, no cancellation
+    "to_finite": lambda xp, x: xp.clip(x, -xp.finfo(x.dtype).max, xp.finfo(x.dtype).max),
+    "from_finite": lambda xp, x: xp.where(xp.equal(xp.abs(x), xp.finfo(x.dtype).max), xp.copysign(xp.inf, x), x),
     "softplus": lambda xp, x: xp.logaddexp(0, x),
     "relu": lambda xp, x: xp.maximum(x, 0),
     "step": lambda xp, x: xp.heaviside(x, 0.5),
@@ -34,6 +36,7 @@ TORCH = {  # where torch spells a function differently
     "sigmoid": lambda xp, x: xp.sigmoid(x),
     "softplus": lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)),
     "relu": lambda xp, x: xp.relu(x),
+    "from_finite": lambda xp, x: xp.where(xp.eq(xp.abs(x), xp.finfo(x.dtype).max), x * xp.inf, x),
     "step": lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)),
 }
 MODULES = {"jax": "jax.numpy", "torch": "torch"}
