@@ -69,7 +69,8 @@ class _Source:
         return _Source(f"{self.text}.{name}")
 
     def __call__(self, *args) -> _Source:
-        return _Source(f"{self.text}({', '.join(str(a) if isinstance(a, _Source) else _number(a) for a in args)})")
+        shown = (str(a) if isinstance(a, _Source) else repr(a) if isinstance(a, str) else _number(a) for a in args)
+        return _Source(f"{self.text}({', '.join(shown)})")
 
     def __getitem__(self, k) -> _Source:
         return _Source(f"{self.text}[{k}]")
@@ -289,7 +290,7 @@ class _Writer:
 
     def call(self, node: Call) -> None:
         formula = namespaces.formula(self.backend.name, node.fn)
-        if node.fn == "adj":
+        if node.fn in ("adj", "adj_jacobian"):
             self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
         value = formula(_Source(self.xp), _Source(self.names[node.arg]), *node.params)
         self.lines.append(f"{self.names[node]} = {value}")

@@ -59,6 +59,26 @@ def _require_square(sizes):
         raise ShapeError(f"inv/det/logdet need a square matrix, got shape {sizes[0]}x{sizes[1]}")
 
 
+def _in_linalg_dtype(impl: Callable) -> Callable:
+    """``impl`` (over NumPy's linalg) for the dtypes linalg lacks too: float16 is computed in float32, longdouble in
+    float64 (so to double precision only), ints in float64; the result has the input's floating dtype.
+
+    >>> _in_linalg_dtype(np.linalg.inv)(np.eye(2, dtype=np.float16)).dtype
+    dtype('float16')
+    """
+
+    def run(a):
+        a = np.asarray(a)
+        if a.dtype in (np.float16, np.longdouble, np.clongdouble) and a.dtype not in (np.float64, np.complex128):
+            wide = np.complex128 if np.iscomplexobj(a) else np.float32 if a.dtype == np.float16 else np.float64
+            return np.asarray(impl(a.astype(wide))).astype(a.dtype)
+        return impl(a)
+
+    run.__name__ = run.__qualname__ = getattr(impl, "__name__", "impl")
+    return run
+
+
+@_in_linalg_dtype
 def _inv(a):
     try:
         return np.linalg.inv(a)
@@ -67,6 +87,7 @@ def _inv(a):
                               "is undefined there") from None
 
 
+@_in_linalg_dtype
 def _adjugate(a):
     """``adj(A)``, defined for singular ``A`` too: with ``A = U S Vᴴ``, ``adj(A) = det(U) det(Vᴴ) V adj(S) Uᴴ``,
     where ``adj(S)`` is diagonal with the products of all singular values but one.
@@ -80,6 +101,30 @@ def _adjugate(a):
     after = np.concatenate((np.cumprod(s[::-1])[:-1][::-1], [1.0]))
     scale = np.linalg.det(u) * np.linalg.det(vh)
     return scale * (vh.conj().T * (before * after)) @ u.conj().T
+
+
+@_in_linalg_dtype
+def _adjugate_jacobian(a):
+    """``J[i,j,k,l] = ∂adj(A)[i,j]/∂A[k,l]``, defined for singular ``A`` too (the Hessian of ``det``): with
+    ``A = U S Vᴴ`` and ``F = Uᴴ dA V``, ``d adj(A) = det(U) det(Vᴴ) V d adj(S) Uᴴ``, where ``d adj(S)[a,a] =
+    Σ_m P[a,m] F[m,m]`` and ``d adj(S)[a,b] = -P[a,b] F[a,b]`` for ``a ≠ b``, ``P[a,b]`` the product of the
+    singular values but the a-th and b-th (and ``P[a,a] = 0``).
+
+    >>> _adjugate_jacobian(np.zeros((2, 2)))[:, :, 1, 1]  # adj of a 2x2 is linear: adj(A)[0,0] = A[1,1]
+    array([[1., 0.],
+           [0., 0.]])
+    """
+    u, s, vh = np.linalg.svd(a)
+    others = ~np.eye(len(s), dtype=bool)
+    P = np.prod(np.where(others[:, None, :] & others[None, :, :], s, 1), axis=-1) * others
+    v, ū = vh.conj().T, u.conj()
+    diagonal = np.einsum("ia,ja,am,km,lm->ijkl", v, ū, P, ū, v, optimize=True)
+    off = np.einsum("ia,ab,ka,lb,jb->ijkl", v, P, ū, v, ū, optimize=True)
+    return np.linalg.det(u) * np.linalg.det(vh) * (diagonal - off)
+
+
+def _third_derivative(x, y, dx):
+    raise EinsumgradError("the third derivative of det (the derivative of adj's Jacobian) is not implemented")
 
 
 def _erf(a):
@@ -176,10 +221,12 @@ _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
 _SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
 
 matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), transposes=True)
-# adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
-matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", function("inv")(x), dx, y)
-                - einsum("ka,ab...,bl->kl...", function("inv")(x), dx, y), transposes=True)
-matrix_function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
+# adj is a polynomial, its Jacobian defined everywhere: the Hessian of det is that of a singular matrix too
+matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ijkl,kl...->ij...", function("adj_jacobian")(x), dx),
+                transposes=True)
+matrix_function("adj_jacobian", _adjugate_jacobian, _third_derivative, result_shape=lambda dims: _square(dims) * 2,
+                public=False)
+matrix_function("det", _in_linalg_dtype(np.linalg.det), lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
                 result_shape=_SCALAR)
-matrix_function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),
+matrix_function("logdet", _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]), lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),
                 result_shape=_SCALAR, holomorphic=False)

@@ -197,3 +197,33 @@ def test_norm_takes_axis_and_keepdims_as_numpy():
     assert str(eg.norm(X, axis=1)) == "y[i] = norm(X, axis=1)[i]" and str(eg.norm(X, axis=(0, 1))) == "y = ‖X‖"
     hessian = eg.evaluate(eg.hessian(eg.sum(eg.norm(X, axis=1)), X), X=a)
     np.testing.assert_allclose(hessian, jax.hessian(lambda t: jnp.linalg.norm(t, axis=1).sum())(a), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.longdouble, np.clongdouble])
+def test_matrix_functions_take_the_dtypes_numpy_linalg_lacks(dtype):
+    """float16 and longdouble raised NumPy's TypeError; they are computed in float32/float64 and come back as given."""
+    A, m = eg.tensor("A", 2), np.array([[2.0, 1.0], [1.0, 3.0]])
+    exprs = [eg.inv(A), eg.det(A), eg.adj(A), eg.hessian(eg.det(A), A)]
+    if not np.issubdtype(dtype, np.complexfloating):  # logdet is not holomorphic
+        exprs += [eg.logdet(A), eg.grad(eg.logdet(A), A)]
+    for e in exprs:
+        got = eg.evaluate(e, A=m.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got.astype(complex), eg.evaluate(e, A=m), rtol=1e-2 if dtype == np.float16 else 1e-14)
+
+
+def test_the_hessian_of_det_at_a_singular_matrix():
+    """det is a polynomial: its Hessian exists everywhere (it was refused where inv(A) does not exist)."""
+    A = eg.tensor("A", 2)
+    levi_civita = np.zeros((3, 3, 3))
+    for p in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        levi_civita[p], levi_civita[p[::-1]] = 1, -1
+
+    def det3(a):  # the polynomial itself, which jax differentiates anywhere
+        return jnp.einsum("ijk,i,j,k->", levi_civita, a[0], a[1], a[2])
+
+    regular = np.random.default_rng(1).standard_normal((3, 3))
+    for m in (regular, np.outer([1.0, 2, 3], [1.0, -1, 2]), np.diag([1.0, 0, 0]), np.zeros((3, 3))):
+        np.testing.assert_allclose(eg.evaluate(eg.hessian(eg.det(A), A), A=m), jax.hessian(det3)(m), atol=1e-12)
+    with pytest.raises(eg.EinsumgradError, match="third derivative of det"):
+        eg.jacobian(eg.hessian(eg.det(A), A), A)

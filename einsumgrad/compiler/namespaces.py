@@ -31,6 +31,9 @@ FORMULAS.update({
     "logdet": lambda xp, x: xp.linalg.slogdet(x)[1],
     # adj(A) = det(A) inv(A): for an invertible A only (einsumgrad's NumPy adj covers singular A too)
     "adj": lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x),
+    # ∂adj(A)[i,j]/∂A[k,l] = det(A) (inv[l,k] inv[i,j] - inv[i,k] inv[l,j]), for an invertible A likewise
+    "adj_jacobian": lambda xp, x: xp.linalg.det(x) * (xp.einsum("lk,ij->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))
+                                                      + -xp.einsum("ik,lj->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))),
 })
 TORCH = {  # where torch spells a function differently
     "sigmoid": lambda xp, x: xp.sigmoid(x),
