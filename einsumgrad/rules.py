@@ -129,8 +129,12 @@ def _third_derivative(x, y, dx):
 
 def _erf(a):
     """The error function: SciPy's where SciPy is installed (it is not a dependency), else ``math.erf`` entry by entry,
-    exact to the last bit and slower."""
-    return _erf_ufunc()(a)
+    exact to the last bit and slower, for real input only (erf is entire; SciPy's takes complex input too)."""
+    erf = _erf_ufunc()
+    if np.iscomplexobj(a) and isinstance(erf, np.vectorize):
+        raise EinsumgradError("erf of complex input needs SciPy (scipy.special.erf), which is not installed; "
+                              "einsumgrad's own erf is for real input")
+    return erf(a)
 
 
 @cache
@@ -208,7 +212,7 @@ elementwise("sinh", np.sinh, lambda x, y: function("cosh")(x))
 elementwise("cosh", np.cosh, lambda x, y: function("sinh")(x))
 elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
 elementwise("expm1", np.expm1, lambda x, y: y + 1)
-elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * function("exp")(-x**2), holomorphic=False)
+elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * function("exp")(-x**2))
 register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
 register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
 # the identity on finite numbers, ±inf <-> ± the largest finite one: printed as their argument

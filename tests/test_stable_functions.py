@@ -227,3 +227,15 @@ def test_the_hessian_of_det_at_a_singular_matrix():
         np.testing.assert_allclose(eg.evaluate(eg.hessian(eg.det(A), A), A=m), jax.hessian(det3)(m), atol=1e-12)
     with pytest.raises(eg.EinsumgradError, match="third derivative of det"):
         eg.jacobian(eg.hessian(eg.det(A), A), A)
+
+
+def test_erf_of_complex_input(monkeypatch):
+    """erf is entire: complex input is computed by SciPy's erf (jax's needs SciPy); without SciPy, a clear error."""
+    pytest.importorskip("scipy")
+    z = np.array([1 + 1j, -0.5 + 2j, 3 - 0.1j])
+    got = eg.evaluate(eg.erf(x), x=z)
+    np.testing.assert_allclose(got[0], 1.3161512816979477 + 0.19045346923783471j, rtol=1e-14)
+    np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(eg.erf(x)), x), x=z), 2 / np.sqrt(np.pi) * np.exp(-z**2))
+    monkeypatch.setattr("einsumgrad.rules._erf_ufunc", lambda: np.vectorize(lambda v: v, otypes=[float]))
+    with pytest.raises(eg.EinsumgradError, match=r"erf of complex input needs SciPy"):
+        eg.evaluate(eg.erf(x), x=z)
