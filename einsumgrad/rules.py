@@ -61,7 +61,7 @@ def _require_square(sizes):
 
 def _in_linalg_dtype(impl: Callable) -> Callable:
     """``impl`` (over NumPy's linalg) for the dtypes linalg lacks too: float16 is computed in float32, longdouble in
-    float64 (so to double precision only), ints in float64; the result has the input's floating dtype.
+    float64 (so to double precision only); the result has the input's dtype.
 
     >>> _in_linalg_dtype(np.linalg.inv)(np.eye(2, dtype=np.float16)).dtype
     dtype('float16')
@@ -117,9 +117,9 @@ def _adjugate_jacobian(a):
     u, s, vh = np.linalg.svd(a)
     others = ~np.eye(len(s), dtype=bool)
     P = np.prod(np.where(others[:, None, :] & others[None, :, :], s, 1), axis=-1) * others
-    v, ū = vh.conj().T, u.conj()
-    diagonal = np.einsum("ia,ja,am,km,lm->ijkl", v, ū, P, ū, v, optimize=True)
-    off = np.einsum("ia,ab,ka,lb,jb->ijkl", v, P, ū, v, ū, optimize=True)
+    v, u_bar = vh.conj().T, u.conj()
+    diagonal = np.einsum("ia,ja,am,km,lm->ijkl", v, u_bar, P, u_bar, v, optimize=True)
+    off = np.einsum("ia,ab,ka,lb,jb->ijkl", v, P, u_bar, v, u_bar, optimize=True)
     return np.linalg.det(u) * np.linalg.det(vh) * (diagonal - off)
 
 
@@ -184,8 +184,8 @@ def _from_finite(a):
 
 
 def _sigmoid(a):
-    """``1 / (1 + e⁻ᵃ)``, as ``eᵃ / (1 + eᵃ)`` where ``Re a < 0``: nothing overflows, and a small value keeps its
-    digits (``sigmoid(-40)`` is 4.2e-18, not 0 as ``(1 + tanh(a/2)) / 2`` would give)."""
+    """``1 / (1 + e⁻ᵃ)``, as ``eᵃ / (1 + eᵃ)`` where ``Re a < 0``: nothing overflows, and a small value keeps
+    its digits (``sigmoid(-40)`` is 4.2e-18, not 0 as ``(1 + tanh(a/2)) / 2`` would give)."""
     negative = np.real(a) < 0
     e = np.exp(np.where(negative, a, -a))
     return np.where(negative, e, 1) / (1 + e)
@@ -230,7 +230,8 @@ matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ijkl,kl...->ij...", f
                 transposes=True)
 matrix_function("adj_jacobian", _adjugate_jacobian, _third_derivative, result_shape=lambda dims: _square(dims) * 2,
                 public=False)
-matrix_function("det", _in_linalg_dtype(np.linalg.det), lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
-                result_shape=_SCALAR)
-matrix_function("logdet", _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]), lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),
-                result_shape=_SCALAR, holomorphic=False)
+matrix_function("det", _in_linalg_dtype(np.linalg.det),
+                lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx), result_shape=_SCALAR)
+matrix_function("logdet", _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
+                lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx), result_shape=_SCALAR,
+                holomorphic=False)

@@ -209,7 +209,8 @@ def test_matrix_functions_take_the_dtypes_numpy_linalg_lacks(dtype):
     for e in exprs:
         got = eg.evaluate(e, A=m.astype(dtype))
         assert got.dtype == dtype
-        np.testing.assert_allclose(got.astype(complex), eg.evaluate(e, A=m), rtol=1e-2 if dtype == np.float16 else 1e-14)
+        rtol = 1e-2 if dtype == np.float16 else 1e-14
+        np.testing.assert_allclose(got.astype(complex), eg.evaluate(e, A=m), rtol=rtol)
 
 
 def test_the_hessian_of_det_at_a_singular_matrix():
