@@ -347,6 +347,9 @@ def apply(name: str, x, *params) -> Expr:
         with np.errstate(all="ignore"):
             return constant(fn.impl(np.asarray(c, dtype=complex if isinstance(c, complex) else float), *params).item(),
                             x.dims)
+    inner = _call_read(x)
+    if inner is not None and inner.fn in fn.of:  # an identity that is stabler: log(sigmoid(u)) = -softplus(-u)
+        return fn.of[inner.fn](inner.arg, *inner.params)
     dims = fn.result_shape(x.dims, *params)
     out = fresh(len(dims), ())
     return shallow(Expr(out, dims, (Term(1, (Ref(Call(name, x, tuple(params), dims), out),)),)))
@@ -385,6 +388,15 @@ def _substituted(t: Term, var: Var, value: Expr, new: dict, out) -> list[Term]:
             parts = (Term(1, (Ref(new.get(f.node, f.node), f.idx) if isinstance(f, Ref) else f,)),)
         terms = [Term(a.coef * b.coef, a.factors + b.factors) for a in terms for b in parts]
     return terms
+
+
+def _call_read(x: Expr) -> Call | None:
+    """The call ``x`` is, read whole at its own indices (``sigmoid(u)``); None for any other expression."""
+    (t,) = x.terms if len(x.terms) == 1 else (None,)
+    if t is None or t.coef != 1 or len(t.factors) != 1:
+        return None
+    (f,) = t.factors
+    return f.node if isinstance(f, Ref) and isinstance(f.node, Call) and f.idx == x.out else None
 
 
 def sum(x, axis=None, keepdims: bool = False) -> Expr:  # noqa: A001 - mirrors numpy.sum

@@ -52,7 +52,7 @@ class _Source:
     source of the result, so that a formula over a namespace (``namespaces.FORMULAS``) writes itself.
 
     >>> print(namespaces.FORMULAS["sigmoid"](_Source("np"), _Source("z1")))
-    0.5 * (np.tanh(0.5 * z1) + 1)
+    np.exp(-np.logaddexp(0, -z1))
     """
 
     def __init__(self, text: str, atom: bool = True):
@@ -95,6 +95,9 @@ class _Source:
     def __rmul__(self, other):
         return self._binary("*", other, True)
 
+    def __neg__(self):
+        return _Source(f"-{self._operand()}", atom=False)
+
     def __pow__(self, other):
         return self._binary("**", other)
 
@@ -108,7 +111,7 @@ def _literal(value) -> str:
     """Source text of a formula's operand: source as it is, a tuple of ints, a number."""
     if isinstance(value, _Source):
         return value.text
-    return repr(value) if isinstance(value, tuple) else _number(value)
+    return repr(value) if isinstance(value, (tuple, str)) else _number(value)
 
 
 def _entry(e) -> str:
@@ -367,7 +370,7 @@ class _Writer:
 
     def call(self, node: Call) -> None:
         formula = namespaces.formula(self.backend.name, node.fn)
-        if node.fn == "adj":
+        if node.fn in ("adj", "adj_jacobian"):
             self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
         value = formula(_Source(self.xp), _Source(self.names[node.arg]), *node.params)
         self.lines.append(f"{self.names[node]} = {value}")

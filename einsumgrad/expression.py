@@ -210,6 +210,17 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     return _handle(name)
 
 
+def registered(name: str) -> Callable[[Expression], Expression]:
+    """The handle of a registered function, internal ones included: how derivative rules call
+    ``adj_jacobian`` or ``step``, which the public :func:`function` keeps for einsumgrad.
+
+    >>> print(registered("step")(tensor("x", 1)))
+    y[i] = step(x[i])
+    """
+    functions.get(name)  # an unknown name is an error that lists the known ones
+    return _handle(name)
+
+
 @cache(maxsize=1024)
 def _handle(name: str) -> Callable[[Expression], Expression]:
     fn = functions.get(name)

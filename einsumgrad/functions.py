@@ -12,8 +12,8 @@ README) reads them from :data:`REGISTRY`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 from .errors import EinsumgradError
 
@@ -40,6 +40,8 @@ class Function:
     uses instead of its Jacobian. A function that ``transposes`` (``f(xᵀ) = f(x)ᵀ``) of a symmetric
     matrix is symmetric. ``bind(dim, *params)`` gives the params with the axis lengths among them
     (a :data:`~einsumgrad.ir.Dim` each) made ints by ``dim``, at evaluation (``reshape``'s target).
+    ``of`` maps the name of an inner function ``g`` to ``(u, *params) -> f(g(u))``, an identity that
+    ``f`` of a ``g`` call is built as because it is stabler: ``log(sigmoid(u)) = -softplus(-u)`` is -800 at ``u = -800``, where ``sigmoid(u)`` underflows to 0.
     """
 
     name: str
@@ -59,6 +61,7 @@ class Function:
     vjp: Callable | None = None
     transposes: bool = False
     bind: Callable = lambda dim, *params: params
+    of: Mapping[str, Callable] = field(default_factory=dict)
 
     @property
     def elementwise(self) -> bool:

@@ -192,6 +192,9 @@ def _call(node: Call, idx, names) -> _Item:
             base = inner if _atomic(inner) else f"({inner})"
             power = "⁻¹" if c == -1 and not idx else "^∘" + _num(c) if idx else _num(c).translate(_SUP)
             return _Item(base + power, idx, True)
+        if fn.show is not None:
+            text = fn.show(node.fn, inner, node.params, 0)
+            return _Item(text if _atomic(text) else f"({text})", idx, True)
         return _Item(f"{node.fn}({inner})", idx, True)
     arg = _notation(node.arg)
     base = arg if _atomic(arg) else f"({arg})"

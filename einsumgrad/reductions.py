@@ -99,15 +99,15 @@ def _log_softmax_jvp(x, y, dx, axes_):
 
 def _unit_jvp(x, y, dx, axes_):
     """``d(x/‖x‖) = (dx - u ⊙ Σ u ⊙ dx) / ‖x‖`` with ``u = x/‖x‖``."""
-    i, s, _, e, dims = _indices(x, dx, axes_)
+    i, s, r, e, dims = _indices(x, dx, axes_)
     projected = add(dx, scale(_read([(y, i), (y, s), (dx, s + e)], i + e, dims), -1))
-    return _read([(apply("inverse_norm", x, axes_), ()), (projected, i + e)], i + e, dims)
+    return _read([(apply("inverse_norm", x, axes_), r), (projected, i + e)], i + e, dims)
 
 
 def _inverse_norm_jvp(x, y, dx, axes_):
     """``d(1/‖x‖) = -Σ u ⊙ dx / ‖x‖²``."""
-    i, _, _, e, dims = _indices(x, dx, axes_)
-    return scale(_read([(power(y, 2), ()), (apply("unit", x, axes_), i), (dx, i + e)], e, dims), -1)
+    i, _, r, e, dims = _indices(x, dx, axes_)
+    return scale(_read([(power(y, 2), r), (apply("unit", x, axes_), i), (dx, i + e)], r + e, dims), -1)
 
 
 def _zero_jvp(x, y, dx, axes_):
@@ -119,19 +119,28 @@ def _keep(numpy_reduction):
     return lambda a, axes_: numpy_reduction(a, axis=axes_, keepdims=True)
 
 
+def _shifted(a, axes_):
+    """``a - max(a)`` along the axes, and that maximum; 0 wherever ``a`` is the maximum, so that a row of -inf
+    (or with +inf) gives no ``inf - inf``: ``logsumexp`` of a row of -inf is -inf, and its ``softmax`` the limit
+    of a row of equal entries, uniform (one-hot on the +inf entries of a row that has them)."""
+    top = _keep(np.max)(a, axes_)
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced
+        return np.where(a == top, 0, a - top), top
+
+
 def _softmax(a, axes_):
-    e = np.exp(a - _keep(np.max)(a, axes_))
+    e = np.exp(_shifted(a, axes_)[0])
     return e / _keep(np.sum)(e, axes_)
 
 
 def _log_softmax(a, axes_):
-    shifted = a - _keep(np.max)(a, axes_)
+    shifted = _shifted(a, axes_)[0]
     return shifted - np.log(_keep(np.sum)(np.exp(shifted), axes_))
 
 
 def _logsumexp(a, axes_):
-    top = _keep(np.max)(a, axes_)
-    return np.squeeze(top + np.log(_keep(np.sum)(np.exp(a - top), axes_)), axis=axes_)
+    shifted, top = _shifted(a, axes_)
+    return np.squeeze(top + np.log(_keep(np.sum)(np.exp(shifted), axes_)), axis=axes_)
 
 
 def _is_extreme(numpy_reduction):
@@ -170,7 +179,8 @@ def _stochastic(a, axes_):
 
 
 def _unit_show(name, argument, params, rank) -> str:
-    return f"{argument} / ‖{argument}‖" if atomic(argument) else f"({argument}) / ‖{argument}‖"
+    size = _norm_show(lambda n: n)(name, argument, params, rank)
+    return f"{argument} / {size}" if atomic(argument) else f"({argument}) / {size}"
 
 
 def _nonempty(name: str):
@@ -196,7 +206,7 @@ def _build(name: str, default_axis):
     return build
 
 
-def _build_extreme(name: str):
+def _build_reduction(name: str, note: str = ""):
     """``name(x, axis=None, keepdims=False)``, as NumPy's."""
 
     def build(x, axis=None, keepdims=False):
@@ -212,15 +222,20 @@ def _build_extreme(name: str):
         return product([(reduced, _reduced(i, axes_))], i, dims)
 
     build.__name__ = name
-    build.__doc__ = (f"``{name}(x, axis=None, keepdims=False)`` as NumPy's; at a tie of k entries each gets 1/k of "
-                     "the gradient. See einsumgrad.reductions.")
+    build.__doc__ = f"``{name}(x, axis=None, keepdims=False)`` as NumPy's{note}. See einsumgrad.reductions."
     return build
 
 
-def _norm_build(x):
-    """``norm(x)``: the 2-norm of a vector, the Frobenius norm of a matrix (of every entry of a tensor)."""
-    x = as_expr(x)
-    return apply("norm", x, axes(x.ndim, None))
+_TIES = "; at a tie of k entries each gets 1/k of the gradient"
+
+
+def _norm_show(text):
+    """``‖x‖`` along every axis (printed as ``text(‖x‖)``), else ``norm(x, axis=…)``."""
+
+    def show(name: str, argument: str, params: tuple, rank: int) -> str:
+        return text(_show(_default)("norm", argument, params, rank).replace(f"norm({argument})", f"‖{argument}‖"))
+
+    return show
 
 
 _REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
@@ -237,15 +252,15 @@ along("stochastic", _stochastic, lambda x, y, dx, axes_: dx, build=_build("stoch
 along("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST))
 along("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None), show=_show(_default),
       **_REDUCE)
-along("max", lambda a, axes_: np.max(a, axis=axes_), _weighted_sum("ismax"), build=_build_extreme("max"),
+along("max", lambda a, axes_: np.max(a, axis=axes_), _weighted_sum("ismax"), build=_build_reduction("max", _TIES),
       show=_show(_default), smooth=False, **_REDUCE)
-along("min", lambda a, axes_: np.min(a, axis=axes_), _weighted_sum("ismin"), build=_build_extreme("min"),
+along("min", lambda a, axes_: np.min(a, axis=axes_), _weighted_sum("ismin"), build=_build_reduction("min", _TIES),
       show=_show(_default), smooth=False, **_REDUCE)
 along("ismax", _is_extreme(np.max), _zero_jvp, show=_show(_default), public=False)
 along("ismin", _is_extreme(np.min), _zero_jvp, show=_show(_default), public=False)
 # the norm of nothing is 0: no check of lengths
-register(Function("norm", _norm, _weighted_sum("unit"), build=_norm_build, show=lambda name, a, p, r: f"‖{a}‖",
-                  smooth=False, holomorphic=False, **_REDUCE))
+register(Function("norm", _norm, _weighted_sum("unit"), build=_build_reduction("norm", ", the 2-norm (Frobenius "
+                  "along several axes)"), show=_norm_show(lambda n: n), smooth=False, holomorphic=False, **_REDUCE))
 register(Function("unit", _unit, _unit_jvp, show=_unit_show, public=False, holomorphic=False))
-register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp, show=lambda name, a, p, r: f"1 / ‖{a}‖",
+register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp, show=_norm_show(lambda n: f"1 / {n}"),
                   public=False, holomorphic=False, **_REDUCE))

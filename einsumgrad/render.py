@@ -266,6 +266,9 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
+        if get(node.fn).show is not None:
+            text = get(node.fn).show(node.fn, inner, node.params, 0)
+            return text if atomic(text) else f"({text})"
         if style.latex:
             return rf"\{node.fn}\left({inner}\right)" if node.fn in _LATEX_FUNCTIONS else rf"\operatorname{{{node.fn}}}\left({inner}\right)"
         return f"{node.fn}({inner})"

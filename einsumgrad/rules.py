@@ -12,14 +12,14 @@ after the argument's own (spelled ``...`` in the einsum).
 from __future__ import annotations
 
 import math
-from functools import cache
+from functools import cache, partial
 from typing import Callable
 
 import numpy as np
 
-from .algebra import add, apply, as_expr, hadamard, scale
+from .algebra import add, apply, as_expr, constant, hadamard, multiply, scale
 from .errors import EinsumgradError, ShapeError
-from .expression import Expression, einsum, function
+from .expression import Expression, einsum, registered
 from .functions import Function, register
 from .ir import Expr
 
@@ -76,6 +76,26 @@ def _require_square(sizes):
         raise ShapeError(f"inv/det/logdet need a square matrix, got shape {sizes[0]}x{sizes[1]}")
 
 
+def _in_linalg_dtype(impl: Callable) -> Callable:
+    """``impl`` (over NumPy's linalg) for the dtypes linalg lacks too: float16 is computed in float32, longdouble in
+    float64 (so to double precision only); the result has the input's dtype.
+
+    >>> _in_linalg_dtype(np.linalg.inv)(np.eye(2, dtype=np.float16)).dtype
+    dtype('float16')
+    """
+
+    def run(a):
+        a = np.asarray(a)
+        if a.dtype in (np.float16, np.longdouble, np.clongdouble) and a.dtype not in (np.float64, np.complex128):
+            wide = np.complex128 if np.iscomplexobj(a) else np.float32 if a.dtype == np.float16 else np.float64
+            return np.asarray(impl(a.astype(wide))).astype(a.dtype)
+        return impl(a)
+
+    run.__name__ = run.__qualname__ = getattr(impl, "__name__", "impl")
+    return run
+
+
+@_in_linalg_dtype
 def _inv(a):
     try:
         return np.linalg.inv(a)
@@ -84,6 +104,7 @@ def _inv(a):
                               "is undefined there") from None
 
 
+@_in_linalg_dtype
 def _adjugate(a):
     """``adj(A)``, defined for singular ``A`` too: with ``A = U S Vᴴ``, ``adj(A) = det(U) det(Vᴴ) V adj(S) Uᴴ``,
     where ``adj(S)`` is diagonal with the products of all singular values but one.
@@ -100,10 +121,38 @@ def _adjugate(a):
     return scale * (vh.conj().T * (before * after)) @ u.conj().T
 
 
+@_in_linalg_dtype
+def _adjugate_jacobian(a):
+    """``J[i,j,k,l] = ∂adj(A)[i,j]/∂A[k,l]``, defined for singular ``A`` too (the Hessian of ``det``): with
+    ``A = U S Vᴴ`` and ``F = Uᴴ dA V``, ``d adj(A) = det(U) det(Vᴴ) V d adj(S) Uᴴ``, where ``d adj(S)[a,a] =
+    Σ_m P[a,m] F[m,m]`` and ``d adj(S)[a,b] = -P[a,b] F[a,b]`` for ``a ≠ b``, ``P[a,b]`` the product of the
+    singular values but the a-th and b-th (and ``P[a,a] = 0``).
+
+    >>> _adjugate_jacobian(np.zeros((2, 2)))[:, :, 1, 1]  # adj of a 2x2 is linear: adj(A)[0,0] = A[1,1]
+    array([[1., 0.],
+           [0., 0.]])
+    """
+    u, s, vh = np.linalg.svd(a)
+    others = ~np.eye(len(s), dtype=bool)
+    P = np.prod(np.where(others[:, None, :] & others[None, :, :], s, 1), axis=-1) * others
+    v, u_bar = vh.conj().T, u.conj()
+    diagonal = np.einsum("ia,ja,am,km,lm->ijkl", v, u_bar, P, u_bar, v, optimize=True)
+    off = np.einsum("ia,ab,ka,lb,jb->ijkl", v, P, u_bar, v, u_bar, optimize=True)
+    return np.linalg.det(u) * np.linalg.det(vh) * (diagonal - off)
+
+
+def _third_derivative(x, y, dx):
+    raise EinsumgradError("the third derivative of det (the derivative of adj's Jacobian) is not implemented")
+
+
 def _erf(a):
     """The error function: SciPy's where SciPy is installed (it is not a dependency), else ``math.erf`` entry by entry,
-    exact to the last bit and slower."""
-    return _erf_ufunc()(a)
+    exact to the last bit and slower, for real input only (erf is entire; SciPy's takes complex input too)."""
+    erf = _erf_ufunc()
+    if np.iscomplexobj(a) and isinstance(erf, np.vectorize):
+        raise EinsumgradError("erf of complex input needs SciPy (scipy.special.erf), which is not installed; "
+                              "einsumgrad's own erf is for real input")
+    return erf(a)
 
 
 @cache
@@ -116,54 +165,91 @@ def _erf_ufunc() -> Callable:
 
 
 def _maximum(a, b):
-    """``maximum(a, b)`` elementwise, built as ``b + relu(a - b)`` (its value exact up to one rounding): where
-    ``a == b`` each argument gets half the gradient, as ``relu'(0) = 1/2``."""
-    return add(b, apply("relu", add(a, scale(b, -1))))
+    """``maximum(a, b)`` elementwise: ``relu`` where either is 0, else ``a step(a - b) + b step(b - a)`` (see
+    :func:`_pick`). Where ``a == b`` each argument gets half the gradient, as ``step(0) = 1/2``."""
+    return _pick(a, b, 1)
 
 
 def _minimum(a, b):
-    """``minimum(a, b)`` elementwise, built as ``a - relu(a - b)``: where ``a == b`` each argument gets half the
+    """``minimum(a, b)`` elementwise: ``a step(b - a) + b step(a - b)``; where ``a == b`` each gets half the
     gradient."""
-    return add(a, scale(apply("relu", add(a, scale(b, -1))), -1))
+    return _pick(a, b, -1)
+
+
+def _pick(a, b, sign: int):
+    """``a step(sign (a - b)) + b step(sign (b - a))``, exact: the rounding of ``a - b`` reaches only the steps,
+    so ``maximum(1, -1e17)`` is 1. Each argument passes through ``to_finite`` first (±inf as ± the largest
+    finite number), so that a losing infinity is multiplied by 0, not ∞ · 0, and ``from_finite`` gives the
+    infinities back: ``maximum(x, -inf) = x``, ``maximum(inf, inf) = inf``. (A finite argument equal to ± the
+    largest float comes back as ±inf.)"""
+    a, b = as_expr(a), as_expr(b)
+    for x, other in ((a, b), (b, a)):
+        if other == constant(0):  # maximum(x, 0) = relu(x), minimum(x, 0) = -relu(-x)
+            return scale(apply("relu", scale(x, sign)), sign)
+    a, b = apply("to_finite", a), apply("to_finite", b)
+    gap = scale(add(a, scale(b, -1)), sign)
+    return apply("from_finite", add(multiply(a, apply("step", gap)), multiply(b, apply("step", scale(gap, -1)))))
+
+
+def _to_finite(a):
+    big = np.finfo(a.dtype).max
+    return np.clip(a, -big, big)
+
+
+def _from_finite(a):
+    big = np.finfo(a.dtype).max
+    return np.where(np.abs(a) == big, np.copysign(np.inf, a), a)
 
 
 def _sigmoid(a):
-    return 0.5 * (np.tanh(0.5 * a) + 1)  # stable for large |a|
+    """``1 / (1 + e⁻ᵃ)``, as ``eᵃ / (1 + eᵃ)`` where ``Re a < 0``: nothing overflows, and a small value keeps
+    its digits (``sigmoid(-40)`` is 4.2e-18, not 0 as ``(1 + tanh(a/2)) / 2`` would give)."""
+    negative = np.real(a) < 0
+    e = np.exp(np.where(negative, a, -a))
+    return np.where(negative, e, 1) / (1 + e)
 
 
 elementwise("exp", np.exp, lambda x, y: y)
-elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0))
+elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0), of={
+    "sigmoid": lambda u: scale(apply("softplus", scale(u, -1)), -1), "softmax": partial(apply, "log_softmax")})
 elementwise("tanh", np.tanh, lambda x, y: 1 - y**2)
 elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
-elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: function("sigmoid")(x), holomorphic=False)
-elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: function("step")(x), smooth=False, holomorphic=False)
+elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: registered("sigmoid")(x), holomorphic=False)
+elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: registered("step")(x), smooth=False, holomorphic=False)
 elementwise("step", lambda a: np.heaviside(a, 0.5), lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("abs", np.abs, lambda x, y: function("sign")(x), smooth=False, holomorphic=False)
+elementwise("abs", np.abs, lambda x, y: registered("sign")(x), smooth=False, holomorphic=False)
 elementwise("sign", np.sign, lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("sin", np.sin, lambda x, y: function("cos")(x))
-elementwise("cos", np.cos, lambda x, y: -function("sin")(x))
+elementwise("sin", np.sin, lambda x, y: registered("cos")(x))
+elementwise("cos", np.cos, lambda x, y: -registered("sin")(x))
 elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
 elementwise("tan", np.tan, lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
 elementwise("arcsin", np.arcsin, lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9))
 elementwise("arccos", np.arccos, lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9))
 elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x**2))
-elementwise("sinh", np.sinh, lambda x, y: function("cosh")(x))
-elementwise("cosh", np.cosh, lambda x, y: function("sinh")(x))
+elementwise("sinh", np.sinh, lambda x, y: registered("cosh")(x))
+elementwise("cosh", np.cosh, lambda x, y: registered("sinh")(x))
 elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
 elementwise("expm1", np.expm1, lambda x, y: y + 1)
-elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * function("exp")(-x**2), holomorphic=False)
+elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * registered("exp")(-x**2))
 register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
 register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
+# the identity on finite numbers, ±inf <-> ± the largest finite one: printed as their argument
+_IDENTITY = dict(show=lambda name, argument, params, rank: argument, public=False, holomorphic=False)
+elementwise("to_finite", _to_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
+elementwise("from_finite", _from_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
 elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
 
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
 _SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
 
 matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), transposes=True)
-# adj = det · inv, so d adj = tr(inv dX) adj − inv dX adj (a rule for nonsingular X; adj itself is defined everywhere)
-matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ba,ab...,kl->kl...", function("inv")(x), dx, y)
-                - einsum("ka,ab...,bl->kl...", function("inv")(x), dx, y), transposes=True)
-matrix_function("det", np.linalg.det, lambda x, y, dx: einsum("ba,ab...->...", function("adj")(x), dx),
-                result_shape=_SCALAR)
-matrix_function("logdet", lambda a: np.linalg.slogdet(a)[1], lambda x, y, dx: einsum("ba,ab...->...", function("inv")(x), dx),
-                result_shape=_SCALAR, holomorphic=False)
+# adj is a polynomial, its Jacobian defined everywhere: the Hessian of det is that of a singular matrix too
+matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ijkl,kl...->ij...", registered("adj_jacobian")(x), dx),
+                transposes=True)
+matrix_function("adj_jacobian", _adjugate_jacobian, _third_derivative, result_shape=lambda dims: _square(dims) * 2,
+                public=False)
+matrix_function("det", _in_linalg_dtype(np.linalg.det),
+                lambda x, y, dx: einsum("ba,ab...->...", registered("adj")(x), dx), result_shape=_SCALAR)
+matrix_function("logdet", _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
+                lambda x, y, dx: einsum("ba,ab...->...", registered("inv")(x), dx), result_shape=_SCALAR,
+                holomorphic=False)

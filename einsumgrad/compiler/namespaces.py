@@ -20,7 +20,9 @@ _ELEMENTWISE = ("exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "sign", "tan"
                "cosh", "log1p", "expm1")
 FORMULAS: dict[str, Callable] = {name: (lambda name: lambda xp, x: getattr(xp, name)(x))(name) for name in _ELEMENTWISE}
 FORMULAS.update({
-    "sigmoid": lambda xp, x: 0.5 * (xp.tanh(0.5 * x) + 1),  # stable for large |x|
+    "sigmoid": lambda xp, x: xp.exp(-xp.logaddexp(0, -x)),  # exp(-softplus(-x)): no overflow, no cancellation
+    "to_finite": lambda xp, x: xp.clip(x, -xp.finfo(x.dtype).max, xp.finfo(x.dtype).max),
+    "from_finite": lambda xp, x: xp.where(xp.equal(xp.abs(x), xp.finfo(x.dtype).max), xp.copysign(xp.inf, x), x),
     "softplus": lambda xp, x: xp.logaddexp(0, x),
     "relu": lambda xp, x: xp.maximum(x, 0),
     "step": lambda xp, x: xp.heaviside(x, 0.5),
@@ -32,11 +34,15 @@ FORMULAS.update({
     "adj": lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x),
     "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1]), *params[:3]),
     "reshape": lambda xp, x, lead, target: x.reshape(tuple(target) + x.shape[lead:]),  # a tangent's axes kept
+    # ∂adj(A)[i,j]/∂A[k,l] = det(A) (inv[l,k] inv[i,j] - inv[i,k] inv[l,j]), for an invertible A likewise
+    "adj_jacobian": lambda xp, x: xp.linalg.det(x) * (xp.einsum("lk,ij->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))
+                                                      + -xp.einsum("ik,lj->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))),
 })
 TORCH = {  # where torch spells a function differently
     "sigmoid": lambda xp, x: xp.sigmoid(x),
     "softplus": lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)),
     "relu": lambda xp, x: xp.relu(x),
+    "from_finite": lambda xp, x: xp.where(xp.eq(xp.abs(x), xp.finfo(x.dtype).max), x * xp.inf, x),
     "step": lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)),
     "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], device=zeros.device), *params[:3]),
 }
