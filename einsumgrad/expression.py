@@ -18,6 +18,7 @@ from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
 from .ir import Expr, variables
+from .label import Label
 
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
@@ -26,19 +27,22 @@ REPR_LENGTH = 120  # characters of the printed form a repr shows
 class Expression:
     """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
     ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
-    one the node no longer reads (``Σ(a - a)``). Equality and hashing include all three."""
+    one the node no longer reads (``Σ(a - a)``); a derivative carries its ``label``
+    (:class:`~einsumgrad.label.Label`), which its name is printed from. Equality and hashing
+    include them all."""
 
-    __slots__ = ("node", "name", "tensors", "_h")
+    __slots__ = ("node", "name", "tensors", "label", "_h")
     __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
 
-    def __init__(self, node: Expr, name: str = "", tensors=frozenset()):
-        self.node, self.name = node, name
+    def __init__(self, node: Expr, name: str = "", tensors=frozenset(), label: Label | None = None):
+        self.node, self.label = node, label
+        self.name = name if label is None else render.left_side(label, (), render.UNICODE)
         self.tensors = frozenset(tensors) | {v.name for v in variables(node)}
-        self._h = hash((node, name, self.tensors))
+        self._h = hash((node, self.name, self.tensors, label))
 
     def __eq__(self, other):
-        return isinstance(other, Expression) and (self.node, self.name, self.tensors) == (
-            other.node, other.name, other.tensors)
+        return isinstance(other, Expression) and (self.node, self.name, self.tensors, self.label) == (
+            other.node, other.name, other.tensors, other.label)
 
     def __hash__(self):
         return self._h
@@ -68,7 +72,7 @@ class Expression:
         return Expression(Expr(n.out[::-1], n.dims[::-1], n.terms), tensors=self.tensors)
 
     def __str__(self):
-        return render.index_notation(self.node, name=self.name)
+        return render.index_notation(self.node, name=self.label or self.name)
 
     def __repr__(self):
         """Short whatever the size: the printed form if it fits on one line, else its head."""
@@ -86,11 +90,11 @@ class Expression:
 
     def ascii(self) -> str:
         """The expression in plain-ASCII index notation."""
-        return render.index_notation(self.node, ascii=True, name=self.name)
+        return render.index_notation(self.node, ascii=True, name=self.label or self.name)
 
     def latex(self) -> str:
         """The expression in LaTeX index notation."""
-        return render.latex(self.node, self.name)
+        return render.latex(self.node, self.label or self.name)
 
     def _repr_latex_(self):
         return f"${self.latex()}$"
@@ -116,13 +120,13 @@ class Expression:
         return styles[style]()
 
     def _vec(self) -> str:
-        parts = render.derivative_parts(self.name)
-        if parts is None or parts[0] != 1:
+        label = self.label
+        if label is None or not label.partial or label.order != 1:
             raise EinsumgradError("formula('vec') is for a first derivative made by eg.jacobian or eg.grad")
-        _, f, f_idx, x, x_idx, _ = parts
         dims = dict(zip(self.node.out, self.node.dims))
-        out = f_idx + x_idx
-        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(f_idx), f, x)
+        out = label.indices
+        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(label.f_idx),
+                                  label.f, label.variables[0])
 
     def einsum_terms(self) -> list[str]:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
