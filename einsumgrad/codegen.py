@@ -213,6 +213,8 @@ class _Writer:
 
     def result_name(self, expr: Expression) -> str:
         label = expr.label
+        if label is not None and label.direction:
+            return self.fresh("Hv")
         if label is not None and label.partial:
             xs = label.variables
             if len(xs) == 2 and xs[0] == xs[1] and not label.f_idx:
@@ -551,9 +553,9 @@ def _layout_note(e: Expression, vars) -> str:
     if label is None or not label.partial or label.f_idx or e.node.out != label.indices:
         return ""
     xs = label.variables
-    if len(xs) == 1:
-        return f", like {xs[0]}" if xs[0] in vars else ""
-    return f" ({' + '.join(f'{x}.shape' for x in xs)})"
+    if not set(xs) <= set(vars):
+        return ""
+    return f", like {xs[0]}" if len(xs) == 1 else f" ({' + '.join(f'{x}.shape' for x in xs)})"
 
 
 def _tied(nodes):

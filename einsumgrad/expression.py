@@ -11,6 +11,7 @@ y[i] = Σ_j W[i,j] x[j]
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from functools import wraps
 from typing import Callable
 
@@ -120,13 +121,15 @@ class Expression:
         return styles[style]()
 
     def _vec(self) -> str:
+        """The Jacobian of ``f`` (or of the derivative before, for ``∂²f/∂x∂y``) by the last variable."""
         label = self.label
-        if label is None or not label.partial or label.order != 1:
+        if label is None or not label.partial:
             raise EinsumgradError("formula('vec') is for a first derivative made by eg.jacobian or eg.grad")
         dims = dict(zip(self.node.out, self.node.dims))
-        out = label.indices
-        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(label.f_idx),
-                                  label.f, label.variables[0])
+        out, (x, x_idx) = label.indices, label.wrt[-1]
+        before = replace(label, wrt=label.wrt[:-1]).bare()
+        y = render.left_side(before, (), render.UNICODE) if before.wrt else label.f
+        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(out) - len(x_idx), y, x)
 
     def einsum_terms(self) -> list[str]:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""

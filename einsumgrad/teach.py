@@ -192,12 +192,13 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
     each simplification, and the matrix formula if there is one."""
     var = variable(wrt, expr)
     steps = [Step.equation("The expression, with its sums explicit", expr, label or "f", expr.out)]
-    shown = render.left_side(label, (), render.UNICODE) if isinstance(label, Label) else label
+    shown = label if not isinstance(label, Label) else render.left_side(label if label.partial else label.bare(), (),
+                                                                         render.UNICODE)
     name = shown if shown.isidentifier() else f"({shown})" if shown else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
-    base = label if isinstance(label, Label) else Label(name, f_idx=expr.out)
+    base = label if isinstance(label, Label) and label.partial else Label(name, f_idx=expr.out)
     lhs = base.by(var.name, wrt_idx)
     steps.append(Step.equation(f"Differentiate: the product rule over each factor that depends on {var.name}, "
                                "the chain rule through each function", raw, lhs))
