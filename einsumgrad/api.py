@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
+from .label import Label
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate
 from .simplify import simplify
@@ -73,13 +74,20 @@ def _relabelled(expr: Expr, indices) -> Expr:
     return simplify(Expr(names, expr.dims, instantiate(expr, names, names)))
 
 
-def _derived(node: Expr, f: Expression, name: str) -> Expression:
-    """A derivative of ``f``, named for printing, accepting the arrays ``f`` accepts."""
-    return Expression(node, name, f.tensors)
+def _derived(node: Expr, f: Expression, label: Label) -> Expression:
+    """A derivative of ``f`` with its label, accepting the arrays ``f`` accepts."""
+    return Expression(node, tensors=f.tensors, label=label)
 
 
 def _label(f: Expression) -> str:
     return f.name if f.name and f.name.isidentifier() else "f"
+
+
+def _of(f: Expression, out) -> Label:
+    """What ``f`` is (its label, or ``f`` itself by its name), its indices renamed to ``out``, the
+    first axes of a derivative of ``f``."""
+    base = f.label or Label(_label(f), f_idx=f.node.out)
+    return base.renamed(dict(zip(f.node.out, out)))
 
 
 def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
@@ -96,20 +104,20 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
     var = _variable(wrt, f)
     jac = _relabelled(along(derivative(f.node, var), var, f.ndim), indices)
-    name = render.derivative_name(_label(f), jac.out[: f.ndim], var.name, jac.out[f.ndim :])
-    return _derived(_laid_out(jac, layout, f.ndim, name), f, name)
+    label = _of(f, jac.out[: f.ndim]).by(var.name, jac.out[f.ndim :])
+    return _laid_out(jac, layout, f.ndim, label, f)
 
 
-def _laid_out(node: Expr, layout: str, k: int, name: str) -> Expr:
-    """``node`` (``k`` axes of the function's, then the variable's) with its axes in ``layout``; an
-    expression has no 'vec' layout, which is a reshape."""
+def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> Expression:
+    """The derivative ``node`` of ``f`` (``k`` axes of the function's, then the variable's) with its
+    axes in ``layout``; an expression has no 'vec' layout, which is a reshape."""
     if layouts.check(layout) == "vec":
-        raise EinsumgradError(f"layout='vec' reshapes the array, which an expression cannot: {name.split(' ')[0]}"
-                              ".formula('vec') gives ∂vec(f)/∂vec(X)ᵀ, and np.reshape(value, (rows, -1), order='F') "
-                              "the matrix")
-    parts = render.derivative_parts(name)
-    order = layouts.axes(layout, k, node.ndim - k, parts[1] if parts else "f", parts[3] if parts else "X")
-    return Expr(tuple(node.out[a] for a in order), tuple(node.dims[a] for a in order), node.terms)
+        raise EinsumgradError(f"layout='vec' reshapes the array, which an expression cannot: "
+                              f"{render.left_side(label, (), render.UNICODE)}.formula('vec') gives ∂vec(f)/∂vec(X)ᵀ, "
+                              "and np.reshape(value, (rows, -1), order='F') the matrix")
+    order = layouts.axes(layout, k, node.ndim - k, label.f, label.variables[-1])
+    laid = Expr(tuple(node.out[a] for a in order), tuple(node.dims[a] for a in order), node.terms)
+    return _derived(laid, f, replace(label, layout=layout))
 
 
 def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
@@ -128,10 +136,10 @@ def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention:
     check_convention(convention, var)
     g = gradient(f.node, var)
     if convention == "duplication":
-        return _derived(duplication(g), f, f"dup(∂{_label(f)}/∂{var.name})")
+        g = duplication(g)
+        return _derived(g, f, replace(_of(f, ()).by(var.name, g.out), convention="duplication"))
     g = _relabelled(along(g, var, 0), indices)
-    name = render.derivative_name(_label(f), (), var.name, g.out)
-    return _derived(_laid_out(g, layout, 0, name), f, name)
+    return _laid_out(g, layout, 0, _of(f, ()).by(var.name, g.out), f)
 
 
 def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
@@ -141,8 +149,7 @@ def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expre
     g = grad(f, wrt)
     h = _relabelled(along(derivative(g.node, var), var, len(var.shape)), indices)
     n = g.ndim
-    name = render.derivative_name(_label(f), (), var.name, h.out[:n], second=h.out[n:])
-    return _derived(_laid_out(h, layout, n, name), f, name)
+    return _laid_out(h, layout, n, _of(f, ()).by(var.name, h.out[:n]).by(var.name, h.out[n:]), f)
 
 
 def hvp(f: Expression, wrt, v) -> Expression:
@@ -169,7 +176,9 @@ def hvp(f: Expression, wrt, v) -> Expression:
                          f"{algebra.show_dims(v.shape)}")
     stand_in = leaf("v·", g.shape)  # not an identifier: no tensor's name
     product = grad(Expression(algebra.sum(algebra.multiply(g.node, stand_in)), tensors=f.tensors), wrt)
-    return Expression(algebra.substitute(product.node, variable(stand_in), v.node), "Hv", f.tensors | v.tensors)
+    node = algebra.substitute(product.node, variable(stand_in), v.node)
+    label = replace(_of(f, ()).by(_variable(wrt, f).name, node.out), direction=v.name or "v")
+    return Expression(node, tensors=f.tensors | v.tensors, label=label)
 
 
 def clear_caches() -> None:
@@ -184,7 +193,7 @@ def explain(f, wrt=None):
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
-    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.name)
+    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
 
 
 @cache(maxsize=256)
@@ -289,11 +298,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
 
 
 def _check_label(expr: Expression, x: str) -> str:
-    """``∂f/∂x``; for a first derivative ``∂f/∂W[...]`` (a Hessian's check), ``∂²f/∂W∂x``."""
-    parts = render.derivative_parts(expr.name)
-    if parts and parts[0] == 1 and not parts[2]:
-        return f"∂²{parts[1]}/∂{parts[3]}∂{x}"
-    return f"∂{_label(expr)}/∂{x}"
+    """``∂f/∂x``; for a derivative ``∂f/∂W[...]`` (a Hessian's check), ``∂²f/∂W∂x``."""
+    return render.left_side(_of(expr, expr.node.out).by(x).bare(), (), render.UNICODE)
 
 
 def _float_array(name: str, value) -> np.ndarray:

@@ -26,7 +26,6 @@ from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
 from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape, postorder
-from .render import derivative_parts
 from .simplify import eliminate_deltas
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
@@ -119,12 +118,6 @@ def _entry(e) -> str:
     if isinstance(e, slice):
         return ":".join("" if v is None else str(v) for v in (e.start, e.stop) + ((e.step,) if e.step else ()))
     return str(e)
-
-
-def _derivative(name: str | None):
-    """``(second order?, f, x)`` of a derivative's printed name (``∂y[i]/∂W[j,k]``), or None."""
-    parts = derivative_parts(name or "")
-    return None if parts is None else (parts[0] == 2, parts[1], parts[3])
 
 
 def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", shapes: dict | None = None) -> str:
@@ -257,13 +250,17 @@ class _Writer:
                 return candidate
 
     def result_name(self, expr: Expression) -> str:
-        m = _derivative(expr.name)
-        if m:
-            second, f, v = m
-            if second:
-                return self.fresh(f"hess_{v}")
-            var = self.vars.get(v)
-            return self.fresh(f"grad_{v}" if var is not None and len(var.shape) == expr.ndim else f"d{f}_d{v}")
+        label = expr.label
+        if label is not None and label.direction:
+            return self.fresh("Hv")
+        if label is not None and label.partial:
+            xs = label.variables
+            if len(xs) == 2 and xs[0] == xs[1] and not label.f_idx:
+                return self.fresh(f"hess_{xs[0]}")
+            if len(xs) == 1 and not label.f_idx:
+                return self.fresh(f"grad_{xs[0]}")
+            order = "" if len(xs) == 1 else len(xs)
+            return self.fresh(f"d{order}{label.f}_" + "_".join(f"d{x}" for x in xs))
         if expr.name and expr.name.isidentifier() and expr.name not in self.params:
             return self.fresh(expr.name)
         return self.fresh("value" if expr.ndim == 0 else "y")
@@ -606,14 +603,14 @@ def _sum(terms) -> str:
 
 
 def _layout_note(e: Expression, vars) -> str:
-    """How the result's axes are laid out, where its name says: a gradient, a Hessian."""
-    m = _derivative(e.name)
-    var = vars.get(m[2]) if m else None
-    if var is None:
+    """How the result's axes are laid out, where its label says: a gradient, a Hessian."""
+    label = e.label
+    if label is None or not label.partial or label.f_idx or e.node.out != label.indices:
         return ""
-    if m[0]:
-        return f" ({m[2]}.shape + {m[2]}.shape)"
-    return f", like {m[2]}" if len(var.shape) == e.ndim else ""
+    xs = label.variables
+    if not set(xs) <= set(vars):
+        return ""
+    return f", like {xs[0]}" if len(xs) == 1 else f" ({' + '.join(f'{x}.shape' for x in xs)})"
 
 
 def _tied(nodes):

@@ -23,6 +23,7 @@ from .differentiate import contract, derivative, variable
 from .errors import DerivativeError
 from .expression import Expression
 from .ir import Expr, Ref, Term, Var
+from .label import Label
 from .matrix import latex as matrix_latex, matrix_notation
 from .reverse import gradient
 from .symmetric import along
@@ -53,7 +54,7 @@ def differential(f: Expression, wrt) -> Derivation:
               _inner(G, direction.terms[0].factors[0].node),
               lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s, var.symmetric)}"),
         _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {kind}{dw} means ∂{L}/∂{w} = G", G,
-              lambda s: _with_matrix(f"{render.left_side(f'∂{L}/∂{w}{render.UNICODE.indices(G.out)}', (), s)} = "
+              lambda s: _with_matrix(f"{render.left_side(Label(L).by(w, G.out), (), s)} = "
                                      f"{_rhs(G, s)}", G, s), _layouts(G, w, var.symmetric)),
         _step(f"First order: for a small step Δ{w}, Δ{L} ≈ ⟨G, Δ{w}⟩; with Δ{w} = −η G, Δ{L} ≈ −η ⟨G, G⟩ = −η ‖G‖², "
               f"below 0 unless G = 0, so {w} − η G lowers {L} for small enough η > 0", _inner(G, G),

@@ -17,6 +17,7 @@ import itertools
 import math
 import numbers
 import string
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
 from .ir import Expr, Term, Var
+from .label import Label
 from .parse import ELLIPSIS, Bound, parse
 
 LAYOUTS = layouts.LAYOUTS
@@ -106,8 +108,9 @@ class Jacobian:
         """The simplified Jacobian as an expression (in this Jacobian's layout), for operands
         like these (their shapes resolve '...'; none: '...' taken as empty); it accepts every operand."""
         sym = self._for(operands)
-        return Expression(self._laid_out(sym), render.derivative_name(
-            self.output_name, sym.jac.out[: sym.y.ndim], self.names[self.wrt], sym.jac.out[sym.y.ndim :]), self.names)
+        k = sym.y.ndim
+        label = Label(self.output_name, f_idx=sym.jac.out[:k]).by(self.names[self.wrt], sym.jac.out[k:])
+        return Expression(self._laid_out(sym), tensors=self.names, label=replace(label, layout=self.layout))
 
     def vjp_expression(self, *operands) -> Expression:
         """``Σ_I g[I] J[I,P]`` as an expression; the cotangent is the tensor ``cotangent_name``."""

@@ -11,6 +11,7 @@ y[i] = Σ_j W[i,j] x[j]
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from functools import wraps
 from typing import Callable
 
@@ -18,6 +19,7 @@ from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
 from .ir import Expr, Extent, variables
+from .label import Label
 
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
@@ -26,19 +28,22 @@ REPR_LENGTH = 120  # characters of the printed form a repr shows
 class Expression:
     """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
     ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
-    one the node no longer reads (``Σ(a - a)``). Equality and hashing include all three."""
+    one the node no longer reads (``Σ(a - a)``); a derivative carries its ``label``
+    (:class:`~einsumgrad.label.Label`), which its name is printed from. Equality and hashing
+    include them all."""
 
-    __slots__ = ("node", "name", "tensors", "_h")
+    __slots__ = ("node", "name", "tensors", "label", "_h")
     __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
 
-    def __init__(self, node: Expr, name: str = "", tensors=frozenset()):
-        self.node, self.name = node, name
+    def __init__(self, node: Expr, name: str = "", tensors=frozenset(), label: Label | None = None):
+        self.node, self.label = node, label
+        self.name = name if label is None else render.left_side(label, (), render.UNICODE)
         self.tensors = frozenset(tensors) | {v.name for v in variables(node)}
-        self._h = hash((node, name, self.tensors))
+        self._h = hash((node, self.name, self.tensors, label))
 
     def __eq__(self, other):
-        return isinstance(other, Expression) and (self.node, self.name, self.tensors) == (
-            other.node, other.name, other.tensors)
+        return isinstance(other, Expression) and (self.node, self.name, self.tensors, self.label) == (
+            other.node, other.name, other.tensors, other.label)
 
     def __hash__(self):
         return self._h
@@ -68,7 +73,7 @@ class Expression:
         return Expression(Expr(n.out[::-1], n.dims[::-1], n.terms), tensors=self.tensors)
 
     def __str__(self):
-        return render.index_notation(self.node, name=self.name)
+        return render.index_notation(self.node, name=self.label or self.name)
 
     def __repr__(self):
         """Short whatever the size: the printed form if it fits on one line, else its head."""
@@ -86,11 +91,11 @@ class Expression:
 
     def ascii(self) -> str:
         """The expression in plain-ASCII index notation."""
-        return render.index_notation(self.node, ascii=True, name=self.name)
+        return render.index_notation(self.node, ascii=True, name=self.label or self.name)
 
     def latex(self) -> str:
         """The expression in LaTeX index notation."""
-        return render.latex(self.node, self.name)
+        return render.latex(self.node, self.label or self.name)
 
     def _repr_latex_(self):
         return f"${self.latex()}$"
@@ -116,13 +121,15 @@ class Expression:
         return styles[style]()
 
     def _vec(self) -> str:
-        parts = render.derivative_parts(self.name)
-        if parts is None or parts[0] != 1:
+        """The Jacobian of ``f`` (or of the derivative before, for ``∂²f/∂x∂y``) by the last variable."""
+        label = self.label
+        if label is None or not label.partial:
             raise EinsumgradError("formula('vec') is for a first derivative made by eg.jacobian or eg.grad")
-        _, f, f_idx, x, x_idx, _ = parts
         dims = dict(zip(self.node.out, self.node.dims))
-        out = f_idx + x_idx
-        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(f_idx), f, x)
+        out, (x, x_idx) = label.indices, label.wrt[-1]
+        before = replace(label, wrt=label.wrt[:-1]).bare()
+        y = render.left_side(before, (), render.UNICODE) if before.wrt else label.f
+        return matrix.vec_formula(Expr(out, tuple(dims[a] for a in out), self.node.terms), len(out) - len(x_idx), y, x)
 
     def einsum_terms(self) -> list[str]:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""

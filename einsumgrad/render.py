@@ -14,12 +14,12 @@ y[i] = sum_j W[i,j] * x[j]
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
 from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
+from .label import Label
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -62,7 +62,7 @@ SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 LONG = 600  # characters: a longer result prints as equations with named intermediates
 
 
-def index_notation(expr: Expr, ascii: bool = False, name: str | None = None) -> str:
+def index_notation(expr: Expr, ascii: bool = False, name: str | Label | None = None) -> str:
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`)."""
     style = ASCII if ascii else UNICODE
     return equation(left_side(name or "y", expr.out, style), expr, style)
@@ -118,46 +118,38 @@ def equations(expr: Expr, style: Style, lhs: str) -> str:
     return "\n".join(lines)
 
 
-_NAME, _AT = r"([^\W\d]\w*)", r"(?:\[([^\]]*)\])?"
-_DERIVATIVE_NAME = re.compile(rf"∂(²?){_NAME}{_AT}/∂{_NAME}{_AT}(?:∂{_NAME}{_AT})?\Z")
+def left_side(name, out, style: Style) -> str:
+    """``name[out]``, or for a :class:`~einsumgrad.label.Label` the derivative it names, its indices
+    its own: ``∂y[i]/∂W[j,k]``, ``∂²f/∂x[i]∂x[j]``, ``dup(∂f/∂S)[i,j]``, ``Hv[i]``; in ASCII
+    ``d y[i] / d W[j,k]``, in LaTeX ``\\frac{\\partial y_{i}}{\\partial W_{jk}}``.
 
-
-def derivative_name(f: str, f_idx, x: str, x_idx, second=None) -> str:
-    """The name a derivative prints under, its indices in it: ``∂y[i]/∂W[j,k]`` (the output's
-    indices on the numerator), ``∂f/∂W[i,j]``, or with ``second`` (the indices of a second
-    ``∂x``) the Hessian ``∂²f/∂x[i]∂x[j]``."""
-    at = UNICODE.indices
-    if second is None:
-        return f"∂{f}{at(f_idx)}/∂{x}{at(x_idx)}"
-    return f"∂²{f}{at(f_idx)}/∂{x}{at(x_idx)}∂{x}{at(second)}"
-
-
-def derivative_parts(name: str):
-    """``(order, f, f_idx, x, x_idx, second x_idx or None)`` of a :func:`derivative_name`, or None."""
-    m = _DERIVATIVE_NAME.match(name)
-    if not m:
-        return None
-    order, f, fi, x, xi, x2, xi2 = m.groups()
-    split = lambda text: tuple(text.split(",")) if text else ()  # noqa: E731
-    return (2 if order else 1), f, split(fi), x, split(xi), (split(xi2) if x2 else None)
-
-
-def left_side(name: str, out, style: Style) -> str:
-    """``name[out]``; a derivative's name carries its own indices and prints in the style's own way
-    (``d y[i] / d W[j,k]`` in ASCII, ``\\frac{\\partial y_{i}}{\\partial W_{jk}}`` in LaTeX)."""
-    parts = derivative_parts(name)
-    if parts is None:
+    >>> from .label import Label
+    >>> left_side(Label("f").by("x", "i").by("x", "j"), (), ASCII)
+    'd^2 f / d x[i] d x[j]'
+    """
+    if not isinstance(name, Label):
         return (latex_name(name) if style.latex else name) + style.indices(out)
-    order, f, f_idx, x, x_idx, second = parts
+    if name.direction:
+        return left_side("Hv", name.indices, style)
+    if name.convention:
+        inner = _partial(replace(name, convention="").bare(), style)
+        shown = rf"\operatorname{{dup}}\left({inner}\right)" if style.latex else f"dup({inner})"
+        return shown + style.indices(name.indices)
+    return _partial(name, style)
+
+
+def _partial(label: Label, style: Style) -> str:
+    """``∂ⁿf[…]/∂x[…]∂y[…]`` in ``style``."""
+    at, n = style.indices, label.order
     if style.latex:
-        f, x = latex_name(f), latex_name(x)
-        below = rf"\partial {x}{style.indices(x_idx)}" + ("" if second is None else rf" \partial {x}{style.indices(second)}")
-        power = "^{2}" if order == 2 else ""
-        return rf"\frac{{\partial{power} {f}{style.indices(f_idx)}}}{{{below}}}"
+        below = " ".join(rf"\partial {latex_name(x)}{at(idx)}" for x, idx in label.wrt)
+        power = "" if n == 1 else f"^{{{n}}}"
+        return rf"\frac{{\partial{power} {latex_name(label.f)}{at(label.f_idx)}}}{{{below}}}"
     if style.ascii:
-        below = f"d {x}{style.indices(x_idx)}" + ("" if second is None else f" d {x}{style.indices(second)}")
-        return f"d{'^2' if order == 2 else ''} {f}{style.indices(f_idx)} / {below}"
-    return name
+        below = " ".join(f"d {x}{at(idx)}" for x, idx in label.wrt)
+        return f"d{'' if n == 1 else f'^{n}'} {label.f}{at(label.f_idx)} / {below}"
+    power = "" if n == 1 else str(n).translate(_SUPERSCRIPT)
+    return f"∂{power}{label.f}{at(label.f_idx)}/" + "".join(f"∂{x}{at(idx)}" for x, idx in label.wrt)
 
 
 def _worth_naming(node) -> bool:
@@ -167,7 +159,7 @@ def _worth_naming(node) -> bool:
     return isinstance(node, Expr) and is_sum(node)
 
 
-def latex(expr: Expr, name: str | None = None) -> str:
+def latex(expr: Expr, name: str | Label | None = None) -> str:
     return equation(left_side(name or "y", expr.out, LATEX), expr, LATEX)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from . import functions, render
 from .algebra import apply, leaf
 from .ir import Call, Delta, Expr, Ref, Term, Var, variables
+from .label import Label
 from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
 from .matrix import matrix_notation
@@ -37,9 +38,9 @@ class Step:
     tex: str = ""  # the line in LaTeX
 
     @classmethod
-    def equation(cls, rule: str, node: Expr, lhs: str, out=(), note: str = "") -> Step:
-        """A step showing ``lhs = node``: ``lhs`` a name read at ``out``, or a derivative's name such
-        as ``∂y[i]/∂W[j,k]``, printed in Unicode and in LaTeX."""
+    def equation(cls, rule: str, node: Expr, lhs: str | Label, out=(), note: str = "") -> Step:
+        """A step showing ``lhs = node``: ``lhs`` a name read at ``out``, or a derivative's label
+        (printed ``∂y[i]/∂W[j,k]``), in Unicode and in LaTeX."""
         def line(style):
             return render.equation(render.left_side(lhs, out, style), node, style)
 
@@ -112,11 +113,7 @@ def latex_text(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
 
 
-def _lhs(name: str, out, var: str, wrt) -> str:
-    return f"∂{name}{render.UNICODE.indices(out)}/∂{var}{render.UNICODE.indices(wrt)}"
-
-
-def _eliminations(expr: Expr, lhs: str) -> list[Step]:
+def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     steps = []
     for what, e in elimination_steps(expr):
         steps.append(Step.equation(f"Simplify: {what}", e, lhs))
@@ -155,7 +152,7 @@ def explain(jacobian) -> Derivation:
         a not in y.out for t in y.terms for a in t.indices()) else "Write the einsum in index notation",
         y, yname, y.out)]
     raw, wrt = _raw_derivative(y, var)
-    lhs = _lhs(yname, y.out, xname, wrt)
+    lhs = Label(yname, f_idx=y.out).by(xname, wrt)
     generic = tuple(c for c in "abcdefgh" if c not in wrt)[: len(wrt)]  # X[a,b] for any read of X
     rule = " ".join(f"δ[{a},{p}]" for a, p in zip(generic, wrt)) or "1"
     steps.append(Step.equation(
@@ -166,7 +163,8 @@ def explain(jacobian) -> Derivation:
     shape = f"{yname}.shape + {xname}.shape"
     asked = "" if jacobian.layout == "shape" else f"; you asked for {jacobian.layout_note()}"
     steps.append(Step.equation(
-        f"Result, in the shape layout of jax.jacobian and torch (J{render.UNICODE.indices(jac.out)} = {lhs}, "
+        f"Result, in the shape layout of jax.jacobian and torch (J{render.UNICODE.indices(jac.out)} = "
+        f"{render.left_side(lhs, (), render.UNICODE)}, "
         f"shape {shape}){asked}", jac, lhs, note=_sparsity(jac)))
     if not y.out:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
@@ -174,7 +172,7 @@ def explain(jacobian) -> Derivation:
     g = leaf(sym.cotangent, y.dims)
     chained = Expr(wrt, jac.dims[y.ndim:], tuple(
         Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
-    lhs_l = f"∂L/∂{xname}{render.UNICODE.indices(wrt)}"
+    lhs_l = Label("L").by(xname, wrt)
     summed = ",".join(y.out)
     steps.append(Step.equation(
         f"Chain rule with {sym.cotangent} = ∂L/∂{yname} (shaped like {yname}), contracting over {summed}",
@@ -188,16 +186,20 @@ def explain(jacobian) -> Derivation:
     return Derivation(tuple(steps))
 
 
-def explain_expression(expr: Expr, wrt: Expr, label: str = "") -> Derivation:
-    """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label``: the rules used,
-    the product and chain rules, each simplification, and the matrix formula if there is one."""
+def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:
+    """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label`` (a name, or a
+    derivative's :class:`~einsumgrad.label.Label`): the rules used, the product and chain rules,
+    each simplification, and the matrix formula if there is one."""
     var = variable(wrt, expr)
     steps = [Step.equation("The expression, with its sums explicit", expr, label or "f", expr.out)]
-    name = label if label.isidentifier() else f"({label})" if label else "f"
+    shown = label if not isinstance(label, Label) else render.left_side(label if label.partial else label.bare(), (),
+                                                                         render.UNICODE)
+    name = shown if shown.isidentifier() else f"({shown})" if shown else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
-    lhs = _lhs(name, expr.out, var.name, wrt_idx)
+    base = label if isinstance(label, Label) and label.partial else Label(name, f_idx=expr.out)
+    lhs = base.by(var.name, wrt_idx)
     steps.append(Step.equation(f"Differentiate: the product rule over each factor that depends on {var.name}, "
                                "the chain rule through each function", raw, lhs))
     steps += _eliminations(raw, lhs)
