@@ -188,13 +188,14 @@ def explain(f, wrt=None):
 
 
 @cache(maxsize=256)
-def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
-    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
+def _cached(nodes: tuple[Expr, ...], optimize, backend: str) -> Compiled:
+    return Compiled(*nodes, optimize=optimize, backend=backend)
 
 
 def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
-    several, one array for one); shared sub-expressions are computed once per call.
+    several, one array for one); shared sub-expressions are computed once per call. It takes
+    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others.
 
     >>> from .expression import tensor
     >>> W = tensor("W", 2)
@@ -207,14 +208,14 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Comp
     check_backend(backend)  # before the cache, which needs it hashable
 
     nodes = tuple(e.node for e in exprs)
-    accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):
-        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
-    return _cached(nodes, accepted, optimize, backend)
+        return Compiled(*nodes, optimize=optimize, backend=backend)
+    return _cached(nodes, optimize, backend)
 
 
 def evaluate(expr: Expression, **arrays):
-    """Evaluate an expression on named arrays."""
+    """Evaluate an expression on named arrays: those of its :attr:`~Expression.inputs`; any
+    others (say, every parameter of a model) are ignored."""
     return compile(expr)(**arrays)
 
 
@@ -244,7 +245,8 @@ class CheckReport:
 
 def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
           **arrays) -> CheckReport:
-    """Compare ``∂expr/∂wrt`` with central finite differences (in float64).
+    """Compare ``∂expr/∂wrt`` with central finite differences (in float64), at ``arrays`` (as
+    :func:`evaluate` takes them, others ignored).
 
     >>> from .expression import function, tensor
     >>> x = tensor("x", 1)
@@ -262,7 +264,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
         raise EinsumgradError("check needs a step eps > 0, got 0")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise EinsumgradError(f"check takes a whole number >= 0 for seed, got {seed!r}")
-    arrays = {n: _float_array(n, a) for n, a in arrays.items()}
+    f = compile(expr)
+    arrays = {n: _float_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
     x0 = arrays[var.name]
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
@@ -275,7 +278,6 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     jac = derivative(expr.node, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
     symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
-    f = compile(expr)
     plus = f(**{**arrays, var.name: x0 + eps * direction})
     minus = f(**{**arrays, var.name: x0 - eps * direction})
     numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * eps)

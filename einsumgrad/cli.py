@@ -15,7 +15,7 @@ import numpy as np
 from . import __version__, functions, plot, slices
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
-from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
+from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, near_name
 from .layouts import LAYOUTS
 
 EXAMPLES = {
@@ -252,10 +252,13 @@ def _differentiate(args) -> None:
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
-    unused = sorted(set(shapes) - compiled.accepted)
+    known = expr.tensors | set(compiled.names)
+    unused = sorted(set(shapes) - known)
     if unused:
+        near = near_name(unused[0], known - set(shapes))
         raise EinsumgradError(f"--shapes names {', '.join(unused)}, which the expression does not read "
-                              f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
+                              f"(it reads {', '.join(sorted(known)) or 'no tensor'})"
+                              + (f"; did you mean {near}?" if near else ""))
     if args.shapes is not None:
         for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry
             if n not in shapes and all(isinstance(d, int) for d in compiled.vars[n].shape):

@@ -2,6 +2,7 @@
 
 Callers that already catch NumPy's or opt_einsum's ``ValueError`` keep working.
 """
+import difflib
 
 
 class EinsumgradError(ValueError):
@@ -33,3 +34,15 @@ class MemoryLimitError(EinsumgradError):
 
 class ExpressionSyntaxError(EinsumSyntaxError):
     """A string in the small expression language that cannot be parsed."""
+
+
+def near_name(name: str, given) -> str | None:
+    """The name among ``given`` that ``name`` was most likely mistyped as (case aside first), for
+    a "did you mean" in a message; ``None`` where none is near.
+
+    >>> near_name("W", ["x", "w"]), near_name("weights", ["weight", "bias"]), near_name("x", ["y"])
+    ('w', 'weight', None)
+    """
+    folded = {g.casefold(): g for g in sorted(given, reverse=True)}
+    close = difflib.get_close_matches(name.casefold(), folded, n=1)
+    return folded[close[0]] if close else None

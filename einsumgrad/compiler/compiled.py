@@ -19,8 +19,9 @@ import numpy as np
 from .. import functions
 from ..algebra import MAX_RANK
 from ..caches import LRU
-from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
+from ..errors import EinsumgradError, MemoryLimitError, ShapeError, near_name
+from ..ir import Call, Dim, Expr, Var, postorder, variables
+from ..ir import inputs as ir_inputs
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -35,7 +36,7 @@ class Compiled:
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
-                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset()):
+                 inputs: tuple[str, ...] = ()):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -47,24 +48,20 @@ class Compiled:
             if v.name in found:
                 raise EinsumgradError(f"two different tensors are named {v.name!r} ({found[v.name].shape} and {v.shape})")
             found[v.name] = v
-        # tensors read, with their ranks, and tensors whose axes only give sizes, with the axes needed
-        self.ranks = {v.name: len(v.shape) for v in found.values()}
-        for e in exprs:
-            for d in _all_dims(e):
-                if not isinstance(d, int) and d[0] not in found:
-                    self.ranks[d[0]] = max(self.ranks.get(d[0], 0), d[1] + 1)
+        # tensors read, with their ranks, and tensors whose axes only give sizes, with the least rank
+        self.sizes = ir_inputs(*exprs).sizes
+        self.ranks = {v.name: len(v.shape) for v in found.values()} | {n: a[-1] + 1 for n, a in self.sizes.items()}
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
-        self.accepted = frozenset(self.names) | accepted  # also arrays of tensors the expressions came from
         self.vars = found
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._last = None
 
     def __call__(self, **arrays):
-        try:  # the hot path: the same names, shapes and dtypes as a cached plan
+        try:  # the hot path: shapes and dtypes of a cached plan (arrays of other names are ignored)
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
         except (KeyError, AttributeError):
             key = None
-        plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
+        plan = None if key is None else self._plans.get(key)
         if plan is None:
             arrays = self._arrays(arrays)
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
@@ -73,15 +70,28 @@ class Compiled:
         results = plan.run(arrays)
         return results[0] if len(results) == 1 else tuple(results)
 
-    def _arrays(self, arrays: dict) -> dict:
-        unknown = sorted(set(arrays) - self.accepted)
+    def needed(self, arrays: dict) -> dict:
+        """The arrays of :attr:`names` among ``arrays``, as given (any others are not needed, and
+        left out); a missing one is an error naming it, and a name given that is near it."""
         missing = [n for n in self.names if n not in arrays]
-        if unknown or missing:
-            problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
-            raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
+        if missing:
+            extra = [n for n in arrays if n not in self.names]
+            raise EinsumgradError("; ".join(self._missing(n, extra) for n in missing)
+                                  + f"; this expression takes: {', '.join(self.names)}")
+        return {n: arrays[n] for n in self.names}
+
+    def _missing(self, name: str, extra: list[str]) -> str:
+        near = near_name(name, extra)
+        text = f"missing array {name!r}" + (f" (did you mean {near!r}?)" if near else "")
+        if name in self.sizes:
+            axes = ", ".join(map(str, self.sizes[name]))
+            text += f": only its shape is read (axis {axes} giving sizes), so any array of that shape will do"
+        return text
+
+    def _arrays(self, arrays: dict) -> dict:
         out = {}
-        for n in self.names:  # arrays of other tensors the expression came from are not needed
-            a = to_array(n, arrays[n])
+        for n, a in self.needed(arrays).items():
+            a = to_array(n, a)
             library = type(a).__module__.partition(".")[0]
             if library in FOREIGN and self.backend == "numpy":
                 raise EinsumgradError(f"array {n!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
@@ -156,18 +166,6 @@ def check_symmetric(name: str, a) -> None:
     if not gap <= tol:
         raise EinsumgradError(f"tensor {name!r} is declared symmetric, but its array is not: the largest |{name} - "
                               f"{name}ᵀ| is {gap:.3g}, over the tolerance {tol:.3g}; pass (a + a.T) / 2")
-
-
-def _all_dims(expr: Expr):
-    """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
-    yield from expr.dims
-    for node in postorder(expr):
-        if not isinstance(node, Expr):
-            yield from node.shape
-            continue
-        yield from node.dims
-        for t in node.terms:
-            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
 
 
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
