@@ -23,7 +23,7 @@ from .algebra import leaf
 from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
-from .errors import DerivativeError, EinsumgradError, ShapeError
+from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate
@@ -256,7 +256,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     expr = _expression(expr, "check")
     var = _variable(wrt, expr)
     if var.name not in arrays:
-        raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
+        raise EinsumgradError(f"missing array {var.name!r}{did_you_mean(var.name, arrays)}: check needs it, the "
+                              "point to check at")
     for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
             raise EinsumgradError(f"check takes a finite number >= 0 for {name}, got {value!r}")

@@ -15,7 +15,7 @@ import numpy as np
 from . import __version__, functions, plot, slices
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
-from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, near_name
+from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
 from .layouts import LAYOUTS
 
 EXAMPLES = {
@@ -255,10 +255,9 @@ def _differentiate(args) -> None:
     known = expr.tensors | set(compiled.names)
     unused = sorted(set(shapes) - known)
     if unused:
-        near = near_name(unused[0], known - set(shapes))
-        raise EinsumgradError(f"--shapes names {', '.join(unused)}, which the expression does not read "
-                              f"(it reads {', '.join(sorted(known)) or 'no tensor'})"
-                              + (f"; did you mean {near}?" if near else ""))
+        near = did_you_mean(unused[0], known - set(shapes)) if len(unused) == 1 else ""
+        raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
+                              f"(it reads {', '.join(sorted(known)) or 'no tensor'})")
     if args.shapes is not None:
         for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry
             if n not in shapes and all(isinstance(d, int) for d in compiled.vars[n].shape):

@@ -36,13 +36,13 @@ class ExpressionSyntaxError(EinsumSyntaxError):
     """A string in the small expression language that cannot be parsed."""
 
 
-def near_name(name: str, given) -> str | None:
-    """The name among ``given`` that ``name`` was most likely mistyped as (case aside first), for
-    a "did you mean" in a message; ``None`` where none is near.
+def did_you_mean(name: str, given) -> str:
+    """`` (did you mean 'w'?)`` with the name among ``given`` that ``name`` was most likely
+    mistyped as (case aside first), for a message about a missing ``name``; ``""`` where none is near.
 
-    >>> near_name("W", ["x", "w"]), near_name("weights", ["weight", "bias"]), near_name("x", ["y"])
-    ('w', 'weight', None)
+    >>> did_you_mean("W", ["x", "w"]) + did_you_mean("weights", ["weight", "bias"]) + did_you_mean("x", ["y"])
+    " (did you mean 'w'?) (did you mean 'weight'?)"
     """
     folded = {g.casefold(): g for g in sorted(given, reverse=True)}
     close = difflib.get_close_matches(name.casefold(), folded, n=1)
-    return folded[close[0]] if close else None
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""

@@ -356,17 +356,15 @@ class Inputs:
     reads: tuple[str, ...]
     sizes: dict[str, tuple[int, ...]]
 
-    __hash__ = None  # a mapping inside
-
 
 def inputs(*nodes: Node) -> Inputs:
     """The :class:`Inputs` of ``nodes`` together."""
-    reads = sorted({v.name for n in nodes for v in variables(n)})
+    reads = {v.name for n in nodes for v in variables(n)}
     axes: dict[str, set[int]] = {}
     for d in _all_dims(nodes):
         if not isinstance(d, int) and d[0] not in reads:
             axes.setdefault(d[0], set()).add(d[1])
-    return Inputs(tuple(reads), {n: tuple(sorted(a)) for n, a in sorted(axes.items())})
+    return Inputs(tuple(sorted(reads)), {n: tuple(sorted(a)) for n, a in sorted(axes.items())})
 
 
 def _all_dims(nodes):

@@ -19,7 +19,7 @@ import numpy as np
 from .. import functions
 from ..algebra import MAX_RANK
 from ..caches import LRU
-from ..errors import EinsumgradError, MemoryLimitError, ShapeError, near_name
+from ..errors import EinsumgradError, MemoryLimitError, ShapeError, did_you_mean
 from ..ir import Call, Dim, Expr, Var, postorder, variables
 from ..ir import inputs as ir_inputs
 from . import namespaces, settings
@@ -81,8 +81,7 @@ class Compiled:
         return {n: arrays[n] for n in self.names}
 
     def _missing(self, name: str, extra: list[str]) -> str:
-        near = near_name(name, extra)
-        text = f"missing array {name!r}" + (f" (did you mean {near!r}?)" if near else "")
+        text = f"missing array {name!r}{did_you_mean(name, extra)}"
         if name in self.sizes:
             axes = ", ".join(map(str, self.sizes[name]))
             text += f": only its shape is read (axis {axes} giving sizes), so any array of that shape will do"
