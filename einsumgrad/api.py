@@ -188,8 +188,8 @@ def explain(f, wrt=None):
 
 
 @cache(maxsize=256)
-def _cached(nodes: tuple[Expr, ...], optimize, backend: str) -> Compiled:
-    return Compiled(*nodes, optimize=optimize, backend=backend)
+def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
+    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
 
 
 def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
@@ -208,9 +208,10 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Comp
     check_backend(backend)  # before the cache, which needs it hashable
 
     nodes = tuple(e.node for e in exprs)
+    accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):
-        return Compiled(*nodes, optimize=optimize, backend=backend)
-    return _cached(nodes, optimize, backend)
+        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
+    return _cached(nodes, accepted, optimize, backend)
 
 
 def evaluate(expr: Expression, **arrays):

@@ -252,12 +252,11 @@ def _differentiate(args) -> None:
     if args.wrt not in compiled.vars:
         raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(compiled.vars) or 'none'})")
-    known = expr.tensors | set(compiled.names)
-    unused = sorted(set(shapes) - known)
+    unused = sorted(set(shapes) - compiled.accepted)
     if unused:
-        near = did_you_mean(unused[0], known - set(shapes)) if len(unused) == 1 else ""
+        near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
         raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
-                              f"(it reads {', '.join(sorted(known)) or 'no tensor'})")
+                              f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
     if args.shapes is not None:
         for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry
             if n not in shapes and all(isinstance(d, int) for d in compiled.vars[n].shape):

@@ -64,7 +64,7 @@ def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> P
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise EinsumgradError(f"repeats is a whole number >= 1, got {repeats!r}")
     chosen = [check_optimize(o) for o in _asked(optimizers)]
-    contractions = Compiled(expr.node).contractions(**arrays)
+    contractions = Compiled(expr.node, accepted=expr.tensors).contractions(**arrays)
     operands = max((eq.count(",") + 1 for eq, _ in contractions), default=0)
     rows = []
     for optimize in chosen:
@@ -72,7 +72,7 @@ def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> P
             continue
         infos = [opt_einsum.contract_path(eq, *shapes, shapes=True, optimize=for_one_contraction(optimize))[1]
                  for eq, shapes in contractions]
-        f = Compiled(expr.node, optimize=optimize)
+        f = Compiled(expr.node, optimize=optimize, accepted=expr.tensors)
         f(**arrays)
         times = []
         for _ in range(repeats):

@@ -36,7 +36,7 @@ class Compiled:
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
-                 inputs: tuple[str, ...] = ()):
+                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset()):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -52,16 +52,17 @@ class Compiled:
         self.sizes = ir_inputs(*exprs).sizes
         self.ranks = {v.name: len(v.shape) for v in found.values()} | {n: a[-1] + 1 for n, a in self.sizes.items()}
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
+        self.accepted = frozenset(self.names) | accepted  # also tensors the expressions came from (not needed)
         self.vars = found
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._last = None
 
     def __call__(self, **arrays):
-        try:  # the hot path: shapes and dtypes of a cached plan (arrays of other names are ignored)
+        try:  # the hot path: the same names, shapes and dtypes as a cached plan
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
         except (KeyError, AttributeError):
             key = None
-        plan = None if key is None else self._plans.get(key)
+        plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
         if plan is None:
             arrays = self._arrays(arrays)
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
@@ -88,9 +89,10 @@ class Compiled:
         return text
 
     def _arrays(self, arrays: dict) -> dict:
+        arrays = self.needed(arrays)
         out = {}
-        for n, a in self.needed(arrays).items():
-            a = to_array(n, a)
+        for n in self.names:
+            a = to_array(n, arrays[n])
             library = type(a).__module__.partition(".")[0]
             if library in FOREIGN and self.backend == "numpy":
                 raise EinsumgradError(f"array {n!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
