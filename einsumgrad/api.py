@@ -23,7 +23,7 @@ from .algebra import leaf
 from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
-from .errors import DerivativeError, EinsumgradError, ShapeError
+from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression
 from .label import Label
 from .reverse import gradient
@@ -203,7 +203,8 @@ def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend
 
 def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
-    several, one array for one); shared sub-expressions are computed once per call.
+    several, one array for one); shared sub-expressions are computed once per call. It takes
+    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others.
 
     >>> from .expression import tensor
     >>> W = tensor("W", 2)
@@ -223,7 +224,8 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Comp
 
 
 def evaluate(expr: Expression, **arrays):
-    """Evaluate an expression on named arrays."""
+    """Evaluate an expression on named arrays: those of its :attr:`~Expression.inputs`; any
+    others (say, every parameter of a model) are ignored."""
     return compile(expr)(**arrays)
 
 
@@ -253,7 +255,8 @@ class CheckReport:
 
 def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
           **arrays) -> CheckReport:
-    """Compare ``∂expr/∂wrt`` with central finite differences (in float64).
+    """Compare ``∂expr/∂wrt`` with central finite differences (in float64), at ``arrays`` (as
+    :func:`evaluate` takes them, others ignored).
 
     >>> from .expression import function, tensor
     >>> x = tensor("x", 1)
@@ -263,7 +266,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     expr = _expression(expr, "check")
     var = _variable(wrt, expr)
     if var.name not in arrays:
-        raise EinsumgradError(f"check needs the array for {var.name!r} (the point to check at)")
+        raise EinsumgradError(f"missing array {var.name!r}{did_you_mean(var.name, arrays)}: check needs it, the "
+                              "point to check at")
     for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
             raise EinsumgradError(f"check takes a finite number >= 0 for {name}, got {value!r}")
@@ -271,7 +275,8 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
         raise EinsumgradError("check needs a step eps > 0, got 0")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise EinsumgradError(f"check takes a whole number >= 0 for seed, got {seed!r}")
-    arrays = {n: _float_array(n, a) for n, a in arrays.items()}
+    f = compile(expr)
+    arrays = {n: _float_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
     x0 = arrays[var.name]
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
@@ -284,7 +289,6 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     jac = derivative(expr.node, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
     symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
-    f = compile(expr)
     plus = f(**{**arrays, var.name: x0 + eps * direction})
     minus = f(**{**arrays, var.name: x0 - eps * direction})
     numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * eps)

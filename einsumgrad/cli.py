@@ -15,7 +15,7 @@ import numpy as np
 from . import __version__, functions, plot, slices
 from .algebra import MAX_RANK
 from .compiler import describe_bytes, memory_limit
-from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError
+from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
 from .layouts import LAYOUTS
 
 EXAMPLES = {
@@ -261,7 +261,8 @@ def _differentiate(args) -> None:
                               f"(it has {', '.join(compiled.vars) or 'none'})")
     unused = sorted(set(shapes) - compiled.accepted)
     if unused:
-        raise EinsumgradError(f"--shapes names {', '.join(unused)}, which the expression does not read "
+        near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
+        raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
                               f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
     if args.shapes is not None:
         for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry

@@ -2,6 +2,7 @@
 
 Callers that already catch NumPy's or opt_einsum's ``ValueError`` keep working.
 """
+import difflib
 
 
 class EinsumgradError(ValueError):
@@ -33,3 +34,15 @@ class MemoryLimitError(EinsumgradError):
 
 class ExpressionSyntaxError(EinsumSyntaxError):
     """A string in the small expression language that cannot be parsed."""
+
+
+def did_you_mean(name: str, given) -> str:
+    """`` (did you mean 'w'?)`` with the name among ``given`` that ``name`` was most likely
+    mistyped as (case aside first), for a message about a missing ``name``; ``""`` where none is near.
+
+    >>> did_you_mean("W", ["x", "w"]) + did_you_mean("weights", ["weight", "bias"]) + did_you_mean("x", ["y"])
+    " (did you mean 'w'?) (did you mean 'weight'?)"
+    """
+    folded = {g.casefold(): g for g in sorted(given, reverse=True)}
+    close = difflib.get_close_matches(name.casefold(), folded, n=1)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""

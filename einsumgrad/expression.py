@@ -18,7 +18,7 @@ from typing import Callable
 from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
-from .ir import Expr, Extent, variables
+from .ir import Expr, Extent, Inputs, inputs, variables
 from .label import Label
 
 
@@ -28,9 +28,9 @@ REPR_LENGTH = 120  # characters of the printed form a repr shows
 class Expression:
     """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
     ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
-    one the node no longer reads (``Σ(a - a)``); a derivative carries its ``label``
-    (:class:`~einsumgrad.label.Label`), which its name is printed from. Equality and hashing
-    include them all."""
+    one the node no longer reads (``Σ(a - a)``); :attr:`inputs` says which of them evaluating
+    needs; a derivative carries its ``label`` (:class:`~einsumgrad.label.Label`), which its name
+    is printed from. Equality and hashing include them all."""
 
     __slots__ = ("node", "name", "tensors", "label", "_h")
     __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
@@ -47,6 +47,22 @@ class Expression:
 
     def __hash__(self):
         return self._h
+
+    @property
+    def inputs(self) -> Inputs:
+        """The tensors whose entries this reads (``reads``), and those whose arrays only give sizes
+        (``sizes``, each with those axes): ``evaluate``, ``check`` and compiled calls need an array
+        for each of both (for ``sizes``, of the right shape; its entries are never read), and
+        ignore any other array.
+
+        >>> from einsumgrad import grad
+        >>> A, S = tensor("A", 2), tensor("S", 2)
+        >>> grad(trace(A @ S), S).inputs
+        Inputs(reads=('A',), sizes={'S': (0, 1)})
+        >>> grad(trace(S), S).inputs
+        Inputs(reads=(), sizes={'S': (0, 1)})
+        """
+        return inputs(self.node)
 
     @property
     def shape(self):

@@ -463,3 +463,40 @@ def variables(node: Node) -> frozenset[Var]:
 
 def depends(node: Node, var: Var) -> bool:
     return var in variables(node)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What evaluating nodes needs of each tensor: ``reads``, the tensors whose entries it reads,
+    and ``sizes``, the others, whose arrays only give axis lengths (each name with those axes):
+    for these an array of the right shape is all it takes, its entries unread. Any other array is
+    ignored.
+
+    >>> x = Var("x", (("x", 0),))
+    >>> inputs(Expr(("i",), (("S", 1),), (Term(2, (Ref(x, ("i",)),)),)))
+    Inputs(reads=('x',), sizes={'S': (1,)})
+    """
+
+    reads: tuple[str, ...]
+    sizes: dict[str, tuple[int, ...]]
+
+
+def inputs(*nodes: Node) -> Inputs:
+    """The :class:`Inputs` of ``nodes`` together."""
+    reads = {v.name for n in nodes for v in variables(n)}
+    axes: dict[str, set[int]] = {}
+    for name, axis in {atom for d in _all_dims(nodes) for atom in dim_atoms(d)}:
+        if name not in reads:
+            axes.setdefault(name, set()).add(axis)
+    return Inputs(tuple(sorted(reads)), {n: tuple(sorted(a)) for n, a in sorted(axes.items())})
+
+
+def _all_dims(nodes):
+    """Every axis length the nodes refer to: their shapes, their deltas' and sizes'."""
+    for node in postorder(*nodes):
+        if not isinstance(node, Expr):
+            yield from node.shape
+            continue
+        yield from node.dims
+        for t in node.terms:
+            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))

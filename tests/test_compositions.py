@@ -255,9 +255,8 @@ def close(symbolic, numeric, scale) -> bool:
 
 
 def evaluate(expr, env: dict) -> np.ndarray:
-    """``eg.evaluate`` on the arrays of the tensors ``expr`` was built from (it refuses others)."""
-    accepted = eg.compile(expr).accepted
-    return np.asarray(eg.evaluate(expr, **{n: x for n, x in env.items() if n in accepted}))
+    """``eg.evaluate`` on every array of the problem (it ignores those ``expr`` does not take)."""
+    return np.asarray(eg.evaluate(expr, **env))
 
 
 def prepare(problem: Problem):

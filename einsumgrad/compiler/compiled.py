@@ -20,8 +20,9 @@ import numpy as np
 from .. import functions
 from ..algebra import MAX_RANK, resolve_dim
 from ..caches import LRU
-from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Ref, Size, Var, dim_atoms, postorder, variables
+from ..errors import EinsumgradError, MemoryLimitError, ShapeError, did_you_mean
+from ..ir import Call, Dim, Expr, Ref, Var, postorder, variables
+from ..ir import inputs as ir_inputs
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -48,15 +49,11 @@ class Compiled:
             if v.name in found:
                 raise EinsumgradError(f"two different tensors are named {v.name!r} ({found[v.name].shape} and {v.shape})")
             found[v.name] = v
-        # tensors read, with their ranks, and tensors whose axes only give sizes, with the axes needed
-        self.ranks = {v.name: len(v.shape) for v in found.values()}
-        for e in exprs:
-            for d in _all_dims(e):
-                for name, axis in dim_atoms(d):
-                    if name not in found:
-                        self.ranks[name] = max(self.ranks.get(name, 0), axis + 1)
+        # tensors read, with their ranks, and tensors whose axes only give sizes, with the least rank
+        self.sizes = ir_inputs(*exprs).sizes
+        self.ranks = {v.name: len(v.shape) for v in found.values()} | {n: a[-1] + 1 for n, a in self.sizes.items()}
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
-        self.accepted = frozenset(self.names) | accepted  # also arrays of tensors the expressions came from
+        self.accepted = frozenset(self.names) | accepted  # also tensors the expressions came from (not needed)
         self.vars = found
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._last = None
@@ -77,6 +74,23 @@ class Compiled:
         results = plan.run(arrays)
         return results[0] if len(results) == 1 else tuple(results)
 
+    def needed(self, arrays: dict) -> dict:
+        """The arrays of :attr:`names` among ``arrays``, as given (any others are not needed, and
+        left out); a missing one is an error naming it, and a name given that is near it."""
+        missing = [n for n in self.names if n not in arrays]
+        if missing:
+            extra = [n for n in arrays if n not in self.names]
+            raise EinsumgradError("; ".join(self._missing(n, extra) for n in missing)
+                                  + f"; this expression takes: {', '.join(self.names)}")
+        return {n: arrays[n] for n in self.names}
+
+    def _missing(self, name: str, extra: list[str]) -> str:
+        text = f"missing array {name!r}{did_you_mean(name, extra)}"
+        if name in self.sizes:
+            axes = ", ".join(map(str, self.sizes[name]))
+            text += f": only its shape is read (axis {axes} giving sizes), so any array of that shape will do"
+        return text
+
     def _arrays(self, arrays: dict) -> tuple[dict, np.dtype]:
         """The arrays the plan reads, checked and as the backend's, and the real dtype of all of
         them, and of those of other tensors the expression came from (not read): NumPy's promotion.
@@ -92,15 +106,9 @@ class Compiled:
             if key in named:
                 raise EinsumgradError(f"array {key!r} is given twice: {n!r} is another spelling of {key!r}")
             named[key] = a
-        arrays = named
-        unknown = sorted(set(arrays) - self.accepted)
-        missing = [n for n in self.names if n not in arrays]
-        if unknown or missing:
-            problem = f"unknown array {unknown[0]!r}" if unknown else f"missing array {missing[0]!r}"
-            raise EinsumgradError(f"{problem}; this expression takes: {', '.join(sorted(self.accepted))}")
-        out = {n: self._array(n, arrays[n]) for n in self.names}
-        dtypes = [namespaces.numpy_dtype(a) for a in out.values()]
-        dtypes += [namespaces.numpy_dtype(self._array(n, a)) for n, a in arrays.items() if n not in out]
+        out = {n: self._array(n, a) for n, a in self.needed(named).items()}
+        dtypes = [namespaces.numpy_dtype(a) for a in out.values()]  # and of tensors it came from, not of others
+        dtypes += [namespaces.numpy_dtype(self._array(n, a)) for n, a in named.items() if n in self.accepted - set(out)]
         return out, np.result_type(*[np.finfo(d).dtype for d in dtypes] or [float])
 
     def _array(self, name: str, value):
@@ -179,18 +187,6 @@ def check_symmetric(name: str, a) -> None:
     if not gap <= tol:
         raise EinsumgradError(f"tensor {name!r} is declared symmetric, but its array is not: the largest |{name} - "
                               f"{name}ᵀ| is {gap:.3g}, over the tolerance {tol:.3g}; pass (a + a.T) / 2")
-
-
-def _all_dims(expr: Expr):
-    """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
-    yield from expr.dims
-    for node in postorder(expr):
-        if not isinstance(node, Expr):
-            yield from node.shape
-            continue
-        yield from node.dims
-        for t in node.terms:
-            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
 
 
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
