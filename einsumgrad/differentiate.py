@@ -18,8 +18,8 @@ from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
 from .ir import (
-    DEEP, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges, postorder,
-    rename_factor, variables,
+    DEEP, Call, Delta, Expr, Ref, Stretch, Term, Var, depends, factor_indices, fresh, instantiate, is_short_product, keep_ranges,
+    postorder, rename_factor, stretches, term_lengths, variables,
 )
 from .simplify import simplify
 
@@ -91,8 +91,12 @@ def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:
                 continue
             rest = t.factors[:k] + t.factors[k + 1 :]
             avoid = set(t.indices()) | set(expr.out) | set(wrt)
+            stretched = ()
+            if f.node == var:  # a read of var that may stretch its size-1 axes: the derivative sums over them
+                lengths = (*term_lengths(t), *zip(expr.out, expr.dims))
+                stretched = stretches(lengths, zip(f.idx, wrt, var.shape))
             for d in _derivative_of_read(f, var, wrt, avoid):
-                terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest), t, expr.out))
+                terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest + stretched), t, expr.out))
     return Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms))
 
 
@@ -115,17 +119,17 @@ def _kept_whole(jac: Expr) -> Term | None:
     free, which evaluates faster) and more than a short elementwise product; None to inline it.
     Deltas shared by all its terms stay outside the node, where they meet their reader and are
     eliminated: ``w[i] δ[i,j]`` reads the node ``w[i]``, never one of the Jacobian's full rank."""
-    shared = {tuple(f for f in t.factors if isinstance(f, Delta)) for t in jac.terms}
+    shared = {tuple(f for f in t.factors if isinstance(f, (Delta, Stretch))) for t in jac.terms}
     if jac.depth <= DEEP or len(shared) != 1:
         return None
     (deltas,) = shared
-    if not all(d.a in jac.out and d.b in jac.out for d in deltas):
+    if not all(set(factor_indices(d)) <= set(jac.out) for d in deltas):
         return None
-    root = {d.b: d.a for d in deltas}
+    root = {d.b: d.a for d in deltas if isinstance(d, Delta)}
     merged = {b: _root(b, root) for b in root}
     kept = tuple(a for a in jac.out if a not in merged)
     dims = dict(zip(jac.out, jac.dims))
-    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, Delta)))
+    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, (Delta, Stretch))))
                   for t in jac.terms)
     core = simplify(Expr(kept, tuple(dims[a] for a in kept), terms))
     if is_short_product(core):

@@ -29,7 +29,7 @@ from . import functions
 from .caches import LRU
 from .errors import EinsumgradError
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
+from .ir import Call, Delta, Expr, Ref, Size, Stretch, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
 
 
 def simplify(expr: Expr) -> Expr:
@@ -271,9 +271,11 @@ def _tied(factors, summed: list[str], pos: dict) -> list[list[str]]:
 
 
 def _factor_kind(f) -> tuple:
-    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes."""
+    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes, then stretches."""
     if isinstance(f, Delta):
         return (0, ())
+    if isinstance(f, Stretch):
+        return (3, (str(f.dim),))
     return (1, node_key(f.node)) if isinstance(f, Ref) else (2, (str(f.dim),))
 
 
@@ -281,6 +283,8 @@ def _slots(f) -> tuple[int, ...]:
     """Per index of ``f``, its axis, where axes that ``f`` is symmetric in share one."""
     if isinstance(f, Delta):
         return (0, 0)
+    if isinstance(f, Stretch):
+        return (0,)
     return symmetry(f.node) if isinstance(f, Ref) else ()
 
 

@@ -20,7 +20,7 @@ from .. import functions
 from ..algebra import MAX_RANK
 from ..caches import LRU
 from ..errors import EinsumgradError, MemoryLimitError, ShapeError
-from ..ir import Call, Delta, Dim, Expr, Size, Var, postorder, variables
+from ..ir import Call, Delta, Dim, Expr, Size, Stretch, Var, postorder, variables
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -159,7 +159,7 @@ def check_symmetric(name: str, a) -> None:
 
 
 def _all_dims(expr: Expr):
-    """Every axis length the expression refers to: its nodes' shapes, its deltas and sizes."""
+    """Every axis length the expression refers to: its nodes' shapes, its deltas, sizes and stretches."""
     yield from expr.dims
     for node in postorder(expr):
         if not isinstance(node, Expr):
@@ -167,7 +167,7 @@ def _all_dims(expr: Expr):
             continue
         yield from node.dims
         for t in node.terms:
-            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
+            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size, Stretch)))
 
 
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
