@@ -19,13 +19,12 @@ import numpy as np
 
 from .compiler import Compiled
 from .compiler import namespaces
-from .compiler.plan import contraction
+from .compiler.plan import contraction, planned, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
 from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape, postorder
 from .render import derivative_parts
-from .simplify import eliminate_deltas
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
 
@@ -336,9 +335,10 @@ class _Writer:
     def term(self, node: Expr, term, plan) -> tuple[str, str, bool]:
         """``(coefficient, value, fresh)``: the term's product as source (temporaries written as
         lines) and its coefficient, sizes included, as source."""
-        term = eliminate_deltas(term, node.out)
+        term = planned(node, term, self.program.layout)
         coef = _number(term.coef)
         sizes = [self.size(f.dim) for f in term.factors if isinstance(f, Size)]
+        sizes += map(self.size, spread(node, term, self.program.layout))
         if sizes:
             coef = " * ".join(([] if coef == "1" else [coef]) + sizes)
             coef = coef.replace("-1 * ", "-")

@@ -38,11 +38,18 @@ def simplify(expr: Expr) -> Expr:
 
 
 def merge(terms) -> tuple[Term, ...]:
-    """Add the coefficients of equal terms; drop zeros."""
+    """Add the coefficients of equal terms; drop zeros. Terms that differ only in stretches of
+    indices that their reads carry are equal (the reads give the range; a stretch only allows the sum
+    onto a result axis of length 1): they merge with every stretch either has."""
     merged: dict[tuple, complex] = {}
+    stretched: dict[tuple, dict] = {}
     for t in terms:
-        merged[t.factors] = merged.get(t.factors, 0) + t.coef
-    return tuple(Term(_tidy(c), f) for f, c in merged.items() if c != 0)
+        core = tuple(f for f in t.factors if not isinstance(f, Stretch))
+        read = {a for f in core if isinstance(f, Ref) for a in f.idx}
+        key = core if all(f.a in read for f in t.factors if isinstance(f, Stretch)) else t.factors
+        merged[key] = merged.get(key, 0) + t.coef
+        stretched.setdefault(key, {}).update(dict.fromkeys(f for f in t.factors if f not in key))
+    return tuple(Term(_tidy(c), f + tuple(sorted(stretched[f], key=repr))) for f, c in merged.items() if c != 0)
 
 
 def _is_weight(f) -> bool:
@@ -172,9 +179,11 @@ def drop_unit_sums(term: Term, out: tuple[str, ...]) -> Term:
     for k, f in enumerate(term.factors):
         if not (isinstance(f, Ref) and isinstance(f.node, Call) and functions.get(f.node.fn).sums_to_one):
             continue
-        rest = term.factors[:k] + term.factors[k + 1:]
-        carried = {a for g in rest for a in factor_indices(g)} | set(out)
         summed = [f.idx[axis] for axis in f.node.params[0]]
+        own = set(zip(f.idx, f.node.shape))  # a stretch over the read's own range sums it whole
+        rest = tuple(g for g in term.factors[:k] + term.factors[k + 1:]
+                     if not (isinstance(g, Stretch) and g.a in summed and (g.a, g.dim) in own))
+        carried = {a for g in rest for a in factor_indices(g)} | set(out)
         if len(set(f.idx)) == len(f.idx) and not carried & set(summed):
             lost = [Size(d) for a, d in zip(f.idx, f.node.shape) if a not in carried and a not in summed]
             return drop_unit_sums(Term(term.coef, rest + tuple(lost)), out)

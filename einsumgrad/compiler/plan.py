@@ -96,7 +96,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
                                                     for a, n in zip(f.idx, layout.shape_of[f.node]))))
     sizes.update({a: 1 for _, idx in refs for a in idx if isinstance(a, tuple)})
     carried = {a for _, idx in refs for a in idx}
-    coef *= math.prod(sizes[a] for a in spread(expr, term) if a not in carried)
+    coef *= math.prod(map(layout.dim, spread(expr, term, layout)))
     result = tuple(a for a in reduced if a in carried)
     shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
     has_delta = any(isinstance(f, Delta) for f in term.factors)
@@ -138,10 +138,17 @@ def planned(expr: Expr, term: Term, layout: Layout) -> Term:
     return eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
 
 
-def spread(expr: Expr, term: Term) -> list[str]:
-    """The summed indices of a planned term that a :class:`Stretch` gives a range: a read that does
-    not carry one at its whole length multiplies the term by it."""
-    return list(dict.fromkeys(f.a for f in term.factors if isinstance(f, Stretch) and f.a not in expr.out))
+def spread(expr: Expr, term: Term, layout: Layout) -> list[Dim]:
+    """The lengths of the summed indices of a :func:`planned` term that only a :class:`Stretch`
+    spans (no read carries them at that length): each multiplies the term by its length."""
+    sizes = index_sizes(expr, term, layout)
+    carried = {a for f in term.factors if isinstance(f, Ref)
+               for a, n in zip(f.idx, layout.shape_of[f.node]) if n == sizes[a]}
+    found: dict[str, Dim] = {}
+    for f in term.factors:
+        if isinstance(f, Stretch) and f.a not in expr.out and f.a not in carried and layout.dim(f.dim) == sizes[f.a]:
+            found.setdefault(f.a, f.dim)
+    return list(found.values())
 
 
 def index_sizes(expr: Expr, term: Term, layout: Layout) -> dict[str, int]:
