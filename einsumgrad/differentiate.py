@@ -91,13 +91,21 @@ def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:
                 continue
             rest = t.factors[:k] + t.factors[k + 1 :]
             avoid = set(t.indices()) | set(expr.out) | set(wrt)
-            stretched = ()
-            if f.node == var:  # a read of var that may stretch its size-1 axes: the derivative sums over them
-                lengths = (*term_lengths(t), *zip(expr.out, expr.dims))
-                stretched = stretches(lengths, zip(f.idx, wrt, var.shape))
+            lengths = (*term_lengths(t), *zip(expr.out, expr.dims))
             for d in _derivative_of_read(f, var, wrt, avoid):
+                stretched = stretches(lengths, _ties(d, f.idx, wrt))
                 terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest + stretched), t, expr.out))
     return Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms))
+
+
+def _ties(d: Term, idx: tuple[str, ...], wrt: tuple[str, ...]):
+    """``(a, p, n)`` for each delta of ``d`` that ties an index ``a`` of a read to an axis ``p`` of
+    ``var``, of length ``n``: where the read stretches ``a``, the derivative sums over it."""
+    for f in d.factors:
+        if isinstance(f, Delta):
+            for a, p in ((f.a, f.b), (f.b, f.a)):
+                if a in idx and p in wrt:
+                    yield a, p, f.dim
 
 
 def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tuple[Term, ...]:
