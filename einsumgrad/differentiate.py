@@ -18,8 +18,8 @@ from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
 from .ir import (
-    DEEP, Call, Delta, Expr, Ref, Stretch, Term, Var, depends, factor_indices, fresh, instantiate, is_short_product, keep_ranges,
-    postorder, rename_factor, stretches, term_lengths, variables,
+    DEEP, Call, Delta, Expr, Ref, Stretch, Term, Var, depends, factor_indices, fresh, instantiate, is_short_product,
+    keep_ranges, postorder, rename_factor, stretches, term_lengths, variables,
 )
 from .simplify import simplify
 
@@ -137,8 +137,8 @@ def _kept_whole(jac: Expr) -> Term | None:
     merged = {b: _root(b, root) for b in root}
     kept = tuple(a for a in jac.out if a not in merged)
     dims = dict(zip(jac.out, jac.dims))
-    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors if not isinstance(f, (Delta, Stretch))))
-                  for t in jac.terms)
+    terms = tuple(Term(t.coef, tuple(rename_factor(f, merged) for f in t.factors
+                                     if not isinstance(f, (Delta, Stretch)))) for t in jac.terms)
     core = simplify(Expr(kept, tuple(dims[a] for a in kept), terms))
     if is_short_product(core):
         return None

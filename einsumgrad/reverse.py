@@ -23,8 +23,8 @@ from .algebra import constant, hadamard
 from .caches import cache
 from .differentiate import contract
 from .ir import (
-    Call, Delta, Expr, Ref, Stretch, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape, postorder,
-    stretches, term_lengths,
+    Call, Delta, Expr, Ref, Stretch, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape,
+    postorder, stretches, term_lengths,
 )
 from .simplify import simplify
 

@@ -29,7 +29,9 @@ from . import functions
 from .caches import LRU
 from .errors import EinsumgradError
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Stretch, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
+from .ir import (
+    Call, Delta, Expr, Ref, Size, Stretch, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor,
+)
 
 
 def simplify(expr: Expr) -> Expr:

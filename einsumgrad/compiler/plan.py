@@ -126,6 +126,7 @@ def planned(expr: Expr, term: Term, layout: Layout) -> Term:
     """``term`` as evaluated: a result axis of length 1 that a :class:`Stretch` spreads over a
     longer range is summed over (read at a summed index of its own), and deltas are eliminated.
 
+    >>> from ..ir import Var
     >>> y = Var("y", (4,))
     >>> g = Expr(("i",), (1,), (Term(1, (Ref(y, ("i",)), Stretch("i", 4))),))
     >>> planned(g, g.terms[0], Layout({}, {g: (1,), y: (4,)}, int)).factors
