@@ -160,7 +160,7 @@ def compositions(draw):
     return e, f, shapes
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compositions(), st.integers(0, 2**31 - 1))
 def test_random_compositions_against_jax(case, seed):
     """Σ of the composition: its gradient by every leaf it reads against jax.grad; the Jacobian of
