@@ -21,12 +21,12 @@ import numpy as np
 
 from .compiler import Compiled
 from .compiler import namespaces
-from .compiler.plan import contraction
+from .compiler.plan import contraction, planned, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
-from .ir import Call, Delta, Expr, Ref, Size, Var, node_shape, postorder
-from .simplify import eliminate_deltas
+from .algebra import resolve_dim
+from .ir import Call, Delta, Expr, Ref, Size, Stretch, Var, dim_atoms, node_shape, postorder
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
 # (or less, so that the largest input still fits in FITS entries of 16 bytes)
@@ -168,8 +168,8 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> tuple[dict, tup
     beats ``@``; at 2000×256 it is some 60× slower). So every symbolic length is planned large:
     ``NOMINAL`` without shapes; with shapes, the given lengths, checked as ``eg.compile``
     checks them, scaled together until the shortest is ``NOMINAL`` (their proportions still
-    order a chain). Only a given 1 that stretches (NumPy broadcasting) stays 1: the code
-    assumes it, and checks it.
+    order a chain). Only a given 1 that stretches (NumPy broadcasting: against a longer axis, or
+    in a derivative by it, whose terms sum onto it) stays 1: the code assumes it, and checks it.
     """
     classes = _classes(_tied(postorder(*compiled.exprs)), lambda a, b: 1 not in (a, b))  # a 1 may stretch
     known = {c: d for d, c in classes.items() if isinstance(d, int)}
@@ -201,7 +201,12 @@ def _planning_arrays(compiled: Compiled, shapes: dict | None) -> tuple[dict, tup
     longest = {c: known.get(c, 1) for c in symbolic.values()}
     for (n, k), c in symbolic.items():
         longest[c] = max(longest[c], given[n].shape[k])
-    stretched = tuple(a for a, c in symbolic.items() if given[a[0]].shape[a[1]] == 1 < longest[c])
+    sizes = {n: a.shape for n, a in given.items()}
+    by_stretch = {atom for node in postorder(*compiled.exprs) if isinstance(node, Expr) for t in node.terms
+                  for f in t.factors if isinstance(f, Stretch) and f.a in node.out and resolve_dim(f.dim, sizes) > 1
+                  for atom in dim_atoms(node.dims[node.out.index(f.a)])}  # a result axis a derivative sums onto
+    stretched = tuple(a for a, c in symbolic.items()
+                      if given[a[0]].shape[a[1]] == 1 and (longest[c] > 1 or a in by_stretch))
     free = {a for a, c in symbolic.items() if c not in known and a not in stretched}
     scale = -(-nominal // min([longest[symbolic[a]] for a in free if longest[symbolic[a]] > 1], default=1))
     planned = {n: tuple(size * scale if (n, k) in free else size for k, size in enumerate(given[n].shape))
@@ -424,9 +429,10 @@ class _Writer:
     def term(self, node: Expr, term, plan) -> tuple[str, str, bool]:
         """``(coefficient, value, fresh)``: the term's product as source (temporaries written as
         lines) and its coefficient, sizes included, as source."""
-        term = eliminate_deltas(term, node.out)
+        term = planned(node, term, self.program.layout)
         coef = _number(term.coef)
         sizes = [self.size(f.dim) for f in term.factors if isinstance(f, Size)]
+        sizes += map(self.size, spread(node, term, self.program.layout))
         if sizes:
             coef = " * ".join(([] if coef == "1" else [coef]) + sizes)
             coef = coef.replace("-1 * ", "-")

@@ -18,8 +18,8 @@ from .algebra import product, show_dims
 from .caches import cache
 from .errors import DerivativeError
 from .ir import (
-    DEEP, MANY, Call, Delta, Expr, Ref, Term, Var, depends, fresh, instantiate, is_short_product, keep_ranges,
-    postorder, rename_factor, variables,
+    DEEP, MANY, Call, Delta, Expr, Ref, Stretch, Term, Var, depends, factor_indices, fresh, instantiate,
+    is_short_product, keep_ranges, postorder, rename_factor, stretches, term_lengths, variables,
 )
 from .simplify import simplify
 
@@ -91,9 +91,21 @@ def product_rule(expr: Expr, var: Var, wrt: tuple[str, ...]) -> Expr:
                 continue
             rest = t.factors[:k] + t.factors[k + 1 :]
             avoid = set(t.indices()) | set(expr.out) | set(wrt)
+            lengths = (*term_lengths(t), *zip(expr.out, expr.dims))
             for d in _derivative_of_read(f, var, wrt, avoid):
-                terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest), t, expr.out))
+                stretched = stretches(lengths, _ties(d, f.idx, wrt))
+                terms.append(keep_ranges(Term(t.coef * d.coef, d.factors + rest + stretched), t, expr.out))
     return Expr(expr.out + wrt, expr.dims + var.shape, tuple(terms))
+
+
+def _ties(d: Term, idx: tuple[str, ...], wrt: tuple[str, ...]):
+    """``(a, p, n)`` for each delta of ``d`` that ties an index ``a`` of a read to an axis ``p`` of
+    ``var``, of length ``n``: where the read stretches ``a``, the derivative sums over it."""
+    for f in d.factors:
+        if isinstance(f, Delta):
+            for a, p in ((f.a, f.b), (f.b, f.a)):
+                if a in idx and p in wrt:
+                    yield a, p, f.dim
 
 
 def _derivative_of_read(ref: Ref, var: Var, wrt: tuple[str, ...], avoid) -> tuple[Term, ...]:
@@ -120,9 +132,10 @@ def _kept_whole(jac: Expr) -> Term | None:
     eliminated: ``w[i] δ[i,j]`` reads the node ``w[i]``, never one of the Jacobian's full rank."""
     if not jac.terms or jac.depth <= DEEP and len(jac.terms) <= MANY:
         return None
-    deltas = tuple(d for d in jac.terms[0].factors if isinstance(d, Delta))
-    deltas = tuple(d for d in deltas if all(d in t.factors for t in jac.terms))
-    root = {d.b: d.a for d in deltas}
+    out = set(jac.out)
+    deltas = tuple(f for f in jac.terms[0].factors if isinstance(f, (Delta, Stretch))
+                   and all(f in t.factors for t in jac.terms) and set(factor_indices(f)) <= out)
+    root = {d.b: d.a for d in deltas if isinstance(d, Delta)}
     merged = {b: _root(b, root) for b in root}
     kept = tuple(a for a in jac.out if a not in merged)
     dims = dict(zip(jac.out, jac.dims))

@@ -29,7 +29,7 @@ from .compiler import Compiled, to_array, whole_number
 from .differentiate import contract, derivative
 from .errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
-from .ir import Expr, Term, Var
+from .ir import Expr, Stretch, Term, Var
 from .label import Label
 from .parse import ELLIPSIS, Bound, parse
 
@@ -135,7 +135,8 @@ class Jacobian:
         jac = self._laid_out(self.symbolic)
         names = set(jac.out)
         return [
-            TermInfo(t.coef, tuple(render.render_factor(f, names, render.UNICODE) for f in t.factors),
+            TermInfo(t.coef, tuple(render.render_factor(f, names, render.UNICODE) for f in t.factors
+                                   if not isinstance(f, Stretch)),
                      render.einsum_form(jac, t), t)
             for t in jac.terms
         ]

@@ -274,7 +274,18 @@ class Size:
     dim: Dim
 
 
-Factor = Union[Ref, Delta, Size]
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Index ``a`` ranges over ``dim`` in this term, whatever the result's axis ``a`` holds: a
+    derivative by an axis that NumPy may stretch (a size-1 axis read at a longer index). Where
+    that axis is 1 at evaluation, the term is summed over ``a`` onto its one entry (the adjoint of
+    stretching); elsewhere it changes nothing. Printing leaves it out."""
+
+    a: str
+    dim: Dim
+
+
+Factor = Union[Ref, Delta, Size, Stretch]
 
 
 @dataclass(frozen=True, slots=True, eq=True)
@@ -339,6 +350,8 @@ def factor_indices(f: Factor) -> tuple[str, ...]:
         return f.idx
     if isinstance(f, Delta):
         return (f.a, f.b)
+    if isinstance(f, Stretch):
+        return (f.a,)
     return ()
 
 
@@ -347,6 +360,8 @@ def rename_factor(f: Factor, mapping: Mapping[str, str]) -> Factor:
         return Ref(f.node, tuple(mapping.get(a, a) for a in f.idx))
     if isinstance(f, Delta):
         return Delta(mapping.get(f.a, f.a), mapping.get(f.b, f.b), f.dim)
+    if isinstance(f, Stretch):
+        return Stretch(mapping.get(f.a, f.a), f.dim)
     return f
 
 
@@ -430,7 +445,40 @@ def index_dims(term: Term) -> dict[str, Dim]:
             dims.update(zip(f.idx, node_shape(f.node)))
         elif isinstance(f, Delta):
             dims[f.a] = dims[f.b] = f.dim
+    for f in term.factors:
+        if isinstance(f, Stretch):
+            dims.setdefault(f.a, f.dim)
     return dims
+
+
+def stretches(lengths, ties) -> tuple[Stretch, ...]:
+    """The :class:`Stretch` factors of a derivative that ties each index ``a`` of a term to its own
+    index ``p`` of an axis of length ``d`` (``ties``: ``(a, p, d)``), where ``lengths`` (``(index,
+    Dim)`` pairs) give ``a`` another length that an axis of length 1 would stretch to.
+
+    >>> stretches([("i", ("A", 1)), ("i", ("b", 0))], [("i", "p", ("b", 0))])
+    (Stretch(a='p', dim=('A', 1)),)
+    """
+    lengths = list(lengths)
+    found: dict[Stretch, None] = {}
+    for a, p, d in ties:
+        if isinstance(d, int) and d != 1:
+            continue  # never stretched
+        for b, n in lengths:
+            if b == a and n != d and n != 1:
+                found.setdefault(Stretch(p, n))
+    return tuple(found)
+
+
+def term_lengths(term: Term):
+    """``(index, Dim)`` for every axis a factor of ``term`` reads."""
+    for f in term.factors:
+        if isinstance(f, Ref):
+            yield from zip(f.idx, node_shape(f.node))
+        elif isinstance(f, Delta):
+            yield from ((f.a, f.dim), (f.b, f.dim))
+        elif isinstance(f, Stretch):
+            yield f.a, f.dim
 
 
 def keep_ranges(new: Term, old: Term, out) -> Term:
@@ -492,11 +540,11 @@ def inputs(*nodes: Node) -> Inputs:
 
 
 def _all_dims(nodes):
-    """Every axis length the nodes refer to: their shapes, their deltas' and sizes'."""
+    """Every axis length the nodes refer to: their shapes, their deltas', sizes' and stretches'."""
     for node in postorder(*nodes):
         if not isinstance(node, Expr):
             yield from node.shape
             continue
         yield from node.dims
         for t in node.terms:
-            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size)))
+            yield from (f.dim for f in t.factors if isinstance(f, (Delta, Size, Stretch)))

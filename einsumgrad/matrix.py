@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from .functions import get
-from .ir import DEEP, Call, Delta, Expr, Ref, Size, Term, Var, instantiate, node_shape
+from .ir import DEEP, Call, Delta, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
 from .render import atomic as _atomic, latex_name
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
@@ -130,6 +130,10 @@ def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
                 coef *= f.dim
                 continue
             raise NoFormula("the size of an axis no factor reads, as a factor")
+        if isinstance(f, Stretch):
+            if f.a in out or any(f.a in g.idx for g in t.factors if isinstance(g, Ref)):
+                continue  # changes nothing unless an axis is 1 at evaluation
+            raise NoFormula("a sum over a stretched axis that no factor reads")
         dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
         stretched += _broadcast_reads(f)
         items.append(_item(f, set(out) | set(t.indices())))
@@ -441,6 +445,8 @@ def _split(t: Term, pairs) -> dict:
     for f in t.factors:
         if isinstance(f, Size):
             raise NoFormula("a size factor")
+        if isinstance(f, Stretch):
+            continue
         idx = set(f.idx if isinstance(f, Ref) else (f.a, f.b))
         joined = [g for g in groups if g[0] & idx - set(a for p in pairs for a in p)]
         merged = (idx.union(*(g[0] for g in joined)), [x for g in joined for x in g[1]] + [f])

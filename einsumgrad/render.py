@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
-from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
+from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
 from .label import Label
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
@@ -210,7 +210,7 @@ def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
 def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
     summed = [a for a in t.indices() if a not in out]
     inner_scope = set(scope) | set(out) | set(t.indices())
-    factors = [render_factor(f, inner_scope, style) for f in t.factors]
+    factors = [render_factor(f, inner_scope, style) for f in t.factors if not isinstance(f, Stretch)]
     coef = t.coef
     sign = ""
     if isinstance(coef, (int, float)) and coef < 0:
@@ -293,7 +293,8 @@ _LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
 
 def _is_atom(expr: Expr) -> bool:
     (t,) = expr.terms if len(expr.terms) == 1 else (None,)
-    return t is not None and t.coef == 1 and len(t.factors) == 1 and set(t.indices()) <= set(expr.out)
+    return t is not None and t.coef == 1 and len(t.factors) == 1 and set(t.indices()) <= set(expr.out) \
+        and not isinstance(t.factors[0], Stretch)
 
 
 def _power(inner: str, c, style: Style, simple: bool) -> str:

@@ -23,7 +23,8 @@ from .algebra import constant, hadamard
 from .caches import cache
 from .differentiate import contract
 from .ir import (
-    Call, Delta, Expr, Ref, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape, postorder,
+    Call, Delta, Expr, Ref, Stretch, Term, Var, fresh, instantiate, is_short_product, keep_ranges, node_shape,
+    postorder, stretches, term_lengths,
 )
 from .simplify import simplify
 
@@ -35,14 +36,17 @@ def gradient(f: Expr, var: Var) -> Expr:
 
 
 def _opened(g: Expr) -> Expr:
-    """``g``, or the node it only reads whole: a result is not a pointer to a shared node."""
+    """``g``, or the node it only reads whole: a result is not a pointer to a shared node (its
+    stretches kept)."""
     (t,) = g.terms if len(g.terms) == 1 else (None,)
-    if t is None or t.coef != 1 or len(t.factors) != 1 or not isinstance(t.factors[0], Ref):
+    refs = [f for f in t.factors if not isinstance(f, Stretch)] if t is not None else ()
+    if t is None or t.coef != 1 or len(refs) != 1 or not isinstance(refs[0], Ref):
         return g
-    ref = t.factors[0]
+    ref, stretched = refs[0], tuple(f for f in t.factors if isinstance(f, Stretch))
     if not isinstance(ref.node, Expr) or len(set(ref.idx)) != len(ref.idx) or set(ref.idx) != set(g.out):
         return g
-    return simplify(Expr(g.out, g.dims, instantiate(ref.node, ref.idx, g.out)))
+    terms = instantiate(ref.node, ref.idx, g.out)
+    return simplify(Expr(g.out, g.dims, tuple(Term(u.coef, u.factors + stretched) for u in terms)))
 
 
 @cache(maxsize=256)
@@ -93,15 +97,18 @@ def _pulled(node, g: Expr):
 
 
 def _read_vjp(node: Expr, t: Term, k: int, g: Expr) -> Expr:
-    """``Σ g[out] t`` with the ``k``-th factor (a read ``child[idx]``) replaced by deltas to new axes."""
+    """``Σ g[out] t`` with the ``k``-th factor (a read ``child[idx]``) replaced by deltas to new axes
+    (and a :class:`~einsumgrad.ir.Stretch` where the read may stretch a size-1 axis of the child)."""
     ref = t.factors[k]
-    if t.coef == 1 and len(t.factors) == 1 and ref.idx == node.out:
+    if t.coef == 1 and len(t.factors) == 1 and ref.idx == node.out and node_shape(ref.node) == node.dims:
         return g  # the node is its child, read whole
     dims = node_shape(ref.node)
     taken = set(t.indices()) | set(node.out)
     c = fresh(len(dims), taken | g.index_set())
-    rest = t.factors[:k] + t.factors[k + 1:] + tuple(Delta(a, p, d) for a, p, d in zip(ref.idx, c, dims))
     ranged = Term(t.coef, t.factors + (Ref(g, node.out),))  # every index the contraction sums over
+    ties = tuple(zip(ref.idx, c, dims))
+    rest = (t.factors[:k] + t.factors[k + 1:] + tuple(Delta(a, p, d) for a, p, d in ties)
+            + stretches(term_lengths(ranged), ties))
     terms = [keep_ranges(Term(t.coef * gt.coef, gt.factors + rest), ranged, c)
              for gt in instantiate(g, node.out, taken | set(c))]
     return simplify(Expr(c, dims, tuple(terms)))

@@ -29,7 +29,9 @@ from . import functions
 from .caches import LRU, cache
 from .errors import EinsumgradError
 from .functions import get
-from .ir import Call, Delta, Expr, Ref, Size, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor
+from .ir import (
+    Call, Delta, Expr, Ref, Size, Stretch, Term, Var, factor_indices, fresh, index_dims, postorder, rename_factor,
+)
 
 
 def simplify(expr: Expr) -> Expr:
@@ -46,11 +48,23 @@ def normal(term: Term, out: tuple[str, ...]) -> Term:
 
 
 def merge(terms) -> tuple[Term, ...]:
-    """Add the coefficients of equal terms; drop zeros."""
+    """Add the coefficients of equal terms; drop zeros. Terms that differ only in stretches of
+    indices that their reads carry are equal (the reads give the range; a stretch only allows the sum
+    onto a result axis of length 1): they merge with every stretch either has."""
     merged: dict[tuple, list[Term]] = {}
+    stretched: dict[tuple, dict] = {}
     for t in terms:
-        merged.setdefault(t.factors, []).append(t)
-    return tuple(t for same in merged.values() if (t := _added(same)).coef != 0)
+        key = t.factors
+        if any(isinstance(f, Stretch) for f in key):
+            core = tuple(f for f in key if not isinstance(f, Stretch))
+            read = {a for f in core if isinstance(f, Ref) for a in f.idx}
+            if all(f.a in read for f in key if isinstance(f, Stretch)):
+                key = core
+                stretched.setdefault(key, {}).update(dict.fromkeys(f for f in t.factors if f not in core))
+        merged.setdefault(key, []).append(t)
+    added = (_added(same) for same in merged.values())
+    return tuple(Term(t.coef, key + tuple(sorted(stretched[key], key=repr))) if key in stretched else t
+                 for key, t in zip(merged, added) if t.coef != 0)
 
 
 def _added(same: list[Term]) -> Term:
@@ -193,9 +207,11 @@ def drop_unit_sums(term: Term, out: tuple[str, ...]) -> Term:
     for k, f in enumerate(term.factors):
         if not (isinstance(f, Ref) and isinstance(f.node, Call) and functions.get(f.node.fn).sums_to_one):
             continue
-        rest = term.factors[:k] + term.factors[k + 1:]
-        carried = {a for g in rest for a in factor_indices(g)} | set(out)
         summed = [f.idx[axis] for axis in f.node.params[0]]
+        own = set(zip(f.idx, f.node.shape))  # a stretch over the read's own range sums it whole
+        rest = tuple(g for g in term.factors[:k] + term.factors[k + 1:]
+                     if not (isinstance(g, Stretch) and g.a in summed and (g.a, g.dim) in own))
+        carried = {a for g in rest for a in factor_indices(g)} | set(out)
         if len(set(f.idx)) == len(f.idx) and not carried & set(summed):
             lost = [Size(d) for a, d in zip(f.idx, f.node.shape) if a not in carried and a not in summed]
             return drop_unit_sums(Term(term.coef, rest + tuple(lost)), out)
@@ -294,9 +310,11 @@ def _tied(factors, summed: list[str], pos: dict) -> list[list[str]]:
 
 
 def _factor_kind(f) -> tuple:
-    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes."""
+    """What a factor is, whatever indices it reads: deltas, then nodes by key, then sizes, then stretches."""
     if isinstance(f, Delta):
         return (0, ())
+    if isinstance(f, Stretch):
+        return (3, (str(f.dim),))
     return (1, node_key(f.node)) if isinstance(f, Ref) else (2, (str(f.dim),))
 
 
@@ -304,6 +322,8 @@ def _slots(f) -> tuple[int, ...]:
     """Per index of ``f``, its axis, where axes that ``f`` is symmetric in share one."""
     if isinstance(f, Delta):
         return (0, 0)
+    if isinstance(f, Stretch):
+        return (0,)
     return symmetry(f.node) if isinstance(f, Ref) else ()
 
 

@@ -18,7 +18,7 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from ..caches import cache
 from ..errors import EinsumgradError, ShapeError
-from ..ir import Delta, Dim, Expr, Ref, Size, Term
+from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, fresh
 from ..render import describe_factor
 from ..simplify import eliminate_deltas
 from .settings import for_one_contraction
@@ -80,7 +80,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     """The plan of one term of ``expr``: deltas tie output axes (the term is computed once over the
     reduced axes and written onto the diagonal they span), sizes fold into the coefficient, and a
     read's size-1 axis at a longer index is read at a summed index of its own."""
-    term = eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
+    term = planned(expr, term, layout)
     sizes = index_sizes(expr, term, layout)
     rep = {a: a for a in expr.out}
     for f in term.factors:
@@ -97,6 +97,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
                                                     for a, n in zip(f.idx, layout.shape_of[f.node]))))
     sizes.update({a: 1 for _, idx in refs for a in idx if isinstance(a, tuple)})
     carried = {a for _, idx in refs for a in idx}
+    coef *= math.prod(map(layout.dim, spread(expr, term, layout)))
     result = tuple(a for a in reduced if a in carried)
     shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
     has_delta = any(isinstance(f, Delta) for f in term.factors)
@@ -122,6 +123,36 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
                     None if diagonal is None else diagonal_view(diagonal), shown)
 
 
+def planned(expr: Expr, term: Term, layout: Layout) -> Term:
+    """``term`` as evaluated: a result axis of length 1 that a :class:`Stretch` spreads over a
+    longer range is summed over (read at a summed index of its own), and deltas are eliminated.
+
+    >>> from ..ir import Var
+    >>> y = Var("y", (4,))
+    >>> g = Expr(("i",), (1,), (Term(1, (Ref(y, ("i",)), Stretch("i", 4))),))
+    >>> planned(g, g.terms[0], Layout({}, {g: (1,), y: (4,)}, int)).factors
+    (Ref(node=Var(name='y', shape=(4,)), idx=('j',)), Stretch(a='j', dim=4))
+    """
+    single = {a for a, n in zip(expr.out, layout.shape_of[expr]) if n == 1}
+    summed = sorted({f.a for f in term.factors if isinstance(f, Stretch) and f.a in single})
+    if summed:
+        term = term.rename(dict(zip(summed, fresh(len(summed), set(term.indices()) | set(expr.out)))))
+    return eliminate_deltas(term, expr.out)  # a no-op on simplified terms; the rest need it
+
+
+def spread(expr: Expr, term: Term, layout: Layout) -> list[Dim]:
+    """The lengths of the summed indices of a :func:`planned` term that only a :class:`Stretch`
+    spans (no read carries them at that length): each multiplies the term by its length."""
+    sizes = index_sizes(expr, term, layout)
+    carried = {a for f in term.factors if isinstance(f, Ref)
+               for a, n in zip(f.idx, layout.shape_of[f.node]) if n == sizes[a]}
+    found: dict[str, Dim] = {}
+    for f in term.factors:
+        if isinstance(f, Stretch) and f.a not in expr.out and f.a not in carried and layout.dim(f.dim) == sizes[f.a]:
+            found.setdefault(f.a, f.dim)
+    return list(found.values())
+
+
 def index_sizes(expr: Expr, term: Term, layout: Layout) -> dict[str, int]:
     """The length of every index in a term, checked for agreement.
 
@@ -139,6 +170,9 @@ def index_sizes(expr: Expr, term: Term, layout: Layout) -> dict[str, int]:
                 _agree(sizes, a, layout.dim(f.dim), describe_factor(f))
         elif isinstance(f, Ref):
             reads.append(f)
+    for f in term.factors:
+        if isinstance(f, Stretch):
+            _agree(sizes, f.a, layout.dim(f.dim), "a stretched axis", read=True, fixed=f.a in fixed)
     for f in reads:
         own: dict[str, int] = {}
         for a, n in zip(f.idx, layout.shape_of[f.node]):

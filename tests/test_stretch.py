@@ -1,0 +1,193 @@
+"""Tensors declared by rank whose size-1 axes NumPy stretches only at evaluation (issue 20, item 1):
+every derivative sums over the stretched axes, whatever door evaluates it."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import einsumgrad as eg
+from oracles import central_difference
+from test_codegen import run
+
+jax.config.update("jax_enable_x64", True)
+
+RNG = np.random.default_rng(20)
+
+
+def bias_case():
+    X, W, b, y = (eg.tensor(n, 2) for n in "XWby")
+    arrays = dict(X=RNG.standard_normal((5, 4)), W=RNG.standard_normal((4, 10)), b=RNG.standard_normal((1, 10)),
+                  y=RNG.standard_normal((10, 1)))
+    return eg.sum((X @ W + b) @ y), b, arrays, 5 * arrays["y"].T
+
+
+def vector_case():
+    A, b = eg.tensor("A", 2), eg.tensor("b", 1)
+    return eg.sum(A + b), b, dict(A=RNG.standard_normal((3, 4)), b=np.array([2.0])), np.array([12.0])
+
+
+def tanh_case():
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    arrays = dict(A=RNG.standard_normal((3, 4)), B=RNG.standard_normal((3, 1)))
+    a, b = arrays["A"], arrays["B"]
+    return eg.sum(eg.tanh(A * B)), B, arrays, (a * (1 - np.tanh(a * b) ** 2)).sum(axis=1, keepdims=True)
+
+
+CASES = [bias_case, vector_case, tanh_case]
+
+
+def numeric_gradient(f, wrt: str, arrays: dict) -> np.ndarray:
+    """Central differences along each entry of ``arrays[wrt]``."""
+    x = arrays[wrt]
+    out = np.zeros(x.shape)
+    for k in np.ndindex(x.shape):
+        d = np.zeros(x.shape)
+        d[k] = 1.0
+        out[k] = central_difference(lambda v: eg.evaluate(f, **{**arrays, wrt: v}), x, d)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_gradient_sums_over_the_stretched_axis(case):
+    f, wrt, arrays, closed = case()
+    g = eg.grad(f, wrt)
+    np.testing.assert_allclose(eg.evaluate(g, **arrays), closed, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(closed, numeric_gradient(f, wrt.name, arrays), rtol=1e-6, atol=1e-7)
+    assert str(eg.check(f, wrt, **arrays)).startswith("PASS")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_every_backend_and_generated_code(case, backend):
+    f, wrt, arrays, closed = case()
+    g = eg.grad(f, wrt)
+    np.testing.assert_allclose(np.asarray(eg.compile(g, backend=backend)(**arrays)), closed, rtol=1e-10)
+    if backend == "numpy":
+        names = eg.compile(g).names
+        shapes = {n: arrays[n].shape for n in names}
+        got = run(eg.codegen(g, shapes=shapes))(**{n: arrays[n] for n in names})
+        np.testing.assert_allclose(got, closed, rtol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_jacobian_hessian_and_hvp(case):
+    """∂f/∂wrt through the Jacobian of the scalar, and the Hessian of Σ tanh(f) against jax's."""
+    f, wrt, arrays, closed = case()
+    np.testing.assert_allclose(eg.evaluate(eg.jacobian(f, wrt), **arrays), closed, rtol=1e-10)
+    h = eg.tanh(f)
+    names = sorted(arrays)
+    k = names.index(wrt.name)
+    oracle = jax.hessian(lambda *xs: jnp.tanh(_jax(f, names)(*xs)), argnums=k)(*(arrays[n] for n in names))
+    np.testing.assert_allclose(eg.evaluate(eg.hessian(h, wrt), **arrays), oracle, rtol=1e-8, atol=1e-10)
+    v = RNG.standard_normal(arrays[wrt.name].shape)
+    hv = eg.evaluate(eg.hvp(h, wrt, eg.tensor("v", v.shape)), **arrays, v=v)
+    np.testing.assert_allclose(hv, np.tensordot(oracle, v, axes=v.ndim), rtol=1e-8, atol=1e-10)
+
+
+def _jax(f, names):
+    """The three cases' scalars in jax, by NumPy's broadcasting (for the Hessian oracle)."""
+    def value(*xs):
+        a = dict(zip(names, xs))
+        if "X" in a:
+            return jnp.sum((a["X"] @ a["W"] + a["b"]) @ a["y"])
+        if "B" in a:
+            return jnp.sum(jnp.tanh(a["A"] * a["B"]))
+        return jnp.sum(a["A"] + a["b"])
+    return value
+
+
+def test_a_vector_stretched_in_a_jacobian():
+    """∂(A + b)[i,j]/∂b[p] with b of one entry: 1 everywhere (the stretch, not a delta)."""
+    A, b = eg.tensor("A", 2), eg.tensor("b", 1)
+    J = eg.evaluate(eg.jacobian(A + b, b), A=np.ones((3, 4)), b=np.array([2.0]))
+    np.testing.assert_array_equal(J, np.ones((3, 4, 1)))
+    J = eg.evaluate(eg.jacobian(A + b, b), A=np.ones((3, 4)), b=np.ones(4))
+    np.testing.assert_array_equal(J, np.broadcast_to(np.eye(4), (3, 4, 4)))
+
+
+def test_einsum_string_jacobian_with_unknown_shapes():
+    """The einsum-string Jacobian, its vjp and jvp, where the stretch is decided by the arrays."""
+    J = eg.jacobian("ij,j->i", wrt=1, names="A,b")
+    a, b = RNG.standard_normal((2, 3)), np.array([0.5])
+    g, t = RNG.standard_normal(2), np.array([1.5])
+    np.testing.assert_allclose(J.vjp(g, a, b), [g @ a.sum(axis=1)])
+    np.testing.assert_allclose(J.jvp(t, a, b), a.sum(axis=1) * 1.5)
+
+
+# the property: random compositions of rank-2 tensors whose axes are 1 or 3 ------------------------
+N = 3
+LEAVES = "ABCD"
+
+
+@st.composite
+def compositions(draw):
+    """``(expression, jax function, shapes)``: a tree of +, *, tanh, sin, @, an einsum and a
+    transpose over rank-declared matrices, each axis drawn 1 (stretched) or 3; where an op's shapes
+    do not fit (a matmul's inner sizes differ) it is left out, its first operand kept."""
+    shapes = {n: tuple(draw(st.sampled_from([1, N])) for _ in range(2)) for n in LEAVES}
+
+    def node(depth):
+        kind = draw(st.sampled_from(["leaf"] * 2 + ["add", "mul", "tanh", "sin", "matmul", "einsum", "T"]
+                                    if depth else ["leaf"]))
+        if kind == "leaf":
+            n = draw(st.sampled_from(LEAVES))
+            return eg.tensor(n, 2), (lambda a, n=n: a[n]), shapes[n]
+        if kind in ("tanh", "sin", "T"):
+            e, f, s = node(depth - 1)
+            if kind == "T":
+                return e.T, (lambda a: f(a).T), s[::-1]
+            fn = getattr(jnp, kind)
+            return getattr(eg, kind)(e), (lambda a: fn(f(a))), s
+        (e1, f1, s1), (e2, f2, s2) = node(depth - 1), node(depth - 1)
+        if kind in ("add", "mul"):
+            out = tuple(np.broadcast_shapes(s1, s2))
+            if out not in (s1, s2):  # each stretches the other: no operand's axes are the result's
+                return e1, f1, s1
+            if out != s1:  # the result's axes are its first operand's (see the xfail below)
+                (e1, f1, s1), (e2, f2, s2) = (e2, f2, s2), (e1, f1, s1)
+            op = (lambda x, y: x + y) if kind == "add" else (lambda x, y: x * y)
+            return op(e1, e2), (lambda a: op(f1(a), f2(a))), out
+        if s1[1] != s2[0]:  # NumPy's matmul and einsum never stretch a summed axis against another
+            return e1, f1, s1
+        if kind == "matmul":
+            return e1 @ e2, (lambda a: f1(a) @ f2(a)), (s1[0], s2[1])
+        return eg.einsum("ij,jk->ik", e1, e2), (lambda a: jnp.einsum("ij,jk->ik", f1(a), f2(a))), (s1[0], s2[1])
+
+    e, f, _ = node(draw(st.integers(1, 3)))
+    return e, f, shapes
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(compositions(), st.integers(0, 2**31 - 1))
+def test_random_compositions_against_jax(case, seed):
+    """Σ of the composition: its gradient by every leaf it reads against jax.grad; the Jacobian of
+    the matrix itself and the Hessian of the scalar by its first leaf against jax's."""
+    e, f, shapes = case
+    rng = np.random.default_rng(seed)
+    arrays = {n: rng.standard_normal(s) * 0.7 for n, s in shapes.items()}
+    read = sorted(eg.compile(e).names)
+    s = eg.sum(e)
+    by = {n: eg.tensor(n, 2) for n in read}
+    for n in read:
+        oracle = jax.grad(lambda x: jnp.sum(f({**arrays, n: x})))(arrays[n])
+        got = eg.evaluate(eg.grad(s, by[n]), **{k: arrays[k] for k in read})
+        np.testing.assert_allclose(got, oracle, rtol=1e-8, atol=1e-10)
+    first = read[0]
+    jac = jax.jacobian(lambda x: f({**arrays, first: x}))(arrays[first])
+    got = eg.evaluate(eg.jacobian(e, by[first]), **{k: arrays[k] for k in read})
+    np.testing.assert_allclose(got, jac, rtol=1e-8, atol=1e-10)
+    hess = jax.hessian(lambda x: jnp.sum(jnp.tanh(f({**arrays, first: x}))))(arrays[first])
+    got = eg.evaluate(eg.hessian(eg.sum(eg.tanh(e)), by[first]), **{k: arrays[k] for k in read})
+    np.testing.assert_allclose(got, hess, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.xfail(strict=True, reason="an elementwise op's result takes its first operand's symbolic axes, "
+                   "which may be the stretched ones: the value is refused (ShapeError) and the gradient by that "
+                   "operand does not sum; it needs a Dim that is the broadcast of several")
+def test_first_operand_stretched():
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    g = eg.evaluate(eg.grad(eg.sum(A + B), A), A=np.ones((1, 1)), B=np.ones((1, 3)))
+    np.testing.assert_array_equal(g, [[3.0]])
