@@ -1,4 +1,4 @@
-"""Differentiation (DESIGN.md, rules 1-3), index by index.
+"""Differentiation (docs/design.md §2, rules 1-3; tangents kept as nodes: §2.1), index by index.
 
 ``derivative(E, X)`` is the Jacobian ``∂E[I]/∂X[P]`` as an expression over ``I + P``:
 every read of ``X`` becomes a product of deltas, the product rule sums over the

@@ -1,7 +1,7 @@
 """Shape operations: ``reshape``, ``kron``, ``concatenate``, ``stack``, ``expand_dims``.
 
 Each is linear, so its derivative is exact and never a Jacobian: a new unit axis is an output index
-no factor carries (rule 5 of DESIGN.md); ``kron`` is an outer product (an einsum) reshaped; the rest
+no factor carries (docs/design.md §2, rule 5); ``kron`` is an outer product (an einsum) reshaped; the rest
 are three registered functions whose forward rule applies them to the tangent (over its leading
 axes) and whose reverse rule is their adjoint: ``reshape`` back, and ``pad`` and ``crop``, each the
 other's adjoint, which place operands side by side for ``concatenate``. Sizes may be symbolic:

@@ -1,16 +1,16 @@
-"""Simplification: pure passes ``Expr -> Expr`` (DESIGN.md, rules 4-6).
+"""Simplification: pure passes ``Expr -> Expr`` (docs/design.md §2, rules 4-6).
 
-1. :func:`eliminate_deltas` — a delta on a summed index renames it away; a summed
-   ``δ[a,a]`` becomes the axis length; deltas between output indices stay, as a
-   spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
-2. :func:`canonical` — factors in a fixed order, summed indices renamed in order
-   of appearance, so that terms equal up to renaming compare equal; a read of a node
-   that is symmetric in some axes (:func:`symmetry`: ``S``, ``Aᵀ A``, ``sign(ΦᵀΦ - I)``)
-   has its indices on those axes sorted.
-3. :func:`factor_common` — terms that differ only in elementwise weights
-   (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
-   summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
-4. :func:`simplify` — all of these, equal terms merged, zero terms dropped.
+- :func:`eliminate_deltas` (rule 4) — a delta on a summed index renames it away; a summed
+  ``δ[a,a]`` becomes the axis length; deltas between output indices stay, as a
+  spanning forest (``δ[i,j] δ[j,k]``, never also ``δ[i,k]``).
+- :func:`canonical` (rule 6) — factors in a fixed order, summed indices renamed in order
+  of appearance, so that terms equal up to renaming compare equal; a read of a node
+  that is symmetric in some axes (:func:`symmetry`: ``S``, ``Aᵀ A``, ``sign(ΦᵀΦ - I)``)
+  has its indices on those axes sorted.
+- :func:`factor_common` (rule 6b) — terms that differ only in elementwise weights
+  (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
+  summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
+- :func:`simplify` — all of these, unit sums dropped (rule 6c), equal terms merged, zero terms dropped.
 
 >>> from .ir import Var, Ref, Delta, Term, Expr
 >>> x = Var("x", (("x", 0),))

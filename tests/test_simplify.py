@@ -243,7 +243,7 @@ def test_a_core_of_deltas_only_keeps_its_weights_apart():
     assert factor_common((t1, t2), *OUT2) == (t1, t2)
 
 
-def test_weights_on_different_indices_stay_apart():  # DESIGN.md: no weight over the union of indices
+def test_weights_on_different_indices_stay_apart():  # docs/design.md rule 6b: no weight over the union
     t1 = Term(1, (M("k", "i"), M("k", "j"), Ref(V, ("k",))))
     t2 = Term(1, (M("k", "i"), M("k", "j"), Ref(U, ("j",))))
     assert factor_common((t1, t2), *OUT2) == (t1, t2)
