@@ -268,6 +268,7 @@ class _Reader:
         """Factors, ``Σ`` markers (each summing over the rest of the term) and ``("/", divisor)``, in order."""
         space = self.spaces[-1]
         items, opened, reads = [], len(space.bound), []  # reads: the result's indices each factor reads
+        times = None  # a '*' or '/' read, its factor not yet
         while True:
             token = self.peek
             if token.kind == "sigma":
@@ -277,14 +278,17 @@ class _Reader:
                 space.binders.extend(binders)
                 items.append(("Σ", binders))
                 continue
-            divide = items and token.kind == "op" and token.text in "*·×/" and self.take()
-            if not divide and not self.starts_factor(token):
+            if items and token.kind == "op" and token.text in "*·×/" and not times:
+                times = self.take()
+                continue
+            if not self.starts_factor(token):
                 break
             start = len(space.free_uses)
             factor = self.factor()
-            items.append(("/", factor) if divide and divide.text == "/" else factor)
+            items.append(("/", factor) if times and times.text == "/" else factor)
             reads.append(space.free_uses[start:])
-        if not any(i[0] not in ("Σ", "/") for i in items):
+            times = None
+        if times or not any(i[0] not in ("Σ", "/") for i in items):
             found = "the end of the text" if token.kind == "end" else repr(token.text)
             raise self.error(token.pos, f"expected a tensor, a number, '(' or a function, found {found}")
         for b in space.bound[opened:]:
