@@ -137,7 +137,7 @@ class _Reader:
         self.text, self.shapes = text, shapes
         self.tokens = tokenize(text)
         self.at = 0
-        self.tensors: dict[str, tuple[Var, int]] = {}  # name -> (tensor, position of its first use)
+        self.tensors: dict[str, tuple[Expr, int]] = {}  # name -> (the tensor read whole, position of its first use)
         self.defined: dict[str, tuple[Expr, int]] = {}  # statement name -> (its expression, position)
         self.spaces: list[_Space] = []  # namespaces: a statement's, and those of arguments [i,k] -> …
         self.depth = 0
@@ -240,8 +240,8 @@ class _Reader:
             raise self.error(pos, f"the text is nested more than {MAX_DEPTH} levels deep")
 
     def sum(self):
-        """``term (± term)*``: ``("sum", [(sign, term), ...])``."""
-        terms = []
+        """``term (± term)*``: ``("sum", position, [(sign, term), ...])``."""
+        terms, pos = [], self.peek.pos
         sign = -1 if self.accept("-", "−") else (self.accept("+"), 1)[1]
         while True:
             terms.append((sign, self.term()))
@@ -250,7 +250,7 @@ class _Reader:
             elif self.accept("-", "−"):
                 sign = -1
             else:
-                return ("sum", terms)
+                return ("sum", pos, terms)
 
     def namespace(self, out: list[Binder] | None) -> Expr:
         """Read a right side whose result has the indices ``out`` (None: those it reads, unsummed) and build it."""
@@ -268,7 +268,7 @@ class _Reader:
         """Factors, ``Σ`` markers (each summing over the rest of the term) and ``("/", divisor)``, in order."""
         space = self.spaces[-1]
         items, opened, reads = [], len(space.bound), []  # reads: the result's indices each factor reads
-        times = None  # a '*' or '/' read, its factor not yet
+        times, start = None, self.peek.pos  # times: a '*' or '/' read, its factor not yet
         while True:
             token = self.peek
             if token.kind == "sigma":
@@ -283,10 +283,10 @@ class _Reader:
                 continue
             if not self.starts_factor(token):
                 break
-            start = len(space.free_uses)
+            first = len(space.free_uses)
             factor = self.factor()
             items.append(("/", factor) if times and times.text == "/" else factor)
-            reads.append(space.free_uses[start:])
+            reads.append(space.free_uses[first:])
             times = None
         if times or not any(i[0] not in ("Σ", "/") for i in items):
             found = "the end of the text" if token.kind == "end" else repr(token.text)
@@ -297,7 +297,7 @@ class _Reader:
         del space.bound[opened:]
         if space.out is None:
             self.no_convention(reads)
-        return ("term", items)
+        return ("term", start, items)
 
     def no_convention(self, reads) -> None:
         """Without a left side, an index two factors of one product read (unsummed) is refused: no convention."""
@@ -548,13 +548,13 @@ class _Reader:
     # -- building
     def value(self, tree) -> Expr:
         """The tree built: an expression whose output indices are the names of the unsummed indices it reads."""
-        kind, pos = tree[0], tree[1]
+        pos = tree[1]
         try:
             return self.built(tree)
-        except IndexNotationError:
+        except IndexNotationError:  # already pointing at its place
             raise
         except (ValueError, TypeError, ArithmeticError) as err:
-            raise self.error(pos if isinstance(pos, int) else 0, " ".join(str(err).split())) from None
+            raise self.error(pos, " ".join(str(err).split())) from None
 
     def built(self, tree) -> Expr:
         kind = tree[0]
@@ -578,10 +578,10 @@ class _Reader:
             e = self.value(tree[2])
             return _renamed(algebra.power(e, tree[3]), e)
         if kind == "sum":
-            values = [(sign, self.value(t)) for sign, t in tree[1]]
+            values = [(sign, self.value(t)) for sign, t in tree[2]]
             return _added(values)
         group: list[Expr] = []  # a term, from the right
-        for item in reversed(tree[1]):
+        for item in reversed(tree[2]):
             if item[0] == "Σ":
                 e = _multiplied(group)
                 summed = {b.name for b in item[1]}
