@@ -7,6 +7,8 @@ Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
 ∂y[i]/∂W[j,k] = δ[i,j] x[k]
 >>> print(eg.tanh(eg.tensor("x", 1)))
 y[i] = tanh(x[i])
+>>> print(eg.grad(eg.parse("L = Σ_i,j x[i] A[i,j] x[j]"), "x"))
+∂L/∂x[i] = Σ_j A[i,j] x[j] + Σ_j A[j,i] x[j]
 """
 from . import reductions, rules  # noqa: F401 - register the built-in functions
 from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
@@ -21,12 +23,13 @@ from .functions import public as _public
 from .einsum_jacobian import Jacobian
 from .paths import paths
 from .differential import differential
+from .indexed import parse
 
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
     "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",
-    "kron", "paths", "reshape", "scalar", "stack", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError",
+    "kron", "parse", "paths", "reshape", "scalar", "stack", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError",
     "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 

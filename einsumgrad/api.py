@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import unicodedata
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression
 from .label import Label
 from .reverse import gradient
-from .ir import Expr, Var, fresh, instantiate
+from .ir import Expr, Var, fresh, instantiate, variables
 from .simplify import simplify
 from .symmetric import along, check_convention, duplication
 from .einsum_jacobian import Jacobian
@@ -41,12 +42,25 @@ def _expression(f, call: str) -> Expression:
 
 
 def _variable(wrt, f: Expression) -> Var:
+    """The tensor ``wrt`` stands for in ``f``: a tensor, or its name (``"W"``, ``"Θ"``)."""
+    if isinstance(wrt, str):
+        return _named(wrt, f)
     try:
         return variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
     except DerivativeError as err:
         if isinstance(wrt, Expression) and wrt.ndim == 0:
             raise DerivativeError(_by_a_scalar(f, wrt)) from None
         raise err
+
+
+def _named(name: str, f: Expression) -> Var:
+    """The tensor of ``f`` named ``name`` (NFKC-normalised, as Python reads identifiers)."""
+    tensors = {v.name: v for v in variables(f.node)}
+    found = tensors.get(unicodedata.normalize("NFKC", name.strip()))
+    if found is None:
+        raise DerivativeError(f"wrt={name!r}: no tensor of that name in the expression (it reads "
+                              f"{', '.join(sorted(tensors)) or 'no tensor'})")
+    return found
 
 
 def _by_a_scalar(f: Expression, wrt: Expression) -> str:
@@ -193,6 +207,7 @@ def explain(f, wrt=None):
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
+    wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
     return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
 
 

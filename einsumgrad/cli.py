@@ -34,6 +34,7 @@ EXAMPLES = {
   einsumgrad grad "g @ (W @ x)" --wrt W --differential    # dL = gᵀ dW x = tr(x gᵀ dW), so ∂L/∂W = g xᵀ
   einsumgrad grad "sum((X @ W + b) @ y)" --wrt W --explain --shapes X=1x4,W=4x10,b=1x10,y=10x1
   einsumgrad grad "trace(A @ S)" --wrt S --symmetric S --matrix
+  einsumgrad grad --index-input "z[i] = Σ_j W[i,j] x[j]; L = ½ Σ_i (y[i] - h(z[i]))²" --wrt W
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
@@ -94,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
                            "concatenate, stack, and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression")
+        p.add_argument("--index-input", action="store_true", help="read the expression as index notation, as "
+                       "einsumgrad prints it: 'z[i] = Σ_j W[i,j] x[j]; L = Σ_i tanh(z[i])' (sum_j in ASCII)")
         p.add_argument("--wrt", required=True, help="the tensor to differentiate by")
         _formats(p)
         p.add_argument("--matrix", action="store_true", help="also print matrix notation where one exists")
@@ -242,7 +245,13 @@ def _differentiate(args) -> None:
     _check_output(args)
     shapes = parse_shapes(args.shapes)
     symmetric = {unicodedata.normalize("NFKC", n.strip()) for n in (args.symmetric or "").split(",") if n.strip()}
-    expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True, symmetric=symmetric)
+    if args.index_input:
+        from .indexed import parse
+
+        expr, guessed, declared = parse(args.expression, shapes), (), ()
+    else:
+        expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True,
+                                                  symmetric=symmetric)
     compiled = api.compile(expr)
     if symmetric - set(compiled.vars):
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
@@ -295,7 +304,13 @@ def _differentiate(args) -> None:
 
         _print_derivation(differential(expr, wrt), args)
     elif args.explain:  # a Hessian is explained as the derivative of the gradient
-        _print_derivation(api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt), args)
+        derivation = api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt)
+        if args.index_input:
+            from .teach import Derivation, Step
+
+            read = Step.equation("Read the input as index notation", expr.node, expr.name or "y", expr.node.out)
+            derivation = Derivation((read, *derivation.steps))
+        _print_derivation(derivation, args)
     elif args.latex:
         print(derivative.latex())
     elif args.ascii:
