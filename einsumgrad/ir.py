@@ -175,10 +175,20 @@ class Term(_Hashed):
         """Gathered once per term, so that a sum of many gathers them from its terms without a loop
         in Python (a sum extended term by term is made once per term added)."""
         _Hashed.__post_init__(self)
-        read = [f.node for f in self.factors if isinstance(f, Ref)]
-        object.__setattr__(self, "depth", max((n.depth for n in read if not isinstance(n, Var)), default=0))
-        object.__setattr__(self, "leaves", frozenset().union(*(variables(n) for n in read)))
-        object.__setattr__(self, "names", frozenset(a for f in self.factors for a in factor_indices(f)))
+        depth, leaves, names = 0, [], []
+        for f in self.factors:
+            if isinstance(f, Ref):
+                names.extend(f.idx)
+                if isinstance(f.node, Var):
+                    leaves.append((f.node,))
+                else:
+                    depth = max(depth, f.node.depth)
+                    leaves.append(f.node.leaves)
+            elif isinstance(f, Delta):
+                names += f.a, f.b
+        object.__setattr__(self, "depth", depth)
+        object.__setattr__(self, "leaves", frozenset().union(*leaves))
+        object.__setattr__(self, "names", frozenset(names))
 
     def indices(self) -> tuple[str, ...]:
         """Every index name in the term, in order of first appearance."""
