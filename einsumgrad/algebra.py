@@ -281,9 +281,9 @@ def add(a, b) -> Expr:
     out, dims, ta, tb = _broadcast(a, b)
     avoid = set(out) | set(ta) | set(tb)  # a size-1 axis broadcast away becomes a summed index of size 1
     left, right = instantiate(a, ta, avoid), instantiate(b, tb, avoid)
-    if left is a.terms and out == a.out and len(a.terms) >= len(b.terms):  # f = f + x[i] x[i+1] in a loop
+    if left is a.terms and (out, dims) == (a.out, a.dims) and len(a.terms) >= len(b.terms):  # f = f + x[i] x[i+1]
         return extend(a, right)
-    if right is b.terms and out == b.out:  # f = x[i] x[i+1] + f: in time for the new terms alone, as above
+    if right is b.terms and (out, dims) == (b.out, b.dims):  # f = x[i] x[i+1] + f: in time for the new terms alone
         return extend(b, left, before=True)
     return simplify(Expr(out, dims, left + right))
 

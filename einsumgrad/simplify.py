@@ -70,7 +70,8 @@ def extend(s: Expr, terms: tuple[Term, ...], before: bool = False) -> Expr:
     return simplify(Expr(s.out, s.dims, terms + s.terms if before else s.terms + terms))
 
 
-_FOLDS = LRU(256)  # a simplified sum -> the factors of its terms, and their factor_common groups
+_FOLDS = LRU(32)  # a simplified sum -> the factors of its terms, and their factor_common groups (the
+# latest sum of each loop is the one extended next)
 
 
 def _fold(s: Expr) -> tuple[set, set] | None:

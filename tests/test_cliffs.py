@@ -167,7 +167,11 @@ def sums():
         f = f + x[i] * x[i + 1] + x[i + 1] * x[i] - (i % 2) * x[i] ** 2
         g = g + x[i] * y + eg.exp(y) * x[i]
         h = h + eg.einsum("ki,kj,k->ij", X, X, a if i % 2 else b) + i * eg.sum(a)
-    return [f, g, h, f - f, g - g + eg.sum(y), h + h.T]
+    u, v = eg.tensor("u", 1), eg.tensor("v", 1)  # sizes unknown: u + (v + ...) has u's
+    w = eg.sum(v) * v
+    for i in range(3):
+        w = (i + 1) * v + w
+    return [f, g, h, f - f, g - g + eg.sum(y), h + h.T, w, u + w, w + u]
 
 
 def test_extended_sums_are_simplified_as_whole_sums(monkeypatch):
