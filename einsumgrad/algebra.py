@@ -28,7 +28,7 @@ from .ir import (
     instantiate, keep_ranges, postorder, variables,
 )
 from .parse import parse
-from .simplify import simplify
+from .simplify import extend, simplify
 
 MAX_EXPANDED_TERMS = 64  # a product of sums beyond this stays factored
 MAX_DEPTH = 2000  # nested nodes (function calls, parenthesised sums): a bound on memory and time, not on
@@ -289,7 +289,12 @@ def add(a, b) -> Expr:
     a, b = as_expr(a), as_expr(b)
     out, dims, ta, tb = _broadcast(a, b)
     avoid = set(out) | set(ta) | set(tb)  # a size-1 axis broadcast away becomes a summed index of size 1
-    return simplify(Expr(out, dims, instantiate(a, ta, avoid) + instantiate(b, tb, avoid)))
+    left, right = instantiate(a, ta, avoid), instantiate(b, tb, avoid)
+    if left is a.terms and (out, dims) == (a.out, a.dims) and len(a.terms) >= len(b.terms):  # f = f + x[i] x[i+1]
+        return extend(a, right)
+    if right is b.terms and (out, dims) == (b.out, b.dims):  # f = x[i] x[i+1] + f: in time for the new terms alone
+        return extend(b, left, before=True)
+    return simplify(Expr(out, dims, left + right))
 
 
 def scale(x, c) -> Expr:

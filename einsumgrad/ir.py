@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import lru_cache
+from operator import attrgetter
 from typing import Callable, Mapping, Union
 
 
@@ -295,8 +296,30 @@ class Term(_Hashed):
     coef: complex
     factors: tuple[Factor, ...]
     _h: int = field(default=0, init=False, repr=False, compare=False)
+    depth: int = field(default=0, init=False, repr=False, compare=False)  # the deepest node it reads, 0 for tensors
+    leaves: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # the Vars below
+    names: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)  # its index names
 
     __hash__, __eq__ = _Hashed.__hash__, _Hashed.__eq__
+
+    def __post_init__(self):
+        """Gathered once per term, so that a sum of many gathers them from its terms without a loop
+        in Python (a sum extended term by term is made once per term added)."""
+        _Hashed.__post_init__(self)
+        depth, leaves, names = 0, [], []
+        for f in self.factors:
+            if isinstance(f, Ref):
+                names.extend(f.idx)
+                if isinstance(f.node, Var):
+                    leaves.append((f.node,))
+                else:
+                    depth = max(depth, f.node.depth)
+                    leaves.append(f.node.leaves)
+            elif isinstance(f, Delta):
+                names += f.a, f.b
+        object.__setattr__(self, "depth", depth)
+        object.__setattr__(self, "leaves", frozenset().union(*leaves))
+        object.__setattr__(self, "names", frozenset(names))
 
     def indices(self) -> tuple[str, ...]:
         """Every index name in the term, in order of first appearance."""
@@ -329,9 +352,8 @@ class Expr(_Hashed):
 
     def __post_init__(self):
         _Hashed.__post_init__(self)
-        read = [f.node for t in self.terms for f in t.factors if isinstance(f, Ref)]
-        object.__setattr__(self, "depth", 1 + max((n.depth for n in read if not isinstance(n, Var)), default=0))
-        object.__setattr__(self, "leaves", frozenset().union(*(variables(n) for n in read)))
+        object.__setattr__(self, "depth", 1 + max(map(_DEPTH, self.terms), default=0))
+        object.__setattr__(self, "leaves", frozenset().union(*map(_LEAVES, self.terms)))
 
     @property
     def ndim(self) -> int:
@@ -339,7 +361,10 @@ class Expr(_Hashed):
 
     def index_set(self) -> frozenset[str]:
         """Every index name used by the expression's own terms (unordered; see :meth:`Term.indices`)."""
-        return frozenset(self.out).union(*(t.indices() for t in self.terms))
+        return frozenset(self.out).union(*map(_NAMES, self.terms))
+
+
+_DEPTH, _LEAVES, _NAMES = attrgetter("depth"), attrgetter("leaves"), attrgetter("names")
 
 
 Node = Union[Var, Call, Expr]

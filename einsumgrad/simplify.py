@@ -10,7 +10,9 @@
 - :func:`factor_common` (rule 6b) — terms that differ only in elementwise weights
   (``X[k,i] X[k,j] a[k] + X[k,i] X[k,j] b[k]``) become one term with the weights
   summed first (``X[k,i] X[k,j] (a + b)[k]``): one contraction instead of two.
-- :func:`simplify` — all of these, unit sums dropped (rule 6c), equal terms merged, zero terms dropped.
+- :func:`simplify` — all of these, unit sums dropped (rule 6c), equal terms merged, zero terms dropped;
+  :func:`extend` adds terms to a simplified sum in time for the new terms alone (``f = f + x[i] x[i+1]``
+  in a loop).
 
 >>> from .ir import Var, Ref, Delta, Term, Expr
 >>> x = Var("x", (("x", 0),))
@@ -37,6 +39,57 @@ from .ir import (
 def simplify(expr: Expr) -> Expr:
     terms = merge(normal(t, expr.out) for t in expr.terms)
     return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims))
+
+
+def extend(s: Expr, terms: tuple[Term, ...], before: bool = False) -> Expr:
+    """``simplify`` of ``s`` with ``terms`` added after its own (``before`` them), in time for ``terms``
+    alone (and a copy of two sets of ``s``'s size, in C) where ``s`` is simplified and the new terms,
+    simplified, neither meet one of its terms (equal factors: coefficients to add) nor fall in one's
+    :func:`factor_common` group; otherwise :func:`simplify` itself.
+
+    >>> from .ir import Var, Ref
+    >>> x = Var("x", (2,))
+    >>> xi, xj = (Term(1, (Ref(x, (a,)),)) for a in "ij")
+    >>> s = simplify(Expr((), (), (xi,)))
+    >>> [t.coef for t in extend(s, (Term(3, (Ref(x, ("j",)), Ref(x, ("j",)))),)).terms]  # x[j] x[j] apart
+    [1, 3]
+    >>> [t.coef for t in extend(s, (xj,)).terms]  # Σ_j x[j] is Σ_i x[i]: coefficients added
+    [2]
+    """
+    new = merge(normal(t, s.out) for t in terms)
+    known = _FOLDS.get(s) or _fold(s)
+    if known:
+        factors, groups = set(known[0]), set(known[1])
+        for t in new:
+            group = _group(t, s.out)[0]
+            if t.factors in factors or group in groups or normal(t, s.out) != t:
+                break
+            factors.add(t.factors)
+            groups.add(group)
+        else:
+            result = Expr(s.out, s.dims, new + s.terms if before else s.terms + new)
+            _FOLDS.insert(result, (factors, groups))
+            return result
+    return simplify(Expr(s.out, s.dims, terms + s.terms if before else s.terms + terms))
+
+
+_FOLDS = LRU(32)  # a simplified sum -> the factors of its terms, and their factor_common groups (the
+# latest sum of each loop is the one extended next)
+
+
+def _fold(s: Expr) -> tuple[set, set] | None:
+    """The factors of ``s``'s terms and their groups, where ``s`` is simplified (each term in normal
+    form, none equal to another in factors or group, every coefficient tidy and not 0); else None."""
+    factors, groups = set(), set()
+    for t in s.terms:
+        group = _group(t, s.out)[0]
+        if t.coef == 0 or _tidy(t.coef) is not t.coef or t.factors in factors or group in groups:
+            return None
+        if normal(t, s.out) != t:
+            return None
+        factors.add(t.factors)
+        groups.add(group)
+    return _FOLDS.insert(s, (factors, groups))
 
 
 @cache(maxsize=65536)

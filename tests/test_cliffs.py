@@ -2,13 +2,15 @@
 
 The Hessian of a softmax recurrence (each softmax's rule reads its argument's tangent twice: inlined, the
 terms grew ×8 a step) and the gradient of Σ_i x[i] x[i+1] built by a loop of + (each + re-canonicalised
-every term before it). Sizes are counted, never timed.
+every term before it, then simplified the whole sum again). Sizes and calls are counted, never timed.
 """
+import cProfile
+
 import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad import simplify
+from einsumgrad import algebra, simplify
 from einsumgrad.ir import Expr, postorder
 
 WIDTH = 3
@@ -99,3 +101,86 @@ def test_neighbour_sum_is_canonicalised_linearly(monkeypatch):
         work[n] = len(counted)
         assert size(g) == 2 * (n - 1)
     assert work[80] <= 2.2 * work[40], work
+
+
+BUILDS = {
+    "f = f + x[i] x[i+1]": lambda x, n: _looped(x, n, lambda f, t: f + t),
+    "f = x[i] x[i+1] + f": lambda x, n: _looped(x, n, lambda f, t: t + f),
+    "sum(x[i] x[i+1] for i ...)": lambda x, n: sum(x[i] * x[i + 1] for i in range(n - 1)),
+}
+
+
+def _looped(x, n, add):
+    f = 0
+    for i in range(n - 1):
+        f = add(f, x[i] * x[i + 1])
+    return f
+
+
+@pytest.mark.parametrize("build", BUILDS)
+@pytest.mark.parametrize("n", [2, 5, 40])
+def test_neighbour_sum_built_every_way_matches_closed_form(build, n):
+    x = eg.tensor("x", (n,))
+    f = BUILDS[build](x, n)
+    a = np.random.default_rng(n).standard_normal(n)
+    want = np.zeros(n)
+    want[:-1] += a[1:]
+    want[1:] += a[:-1]
+    np.testing.assert_allclose(eg.evaluate(f, x=a), a[:-1] @ a[1:], rtol=1e-12)
+    np.testing.assert_allclose(eg.evaluate(eg.grad(f, x), x=a), want, rtol=1e-12)
+    assert not (f - f).node.terms and len(f.node.terms) == n - 1
+
+
+def calls(run) -> int:
+    """The function calls ``run()`` makes, but ``__hash__``'s (hashing a tuple of n terms calls each one's,
+    from C: as cheap as copying the tuple, which each + does)."""
+    profile = cProfile.Profile()
+    profile.runcall(run)
+    return sum(s.callcount for s in profile.getstats() if getattr(s.code, "co_name", s.code) != "__hash__")
+
+
+@pytest.mark.parametrize("build", BUILDS)
+def test_neighbour_sum_work_is_linear(build):
+    """Twice the terms, at most 2.25 times the calls: building f (each + simplified the whole sum again:
+    3.3 times from 100 to 200 terms), and, for the first, deriving its gradient and planning and running it."""
+    work: dict[str, list[int]] = {"build": [], "derive": [], "plan and run": []}
+    for n in (50, 100, 200):
+        eg.clear_caches()
+        x = eg.tensor("x", (n,))
+        built = []
+        work["build"].append(calls(lambda: built.append(BUILDS[build](x, n))))
+        if build == "f = f + x[i] x[i+1]":
+            grad = []
+            work["derive"].append(calls(lambda: grad.append(eg.grad(built[0], x))))
+            work["plan and run"].append(calls(lambda: eg.compile(grad[0])(x=np.ones(n))))
+    for phase, counts in work.items():
+        for few, more in zip(counts, counts[1:]):
+            assert more <= 2.25 * few, (phase, counts)
+
+
+def sums():
+    """Sums that merge, group and cancel as terms are added: each built term by term."""
+    x, y, a, b = eg.tensor("x", (6,)), eg.tensor("y", (3,)), eg.tensor("a", (4,)), eg.tensor("b", (4,))
+    X = eg.tensor("X", (4, 3))
+    f, g, h = 0, 0, 0
+    for i in range(5):
+        f = f + x[i] * x[i + 1] + x[i + 1] * x[i] - (i % 2) * x[i] ** 2
+        g = g + x[i] * y + eg.exp(y) * x[i]
+        h = h + eg.einsum("ki,kj,k->ij", X, X, a if i % 2 else b) + i * eg.sum(a)
+    u, v = eg.tensor("u", 1), eg.tensor("v", 1)  # sizes unknown: u + (v + ...) has u's
+    w = eg.sum(v) * v
+    for i in range(3):
+        w = (i + 1) * v + w
+    return [f, g, h, f - f, g - g + eg.sum(y), h + h.T, w, u + w, w + u]
+
+
+def test_extended_sums_are_simplified_as_whole_sums(monkeypatch):
+    """Adding to a simplified sum in time for the new terms gives the very nodes simplifying the whole sum
+    gave: what prints, merges and cancels is unchanged."""
+    fast = sums()
+    monkeypatch.setattr(algebra, "extend", lambda s, terms, before=False: simplify.simplify(
+        Expr(s.out, s.dims, terms + s.terms if before else s.terms + terms)))
+    eg.clear_caches()
+    slow = sums()
+    assert [e.node for e in fast] == [e.node for e in slow]
+    assert [str(e) for e in fast] == [str(e) for e in slow]
