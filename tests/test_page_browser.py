@@ -116,7 +116,7 @@ def test_choosing_an_example_fills_the_form_and_answers(page):
     ("sum(W", "", "was never closed"),
     ("open('x')", "", "unknown function 'open'"),
     ("sum(W @ x)", "W=2x300, x=300", "each from 1 to 12"),
-    ("sum(W @ x)", "W=2y3", "shapes: write NAME=3x4"),
+    ("sum(W @ x)", "W=2y3", "a shape is sizes joined by 'x', such as 3x4; got '2y3'"),
 ])
 def test_bad_input_shows_a_clear_message(page, expression, shapes, message):
     derive(page, expression, "W", "gradient", shapes)
