@@ -31,7 +31,6 @@ from .language import read_expression
 
 KINDS = {"gradient": "grad", "hessian": "hessian", "jacobian": "jacobian"}  # each kind, and the command that asks it
 DEFAULT_SIZE = 3  # an axis no shape names, where a door evaluates without shapes
-FORMS = ("text", "latex", "ascii", "einsum")
 
 
 @dataclass(frozen=True)

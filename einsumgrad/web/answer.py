@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 from .. import question, slices
 from ..algebra import resolve_dim
 from ..errors import EinsumgradError, EinsumSyntaxError
