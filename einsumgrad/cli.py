@@ -5,18 +5,15 @@ Errors print one line on stderr and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-import unicodedata
 
 import numpy as np
 
 from . import __version__, functions, plot, slices
-from .algebra import MAX_RANK
-from .compiler import describe_bytes, memory_limit
-from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
+from .errors import EinsumgradError
 from .layouts import LAYOUTS
+from .question import check_fits, message, parse_shape
 
 EXAMPLES = {
     "jacobian": """examples:
@@ -145,30 +142,6 @@ def _formats(p: argparse.ArgumentParser) -> None:
     group.add_argument("--einsum", action="store_true", help="print each term as an einsum string")
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``'3x4' -> (3, 4)``; an empty string is a scalar's shape ``()``."""
-    text = text.strip()
-    if not text:
-        return ()
-    try:
-        shape = tuple(int(p) for p in text.lower().split("x"))
-    except ValueError:
-        raise EinsumgradError(f"a shape is sizes joined by 'x', such as 3x4; got {text!r}") from None
-    if any(n < 0 for n in shape):
-        raise EinsumgradError(f"sizes cannot be negative: {text!r}")
-    if len(shape) > MAX_RANK:
-        raise EinsumgradError(f"shape {text!r} has {len(shape)} axes, over NumPy's limit of {MAX_RANK}")
-    return shape
-
-
-def check_fits(shapes) -> None:
-    """Refuse random float64 arrays of these shapes if together they are over the memory limit."""
-    nbytes, limit = 8 * sum(math.prod(s) for s in shapes), memory_limit()
-    if nbytes > limit:
-        raise MemoryLimitError(f"--shapes asks for random arrays of {describe_bytes(nbytes)}, over the memory limit "
-                               f"of {describe_bytes(limit)}; use smaller sizes")
-
-
 def random_generator(seed: int) -> np.random.Generator:
     if seed < 0:
         raise EinsumgradError(f"--seed takes a whole number >= 0, got {seed}")
@@ -220,142 +193,50 @@ def _jacobian(args) -> None:
                   axes=node.out, form=slices.identity_form(node))
 
 
-def parse_shapes(text: str | None) -> dict[str, tuple[int, ...]]:
-    """``'X=3x4,w=4'`` -> ``{'X': (3, 4), 'w': (4,)}``; an empty size list is a scalar."""
-    shapes = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        name, eq, shape = item.partition("=")
-        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads identifiers: ϕ is φ
-        if not eq or not name.isidentifier():
-            raise EinsumgradError(f"--shapes takes NAME=3x4 items separated by commas; got {item.strip()!r}")
-        if name in shapes:
-            raise EinsumgradError(f"--shapes gives {name} twice")
-        shapes[name] = parse_shape(shape)
-    return shapes
-
-
 def _differentiate(args) -> None:
-    from . import api, layouts
-    from .algebra import leaf
-    from .expression import Expression
-    from .language import read_expression
+    from . import layouts, question
 
     _check_output(args)
-    shapes = parse_shapes(args.shapes)
-    symmetric = {unicodedata.normalize("NFKC", n.strip()) for n in (args.symmetric or "").split(",") if n.strip()}
-    if args.index_input:
-        from .indexed import parse
-
-        expr, guessed, declared = parse(args.expression, shapes), (), ()
-    else:
-        expr, guessed, declared = read_expression(args.expression, shapes, functions_of_your_own=True,
-                                                  symmetric=symmetric)
-    compiled = api.compile(expr)
-    if symmetric - set(compiled.vars):
-        raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(compiled.vars)))}, which the "
-                              f"expression does not read (it reads {', '.join(compiled.vars) or 'no tensor'})")
-    args.wrt = unicodedata.normalize("NFKC", args.wrt.strip())
-    if not args.wrt.isidentifier():
-        raise EinsumgradError(f"--wrt {args.wrt!r} is an expression, not the name of a tensor (here: "
-                              f"{', '.join(compiled.vars)}): " + api.by_a_scalar(
-                                  "W", "L", f"einsumgrad {args.command} 'L' --wrt W, with L the loss written out"))
-    if expr.ndim:
-        raise EinsumgradError(f"{args.command} needs a scalar expression; this one has rank {expr.ndim}: write "
-                              "sum(...) around it, or take an einsum spec's Jacobian with `einsumgrad jacobian`"
-                              + _guesses(guessed))
-    if args.wrt not in compiled.vars:
-        raise EinsumgradError(f"--wrt {args.wrt}: no tensor of that name in the expression "
-                              f"(it has {', '.join(compiled.vars) or 'none'})")
-    unused = sorted(set(shapes) - compiled.accepted)
-    if unused:
-        near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
-        raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
-                              f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
-    if args.shapes is not None:
-        for n in compiled.names:  # a tensor whose every size is known (a scalar) needs no --shapes entry
-            if n not in shapes and all(isinstance(d, int) for d in compiled.vars[n].shape):
-                shapes[n] = compiled.vars[n].shape
-        missing = [n for n in compiled.names if n not in shapes]
-        if missing:
-            raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
-        check_fits(shapes[n] for n in compiled.names)
-        rng = random_generator(args.seed)
-    var = compiled.vars[args.wrt]
-    wrt = Expression(leaf(args.wrt, var.shape, var.symmetric), args.wrt)
-    layout = "shape" if args.layout == "vec" else args.layout
-    try:
-        derivative = (api.grad if args.command == "grad" else api.hessian)(expr, wrt, layout=layout)
-    except EinsumgradError as err:
-        if not guessed:
-            raise
-        raise EinsumgradError(f"{err}{_guesses(guessed)}") from err
-    for name, rank in guessed:
-        print(f"einsumgrad: note: {name} is taken as {_rank_name(rank)}, a guess from its name; to change it, give "
-              f"its shape, e.g. --shapes {name}={'x'.join('3456789'[:rank])}", file=sys.stderr)
-    for name in declared:
-        print(f"einsumgrad: note: {name} is not a known function: it is taken as an elementwise function of your "
-              f"own, its derivative written {name}′", file=sys.stderr)
+    kind = "gradient" if args.command == "grad" else "hessian"
+    q = question.Question(args.expression, args.wrt, kind, args.shapes, args.symmetric or "", args.seed,
+                          notation="index" if args.index_input else "python")
+    read = question.read(q)
+    derived = question.derive(read, "shape" if args.layout == "vec" else args.layout)
+    for line in question.notes(read):
+        print(f"einsumgrad: note: {line}", file=sys.stderr)
+    derivative = derived.derivative
     if _code(args, derivative):
         return
+    form = "latex" if args.latex else "ascii" if args.ascii else "einsum" if args.einsum else "text"
+    shown = question.render(derived, form, matrix=args.matrix)
     if getattr(args, "differential", False):
         from .differential import differential
 
-        _print_derivation(differential(expr, wrt), args)
-    elif args.explain:  # a Hessian is explained as the derivative of the gradient
-        derivation = api.explain(expr if args.command == "grad" else api.grad(expr, wrt), wrt)
-        if args.index_input:
-            from .teach import Derivation, Step
-
-            read = Step.equation("Read the input as index notation", expr.node, expr.name or "y", expr.node.out)
-            derivation = Derivation((read, *derivation.steps))
-        _print_derivation(derivation, args)
-    elif args.latex:
-        print(derivative.latex())
-    elif args.ascii:
-        print(derivative.ascii())
-    elif args.einsum:
-        for line in derivative.einsum_terms():
-            print(line)
+        _print_derivation(differential(read.expression, read.x), args)
+    elif args.explain:
+        _print_derivation(question.explain(derived), args)
     else:
-        print(derivative)
+        print(shown.text)
     if args.matrix:
-        formula = derivative.matrix_notation(latex=args.latex)
-        print(f"matrix notation: {formula}" if formula else f"matrix notation: none ({derivative.matrix_notation_reason()})")
+        print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
     if args.layout != "shape":
         print(derivative.formula("vec") if args.layout == "vec" else
-              layouts.note(args.layout, "f", args.wrt, derivative.node.out))
-    if args.shapes is not None:
-        arrays = {n: rng.standard_normal(shapes[n]) for n in compiled.names}
-        arrays.update({n: (arrays[n] + arrays[n].T) / 2 for n in symmetric})
-        value = api.evaluate(derivative, **arrays)
+              layouts.note(args.layout, "f", read.x.name, derivative.node.out))
+    arrays = None if args.shapes is None else question.arrays(read)
+    if arrays is not None:
+        value = question.evaluate(derived, arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
-        report = api.check(expr if args.command == "grad" else api.grad(expr, wrt), wrt, **arrays)
-        print(report)
+        print(question.check(derived, arrays))
     if args.html:
         from .web import answer
 
-        kind = "gradient" if args.command == "grad" else "hessian"
-        answer.write(args.html, answer.document(expr, args.wrt, kind, arrays if args.shapes is not None else None))
+        answer.write(args.html, answer.document(derived, arrays))
         print(f"wrote {args.html}")
 
 
 def _print_derivation(derivation, args) -> None:
     print(derivation.latex() if args.latex else derivation)
-
-
-def _rank_name(rank: int) -> str:
-    return ("a scalar", "a vector (rank 1)", "a matrix (rank 2)")[rank] if rank < 3 else f"a tensor of rank {rank}"
-
-
-def _guesses(guessed) -> str:
-    """What an error adds where ranks were guessed from names: they may be why it failed."""
-    if not guessed:
-        return ""
-    named = ", ".join(f"{n} {_rank_name(r)}" for n, r in guessed)
-    return f" (ranks guessed from names: {named}; give --shapes to change them)"
 
 
 def _check_output(args) -> None:
@@ -433,11 +314,8 @@ def main(argv=None) -> int:
             sys.stdout.flush()
             return status
         sys.stdout.flush()  # here, where a reader that went away is caught, not at exit
-    except EinsumSyntaxError as err:
-        print(f"einsumgrad: error: {err.problem}, at column {err.position + 1} of {err.spec!r}", file=sys.stderr)
-        return 2
     except EinsumgradError as err:
-        print("einsumgrad: error: " + " ".join(str(err).split()), file=sys.stderr)
+        print("einsumgrad: error: " + message(err), file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other command-line tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

@@ -143,7 +143,11 @@ class _Reader:
         elementwise function of your own."""
         for node in ast.walk(tree):
             name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
-            if name and not name.startswith("_") and name not in _functions() and name not in functions.REGISTRY:
+            if not name or name.startswith("_") or name in self.declared:
+                continue
+            # one a reading before declared is still a function of your own, unless it was given a formula since
+            if (name not in _functions() and name not in functions.REGISTRY) or (
+                    name in generic.DECLARED and generic.IMPLEMENTATIONS.get(name) is None):
                 self.declared.append(generic.declare(name))
 
     def check_calls(self, tree) -> None:

@@ -57,8 +57,11 @@ def _whole(impl: Callable) -> Callable:
     def on_whole(a):
         if not hasattr(a, "dask"):
             return impl(a)
-        probe = impl(np.eye(1, dtype=a.dtype))  # the result's rank and dtype
-        return a.rechunk(-1).map_blocks(impl, drop_axis=tuple(range(probe.ndim, a.ndim)), dtype=probe.dtype)
+        probe = impl(np.eye(1, dtype=a.dtype))  # the result's rank and dtype; every axis of it is as long as a's
+        if probe.ndim <= a.ndim:
+            return a.rechunk(-1).map_blocks(impl, drop_axis=tuple(range(probe.ndim, a.ndim)), dtype=probe.dtype)
+        return a.rechunk(-1).map_blocks(impl, new_axis=tuple(range(a.ndim, probe.ndim)),
+                                        chunks=((a.shape[0],),) * probe.ndim, dtype=probe.dtype)
 
     return on_whole
 

@@ -80,12 +80,12 @@ def test_the_wx_question_is_a_third_order_tensor_sliced_into_multiples_of_the_id
 
 
 def test_the_orthogonality_question_gives_the_closed_form():
-    from einsumgrad.language import parse_expression
+    from einsumgrad import question
 
     example = EXAMPLES[3]
     shapes = {k: tuple(v) for k, v in example.shapes.items()}
-    expr = parse_expression(example.expression, shapes)
-    arrays = answer._arrays(expr, shapes, 0)
+    read = question.read(answer.read_request(example._asdict()))
+    expr, arrays = read.expression, question.arrays(read)
     G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - arrays["I"]
     closed = np.einsum("iaj,ijk->iak", arrays["P"], np.sign(G))  # 2β Φ_i sign(Φ_iᵀΦ_i − I), β = 0.5
     grad = eg.evaluate(eg.grad(expr, eg.tensor("P", shapes["P"])), **arrays)
@@ -95,11 +95,11 @@ def test_the_orthogonality_question_gives_the_closed_form():
 
 @pytest.mark.parametrize("change, message", [
     ({"expression": "x" * (LIMITS.characters + 1)}, "at most 2,000 characters"),
-    ({"expression": "open('/etc/passwd')"}, "unknown function 'open'"),
+    ({"expression": "open('/etc/passwd')"}, "a quoted string can only be the spec of einsum("),
     ({"expression": "__import__('os')"}, "unknown function '__import__'"),
-    ({"expression": "sum(W"}, "'(' was never closed\n  sum(W\n     ^"),
+    ({"expression": "sum(W"}, "'(' was never closed, at column 4 of 'sum(W'\n  sum(W\n     ^"),
     ({"kind": "third"}, "choose one of gradient, jacobian, hessian"),
-    ({"wrt": "W; x"}, "name the tensor"),
+    ({"wrt": "W; x"}, "--wrt 'W; x' is an expression, not the name of a tensor"),
     ({"wrt": "Q"}, "Q: no tensor of that name"),
     ({"shapes": {"W": [2, 300], "x": [300]}}, "each from 1 to 12"),
     ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "W has 5 axes, over the page's limit of 4"),

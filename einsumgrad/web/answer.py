@@ -1,8 +1,9 @@
 """What the teaching page answers: a request (expression, tensor, kind, shapes) in, HTML sections out.
 
-Every expression goes through :func:`einsumgrad.language.parse_expression`, the CLI's whitelisted
-parser; nothing is evaluated, no file is read or written. :data:`LIMITS` bounds the input, the
-derivative order and the tensors; the server adds a time limit per request.
+A request is a :class:`~einsumgrad.question.Question` taken through :mod:`einsumgrad.question`, the pipeline
+the command line uses: the same language (whitelisted, nothing evaluated), shapes, answers and messages; no file
+is read or written. :data:`LIMITS` bounds the input, the derivative order and the tensors; the server adds a time
+limit per request. Without shapes, each axis has :data:`~einsumgrad.question.DEFAULT_SIZE` entries.
 
 >>> reply = respond({"expression": "einsum('ij,j->i', W, x)", "wrt": "W", "kind": "jacobian",
 ...                  "shapes": {"W": [2, 3], "x": [3]}})
@@ -14,13 +15,10 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
-from .. import api, slices
-from ..algebra import leaf, resolve_dim
+from .. import question, slices
+from ..algebra import resolve_dim
 from ..errors import EinsumgradError, EinsumSyntaxError
-from ..expression import Expression
-from ..language import parse_expression
+from ..question import Derived, Question
 from . import fragments
 
 
@@ -35,7 +33,6 @@ class Limits(NamedTuple):
 
 LIMITS = Limits()
 KINDS = {"gradient": 1, "jacobian": 1, "hessian": 2}  # the derivatives offered, and their order
-DEFAULT_SIZE = 3  # an axis no shape names
 
 
 class Example(NamedTuple):
@@ -66,21 +63,27 @@ EXAMPLES = (
 
 
 def respond(request) -> dict:
-    """The page's reply: ``{"ok": True, <sections>}`` or ``{"ok": False, "error": message}``."""
+    """The page's reply: ``{"ok": True, <sections>}`` or ``{"ok": False, "error": message}``; the message is the
+    command line's, with a caret under the place for a syntax error."""
     try:
-        text, wrt, kind, shapes, seed = read_request(request)
-        expr = parse_expression(text, shapes)
-        return {"ok": True, **sections(expr, wrt, kind, _arrays(expr, shapes, seed))}
+        r = question.read(read_request(request))
+        for name, shape in r.sizes.items():  # every tensor, before any is made
+            check_size(name, shape)
+        derived = question.derive(r)
+        arrays = None if r.declared else question.arrays(r)  # a function of your own has no values
+        return {"ok": True, "notes": question.notes(r), **sections(derived, arrays)}
     except EinsumSyntaxError as err:
-        return {"ok": False, "error": str(err)}
+        return {"ok": False, "error": f"{question.message(err)}\n  {err.spec}\n  {' ' * err.position}^"}
     except EinsumgradError as err:
-        return {"ok": False, "error": " ".join(str(err).split())}
+        return {"ok": False, "error": question.message(err)}
     except RecursionError:
         return {"ok": False, "error": "the expression nests too deeply to differentiate here"}
 
 
-def read_request(request) -> tuple[str, str, str, dict, int]:
-    """The request's fields, checked against :data:`LIMITS`, or a clear error."""
+def read_request(request) -> Question:
+    """The request's fields as a :class:`~einsumgrad.question.Question`, checked against :data:`LIMITS`, or a
+    clear error. ``shapes`` is the command line's ``--shapes`` text (``"Φ=4x3x2, x=3"``) or a JSON object of
+    sizes (``{"W": [2, 3]}``); ``symmetric`` its ``--symmetric`` text."""
     if not isinstance(request, dict):
         raise EinsumgradError("a request is a JSON object")
     text, wrt, kind = request.get("expression"), request.get("wrt"), request.get("kind", "gradient")
@@ -91,7 +94,7 @@ def read_request(request) -> tuple[str, str, str, dict, int]:
     if len(text) > LIMITS.characters:
         raise EinsumgradError(f"an expression here has at most {LIMITS.characters:,} characters; "
                               f"this one has {len(text):,}")
-    if not isinstance(wrt, str) or not wrt.isidentifier() or len(wrt) > 64:
+    if not isinstance(wrt, str) or not wrt.strip() or len(wrt) > 64:
         raise EinsumgradError("name the tensor to differentiate by, e.g. W")
     if not isinstance(kind, str) or kind not in KINDS:
         raise EinsumgradError(f"kind: choose one of {', '.join(KINDS)} (derivatives up to order "
@@ -99,25 +102,34 @@ def read_request(request) -> tuple[str, str, str, dict, int]:
     seed = request.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise EinsumgradError("the seed is a whole number from 0 to 2³² − 1")
-    shapes = request.get("shapes")
-    return text, wrt, kind, _shapes({} if shapes is None else shapes), seed
+    symmetric = request.get("symmetric", "")
+    if not isinstance(symmetric, str) or len(symmetric) > LIMITS.characters:
+        raise EinsumgradError("symmetric: the symmetric matrices' names, separated by commas, e.g. S")
+    shapes = _shapes(request.get("shapes"))
+    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers")
 
 
-def _shapes(given) -> dict[str, tuple[int, ...]]:
-    if not isinstance(given, dict):
-        raise EinsumgradError(f'shapes is a JSON object of sizes, such as {{"W": [2, 3]}}; got {_shown(given)}')
-    if len(given) > LIMITS.tensors:
+def _shapes(given) -> dict[str, tuple[int, ...]] | None:
+    """The shapes given, parsed as the command line's (None for none), each within :data:`LIMITS`."""
+    if isinstance(given, dict):
+        for name, shape in given.items():
+            if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+                raise EinsumgradError(f"shapes: {str(name)[:64]} is a list of sizes, each from 1 to {LIMITS.axis}; "
+                                      f"got {_shown(shape)}")
+    elif not isinstance(given, (str, type(None))):
+        raise EinsumgradError(f'shapes is a JSON object of sizes, such as {{"W": [2, 3]}}, or the command line\'s '
+                              f'text, such as "W=2x3, x=3"; got {_shown(given)}')
+    if isinstance(given, str) and len(given) > LIMITS.characters:
+        raise EinsumgradError(f"shapes here have at most {LIMITS.characters:,} characters")
+    shapes = question.parse_shapes(given)
+    if len(shapes) > LIMITS.tensors:
         raise EinsumgradError(f"shapes: at most {LIMITS.tensors} tensors, each NAME=3x4")
-    shapes = {}
-    for name, shape in given.items():
-        if not isinstance(name, str) or not name.isidentifier() or len(name) > 64:
-            raise EinsumgradError(f"shapes: {str(name)[:64]!r} is not a tensor name")
-        if not isinstance(shape, list) or not all(
-                isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= LIMITS.axis for n in shape):
-            raise EinsumgradError(f"shapes: {name} is a list of sizes, each from 1 to {LIMITS.axis}; "
-                                  f"got {_shown(shape)}")
-        shapes[name] = check_size(name, tuple(shape), "shapes: ")
-    return shapes
+    for name, shape in shapes.items():
+        if not all(1 <= n <= LIMITS.axis for n in shape):
+            raise EinsumgradError(f"shapes: {name}={'x'.join(map(str, shape))}: sizes here are each from 1 to "
+                                  f"{LIMITS.axis}")
+        check_size(name, shape, "shapes: ")
+    return shapes or None
 
 
 def _shown(value) -> str:
@@ -149,42 +161,17 @@ def check_size(name: str, shape: tuple[int, ...], where: str = "") -> tuple[int,
     return shape
 
 
-def _arrays(expr: Expression, shapes: dict, seed: int) -> dict[str, np.ndarray]:
-    """Random non-zero integers (readable, and away from the kinks of abs and sign) for every tensor
-    the expression reads; an axis no shape names has :data:`DEFAULT_SIZE` entries."""
-    rng = np.random.default_rng(seed)
-    unused = sorted(set(shapes) - expr.tensors)
-    if unused:
-        raise EinsumgradError(f"shapes names {', '.join(unused)}, which the expression does not read "
-                              f"(it reads {', '.join(sorted(expr.tensors)) or 'no tensor'})")
-    sized = {name: shapes.get(name) or tuple(d if isinstance(d, int) else DEFAULT_SIZE for d in var.shape)
-             for name, var in api.compile(expr).vars.items()}
-    for name, shape in sized.items():  # every tensor, before any is made
-        check_size(name, shape)
-    return {name: (rng.integers(1, 4, shape) * rng.choice([-1, 1], shape)).astype(float)
-            for name, shape in sized.items()}
-
-
-def sections(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) -> dict:
+def sections(d: Derived, arrays: dict | None = None) -> dict:
     """The answer as HTML sections: ``result`` (index and matrix notation, layout), ``derivation``,
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
-    variables = api.compile(expr).vars
-    if wrt not in variables:
-        raise EinsumgradError(f"{wrt}: no tensor of that name in the expression "
-                              f"(it has {', '.join(variables) or 'none'})")
-    x = Expression(leaf(wrt, variables[wrt].shape), wrt)
-    if kind == "jacobian":
-        derivative, of = api.jacobian(expr, x), expr
-    else:
-        derivative = (api.grad if kind == "gradient" else api.hessian)(expr, x)
-        of = expr if kind == "gradient" else api.grad(expr, x)
-    text, matrix = str(derivative), derivative.matrix_notation()
-    layout = _layout(kind, wrt, derivative.node.out, expr.ndim)
-    reply = {"text": text, "matrix": matrix, "layout": layout, "kind": kind,
-             "result": fragments.result_html(text, matrix or "", layout, derivative.matrix_notation_reason()),
-             "derivation": fragments.derivation_html(api.explain(of, x).steps)}
+    kind, wrt = d.read.question.kind, d.read.x.name
+    shown = question.render(d, matrix=True)
+    layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim)
+    reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
+             "result": fragments.result_html(shown.text, shown.matrix, layout, shown.why),
+             "derivation": fragments.derivation_html(question.explain(d).steps)}
     if arrays is not None:
-        reply.update(_values(derivative, of, x, kind, arrays))
+        reply.update(_values(d, arrays))
     return reply
 
 
@@ -200,27 +187,30 @@ def _layout(kind: str, wrt: str, out, rank: int) -> str:
                else "."))
 
 
-def _values(derivative: Expression, of: Expression, x: Expression, kind: str, arrays: dict) -> dict:
+def _values(d: Derived, arrays: dict) -> dict:
+    kind, derivative = d.read.question.kind, d.derivative
     size = {name: a.shape for name, a in arrays.items()}
-    entries = math.prod(resolve_dim(d, size) for d in derivative.shape)
+    entries = math.prod(resolve_dim(n, size) for n in derivative.shape)
     if entries > LIMITS.entries:
         raise EinsumgradError(f"the {kind} would have {entries:,} entries, over the page's limit of "
                               f"{LIMITS.entries:,}; give smaller shapes")
-    value = api.evaluate(derivative, **arrays)
-    report = api.check(of, x, **arrays)
+    value = question.evaluate(d, arrays)
+    report = question.check(d, arrays)
     name = {"gradient": "G", "jacobian": "J", "hessian": "H"}[kind]
     inputs = "".join(fragments.label(f"{n} =") + fragments.tensor_html(a, n, ()) for n, a in arrays.items())
     return {"shape": list(value.shape), "inputs": inputs,
-            "tensor": fragments.tensor_html(value, name, derivative.node.out, slices.identity_form(derivative.node)), "check": fragments.check_html(report)}
+            "tensor": fragments.tensor_html(value, name, derivative.node.out, slices.identity_form(derivative.node)),
+            "check": fragments.check_html(report)}
 
 
-def document(expr: Expression, wrt: str, kind: str, arrays: dict | None = None) -> str:
+def document(d: Derived, arrays: dict | None = None) -> str:
     """One self-contained HTML file (MathML, CSS-only tabs; no script, nothing fetched) with the answer."""
-    parts = sections(expr, wrt, kind, arrays)
+    parts = sections(d, arrays)
+    kind, expr = d.read.question.kind, d.read.expression
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
-    return fragments.document(f"{kind} of {expr.name or 'f'} with respect to {wrt}", "\n".join(body))
+    return fragments.document(f"{kind} of {expr.name or 'f'} with respect to {d.read.x.name}", "\n".join(body))
 
 
 def write(path: str, html: str) -> None:

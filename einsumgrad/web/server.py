@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from ..errors import EinsumgradError
+from ..question import message
 from .answer import EXAMPLES, KINDS, LIMITS, read_request
 from .fragments import STYLE
 
@@ -170,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             read_request(request)  # every field's type and limits, before the worker sees it
         except EinsumgradError as err:
-            return self._json(400, {"ok": False, "error": str(err)})
+            return self._json(400, {"ok": False, "error": message(err)})
         self._json(200, self.server.worker.answer(request))
 
     def _addressed_here(self) -> bool:
