@@ -317,6 +317,8 @@ class Term(_Hashed):
                     leaves.append(f.node.leaves)
             elif isinstance(f, Delta):
                 names += f.a, f.b
+            elif isinstance(f, Stretch):
+                names.append(f.a)
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "leaves", frozenset().union(*leaves))
         object.__setattr__(self, "names", frozenset(names))
