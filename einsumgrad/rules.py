@@ -204,8 +204,8 @@ elementwise("softplus", lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)), lambda 
             holomorphic=False)
 elementwise("relu", lambda xp, x: xp.clip(x, 0, None), lambda x, y: registered("step")(x), smooth=False,
             holomorphic=False)
-elementwise("step", lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)), lambda x, y: 0 * x, smooth=False,
-            holomorphic=False)
+# (sign(x) + 1) / 2, not heaviside(x, 1/2), which torch cannot differentiate (its derivative is 0)
+elementwise("step", lambda xp, x: (xp.sign(x) + 1) / 2, lambda x, y: 0 * x, smooth=False, holomorphic=False)
 elementwise("abs", _numpy("abs"), lambda x, y: registered("sign")(x), smooth=False, holomorphic=False)
 elementwise("sign", _numpy("sign"), lambda x, y: 0 * x, smooth=False, holomorphic=False)
 elementwise("sin", _numpy("sin"), lambda x, y: registered("cos")(x))
