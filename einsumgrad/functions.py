@@ -10,6 +10,7 @@ README) reads them from :data:`REGISTRY`.
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
 >>> import jax.numpy as jnp
+>>> from einsumgrad.xp import namespace
 >>> round(float(get("tanh").formula(namespace("jax"), jnp.asarray(0.5))), 12)  # the same formula over jax.numpy
 0.46211715726
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from .errors import EinsumgradError
-from .xp import NUMPY, namespace  # noqa: F401 - namespace: for the doctest
+from .xp import NUMPY
 
 
 @dataclass(frozen=True)

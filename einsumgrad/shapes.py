@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import numbers
 
-
 from .algebra import as_expr, constant, product, shallow, show_dims
 from .errors import EinsumgradError, ShapeError
 from .functions import Function, register
