@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import functions, xp
 from .compiler import Compiled
-from .compiler import namespaces
 from .compiler.plan import contraction, planned, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
@@ -48,39 +48,68 @@ BACKENDS = {
 
 class _Source:
     """Source text standing for a value: arithmetic, attributes, calls and indexing on it give the
-    source of the result, so that a formula over a namespace (``namespaces.FORMULAS``) writes itself.
+    source of the result, so that a registered function's formula over a namespace writes itself.
+    The text is made of parts, strings and the values read (``(value, as an operand)``), so that a
+    value read twice can be named once (see :func:`_written`).
 
-    >>> print(namespaces.FORMULAS["sigmoid"](_Source("np"), _Source("z1")))
-    np.exp(-np.logaddexp(0, -z1))
+    >>> print(functions.get("softplus").formula(xp.namespace("numpy", _Source("np")), _Source("z1")))
+    np.logaddexp(z1, np.zeros_like(z1))
     """
 
-    def __init__(self, text: str, atom: bool = True):
-        self.text, self.atom = text, atom
+    def __init__(self, parts, atom: bool = True, computed: bool = False, negated: _Source | None = None):
+        self.parts = (parts,) if isinstance(parts, str) else tuple(parts)
+        self.atom = atom  # needs no parentheses as an operand
+        self.computed = computed  # an operation or a call, worth a name where read twice
+        self.negated = negated  # x, for -x
+        self.read = False  # whether an attribute was read off it (a module the code then imports)
+
+    def render(self, names: dict) -> str:
+        """The text, with the values in ``names`` (by ``id``) read by their names."""
+        out = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+            elif id(p[0]) in names:
+                out.append(names[id(p[0])])
+            else:
+                text = p[0].render(names)
+                out.append(f"({text})" if p[1] and not p[0].atom else text)
+        return "".join(out)
+
+    @property
+    def text(self) -> str:
+        return self.render({})
 
     def __str__(self):
         return self.text
 
-    def _operand(self) -> str:
-        return self.text if self.atom else f"({self.text})"
+    def children(self) -> list[_Source]:
+        return [p[0] for p in self.parts if not isinstance(p, str)]
 
     def _binary(self, op: str, other, reflected: bool = False) -> _Source:
         if not isinstance(other, _Source) and (op, other) in (("+", 0), ("*", 1)):  # x + 0, 1 * x: x
             return self
-        other = other._operand() if isinstance(other, _Source) else _literal(other)
-        left, right = (other, self._operand()) if reflected else (self._operand(), other)
-        if op == "+" and right.startswith("-"):
-            op, right = "-", right[1:]
-        return _Source(f"{left} {op} {right}", atom=False)
+        theirs = [(other, True)] if isinstance(other, _Source) else _parts(other)
+        left, right = (theirs, [(self, True)]) if reflected else ([(self, True)], theirs)
+        if op == "+" and isinstance(right[0], tuple) and right[0][0].negated is not None:  # a + -b: a - b
+            op, right = "-", [(right[0][0].negated, True)]
+        elif op == "+" and isinstance(right[0], str) and right[0].startswith("-"):
+            op, right = "-", [right[0][1:]]
+        return _Source([*left, f" {op} ", *right], atom=False, computed=True)
 
     def __getattr__(self, name: str) -> _Source:
-        return _Source(f"{self.text}.{name}")
+        if name.startswith("__"):  # not a module's attribute (copy asks for some)
+            raise AttributeError(name)
+        self.read = True
+        return _Source([(self, True), f".{name}"])
 
     def __call__(self, *args, **kwargs) -> _Source:
-        arguments = [*map(_literal, args), *(f"{k}={_literal(v)}" for k, v in kwargs.items())]
-        return _Source(f"{self.text}({', '.join(arguments)})")
+        arguments = [_parts(a) for a in args] + [[f"{k}=", *_parts(v)] for k, v in kwargs.items()]
+        return _Source([(self, True), "(", *_joined(arguments), ")"], computed=True)
 
     def __getitem__(self, key) -> _Source:
-        return _Source(f"{self._operand()}[{', '.join(map(_entry, key if isinstance(key, tuple) else (key,)))}]")
+        entries = [_entry(e) for e in (key if isinstance(key, tuple) else (key,))]
+        return _Source([(self, True), "[", *_joined(entries), "]"], computed=True)
 
     def __add__(self, other):
         return self._binary("+", other)
@@ -94,8 +123,29 @@ class _Source:
     def __rmul__(self, other):
         return self._binary("*", other, True)
 
+    def __sub__(self, other):
+        return self._binary("-", other)
+
+    def __rsub__(self, other):
+        return self._binary("-", other, True)
+
+    def __truediv__(self, other):
+        return self._binary("/", other)
+
+    def __rtruediv__(self, other):
+        return self._binary("/", other, True)
+
+    def __and__(self, other):
+        return self._binary("&", other)
+
+    def __gt__(self, other):
+        return self._binary(">", other)
+
+    def __lt__(self, other):
+        return self._binary("<", other)
+
     def __neg__(self):
-        return _Source(f"-{self._operand()}", atom=False)
+        return _Source(["-", (self, True)], atom=False, computed=True, negated=self)
 
     def __pow__(self, other):
         return self._binary("**", other)
@@ -106,18 +156,58 @@ class _Source:
     __hash__ = None
 
 
-def _literal(value) -> str:
-    """Source text of a formula's operand: source as it is, a tuple of ints, a number."""
+def _joined(items: list[list]) -> list:
+    """The parts of ``items`` separated by commas."""
+    return [part for k, item in enumerate(items) for part in ([", "] if k else []) + item]
+
+
+def _parts(value) -> list:
+    """The parts of a formula's operand: source as it is, a tuple (of sizes, source among them), a number."""
     if isinstance(value, _Source):
-        return value.text
-    return repr(value) if isinstance(value, (tuple, str)) else _number(value)
+        return [(value, False)]
+    if isinstance(value, (tuple, list)):
+        brackets = "()" if isinstance(value, tuple) else "[]"
+        trailing = [","] if isinstance(value, tuple) and len(value) == 1 else []
+        return [brackets[0], *_joined([_parts(v) for v in value]), *trailing, brackets[1]]
+    return [repr(value) if isinstance(value, (str, bool)) or value is None else _number(value)]
 
 
-def _entry(e) -> str:
-    """Source text of one entry of an index: ``:3``, ``None``, ``-1``."""
-    if isinstance(e, slice):
-        return ":".join("" if v is None else str(v) for v in (e.start, e.stop) + ((e.step,) if e.step else ()))
-    return str(e)
+def _entry(e) -> list:
+    """The parts of one entry of an index: ``:3``, ``None``, ``-1``, ``:m``."""
+    if not isinstance(e, slice):
+        return _parts(e)
+    bounds = (e.start, e.stop) + ((e.step,) if e.step else ())
+    return [part for k, v in enumerate(bounds) for part in ([":"] if k else []) + ([] if v is None else _parts(v))]
+
+
+def _written(value: _Source, fresh) -> tuple[list[str], str]:
+    """Lines naming each computed part of ``value`` read more than once (``fresh()`` gives the names),
+    children first, and the text of ``value`` reading them.
+
+    >>> x = _Source("x")
+    >>> e = _Source("np").exp(x)
+    >>> _written(e / (1 + e), iter(["t1"]).__next__)
+    (['t1 = np.exp(x)'], 't1 / (1 + t1)')
+    """
+    uses: dict[int, int] = {}
+    order: list[_Source] = []
+
+    def visit(node: _Source) -> None:
+        for child in node.children():
+            uses[id(child)] = uses.get(id(child), 0) + 1
+            if uses[id(child)] == 1:
+                visit(child)
+                order.append(child)
+
+    visit(value)
+    names: dict[int, str] = {}
+    lines = []
+    for node in order:
+        if node.computed and uses[id(node)] > 1:
+            name = fresh()
+            lines.append(f"{name} = {node.render(names)}")
+            names[id(node)] = name
+    return lines, value.render(names)
 
 
 def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", shapes: dict | None = None) -> str:
@@ -232,8 +322,9 @@ class _Writer:
         self.ones = ones  # (tensor, axis) the code assumes has length 1, as shapes= gave it
         self.params = compiled.names
         self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
-        self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch"} - {backend.xp})
+        self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch", "scipy"} - {backend.xp})
         self.lines: list[str] = []
+        self.imports: set[str] = set()  # modules beyond the backend's that the code reads (scipy.special for erf)
         self.sizes = _size_classes(program)
         self.size_names: dict = {}  # size class -> its name in the source
         self.used: set = set()  # the size classes the code reads
@@ -318,6 +409,7 @@ class _Writer:
         head = f"def {self.name}({', '.join([*self.params, *unread])}):"
         module = self.backend.module
         imports = f"import {module}" if module == self.xp else f"import {module} as {self.xp}"
+        imports += "".join(f"\nimport {m}" for m in sorted(self.imports))
         return imports + "\n\n\n" + head + "\n" + "\n".join("    " + line if line else "" for line in body)
 
     def docstring(self) -> list[str]:
@@ -371,11 +463,22 @@ class _Writer:
         return lines
 
     def call(self, node: Call) -> None:
-        formula = namespaces.formula(self.backend.name, node.fn)
+        fn = functions.get(node.fn)
+        if fn.formula is None:
+            raise EinsumgradError(f"function {node.fn!r} has no {self.backend.name} form (a formula over an array "
+                                  "namespace), only a NumPy implementation, so codegen cannot write it; evaluate it "
+                                  "with eg.compile")
         if node.fn in ("adj", "adj_jacobian"):
             self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
-        value = formula(_Source(self.xp), _Source(self.names[node.arg]), *node.params)
-        self.lines.append(f"{self.names[node]} = {value}")
+        torch = self.backend.name == "torch"  # torch.special comes with torch; SciPy's, jax's are imported
+        special = _Source(f"{self.xp}.special" if torch else xp.SPECIAL[self.backend.name])
+        namespace = xp.namespace(self.backend.name, _Source(self.xp), special)
+        params = fn.bind(lambda d: d if isinstance(d, int) else _Source(self.size(d)), *node.params)
+        lines, value = _written(fn.formula(namespace, _Source(self.names[node.arg]), *params),
+                                lambda: self.fresh("t", numbered=True))
+        if special.read and not torch:
+            self.imports.add(special.text)
+        self.lines += [*lines, f"{self.names[node]} = {value}"]
 
     # sums of terms -----------------------------------------------------------
     def expr(self, node: Expr, plans, target: str, output: bool) -> None:

@@ -9,6 +9,10 @@ README) reads them from :data:`REGISTRY`.
 (True, True, False)
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
+>>> import jax.numpy as jnp
+>>> from einsumgrad.xp import namespace
+>>> float(get("sigmoid").formula(namespace("jax"), jnp.asarray(0.0)))  # a formula over jax.numpy too
+0.5
 """
 from __future__ import annotations
 
@@ -16,12 +20,18 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from .errors import EinsumgradError
+from .xp import NUMPY
 
 
 @dataclass(frozen=True)
 class Function:
     """A registered function.
 
+    ``formula(xp, x, *params)`` is its value, written once over an array namespace ``xp`` (see :mod:`einsumgrad.xp`:
+    NumPy, ``jax.numpy``, ``torch``, and code generation's source writer); ``impl(x, *params)`` is its value on
+    NumPy arrays, the formula over NumPy unless given (where NumPy does better: an SVD for a singular matrix, a
+    clear error at a value the formula cannot refuse under ``jax.jit``). A function with no formula (one of your
+    own) runs on NumPy only; compiled jax and torch code and generated code refuse it, naming it.
     ``jvp(x, y, dx, *params) -> dy`` is its forward-mode rule over expressions (the argument,
     the result, and the argument's derivative, whose extra axes follow the argument's own);
     ``derivative(x, y, *params) -> f'(x)`` marks an elementwise function; ``result_shape``
@@ -47,6 +57,7 @@ class Function:
     name: str
     impl: Callable | None = None
     jvp: Callable | None = None
+    formula: Callable | None = None
     result_shape: Callable = lambda dims, *params: dims
     check: Callable = lambda sizes, *params: None
     domain: tuple[float, float] = (-2.0, 2.0)
@@ -62,6 +73,11 @@ class Function:
     transposes: bool = False
     bind: Callable = lambda dim, *params: params
     of: Mapping[str, Callable] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.impl is None and self.formula is not None:
+            formula = self.formula
+            object.__setattr__(self, "impl", lambda a, *params: formula(NUMPY, a, *params))
 
     @property
     def elementwise(self) -> bool:

@@ -32,6 +32,7 @@ from .errors import EinsumgradError
 from .functions import Function, register
 from .ir import Expr, fresh
 from .render import atomic
+from .xp import NUMPY
 
 
 def _reduced(dims, axes_):
@@ -114,56 +115,59 @@ def _zero_jvp(x, y, dx, axes_):
     return scale(dx, 0)
 
 
-def _keep(numpy_reduction):
-    """``numpy_reduction(a, axes)`` with the reduced axes kept (length 1), to broadcast against ``a``."""
-    return lambda a, axes_: numpy_reduction(a, axis=axes_, keepdims=True)
+def _shifted(xp, a, axes_):
+    """``a - max(a)`` along the axes: the ``exp`` of it overflows nowhere. 0 wherever ``a`` is an infinite maximum,
+    and -inf elsewhere in its row, so that a row of -inf (or with +inf) gives no ``inf - inf``: ``logsumexp`` of a
+    row of -inf is -inf, and its ``softmax`` the limit of a row of equal entries, uniform (one-hot on the +inf
+    entries of a row that has them). (Where the maximum is finite, every entry is shifted by it, so that ``jax.grad``
+    through the formula is the derivative at ties too.)
+
+    >>> from .xp import NUMPY
+    >>> _shifted(NUMPY, np.array([[1.0, 3.0], [-np.inf, -np.inf], [np.inf, 0.0]]), (1,)).tolist()
+    [[-2.0, 0.0], [0.0, 0.0], [0.0, -inf]]
+    """
+    top = xp.amax(a, axis=axes_, keepdims=True)
+    infinite = xp.isinf(top)
+    shifted = xp.where(infinite & (top > 0), -xp.inf, a - xp.where(infinite, 0, top))  # a finite top: a - top
+    return xp.where(infinite & (a == top), 0, shifted)
 
 
-def _shifted(a, axes_):
-    """``a - max(a)`` along the axes, and that maximum; 0 wherever ``a`` is the maximum, so that a row of -inf
-    (or with +inf) gives no ``inf - inf``: ``logsumexp`` of a row of -inf is -inf, and its ``softmax`` the limit
-    of a row of equal entries, uniform (one-hot on the +inf entries of a row that has them)."""
-    top = _keep(np.max)(a, axes_)
-    with np.errstate(invalid="ignore"):  # inf - inf, replaced
-        return np.where(a == top, 0, a - top), top
+def _softmax(xp, a, axes_):
+    e = xp.exp(_shifted(xp, a, axes_))
+    return e / xp.sum(e, axis=axes_, keepdims=True)
 
 
-def _softmax(a, axes_):
-    e = np.exp(_shifted(a, axes_)[0])
-    return e / _keep(np.sum)(e, axes_)
+def _log_softmax(xp, a, axes_):
+    shifted = _shifted(xp, a, axes_)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axes_, keepdims=True))
 
 
-def _log_softmax(a, axes_):
-    shifted = _shifted(a, axes_)[0]
-    return shifted - np.log(_keep(np.sum)(np.exp(shifted), axes_))
+def _logsumexp(xp, a, axes_):
+    return xp.amax(a, axis=axes_) + xp.log(xp.sum(xp.exp(_shifted(xp, a, axes_)), axis=axes_))
 
 
-def _logsumexp(a, axes_):
-    shifted, top = _shifted(a, axes_)
-    return np.squeeze(top + np.log(_keep(np.sum)(np.exp(shifted), axes_)), axis=axes_)
+def _is_extreme(reduction: str):
+    """1 where ``a`` reaches ``xp.<reduction>`` along the axes, shared equally among ties."""
 
-
-def _is_extreme(numpy_reduction):
-    """1 where ``a`` reaches ``numpy_reduction`` along the axes, shared equally among ties."""
-
-    def share(a, axes_):
-        hit = (a == _keep(numpy_reduction)(a, axes_)).astype(a.dtype)  # bools would divide to float64
-        return hit / _keep(np.sum)(hit, axes_)
+    def share(xp, a, axes_):
+        hit = xp.ones_like(a) * (a == getattr(xp, reduction)(a, axis=axes_, keepdims=True))  # a's dtype
+        return hit / xp.sum(hit, axis=axes_, keepdims=True)
 
     return share
 
 
-def _norm(a, axes_):
-    return np.sqrt(np.sum(a * a, axis=axes_))
+def _norm(xp, a, axes_):
+    return xp.sqrt(xp.sum(a * a, axis=axes_))
 
 
-def _unit(a, axes_):
-    size = np.sqrt(_keep(np.sum)(a * a, axes_))
-    return a / np.where(size > 0, size, 1)  # x / ‖x‖ is taken as 0 at x = 0
+def _unit(xp, a, axes_):
+    size = xp.sqrt(xp.sum(a * a, axis=axes_, keepdims=True))
+    return a / xp.where(size > 0, size, 1)  # x / ‖x‖ is taken as 0 at x = 0
 
 
 def _inverse_norm(a, axes_):
-    size = _norm(a, axes_)
+    """``1 / ‖x‖``, refused at ``x = 0`` (the formula, which cannot refuse a value under ``jax.jit``, gives inf)."""
+    size = _norm(NUMPY, a, axes_)
     if np.any(size == 0):
         raise EinsumgradError("the second derivative of norm(x) is undefined at x = 0 (its gradient there is taken "
                               "as the subgradient 0)")
@@ -171,6 +175,8 @@ def _inverse_norm(a, axes_):
 
 
 def _stochastic(a, axes_):
+    """``Y``, checked to sum to one along the axes (the formula, which cannot refuse a value under ``jax.jit``, is
+    ``Y``)."""
     sums = np.sum(a, axis=axes_)
     if not np.allclose(sums, 1):
         raise EinsumgradError(f"stochastic(Y): Y was declared to sum to one along axis {axes_}, but its sums range "
@@ -241,26 +247,28 @@ def _norm_show(text):
 _REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
 
 
-def along(name: str, impl, jvp, **options) -> Function:
-    """Register a function along axes (its params: the axes); it refuses an axis of length 0."""
-    return register(Function(name, impl, jvp, check=_nonempty(name), holomorphic=False, **options))
+def along(name: str, formula, jvp, **options) -> Function:
+    """Register a function along axes from its ``formula(xp, x, axes)`` (its params: the axes) and its forward rule;
+    it refuses an axis of length 0."""
+    return register(Function(name, formula=formula, jvp=jvp, check=_nonempty(name), holomorphic=False, **options))
 
 
 along("softmax", _softmax, _softmax_jvp, build=_build("softmax", -1), show=_show(_LAST), sums_to_one=True)
-along("stochastic", _stochastic, lambda x, y, dx, axes_: dx, build=_build("stochastic", -1),
-      show=lambda name, argument, params, rank: argument, sums_to_one=True)
+along("stochastic", lambda xp, a, axes_: a, lambda x, y, dx, axes_: dx, impl=_stochastic,
+      build=_build("stochastic", -1), show=lambda name, argument, params, rank: argument, sums_to_one=True)
 along("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST))
 along("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None), show=_show(_default),
       **_REDUCE)
-along("max", lambda a, axes_: np.max(a, axis=axes_), _weighted_sum("ismax"), build=_build_reduction("max", _TIES),
-      show=_show(_default), smooth=False, **_REDUCE)
-along("min", lambda a, axes_: np.min(a, axis=axes_), _weighted_sum("ismin"), build=_build_reduction("min", _TIES),
-      show=_show(_default), smooth=False, **_REDUCE)
-along("ismax", _is_extreme(np.max), _zero_jvp, show=_show(_default), public=False)
-along("ismin", _is_extreme(np.min), _zero_jvp, show=_show(_default), public=False)
+along("max", lambda xp, a, axes_: xp.amax(a, axis=axes_), _weighted_sum("ismax"),
+      build=_build_reduction("max", _TIES), show=_show(_default), smooth=False, **_REDUCE)
+along("min", lambda xp, a, axes_: xp.amin(a, axis=axes_), _weighted_sum("ismin"),
+      build=_build_reduction("min", _TIES), show=_show(_default), smooth=False, **_REDUCE)
+along("ismax", _is_extreme("amax"), _zero_jvp, show=_show(_default), public=False)
+along("ismin", _is_extreme("amin"), _zero_jvp, show=_show(_default), public=False)
 # the norm of nothing is 0: no check of lengths
-register(Function("norm", _norm, _weighted_sum("unit"), build=_build_reduction("norm", ", the 2-norm (Frobenius "
-                  "along several axes)"), show=_norm_show(lambda n: n), smooth=False, holomorphic=False, **_REDUCE))
-register(Function("unit", _unit, _unit_jvp, show=_unit_show, public=False, holomorphic=False))
-register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp, show=_norm_show(lambda n: f"1 / {n}"),
-                  public=False, holomorphic=False, **_REDUCE))
+register(Function("norm", formula=_norm, jvp=_weighted_sum("unit"), build=_build_reduction(
+    "norm", ", the 2-norm (Frobenius along several axes)"), show=_norm_show(lambda n: n), smooth=False,
+    holomorphic=False, **_REDUCE))
+register(Function("unit", formula=_unit, jvp=_unit_jvp, show=_unit_show, public=False, holomorphic=False))
+register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp,
+                  formula=lambda xp, a, axes_: 1 / _norm(xp, a, axes_), show=_norm_show(lambda n: f"1 / {n}"), public=False, holomorphic=False, **_REDUCE))

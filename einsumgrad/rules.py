@@ -1,4 +1,5 @@
-"""The built-in functions, one line each: name, NumPy implementation, derivative rule.
+"""The built-in functions, one line each: name, formula over an array namespace (see :mod:`einsumgrad.xp`),
+derivative rule; and, for a matrix function, a NumPy implementation, which NumPy evaluation uses instead.
 
 An elementwise rule maps ``(x, y)`` — the argument and the result, as expressions — to
 ``f'(x)``; the chain rule ``f'(x) ⊙ dx`` is applied for it. A matrix function gives its
@@ -12,7 +13,7 @@ after the argument's own (spelled ``...`` in the einsum).
 from __future__ import annotations
 
 import math
-from functools import cache, partial
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -34,16 +35,18 @@ def on_nodes(rule: Callable) -> Callable:
     return rule_on_nodes
 
 
-def elementwise(name: str, impl: Callable, derivative: Callable, **options) -> Function:
-    """Register an elementwise function from ``derivative(x, y, *params) -> f'(x)``."""
+def elementwise(name: str, formula: Callable, derivative: Callable, **options) -> Function:
+    """Register an elementwise function from its ``formula(xp, x, *params)`` and ``derivative(x, y, *params) ->
+    f'(x)``."""
     derivative = on_nodes(derivative)
     jvp = lambda x, y, dx, *p: hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
-    return register(Function(name, impl, jvp, derivative=derivative, **options))
+    return register(Function(name, formula=formula, jvp=jvp, derivative=derivative, **options))
 
 
-def matrix_function(name: str, impl: Callable, jvp: Callable, **options) -> Function:
-    """Register a function of a square matrix from its forward rule ``jvp(x, y, dx) -> dy``."""
-    return register(Function(name, _whole(impl), on_nodes(jvp), **{**_MATRIX, **options}))
+def matrix_function(name: str, formula: Callable, impl: Callable, jvp: Callable, **options) -> Function:
+    """Register a function of a square matrix from its ``formula(xp, x)``, its NumPy ``impl`` (NumPy's linalg in
+    float16 and longdouble too, on a dask array whole) and its forward rule ``jvp(x, y, dx) -> dy``."""
+    return register(Function(name, _whole(impl), on_nodes(jvp), formula=formula, **{**_MATRIX, **options}))
 
 
 def _whole(impl: Callable) -> Callable:
@@ -144,27 +147,14 @@ def _adjugate_jacobian(a):
     return np.linalg.det(u) * np.linalg.det(vh) * (diagonal - off)
 
 
+def _adj_jacobian(xp, a):
+    """``∂adj(A)[i,j]/∂A[k,l] = det(A) (inv[l,k] inv[i,j] - inv[i,k] inv[l,j])``, for an invertible ``A``."""
+    inv = xp.linalg.inv(a)
+    return xp.linalg.det(a) * (xp.einsum("lk,ij->ijkl", inv, inv) + -xp.einsum("ik,lj->ijkl", inv, inv))
+
+
 def _third_derivative(x, y, dx):
     raise EinsumgradError("the third derivative of det (the derivative of adj's Jacobian) is not implemented")
-
-
-def _erf(a):
-    """The error function: SciPy's where SciPy is installed (it is not a dependency), else ``math.erf`` entry by entry,
-    exact to the last bit and slower, for real input only (erf is entire; SciPy's takes complex input too)."""
-    erf = _erf_ufunc()
-    if np.iscomplexobj(a) and isinstance(erf, np.vectorize):
-        raise EinsumgradError("erf of complex input needs SciPy (scipy.special.erf), which is not installed; "
-                              "einsumgrad's own erf is for real input")
-    return erf(a)
-
-
-@cache
-def _erf_ufunc() -> Callable:
-    try:
-        from scipy.special import erf
-    except ImportError:
-        return np.vectorize(math.erf, otypes=[float])
-    return erf
 
 
 def _maximum(a, b):
@@ -194,65 +184,67 @@ def _pick(a, b, sign: int):
     return apply("from_finite", add(multiply(a, apply("step", gap)), multiply(b, apply("step", scale(gap, -1)))))
 
 
-def _to_finite(a):
-    big = np.finfo(a.dtype).max
-    return np.clip(a, -big, big)
-
-
-def _from_finite(a):
-    big = np.finfo(a.dtype).max
-    return np.where(np.abs(a) == big, np.copysign(np.inf, a), a)
-
-
-def _sigmoid(a):
+def _sigmoid(xp, a):
     """``1 / (1 + e⁻ᵃ)``, as ``eᵃ / (1 + eᵃ)`` where ``Re a < 0``: nothing overflows, and a small value keeps
     its digits (``sigmoid(-40)`` is 4.2e-18, not 0 as ``(1 + tanh(a/2)) / 2`` would give)."""
-    negative = np.real(a) < 0
-    e = np.exp(np.where(negative, a, -a))
-    return np.where(negative, e, 1) / (1 + e)
+    negative = xp.real(a) < 0
+    e = xp.exp(xp.where(negative, a, -a))
+    return xp.where(negative, e, 1) / (1 + e)
 
 
-elementwise("exp", np.exp, lambda x, y: y)
-elementwise("log", np.log, lambda x, y: 1 / x, domain=(0.2, 3.0), of={
+def _numpy(name: str):
+    """The formula of NumPy's (and jax.numpy's, and torch's) function ``name``: ``xp.<name>(x)``."""
+    return lambda xp, x: getattr(xp, name)(x)
+
+
+_BIG = lambda xp, x: xp.finfo(x.dtype).max  # noqa: E731 - the largest finite number of x's dtype
+elementwise("exp", _numpy("exp"), lambda x, y: y)
+elementwise("log", _numpy("log"), lambda x, y: 1 / x, domain=(0.2, 3.0), of={
     "sigmoid": lambda u: scale(apply("softplus", scale(u, -1)), -1), "softmax": partial(apply, "log_softmax")})
-elementwise("tanh", np.tanh, lambda x, y: 1 - y**2)
+elementwise("tanh", _numpy("tanh"), lambda x, y: 1 - y**2)
 elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
-elementwise("softplus", lambda a: np.logaddexp(0, a), lambda x, y: registered("sigmoid")(x), holomorphic=False)
-elementwise("relu", lambda a: np.maximum(a, 0), lambda x, y: registered("step")(x), smooth=False, holomorphic=False)
-elementwise("step", lambda a: np.heaviside(a, 0.5), lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("abs", np.abs, lambda x, y: registered("sign")(x), smooth=False, holomorphic=False)
-elementwise("sign", np.sign, lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("sin", np.sin, lambda x, y: registered("cos")(x))
-elementwise("cos", np.cos, lambda x, y: -registered("sin")(x))
-elementwise("sqrt", np.sqrt, lambda x, y: 0.5 / y, domain=(0.2, 3.0))
-elementwise("tan", np.tan, lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
-elementwise("arcsin", np.arcsin, lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9))
-elementwise("arccos", np.arccos, lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9))
-elementwise("arctan", np.arctan, lambda x, y: 1 / (1 + x**2))
-elementwise("sinh", np.sinh, lambda x, y: registered("cosh")(x))
-elementwise("cosh", np.cosh, lambda x, y: registered("sinh")(x))
-elementwise("log1p", np.log1p, lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
-elementwise("expm1", np.expm1, lambda x, y: y + 1)
-elementwise("erf", _erf, lambda x, y: 2 / math.sqrt(math.pi) * registered("exp")(-x**2))
+elementwise("softplus", lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)), lambda x, y: registered("sigmoid")(x),
+            holomorphic=False)
+elementwise("relu", lambda xp, x: xp.clip(x, 0, None), lambda x, y: registered("step")(x), smooth=False,
+            holomorphic=False)
+# (sign(x) + 1) / 2, not heaviside(x, 1/2), which torch cannot differentiate (its derivative is 0)
+elementwise("step", lambda xp, x: (xp.sign(x) + 1) / 2, lambda x, y: 0 * x, smooth=False, holomorphic=False)
+elementwise("abs", _numpy("abs"), lambda x, y: registered("sign")(x), smooth=False, holomorphic=False)
+elementwise("sign", _numpy("sign"), lambda x, y: 0 * x, smooth=False, holomorphic=False)
+elementwise("sin", _numpy("sin"), lambda x, y: registered("cos")(x))
+elementwise("cos", _numpy("cos"), lambda x, y: -registered("sin")(x))
+elementwise("sqrt", _numpy("sqrt"), lambda x, y: 0.5 / y, domain=(0.2, 3.0))
+elementwise("tan", _numpy("tan"), lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
+elementwise("arcsin", _numpy("arcsin"), lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9))
+elementwise("arccos", _numpy("arccos"), lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9))
+elementwise("arctan", _numpy("arctan"), lambda x, y: 1 / (1 + x**2))
+elementwise("sinh", _numpy("sinh"), lambda x, y: registered("cosh")(x))
+elementwise("cosh", _numpy("cosh"), lambda x, y: registered("sinh")(x))
+elementwise("log1p", _numpy("log1p"), lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
+elementwise("expm1", _numpy("expm1"), lambda x, y: y + 1)
+elementwise("erf", lambda xp, x: xp.special.erf(x), lambda x, y: 2 / math.sqrt(math.pi) * registered("exp")(-x**2))
 register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
 register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
 # the identity on finite numbers, ±inf <-> ± the largest finite one: printed as their argument
 _IDENTITY = dict(show=lambda name, argument, params, rank: argument, public=False, holomorphic=False)
-elementwise("to_finite", _to_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
-elementwise("from_finite", _from_finite, lambda x, y: 1 + 0 * x, **_IDENTITY)
-elementwise("pow", np.power, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
+elementwise("to_finite", lambda xp, x: xp.clip(x, -_BIG(xp, x), _BIG(xp, x)), lambda x, y: 1 + 0 * x, **_IDENTITY)
+elementwise("from_finite", lambda xp, x: xp.where(xp.abs(x) == _BIG(xp, x), xp.copysign(xp.full_like(x, xp.inf), x), x),
+            lambda x, y: 1 + 0 * x, **_IDENTITY)
+elementwise("pow", lambda xp, x, c: x ** c, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
 
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
 _SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
 
-matrix_function("inv", _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), transposes=True)
-# adj is a polynomial, its Jacobian defined everywhere: the Hessian of det is that of a singular matrix too
-matrix_function("adj", _adjugate, lambda x, y, dx: einsum("ijkl,kl...->ij...", registered("adj_jacobian")(x), dx),
+matrix_function("inv", lambda xp, x: xp.linalg.inv(x), _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y),
                 transposes=True)
-matrix_function("adj_jacobian", _adjugate_jacobian, _third_derivative, result_shape=lambda dims: _square(dims) * 2,
-                public=False)
-matrix_function("det", _in_linalg_dtype(np.linalg.det),
+# adj is a polynomial, its Jacobian defined everywhere: the Hessian of det is that of a singular matrix too; the
+# formulas, adj(A) = det(A) inv(A) and its derivative, are for an invertible A only (NumPy's SVD covers any A)
+matrix_function("adj", lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x), _adjugate,
+                lambda x, y, dx: einsum("ijkl,kl...->ij...", registered("adj_jacobian")(x), dx), transposes=True)
+matrix_function("adj_jacobian", _adj_jacobian, _adjugate_jacobian, _third_derivative,
+                result_shape=lambda dims: _square(dims) * 2, public=False)
+matrix_function("det", lambda xp, x: xp.linalg.det(x), _in_linalg_dtype(np.linalg.det),
                 lambda x, y, dx: einsum("ba,ab...->...", registered("adj")(x), dx), result_shape=_SCALAR)
-matrix_function("logdet", _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
+matrix_function("logdet", lambda xp, x: xp.linalg.slogdet(x)[1], _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
                 lambda x, y, dx: einsum("ba,ab...->...", registered("inv")(x), dx), result_shape=_SCALAR,
                 holomorphic=False)

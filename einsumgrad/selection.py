@@ -177,6 +177,7 @@ def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tup
     return a, position + offset
 
 
-register(Function(SELECT, lambda zeros, *params: select(zeros, np.arange(zeros.shape[-1]), *params[:3]),
-                  lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]), result_shape=lambda dims: dims,
+register(Function(SELECT, formula=lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], zeros),
+                                                                     *params[:3]),
+                  jvp=lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]), result_shape=lambda dims: dims,
                   check=_check_select, public=False, smooth=True, as_delta=_as_delta))

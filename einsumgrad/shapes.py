@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from .algebra import as_expr, constant, product, shallow, show_dims
 from .errors import EinsumgradError, ShapeError
 from .functions import Function, register
@@ -65,7 +63,13 @@ def _shape_text(dims: tuple[Dim, ...]) -> str:
     return "(" + ", ".join(map(show_dim, dims)) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _reshape(a, lead, target):
+def _reshape(xp, a, lead, target):
+    """The first ``lead`` axes reshaped to ``target`` (a tangent's further axes kept)."""
+    return a.reshape(tuple(target) + a.shape[lead:])
+
+
+def _reshape_numpy(a, lead, target):
+    """:func:`_reshape`, with a clear error for a dask array whose chunks do not allow it."""
     shape = tuple(target) + tuple(a.shape[lead:])
     try:
         return a.reshape(shape)
@@ -80,13 +84,10 @@ def _reshape_check(sizes, lead, target):
                          f"be reshaped into shape {tuple(target)} ({math.prod(target)} entries) at these shapes")
 
 
-def _pad(a, axis, before, after, like=None):
-    """Zeros before and after along ``axis``, in ``a``'s own array library (NumPy's pad dispatches to dask)."""
-    if not hasattr(a, "__array_namespace__"):
-        return np.pad(a, [(0, 0)] * axis + [(before, after)] + [(0, 0)] * (a.ndim - axis - 1))
-    xp = a.__array_namespace__()
-    zeros = [xp.zeros(a.shape[:axis] + (n,) + a.shape[axis + 1:], dtype=a.dtype) for n in (before, after)]
-    return xp.concat([zeros[0], a, zeros[1]], axis=axis)
+def _pad(xp, a, axis, before, after, like=None):
+    """Zeros before and after along ``axis``."""
+    zeros = [xp.zeros(a.shape[:axis] + (n,) + a.shape[axis + 1:], like=a) for n in (before, after)]
+    return xp.concatenate([zeros[0], a, zeros[1]], axis=axis)
 
 
 def _pad_check(sizes, axis, before, after, like):
@@ -100,13 +101,13 @@ def _pad_check(sizes, axis, before, after, like):
 
 
 register(Function(
-    "reshape", _reshape,
-    lambda x, y, dx, lead, target: _reshape_call(dx, lead, target),
+    "reshape", _reshape_numpy, formula=_reshape,
+    jvp=lambda x, y, dx, lead, target: _reshape_call(dx, lead, target),
     vjp=lambda x, y, g, lead, target: _reshape_call(g, len(target), x.dims[:lead]),
     check=_reshape_check, bind=lambda dim, lead, target: (lead, tuple(map(dim, target))),
     show=lambda name, a, params, rank: f"reshape({a}, {_shape_text(params[1])})", public=False))
 register(Function(
-    "pad", _pad, lambda x, y, dx, axis, before, after, like: _pad_call(dx, axis, before, after, like),
+    "pad", formula=_pad, jvp=lambda x, y, dx, axis, before, after, like: _pad_call(dx, axis, before, after, like),
     vjp=lambda x, y, g, axis, before, after, like: _crop_call(g, axis, before, dim_sum(before, x.dims[axis])),
     check=_pad_check,
     bind=lambda dim, axis, before, after, like: (axis, dim(before), dim(after),
@@ -114,8 +115,8 @@ register(Function(
     show=lambda name, a, p, rank: f"pad({a}, axis={p[0]}, width=({show_dim(p[1])}, {show_dim(p[2])}))",
     public=False))
 register(Function(
-    "crop", lambda a, axis, start, stop: a[(slice(None),) * axis + (slice(start, stop),)],
-    lambda x, y, dx, axis, start, stop: _crop_call(dx, axis, start, stop),
+    "crop", formula=lambda xp, a, axis, start, stop: a[(slice(None),) * axis + (slice(start, stop),)],
+    jvp=lambda x, y, dx, axis, start, stop: _crop_call(dx, axis, start, stop),
     vjp=lambda x, y, g, axis, start, stop: _pad_call(g, axis, start, dim_sum(x.dims[axis], dim_product(-1, stop))),
     bind=lambda dim, axis, start, stop: (axis, dim(start), dim(stop)),
     show=lambda name, a, p, rank: f"crop({a}, axis={p[0]}, [{show_dim(p[1])}:{show_dim(p[2])}])", public=False))

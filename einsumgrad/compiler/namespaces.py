@@ -1,6 +1,6 @@
-"""Array namespaces: the registered functions written once over a namespace ``xp`` (``jax.numpy``,
-``torch``), so that compiled code traces under ``jax.jit`` and keeps torch tensors, and so that
-generated source writes the same formulas (called with a namespace that records source text).
+"""The array libraries of the compiled backends: their modules, arrays as theirs and back, dtypes, and each
+registered function on their arrays, by its formula over their namespace (see :mod:`einsumgrad.xp`), so that
+compiled code traces under ``jax.jit`` and keeps torch tensors.
 
 >>> float(function("jax", "sigmoid")(0.0))
 0.5
@@ -12,49 +12,11 @@ from typing import Callable
 
 import numpy as np
 
+from .. import xp
 from ..errors import EinsumgradError
 from ..functions import get
-from ..selection import select
 
-_ELEMENTWISE = ("exp", "log", "tanh", "sin", "cos", "sqrt", "abs", "sign", "tan", "arcsin", "arccos", "arctan", "sinh",
-               "cosh", "log1p", "expm1")
-FORMULAS: dict[str, Callable] = {name: (lambda name: lambda xp, x: getattr(xp, name)(x))(name) for name in _ELEMENTWISE}
-FORMULAS.update({
-    "sigmoid": lambda xp, x: xp.exp(-xp.logaddexp(0, -x)),  # exp(-softplus(-x)): no overflow, no cancellation
-    "to_finite": lambda xp, x: xp.clip(x, -xp.finfo(x.dtype).max, xp.finfo(x.dtype).max),
-    "from_finite": lambda xp, x: xp.where(xp.equal(xp.abs(x), xp.finfo(x.dtype).max), xp.copysign(xp.inf, x), x),
-    "softplus": lambda xp, x: xp.logaddexp(0, x),
-    "relu": lambda xp, x: xp.maximum(x, 0),
-    "step": lambda xp, x: xp.heaviside(x, 0.5),
-    "pow": lambda xp, x, c: x ** c,
-    "inv": lambda xp, x: xp.linalg.inv(x),
-    "det": lambda xp, x: xp.linalg.det(x),
-    "logdet": lambda xp, x: xp.linalg.slogdet(x)[1],
-    # adj(A) = det(A) inv(A): for an invertible A only (einsumgrad's NumPy adj covers singular A too)
-    "adj": lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x),
-    "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1]), *params[:3]),
-    "reshape": lambda xp, x, lead, target: x.reshape(tuple(target) + x.shape[lead:]),  # a tangent's axes kept
-    # ∂adj(A)[i,j]/∂A[k,l] = det(A) (inv[l,k] inv[i,j] - inv[i,k] inv[l,j]), for an invertible A likewise
-    "adj_jacobian": lambda xp, x: xp.linalg.det(x) * (xp.einsum("lk,ij->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))
-                                                      + -xp.einsum("ik,lj->ijkl", xp.linalg.inv(x), xp.linalg.inv(x))),
-})
-TORCH = {  # where torch spells a function differently
-    "sigmoid": lambda xp, x: xp.sigmoid(x),
-    "softplus": lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)),
-    "relu": lambda xp, x: xp.relu(x),
-    "from_finite": lambda xp, x: xp.where(xp.eq(xp.abs(x), xp.finfo(x.dtype).max), x * xp.inf, x),
-    "step": lambda xp, x: xp.heaviside(x, xp.full_like(x, 0.5)),
-    "select": lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], device=zeros.device), *params[:3]),
-}
-MODULES = {"jax": "jax.numpy", "torch": "torch"}
-
-
-def formula(backend: str, name: str) -> Callable:
-    """``f(xp, x, *params)``: the function ``name`` over the namespace of ``backend``."""
-    found = (TORCH if backend == "torch" else {}).get(name) or FORMULAS.get(name)
-    if found is None:
-        raise EinsumgradError(f"function {name!r} has no {backend} form; those with one: {', '.join(sorted(FORMULAS))}")
-    return found
+MODULES = {name: module for name, module in xp.MODULES.items() if name != "numpy"}  # the backends but NumPy
 
 
 def module(backend: str):
@@ -62,21 +24,22 @@ def module(backend: str):
 
 
 def function(backend: str, name: str) -> Callable:
-    """The function ``name`` on ``backend``'s arrays: its formula over the namespace, or, for a
-    function with none (``softmax``, ``erf``, one of your own), its NumPy implementation on the
-    array's values, given back as the backend's array — for values that autograd does not track
-    or jax does not trace (those are refused: NumPy would cut the gradient off)."""
-    xp = module(backend)
-    if name in FORMULAS:
-        f = formula(backend, name)
-        return lambda x, *params: f(xp, x, *params)
-    impl = get(name).impl
+    """The function ``name`` on ``backend``'s arrays: its formula over the namespace, or, for a function with
+    none (one of your own), its NumPy implementation on the array's values, given back as the backend's array —
+    for values that autograd does not track or jax does not trace (those are refused, naming the function:
+    NumPy would cut the gradient off)."""
+    fn = get(name)
+    if fn.formula is not None:
+        namespace = xp.namespace(backend)
+        return lambda x, *params: fn.formula(namespace, x, *params)
+    to_backend = module(backend).asarray
 
     def on_values(x, *params):
         if getattr(x, "requires_grad", False) or backend == "jax" and isinstance(x, jax_tracer()):
-            raise EinsumgradError(f"function {name!r} has no {backend} form, so it cannot run on arrays that "
-                                  f"{backend} differentiates or traces; use the numpy backend for it")
-        return xp.asarray(impl(to_numpy(x), *params))
+            raise EinsumgradError(f"function {name!r} has no {backend} form (a formula over an array namespace), only "
+                                  f"a NumPy implementation, so it cannot run on arrays that {backend} differentiates "
+                                  "or traces; use the numpy backend for it")
+        return to_backend(fn.impl(to_numpy(x), *params))
 
     return on_values
 
