@@ -18,6 +18,7 @@ from __future__ import annotations
 import numbers
 import sys
 
+import numpy as np
 
 from .algebra import constant, product, show_dims
 from .errors import EinsumgradError, ShapeError
