@@ -46,8 +46,8 @@ subscripts (``x_1``), unbalanced braces, one index with two ranges.
 
 >>> print(parse_latex(r"y_{i} = \sum_{j} W_{ij} x_{j}"))
 y[i] = Σ_j W[i,j] x[j]
->>> print(parse_latex(r"L = \frac{1}{2}\|y - Xw\|^2"))
-L = 0.5 (norm(y - Σ_i X[:,i] w[i]))²
+>>> print(parse_latex(r"X \in \mathbb{R}^{m \times n}, w \in \mathbb{R}^{n}, y \in \mathbb{R}^{m}; L = \frac{1}{2}\|y - Xw\|^2"))
+L = Σ_i 0.5 (y[i] - Σ_j X[i,j] w[j])²
 """
 from __future__ import annotations
 
@@ -110,8 +110,8 @@ def parse_latex(text: str, shapes: dict | None = None) -> Expression:
     (``\Theta`` is ``Θ``); ``shapes`` maps tensor names to shapes and index or size names to sizes. What was
     guessed or read in one of two ways is a warning.
 
-    >>> print(parse_latex(r"L = \operatorname{tr}(A^\top B)"))
-    L = Σ_i,j A[j,i] B[j,i]
+    >>> print(parse_latex(r"A \in \mathbb{R}^{3 \times 3}; L = \operatorname{tr}(A^\top A)"))
+    L = Σ_i,j A[i,j] A[i,j]
     """
     expr, notes = read_latex(text, shapes)
     for note in notes:
@@ -128,6 +128,22 @@ def read_latex(text: str, shapes: dict | None = None) -> tuple[Expression, tuple
                          f"{len(text):,}")
     shapes = {unicodedata.normalize("NFKC", k): v for k, v in (shapes or {}).items()}
     return _Builder(text, shapes, _Parser(text).program()).result()
+
+
+def name(text: str) -> str:
+    r"""A tensor's name as LaTeX writes it, as :func:`parse_latex` names it (``\Theta`` is ``Θ``, ``\mathscr{L}``
+    is ``L``); other text NFKC-normalized, as Python reads identifiers.
+
+    >>> name(r"\Theta"), name(r"\mathscr{L}"), name("W")
+    ('Θ', 'L', 'W')
+    """
+    text = unicodedata.normalize("NFKC", text.strip())
+    try:
+        parser = _Parser(text)
+        found, _ = parser.name_token()
+    except LatexError:
+        return text
+    return found if parser.peek.kind == "end" else text
 
 
 # -- syntax: statements and trees of tuples (kind, position, ...)
@@ -849,9 +865,9 @@ class _Builder:
         if rank is None:
             rank = 0 if unicodedata.category(name[0]) == "Ll" and "GREEK" in unicodedata.name(name[0], "") \
                 else 1 if name[0].islower() else 2
+            space = ("", "^{n}", "^{m \\times n}")[rank]
             self.notes.append(f"{name} is taken as {('a scalar', 'a vector', 'a matrix')[rank]}, a guess from its "
-                              f"name; to change it, declare it, e.g. {name} \\in \\mathbb{{R}}^{{m \\times n}}, or "
-                              "give shapes")
+                              f"name; to change it, declare it, e.g. {name} \\in \\mathbb{{R}}{space}, or give shapes")
         return _Value(self.tensor(name, rank, tree[1]))
 
     def tensor(self, name: str, shape, pos: int) -> Expr:
@@ -948,6 +964,11 @@ class _Builder:
             dict(zip(v.expr.out, v.expr.dims))[a] for a in order)), v.names, not v.row if len(v.axes) == 1 else False)
 
     def v_pow(self, tree) -> _Value:
+        if tree[2][0] == "norm" and tree[3] == 2:  # \|v\|^2: the sum of squares
+            v = self.value(tree[2][2])
+            n = len(v.names)
+            return _Value(algebra.product([(algebra.power(v.expr, 2), v.expr.out)], v.expr.out[:n], v.expr.dims[:n]),
+                          v.names)
         v = self.value(tree[2])
         if tree[3] == -1 and len(v.axes) == 2 and not v.names:
             return self.matrix(("matrix", tree[1], "inv", None), v)
