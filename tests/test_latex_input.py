@@ -123,7 +123,7 @@ def test_explain_and_notes_at_the_cli():
 
 
 def test_the_page_reads_latex():
-    reply = respond({"expression": ORTHOGONALITY[1], "wrt": r"\Phi", "kind": "gradient", "notation": "latex",
+    reply = respond({"expression": "; ".join(ORTHOGONALITY), "wrt": r"\Phi", "kind": "gradient", "notation": "latex",
                      "shapes": "Φ=4x2x3, β="})
     assert reply["ok"], reply
     assert "Read the LaTeX" in reply["derivation"] and "PASS" in reply["check"]
