@@ -32,7 +32,7 @@ EXAMPLES = {
   einsumgrad grad "sum((X @ W + b) @ y)" --wrt W --explain --shapes X=1x4,W=4x10,b=1x10,y=10x1
   einsumgrad grad "trace(A @ S)" --wrt S --symmetric S --matrix
   einsumgrad grad --index-input "z[i] = Σ_j W[i,j] x[j]; L = ½ Σ_i (y[i] - h(z[i]))²" --wrt W
-  einsumgrad grad --latex-input 'L(\Theta)=\frac{1}{2}\sum^{M}(y-h(X\Theta))^2' --wrt '\Theta'
+  einsumgrad grad --latex-input 'L(\\Theta)=\\frac{1}{2}\\sum^{M}(y-h(X\\Theta))^2' --wrt '\\Theta'
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
