@@ -55,7 +55,7 @@ import difflib
 import re
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import algebra, functions, generic
 from .expression import Expression
@@ -485,7 +485,7 @@ class _Parser:
             self.at -= 1
             name, _ = self.name_token()
             return ("name", pos, name)
-        if word in ("partial", "nabla", "mathrm{d}"):
+        if word in ("partial", "nabla"):
             raise self.error(pos, f"{text}: derivatives are what einsumgrad works out; write the function (L = …) "
                              "and ask for its gradient, e.g. einsumgrad grad --latex-input 'L = …' --wrt W")
         near = difflib.get_close_matches(word, _KNOWN, n=1)
@@ -533,8 +533,6 @@ class _Statement:
     tree: tuple
     value: Expression | None = None
     building: bool = False
-    read: bool = False
-    binders: list = field(default_factory=list)
 
 
 class _Builder:
