@@ -32,6 +32,7 @@ EXAMPLES = {
   einsumgrad grad "sum((X @ W + b) @ y)" --wrt W --explain --shapes X=1x4,W=4x10,b=1x10,y=10x1
   einsumgrad grad "trace(A @ S)" --wrt S --symmetric S --matrix
   einsumgrad grad --index-input "z[i] = Σ_j W[i,j] x[j]; L = ½ Σ_i (y[i] - h(z[i]))²" --wrt W
+  einsumgrad grad --latex-input 'L(\\Theta)=\\frac{1}{2}\\sum^{M}(y-h(X\\Theta))^2' --wrt '\\Theta'
 shapes: --shapes first, then the einsum specs a tensor appears in, then its name
 (upper case: a matrix, lower case: a vector)""",
     "hessian": """examples:
@@ -92,8 +93,11 @@ def _parser() -> argparse.ArgumentParser:
                            "concatenate, stack, and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression")
-        p.add_argument("--index-input", action="store_true", help="read the expression as index notation, as "
-                       "einsumgrad prints it: 'z[i] = Σ_j W[i,j] x[j]; L = Σ_i tanh(z[i])' (sum_j in ASCII)")
+        notation = p.add_mutually_exclusive_group()
+        notation.add_argument("--index-input", action="store_true", help="read the expression as index notation, "
+                              "as einsumgrad prints it: 'z[i] = Σ_j W[i,j] x[j]; L = Σ_i tanh(z[i])' (sum_j in ASCII)")
+        notation.add_argument("--latex-input", action="store_true", help="read the expression as LaTeX: "
+                              r"'L = \frac{1}{2}\|y - Xw\|^2', '\sum_{i=1}^{m}', '\Theta' (see einsumgrad.latex)")
         p.add_argument("--wrt", required=True, help="the tensor to differentiate by")
         _formats(p)
         p.add_argument("--matrix", action="store_true", help="also print matrix notation where one exists")
@@ -199,7 +203,7 @@ def _differentiate(args) -> None:
     _check_output(args)
     kind = "gradient" if args.command == "grad" else "hessian"
     q = question.Question(args.expression, args.wrt, kind, args.shapes, args.symmetric or "", args.seed,
-                          notation="index" if args.index_input else "python")
+                          notation="index" if args.index_input else "latex" if args.latex_input else "python")
     read = question.read(q)
     derived = question.derive(read, "shape" if args.layout == "vec" else args.layout)
     for line in question.notes(read):

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import api, indexed
+from . import api, indexed, latex
 from .algebra import MAX_RANK, leaf
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
@@ -32,7 +32,7 @@ from .teach import Derivation, Step
 
 KINDS = {"gradient": "grad", "hessian": "hessian", "jacobian": "jacobian"}  # each kind, and the command that asks it
 DEFAULT_SIZE = 3  # an axis no shape names, where a door evaluates without shapes
-NOTATIONS = ("python", "index")  # how a question's text is written
+NOTATIONS = ("python", "index", "latex")  # how a question's text is written
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ class Question:
     ``shapes``: ``--shapes`` text (``"X=3x4, w=4, s="``: ``s`` a scalar) or a mapping of names to shapes;
     None when none are given. ``symmetric``: comma-separated symmetric matrices (``--symmetric``).
     ``numbers``: the random arrays drawn, ``"normal"`` or ``"integers"`` (non-zero, readable: the page's).
-    ``notation``: how ``text`` is written, ``"python"`` (the expression language) or ``"index"``
-    (index notation, :mod:`einsumgrad.indexed`).
+    ``notation``: how ``text`` is written, ``"python"`` (the expression language), ``"index"``
+    (index notation, :mod:`einsumgrad.indexed`) or ``"latex"`` (:mod:`einsumgrad.latex`).
     """
 
     text: str
@@ -68,6 +68,7 @@ class Read(NamedTuple):
     guessed: tuple[tuple[str, int], ...]
     declared: tuple[str, ...]
     symmetric: frozenset[str]
+    remarks: tuple[str, ...] = ()  # what reading LaTeX guessed, or read in one of two ways
 
 
 class Derived(NamedTuple):
@@ -154,8 +155,11 @@ def read(q: Question) -> Read:
     symmetric = frozenset(name(n) for n in q.symmetric.split(",") if n.strip())
     if q.notation not in NOTATIONS:
         raise EinsumgradError(f"notation: choose one of {', '.join(NOTATIONS)}; got {q.notation!r}")
+    remarks: tuple[str, ...] = ()
     if q.notation == "index":
         expr, guessed, declared = indexed.parse(q.text, shapes), (), ()
+    elif q.notation == "latex":
+        (expr, remarks), guessed, declared = latex.read_latex(q.text, shapes), (), ()
     else:
         expr, guessed, declared = read_expression(q.text, shapes, functions_of_your_own=True, symmetric=symmetric)
     compiled = api.compile(expr)
@@ -163,7 +167,7 @@ def read(q: Question) -> Read:
     if symmetric - set(variables):
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(variables)))}, which the "
                               f"expression does not read (it reads {', '.join(variables) or 'no tensor'})")
-    wrt = name(q.wrt)
+    wrt = latex.name(q.wrt) if q.notation == "latex" else name(q.wrt)
     if not wrt.isidentifier():
         raise EinsumgradError(f"--wrt {wrt!r} is an expression, not the name of a tensor (here: "
                               f"{', '.join(variables)}): " + api.by_a_scalar(
@@ -191,7 +195,7 @@ def read(q: Question) -> Read:
         check_fits(sizes.values())
     var = variables[wrt]
     x = Expression(leaf(wrt, var.shape, var.symmetric), wrt)
-    return Read(q, expr, x, compiled.names, sizes, guessed, declared, symmetric)
+    return Read(q, expr, x, compiled.names, sizes, guessed, declared, symmetric, remarks)
 
 
 def derive(r: Read, layout: str = "shape") -> Derived:
@@ -244,13 +248,15 @@ def render(d: Derived, form: str = "text", matrix: bool = False) -> Rendered:
 
 
 def explain(d: Derived):
-    """The numbered derivation (a Hessian's as the derivative of the gradient); for index notation, its first
-    step shows how the text was read."""
+    """The numbered derivation (a Hessian's as the derivative of the gradient); for index notation and LaTeX, its
+    first step shows how the text was read, in index notation."""
     derivation = api.explain(d.of, d.read.x)
-    if d.read.question.notation != "index":
+    notation = d.read.question.notation
+    if notation == "python":
         return derivation
     expr = d.read.expression
-    read = Step.equation("Read the input as index notation", expr.node, expr.name or "y", expr.node.out)
+    title = "Read the input as index notation" if notation == "index" else "Read the LaTeX, in index notation"
+    read = Step.equation(title, expr.node, expr.name or "y", expr.node.out)
     return Derivation((read, *derivation.steps))
 
 
@@ -259,7 +265,7 @@ def notes(r: Read) -> list[str]:
     return ([f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
              f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
             + [f"{n} is not a known function: it is taken as an elementwise function of your own, its derivative "
-               f"written {n}′" for n in r.declared])
+               f"written {n}′" for n in r.declared] + list(r.remarks))
 
 
 def message(err: EinsumgradError) -> str:

@@ -125,3 +125,11 @@ def test_choosing_an_example_fills_the_form_and_answers(page):
 def test_bad_input_shows_a_clear_message(page, expression, shapes, message):
     derive(page, expression, "W", "gradient", shapes)
     assert message in page.text_content("#error")
+
+
+def test_latex_pasted_as_in_the_question_is_read_and_explained(page):
+    page.select_option("#notation", "latex")
+    derive(page, r"\Phi \in \mathbb{R}^{l \times m \times n}; \mathscr{L} = \beta\sum_{i=1}^{m}\sum_{j=1}^{n}\sum_{k=1}^{n}|\Phi_{i}^{\top}\Phi_{i} - "
+           r"\mathbb{I}_{\text{n}}|_{jk},", r"\Phi", "gradient", "Φ=4x2x3, β=")
+    assert page.text_content("#error") == ""
+    assert "Read the LaTeX" in page.text_content("#derivation") and "PASS" in page.text_content("#check")

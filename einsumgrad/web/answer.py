@@ -105,8 +105,11 @@ def read_request(request) -> Question:
     symmetric = request.get("symmetric", "")
     if not isinstance(symmetric, str) or len(symmetric) > LIMITS.characters:
         raise EinsumgradError("symmetric: the symmetric matrices' names, separated by commas, e.g. S")
+    notation = request.get("notation", "python")
+    if notation not in question.NOTATIONS:
+        raise EinsumgradError(f"notation: choose one of {', '.join(question.NOTATIONS)}; got {_shown(notation)}")
     shapes = _shapes(request.get("shapes"))
-    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers")
+    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers", notation=notation)
 
 
 def _shapes(given) -> dict[str, tuple[int, ...]] | None:
