@@ -24,7 +24,7 @@ import numpy as np
 from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import (
-    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_atoms, dim_text, dim_value, factor_indices, fresh,
+    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_atoms, dim_broadcast, dim_text, dim_value, factor_indices, fresh,
     instantiate, keep_ranges, postorder, variables,
 )
 from .parse import parse
@@ -201,8 +201,7 @@ def einsum(spec: str, *operands, names=None) -> Expr:
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):
-            if dims.get(a, 1) == 1:  # a size 1 may stretch to another operand's (NumPy); take that one
-                dims[a] = d
+            dims[a] = dim_broadcast(dims.get(a, 1), d)  # a size 1 may stretch to another operand's (NumPy)
     return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
 
 
@@ -272,7 +271,7 @@ def _broadcast(a: Expr, b: Expr):
             )
         keep_a = da is not None and not (da == 1 and db not in (None, 1))
         keep_b = db is not None and not (db == 1 and da not in (None, 1))
-        dims.append(da if keep_a else db)
+        dims.append(dim_broadcast(*(d for d in (da, db) if d is not None)))
         for d, keep, target in ((da, keep_a, targets[0]), (db, keep_b, targets[1])):
             if d is not None:
                 target.append(out[pos] if keep else next(spare))

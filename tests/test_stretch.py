@@ -184,10 +184,49 @@ def test_random_compositions_against_jax(case, seed):
     np.testing.assert_allclose(got, hess, rtol=1e-7, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="an elementwise op's result takes its first operand's symbolic axes, "
-                   "which may be the stretched ones: the value is refused (ShapeError) and the gradient by that "
-                   "operand does not sum; it needs a Dim that is the broadcast of several")
 def test_first_operand_stretched():
+    """A + B and A * B with A 1×1 and B 1×3, both declared by rank: the result's axes are the
+    broadcast of both operands' (ir.Broadcast), so the value is 1×3 and the gradient by A sums over
+    the stretch, on every door."""
     A, B = eg.tensor("A", 2), eg.tensor("B", 2)
-    g = eg.evaluate(eg.grad(eg.sum(A + B), A), A=np.ones((1, 1)), B=np.ones((1, 3)))
-    np.testing.assert_array_equal(g, [[3.0]])
+    arrays = dict(A=np.full((1, 1), 2.0), B=np.arange(1.0, 4.0).reshape(1, 3))
+    a, b = arrays["A"], arrays["B"]
+    for e, value, by_a, by_b in ((A + B, a + b, [[3.0]], np.ones((1, 3))),
+                                 (A * B, a * b, b.sum(keepdims=True), np.full((1, 3), 2.0))):
+        np.testing.assert_array_equal(eg.evaluate(e, **arrays), value)
+        for wrt, closed in ((A, by_a), (B, by_b)):
+            g = eg.grad(eg.sum(e), wrt)
+            np.testing.assert_array_equal(eg.evaluate(g, **arrays), closed)
+            for backend in ("numpy", "jax", "torch"):
+                np.testing.assert_allclose(np.asarray(eg.compile(g, backend=backend)(**arrays)), closed)
+            shapes = {n: arrays[n].shape for n in eg.compile(g).names}
+            np.testing.assert_array_equal(run(eg.codegen(g, shapes=shapes))(**{n: arrays[n] for n in shapes}), closed)
+        np.testing.assert_array_equal(run(eg.codegen(e, shapes={"A": (1, 1), "B": (1, 3)}))(**arrays), value)
+        assert str(eg.check(eg.sum(e), A, **arrays)).startswith("PASS")
+
+
+def test_each_operand_stretches_the_other():
+    """A 3×1 plus B 1×3: each stretches the other; the Jacobian, the Hessian and generated code at
+    other sizes (a 4×1 beside a 4×3 through code made for 1×1 and 1×3) follow NumPy."""
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    a, b = RNG.standard_normal((3, 1)), RNG.standard_normal((1, 3))
+    np.testing.assert_allclose(eg.evaluate(A * B, A=a, B=b), a * b)
+    jac = jax.jacobian(lambda x: x * b)(a)
+    np.testing.assert_allclose(eg.evaluate(eg.jacobian(A * B, A), A=a, B=b), jac)
+    hess = jax.hessian(lambda x: jnp.sum(jnp.tanh(x * b)))(a)
+    np.testing.assert_allclose(eg.evaluate(eg.hessian(eg.sum(eg.tanh(A * B)), A), A=a, B=b), hess, rtol=1e-10)
+    f = run(eg.codegen(B + A, shapes={"A": (1, 1), "B": (1, 3)}))
+    np.testing.assert_array_equal(f(A=np.ones((4, 1)), B=np.ones((4, 3))), np.full((4, 3), 2.0))
+
+
+def test_broadcast_sizes_print_and_refuse_a_mismatch():
+    """The broadcast of two sizes prints as their max, and sizes that do not broadcast are an error
+    naming both (not a wrong answer)."""
+    A, B = eg.tensor("A", 1), eg.tensor("B", 1)
+    assert (A + B).shape == (eg.ir.dim_broadcast(("B", 0), ("A", 0)),)
+    assert "max(size(A,0), size(B,0))" in str(eg.grad(eg.sum((A + B) * 2 + eg.sum(A)), A))
+    with pytest.raises(eg.ShapeError, match=r"A.shape\[0\] = 2 and B.shape\[0\] = 3"):
+        eg.evaluate(A + B, A=np.ones(2), B=np.ones(3))
+    with pytest.raises(eg.ShapeError, match=r"size 3 in the stretch over size\(B,0\) but size 2"):
+        eg.evaluate(eg.grad(eg.sum(A * B), A), A=np.ones(2), B=np.ones(3))
+    np.testing.assert_array_equal(eg.evaluate(eg.eye((A + B).shape[0]), A=np.ones(1), B=np.ones(2)), np.eye(2))
