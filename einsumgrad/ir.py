@@ -23,8 +23,6 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Mapping, Union
 
-from .errors import ShapeError
-
 Atom = tuple[str, int]  # the length of axis k of tensor name: (name, k)
 
 
@@ -164,25 +162,15 @@ def dim_atoms(d: Dim) -> tuple[Atom, ...]:
     return (d,)
 
 
-def dim_value(d: Dim, size: Callable[[Atom], int]) -> Fraction:
-    """The length ``d`` has where each atom has length ``size(atom)`` (a fraction where a split
-    does not divide evenly, which the caller refuses); a :class:`Broadcast` of lengths that are
-    neither 1 nor equal is a :class:`~einsumgrad.errors.ShapeError` naming them."""
+def dim_value(d: Dim, size: Callable[[Symbol], int]) -> Fraction:
+    """The length ``d`` has where each atom or :class:`Broadcast` in it has length ``size(symbol)``
+    (a fraction where a split does not divide evenly, which the caller refuses)."""
     total = Fraction(0)
     for m, c in _polynomial(d).items():
         for s in m:
-            c *= _broadcast_value(s, size) if isinstance(s, Broadcast) else size(s)
+            c *= size(s)
         total += c
     return total
-
-
-def _broadcast_value(b: Broadcast, size: Callable[[Atom], int]) -> Fraction:
-    values = [dim_value(d, size) for d in b.dims]
-    longer = set(values) - {1}
-    if len(longer) > 1:
-        shown = [f"{dim_text(d, lambda a: f'{a[0]}.shape[{a[1]}]')} = {v}" for d, v in zip(b.dims, values) if v != 1]
-        raise ShapeError(f"cannot broadcast {' and '.join(shown)} to one axis: NumPy stretches only a length 1")
-    return longer.pop() if longer else Fraction(1)
 
 
 def dim_text(d: Dim, atom: Callable[[Atom], str]) -> str:

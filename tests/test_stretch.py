@@ -231,3 +231,21 @@ def test_broadcast_sizes_print_and_refuse_a_mismatch():
     with pytest.raises(eg.ShapeError, match=r"size 3 in the stretch over size\(B,0\) but size 2"):
         eg.evaluate(eg.grad(eg.sum(A * B), A), A=np.ones(2), B=np.ones(3))
     np.testing.assert_array_equal(eg.evaluate(eg.eye((A + B).shape[0]), A=np.ones(1), B=np.ones(2)), np.eye(2))
+
+
+def test_an_output_axis_summed_by_the_vjp_keeps_its_range():
+    """Σ(B + A @ A), A 1×1 and B 1×3: the vjp of A[i,k] A[k,j] sums j over B's 3 columns though A
+    carries j at length 1 (reverse.py: a Stretch keeps the range), so the gradient is 6a, not 4a."""
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    a, b = np.array([[0.7]]), np.ones((1, 3))
+    np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(B + A @ A), A), A=a, B=b), 6 * a)
+    np.testing.assert_allclose(eg.evaluate(eg.hessian(eg.sum(B + A @ A), A), A=a, B=b), [[[[6.0]]]])
+
+
+@pytest.mark.xfail(strict=True, reason="forward mode: inlining a tangent node into the sum loses the range of "
+                   "its output axis j (Bc1 = 3) that only A, of length 1 there, carries; the same fix as "
+                   "reverse._read_vjp's is needed where a node's terms are instantiated into a reader")
+def test_forward_jacobian_of_the_scalar_keeps_the_range():
+    A, B = eg.tensor("A", 2), eg.tensor("B", 2)
+    a, b = np.array([[0.7]]), np.ones((1, 3))
+    np.testing.assert_allclose(eg.evaluate(eg.jacobian(eg.sum(B + A @ A), A), A=a, B=b), 6 * a)
