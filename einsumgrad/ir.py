@@ -23,6 +23,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, Mapping, Union
 
+
 Atom = tuple[str, int]  # the length of axis k of tensor name: (name, k)
 
 

@@ -130,7 +130,7 @@ def _axis(axis, rank: int, what: str) -> int:
 
 
 def _is_dim(n) -> bool:
-    """An axis length: an int >= -1 (-1: the rest), an Extent, a Broadcast or a tensor's size such as ``A.shape[0]``."""
+    """An axis length: an int >= -1 (-1: the rest), an Extent, a Broadcast or a tensor's size (``A.shape[0]``)."""
     if isinstance(n, numbers.Integral):
         return not isinstance(n, bool) and n >= -1
     return isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
