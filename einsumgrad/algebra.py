@@ -24,8 +24,8 @@ import numpy as np
 from . import functions
 from .errors import EinsumgradError, ShapeError
 from .ir import (
-    Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_atoms, dim_text, dim_value, factor_indices, fresh,
-    instantiate, keep_ranges, postorder, variables,
+    Broadcast, Call, Delta, Dim, Expr, Ref, Size, Term, Var, depends, dim_atoms, dim_broadcast, dim_text, dim_value,
+    factor_indices, fresh, instantiate, keep_ranges, postorder, variables,
 )
 from .parse import parse
 from .simplify import extend, simplify
@@ -106,19 +106,31 @@ def shallow(expr: Expr) -> Expr:
 
 def resolve_dim(d: Dim, shapes: Mapping[str, tuple]) -> int:
     """The length ``d`` stands for, given the shape of each tensor; an error naming the tensor, the
-    axis and its rank where the tensor has no such axis, and one naming the sizes where a length
-    made of them (:class:`~einsumgrad.ir.Extent`) is not a whole number.
+    axis and its rank where the tensor has no such axis, one naming the sizes where a length
+    made of them (:class:`~einsumgrad.ir.Extent`) is not a whole number, and one naming the parts
+    of a :class:`~einsumgrad.ir.Broadcast` that do not broadcast.
 
     >>> resolve_dim(("W", 1), {"W": (3, 4)}), resolve_dim(5, {})
     (4, 5)
     """
     if isinstance(d, int):
         return d
-    n = dim_value(d, lambda atom: _axis_length(atom, shapes))
+    n = dim_value(d, lambda s: _broadcast_length(s, shapes) if isinstance(s, Broadcast) else _axis_length(s, shapes))
     if n.denominator != 1 or n < 0:
         raise ShapeError(f"an axis of length {show_dims((d,))[1:-1]} has length {n} at these shapes, not a whole "
                          "number: " + ", ".join(f"{a}.shape[{k}] = {shapes[a][k]}" for a, k in dim_atoms(d)))
     return int(n)
+
+
+def _broadcast_length(b: Broadcast, shapes: Mapping[str, tuple]) -> int:
+    """The length NumPy broadcasts ``b``'s parts to: the one that is not 1 (1 where all are); parts of two
+    other lengths are an error naming them."""
+    lengths = [resolve_dim(d, shapes) for d in b.dims]
+    longer = set(lengths) - {1}
+    if len(longer) > 1:
+        shown = " and ".join(f"{show_dims((d,))[1:-1]} = {n}" for d, n in zip(b.dims, lengths) if n != 1)
+        raise ShapeError(f"cannot broadcast {shown} to one axis: NumPy stretches only a length 1")
+    return longer.pop() if longer else 1
 
 
 def _axis_length(atom: tuple[str, int], shapes: Mapping[str, tuple]) -> int:
@@ -201,8 +213,7 @@ def einsum(spec: str, *operands, names=None) -> Expr:
     dims: dict[str, Dim] = {}
     for e, target in zip(ops, bound.inputs):
         for a, d in zip(target, e.dims):
-            if dims.get(a, 1) == 1:  # a size 1 may stretch to another operand's (NumPy); take that one
-                dims[a] = d
+            dims[a] = dim_broadcast(dims.get(a, 1), d)  # a size 1 may stretch to another operand's (NumPy)
     return product(list(zip(ops, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output), dims)
 
 
@@ -272,7 +283,7 @@ def _broadcast(a: Expr, b: Expr):
             )
         keep_a = da is not None and not (da == 1 and db not in (None, 1))
         keep_b = db is not None and not (db == 1 and da not in (None, 1))
-        dims.append(da if keep_a else db)
+        dims.append(dim_broadcast(*(d for d in (da, db) if d is not None)))
         for d, keep, target in ((da, keep_a, targets[0]), (db, keep_b, targets[1])):
             if d is not None:
                 target.append(out[pos] if keep else next(spare))

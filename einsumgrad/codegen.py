@@ -21,12 +21,12 @@ import numpy as np
 
 from . import functions, xp
 from .compiler import Compiled
-from .compiler.plan import contraction, planned, spread
+from .compiler.plan import contraction, index_sizes, planned, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
 from .algebra import resolve_dim
-from .ir import Call, Delta, Expr, Ref, Size, Stretch, Var, dim_atoms, node_shape, postorder
+from .ir import Broadcast, Call, Delta, Expr, Ref, Size, Stretch, Var, all_dims, dim_atoms, node_shape, postorder
 
 NOMINAL = 1000  # the size of every symbolic axis when planning without shapes: large enough for BLAS steps
 # (or less, so that the largest input still fits in FITS entries of 16 bytes)
@@ -332,6 +332,7 @@ class _Writer:
         self.counts: dict[str, int] = {}
         self.names: dict = {}  # node -> its name in the source
         self.vars = compiled.vars
+        self.bound = {self.sizes.get(d, d) for p in self.params for d in self.param_dims(p)}  # an input's axis
         self.xp = self.fresh(backend.xp)  # np2 where a tensor is named np: the user's names stay the arguments
 
     # names ------------------------------------------------------------------
@@ -366,6 +367,8 @@ class _Writer:
         if isinstance(d, int):
             return str(d)
         cls = self.sizes.get(d, d)
+        if isinstance(d, Broadcast) and cls not in self.bound:  # no input has it: the longest of its parts
+            return f"max({', '.join(self.size(x) for x in d.dims)})"
         if cls not in self.size_names:
             self.size_names[cls] = self.fresh(next((c for c in "mnpqrstuvw" if c not in self.taken), "size"))
         self.used.add(cls)
@@ -552,7 +555,7 @@ class _Writer:
         else:
             value, fresh = self.contraction(plan, ops), True
         if plan.reshape:
-            value = _broadcast(value, _carried(node, term), leading=plan.diagonal is None)
+            value = _broadcast(value, _carried(node, term, self.program.layout), leading=plan.diagonal is None)
         return coef, value, fresh
 
     def einsum(self, equation: str, ops) -> str:
@@ -680,13 +683,16 @@ def _broadcast(value: str, carried: list[bool], leading: bool = True) -> str:
     return f"{value if value.isidentifier() else f'({value})'}[{', '.join(index)}]"
 
 
-def _carried(node: Expr, term) -> list[bool]:
-    """Per reduced axis of the term (one per delta-tied group of output axes), whether a read carries it."""
+def _carried(node: Expr, term, layout) -> list[bool]:
+    """Per reduced axis of the term (one per delta-tied group of output axes), whether a read carries it
+    at its length (a read's length-1 axis that stretches is summed apart, as ``plan_term`` does)."""
     rep = {a: a for a in node.out}
     for f in term.factors:
         if isinstance(f, Delta):
             rep[f.b] = rep[f.a]
-    carried = {rep.get(a, a) for f in term.factors if isinstance(f, Ref) for a in f.idx}
+    sizes = index_sizes(node, term, layout)
+    carried = {rep.get(a, a) for f in term.factors if isinstance(f, Ref)
+               for a, n in zip(f.idx, layout.shape_of[f.node]) if n == sizes[a]}
     return [a in carried for a in dict.fromkeys(rep[a] for a in node.out)]
 
 
@@ -723,7 +729,11 @@ def _layout_note(e: Expression, vars) -> str:
 
 
 def _tied(nodes):
-    """Pairs of axis lengths that share an index (or a delta, or a function's elementwise axis)."""
+    """Pairs of axis lengths that share an index (or a delta, or a function's elementwise axis), and
+    a broadcast with each of its parts (which NumPy stretches to one length)."""
+    for d in dict.fromkeys(all_dims(nodes)):
+        if isinstance(d, Broadcast):
+            yield from ((d, x) for x in d.dims)
     for node in nodes:
         if isinstance(node, Call):
             if len(node.shape) == len(node_shape(node.arg)):

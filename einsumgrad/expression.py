@@ -18,7 +18,7 @@ from typing import Callable
 from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
 from .errors import EinsumgradError
-from .ir import Expr, Extent, Inputs, inputs, variables
+from .ir import Broadcast, Expr, Extent, Inputs, inputs, variables
 from .label import Label
 
 
@@ -274,7 +274,7 @@ def eye(n) -> Expression:
     >>> print(eye(P.shape[2]))
     y[i,j] = δ[i,j]
     """
-    symbolic = isinstance(n, Extent) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+    symbolic = isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
                                          and isinstance(n[1], int) and not isinstance(n[1], bool) and n[1] >= 0)
     if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
         raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "

@@ -8,9 +8,9 @@ when a summed ``δ[a,a]`` is eliminated). Nodes are leaves (:class:`Var`),
 function applications (:class:`Call`) and parenthesised sums (an ``Expr`` used
 as a factor).
 
-Axis lengths are symbolic: a :data:`Dim` is an ``int``, ``(tensor name, axis)``, or an
-:class:`Extent` made of those (``|A₀|·|B₀|`` for ``kron``, ``|x₀| + |y₀|`` for ``concatenate``),
-resolved against the arrays at evaluation time.
+Axis lengths are symbolic: a :data:`Dim` is an ``int``, ``(tensor name, axis)``, an
+:class:`Extent` made of those (``|A₀|·|B₀|`` for ``kron``, ``|x₀| + |y₀|`` for ``concatenate``), or
+the :class:`Broadcast` of several (an axis of ``A + B``), resolved against the arrays at evaluation time.
 
 >>> W = Var("W", (("W", 0), ("W", 1)))
 >>> Ref(W, ("i", "j"))
@@ -30,7 +30,7 @@ Atom = tuple[str, int]  # the length of axis k of tensor name: (name, k)
 
 @dataclass(frozen=True, slots=True)
 class Extent:
-    """An axis length made of others: ``Σ c·Π atoms``, a polynomial in the atoms with rational
+    """An axis length made of others: ``Σ c·Π atoms``, a polynomial in the atoms (and broadcasts) with rational
     coefficients (an axis split by reshape is ``|x₀|/2``), in one canonical order, so that equal
     lengths are equal. Made by :func:`dim_sum`, :func:`dim_product` and :func:`dim_quotient`, which
     give an ``int`` or an atom where the length is one.
@@ -41,16 +41,56 @@ class Extent:
     Extent(2·a.shape[0] + 1)
     """
 
-    terms: tuple[tuple[tuple[Atom, ...], Fraction], ...]  # (sorted atoms, coefficient), sorted by atoms
+    terms: tuple[tuple[tuple[Symbol, ...], Fraction], ...]  # (sorted symbols, coefficient), sorted by symbols
 
     def __repr__(self):
         return f"Extent({dim_text(self, lambda a: f'{a[0]}.shape[{a[1]}]')})"
 
 
-Dim = Union[int, Atom, Extent]
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """The length NumPy broadcasts axes of lengths ``dims`` to (an axis of ``A + B`` for tensors
+    declared by rank): each of them is 1 or that length, and all 1 give 1. Made by
+    :func:`dim_broadcast`, in one canonical form (flat, each length once, sorted), so that equal
+    broadcasts are equal; within an :class:`Extent` it is a symbol as an atom is.
+
+    >>> dim_broadcast(("B", 0), 1, ("A", 0)) == dim_broadcast(("A", 0), ("B", 0), ("A", 0))
+    True
+    >>> dim_broadcast(("A", 0), ("B", 0))
+    Broadcast(max(A.shape[0], B.shape[0]))
+    """
+
+    dims: tuple[Dim, ...]  # two or more, none an int or a Broadcast
+
+    def __repr__(self):
+        return f"Broadcast({dim_text(self, lambda a: f'{a[0]}.shape[{a[1]}]')})"
 
 
-def _polynomial(d: Dim) -> dict[tuple[Atom, ...], Fraction]:
+Dim = Union[int, Atom, Extent, Broadcast]
+Symbol = Union[Atom, Broadcast]  # what a monomial of an Extent multiplies
+
+
+def dim_broadcast(*dims: Dim) -> Dim:
+    """The length axes of lengths ``dims`` broadcast to: the known length other than 1 where there
+    is one (the caller has checked that known lengths agree), else the one other length, else the
+    :class:`Broadcast` of the others (1 stretches to any).
+
+    >>> dim_broadcast(("A", 0), 1), dim_broadcast(("A", 0), 3), dim_broadcast(1, 1)
+    (('A', 0), 3, 1)
+    """
+    flat = dict.fromkeys(x for d in dims for x in (d.dims if isinstance(d, Broadcast) else (d,)) if x != 1)
+    known = [d for d in flat if isinstance(d, int)]
+    if known or len(flat) < 2:
+        return known[0] if known else next(iter(flat), 1)
+    return Broadcast(tuple(sorted(flat, key=repr)))
+
+
+def _order(symbol: Symbol):
+    """A sort key of a monomial's symbols: atoms in their own order, then broadcasts."""
+    return (1, repr(symbol)) if isinstance(symbol, Broadcast) else (0, symbol)
+
+
+def _polynomial(d: Dim) -> dict[tuple[Symbol, ...], Fraction]:
     if isinstance(d, Extent):
         return dict(d.terms)
     if isinstance(d, int):
@@ -58,7 +98,7 @@ def _polynomial(d: Dim) -> dict[tuple[Atom, ...], Fraction]:
     return {(d,): Fraction(1)}
 
 
-def _as_dim(poly: dict[tuple[Atom, ...], Fraction]) -> Dim:
+def _as_dim(poly: dict[tuple[Symbol, ...], Fraction]) -> Dim:
     poly = {m: c for m, c in poly.items() if c}
     if not poly:
         return 0
@@ -68,12 +108,12 @@ def _as_dim(poly: dict[tuple[Atom, ...], Fraction]) -> Dim:
         [(monomial, coef)] = poly.items()
         if len(monomial) == 1 and coef == 1:
             return monomial[0]
-    return Extent(tuple(sorted(poly.items())))
+    return Extent(tuple(sorted(poly.items(), key=lambda mc: (tuple(map(_order, mc[0])), mc[1]))))
 
 
 def dim_sum(*dims: Dim) -> Dim:
     """The length of axes of lengths ``dims`` laid end to end."""
-    total: dict[tuple[Atom, ...], Fraction] = {}
+    total: dict[tuple[Symbol, ...], Fraction] = {}
     for d in dims:
         for m, c in _polynomial(d).items():
             total[m] = total.get(m, 0) + c
@@ -84,10 +124,10 @@ def dim_product(*dims: Dim) -> Dim:
     """The number of entries of axes of lengths ``dims``."""
     total = {(): Fraction(1)}
     for d in dims:
-        product: dict[tuple[Atom, ...], Fraction] = {}
+        product: dict[tuple[Symbol, ...], Fraction] = {}
         for m, c in total.items():
             for n, e in _polynomial(d).items():
-                key = tuple(sorted(m + n))
+                key = tuple(sorted(m + n, key=_order))
                 product[key] = product.get(key, 0) + c * e
         total = product
     return _as_dim(total)
@@ -117,33 +157,41 @@ def dim_atoms(d: Dim) -> tuple[Atom, ...]:
     """The tensors' axes a length is made of."""
     if isinstance(d, int):
         return ()
+    if isinstance(d, Broadcast):
+        return tuple(dict.fromkeys(a for x in d.dims for a in dim_atoms(x)))
     if isinstance(d, Extent):
-        return tuple(dict.fromkeys(a for m, _ in d.terms for a in m))
+        return tuple(dict.fromkeys(a for m, _ in d.terms for s in m for a in dim_atoms(s)))
     return (d,)
 
 
-def dim_value(d: Dim, size: Callable[[Atom], int]) -> Fraction:
-    """The length ``d`` has where each atom has length ``size(atom)`` (a fraction where a split
-    does not divide evenly, which the caller refuses)."""
+def dim_value(d: Dim, size: Callable[[Symbol], int]) -> Fraction:
+    """The length ``d`` has where each atom or :class:`Broadcast` in it has length ``size(symbol)``
+    (a fraction where a split does not divide evenly, which the caller refuses)."""
     total = Fraction(0)
     for m, c in _polynomial(d).items():
-        for a in m:
-            c *= size(a)
+        for s in m:
+            c *= size(s)
         total += c
     return total
 
 
 def dim_text(d: Dim, atom: Callable[[Atom], str]) -> str:
-    """A length as text, each atom written by ``atom``: ``2·A.shape[0] + A.shape[0]·B.shape[0]/2``."""
+    """A length as text, each atom written by ``atom``: ``2·A.shape[0] + A.shape[0]·B.shape[0]/2``,
+    a broadcast as ``max(A.shape[0], B.shape[0])``."""
     if isinstance(d, int):
         return str(d)
+
+    def symbol(s: Symbol) -> str:
+        return f"max({', '.join(dim_text(x, atom) for x in s.dims)})" if isinstance(s, Broadcast) else atom(s)
+
     parts = []
     for m, c in sorted(_polynomial(d).items(), key=lambda mc: not mc[0]):  # the number last
-        factors = ([str(abs(c.numerator))] if abs(c.numerator) != 1 or not m else []) + [atom(a) for a in m]
+        factors = ([str(abs(c.numerator))] if abs(c.numerator) != 1 or not m else []) + [symbol(s) for s in m]
         text = "·".join(factors) + (f"/{c.denominator}" if c.denominator != 1 else "")
         parts.append(("- " if c < 0 else "+ ") + text)
     text = " ".join(parts)
     return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
 
 DEEP = 16  # nested nodes: past this, inlining a node into its readers grows with the square of depth
 # (so a deeper tangent stays a node, and a deeper result prints as equations)
@@ -560,13 +608,13 @@ def inputs(*nodes: Node) -> Inputs:
     """The :class:`Inputs` of ``nodes`` together."""
     reads = {v.name for n in nodes for v in variables(n)}
     axes: dict[str, set[int]] = {}
-    for name, axis in {atom for d in _all_dims(nodes) for atom in dim_atoms(d)}:
+    for name, axis in {atom for d in all_dims(nodes) for atom in dim_atoms(d)}:
         if name not in reads:
             axes.setdefault(name, set()).add(axis)
     return Inputs(tuple(sorted(reads)), {n: tuple(sorted(a)) for n, a in sorted(axes.items())})
 
 
-def _all_dims(nodes):
+def all_dims(nodes):
     """Every axis length the nodes refer to: their shapes, their deltas', sizes' and stretches'."""
     for node in postorder(*nodes):
         if not isinstance(node, Expr):

@@ -25,7 +25,7 @@ import numbers
 from .algebra import as_expr, constant, product, shallow, show_dims
 from .errors import EinsumgradError, ShapeError
 from .functions import Function, register
-from .ir import Call, Dim, Expr, Extent, Ref, Term, dim_product, dim_quotient, dim_sum, fresh, instantiate
+from .ir import Broadcast, Call, Dim, Expr, Extent, Ref, Term, dim_product, dim_quotient, dim_sum, fresh, instantiate
 from .render import show_dim
 from .simplify import simplify
 
@@ -131,10 +131,10 @@ def _axis(axis, rank: int, what: str) -> int:
 
 
 def _is_dim(n) -> bool:
-    """An axis length: an int >= -1 (-1: the rest), an Extent or a tensor's size such as ``A.shape[0]``."""
+    """An axis length: an int >= -1 (-1: the rest), an Extent, a Broadcast or a tensor's size (``A.shape[0]``)."""
     if isinstance(n, numbers.Integral):
         return not isinstance(n, bool) and n >= -1
-    return isinstance(n, Extent) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+    return isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
                                      and isinstance(n[1], int) and not isinstance(n[1], bool))
 
 
@@ -145,7 +145,7 @@ def reshape(x, shape) -> Expr:
     sum), the sizes must be known."""
     x = as_expr(x)
     source = x.dims
-    target = (shape,) if isinstance(shape, (numbers.Integral, Extent)) else shape
+    target = (shape,) if isinstance(shape, (numbers.Integral, Extent, Broadcast)) else shape
     if not isinstance(target, (tuple, list)) or not all(map(_is_dim, target)) or list(target).count(-1) > 1:
         raise ShapeError(f"reshape: a shape is an int or a tuple of ints >= 0 (one may be -1), got {shape!r}")
     target = tuple(int(n) if isinstance(n, numbers.Integral) else n for n in target)

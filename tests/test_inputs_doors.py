@@ -78,8 +78,8 @@ def test_no_near_name_no_suggestion_and_every_missing_array_is_named():
 
 def test_inputs_reads_and_sizes():
     assert (W @ x).inputs == eg.ir.Inputs(("W", "x"), {})
-    # b's one axis may stretch against W's second (a b of length 1): W gives that size too
-    assert eg.grad(eg.sum(X @ W + b), b).inputs == eg.ir.Inputs((), {"W": (1,), "b": (0,), "X": (0,)})
+    # b of one entry stretches to W's columns too: the gradient needs that length
+    assert eg.grad(eg.sum(X @ W + b), b).inputs == eg.ir.Inputs((), {"b": (0,), "W": (1,), "X": (0,)})
     assert eg.grad(eg.sum(X @ W + b), W).inputs.reads == ("X",)
     assert eg.sum(x - x).inputs == eg.ir.Inputs((), {})  # built from x, needs nothing of it
     assert eg.evaluate(eg.sum(x - x)) == 0

@@ -19,7 +19,7 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 from ..caches import cache
 from ..errors import EinsumgradError, ShapeError
 from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, fresh
-from ..render import describe_factor
+from ..render import describe_factor, show_dim
 from ..simplify import eliminate_deltas
 from .settings import for_one_contraction
 
@@ -172,7 +172,7 @@ def index_sizes(expr: Expr, term: Term, layout: Layout) -> dict[str, int]:
             reads.append(f)
     for f in term.factors:
         if isinstance(f, Stretch):
-            _agree(sizes, f.a, layout.dim(f.dim), "a stretched axis", read=True, fixed=f.a in fixed)
+            _agree(sizes, f.a, layout.dim(f.dim), f"the stretch over {show_dim(f.dim)}", read=True, fixed=f.a in fixed)
     for f in reads:
         own: dict[str, int] = {}
         for a, n in zip(f.idx, layout.shape_of[f.node]):
