@@ -167,6 +167,26 @@ def select(zeros, positions, start: int, step: int, length: int | None):
     return zeros + (positions == first + step * positions[:length, None])
 
 
+def positions(node) -> int | slice | None:
+    """The basic index reading what the selection ``node`` picks from its axis, at every length
+    the selection fits (a start counted from the end stays so); None for any other node.
+
+    >>> from .algebra import tensor
+    >>> x = tensor("x", 1)
+    >>> [positions(index(x, key).terms[0].factors[1].node) for key in (-1, slice(1, 5, 2), slice(-2, None))]
+    [-1, slice(1, 4, 2), slice(-2, None, 1)]
+    """
+    if not isinstance(node, Call) or node.fn != SELECT:
+        return None
+    start, step, length = node.params[:3]
+    if length is None:
+        return start
+    if length == 0:
+        return slice(0, 0, 1)
+    stop = start + step * (length - 1) + (1 if step > 0 else -1)
+    return slice(start, None if stop == 0 and start < 0 or stop < 0 <= start else stop, step)
+
+
 def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tuple[str, str]:
     """``δ[a,0]`` for an int; ``δ[a,2b+1]`` for a slice (new axis ``b``)."""
     if length is None:
