@@ -167,18 +167,21 @@ def select(zeros, positions, start: int, step: int, length: int | None):
     return zeros + (positions == first + step * positions[:length, None])
 
 
-def positions(node) -> int | slice | None:
-    """The basic index reading what the selection ``node`` picks from its axis, at every length
-    the selection fits (a start counted from the end stays so); None for any other node.
+def picks(node) -> tuple[int, int, int | None] | None:
+    """``(start, step, length)`` of the positions the selection ``node`` picks from its axis
+    (``length`` None: one, an int index); None for any other node."""
+    return node.params[:3] if isinstance(node, Call) and node.fn == SELECT else None
+
+
+def positions(start: int, step: int, length: int | None) -> int | slice:
+    """The basic index reading those positions, at every length of the axis they fit (a start
+    counted from the end stays so).
 
     >>> from .algebra import tensor
     >>> x = tensor("x", 1)
-    >>> [positions(index(x, key).terms[0].factors[1].node) for key in (-1, slice(1, 5, 2), slice(-2, None))]
+    >>> [positions(*picks(index(x, key).terms[0].factors[1].node)) for key in (-1, slice(1, 5, 2), slice(-2, None))]
     [-1, slice(1, 4, 2), slice(-2, None, 1)]
     """
-    if not isinstance(node, Call) or node.fn != SELECT:
-        return None
-    start, step, length = node.params[:3]
     if length is None:
         return start
     if length == 0:

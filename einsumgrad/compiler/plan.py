@@ -20,7 +20,7 @@ from ..caches import cache
 from ..errors import EinsumgradError, ShapeError
 from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
 from ..render import describe_factor
-from ..selection import positions
+from ..selection import picks, positions
 from ..simplify import eliminate_deltas
 from .settings import for_one_contraction
 
@@ -174,7 +174,7 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
     stand_in: dict[str, tuple] = {}
     k = 0
     while k < len(reads):
-        picked = positions(reads[k].node)
+        picked = _picked(reads[k])
         if picked is None:
             k += 1
             continue
@@ -190,6 +190,22 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
         if scatter:
             stand_in[a] = (b, picked)
     return reads, stand_in
+
+
+def _picked(r: Read) -> int | slice | None:
+    """The positions a read of a selection picks along its last axis, of the rows it reads (an
+    earlier gather: ``x[1::2][0]`` picks position 1); None for a read of anything else."""
+    found = picks(r.node)
+    if found is None or r.index[-1] != slice(None):
+        return None
+    start, step, length = found
+    if length is not None and r.index[0] != slice(None):
+        rows = range(length)[r.index[0]]
+        if isinstance(rows, int):
+            start, length = start + step * rows, None
+        else:
+            start, step, length = start + step * rows.start, (step * rows.step if len(rows) > 1 else 1), len(rows)
+    return positions(start, step, length)
 
 
 def _gather(r: Read, a: str, b: str | None, picked, n: int) -> Read:
