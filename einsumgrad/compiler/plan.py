@@ -85,9 +85,12 @@ class TermPlan(NamedTuple):
         return self.diagonal is not None or self.scatter is not None
 
 
+Picks = tuple  # (start, step, length): positions start + step·b for b < length; length None: one, an int index
+
+
 class Read(NamedTuple):
     """A value as a term reads it: its node, its indices (None where a gather drops the axis),
-    the basic index gathered from it first (per axis; ``slice(None)``: all of it), its shape so."""
+    per axis the positions gathered from it first (:data:`Picks`; None: all), its shape so."""
     node: object
     idx: tuple
     index: tuple
@@ -127,7 +130,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     symbol = {a: opt_einsum.get_symbol(k) for k, a in enumerate(dict.fromkeys(
         [a for _, idx in refs for a in idx] + reduced))}
     eq = ",".join("".join(symbol[a] for a in idx) for _, idx in refs) + "->" + "".join(symbol[a] for a in result)
-    gathers = tuple(_trimmed(r.index) for r in reads)
+    gathers = tuple(_trimmed(tuple(slice(None) if e is None else positions(*e) for e in r.index)) for r in reads)
     scatter = _trimmed(tuple(_as_slice(stand_in[a][1]) if a in stand_in else slice(None) for a in groups))
     shown = eq if refs else "const"
     shown += "".join(f" reading [{s}][{shown_index(g)}]" for (s, _), g in zip(refs, gathers) if g is not None)
@@ -156,7 +159,7 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
     ``S[b,a]`` (a slice, ``a = start + step·b``) or ``S[a]`` (an int, ``a = c``) puts that position
     in for ``a`` in every other read carrying ``a`` (a gather), and where ``a`` is an output axis,
     the result runs along ``b`` (or along nothing) and is written onto those positions of ``a``
-    (a scatter): ``{a: (b or None, positions)}``. A selection whose indices a delta or a stretch
+    (a scatter): ``{a: (b or None, picks)}``. A selection whose indices a delta or a stretch
     ties, both of whose indices are output axes (``∂x[1:3]/∂x``), or that would scatter a term
     written onto a diagonal, is read as a value.
 
@@ -165,67 +168,73 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
     >>> y = index(tensor("x", (5,)), slice(1, 3))
     >>> layout = Layout({}, {y: (2,), y.terms[0].factors[0].node: (5,), y.terms[0].factors[1].node: (2, 5)}, int)
     >>> [(r.idx, r.index) for r in gathered(y, y.terms[0], layout, index_sizes(y, y.terms[0], layout))[0]]
-    [(('j',), (slice(1, 3, 1),))]
+    [(('j',), ((1, 1, 2),))]
     """
-    reads = [Read(f.node, f.idx, (slice(None),) * len(f.idx), layout.shape_of[f.node])
-             for f in term.factors if isinstance(f, Ref)]
+    reads = [Read(f.node, f.idx, (None,) * len(f.idx), layout.shape_of[f.node]) for f in term.factors if isinstance(f, Ref)]
     tied = {a for f in term.factors if isinstance(f, (Delta, Stretch)) for a in factor_indices(f)}
     onto_diagonal = any(isinstance(f, Delta) for f in term.factors)  # a scatter is onto the whole output
     stand_in: dict[str, tuple] = {}
-    k = 0
-    while k < len(reads):
-        picked = _picked(reads[k])
-        if picked is None:
-            k += 1
-            continue
-        a, b = reads[k].idx[-1], (reads[k].idx[0] if len(reads[k].idx) == 2 else None)
-        rest = reads[:k] + reads[k + 1:]
-        taken = {i for i, _ in stand_in.values()}
-        scatter = a in expr.out and b not in expr.out and not onto_diagonal
-        ungathered = all(e == slice(None) for r in rest for i, e in zip(r.idx, r.index) if i == a)
-        if {a, b} & (tied | taken) or not ungathered or not (scatter or a not in expr.out and any(a in r.idx for r in rest)):
-            k += 1
-            continue
-        reads = [_gather(r, a, b, picked, sizes[a]) for r in rest]
-        if scatter:
-            stand_in[a] = (b, picked)
+    for scattering in (False, True):  # every gather first: a scatter's b is then free of other selections
+        k = 0
+        while k < len(reads):
+            picked = _picked(reads[k])
+            a, b = (reads[k].idx[-1], reads[k].idx[0] if len(reads[k].idx) == 2 else None) if picked else (None, None)
+            rest = reads[:k] + reads[k + 1:]
+            taken = {i for i, _ in stand_in.values() if i is not None}
+            if scattering:
+                fits = a in expr.out and b not in expr.out and not onto_diagonal
+            else:
+                fits = a not in expr.out and any(a in r.idx for r in rest)
+            if picked is None or {a, b} & (tied | taken) or not fits:
+                k += 1
+                continue
+            reads = [_gather(r, a, b, picked, sizes[a]) for r in rest]
+            if scattering:
+                stand_in[a] = (b, picked)
     return reads, stand_in
 
 
-def _picked(r: Read) -> int | slice | None:
-    """The positions a read of a selection picks along its last axis, of the rows it reads (an
-    earlier gather: ``x[1::2][0]`` picks position 1); None for a read of anything else."""
+def _picked(r: Read) -> Picks | None:
+    """What a read of a selection picks along its last axis, of the rows it reads (an earlier
+    gather: ``x[1::2][0]`` picks position 1); None for a read of anything else."""
     found = picks(r.node)
-    if found is None or r.index[-1] != slice(None):
+    if found is None or r.index[-1] is not None:
         return None
-    start, step, length = found
-    if length is not None and r.index[0] != slice(None):
-        rows = range(length)[r.index[0]]
-        if isinstance(rows, int):
-            start, length = start + step * rows, None
-        else:
-            start, step, length = start + step * rows.start, (step * rows.step if len(rows) > 1 else 1), len(rows)
-    return positions(start, step, length)
+    return found if r.index[0] is None else _composed(found, r.index[0])
 
 
-def _gather(r: Read, a: str, b: str | None, picked, n: int) -> Read:
-    """``r`` with ``picked`` (an int or a slice) taken along its axes at ``a``, now at ``b`` (None:
-    dropped); a size-1 axis at a longer ``a`` stretches, so it is renamed and kept."""
+def _composed(outer: Picks, inner: Picks) -> Picks:
+    """``inner`` picked from the positions ``outer`` picks (``x[1::2][0]`` is ``x[1]``).
+
+    >>> _composed((1, 2, 3), (-1, 1, None)), _composed((-4, 1, 4), (3, -2, 2))
+    ((5, 1, None), (-1, -2, 2))
+    """
+    start, step, length = inner
+    first = outer[0] + outer[1] * (start + outer[2] if start < 0 else start)
+    return (first, 1, None) if length is None else (first, outer[1] * step if length > 1 else 1, length)
+
+
+def _gather(r: Read, a: str, b: str | None, picked: Picks, n: int) -> Read:
+    """``r`` with ``picked`` taken along its axes at ``a``, now at ``b`` (None: dropped); a size-1
+    axis at a longer ``a`` stretches, so it is renamed and kept."""
     if a not in r.idx:
         return r
     idx, index, shape = list(r.idx), list(r.index), list(r.shape)
     for q, i in enumerate(r.idx):
         if i == a:
-            stretched = shape[q] != n
-            index[q] = (0 if stretched else picked) if b is None else (slice(None) if stretched else picked)
             idx[q] = b
-            shape[q] = shape[q] if stretched or b is None else len(range(n)[picked])
+            if shape[q] != n:  # stretched
+                index[q] = (0, 1, None) if b is None else index[q]
+            else:
+                index[q] = picked if index[q] is None else _composed(index[q], picked)
+                shape[q] = picked[2]
     return Read(r.node, tuple(idx), tuple(index), tuple(shape))
 
 
-def _as_slice(picked) -> slice:
-    """An int position as the length-1 slice at it (``-1`` -> ``-1:``), a slice as it is."""
-    return picked if isinstance(picked, slice) else slice(picked, picked + 1 or None)
+def _as_slice(picked: Picks) -> slice:
+    """The basic index of what is picked, an int as the length-1 slice at it (``-1`` -> ``-1:``)."""
+    at = positions(*picked)
+    return at if isinstance(at, slice) else slice(at, at + 1 or None)
 
 
 def _trimmed(index: tuple) -> tuple | None:
