@@ -4,7 +4,9 @@ to it unchanged (``∂x[0]/∂x[a] = δ[a,0]``).
 
 An integer index reads the axis against the one-hot vector ``δ[a,c]``; a slice against the
 matrix ``δ[a,s+t·b]`` (new axis ``b``, step ``t``); both are a :class:`~einsumgrad.ir.Call` of
-``select``, a constant (it reads no tensor), built at evaluation from the axis's length.
+``select``, a constant (it reads no tensor). Evaluation reads a tensor against one by indexing it
+(:func:`positions`; see :func:`einsumgrad.compiler.plan.gathered`), and builds it from the axis's
+length only where it is a result's value (``∂x[1:3]/∂x``).
 
 >>> from .algebra import tensor
 >>> from .render import index_notation

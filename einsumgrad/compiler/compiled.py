@@ -190,8 +190,8 @@ def check_symmetric(name: str, a) -> None:
 
 
 def _live(nodes: list, outputs, plans: dict) -> set:
-    """The nodes a program computes: the outputs and what their plans read (a selection that every
-    term reads by indexing, ``x[1:3]``, is never built), in reverse dependency order.
+    """The nodes a program computes: the outputs and, from the last node back, what the plans of
+    those computed read (a selection that every term reads by indexing, ``x[1:3]``, is never built).
 
     >>> from ..algebra import tensor
     >>> from ..selection import index

@@ -1,11 +1,12 @@
 """Kernels: how planned terms run on arrays.
 
 A term is a read, an ``np.einsum`` of one value, a Hadamard product, or a contraction
-(one ``np.einsum`` call, or opt_einsum's pairwise steps with BLAS steps as ``@``). A sum of
-terms writes a term with deltas onto a writeable diagonal view of the output,
-``np.einsum('iik->ik', out)``; lazy and immutable arrays (dask, ...) are combined
-functionally instead, a diagonal chosen by ``where`` over index grids, never by multiplying
-identity matrices in.
+(one ``np.einsum`` call, or opt_einsum's pairwise steps with BLAS steps as ``@``), of values or
+of parts of them (``x[1:3]``, a gather). A sum of terms writes a term with deltas onto a
+writeable diagonal view of the output, ``np.einsum('iik->ik', out)``, and a scattered term onto
+its slice, ``out[1:3]``; lazy and immutable arrays (dask, ...) are combined functionally
+instead, a diagonal or a slice chosen by ``where`` over index grids, never by multiplying
+identity or selection matrices in.
 """
 from __future__ import annotations
 

@@ -70,9 +70,9 @@ class TermPlan(NamedTuple):
     view_shape: tuple[int, ...]  # the shape of that diagonal
     view: DiagonalView | None  # how to view it
     shown: str  # the term as a plan's repr prints it
-    gathers: tuple[tuple | None, ...] = ()  # per read, the basic index of the value it reads (None: all of it)
-    scatter: tuple | None = None  # the basic index of the diagonal (over reduced axes) the result is written to
-    carried: tuple[bool, ...] = ()  # per reduced axis, whether a read carries it (else it is broadcast)
+    gathers: tuple[tuple | None, ...]  # per read, the basic index of the value it reads (None: all of it)
+    scatter: tuple | None  # the basic index of the diagonal (over reduced axes) the result is written to
+    carried: tuple[bool, ...]  # per reduced axis, whether a read carries it (else it is broadcast)
 
     @property
     def contraction(self) -> tuple | None:
@@ -135,7 +135,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     shown = eq if refs else "const"
     shown += "".join(f" reading [{s}][{shown_index(g)}]" for (s, _), g in zip(refs, gathers) if g is not None)
     if has_delta:
-        shown += " onto diagonal " + "".join(symbol.get(rep[a], rep[a]) for a in expr.out)
+        shown += " onto diagonal " + "".join(symbol[rep[a]] for a in expr.out)
     if scatter is not None:
         shown += f" onto [{shown_index(scatter)}]"
     shown = (f"{coef}·" if coef != 1 or not refs else "") + shown
