@@ -21,7 +21,8 @@ import numpy as np
 
 from . import functions, xp
 from .compiler import Compiled
-from .compiler.plan import contraction, index_sizes, planned, spread
+from .compiler.kernels import basic_index, forwards
+from .compiler.plan import contraction, planned, shown_index, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
 from .expression import Expression
@@ -389,6 +390,8 @@ class _Writer:
         arguments = {n.arg for n in self.program.nodes if isinstance(n, Call)}
         kernels = iter(self.program.kernels)
         for node in self.program.nodes:
+            if node not in self.program.live:  # a selection read by indexing only
+                continue
             if isinstance(node, Var):
                 self.names[node] = node.name
             elif isinstance(node, Call):
@@ -397,7 +400,8 @@ class _Writer:
                 self.call(node)
             else:
                 plans = [k.plan for k in next(kernels)]
-                if node not in outputs and len(plans) == 1 and plans[0].kind == "read" and plans[0].diagonal is None \
+                if node not in outputs and len(plans) == 1 and plans[0].kind == "read" and not plans[0].placed \
+                        and plans[0].gathers == (None,) \
                         and node.terms[0].coef == 1 and not plans[0].reshape \
                         and plans[0].shape == self.program.layout.shape_of[node]:
                     self.names[node] = self.value_name(plans[0].slots[0])  # a node reading another as it is
@@ -487,9 +491,9 @@ class _Writer:
     def expr(self, node: Expr, plans, target: str, output: bool) -> None:
         full = self.program.layout.shape_of[node]
         terms = [self.term(node, t, plan) for t, plan in zip(node.terms, plans)]
-        plain = [t for t, plan in zip(terms, plans) if plan.diagonal is None]
-        diagonal = [(t, plan) for t, plan in zip(terms, plans) if plan.diagonal is not None]
-        whole = any(plan.diagonal is None and plan.kind != "constant" and plan.shape == full for plan in plans)
+        plain = [t for t, plan in zip(terms, plans) if not plan.placed]
+        diagonal = [(t, plan) for t, plan in zip(terms, plans) if plan.placed]
+        whole = any(not plan.placed and plan.kind != "constant" and plan.shape == full for plan in plans)
         if whole:
             text = _sum(plain)
             fresh = len(plain) > 1 or plain[0][2] or plain[0][0] != "1"
@@ -505,7 +509,10 @@ class _Writer:
                                   else f"{target} += {_sum(plain)}")
                 written = True
         for (coef, value, _), plan in diagonal:
-            index, comment = self.diagonal_index(node, plan, target)
+            if plan.diagonal is None:
+                index, comment, value = self.scatter_index(plan, target, value)
+            else:
+                index, comment = self.diagonal_index(node, plan, target)
             value = value if coef == "1" else f"{_scaled(coef, value)}"
             self.lines.append(f"# {comment}")
             if self.backend.name == "jax":
@@ -542,7 +549,8 @@ class _Writer:
         if sizes:
             coef = " * ".join(([] if coef == "1" else [coef]) + sizes)
             coef = coef.replace("-1 * ", "-")
-        ops = [self.value_name(s) for s in plan.slots]
+        ops = [self.value_name(s) if g is None else basic_index(_Source(self.value_name(s)), g, self.backend.name).text
+               for s, g in zip(plan.slots, plan.gathers)]
         if plan.kind == "constant":
             return "1", coef, False
         if plan.kind == "read":
@@ -555,7 +563,7 @@ class _Writer:
         else:
             value, fresh = self.contraction(plan, ops), True
         if plan.reshape:
-            value = _broadcast(value, _carried(node, term, self.program.layout), leading=plan.diagonal is None)
+            value = _broadcast(value, plan.carried, leading=not plan.placed)
         return coef, value, fresh
 
     def einsum(self, equation: str, ops) -> str:
@@ -582,6 +590,16 @@ class _Writer:
                 text = temp
             pool.append(text)
         return pool[0]
+
+    def scatter_index(self, plan, target: str, value: str) -> tuple[str, str, str]:
+        """The slices of ``target`` a term is written onto (the adjoint of ``x[1:3]``), a comment,
+        and the value (torch takes no negative step: there it is read forwards, the value flipped)."""
+        index, flips = forwards(plan.scatter, self.backend.name)
+        flips = tuple(q - len(plan.view_shape) for q in flips if plan.carried[q])  # the value's axes, from the end
+        if flips:
+            value = f"{value if value.isidentifier() else f'({value})'}.flip({flips!r})"
+        text = shown_index(index)
+        return text, f"this term lies on {target}[{shown_index(plan.scatter)}], zero elsewhere", value
 
     def diagonal_index(self, node: Expr, plan, target: str) -> tuple[str, str]:
         """The index of ``target`` selecting the diagonal the term is written onto — aranges on the
@@ -681,19 +699,6 @@ def _broadcast(value: str, carried: list[bool], leading: bool = True) -> str:
     if not index:
         return value
     return f"{value if value.isidentifier() else f'({value})'}[{', '.join(index)}]"
-
-
-def _carried(node: Expr, term, layout) -> list[bool]:
-    """Per reduced axis of the term (one per delta-tied group of output axes), whether a read carries it
-    at its length (a read's length-1 axis that stretches is summed apart, as ``plan_term`` does)."""
-    rep = {a: a for a in node.out}
-    for f in term.factors:
-        if isinstance(f, Delta):
-            rep[f.b] = rep[f.a]
-    sizes = index_sizes(node, term, layout)
-    carried = {rep.get(a, a) for f in term.factors if isinstance(f, Ref)
-               for a, n in zip(f.idx, layout.shape_of[f.node]) if n == sizes[a]}
-    return [a in carried for a in dict.fromkeys(rep[a] for a in node.out)]
 
 
 def _scaled(coef: str, value: str) -> str:

@@ -4,7 +4,9 @@ to it unchanged (``∂x[0]/∂x[a] = δ[a,0]``).
 
 An integer index reads the axis against the one-hot vector ``δ[a,c]``; a slice against the
 matrix ``δ[a,s+t·b]`` (new axis ``b``, step ``t``); both are a :class:`~einsumgrad.ir.Call` of
-``select``, a constant (it reads no tensor), built at evaluation from the axis's length.
+``select``, a constant (it reads no tensor). Evaluation reads a tensor against one by indexing it
+(:func:`positions`; see :func:`einsumgrad.compiler.plan.gathered`), and builds it from the axis's
+length only where it is a result's value (``∂x[1:3]/∂x``).
 
 >>> from .algebra import tensor
 >>> from .render import index_notation
@@ -165,6 +167,29 @@ def select(zeros, positions, start: int, step: int, length: int | None):
     if length is None:
         return zeros + (positions == first)
     return zeros + (positions == first + step * positions[:length, None])
+
+
+def picks(node) -> tuple[int, int, int | None] | None:
+    """``(start, step, length)`` of the positions the selection ``node`` picks from its axis
+    (``length`` None: one, an int index); None for any other node."""
+    return node.params[:3] if isinstance(node, Call) and node.fn == SELECT else None
+
+
+def positions(start: int, step: int, length: int | None) -> int | slice:
+    """The basic index reading those positions, at every length of the axis they fit (a start
+    counted from the end stays so).
+
+    >>> from .algebra import tensor
+    >>> x = tensor("x", 1)
+    >>> [positions(*picks(index(x, key).terms[0].factors[1].node)) for key in (-1, slice(1, 5, 2), slice(-2, None))]
+    [-1, slice(1, 4, 2), slice(-2, None, 1)]
+    """
+    if length is None:
+        return start
+    if length == 0:
+        return slice(0, 0, 1)
+    stop = start + step * (length - 1) + (1 if step > 0 else -1)
+    return slice(start, None if stop == 0 and start < 0 or stop < 0 <= start else stop, step)
 
 
 def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tuple[str, str]:

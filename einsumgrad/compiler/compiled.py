@@ -189,6 +189,27 @@ def check_symmetric(name: str, a) -> None:
                               f"{name}ᵀ| is {gap:.3g}, over the tolerance {tol:.3g}; pass (a + a.T) / 2")
 
 
+def _live(nodes: list, outputs, plans: dict) -> set:
+    """The nodes a program computes: the outputs and, from the last node back, what the plans of
+    those computed read (a selection that every term reads by indexing, ``x[1:3]``, is never built).
+
+    >>> from ..algebra import tensor
+    >>> from ..selection import index
+    >>> f = Compiled(index(tensor("x", 1), slice(1, 3)))
+    >>> f(x=np.arange(5.0)), len(f._last.nodes), len(f._last.steps)  # x, zeros, the selection, y: y computed
+    (array([1., 2.]), 4, 1)
+    """
+    live = set(outputs)
+    for node in reversed(nodes):
+        if node not in live:
+            continue
+        if isinstance(node, Call):
+            live.add(node.arg)
+        elif isinstance(node, Expr):
+            live.update(nodes[s] for p in plans[node] for s in p.slots)
+    return live
+
+
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
 
 
@@ -221,13 +242,20 @@ class _Program:
         self.lines: list[str] = []
         self.kernels: list[list[Kernel]] = []
         slot = self.layout.slot
+        plans = {}
         for node in nodes:
             self.dtype_of[node] = self._dtype(node, arrays)
             self.layout.shape_of[node] = self._shape(node)
+            if isinstance(node, Expr):
+                plans[node] = [plan_term(node, t, self.layout, self.optimize) for t in node.terms]
+        self.live = _live(nodes, compiled.exprs, plans)
+        for node in nodes:
+            if node not in self.live:
+                continue
             if isinstance(node, Call):
                 self.steps.append((slot[node], self._call_step(node)))
             elif isinstance(node, Expr):
-                self.steps.append((slot[node], self._expr_step(node, owned_result=node in compiled.exprs)))
+                self.steps.append((slot[node], self._expr_step(node, plans[node], node in compiled.exprs)))
         self.outputs = [slot[e] for e in compiled.exprs]
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
         self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
@@ -293,12 +321,11 @@ class _Program:
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
         return lambda values: impl(values[arg], *params)
 
-    def _expr_step(self, expr: Expr, owned_result: bool) -> Callable:
+    def _expr_step(self, expr: Expr, plans: list, owned_result: bool) -> Callable:
         shape = self.layout.shape_of[expr]
         if len(shape) > MAX_RANK:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
-        plans = [plan_term(expr, t, self.layout, self.optimize) for t in expr.terms]
         dtype = self.dtype_of[expr]
         kernels = [term_kernel(p, dtype, self.optimize, self.backend) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"

@@ -1,11 +1,12 @@
 """Kernels: how planned terms run on arrays.
 
 A term is a read, an ``np.einsum`` of one value, a Hadamard product, or a contraction
-(one ``np.einsum`` call, or opt_einsum's pairwise steps with BLAS steps as ``@``). A sum of
-terms writes a term with deltas onto a writeable diagonal view of the output,
-``np.einsum('iik->ik', out)``; lazy and immutable arrays (dask, ...) are combined
-functionally instead, a diagonal chosen by ``where`` over index grids, never by multiplying
-identity matrices in.
+(one ``np.einsum`` call, or opt_einsum's pairwise steps with BLAS steps as ``@``), of values or
+of parts of them (``x[1:3]``, a gather). A sum of terms writes a term with deltas onto a
+writeable diagonal view of the output, ``np.einsum('iik->ik', out)``, and a scattered term onto
+its slice, ``out[1:3]``; lazy and immutable arrays (dask, ...) are combined functionally
+instead, a diagonal or a slice chosen by ``where`` over index grids, never by multiplying
+identity or selection matrices in.
 """
 from __future__ import annotations
 
@@ -65,25 +66,23 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
 def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, bool]:
     """The product of the term's reads, and whether it is fresh memory; a contraction multiplies
     ``coef`` into its smallest operand, not into a result that may be far larger (an outer product)."""
-    slots = plan.slots
+    reads = [_read(s, g, backend) for s, g in zip(plan.slots, plan.gathers)]
     if plan.kind == "read":
-        (s,) = slots
-        return (lambda values: values[s]), False
+        return reads[0], False
     if plan.kind == "einsum":
-        (s,) = slots
         run = namespaces.module(backend).einsum if backend in namespaces.MODULES else einsum
-        return (lambda values: run(plan.equation, values[s])), False
+        (read,) = reads
+        return (lambda values: run(plan.equation, read(values))), False
     if plan.kind == "hadamard":
-        first, rest = slots[0], slots[1:]
+        first, rest = reads[0], reads[1:]
 
         def hadamard(values):
-            r = values[first]
-            for k in rest:
-                r = r * values[k]
+            r = first(values)
+            for read in rest:
+                r = r * read(values)
             return r
 
         return hadamard, True
-    get = itemgetter(*slots)
     if backend == "numpy":
         contract = run_contraction(contraction(plan.equation, plan.shapes, optimize))
     else:
@@ -91,15 +90,53 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
                                                          optimize=for_one_contraction(optimize)),
                            backend=backend)
     if coef == 1:
-        return (lambda values: contract(*get(values))), True
-    smallest = min(range(len(slots)), key=lambda k: math.prod(plan.shapes[k]))
+        return (lambda values: contract(*[read(values) for read in reads])), True
+    smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
 
     def scaled(values):
-        operands = list(get(values))
+        operands = [read(values) for read in reads]
         operands[smallest] = operands[smallest] * coef
         return contract(*operands)
 
     return scaled, True
+
+
+def _read(slot: int, index: tuple | None, backend: str) -> Callable:
+    """values -> the value in ``slot``, or the part of it that ``index`` gathers (a view)."""
+    if index is None:
+        return itemgetter(slot)
+    return lambda values: basic_index(values[slot], index, backend)
+
+
+def basic_index(value, index: tuple, backend: str):
+    """``value[index]``, NumPy's basic indexing; torch takes no negative step, so there an axis
+    read backwards is read forwards and then flipped. ``value`` is an array, or source text.
+
+    >>> basic_index(np.arange(6), (slice(4, None, -3),), "torch")
+    array([4, 1])
+    """
+    index, flips = forwards(index, backend)
+    value = value[index]
+    return (value.flip(flips) if hasattr(value, "flip") else np.flip(value, flips)) if flips else value
+
+
+def forwards(index: tuple, backend: str) -> tuple[tuple, tuple[int, ...]]:
+    """``index`` for ``backend`` and the axes of its result to flip: for torch, a negative step
+    read forwards (``4::-3`` as ``1:5:3``, then flipped); as it is for any other.
+
+    >>> forwards((0, slice(4, None, -3)), "torch")
+    ((0, slice(1, 5, 3)), (0,))
+    """
+    if backend != "torch":
+        return index, ()
+    read, flips = [], []
+    for e in index:
+        if isinstance(e, slice) and e.step is not None and e.step < 0:  # from a start >= 0: the axis length is known
+            n = len(range(e.start, -1 if e.stop is None else e.stop, e.step))
+            e = slice(e.start + e.step * (n - 1), e.start + 1, -e.step) if n else slice(0, 0)
+            flips.append(len(read) - sum(isinstance(f, int) for f in read))
+        read.append(e)
+    return tuple(read), tuple(flips)
 
 
 def run_contraction(c: Contraction) -> Callable:
@@ -172,20 +209,22 @@ def _matmul(step: Matmul) -> Callable:
 def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, owned_result: bool) -> Callable:
     """The sum of the terms as one array of ``shape`` written in place (fresh memory where
     ``owned_result``: a result handed to the caller); a term with deltas onto its diagonal."""
-    if len(kernels) == 1 and kernels[0].plan.diagonal is None and kernels[0].plan.shape == shape:
+    if len(kernels) == 1 and not kernels[0].plan.placed and kernels[0].plan.shape == shape:
         if kernels[0].owned or not owned_result:
             return kernels[0].compute
-    terms = [(k.compute, k.owned, k.plan.view) for k in kernels]
+    terms = [(k.compute, k.owned, k.plan.placed and k.plan) for k in kernels]
 
     def run(values):
         acc, owned = None, False  # owned: acc is fresh memory of the full shape and dtype
-        for compute, fresh, view in terms:
+        for compute, fresh, placed in terms:
             r = compute(values)
-            if view is not None:
+            if placed:
                 if not owned:
                     acc, owned = _filled(acc, shape, dtype), True
-                diagonal = _view(acc, view)
-                diagonal += r
+                part = acc if placed.view is None else _view(acc, placed.view)
+                if placed.scatter is not None:
+                    part = part[placed.scatter]
+                part += r
             elif acc is None:
                 acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
             elif owned and r.dtype == dtype:
@@ -236,23 +275,47 @@ def functional_sum(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtyp
 
 def _expander(plan: TermPlan, shape: tuple[int, ...], dtype: np.dtype, xp=np) -> Callable:
     """Reduced term -> full shape: each reduced axis placed at its first output axis, and zero
-    wherever the axes it ties differ (a boolean grid from ``arange``, broadcast, never an identity)."""
-    if plan.diagonal is None:
+    wherever the axes it ties differ (a boolean grid from ``arange``, broadcast, never an identity)
+    or off the positions it is scattered onto (read back at each position: a gather, never 0·r)."""
+    if not plan.placed:
         return lambda r: r
+    scattered = _scattered(plan)
     placed = [1] * len(shape)
-    for axes, n in zip(plan.diagonal, plan.view_shape):
+    for axes, n in zip(plan.diagonal or [(k,) for k in range(len(shape))], plan.view_shape):
         placed[axes[0]] = n
     on_diagonal = reduce(np.logical_and, (_grid(axes[0], shape) == _grid(a, shape)
-                                          for axes in plan.diagonal for a in axes[1:]), np.True_)
+                                          for axes in plan.diagonal or () for a in axes[1:]), np.True_)
     if xp is np:
         zero = np.zeros((), dtype)
-        return lambda r: np.where(on_diagonal, np.reshape(np.broadcast_to(r, plan.view_shape), placed), zero)
+        return lambda r: np.where(on_diagonal, np.reshape(scattered(np, r), placed), zero)
 
     def expand(r):  # torch wants its own tensors on the device of r; jax takes NumPy's
-        mask = xp.as_tensor(on_diagonal, device=r.device) if hasattr(xp, "as_tensor") else on_diagonal
-        return xp.where(mask, xp.reshape(xp.broadcast_to(r, plan.view_shape), placed), 0)
+        device = (lambda a: xp.as_tensor(a, device=r.device)) if hasattr(xp, "as_tensor") else (lambda a: a)
+        return xp.where(device(on_diagonal), xp.reshape(scattered(xp, r, device), placed), 0)
 
     return expand
+
+
+def _scattered(plan: TermPlan) -> Callable:
+    """``(xp, r[, device]) ->`` the term's result broadcast to the diagonal's shape, written onto
+    the positions ``plan.scatter`` names and zero elsewhere (for arrays not written into)."""
+    axes = []
+    for q, (e, n) in enumerate(zip(plan.scatter or (), plan.view_shape)):
+        if e != slice(None):
+            picked = np.arange(n)[e]
+            at = np.zeros(n, np.intp)
+            at[picked] = np.arange(len(picked)) if plan.shape[q] > 1 else 0
+            hit = np.zeros(n, bool)
+            hit[picked] = True
+            axes.append((q, at, hit.reshape([n if k == q else 1 for k in range(len(plan.view_shape))])))
+
+    def scattered(xp, r, device=lambda a: a):
+        r = xp.broadcast_to(r, plan.shape)
+        for q, at, hit in axes:
+            r = xp.where(device(hit), r[(slice(None),) * q + (device(at),)], 0)
+        return xp.broadcast_to(r, plan.view_shape)
+
+    return scattered
 
 
 def _grid(axis: int, shape: tuple[int, ...]) -> np.ndarray:

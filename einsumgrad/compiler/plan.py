@@ -18,8 +18,9 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from ..caches import cache
 from ..errors import EinsumgradError, ShapeError
-from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, fresh
+from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
 from ..render import describe_factor, show_dim
+from ..selection import picks, positions
 from ..simplify import eliminate_deltas
 from .settings import for_one_contraction
 
@@ -69,45 +70,74 @@ class TermPlan(NamedTuple):
     view_shape: tuple[int, ...]  # the shape of that diagonal
     view: DiagonalView | None  # how to view it
     shown: str  # the term as a plan's repr prints it
+    gathers: tuple[tuple | None, ...]  # per read, the basic index of the value it reads (None: all of it)
+    scatter: tuple | None  # the basic index of the diagonal (over reduced axes) the result is written to
+    carried: tuple[bool, ...]  # per reduced axis, whether a read carries it (else it is broadcast)
 
     @property
     def contraction(self) -> tuple | None:
         """``(equation, shapes)`` where opt_einsum plans a path."""
         return (self.equation, self.shapes) if self.kind == "contract" else None
 
+    @property
+    def placed(self) -> bool:
+        """Whether the result is written onto part of the output (a diagonal, a slice), not all of it."""
+        return self.diagonal is not None or self.scatter is not None
+
+
+Picks = tuple  # (start, step, length): positions start + step·b for b < length; length None: one, an int index
+
+
+class Read(NamedTuple):
+    """A value as a term reads it: its node, its indices (None where a gather drops the axis),
+    per axis the positions gathered from it first (:data:`Picks`; None: all), its shape so."""
+    node: object
+    idx: tuple
+    index: tuple
+    shape: tuple
+
 
 def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     """The plan of one term of ``expr``: deltas tie output axes (the term is computed once over the
-    reduced axes and written onto the diagonal they span), sizes fold into the coefficient, and a
-    read's size-1 axis at a longer index is read at a summed index of its own."""
+    reduced axes and written onto the diagonal they span), sizes fold into the coefficient, a
+    read's size-1 axis at a longer index is read at a summed index of its own, and a constant
+    selection (``x[1:3]``: ``Σ_a δ[a,b+1] x[a]``) indexes the reads (a gather) or the output (a
+    scatter) instead of being multiplied in: never 0·inf, never a pass over the whole axis."""
     term = planned(expr, term, layout)
     sizes = index_sizes(expr, term, layout)
+    reads, stand_in = gathered(expr, term, layout, sizes)
     rep = {a: a for a in expr.out}
     for f in term.factors:
         if isinstance(f, Delta):
             rep[f.b] = rep[f.a]
-    reduced = list(dict.fromkeys(rep[a] for a in expr.out))
+    groups = list(dict.fromkeys(rep[a] for a in expr.out))
+    reduced = [stand_in[a][0] if a in stand_in and stand_in[a][0] is not None else a for a in groups]
     coef = term.coef
     refs = []
     for f in term.factors:
         if isinstance(f, Size):
             coef *= layout.dim(f.dim)
-        elif isinstance(f, Ref):
-            refs.append((layout.slot[f.node], tuple(rep.get(a, a) if n == sizes[a] else ("stretched", a)
-                                                    for a, n in zip(f.idx, layout.shape_of[f.node]))))
+    for r in reads:
+        refs.append((layout.slot[r.node], tuple(rep.get(a, a) if n == sizes[a] else ("stretched", a)
+                                                for a, n in zip(r.idx, r.shape) if a is not None)))
     sizes.update({a: 1 for _, idx in refs for a in idx if isinstance(a, tuple)})
     carried = {a for _, idx in refs for a in idx}
     coef *= math.prod(map(layout.dim, spread(expr, term, layout)))
     result = tuple(a for a in reduced if a in carried)
     shape = tuple(sizes[a] if a in carried else 1 for a in reduced)
     has_delta = any(isinstance(f, Delta) for f in term.factors)
-    diagonal = tuple(tuple(k for k, b in enumerate(expr.out) if rep[b] == a) for a in reduced) if has_delta else None
+    diagonal = tuple(tuple(k for k, b in enumerate(expr.out) if rep[b] == a) for a in groups) if has_delta else None
     symbol = {a: opt_einsum.get_symbol(k) for k, a in enumerate(dict.fromkeys(
         [a for _, idx in refs for a in idx] + reduced))}
     eq = ",".join("".join(symbol[a] for a in idx) for _, idx in refs) + "->" + "".join(symbol[a] for a in result)
+    gathers = tuple(_trimmed(tuple(slice(None) if e is None else positions(*e) for e in r.index)) for r in reads)
+    scatter = _trimmed(tuple(_as_slice(stand_in[a][1]) if a in stand_in else slice(None) for a in groups))
     shown = eq if refs else "const"
+    shown += "".join(f" reading [{s}][{shown_index(g)}]" for (s, _), g in zip(refs, gathers) if g is not None)
     if has_delta:
         shown += " onto diagonal " + "".join(symbol[rep[a]] for a in expr.out)
+    if scatter is not None:
+        shown += f" onto [{shown_index(scatter)}]"
     shown = (f"{coef}·" if coef != 1 or not refs else "") + shown
     reads = [idx for _, idx in refs]
     if not refs:
@@ -119,8 +149,110 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     else:
         kind = "contract"
     return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in reads), coef,
-                    shape, shape != tuple(sizes[a] for a in result), diagonal, tuple(sizes[a] for a in reduced),
-                    None if diagonal is None else diagonal_view(diagonal), shown)
+                    shape, shape != tuple(sizes[a] for a in result), diagonal, tuple(sizes[a] for a in groups),
+                    None if diagonal is None else diagonal_view(diagonal), shown, gathers, scatter,
+                    tuple(a in carried for a in reduced))
+
+
+def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[Read], dict]:
+    """The reads of a :func:`planned` term with its constant selections applied as indexing:
+    ``S[b,a]`` (a slice, ``a = start + step·b``) or ``S[a]`` (an int, ``a = c``) puts that position
+    in for ``a`` in every other read carrying ``a`` (a gather), and where ``a`` is an output axis,
+    the result runs along ``b`` (or along nothing) and is written onto those positions of ``a``
+    (a scatter): ``{a: (b or None, picks)}``. A selection whose indices a delta or a stretch
+    ties, both of whose indices are output axes (``∂x[1:3]/∂x``), or that would scatter a term
+    written onto a diagonal, is read as a value.
+
+    >>> from ..algebra import tensor
+    >>> from ..selection import index
+    >>> y = index(tensor("x", (5,)), slice(1, 3))
+    >>> layout = Layout({}, {y: (2,), y.terms[0].factors[0].node: (5,), y.terms[0].factors[1].node: (2, 5)}, int)
+    >>> [(r.idx, r.index) for r in gathered(y, y.terms[0], layout, index_sizes(y, y.terms[0], layout))[0]]
+    [(('j',), ((1, 1, 2),))]
+    """
+    reads = [Read(f.node, f.idx, (None,) * len(f.idx), layout.shape_of[f.node]) for f in term.factors if isinstance(f, Ref)]
+    tied = {a for f in term.factors if isinstance(f, (Delta, Stretch)) for a in factor_indices(f)}
+    onto_diagonal = any(isinstance(f, Delta) for f in term.factors)  # a scatter is onto the whole output
+    stand_in: dict[str, tuple] = {}
+    for scattering in (False, True):  # every gather first: a scatter's b is then free of other selections
+        k = 0
+        while k < len(reads):
+            picked = _picked(reads[k])
+            a, b = (reads[k].idx[-1], reads[k].idx[0] if len(reads[k].idx) == 2 else None) if picked else (None, None)
+            rest = reads[:k] + reads[k + 1:]
+            taken = {i for i, _ in stand_in.values() if i is not None}
+            if scattering:
+                fits = a in expr.out and b not in expr.out and not onto_diagonal
+            else:
+                fits = a not in expr.out and any(a in r.idx for r in rest)
+            if picked is None or {a, b} & (tied | taken) or not fits:
+                k += 1
+                continue
+            reads = [_gather(r, a, b, picked, sizes[a]) for r in rest]
+            if scattering:
+                stand_in[a] = (b, picked)
+    return reads, stand_in
+
+
+def _picked(r: Read) -> Picks | None:
+    """What a read of a selection picks along its last axis, of the rows it reads (an earlier
+    gather: ``x[1::2][0]`` picks position 1); None for a read of anything else."""
+    found = picks(r.node)
+    if found is None or r.index[-1] is not None:
+        return None
+    return found if r.index[0] is None else _composed(found, r.index[0])
+
+
+def _composed(outer: Picks, inner: Picks) -> Picks:
+    """``inner`` picked from the positions ``outer`` picks (``x[1::2][0]`` is ``x[1]``).
+
+    >>> _composed((1, 2, 3), (-1, 1, None)), _composed((-4, 1, 4), (3, -2, 2))
+    ((5, 1, None), (-1, -2, 2))
+    """
+    start, step, length = inner
+    first = outer[0] + outer[1] * (start + outer[2] if start < 0 else start)
+    return (first, 1, None) if length is None else (first, outer[1] * step if length > 1 else 1, length)
+
+
+def _gather(r: Read, a: str, b: str | None, picked: Picks, n: int) -> Read:
+    """``r`` with ``picked`` taken along its axes at ``a``, now at ``b`` (None: dropped); a size-1
+    axis at a longer ``a`` stretches, so it is renamed and kept."""
+    if a not in r.idx:
+        return r
+    idx, index, shape = list(r.idx), list(r.index), list(r.shape)
+    for q, i in enumerate(r.idx):
+        if i == a:
+            idx[q] = b
+            if shape[q] != n:  # stretched
+                index[q] = (0, 1, None) if b is None else index[q]
+            else:
+                index[q] = picked if index[q] is None else _composed(index[q], picked)
+                shape[q] = picked[2]
+    return Read(r.node, tuple(idx), tuple(index), tuple(shape))
+
+
+def _as_slice(picked: Picks) -> slice:
+    """The basic index of what is picked, an int as the length-1 slice at it (``-1`` -> ``-1:``)."""
+    at = positions(*picked)
+    return at if isinstance(at, slice) else slice(at, at + 1 or None)
+
+
+def _trimmed(index: tuple) -> tuple | None:
+    """A basic index without its trailing whole slices; None where nothing is left."""
+    index = list(index)
+    while index and index[-1] == slice(None):
+        index.pop()
+    return tuple(index) or None
+
+
+def shown_index(index: tuple) -> str:
+    """A basic index as Python writes it.
+
+    >>> shown_index((slice(1, 3, 1), slice(None, None, -1), 0, None))
+    '1:3, ::-1, 0, None'
+    """
+    return ", ".join(":".join("" if v is None else str(v) for v in (e.start, e.stop) + ((e.step,) if e.step not in (None, 1) else ()))
+                     if isinstance(e, slice) else str(e) for e in index)
 
 
 def planned(expr: Expr, term: Term, layout: Layout) -> Term:
