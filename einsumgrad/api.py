@@ -211,31 +211,63 @@ def explain(f, wrt=None):
     return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
 
 
+def argument_names(args, exprs, call: str) -> tuple[str, ...] | None:
+    """The names of the tensors ``args`` lists (tensors made with eg.tensor, or their names), a
+    declared argument order for ``exprs``; ``None`` for none (the names sorted)."""
+    if args is None:
+        return None
+    if not isinstance(args, (tuple, list)):
+        raise EinsumgradError(f"{call} takes args=(W, x, ...): a tuple of tensors or names, got {type(args).__name__}")
+    read = {v.name: v for e in exprs for v in variables(e.node)}
+    names = []
+    for a in args:
+        if isinstance(a, str):
+            names.append(a)
+            continue
+        try:
+            var = variable(a.node if isinstance(a, Expression) else a)
+        except DerivativeError:
+            raise EinsumgradError(f"{call} args lists tensors made with eg.tensor (or their names), got {a!r}") from None
+        if read.get(var.name, var) != var:
+            raise EinsumgradError(f"{call} args: two different tensors are named {var.name!r}: the expression's has "
+                                  f"shape {algebra.show_dims(read[var.name].shape)}, args' "
+                                  f"{algebra.show_dims(var.shape)}")
+        names.append(var.name)
+    return tuple(names)
+
+
 @cache(maxsize=256)
-def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
-    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
+def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str, args) -> Compiled:
+    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args)
 
 
-def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
+def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=None) -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call. It takes
-    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others.
+    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others;
+    by name, or by position in the order of ``args`` (tensors or their names; each tensor read
+    among them), by default their names sorted.
 
     >>> from .expression import tensor
-    >>> W = tensor("W", 2)
+    >>> W, x = tensor("W", 2), tensor("x", 1)
     >>> compile(W * 2)(W=np.ones((1, 2)))
     array([[2., 2.]])
+    >>> f = compile(x @ W, args=(x, W))
+    >>> f
+    Compiled(1 expression of x, W; optimize='auto', backend='numpy'; 0 cached plan(s))
+    >>> f(np.ones(1), np.ones((1, 2)))
+    array([1., 1.])
     """
     if not exprs:
         raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
     exprs = tuple(_expression(e, "compile") for e in exprs)
     check_backend(backend)  # before the cache, which needs it hashable
-
+    names = argument_names(args, exprs, "compile")
     nodes = tuple(e.node for e in exprs)
     accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):
-        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
-    return _cached(nodes, accepted, optimize, backend)
+        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=names)
+    return _cached(nodes, accepted, optimize, backend, names)
 
 
 def evaluate(expr: Expression, **arrays):
