@@ -24,13 +24,14 @@ from .einsum_jacobian import Jacobian
 from .paths import paths
 from .differential import differential
 from .indexed import parse
+from .interop import jax_function, torch_function
 
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
     "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",
-    "kron", "parse", "paths", "reshape", "scalar", "stack", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError",
-    "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
+    "jax_function", "kron", "parse", "paths", "reshape", "scalar", "stack", "sum", "tensor", "torch_function", "trace",
+    "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
 ]
 
 
