@@ -1,6 +1,9 @@
 """Framework-native wrappers (eg.jax_function, eg.torch_function: their gradients are einsumgrad's
 symbolic ones) and a declared argument order (args=) for compile, codegen and the wrappers."""
+import importlib.util
 import inspect
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -277,3 +280,21 @@ def test_a_jax_plan_made_in_one_trace_serves_the_next(jax, rng):
         jax.jit(jax.grad(f))(x0)
     value, g = jax.jit(jax.value_and_grad(f))(x0)
     np.testing.assert_allclose(g, 1 / np.cosh(x0) ** 2, rtol=1e-12)
+
+
+def test_the_readme_training_steps_run():
+    """The README's jax and torch training steps (the expression, then one step each), as printed."""
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("### In a training step")[1].split("\n## ")[0]
+    model, with_jax, with_torch = re.findall(r"```python\n(.*?)```", section, re.S)
+    space: dict = {}
+    exec(model, space)  # noqa: S102 - the README's own code
+    before = None
+    for block, library in ((with_jax, "jax"), (with_torch, "torch")):
+        if importlib.util.find_spec(library) is None:
+            continue
+        exec(block, space)  # noqa: S102
+        params = {n: np.asarray(v.detach() if hasattr(v, "detach") else v) for n, v in space["params"].items()}
+        assert before is None or all(np.allclose(params[n], before[n], rtol=1e-6) for n in params)  # the same step
+        before = params
+    assert before is None or not np.allclose(before["W1"], 0.1)  # a step was taken
