@@ -39,17 +39,21 @@ class _Symbolic:
         if not isinstance(expr, Expression):
             raise EinsumgradError(f"{call} takes an expression built with eg.tensor / eg.einsum, got "
                                   f"{type(expr).__name__}")
+        for leaf in leaves:
+            if not isinstance(leaf, Expression):
+                raise EinsumgradError(f"{call} args holds tensors made with eg.tensor, got {leaf!r}")
         names = argument_names(leaves, (expr,), call)
+        expr = Expression(expr.node, tensors=expr.tensors | set(names))  # a parameter it does not read: gradient 0
         self.scalar = expr.ndim == 0
         self.value = compile(expr, backend=backend, args=names)
         if self.scalar:  # the value and the gradients in one program: they share intermediates
-            grads = tuple(grad(expr, n) for n in names)
+            grads = tuple(grad(expr, leaf) for leaf in leaves)
             self.gradients = compile(*grads, backend=backend, args=names)
             self.joint = compile(expr, *grads, backend=backend, args=names)
         else:  # ∂(Σ g ⊙ expr)/∂leaf, the cotangent g read last
             g = algebra.leaf(COTANGENT, expr.shape)
             total = Expression(algebra.sum(algebra.multiply(expr.node, g)), tensors=expr.tensors)
-            self.vjp = compile(*(grad(total, n) for n in names), backend=backend, args=(*names, COTANGENT))
+            self.vjp = compile(*(grad(total, leaf) for leaf in leaves), backend=backend, args=(*names, COTANGENT))
 
     def gradients_of(self, flat: list) -> tuple:
         results = self.gradients(*flat)

@@ -208,6 +208,11 @@ def test_jax_function_arguments_are_checked(jax):
         f({"V": np.eye(2)}, np.ones(2))
     with pytest.raises(eg.EinsumgradError, match="args leaves out 'x'"):
         eg.jax_function(eg.sum(W @ x), args=(W,))
+    with pytest.raises(eg.EinsumgradError, match="args holds tensors made with eg.tensor, got 'x'"):
+        eg.jax_function(eg.sum(W @ x), args=(W, "x"))
+    b = eg.tensor("b", 1)  # a parameter the loss does not read: its gradient is 0
+    g = jax.grad(eg.jax_function(eg.sum(W @ x), args=({"W": W, "b": b}, x)))({"W": np.eye(2), "b": np.ones(3)}, np.ones(2))
+    np.testing.assert_array_equal(g["b"], np.zeros(3))
     with pytest.raises(eg.EinsumgradError, match="jax_function takes an expression"):
         eg.jax_function("ij,j->i", args=(W, x))
 
@@ -266,6 +271,10 @@ def test_torch_function_arguments_are_checked(torch):
         f({"V": torch.eye(2)}, [torch.ones(2)])
     with pytest.raises(eg.EinsumgradError, match=r"the arguments\[1\] must be 1 \(a list"):
         f({"W": torch.eye(2)}, torch.ones(2))
+    b = eg.tensor("b", 1)  # a parameter the loss does not read: its gradient is 0
+    W0, b0 = torch.eye(2, requires_grad=True), torch.ones(3, requires_grad=True)
+    eg.torch_function(eg.sum(W @ x), args=(W, b, x))(W0, b0, torch.ones(2)).backward()
+    assert b0.grad.tolist() == [0, 0, 0]
 
 
 def test_a_jax_plan_made_in_one_trace_serves_the_next(jax, rng):

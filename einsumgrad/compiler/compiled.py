@@ -42,7 +42,8 @@ class Compiled:
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
-                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(), args: tuple[str, ...] | None = None):
+                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(),
+                 args: tuple[str, ...] | None = None):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
