@@ -25,7 +25,7 @@ from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
-from .expression import Expression
+from .expression import Expression, argument_names
 from .label import Label
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate, variables
@@ -209,31 +209,6 @@ def explain(f, wrt=None):
     f = _expression(f, "explain")
     wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
     return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
-
-
-def argument_names(args, exprs, call: str) -> tuple[str, ...] | None:
-    """The names of the tensors ``args`` lists (tensors made with eg.tensor, or their names), a
-    declared argument order for ``exprs``; ``None`` for none (the names sorted)."""
-    if args is None:
-        return None
-    if not isinstance(args, (tuple, list)):
-        raise EinsumgradError(f"{call} takes args=(W, x, ...): a tuple of tensors or names, got {type(args).__name__}")
-    read = {v.name: v for e in exprs for v in variables(e.node)}
-    names = []
-    for a in args:
-        if isinstance(a, str):
-            names.append(a)
-            continue
-        try:
-            var = variable(a.node if isinstance(a, Expression) else a)
-        except DerivativeError:
-            raise EinsumgradError(f"{call} args lists tensors made with eg.tensor (or their names), got {a!r}") from None
-        if read.get(var.name, var) != var:
-            raise EinsumgradError(f"{call} args: two different tensors are named {var.name!r}: the expression's has "
-                                  f"shape {algebra.show_dims(read[var.name].shape)}, args' "
-                                  f"{algebra.show_dims(var.shape)}")
-        names.append(var.name)
-    return tuple(names)
 
 
 @cache(maxsize=256)

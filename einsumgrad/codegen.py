@@ -19,13 +19,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .api import argument_names
 from .compiler import Compiled
 from .compiler import namespaces
 from .compiler.plan import contraction, planned, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
-from .expression import Expression
+from .expression import Expression, argument_names
 from .algebra import resolve_dim
 from .ir import Call, Delta, Expr, Ref, Size, Stretch, Var, dim_atoms, node_shape, postorder
 

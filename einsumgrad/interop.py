@@ -24,9 +24,9 @@ import inspect
 from functools import cache
 
 from . import algebra
-from .api import argument_names, compile, grad
+from .api import compile, grad
 from .errors import EinsumgradError
-from .expression import Expression
+from .expression import Expression, argument_names
 
 COTANGENT = "g·"  # the cotangent's tensor: not an identifier, so no tensor's name
 
