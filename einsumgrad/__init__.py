@@ -25,13 +25,15 @@ from .paths import paths
 from .differential import differential
 from .indexed import parse
 from .latex import parse_latex
+from .interop import jax_function, torch_function
 
 __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
     "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",
-    "kron", "parse", "parse_latex", "paths", "reshape", "scalar", "stack", "sum", "tensor", "trace", "DerivativeError", "EinsumgradError",
-    "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError", *_public(),
+    "jax_function", "kron", "parse", "parse_latex", "paths", "reshape", "scalar", "stack", "sum", "tensor", "torch_function", "trace",
+    "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError",
+    *_public(),
 ]
 
 

@@ -25,7 +25,7 @@ from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
-from .expression import Expression
+from .expression import Expression, argument_names
 from .label import Label
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate, variables
@@ -212,30 +212,37 @@ def explain(f, wrt=None):
 
 
 @cache(maxsize=256)
-def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str) -> Compiled:
-    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
+def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str, args) -> Compiled:
+    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args)
 
 
-def compile(*exprs: Expression, backend: str = "numpy", optimize="auto") -> Compiled:  # noqa: A001
+def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=None) -> Compiled:  # noqa: A001
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call. It takes
-    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others.
+    an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others;
+    by name, or by position in the order of ``args`` (tensors or their names; each tensor read
+    among them), by default their names sorted.
 
     >>> from .expression import tensor
-    >>> W = tensor("W", 2)
+    >>> W, x = tensor("W", 2), tensor("x", 1)
     >>> compile(W * 2)(W=np.ones((1, 2)))
     array([[2., 2.]])
+    >>> f = compile(x @ W, args=(x, W))
+    >>> f
+    Compiled(1 expression of x, W; optimize='auto', backend='numpy'; 0 cached plan(s))
+    >>> f(np.ones(1), np.ones((1, 2)))
+    array([1., 1.])
     """
     if not exprs:
         raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
     exprs = tuple(_expression(e, "compile") for e in exprs)
     check_backend(backend)  # before the cache, which needs it hashable
-
+    names = argument_names(args, exprs, "compile")
     nodes = tuple(e.node for e in exprs)
     accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):
-        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted)
-    return _cached(nodes, accepted, optimize, backend)
+        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=names)
+    return _cached(nodes, accepted, optimize, backend, names)
 
 
 def evaluate(expr: Expression, **arrays):

@@ -25,7 +25,7 @@ from .compiler.kernels import basic_index, forwards
 from .compiler.plan import contraction, planned, shown_index, spread
 from .einsum_jacobian import Jacobian
 from .errors import EinsumgradError
-from .expression import Expression
+from .expression import Expression, argument_names
 from .algebra import resolve_dim
 from .ir import Broadcast, Call, Delta, Expr, Ref, Size, Stretch, Var, all_dims, dim_atoms, node_shape, postorder
 
@@ -211,9 +211,18 @@ def _written(value: _Source, fresh) -> tuple[list[str], str]:
     return lines, value.render(names)
 
 
-def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", shapes: dict | None = None) -> str:
+def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", shapes: dict | None = None,
+            args=None) -> str:
     """The source of a function ``name(<tensors>)`` returning what ``eg.compile(*exprs)`` returns
     (one array for one expression, a tuple otherwise), for ``backend`` ("numpy", "jax", "torch").
+    Its parameters are the tensors in the order of ``args``, as ``eg.compile`` takes it (by
+    default their names sorted); tensors that cancel out, and are not in ``args``, are optional
+    keywords.
+
+    >>> import einsumgrad as eg
+    >>> W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    >>> codegen(W @ x, args=(x, W)).splitlines()[3]
+    'def f(x, W):'
 
     The contraction order is einsumgrad's plan at large sizes: equal ones, or ``shapes``
     (``{"W": (3, 4), ...}``) scaled up in proportion, so that tiny shapes still give BLAS forms
@@ -229,8 +238,9 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
         raise EinsumgradError("codegen takes one or more expressions built with eg.tensor / eg.einsum")
     accepted = frozenset().union(*(e.tensors for e in exprs))  # a tensor that cancels out, too: as eg.compile
     # no memory limit: planning allocates nothing, and its sizes are large on purpose
-    return _source(Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=math.inf, accepted=accepted),
-                   exprs, backend, name, shapes)
+    compiled = Compiled(*(e.node for e in exprs), optimize=optimize, memory_limit=math.inf, accepted=accepted,
+                        args=argument_names(args, exprs, "codegen"))
+    return _source(compiled, exprs, backend, name, shapes)
 
 
 def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | None) -> str:
@@ -321,7 +331,8 @@ class _Writer:
                  ones: tuple):
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
         self.ones = ones  # (tensor, axis) the code assumes has length 1, as shapes= gave it
-        self.params = compiled.names
+        self.params = compiled.args  # the parameters in their declared order
+        self.read = tuple(n for n in compiled.args if n in compiled.names)  # those whose arrays it reads
         self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
         self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch", "scipy"} - {backend.xp})
         self.lines: list[str] = []
@@ -333,7 +344,7 @@ class _Writer:
         self.counts: dict[str, int] = {}
         self.names: dict = {}  # node -> its name in the source
         self.vars = compiled.vars
-        self.bound = {self.sizes.get(d, d) for p in self.params for d in self.param_dims(p)}  # an input's axis
+        self.bound = {self.sizes.get(d, d) for p in self.read for d in self.param_dims(p)}  # an input's axis
         self.xp = self.fresh(backend.xp)  # np2 where a tensor is named np: the user's names stay the arguments
 
     # names ------------------------------------------------------------------
@@ -381,7 +392,7 @@ class _Writer:
 
     # the program -----------------------------------------------------------
     def source(self) -> str:
-        for p in self.params:  # sizes named in the order the inputs have them: W (m, n), x (n,)
+        for p in self.read:  # sizes named in the order the inputs have them: W (m, n), x (n,)
             self.shape(self.param_dims(p))
         self.used.clear()
         outputs = {}
@@ -412,7 +423,8 @@ class _Writer:
         results = ", ".join(self.names[e.node] for e in self.exprs)
         used = set(self.used)
         body = self.docstring() + self.unpack_sizes(used) + self.checks() + self.lines + [f"return {results}"]
-        unread = ["*", *(f"{n}=None" for n in self.unread)] if self.unread else []  # optional, as for eg.evaluate
+        optional = [n for n in self.unread if n not in self.params]
+        unread = ["*", *(f"{n}=None" for n in optional)] if optional else []  # optional, as for eg.evaluate
         head = f"def {self.name}({', '.join([*self.params, *unread])}):"
         module = self.backend.module
         imports = f"import {module}" if module == self.xp else f"import {module} as {self.xp}"
@@ -426,7 +438,7 @@ class _Writer:
             text = str(e.expression if isinstance(e, Jacobian) else e)
             formula = text if "\n" not in text and len(text) <= 80 else (e.name or "the expression")
             lines.append(f"{n}: {formula}, shape {self.shape(e.node.dims)}{_layout_note(e, self.vars)}.")
-        inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.params)
+        inputs = ", ".join(f"{n} {self.shape(self.param_dims(n))}" for n in self.read)
         unread = f" ({', '.join(self.unread)}: cancelled out, so not read)" if self.unread else ""
         lines.append(f"Inputs: {inputs or 'none'}{unread}.")
         if not self.planned:
@@ -453,7 +465,7 @@ class _Writer:
     def unpack_sizes(self, used: set) -> list[str]:
         """``m, n = W.shape`` for the sizes the code uses, each read from the first tensor that has it."""
         lines, bound = [], set()
-        for p in self.params:
+        for p in self.read:
             dims = self.param_dims(p)
             new = {}
             for k, d in enumerate(dims):
@@ -524,7 +536,7 @@ class _Writer:
     def zeros(self, node: Expr, plans) -> str:
         shape = self.shape(node.dims)
         like = next((self.value_name(plan.slots[0]) for plan in plans if plan.slots), None)
-        like = like or (self.params[0] if self.params else None)
+        like = like or (self.read[0] if self.read else None)
         complex_ = any(complex(t.coef).imag for t in node.terms)
         if self.backend.name == "torch":
             if complex_:  # a complex coefficient (2j δ[i,j]) makes the sum complex

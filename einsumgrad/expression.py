@@ -17,7 +17,8 @@ from typing import Callable
 
 from . import algebra, functions, generic, matrix, render, selection, shapes
 from .caches import cache
-from .errors import EinsumgradError
+from .differentiate import variable
+from .errors import DerivativeError, EinsumgradError
 from .ir import Broadcast, Expr, Extent, Inputs, inputs, variables
 from .label import Label
 
@@ -304,3 +305,28 @@ def _joined(op, operands, axis) -> Expression:
     if not isinstance(operands, (list, tuple)):
         return Expression(op(operands, axis))  # the error for a bad list
     return lift(lambda *nodes: op(list(nodes), axis))(*operands)
+
+
+def argument_names(args, exprs, call: str) -> tuple[str, ...] | None:
+    """The names of the tensors ``args`` lists (tensors made with eg.tensor, or their names), a
+    declared argument order for ``exprs``; ``None`` for none (the names sorted)."""
+    if args is None:
+        return None
+    if not isinstance(args, (tuple, list)):
+        raise EinsumgradError(f"{call} takes args=(W, x, ...): a tuple of tensors or names, got {type(args).__name__}")
+    read = {v.name: v for e in exprs for v in variables(e.node)}
+    names = []
+    for a in args:
+        if isinstance(a, str):
+            names.append(a)
+            continue
+        try:
+            var = variable(a.node if isinstance(a, Expression) else a)
+        except DerivativeError:
+            raise EinsumgradError(f"{call} args lists tensors made with eg.tensor (or their names), got {a!r}") from None
+        if read.get(var.name, var) != var:
+            raise EinsumgradError(f"{call} args: two different tensors are named {var.name!r}: the expression's has "
+                                  f"shape {algebra.show_dims(read[var.name].shape)}, args' "
+                                  f"{algebra.show_dims(var.shape)}")
+        names.append(var.name)
+    return tuple(names)

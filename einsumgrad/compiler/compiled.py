@@ -8,9 +8,12 @@ once per call.
 >>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
 >>> f(W=np.eye(2), x=np.array([1.0, 2.0]))
 array([1., 2.])
+>>> f(np.eye(2), np.array([1.0, 2.0]))  # by position: in the order of args (here the names sorted)
+array([1., 2.])
 """
 from __future__ import annotations
 
+import inspect
 import math
 import unicodedata
 from typing import Callable
@@ -32,12 +35,15 @@ from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
 class Compiled:
     """A callable over named arrays evaluating one or more expressions.
 
+    Arrays are given by name, or by position in the order ``args`` declares (a name for each
+    tensor read, and any of the others the expressions came from), by default the names sorted.
     Plans are cached per input shapes and dtypes (LRU-bounded, thread-safe);
     ``repr`` shows the last plan.
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
-                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset()):
+                 inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(),
+                 args: tuple[str, ...] | None = None):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -55,10 +61,33 @@ class Compiled:
         self.names = tuple(sorted(set(self.ranks) | set(inputs)))
         self.accepted = frozenset(self.names) | accepted  # also tensors the expressions came from (not needed)
         self.vars = found
+        self.args = self.names if args is None else self._declared(args)
+        if all(n.isidentifier() for n in self.args):  # what inspect.signature (and help) show: f(W, x, **others)
+            self.__signature__ = inspect.Signature(
+                [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self.args]
+                + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._last = None
 
-    def __call__(self, **arrays):
+    def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
+        """The argument order ``args`` declares (NFKC-normalised names), checked: each a tensor
+        the expressions came from, once, and every tensor they read among them."""
+        names = tuple(unicodedata.normalize("NFKC", n) for n in args)
+        for k, n in enumerate(names):
+            if n in names[:k]:
+                raise EinsumgradError(f"args names tensor {n!r} twice")
+            if n not in self.accepted:
+                raise EinsumgradError(f"args names {n!r}, which is no tensor of these expressions"
+                                      f"{did_you_mean(n, sorted(self.accepted))}; they take: {', '.join(self.names)}")
+        missing = [n for n in self.names if n not in names]
+        if missing:
+            raise EinsumgradError(f"args leaves out {', '.join(map(repr, missing))}, which the expressions read: "
+                                  f"declare every one of {', '.join(self.names)}")
+        return names
+
+    def __call__(self, /, *positional, **arrays):
+        if positional:
+            arrays = self._bind(positional, arrays)
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
         except (KeyError, AttributeError):
@@ -73,6 +102,17 @@ class Compiled:
         self._last = plan
         results = plan.run(arrays)
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _bind(self, positional: tuple, arrays: dict) -> dict:
+        """The arrays by name, those given by position named in the order of :attr:`args`."""
+        if len(positional) > len(self.args):
+            raise EinsumgradError(f"this function takes {len(self.args)} array(s) by position ({', '.join(self.args)}), "
+                                  f"got {len(positional)}")
+        named = dict(zip(self.args, positional))
+        twice = [n for n in arrays if unicodedata.normalize("NFKC", n) in named]
+        if twice:
+            raise EinsumgradError(f"array {twice[0]!r} is given both by position and by name")
+        return named | arrays
 
     def needed(self, arrays: dict) -> dict:
         """The arrays of :attr:`names` among ``arrays``, as given (any others are not needed, and
@@ -149,7 +189,7 @@ class Compiled:
         return fragments.notebook(fragments.compiled_html(repr(self)))
 
     def __repr__(self):
-        head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.names)}"
+        head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.args)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
         return head if self._last is None else head + "\n" + self._last.describe()
 

@@ -37,8 +37,9 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
     """The function computing a planned term from the list of values."""
     if plan.kind == "constant":
         const = np.full(plan.shape, plan.coef, dtype)
-        if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device
-            const = namespaces.as_backend(backend, const.reshape(()))
+        if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device; made at each call, as
+            scalar = const.reshape(())  # an array made while jax traces belongs to that trace (a plan outlives it)
+            return Kernel(lambda values: namespaces.as_backend(backend, scalar), False, plan)
         return Kernel(lambda values: const, False, plan)
     indices = len(set(plan.equation) - set(",->"))
     if backend == "torch" and plan.kind in ("einsum", "contract") and indices > 52:
