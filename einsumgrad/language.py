@@ -7,8 +7,8 @@ shape operations ``kron(A, B)``, ``reshape(X, (2, 6))``, ``concatenate([a, b], a
 and the registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
 else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
-reports. Names may be Unicode (``Θ``, ``β``). ``I`` is the identity (unless ``shapes`` names a tensor ``I``), its size
-taken from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
+reports. Names may be Unicode (``Θ``, ``β``). ``I`` is always the identity, its size taken from ``shapes``
+(``I=3x3``, checked against its use) or from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
 ``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does.
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
@@ -89,11 +89,22 @@ def read_expression(text: str, shapes: dict | None = None, functions_of_your_own
     reader = _Reader(text, {unicodedata.normalize("NFKC", k): v for k, v in (shapes or {}).items()},
                      functions_of_your_own,
                      frozenset(unicodedata.normalize("NFKC", n) for n in symmetric))
-    value = reader.read()
-    if value is _IDENTITY:
-        raise reader.error(0, "the size of the identity I is not known here: write eye(3), or use I beside a matrix")
+    value = reader.known(0, reader.read())
     expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
     return Reading(expression, tuple((n, reader.ranks[n]) for n in reader.guessed), tuple(reader.declared))
+
+
+def _identity_size(shape) -> int | None:
+    """The size ``n`` of the identity from a shape given for ``I`` (``(n, n)``), None for none (or a rank of 2):
+    ``I`` is the identity, never a tensor of random numbers."""
+    shape = tuple(shape) if isinstance(shape, list) else shape
+    if shape is None or shape == 2:
+        return None
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[0] == shape[1]:
+        return shape[0]
+    given = "x".join(map(str, shape)) if isinstance(shape, tuple) else f"of rank {shape}"
+    raise EinsumgradError(f"shapes: {IDENTITY} is the identity matrix, so its shape is n×n (such as {IDENTITY}=3x3), "
+                          f"got {given or 'a scalar'}; give a tensor of your own another name")
 
 
 def _operand(node):
@@ -110,7 +121,8 @@ class _Reader:
 
     def __init__(self, text: str, shapes: dict, declare: bool = False, symmetric: frozenset = frozenset()):
         self.text, self.shapes, self.declare, self.symmetric = text, shapes, declare, symmetric
-        self.identity = None if IDENTITY in shapes else IDENTITY
+        self.identity = _identity_size(shapes.get(IDENTITY))
+        self.identity_read = False
         self.declared: list[str] = []
         self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
 
@@ -135,8 +147,11 @@ class _Reader:
             self.declare_functions(tree)
         self.check_calls(tree)
         known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
-        self.ranks, self.guessed = ranks.infer(tree, known, self.identity)
-        return self.visit(tree.body, 0)
+        self.ranks, self.guessed = ranks.infer(tree, known, IDENTITY)
+        value = self.visit(tree.body, 0)
+        if IDENTITY in self.shapes and not self.identity_read:
+            raise EinsumgradError(f"shapes give {IDENTITY}, the identity, but the expression does not use it")
+        return value
 
     def declare_functions(self, tree) -> None:
         """Every unknown name called (other than ``_private`` ones and einsumgrad's internal ones), as an
@@ -197,9 +212,7 @@ class _Reader:
 
     def apply(self, where, fn, *args):
         """``fn(*args)``; a failure, or a result that is not finite, is an error at ``where``."""
-        if _IDENTITY in args:
-            raise self.error(where, "the size of the identity I is not known here: write eye(3), or use I beside a "
-                             "matrix (P.T @ P - I)")
+        args = [self.known(where, a) for a in args]
         try:
             value = fn(*args)
         except EinsumgradError as err:
@@ -251,16 +264,27 @@ class _Reader:
             return left, right
         other = right if left is _IDENTITY else left
         if not isinstance(other, Expression) or other.ndim < (1 if symbol == "@" else 2):
-            raise self.error(pos, "the size of the identity I is not known here: write eye(3), or use I beside a "
-                             "matrix (P.T @ P - I)")
+            return self.known(pos, left), self.known(pos, right)
         if symbol == "@":
             n = other.shape[0] if other.ndim == 1 else other.shape[-2] if left is _IDENTITY else other.shape[-1]
         else:
             rows, n = other.shape[-2:]
             if isinstance(rows, int) and isinstance(n, int) and rows != n:
                 raise self.error(pos, f"the identity I is square, but the matrix beside it is {rows}x{n}")
-        identity = eye(n)
+        if self.identity is not None and isinstance(n, int) and n != self.identity:
+            raise self.error(pos, f"the identity I is {self.identity}x{self.identity} (its shape given), but the "
+                             f"matrix beside it needs {n}x{n}")
+        identity = eye(n if self.identity is None else self.identity)
         return (identity, right) if left is _IDENTITY else (left, identity)
+
+    def known(self, where, value):
+        """``value``, or for the identity ``I``, the identity of the size its shape gives (or an error)."""
+        if value is not _IDENTITY:
+            return value
+        if self.identity is None:
+            raise self.error(where, "the size of the identity I is not known here: write eye(3), give its shape "
+                             "(I=3x3), or use I beside a matrix (P.T @ P - I)")
+        return eye(self.identity)
 
     def total(self, terms):
         """Add up pairwise, as a balanced tree: a long sum is not re-simplified once per term."""
@@ -275,7 +299,8 @@ class _Reader:
         if isinstance(node, ast.Subscript):
             key = self.key(node.slice)
             return self.apply(node.slice, lambda v: v[key], self.visit(node.value, depth + 1))
-        if isinstance(node, ast.Name) and node.id == self.identity:
+        if isinstance(node, ast.Name) and node.id == IDENTITY:
+            self.identity_read = True
             return _IDENTITY
         if isinstance(node, ast.Name) and node.id in _functions():
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")

@@ -27,7 +27,7 @@ from .algebra import MAX_RANK, leaf
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
 from .expression import Expression
-from .language import read_expression
+from .language import IDENTITY, read_expression
 from .teach import Derivation, Step
 
 KINDS = {"gradient": "grad", "hessian": "hessian", "jacobian": "jacobian"}  # each kind, and the command that asks it
@@ -175,7 +175,8 @@ def read(q: Question) -> Read:
     if wrt not in variables:
         raise EinsumgradError(f"--wrt {wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(variables) or 'none'})")
-    unused = sorted(set(shapes) - compiled.accepted)
+    read_names = compiled.accepted | ({IDENTITY} if q.notation == "python" else set())  # I=3x3: the identity's size
+    unused = sorted(set(shapes) - read_names)
     if unused:
         near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
         raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
