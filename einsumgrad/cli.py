@@ -222,7 +222,7 @@ def _differentiate(args) -> None:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
     if args.layout != "shape":
         print(derivative.formula("vec") if args.layout == "vec" else
-              layouts.note(args.layout, "f", read.x.name, derivative.node.out))
+              layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
     arrays = None if args.shapes is None else question.arrays(read)
     if arrays is not None:
         value = question.evaluate(derived, arrays)

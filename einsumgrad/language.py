@@ -9,7 +9,8 @@ else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a m
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
 reports. Names may be Unicode (``Θ``, ``β``). ``I`` is always the identity, its size taken from ``shapes``
 (``I=3x3``, checked against its use) or from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
-``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does.
+``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does. ``L = ...`` names the result ``L``
+(its derivatives then read ``∂L/∂W``).
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
 operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
@@ -68,6 +69,7 @@ _IDENTITY = _Identity()
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
               ast.Div: ("/", operator.truediv), ast.MatMult: ("@", matmul), ast.Pow: ("**", operator.pow)}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
+_NAMED = re.compile(r"\s*(\w+)\s*=(?!=)\s*")  # 'L = ...' names the result L
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
@@ -89,7 +91,7 @@ def read_expression(text: str, shapes: dict | None = None, functions_of_your_own
     reader = _Reader(text, {unicodedata.normalize("NFKC", k): v for k, v in (shapes or {}).items()},
                      functions_of_your_own,
                      frozenset(unicodedata.normalize("NFKC", n) for n in symmetric))
-    value = reader.known(0, reader.read())
+    value = reader.read()
     expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
     return Reading(expression, tuple((n, reader.ranks[n]) for n in reader.guessed), tuple(reader.declared))
 
@@ -124,7 +126,11 @@ class _Reader:
         self.identity = _identity_size(shapes.get(IDENTITY))
         self.identity_read = False
         self.declared: list[str] = []
-        self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
+        named = _NAMED.match(text)
+        self.result = named.group(1) if named and named.group(1).isidentifier() else ""  # L in 'L = ...'
+        self.start = named.end() if self.result else 0  # where the expression itself starts
+        self.chars = [self.start + k for k, ch in enumerate(text[self.start:]) for _ in ch.encode(errors="replace")]
+        self.chars.append(len(text))
 
     def error(self, where, problem: str) -> ExpressionSyntaxError:
         """``where``: a character offset, or an ast node (whose offsets count UTF-8 bytes)."""
@@ -137,7 +143,7 @@ class _Reader:
         try:
             with warnings.catch_warnings():  # "invalid escape sequence" in a string, which is refused anyway
                 warnings.simplefilter("ignore")  # on one line, so that ast's offsets are offsets into the text:
-                tree = ast.parse(self.text.replace("\n", " ").replace("\r", " "), mode="eval")
+                tree = ast.parse(self.text[self.start:].replace("\n", " ").replace("\r", " "), mode="eval")
         except (SyntaxError, ValueError) as err:  # ValueError: too many digits, in some Python versions
             raise self.python_error(getattr(err, "msg", str(err)), getattr(err, "offset", None)) from None
         except (RecursionError, MemoryError):
@@ -148,10 +154,13 @@ class _Reader:
         self.check_calls(tree)
         known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
         self.ranks, self.guessed = ranks.infer(tree, known, IDENTITY)
-        value = self.visit(tree.body, 0)
+        value = self.known(self.start, self.visit(tree.body, 0))
         if IDENTITY in self.shapes and not self.identity_read:
             raise EinsumgradError(f"shapes give {IDENTITY}, the identity, but the expression does not use it")
-        return value
+        if not self.result:
+            return value
+        expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
+        return self.apply(0, lambda e: e.named(self.result), expression)
 
     def declare_functions(self, tree) -> None:
         """Every unknown name called (other than ``_private`` ones and einsumgrad's internal ones), as an
@@ -179,7 +188,7 @@ class _Reader:
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())
-        pos = offset - 1 if offset else end
+        pos = self.start + offset - 1 if offset else end
         if "nested parentheses" in message:
             message = f"the expression is nested more than {MAX_DEPTH} levels deep"
         elif "digits" in message:

@@ -26,7 +26,7 @@ from . import api, indexed
 from .algebra import MAX_RANK, leaf
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
-from .expression import Expression
+from .expression import Expression, scalar_of
 from .language import IDENTITY, read_expression
 from .teach import Derivation, Step
 
@@ -168,10 +168,11 @@ def read(q: Question) -> Read:
         raise EinsumgradError(f"--wrt {wrt!r} is an expression, not the name of a tensor (here: "
                               f"{', '.join(variables)}): " + api.by_a_scalar(
                                   "W", "L", f"einsumgrad {command} 'L' --wrt W, with L the loss written out"))
-    if expr.ndim and q.kind != "jacobian":
+    if q.kind != "jacobian" and scalar_of(expr) is None:
         raise EinsumgradError(f"{command} needs a scalar expression; this one has rank {expr.ndim}: write "
                               "sum(...) around it, or take its Jacobian (the page's jacobian; on the command line, "
-                              "an einsum spec's with `einsumgrad jacobian`)" + guesses(guessed))
+                              "an einsum spec's with `einsumgrad jacobian`); a result whose every axis has size 1 "
+                              "(1×1 at the shapes given) is taken as a scalar" + guesses(guessed))
     if wrt not in variables:
         raise EinsumgradError(f"--wrt {wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(variables) or 'none'})")
@@ -206,7 +207,7 @@ def derive(r: Read, layout: str = "shape") -> Derived:
         if not r.guessed:
             raise
         raise EinsumgradError(f"{err}{guesses(r.guessed)}") from err
-    return Derived(r, derivative, expr if kind == "gradient" else api.grad(expr, x))
+    return Derived(r, derivative, scalar_of(expr) if kind == "gradient" else api.grad(expr, x))
 
 
 def arrays(r: Read) -> dict[str, np.ndarray]:
@@ -256,8 +257,9 @@ def explain(d: Derived):
 
 
 def notes(r: Read) -> list[str]:
-    """What the reading guessed: ranks from names, and functions of your own."""
-    return ([f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
+    """What the reading guessed: ranks from names, functions of your own, and a 1×1 result taken as a scalar."""
+    scalar = [api.one_entry_note(r.expression)] if r.expression.ndim and r.question.kind != "jacobian" else []
+    return scalar + ([f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
              f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
             + [f"{n} is not a known function: it is taken as an elementwise function of your own, its derivative "
                f"written {n}′" for n in r.declared])

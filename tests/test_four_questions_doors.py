@@ -74,3 +74,85 @@ def test_a_shaped_I_stays_the_identity_on_the_page():
     assert "I =" not in reply["inputs"] and "PASS" in reply["check"]
     example = answer.respond(answer.EXAMPLES[3]._asdict())  # the page's own orthogonality example: I=3x3
     assert example["ok"] and "I =" not in example["inputs"] and "δ[" in example["text"]
+
+
+# --- 3. a result has a name of its own: L = ..., .named("L"); unnamed, never an input's ------------------------
+
+def dimensions_question(m=4):
+    """L = (X W + b) y, X 1×m, W m×10, b 1×10, y 10×1: the dimensions question's tensors and arrays."""
+    X, W, b, y = eg.tensor("X", (1, m)), eg.tensor("W", (m, 10)), eg.tensor("b", (1, 10)), eg.tensor("y", (10, 1))
+    rng = np.random.default_rng(3)
+    arrays = {"X": rng.standard_normal((1, m)), "W": rng.standard_normal((m, 10)),
+              "b": rng.standard_normal((1, 10)), "y": rng.standard_normal((10, 1))}
+    return (X, W, b, y), arrays
+
+
+def test_an_unnamed_result_never_takes_an_inputs_name():
+    (X, W, b, y), _ = dimensions_question()
+    shown = str((X @ W + b) @ y)
+    assert shown.startswith("f[i,k] = ") and not shown.startswith("y[")
+    assert str(eg.tensor("W", 2) @ eg.tensor("x", 1)).startswith("y[i] = ")  # y where no tensor is named y
+
+
+def test_a_named_result_names_its_derivatives_in_python():
+    (X, W, b, y), arrays = dimensions_question()
+    L = ((X @ W + b) @ y).named("L")
+    assert str(L).startswith("L[i,k] = Σ_j y[j,k] ")
+    g = eg.grad(L, W)
+    assert str(g).startswith("∂L/∂W[i,j] = ")
+    assert str(eg.grad(L.named("𝓛"), W)).startswith("∂𝓛/∂W[i,j] = ")
+    assert str(eg.check(L, W, **arrays)).startswith("PASS: ∂L/∂W vs central differences")
+    with pytest.raises(eg.EinsumgradError, match="y is a tensor this expression reads: name the result otherwise"):
+        L.named("y")
+    with pytest.raises(eg.EinsumgradError, match="a result's name is a Python-style identifier"):
+        L.named("∂L")
+
+
+def test_a_named_result_in_the_language_the_command_line_and_the_page(capsys):
+    text, shapes = "L = (X @ W + b) @ y", "X=1x4,W=4x10,b=1x10,y=10x1"
+    assert str(parse_expression(text, question.parse_shapes(shapes))).startswith("L[i,k] = ")
+    status, out, err = cli_run(capsys, "grad", text, "--wrt", "W", "--shapes", shapes)
+    assert status == 0 and out.startswith("∂L/∂W[i,j] = ") and "PASS: ∂L/∂W" in out
+    reply = answer.respond({"expression": text, "wrt": "W", "shapes": shapes})
+    assert reply["text"].startswith("∂L/∂W[i,j] = ") and "Gradient layout: ∂L/∂W[i,j]" in reply["layout"]
+    status, _, err = cli_run(capsys, "grad", "y = (X @ W + b) @ y", "--wrt", "W", "--shapes", shapes)
+    assert status == 2 and "y is a tensor this expression reads: name the result otherwise, at column 1" in err
+
+
+# --- 4. a 1×1 result is a scalar for the gradient, said so in one line ------------------------------------------
+
+def test_the_dimensions_question_as_written_in_python():
+    (X, W, b, y), arrays = dimensions_question()
+    L = ((X @ W + b) @ y).named("L")  # 1×1, as the student wrote it
+    g = eg.grad(L, W)
+    value = eg.evaluate(g, **arrays)
+    assert value.shape == (4, 10)
+    np.testing.assert_allclose(value, arrays["X"].T @ arrays["y"].T)  # ∂L/∂W = Xᵀ yᵀ, shaped like W
+
+    def loss(w):
+        return ((arrays["X"] @ w + arrays["b"]) @ arrays["y"]).item()
+
+    np.testing.assert_allclose(value, numeric_gradient(loss, arrays["W"]), atol=1e-6)
+    assert eg.hessian(L, W).shape == (4, 10, 4, 10)
+    steps = eg.differential(L, W).steps
+    assert steps[0].line.startswith("L = ")
+    with pytest.raises(eg.DerivativeError, match=r"got rank 2; .*a result whose every axis has size 1, such as "
+                                                 r"1×1, is taken as a scalar; this one has shape \(1, 10\)"):
+        eg.grad(X @ W, W)
+
+
+def test_the_dimensions_question_as_written_on_the_command_line_and_the_page(capsys):
+    text, shapes = "(X @ W + b) @ y", "X=1x4,W=4x10,b=1x10,y=10x1"
+    status, out, err = cli_run(capsys, "grad", "L = " + text, "--wrt", "W", "--shapes", shapes)
+    assert status == 0 and "PASS" in out
+    assert err == "einsumgrad: note: L is 1×1: taken as the scalar L[0,0]\n"
+    status, out, err = cli_run(capsys, "grad", text, "--wrt", "W", "--shapes", shapes, "--differential")
+    assert status == 0 and "∂L/∂W[i,j] = " in out and err == "einsumgrad: note: f is 1×1: taken as the scalar f[0,0]\n"
+    reply = answer.respond({"expression": "L = " + text, "wrt": "W", "shapes": shapes})
+    assert reply["ok"] and reply["notes"] == ["L is 1×1: taken as the scalar L[0,0]"] and "PASS" in reply["check"]
+    r = question.read(question.Question("L = " + text, "W", shapes=shapes))
+    arrays = question.arrays(r)
+    value = question.evaluate(question.derive(r), arrays)
+    np.testing.assert_allclose(value, arrays["X"].T @ arrays["y"].T)
+    status, _, err = cli_run(capsys, "grad", "X @ W", "--wrt", "W", "--shapes", "X=1x4,W=4x10")
+    assert status == 2 and "a result whose every axis has size 1 (1×1 at the shapes given) is taken as a scalar" in err

@@ -166,7 +166,7 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
     kind, wrt = d.read.question.kind, d.read.x.name
     shown = question.render(d, matrix=True)
-    layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim)
+    layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim, d.derivative.label.f)
     reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
              "result": fragments.result_html(shown.text, shown.matrix, layout, shown.why),
              "derivation": fragments.derivation_html(question.explain(d).steps)}
@@ -175,14 +175,14 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     return reply
 
 
-def _layout(kind: str, wrt: str, out, rank: int) -> str:
+def _layout(kind: str, wrt: str, out, rank: int, f: str = "f") -> str:
     idx = ",".join(out)
     if kind == "gradient":
-        return f"Gradient layout: ∂f/∂{wrt}[{idx}] sits at position [{idx}], so the gradient is shaped like {wrt}."
+        return f"Gradient layout: ∂{f}/∂{wrt}[{idx}] sits at position [{idx}], so the gradient is shaped like {wrt}."
     if kind == "hessian":
         return f"Hessian layout: H[{idx}], shape {wrt}.shape + {wrt}.shape."
-    return (f"Shape layout: J[{idx}] = ∂f[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
-            f"shape f.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian)"
+    return (f"Shape layout: J[{idx}] = ∂{f}[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
+            f"shape {f}.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian)"
             + ("; Wikipedia's numerator and denominator layouts define none for more than two axes." if len(out) > 2
                else "."))
 
@@ -210,7 +210,7 @@ def document(d: Derived, arrays: dict | None = None) -> str:
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
-    return fragments.document(f"{kind} of {expr.name or 'f'} with respect to {d.read.x.name}", "\n".join(body))
+    return fragments.document(f"{kind} of {d.derivative.label.f} with respect to {d.read.x.name}", "\n".join(body))
 
 
 def write(path: str, html: str) -> None:
