@@ -57,6 +57,9 @@ def _named(name: str, f: Expression) -> Var:
     """The tensor of ``f`` named ``name`` (NFKC-normalised, as Python reads identifiers)."""
     tensors = {v.name: v for v in variables(f.node)}
     found = tensors.get(unicodedata.normalize("NFKC", name.strip()))
+    if found is None and f.name in tensors and name.strip().isidentifier():  # eg.grad(Θ, "L")
+        raise DerivativeError(f"wrt={name!r}: {f.name} is a tensor, not a function of {name.strip()}: "
+                              + by_a_scalar(f.name, name.strip(), f"eg.grad({name.strip()}, {f.name})"))
     if found is None:
         raise DerivativeError(f"wrt={name!r}: no tensor of that name in the expression (it reads "
                               f"{', '.join(sorted(tensors)) or 'no tensor'})")
@@ -64,16 +67,26 @@ def _named(name: str, f: Expression) -> Var:
 
 
 def _by_a_scalar(f: Expression, wrt: Expression) -> str:
-    theta, loss = f.name or "the tensor", wrt.name or "the loss"
-    what = f"the scalar expression {wrt.name}" if wrt.name else "a scalar expression"
+    """``eg.grad(Θ, L)``: the message in the letters of ``f`` (Θ) and ``wrt`` (the loss, L where unnamed)."""
+    tensors = sorted(v.name for v in variables(f.node))
+    theta = f.name if f.name.isidentifier() else tensors[0] if len(tensors) == 1 else "Θ"
+    loss = wrt.name if wrt.name.isidentifier() else render.unused_name(("L", "𝓛", "J"), f.tensors | wrt.tensors)
+    what = f"the scalar expression {loss}" if wrt.name.isidentifier() else f"a scalar expression ({loss} here)"
     return f"wrt is {what}, not a tensor: " + by_a_scalar(theta, loss, f"eg.grad({loss}, {theta})")
 
 
 def by_a_scalar(theta: str, loss: str, how: str) -> str:
-    """Why ``∂Θ/∂L`` (a tensor by a loss) is not what gradient descent needs, and what is."""
-    return (f"derivatives are taken with respect to tensors. To train {theta} you need ∂{loss}/∂{theta} ({how}), "
-            f"shaped like {theta}, and the update {theta} − η ∂{loss}/∂{theta} (η the step size); "
-            f"∂{theta}/∂{loss} is not defined, as {theta} is not a function of {loss}")
+    """Why ``∂Θ/∂L`` (a tensor by a loss) is not what gradient descent needs, and what is: every door's words.
+
+    >>> print(by_a_scalar("Θ", "L", "eg.grad(L, Θ)"))  # doctest: +NORMALIZE_WHITESPACE
+    ∂Θ/∂L is not what gradient descent needs: L is a function of Θ, not Θ of L, so ∂Θ/∂L is not defined.
+    Training needs ∂L/∂Θ (eg.grad(L, Θ)), shaped like Θ: each entry is how fast L changes as that entry of Θ does.
+    Step against it: the update Θ ← Θ − η ∂L/∂Θ, η > 0 a small step size, lowers L
+    """
+    return (f"∂{theta}/∂{loss} is not what gradient descent needs: {loss} is a function of {theta}, not {theta} of "
+            f"{loss}, so ∂{theta}/∂{loss} is not defined. Training needs ∂{loss}/∂{theta} ({how}), shaped like "
+            f"{theta}: each entry is how fast {loss} changes as that entry of {theta} does. Step against it: the "
+            f"update {theta} ← {theta} − η ∂{loss}/∂{theta}, η > 0 a small step size, lowers {loss}")
 
 
 def _relabelled(expr: Expr, indices) -> Expr:

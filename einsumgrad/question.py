@@ -164,10 +164,9 @@ def read(q: Question) -> Read:
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(variables)))}, which the "
                               f"expression does not read (it reads {', '.join(variables) or 'no tensor'})")
     wrt = name(q.wrt)
-    if not wrt.isidentifier():
-        raise EinsumgradError(f"--wrt {wrt!r} is an expression, not the name of a tensor (here: "
-                              f"{', '.join(variables)}): " + api.by_a_scalar(
-                                  "W", "L", f"einsumgrad {command} 'L' --wrt W, with L the loss written out"))
+    tensor = expr.name if expr.name in variables else ""  # the expression is one tensor, Θ
+    if not wrt.isidentifier() or (tensor and wrt not in variables):  # ∂Θ/∂(the loss) asked for
+        raise EinsumgradError(_upside_down(wrt, tensor, tuple(variables)))
     if q.kind != "jacobian" and scalar_of(expr) is None:
         raise EinsumgradError(f"{command} needs a scalar expression; this one has rank {expr.ndim}: write "
                               "sum(...) around it, or take its Jacobian (the page's jacobian; on the command line, "
@@ -243,6 +242,20 @@ def render(d: Derived, form: str = "text", matrix: bool = False) -> Rendered:
         return Rendered(text, None, None)
     formula = derivative.matrix_notation(latex=form == "latex")
     return Rendered(text, formula or "", None if formula else derivative.matrix_notation_reason())
+
+
+def _upside_down(wrt: str, tensor: str, variables: tuple[str, ...]) -> str:
+    """What ``--wrt`` given the loss means (``wrt`` a name, or the loss written out), in the question's letters:
+    for the expression one tensor Θ, why ``∂Θ/∂L`` is not the question."""
+    what = f"--wrt {wrt}: {tensor} is a tensor, not a function of {wrt}" if wrt.isidentifier() else (
+        f"--wrt {wrt!r} is an expression, not the name of a tensor")
+    if not tensor:  # the loss itself: by which of its tensors?
+        theta = variables[-1] if variables else "W"
+        return (f"{what}: derivatives are taken with respect to tensors, here one of {', '.join(variables) or 'none'}: "
+                f"--wrt {theta} gives ∂L/∂{theta}, shaped like {theta}, for the update {theta} ← {theta} − η ∂L/∂{theta}")
+    loss = wrt if wrt.isidentifier() else "L"
+    how = "the loss as the expression" if wrt.isidentifier() else f"the expression L = {wrt}"
+    return f"{what}: " + api.by_a_scalar(tensor, loss, f"{how}, differentiated by {tensor}")
 
 
 def explain(d: Derived):

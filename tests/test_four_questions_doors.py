@@ -156,3 +156,65 @@ def test_the_dimensions_question_as_written_on_the_command_line_and_the_page(cap
     np.testing.assert_allclose(value, arrays["X"].T @ arrays["y"].T)
     status, _, err = cli_run(capsys, "grad", "X @ W", "--wrt", "W", "--shapes", "X=1x4,W=4x10")
     assert status == 2 and "a result whose every axis has size 1 (1×1 at the shapes given) is taken as a scalar" in err
+
+
+# --- 5. ∂Θ/∂L: why it is not the question, and ∂L/∂Θ with the update, in the student's letters ----------------
+
+WHY = ("∂Θ/∂L is not what gradient descent needs: L is a function of Θ, not Θ of L, so ∂Θ/∂L is not defined. "
+       "Training needs ∂L/∂Θ ({how}), shaped like Θ: each entry is how fast L changes as that entry of Θ does. "
+       "Step against it: the update Θ ← Θ − η ∂L/∂Θ, η > 0 a small step size, lowers L")
+HALF_SSE = "0.5 * sum((Y - tanh(X @ Θ))**2)"
+
+
+def half_sse():
+    X, Y, Θ = eg.tensor("X", (5, 3)), eg.tensor("Y", (5, 2)), eg.tensor("Θ", (3, 2))
+    return X, Y, Θ, 0.5 * eg.sum((Y - eg.tanh(X @ Θ)) ** 2)
+
+
+@pytest.mark.parametrize("call", [eg.grad, eg.jacobian, eg.hessian])
+@pytest.mark.parametrize("named", [True, False])
+def test_theta_by_the_loss_in_python(call, named):
+    X, Y, Θ, L = half_sse()
+    what = "the scalar expression L" if named else "a scalar expression (L here)"
+    with pytest.raises(eg.DerivativeError) as err:
+        call(Θ, L.named("L") if named else L)
+    assert str(err.value) == f"wrt is {what}, not a tensor: " + WHY.format(how="eg.grad(L, Θ)")
+    assert "the loss" not in str(err.value)
+
+
+def test_theta_by_a_name_in_python_and_the_gradient_it_points_to():
+    X, Y, Θ, L = half_sse()
+    with pytest.raises(eg.DerivativeError) as err:
+        eg.grad(Θ, "L")
+    assert str(err.value) == "wrt='L': Θ is a tensor, not a function of L: " + WHY.format(how="eg.grad(L, Θ)")
+    rng = np.random.default_rng(5)
+    a = {"X": rng.standard_normal((5, 3)), "Y": rng.standard_normal((5, 2)), "Θ": rng.standard_normal((3, 2))}
+
+    def loss(θ):
+        return 0.5 * ((a["Y"] - np.tanh(a["X"] @ θ)) ** 2).sum()
+
+    G = eg.evaluate(eg.grad(L, Θ), **a)  # what the message points to, shaped like Θ
+    assert G.shape == (3, 2)
+    np.testing.assert_allclose(G, numeric_gradient(loss, a["Θ"]), atol=1e-6)
+    assert loss(a["Θ"] - 1e-3 * G) < loss(a["Θ"])  # the update lowers L
+
+
+@pytest.mark.parametrize("wrt, what, how", [
+    (HALF_SSE, f"--wrt {HALF_SSE!r} is an expression, not the name of a tensor",
+     f"the expression L = {HALF_SSE}, differentiated by Θ"),
+    ("L", "--wrt L: Θ is a tensor, not a function of L", "the loss as the expression, differentiated by Θ"),
+])
+def test_theta_by_the_loss_on_the_command_line_and_the_page(capsys, wrt, what, how):
+    expected = f"{what}: " + WHY.format(how=how)
+    status, out, err = cli_run(capsys, "grad", "Θ", "--wrt", wrt)
+    assert status == 2 and not out and err == f"einsumgrad: error: {expected}\n"
+    reply = answer.respond({"expression": "Θ", "wrt": wrt, "shapes": "Θ=3x2"})
+    assert reply == {"ok": False, "error": expected}
+
+
+def test_the_loss_as_wrt_names_the_students_tensors(capsys):
+    status, _, err = cli_run(capsys, "grad", HALF_SSE, "--wrt", HALF_SSE)
+    assert status == 2 and "here one of X, Y, Θ: --wrt Θ gives ∂L/∂Θ, shaped like Θ, for the update " \
+                           "Θ ← Θ − η ∂L/∂Θ" in err and "W" not in err
+    status, out, _ = cli_run(capsys, "grad", HALF_SSE, "--wrt", "Θ", "--shapes", "X=5x3,Θ=3x2,Y=5x2")
+    assert status == 0 and "PASS: ∂f/∂Θ" in out
