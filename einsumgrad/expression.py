@@ -114,7 +114,8 @@ class Expression:
         z[i] = Σ_j W[i,j] x[j]
         """
         if not isinstance(name, str) or not name.isidentifier():
-            raise EinsumgradError(f"a result's name is a Python-style identifier such as 'L', 'z1' or '𝓛', got {name!r}")
+            raise EinsumgradError(f"a result's name is a Python-style identifier such as 'L', 'z1' or '𝓛', "
+                                  f"got {name!r}")
         if algebra.identifier(name) in {v.name for v in variables(self.node)}:
             raise EinsumgradError(f"{name} is a tensor this expression reads: name the result otherwise")
         return Expression(self.node, name, self.tensors)

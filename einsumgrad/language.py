@@ -8,9 +8,9 @@ and the registered functions. A tensor's shape comes from ``shapes``, else its r
 else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
 reports. Names may be Unicode (``Θ``, ``β``). ``I`` is always the identity, its size taken from ``shapes``
-(``I=3x3``, checked against its use) or from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
-``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does. ``L = ...`` names the result ``L``
-(its derivatives then read ``∂L/∂W``).
+(``I=3x3``, checked against its use) or from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given
+size; ``x[0]``, ``P[:, 0, 1]``, ``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does. ``L = ...``
+names the result ``L`` (its derivatives then read ``∂L/∂W``).
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
 operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
@@ -104,7 +104,7 @@ def _identity_size(shape) -> int | None:
         return None
     if isinstance(shape, tuple) and len(shape) == 2 and shape[0] == shape[1]:
         return shape[0]
-    given = "x".join(map(str, shape)) if isinstance(shape, tuple) else f"of rank {shape}"
+    given = "x".join(map(str, shape)) if isinstance(shape, tuple) else f"rank {shape}"
     raise EinsumgradError(f"shapes: {IDENTITY} is the identity matrix, so its shape is n×n (such as {IDENTITY}=3x3), "
                           f"got {given or 'a scalar'}; give a tensor of your own another name")
 

@@ -250,9 +250,9 @@ def _upside_down(wrt: str, tensor: str, variables: tuple[str, ...]) -> str:
     what = f"--wrt {wrt}: {tensor} is a tensor, not a function of {wrt}" if wrt.isidentifier() else (
         f"--wrt {wrt!r} is an expression, not the name of a tensor")
     if not tensor:  # the loss itself: by which of its tensors?
-        theta = variables[-1] if variables else "W"
-        return (f"{what}: derivatives are taken with respect to tensors, here one of {', '.join(variables) or 'none'}: "
-                f"--wrt {theta} gives ∂L/∂{theta}, shaped like {theta}, for the update {theta} ← {theta} − η ∂L/∂{theta}")
+        θ = variables[-1] if variables else "W"
+        return (f"{what}: derivatives are taken with respect to tensors, here one of {', '.join(variables) or 'none'}"
+                f": --wrt {θ} gives ∂L/∂{θ}, shaped like {θ}, for the update {θ} ← {θ} − η ∂L/∂{θ}")
     loss = wrt if wrt.isidentifier() else "L"
     how = "the loss as the expression" if wrt.isidentifier() else f"the expression L = {wrt}"
     return f"{what}: " + api.by_a_scalar(tensor, loss, f"{how}, differentiated by {tensor}")
@@ -271,9 +271,10 @@ def explain(d: Derived):
 
 def notes(r: Read) -> list[str]:
     """What the reading guessed: ranks from names, functions of your own, and a 1×1 result taken as a scalar."""
-    scalar = [api.one_entry_note(r.expression)] if r.expression.ndim and r.question.kind != "jacobian" else []
-    return scalar + ([f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
-             f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
+    one_entry = r.expression.ndim and r.question.kind != "jacobian"
+    return ([api.one_entry_note(r.expression)] * bool(one_entry)
+            + [f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
+               f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
             + [f"{n} is not a known function: it is taken as an elementwise function of your own, its derivative "
                f"written {n}′" for n in r.declared])
 

@@ -19,7 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
-from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, Var, dim_text, fresh, instantiate, is_sum, postorder, variables
+from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
+from .ir import variables
 from .label import Label
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")

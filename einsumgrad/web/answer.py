@@ -206,7 +206,7 @@ def _values(d: Derived, arrays: dict) -> dict:
 def document(d: Derived, arrays: dict | None = None) -> str:
     """One self-contained HTML file (MathML, CSS-only tabs; no script, nothing fetched) with the answer."""
     parts = sections(d, arrays)
-    kind, expr = d.read.question.kind, d.read.expression
+    kind = d.read.question.kind
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
