@@ -25,7 +25,7 @@ from .caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
-from .expression import Expression, argument_names
+from .expression import Expression, argument_names, scalar_of
 from .label import Label
 from .reverse import gradient
 from .ir import Expr, Var, fresh, instantiate, variables
@@ -57,6 +57,9 @@ def _named(name: str, f: Expression) -> Var:
     """The tensor of ``f`` named ``name`` (NFKC-normalised, as Python reads identifiers)."""
     tensors = {v.name: v for v in variables(f.node)}
     found = tensors.get(unicodedata.normalize("NFKC", name.strip()))
+    if found is None and f.name in tensors and name.strip().isidentifier():  # eg.grad(Θ, "L")
+        raise DerivativeError(f"wrt={name!r}: {f.name} is a tensor, not a function of {name.strip()}: "
+                              + by_a_scalar(f.name, name.strip(), f"eg.grad({name.strip()}, {f.name})"))
     if found is None:
         raise DerivativeError(f"wrt={name!r}: no tensor of that name in the expression (it reads "
                               f"{', '.join(sorted(tensors)) or 'no tensor'})")
@@ -64,16 +67,26 @@ def _named(name: str, f: Expression) -> Var:
 
 
 def _by_a_scalar(f: Expression, wrt: Expression) -> str:
-    theta, loss = f.name or "the tensor", wrt.name or "the loss"
-    what = f"the scalar expression {wrt.name}" if wrt.name else "a scalar expression"
+    """``eg.grad(Θ, L)``: the message in the letters of ``f`` (Θ) and ``wrt`` (the loss, L where unnamed)."""
+    tensors = sorted(v.name for v in variables(f.node))
+    theta = f.name if f.name.isidentifier() else tensors[0] if len(tensors) == 1 else "Θ"
+    loss = wrt.name if wrt.name.isidentifier() else render.unused_name(("L", "𝓛", "J"), f.tensors | wrt.tensors)
+    what = f"the scalar expression {loss}" if wrt.name.isidentifier() else f"a scalar expression ({loss} here)"
     return f"wrt is {what}, not a tensor: " + by_a_scalar(theta, loss, f"eg.grad({loss}, {theta})")
 
 
 def by_a_scalar(theta: str, loss: str, how: str) -> str:
-    """Why ``∂Θ/∂L`` (a tensor by a loss) is not what gradient descent needs, and what is."""
-    return (f"derivatives are taken with respect to tensors. To train {theta} you need ∂{loss}/∂{theta} ({how}), "
-            f"shaped like {theta}, and the update {theta} − η ∂{loss}/∂{theta} (η the step size); "
-            f"∂{theta}/∂{loss} is not defined, as {theta} is not a function of {loss}")
+    """Why ``∂Θ/∂L`` (a tensor by a loss) is not what gradient descent needs, and what is: every door's words.
+
+    >>> print(by_a_scalar("Θ", "L", "eg.grad(L, Θ)"))  # doctest: +NORMALIZE_WHITESPACE
+    ∂Θ/∂L is not what gradient descent needs: L is a function of Θ, not Θ of L, so ∂Θ/∂L is not defined.
+    Training needs ∂L/∂Θ (eg.grad(L, Θ)), shaped like Θ: each entry is how fast L changes as that entry of Θ does.
+    Step against it: the update Θ ← Θ − η ∂L/∂Θ, η > 0 a small step size, lowers L
+    """
+    return (f"∂{theta}/∂{loss} is not what gradient descent needs: {loss} is a function of {theta}, not {theta} of "
+            f"{loss}, so ∂{theta}/∂{loss} is not defined. Training needs ∂{loss}/∂{theta} ({how}), shaped like "
+            f"{theta}: each entry is how fast {loss} changes as that entry of {theta} does. Step against it: the "
+            f"update {theta} ← {theta} − η ∂{loss}/∂{theta}, η > 0 a small step size, lowers {loss}")
 
 
 def _relabelled(expr: Expr, indices) -> Expr:
@@ -94,7 +107,18 @@ def _derived(node: Expr, f: Expression, label: Label) -> Expression:
 
 
 def _label(f: Expression) -> str:
-    return f.name if f.name and f.name.isidentifier() else "f"
+    """The function's name in its derivatives: its own, else ``f`` (or another letter no tensor of it has)."""
+    return f.name if f.name and f.name.isidentifier() else render.unused_name(("f", "L", "F"), f.tensors)
+
+
+def one_entry_note(f: Expression) -> str:
+    """What a door says where it takes a result whose every axis has size 1 as a scalar.
+
+    >>> from .expression import tensor
+    >>> one_entry_note((tensor("X", (1, 3)) @ tensor("y", (3, 1))).named("L"))
+    'L is 1×1: taken as the scalar L[0,0]'
+    """
+    return f"{_label(f)} is {'×'.join('1' * f.ndim)}: taken as the scalar {_label(f)}[{','.join('0' * f.ndim)}]"
 
 
 def _of(f: Expression, out) -> Label:
@@ -135,18 +159,15 @@ def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> E
 
 
 def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
-    """``∂f/∂wrt`` of a scalar expression: an expression shaped like ``wrt`` (in Wikipedia's
+    """``∂f/∂wrt`` of a scalar expression (or of one whose every axis has size 1, as its one entry): an
+    expression shaped like ``wrt`` (in Wikipedia's
     numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
     named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
     it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
     :mod:`einsumgrad.symmetric`)."""
     f = _expression(f, "grad")
     var = _variable(wrt, f)
-    if f.ndim:
-        raise DerivativeError(
-            f"grad needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
-            "or eg.sum(f) first"
-        )
+    f = _scalar(f, "grad")
     check_convention(convention, var)
     g = gradient(f.node, var)
     if convention == "duplication":
@@ -156,10 +177,23 @@ def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention:
     return _laid_out(g, layout, 0, _of(f, ()).by(var.name, g.out), f)
 
 
+def _scalar(f: Expression, call: str) -> Expression:
+    """``f`` as a scalar (a 1×1 result is its one entry, see :func:`~einsumgrad.expression.scalar_of`), or an
+    error for ``call``."""
+    scalar = scalar_of(f)
+    if scalar is None:
+        raise DerivativeError(
+            f"{call} needs a scalar expression, got rank {f.ndim}; use eg.jacobian(f, wrt) for the full Jacobian, "
+            f"or eg.sum(f) first (a result whose every axis has size 1, such as 1×1, is taken as a scalar; this one "
+            f"has shape {algebra.show_dims(f.shape)})")
+    return scalar
+
+
 def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
     """The Hessian of a scalar expression, ``∂²f/∂x[i]∂x[j]``: shape ``wrt.shape + wrt.shape``,
     its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
+    f = _scalar(f, "hessian")
     g = grad(f, wrt)
     h = _relabelled(along(derivative(g.node, var), var, len(var.shape)), indices)
     n = g.ndim
@@ -185,6 +219,7 @@ def hvp(f: Expression, wrt, v) -> Expression:
     """
     v = _expression(v, "hvp")
     g = grad(f, wrt)
+    f = _scalar(f, "hvp")
     if g.ndim != v.ndim or any(isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(g.shape, v.shape)):
         raise ShapeError(f"hvp needs v shaped like {_variable(wrt, f).name}, {algebra.show_dims(g.shape)}; got "
                          f"{algebra.show_dims(v.shape)}")

@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--differential", action="store_true",
                            help="the route through dL = ⟨G, dW⟩ = tr(Gᵀ dW) to ∂L/∂W = G and the update step")
         _layout(p)
-        p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor)")
+        p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor); I is the "
+                       "identity, never random: I=3x3 gives its size")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
         p.add_argument("--symmetric", metavar="NAMES", help="comma-separated symmetric matrices, e.g. S: derivatives "
@@ -225,7 +226,7 @@ def _differentiate(args) -> None:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
     if args.layout != "shape":
         print(derivative.formula("vec") if args.layout == "vec" else
-              layouts.note(args.layout, "f", read.x.name, derivative.node.out))
+              layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
     arrays = None if args.shapes is None else question.arrays(read)
     if arrays is not None:
         value = question.evaluate(derived, arrays)

@@ -21,7 +21,7 @@ from . import render
 from .algebra import leaf
 from .differentiate import contract, derivative, variable
 from .errors import DerivativeError
-from .expression import Expression
+from .expression import Expression, scalar_of
 from .ir import Expr, Ref, Term, Var
 from .label import Label
 from .matrix import latex as matrix_latex, matrix_notation
@@ -33,7 +33,8 @@ from .teach import Derivation, Step
 def differential(f: Expression, wrt) -> Derivation:
     """``dL`` for a scalar expression ``L = f``, to ``∂L/∂wrt`` through ``dL = ⟨G, dW⟩``, and the
     update step it justifies."""
-    if not isinstance(f, Expression) or f.ndim:
+    f = scalar_of(f) if isinstance(f, Expression) else None  # a 1×1 L is its one entry
+    if f is None:
         raise DerivativeError("differential(L, W) needs a scalar expression L built with eg.tensor / eg.einsum; "
                               "take eg.sum(...) of a tensor first")
     var = variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)

@@ -13,7 +13,6 @@ array([[0., 1., 2.],
 """
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 import string
@@ -74,7 +73,7 @@ class Jacobian:
         self.wrt = int(wrt) % n
         self.names = operand_names(names, n)
         self.layout = layouts.check(layout)
-        self.output_name = unused_name(("y", "out", "z", "result"), self.names)
+        self.output_name = render.unused_name(("y", "out", "z", "result"), self.names)
         self._seen: dict[tuple, _Symbolic] = {}  # operand shapes -> symbolic result, checked once
         self._laid_out(self.symbolic)  # a layout this Jacobian's ranks have, or a clear error
 
@@ -274,12 +273,6 @@ def operand_names(names, n: int) -> tuple[str, ...]:
     return tuple(items)
 
 
-def unused_name(preferred: tuple[str, ...], taken) -> str:
-    """The first of ``preferred`` not in ``taken``; if every one is, the first with a number added."""
-    numbered = (f"{preferred[0]}{k}" for k in itertools.count(1))
-    return next(n for n in itertools.chain(preferred, numbered) if n not in taken)
-
-
 @cache(maxsize=256)
 def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
     leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
@@ -291,8 +284,8 @@ def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int
     var = leaves[wrt].terms[0].factors[0].node
     jac = derivative(y, var)
     i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
-    cotangent = unused_name(("g", "G", "g_" + y_name, "cotangent"), names)
-    tangent = unused_name(("d" + var.name, "t", "T", "tangent"), names)
+    cotangent = render.unused_name(("g", "G", "g_" + y_name, "cotangent"), names)
+    tangent = render.unused_name(("d" + var.name, "t", "T", "tangent"), names)
     vjp = contract(jac, leaf(cotangent, y.dims), i_idx, p_idx)
     jvp = contract(jac, leaf(tangent, var.shape), p_idx, i_idx)
     return _Symbolic(y, var, jac, vjp, jvp, cotangent, tangent)

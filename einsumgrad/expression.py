@@ -106,6 +106,21 @@ class Expression:
         return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
                                                         self.matrix_notation_reason()))
 
+    def named(self, name: str) -> Expression:
+        """This expression under ``name`` (``L``, ``𝓛``), which it prints as and its derivatives are named
+        by: ``∂L/∂W[i,j]``. A derivative renamed prints as its new name.
+
+        >>> W, x = tensor("W", 2), tensor("x", 1)
+        >>> print((W @ x).named("z"))
+        z[i] = Σ_j W[i,j] x[j]
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise EinsumgradError(f"a result's name is a Python-style identifier such as 'L', 'z1' or '𝓛', "
+                                  f"got {name!r}")
+        if algebra.identifier(name) in {v.name for v in variables(self.node)}:
+            raise EinsumgradError(f"{name} is a tensor this expression reads: name the result otherwise")
+        return Expression(self.node, name, self.tensors)
+
     def ascii(self) -> str:
         """The expression in plain-ASCII index notation."""
         return render.index_notation(self.node, ascii=True, name=self.label or self.name)
@@ -151,6 +166,21 @@ class Expression:
     def einsum_terms(self) -> list[str]:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
         return [render.einsum_form(self.node, t) for t in self.node.terms]
+
+
+def scalar_of(f: Expression) -> Expression | None:
+    """``f`` as a scalar, for a gradient: ``f`` itself (rank 0), or where every axis has size 1 (``(X W + b) y``
+    is 1×1) its one entry, under its name; None otherwise.
+
+    >>> L = scalar_of(tensor("y", (1, 1)).T @ tensor("y", (1, 1)))
+    >>> L.ndim, scalar_of(tensor("y", 1))
+    (0, None)
+    """
+    if not f.ndim:
+        return f
+    if all(d == 1 for d in f.shape):  # a size from an array, ("y", 0), is not known to be 1
+        return Expression(algebra.sum(f.node), f.name if f.label is None else "", f.tensors)
+    return None
 
 
 def lift(op: Callable[..., Expr]) -> Callable[..., Expression]:

@@ -7,9 +7,10 @@ shape operations ``kron(A, B)``, ``reshape(X, (2, 6))``, ``concatenate([a, b], a
 and the registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
 else from its use (:mod:`einsumgrad.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
-reports. Names may be Unicode (``Θ``, ``β``). ``I`` is the identity (unless ``shapes`` names a tensor ``I``), its size
-taken from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given size; ``x[0]``, ``P[:, 0, 1]``,
-``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does.
+reports. Names may be Unicode (``Θ``, ``β``). ``I`` is always the identity, its size taken from ``shapes``
+(``I=3x3``, checked against its use) or from the matrix beside it (``P.T @ P - I``), and ``eye(3)`` one of a given
+size; ``x[0]``, ``P[:, 0, 1]``, ``x[1:3]``, ``...`` and ``None`` index as NumPy's basic indexing does. ``L = ...``
+names the result ``L`` (its derivatives then read ``∂L/∂W``).
 
 Limits, each a clear error: at most ``MAX_LENGTH`` = 100,000 characters, read in linear time; calls, bracketed
 operands and ``**`` nested at most ``MAX_DEPTH`` = 100 levels; every number a finite float. Chains (``x + x + ...``,
@@ -68,6 +69,7 @@ _IDENTITY = _Identity()
 _OPERATORS = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub), ast.Mult: ("*", operator.mul),
               ast.Div: ("/", operator.truediv), ast.MatMult: ("@", matmul), ast.Pow: ("**", operator.pow)}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: lambda v: v}
+_NAMED = re.compile(r"\s*(\w+)\s*=(?!=)\s*")  # 'L = ...' names the result L
 _UNREADABLE = re.compile("[\0\ud800-\udfff]")  # a null byte, a lone surrogate: ast.parse cannot take them
 
 
@@ -90,10 +92,21 @@ def read_expression(text: str, shapes: dict | None = None, functions_of_your_own
                      functions_of_your_own,
                      frozenset(unicodedata.normalize("NFKC", n) for n in symmetric))
     value = reader.read()
-    if value is _IDENTITY:
-        raise reader.error(0, "the size of the identity I is not known here: write eye(3), or use I beside a matrix")
     expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
     return Reading(expression, tuple((n, reader.ranks[n]) for n in reader.guessed), tuple(reader.declared))
+
+
+def _identity_size(shape) -> int | None:
+    """The size ``n`` of the identity from a shape given for ``I`` (``(n, n)``), None for none (or a rank of 2):
+    ``I`` is the identity, never a tensor of random numbers."""
+    shape = tuple(shape) if isinstance(shape, list) else shape
+    if shape is None or shape == 2:
+        return None
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[0] == shape[1]:
+        return shape[0]
+    given = "x".join(map(str, shape)) if isinstance(shape, tuple) else f"rank {shape}"
+    raise EinsumgradError(f"shapes: {IDENTITY} is the identity matrix, so its shape is n×n (such as {IDENTITY}=3x3), "
+                          f"got {given or 'a scalar'}; give a tensor of your own another name")
 
 
 def _operand(node):
@@ -110,9 +123,14 @@ class _Reader:
 
     def __init__(self, text: str, shapes: dict, declare: bool = False, symmetric: frozenset = frozenset()):
         self.text, self.shapes, self.declare, self.symmetric = text, shapes, declare, symmetric
-        self.identity = None if IDENTITY in shapes else IDENTITY
+        self.identity = _identity_size(shapes.get(IDENTITY))
+        self.identity_read = False
         self.declared: list[str] = []
-        self.chars = [k for k, ch in enumerate(text) for _ in ch.encode(errors="replace")] + [len(text)]
+        named = _NAMED.match(text)
+        self.result = named.group(1) if named and named.group(1).isidentifier() else ""  # L in 'L = ...'
+        self.start = named.end() if self.result else 0  # where the expression itself starts
+        self.chars = [self.start + k for k, ch in enumerate(text[self.start:]) for _ in ch.encode(errors="replace")]
+        self.chars.append(len(text))
 
     def error(self, where, problem: str) -> ExpressionSyntaxError:
         """``where``: a character offset, or an ast node (whose offsets count UTF-8 bytes)."""
@@ -125,7 +143,7 @@ class _Reader:
         try:
             with warnings.catch_warnings():  # "invalid escape sequence" in a string, which is refused anyway
                 warnings.simplefilter("ignore")  # on one line, so that ast's offsets are offsets into the text:
-                tree = ast.parse(self.text.replace("\n", " ").replace("\r", " "), mode="eval")
+                tree = ast.parse(self.text[self.start:].replace("\n", " ").replace("\r", " "), mode="eval")
         except (SyntaxError, ValueError) as err:  # ValueError: too many digits, in some Python versions
             raise self.python_error(getattr(err, "msg", str(err)), getattr(err, "offset", None)) from None
         except (RecursionError, MemoryError):
@@ -135,8 +153,14 @@ class _Reader:
             self.declare_functions(tree)
         self.check_calls(tree)
         known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
-        self.ranks, self.guessed = ranks.infer(tree, known, self.identity)
-        return self.visit(tree.body, 0)
+        self.ranks, self.guessed = ranks.infer(tree, known, IDENTITY)
+        value = self.known(self.start, self.visit(tree.body, 0))
+        if IDENTITY in self.shapes and not self.identity_read:
+            raise EinsumgradError(f"shapes give {IDENTITY}, the identity, but the expression does not use it")
+        if not self.result:
+            return value
+        expression = value if isinstance(value, Expression) else Expression(algebra.as_expr(value))
+        return self.apply(0, lambda e: e.named(self.result), expression)
 
     def declare_functions(self, tree) -> None:
         """Every unknown name called (other than ``_private`` ones and einsumgrad's internal ones), as an
@@ -164,7 +188,7 @@ class _Reader:
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())
-        pos = offset - 1 if offset else end
+        pos = self.start + offset - 1 if offset else end
         if "nested parentheses" in message:
             message = f"the expression is nested more than {MAX_DEPTH} levels deep"
         elif "digits" in message:
@@ -197,9 +221,7 @@ class _Reader:
 
     def apply(self, where, fn, *args):
         """``fn(*args)``; a failure, or a result that is not finite, is an error at ``where``."""
-        if _IDENTITY in args:
-            raise self.error(where, "the size of the identity I is not known here: write eye(3), or use I beside a "
-                             "matrix (P.T @ P - I)")
+        args = [self.known(where, a) for a in args]
         try:
             value = fn(*args)
         except EinsumgradError as err:
@@ -251,16 +273,27 @@ class _Reader:
             return left, right
         other = right if left is _IDENTITY else left
         if not isinstance(other, Expression) or other.ndim < (1 if symbol == "@" else 2):
-            raise self.error(pos, "the size of the identity I is not known here: write eye(3), or use I beside a "
-                             "matrix (P.T @ P - I)")
+            return self.known(pos, left), self.known(pos, right)
         if symbol == "@":
             n = other.shape[0] if other.ndim == 1 else other.shape[-2] if left is _IDENTITY else other.shape[-1]
         else:
             rows, n = other.shape[-2:]
             if isinstance(rows, int) and isinstance(n, int) and rows != n:
                 raise self.error(pos, f"the identity I is square, but the matrix beside it is {rows}x{n}")
-        identity = eye(n)
+        if self.identity is not None and isinstance(n, int) and n != self.identity:
+            raise self.error(pos, f"the identity I is {self.identity}x{self.identity} (its shape given), but the "
+                             f"matrix beside it needs {n}x{n}")
+        identity = eye(n if self.identity is None else self.identity)
         return (identity, right) if left is _IDENTITY else (left, identity)
+
+    def known(self, where, value):
+        """``value``, or for the identity ``I``, the identity of the size its shape gives (or an error)."""
+        if value is not _IDENTITY:
+            return value
+        if self.identity is None:
+            raise self.error(where, "the size of the identity I is not known here: write eye(3), give its shape "
+                             "(I=3x3), or use I beside a matrix (P.T @ P - I)")
+        return eye(self.identity)
 
     def total(self, terms):
         """Add up pairwise, as a balanced tree: a long sum is not re-simplified once per term."""
@@ -275,7 +308,8 @@ class _Reader:
         if isinstance(node, ast.Subscript):
             key = self.key(node.slice)
             return self.apply(node.slice, lambda v: v[key], self.visit(node.value, depth + 1))
-        if isinstance(node, ast.Name) and node.id == self.identity:
+        if isinstance(node, ast.Name) and node.id == IDENTITY:
+            self.identity_read = True
             return _IDENTITY
         if isinstance(node, ast.Name) and node.id in _functions():
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")

@@ -26,8 +26,8 @@ from . import api, indexed, latex
 from .algebra import MAX_RANK, leaf
 from .compiler import describe_bytes, memory_limit
 from .errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
-from .expression import Expression
-from .language import read_expression
+from .expression import Expression, scalar_of
+from .language import IDENTITY, read_expression
 from .teach import Derivation, Step
 
 KINDS = {"gradient": "grad", "hessian": "hessian", "jacobian": "jacobian"}  # each kind, and the command that asks it
@@ -168,18 +168,19 @@ def read(q: Question) -> Read:
         raise EinsumgradError(f"--symmetric names {', '.join(sorted(symmetric - set(variables)))}, which the "
                               f"expression does not read (it reads {', '.join(variables) or 'no tensor'})")
     wrt = latex.name(q.wrt) if q.notation == "latex" else name(q.wrt)
-    if not wrt.isidentifier():
-        raise EinsumgradError(f"--wrt {wrt!r} is an expression, not the name of a tensor (here: "
-                              f"{', '.join(variables)}): " + api.by_a_scalar(
-                                  "W", "L", f"einsumgrad {command} 'L' --wrt W, with L the loss written out"))
-    if expr.ndim and q.kind != "jacobian":
+    tensor = expr.name if expr.name in variables else ""  # the expression is one tensor, Θ
+    if not wrt.isidentifier() or (tensor and wrt not in variables):  # ∂Θ/∂(the loss) asked for
+        raise EinsumgradError(_upside_down(wrt, tensor, tuple(variables)))
+    if q.kind != "jacobian" and scalar_of(expr) is None:
         raise EinsumgradError(f"{command} needs a scalar expression; this one has rank {expr.ndim}: write "
                               "sum(...) around it, or take its Jacobian (the page's jacobian; on the command line, "
-                              "an einsum spec's with `einsumgrad jacobian`)" + guesses(guessed))
+                              "an einsum spec's with `einsumgrad jacobian`); a result whose every axis has size 1 "
+                              "(1×1 at the shapes given) is taken as a scalar" + guesses(guessed))
     if wrt not in variables:
         raise EinsumgradError(f"--wrt {wrt}: no tensor of that name in the expression "
                               f"(it has {', '.join(variables) or 'none'})")
-    unused = sorted(set(shapes) - compiled.accepted)
+    read_names = compiled.accepted | ({IDENTITY} if q.notation == "python" else set())  # I=3x3: the identity's size
+    unused = sorted(set(shapes) - read_names)
     if unused:
         near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
         raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
@@ -209,7 +210,7 @@ def derive(r: Read, layout: str = "shape") -> Derived:
         if not r.guessed:
             raise
         raise EinsumgradError(f"{err}{guesses(r.guessed)}") from err
-    return Derived(r, derivative, expr if kind == "gradient" else api.grad(expr, x))
+    return Derived(r, derivative, scalar_of(expr) if kind == "gradient" else api.grad(expr, x))
 
 
 def arrays(r: Read) -> dict[str, np.ndarray]:
@@ -247,6 +248,20 @@ def render(d: Derived, form: str = "text", matrix: bool = False) -> Rendered:
     return Rendered(text, formula or "", None if formula else derivative.matrix_notation_reason())
 
 
+def _upside_down(wrt: str, tensor: str, variables: tuple[str, ...]) -> str:
+    """What ``--wrt`` given the loss means (``wrt`` a name, or the loss written out), in the question's letters:
+    for the expression one tensor Θ, why ``∂Θ/∂L`` is not the question."""
+    what = f"--wrt {wrt}: {tensor} is a tensor, not a function of {wrt}" if wrt.isidentifier() else (
+        f"--wrt {wrt!r} is an expression, not the name of a tensor")
+    if not tensor:  # the loss itself: by which of its tensors?
+        θ = variables[-1] if variables else "W"
+        return (f"{what}: derivatives are taken with respect to tensors, here one of {', '.join(variables) or 'none'}"
+                f": --wrt {θ} gives ∂L/∂{θ}, shaped like {θ}, for the update {θ} ← {θ} − η ∂L/∂{θ}")
+    loss = wrt if wrt.isidentifier() else "L"
+    how = "the loss as the expression" if wrt.isidentifier() else f"the expression L = {wrt}"
+    return f"{what}: " + api.by_a_scalar(tensor, loss, f"{how}, differentiated by {tensor}")
+
+
 def explain(d: Derived):
     """The numbered derivation (a Hessian's as the derivative of the gradient); for index notation and LaTeX, its
     first step shows how the text was read, in index notation."""
@@ -261,9 +276,11 @@ def explain(d: Derived):
 
 
 def notes(r: Read) -> list[str]:
-    """What the reading guessed: ranks from names, and functions of your own."""
-    return ([f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
-             f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
+    """What the reading guessed: ranks from names, functions of your own, and a 1×1 result taken as a scalar."""
+    one_entry = r.expression.ndim and r.question.kind != "jacobian"
+    return ([api.one_entry_note(r.expression)] * bool(one_entry)
+            + [f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
+               f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
             + [f"{n} is not a known function: it is taken as an elementwise function of your own, its derivative "
                f"written {n}′" for n in r.declared] + list(r.remarks))
 

@@ -14,11 +14,13 @@ y[i] = sum_j W[i,j] * x[j]
 """
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import dataclass, field, replace
 
 from .functions import get
 from .ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, Var, dim_text, fresh, instantiate, is_sum, postorder
+from .ir import variables
 from .label import Label
 
 _SUPERSCRIPT = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
@@ -62,10 +64,27 @@ SUBSCRIPT = Style("Σ", " ", "δ", subscript=True)
 LONG = 600  # characters: a longer result prints as equations with named intermediates
 
 
+def unused_name(preferred: tuple[str, ...], taken) -> str:
+    """The first of ``preferred`` not in ``taken``; if every one is, the first with a number added."""
+    numbered = (f"{preferred[0]}{k}" for k in itertools.count(1))
+    return next(n for n in itertools.chain(preferred, numbered) if n not in taken)
+
+
+def result_name(expr: Expr) -> str:
+    """What an unnamed result prints as: ``y``, or ``f`` where it reads a tensor ``y`` (never an input's name).
+
+    >>> from .algebra import leaf, matmul
+    >>> result_name(matmul(leaf("W", (2, 3)), leaf("x", (3,)))), result_name(matmul(leaf("W", (2, 3)), leaf("y", (3,))))
+    ('y', 'f')
+    """
+    return unused_name(("y", "f", "z", "out"), {v.name for v in variables(expr)})
+
+
 def index_notation(expr: Expr, ascii: bool = False, name: str | Label | None = None) -> str:
-    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`)."""
+    """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`; unnamed, see
+    :func:`result_name`)."""
     style = ASCII if ascii else UNICODE
-    return equation(left_side(name or "y", expr.out, style), expr, style)
+    return equation(left_side(name or result_name(expr), expr.out, style), expr, style)
 
 
 def equation(lhs: str, expr: Expr, style: Style) -> str:
@@ -160,7 +179,7 @@ def _worth_naming(node) -> bool:
 
 
 def latex(expr: Expr, name: str | Label | None = None) -> str:
-    return equation(left_side(name or "y", expr.out, LATEX), expr, LATEX)
+    return equation(left_side(name or result_name(expr), expr.out, LATEX), expr, LATEX)
 
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",

@@ -296,7 +296,7 @@ def test_derivative_by_a_scalar_expression_explains_the_gradient():
     L = eg.Expression((0.5 * eg.sum((Y - eg.tanh(X @ Θ)) ** 2)).node, "L")
     for call in (eg.grad, eg.jacobian, eg.hessian):
         with pytest.raises(eg.DerivativeError, match=r"wrt is the scalar expression L, not a tensor.*∂L/∂Θ "
-                                                      r"\(eg.grad\(L, Θ\)\), shaped like Θ, and the update Θ − η ∂L/∂Θ"):
+                                                      r"\(eg.grad\(L, Θ\)\), shaped like Θ.* Θ ← Θ − η ∂L/∂Θ"):
             call(Θ, L)
     with pytest.raises(eg.DerivativeError, match="wrt must be a tensor"):
         eg.grad(eg.sum(Θ), Θ * 2)
@@ -305,5 +305,6 @@ def test_derivative_by_a_scalar_expression_explains_the_gradient():
 def test_wrt_an_expression_in_the_command_line():
     r = run("grad", "0.5 * sum((Y - tanh(X @ Θ))**2)", "--wrt", "0.5 * sum((Y - tanh(X @ Θ))**2)")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "is an expression, not the name of a tensor (here: X, Y, Θ)" in r.stderr
-    assert "shaped like W, and the update W − η ∂L/∂W" in r.stderr
+    assert "is an expression, not the name of a tensor: derivatives are taken with respect to tensors, here one " \
+           "of X, Y, Θ" in r.stderr
+    assert "--wrt Θ gives ∂L/∂Θ, shaped like Θ, for the update Θ ← Θ − η ∂L/∂Θ" in r.stderr

@@ -133,7 +133,7 @@ def test_constant_folding_found_by_the_fuzzer():
     ("tanh(" * 49 + "x" + ")" * 49, "\n".join(["h₁[i] = tanh(x[i])"] + [  # 99 nodes deep: printed as equations
         f"h{k + 1}[i] = tanh(h{k}[i])".translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) for k in range(1, 49)]
         + ["y[i] = h₄₉[i]"])),
-    ("x\n + y", "y[i] = x[i] + y[i]"),
+    ("x\n + y", "f[i] = x[i] + y[i]"),  # the result never takes an input's name
     ("+".join(f"x{k}" for k in range(300)), "y[i] = " + " + ".join(f"x{k}[i]" for k in range(300))),  # balanced
 ])
 def test_long_chains_do_not_nest(text, expected):

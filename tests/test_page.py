@@ -86,7 +86,8 @@ def test_the_orthogonality_question_gives_the_closed_form():
     shapes = {k: tuple(v) for k, v in example.shapes.items()}
     read = question.read(answer.read_request(example._asdict()))
     expr, arrays = read.expression, question.arrays(read)
-    G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - arrays["I"]
+    assert "I" not in arrays  # I is the identity, not a tensor of random numbers
+    G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - np.eye(3)
     closed = np.einsum("iaj,ijk->iak", arrays["P"], np.sign(G))  # 2β Φ_i sign(Φ_iᵀΦ_i − I), β = 0.5
     grad = eg.evaluate(eg.grad(expr, eg.tensor("P", shapes["P"])), **arrays)
     assert np.allclose(grad, closed)

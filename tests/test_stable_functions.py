@@ -120,7 +120,7 @@ def test_maximum_of_mixed_dtypes_and_its_generated_code():
     namespace = {}
     exec(eg.codegen(eg.minimum(x, y)), namespace)
     np.testing.assert_array_equal(namespace["f"](np.array([np.inf, 1.0]), np.array([1.0, -1e17])), [1, -1e17])
-    assert str(eg.maximum(x, y)) == "y[i] = (step(x[i] - y[i]) x[i] + step(-x[i] + y[i]) y[i])"
+    assert str(eg.maximum(x, y)) == "f[i] = (step(x[i] - y[i]) x[i] + step(-x[i] + y[i]) y[i])"
     assert str(eg.maximum(x, 0)) == "y[i] = relu(x[i])" and str(eg.minimum(0, x)) == "y[i] = -relu(-x[i])"
 
 

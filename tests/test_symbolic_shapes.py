@@ -209,7 +209,7 @@ def test_printing_says_the_sizes():
     assert repr(K.shape[0]) == "Extent(A.shape[0]·B.shape[0])"
     assert str(K) == "y[i,j] = reshape([i,j,k,l] -> A[i,k] B[j,l], (size(A,0)·size(B,0), size(A,1)·size(B,1)))[i,j]"
     assert str(eg.concatenate([x, y])) == (
-        "y[i] = pad(x, axis=0, width=(0, size(y,0)))[i] + pad(y, axis=0, width=(size(x,0), 0))[i]")
+        "f[i] = pad(x, axis=0, width=(0, size(y,0)))[i] + pad(y, axis=0, width=(size(x,0), 0))[i]")
     assert str(eg.grad(eg.sum(eg.concatenate([x, y, z]) ** 2), y)) == (
         "∂f/∂y[i] = crop([i] -> 2 (pad(x, axis=0, width=(0, size(y,0) + size(z,0)))[i] + pad(y, axis=0, "
         "width=(size(x,0), size(z,0)))[i] + pad(z, axis=0, width=(size(x,0) + size(y,0), 0))[i]), axis=0, "

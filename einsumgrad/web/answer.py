@@ -169,7 +169,7 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
     kind, wrt = d.read.question.kind, d.read.x.name
     shown = question.render(d, matrix=True)
-    layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim)
+    layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim, d.derivative.label.f)
     reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
              "result": fragments.result_html(shown.text, shown.matrix, layout, shown.why),
              "derivation": fragments.derivation_html(question.explain(d).steps)}
@@ -178,14 +178,14 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     return reply
 
 
-def _layout(kind: str, wrt: str, out, rank: int) -> str:
+def _layout(kind: str, wrt: str, out, rank: int, f: str = "f") -> str:
     idx = ",".join(out)
     if kind == "gradient":
-        return f"Gradient layout: ∂f/∂{wrt}[{idx}] sits at position [{idx}], so the gradient is shaped like {wrt}."
+        return f"Gradient layout: ∂{f}/∂{wrt}[{idx}] sits at position [{idx}], so the gradient is shaped like {wrt}."
     if kind == "hessian":
         return f"Hessian layout: H[{idx}], shape {wrt}.shape + {wrt}.shape."
-    return (f"Shape layout: J[{idx}] = ∂f[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
-            f"shape f.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian)"
+    return (f"Shape layout: J[{idx}] = ∂{f}[{','.join(out[:rank])}]/∂{wrt}[{','.join(out[rank:])}], "
+            f"shape {f}.shape + {wrt}.shape (as jax.jacobian and torch.autograd.functional.jacobian)"
             + ("; Wikipedia's numerator and denominator layouts define none for more than two axes." if len(out) > 2
                else "."))
 
@@ -209,11 +209,11 @@ def _values(d: Derived, arrays: dict) -> dict:
 def document(d: Derived, arrays: dict | None = None) -> str:
     """One self-contained HTML file (MathML, CSS-only tabs; no script, nothing fetched) with the answer."""
     parts = sections(d, arrays)
-    kind, expr = d.read.question.kind, d.read.expression
+    kind = d.read.question.kind
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
-    return fragments.document(f"{kind} of {expr.name or 'f'} with respect to {d.read.x.name}", "\n".join(body))
+    return fragments.document(f"{kind} of {d.derivative.label.f} with respect to {d.read.x.name}", "\n".join(body))
 
 
 def write(path: str, html: str) -> None:
