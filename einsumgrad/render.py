@@ -38,7 +38,7 @@ class Style:
     def indices(self, idx) -> str:
         if not idx:
             return ""
-        joined = "".join(idx) if all(len(a) == 1 for a in idx) else ",".join(idx)
+        joined = "".join(idx) if all(len(a) == 1 and a.isalpha() for a in idx) else ",".join(idx)
         if self.latex:
             return "_{" + joined + "}"
         if self.subscript:
@@ -208,7 +208,8 @@ def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
 
 
 def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
-    summed = [a for a in t.indices() if a not in out]
+    own, t = t.indices(), fixed_reads(t, out)
+    summed = [a for a in t.indices() if a not in out and a in own]
     inner_scope = set(scope) | set(out) | set(t.indices())
     factors = [render_factor(f, inner_scope, style) for f in t.factors if not isinstance(f, Stretch)]
     coef = t.coef
@@ -220,6 +221,25 @@ def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
         c = _number(coef)
         body = c + (style.times if style.ascii and factors else " " if factors else "") + body
     return sign + style.summation(summed) + body
+
+
+def fixed_reads(t: Term, out) -> Term:
+    """``t`` with each selection on a summed index (``δ[j,1]``, ``δ[a,2b+1]``) read into the factors
+    instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``.
+
+    >>> from .algebra import tensor
+    >>> from .selection import index
+    >>> print(index_notation(index(tensor("P", (4, 3, 2)), (slice(None), 0, slice(1, None)))))
+    y[i,l] = P[i,0,l+1]
+    """
+    for f in t.factors:
+        fn = get(f.node.fn) if isinstance(f, Ref) and isinstance(f.node, Call) else None
+        if fn is not None and fn.as_delta:
+            a, position = fn.as_delta(f.idx, *f.node.params)
+            if a not in out and a in f.idx and position not in t.indices():
+                rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
+                return fixed_reads(rest.rename({a: position}), out)
+    return t
 
 
 def _number(c) -> str:
