@@ -22,6 +22,7 @@ from .label import Label
 from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
 from .matrix import matrix_notation
+from .render import latex_text
 from .simplify import elimination_steps, simplify
 from .symmetric import along
 
@@ -103,14 +104,6 @@ class Derivation:
 
     def _repr_markdown_(self):
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
-
-
-_LATEX_SPECIALS = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
-
-
-def latex_text(text: str) -> str:
-    r"""Prose for LaTeX's text mode, its special characters escaped: ``Σ_i`` -> ``Σ\_i``."""
-    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
 
 
 def _eliminations(expr: Expr, lhs: Label) -> list[Step]:

@@ -84,3 +84,63 @@ def test_cli_jacobian_indices_and_names(capsys):
 def test_cli_jacobian_errors_are_one_line(capsys, argv, expected):
     status, out, err = _cli(capsys, "jacobian", *argv)
     assert status == 2 and out == "" and err.count("\n") == 1 and expected in err, err
+
+
+# item 10: every LaTeX output compiles with plain pdflatex and amsmath
+
+
+def _latex_outputs():
+    """~20 LaTeX outputs: derivations (prose and displays), differentials, Hessians, h′, Greek and script names."""
+    from einsumgrad.differential import differential
+    from einsumgrad.expression import Expression
+
+    W, x, g = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("g", 1)
+    X, Y, T, w = eg.tensor("X", 2), eg.tensor("Y", 2), eg.tensor("Θ", 2), eg.tensor("w", 1)
+    h = eg.function("h")
+    sse = Expression((0.5 * eg.sum((Y - h(X @ T)) ** 2)).node, "𝓛")
+    Phi, ortho = _orthogonality()
+    S = eg.tensor("S", 2, symmetric=True)
+    logistic = eg.sum(eg.log(1 + eg.exp(X @ w)))
+    J = eg.jacobian("ij,j->i", names="W,x")
+    text = [J.explain().latex(), eg.explain(eg.sum(eg.tanh(W @ x)), W).latex(), differential(g @ (W @ x), W).latex(),
+            differential(sse, T).latex(), eg.explain(sse, T).latex(), eg.explain(ortho, Phi).latex(),
+            eg.explain(eg.trace(eg.inv(X) @ Y), X).latex(), eg.explain(eg.trace(Y @ S), S).latex(),
+            eg.explain(g @ (W @ x), x).latex(), eg.explain(eg.softmax(W @ x) @ g, W).latex(),
+            eg.explain(eg.sum(eg.tanh(W @ eg.tanh(W @ x))), W).latex()]
+    math = [J.latex(), eg.grad(sse, T).latex(), eg.grad(sse, T).matrix_notation(latex=True),
+            eg.hessian(logistic, w).latex(), eg.hessian(logistic, w).matrix_notation(latex=True),
+            eg.grad(ortho, Phi, indices="lab")[:, 1, 0].latex(), eg.grad(eg.logdet(X), X).latex(),
+            eg.jacobian(eg.tanh(W @ x), W).latex(), eg.grad(eg.sum(eg.tanh(W @ eg.tanh(W @ eg.tanh(W @ x)))), W).latex()]
+    return text + [rf"\[ {m} \]" for m in math]
+
+
+def _cli_latex(capsys):
+    return [_cli(capsys, *argv)[1] for argv in (
+        ("jacobian", "ij,j->i", "--names", "W,x", "--explain", "--latex"),
+        ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--differential", "--latex"),
+        ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--explain", "--latex"),
+        ("hessian", "sum(log(1 + exp(X @ w)))", "--wrt", "w", "--explain", "--latex"))]
+
+
+def _compiles(body: str, tmp_path) -> str:
+    """pdflatex's complaint about a document holding ``body``, or "" when it compiles."""
+    import subprocess
+
+    tex = tmp_path / "doc.tex"
+    tex.write_text("\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body
+                   + "\n\\end{document}\n", encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", tex.name],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60, errors="replace")
+    return "" if run.returncode == 0 else next((line for line in run.stdout.splitlines() if line.startswith("!")), "?")
+
+
+def test_every_latex_output_compiles_with_pdflatex(tmp_path, capsys):
+    import shutil
+
+    outputs = _latex_outputs() + _cli_latex(capsys)
+    assert all(s.isascii() for s in outputs), [s for s in outputs if not s.isascii()][:1]
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base)")
+    if _compiles("\n\n".join(outputs), tmp_path):  # one run for all; on failure, find which
+        failures = {s[:80]: why for s in outputs if (why := _compiles(s, tmp_path))}
+        assert not failures, failures
