@@ -234,7 +234,7 @@ def _jacobian(args) -> None:
             print(t.einsum)
     else:
         print(J.text(shapes=shapes if J.spec.has_ellipsis else None))
-    if args.layout == "vec" and not args.latex:
+    if args.layout == "vec" and not args.latex and not args.explain:  # --explain shows it, step by step
         print(J.formula("vec", shapes=shapes))
     if shapes is not None:
         for name, op in zip(J.names, ops):
@@ -248,6 +248,8 @@ def _jacobian(args) -> None:
 
 def _differentiate(args) -> None:
     from . import layouts, question
+    from .render import latex_text
+    from .teach import Derivation, vec_steps
 
     _check_output(args)
     kind = {"grad": "gradient", "hessian": "hessian", "jacobian": "jacobian"}[args.command]
@@ -267,14 +269,18 @@ def _differentiate(args) -> None:
 
         _print_derivation(differential(read.expression, read.x), args)
     elif args.explain:
-        _print_derivation(question.explain(derived), args)
+        derivation = question.explain(derived)
+        stacked = vec_steps(derivative.node, read.expression.ndim, derivative.label.f, read.x.name) \
+            if args.layout == "vec" and kind == "jacobian" else []
+        _print_derivation(Derivation((*derivation.steps, *stacked)), args)
     else:
         print(shown.text)
     if args.matrix:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
-    if args.layout != "shape":
-        print(derivative.formula("vec") if args.layout == "vec" else
-              layouts.note(args.layout, "f", read.x.name, derivative.node.out))
+    if args.layout != "shape" and not (args.explain and kind == "jacobian" and args.layout == "vec"):
+        line = (derivative.formula("vec") if args.layout == "vec" else
+                layouts.note(args.layout, "f", read.x.name, derivative.node.out))
+        print(latex_text(line) if args.latex else line)
     arrays = None if args.shapes is None else question.arrays(read)
     if arrays is not None:
         value = question.evaluate(derived, arrays)

@@ -219,8 +219,8 @@ def latex_symbol(c: str) -> str | None:
     character, or one it knows no command for."""
     if c.isascii():
         return None
-    if c in _MATH_SYMBOLS:
-        return _MATH_SYMBOLS[c]
+    if c in _MATH_SYMBOLS:  # a command ends in a space, so that a letter may follow: \\partial L
+        return _MATH_SYMBOLS[c] + " " * _MATH_SYMBOLS[c][-1].isalpha()
     script = next((mark for mark, chars in _SCRIPTS.items() if c[0] in chars), None)
     if script:  # a run of superscripts or subscripts: ⁻¹ is ^{-1}
         return script + "{" + " ".join(_SCRIPTS[script][s] for s in c) + "}"

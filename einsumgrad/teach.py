@@ -21,7 +21,7 @@ from .ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
-from .matrix import matrix_notation
+from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation
 from .render import latex_text
 from .simplify import elimination_steps, simplify
 from .symmetric import along
@@ -163,6 +163,8 @@ def explain(jacobian) -> Derivation:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
     g = leaf(sym.cotangent, y.dims)
+    if jacobian.layout == "vec":
+        steps += vec_steps(jac, y.ndim, yname, xname, sym.cotangent)
     chained = Expr(wrt, jac.dims[y.ndim:], tuple(
         Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
     lhs_l = Label("L").by(xname, wrt)
@@ -177,6 +179,41 @@ def explain(jacobian) -> Derivation:
         steps.append(Step(f"In matrix notation: ∂L/∂{xname} = {matrix}, shaped like {xname}; "
                           "the Jacobian itself is never built", final))
     return Derivation(tuple(steps))
+
+
+def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
+    """Why the chain rule meets a Kronecker product: the Jacobian ``jac`` (``k`` axes of ``y``, then
+    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I`` for ``y = W x``),
+    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ``; each step carries the
+    tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
+    there is no Kronecker formula."""
+    try:
+        formula = kronecker(jac, k)
+    except NoFormula:
+        return []
+    ys, xs = jac.out[:k], jac.out[k:]
+    at = render.UNICODE.indices
+    vec = "column-major: " + ", ".join(
+        f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
+        for name, axes in ((y, ys), (x, xs)) if axes)
+    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    stacked = Step(
+        f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
+        f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
+        "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
+        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}", tex=matrix_latex(f"{lhs} = {formula}"))
+    if not k:
+        return [stacked]
+    G = leaf(g, jac.dims[:k])
+    grad = contract(jac, G, ys, xs)
+    shown = matrix_notation(grad)
+    cot = f"{g}ᵀ" if k == 1 else f"vec({g})ᵀ"
+    product = f"{cot} ({formula})" if " " in formula else f"{cot} {formula}"
+    line = f"∂L/∂vec({x})ᵀ = {product}" + (f" = vec({shown})ᵀ" if shown else "")
+    chained = Step(
+        f"The chain rule is the matrix product of the vec forms, ∂L/∂vec({x})ᵀ = ∂L/∂vec({y})ᵀ {lhs}; with "
+        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=matrix_latex(line))
+    return [stacked, chained]
 
 
 def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:

@@ -119,7 +119,9 @@ def _cli_latex(capsys):
         ("jacobian", "ij,j->i", "--names", "W,x", "--explain", "--latex"),
         ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--differential", "--latex"),
         ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--explain", "--latex"),
-        ("hessian", "sum(log(1 + exp(X @ w)))", "--wrt", "w", "--explain", "--latex"))]
+        ("hessian", "sum(log(1 + exp(X @ w)))", "--wrt", "w", "--explain", "--latex"),
+        ("jacobian", "W @ x", "--wrt", "W", "--layout", "vec", "--explain", "--latex"),
+        ("jacobian", "ij,j->i", "--names", "W,x", "--layout", "vec", "--explain", "--latex"))]
 
 
 def _compiles(body: str, tmp_path) -> str:
@@ -144,3 +146,31 @@ def test_every_latex_output_compiles_with_pdflatex(tmp_path, capsys):
     if _compiles("\n\n".join(outputs), tmp_path):  # one run for all; on failure, find which
         failures = {s[:80]: why for s in outputs if (why := _compiles(s, tmp_path))}
         assert not failures, failures
+
+
+# item 6: why the chain rule meets a Kronecker product, each step evaluable
+
+
+def test_vec_steps_show_the_kronecker_product_and_the_chain_rule_through_it():
+    from einsumgrad.layouts import vec_matrix
+
+    steps = eg.jacobian("ij,j->i", names="W,x", layout="vec").explain().steps
+    lines = [s.line for s in steps]
+    assert "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I" in lines and "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ" in lines
+    stacked, chained = (steps[lines.index(s)] for s in ("∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I",
+                                                       "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ"))
+    W, x, g = RNG.standard_normal((2, 3)), RNG.standard_normal(3), RNG.standard_normal(2)
+    kron = np.kron(x[None, :], np.eye(2))
+    np.testing.assert_allclose(vec_matrix(eg.evaluate(stacked.expr, W=W, x=x), 1), kron)
+    G = eg.evaluate(chained.expr, W=W, x=x, g=g)
+    np.testing.assert_allclose(G, np.outer(g, x))
+    np.testing.assert_allclose(G.reshape(-1, order="F"), g @ kron)  # vec(g xᵀ)ᵀ = gᵀ (xᵀ ⊗ I)
+
+
+def test_vec_steps_of_an_expression_on_the_command_line(capsys):
+    status, out, _ = _cli(capsys, "jacobian", "A @ X @ B", "--wrt", "X", "--layout", "vec", "--explain",
+                          "--shapes", "A=2x3,X=3x4,B=4x2")
+    assert status == 0 and "∂vec(f)/∂vec(X)ᵀ = Bᵀ ⊗ A" in out and "∂L/∂vec(X)ᵀ = vec(g)ᵀ (Bᵀ ⊗ A) = vec(Aᵀ g Bᵀ)ᵀ" in out
+    A, B, g = RNG.standard_normal((2, 3)), RNG.standard_normal((4, 2)), RNG.standard_normal((2, 2))
+    vec = lambda M: M.reshape(-1, order="F")  # noqa: E731
+    np.testing.assert_allclose(vec(g) @ np.kron(B.T, A), vec(A.T @ g @ B.T))  # the identity the step uses
