@@ -21,7 +21,7 @@ from .ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
-from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation
+from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation, transposed
 from .render import latex_text
 from .simplify import elimination_steps, simplify
 from .symmetric import along
@@ -248,6 +248,8 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
     if not expr.out and len(var.shape) == 2:
         steps.append(_layouts_step(final, name, var))
+    if not expr.out and len(var.shape) == 1:
+        steps.append(_vector_layouts_step(final, name, var))
     return Derivation(tuple(steps))
 
 
@@ -261,6 +263,33 @@ def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
         f"{as_w}, {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
         f"numerator layout lays it out by {var.name}ᵀ: {as_wt}, {n}×{m}. Both hold the same numbers "
         f"∂{name}/∂{var.name}[i,j], arranged transposed")
+
+
+def _vector_layouts_step(grad: Expr, name: str, var: Var) -> Step:
+    """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
+    textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
+    n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
+    column = matrix_notation(grad) or "G"
+    return Step(
+        f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
+        f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
+        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {_row(column)}, 1×{n}. Both hold the same numbers "
+        f"∂{name}/∂{var.name}[i]", grad)
+
+
+def _row(column: str) -> str:
+    """The transpose of a matrix formula, a product of two read as ``(A v)ᵀ = vᵀ Aᵀ``: ``Wᵀ g`` -> ``gᵀ W``."""
+    parts, depth, start = [], 0, 0
+    for k, c in enumerate(column + " "):
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            parts.append(column[start:k])
+            start = k + 1
+    if len(parts) == 2 and parts[0].replace(".", "").isdigit():  # a number times a column
+        return f"{parts[0]} {transposed(parts[1])}"
+    if len(parts) == 2:
+        return f"{transposed(parts[1])} {transposed(parts[0])}"
+    return transposed(column)
 
 
 def _calls(expr: Expr, var: Var) -> list[Call]:

@@ -174,3 +174,17 @@ def test_vec_steps_of_an_expression_on_the_command_line(capsys):
     A, B, g = RNG.standard_normal((2, 3)), RNG.standard_normal((4, 2)), RNG.standard_normal((2, 2))
     vec = lambda M: M.reshape(-1, order="F")  # noqa: E731
     np.testing.assert_allclose(vec(g) @ np.kron(B.T, A), vec(A.T @ g @ B.T))  # the identity the step uses
+
+
+# item 7: the layouts of a vector gradient, the textbook's row beside jax's column
+
+
+def test_explain_by_a_vector_has_a_layout_step_with_the_textbooks_row():
+    W, x, g = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("g", 1)
+    step = eg.explain(g @ (W @ x), x).steps[-1]
+    assert step.rule.startswith("Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give "
+                                "∂f/∂x = Wᵀ g, a column of n like x; Wikipedia's numerator layout")
+    assert "writes the row gᵀ W, 1×n" in step.rule
+    a = {"W": RNG.standard_normal((2, 3)), "x": RNG.standard_normal(3), "g": RNG.standard_normal(2)}
+    np.testing.assert_allclose(eg.evaluate(step.expr, **a), a["W"].T @ a["g"])
+    assert "writes the row 2 xᵀ, 1×n" in eg.explain(x @ x, x).steps[-1].rule
