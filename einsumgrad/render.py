@@ -14,7 +14,6 @@ y[i] = sum_j W[i,j] * x[j]
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 
@@ -207,16 +206,15 @@ _MATH_SYMBOLS = {
 }
 _SCRIPTS = {"^": dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁽⁾ⁿᵃᵀᴴ", [*"0123456789-()na", r"\top", "H"])),
             "_": dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))}
-_SCRIPT_RUN = re.compile("|".join(f"[{''.join(chars)}]+" for chars in _SCRIPTS.values()) + "|.", re.DOTALL)
 _TEXT_SYMBOLS = {"—": "---", "–": "--", "…": r"\ldots{}", "§": r"\S{}", "‘": "`", "’": "'", "“": "``", "”": "''"}
 _ALPHABETS = {"SCRIPT": r"\mathcal", "BOLD": r"\mathbf", "DOUBLE-STRUCK": r"\mathbf"}
 _LATEX_SPECIALS = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
 
 
 def latex_symbol(c: str) -> str | None:
-    """A non-ASCII character (or a run of superscripts or subscripts) in math mode for plain pdflatex with amsmath: ``\\partial`` for ``∂``,
-    ``\\Theta `` for ``Θ``, ``^{\\top}`` for ``ᵀ``, ``\\mathcal{L}`` for ``𝓛``; None for an ASCII
-    character, or one it knows no command for."""
+    """A non-ASCII character, or a run of superscripts or subscripts, in math mode for plain pdflatex
+    with amsmath: ``\\partial `` for ``∂``, ``\\Theta `` for ``Θ``, ``^{- 1}`` for ``⁻¹``,
+    ``\\mathcal{L}`` for ``𝓛``; None for an ASCII character, or one it knows no command for."""
     if c.isascii():
         return None
     if c in _MATH_SYMBOLS:  # a command ends in a space, so that a letter may follow: \\partial L
@@ -243,17 +241,29 @@ def latex_text(text: str) -> str:
     '$\\Sigma$\\_i of $\\tfrac{1}{2}\\|$x$\\|^{2}$'
     """
     out: list[list] = []  # [is math, text] runs
-    for c in _SCRIPT_RUN.findall(text):
+    for c in _script_runs(text):
         math = latex_symbol(c)
         if c in _LATEX_SPECIALS or c.isascii() or c in _TEXT_SYMBOLS or not math:
-            piece = _LATEX_SPECIALS.get(c) or _TEXT_SYMBOLS.get(c) or (c if c.isascii() else (  # else its letter unaccented
-                unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"))
+            unaccented = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+            piece = _LATEX_SPECIALS.get(c) or _TEXT_SYMBOLS.get(c) or (c if c.isascii() else unaccented)
             math = None
         if out and out[-1][0] == bool(math):
             out[-1][1] += math or piece
         else:
             out.append([bool(math), math or piece])
     return "".join(f"${t.strip()}$" if is_math else t for is_math, t in out)
+
+
+def _script_runs(text: str) -> list[str]:
+    """``text`` in characters, each run of superscripts (or of subscripts) one piece: ``x⁻¹`` -> ``x``, ``⁻¹``."""
+    pieces: list[str] = []
+    for c in text:
+        kind = next((mark for mark, chars in _SCRIPTS.items() if c in chars), None)
+        if kind and pieces and pieces[-1][-1] in _SCRIPTS[kind]:
+            pieces[-1] += c
+        else:
+            pieces.append(c)
+    return pieces
 
 
 def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
@@ -348,7 +358,8 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
             text = get(node.fn).show(node.fn, inner, node.params, 0)
             return text if atomic(text) else f"({text})"
         if style.latex:
-            return rf"\{node.fn}\left({inner}\right)" if node.fn in _LATEX_FUNCTIONS else rf"{latex_operator(node.fn)}\left({inner}\right)"
+            head = "\\" + node.fn if node.fn in _LATEX_FUNCTIONS else latex_operator(node.fn)
+            return rf"{head}\left({inner}\right)"
         return f"{node.fn}({inner})"
     arg = node.arg
     plain = len(arg.terms) == 1 and len(arg.terms[0].factors) == 1 and arg.terms[0].coef == 1

@@ -248,8 +248,8 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
     if not expr.out and len(var.shape) == 2:
         steps.append(_layouts_step(final, name, var))
-    if not expr.out and len(var.shape) == 1:
-        steps.append(_vector_layouts_step(final, name, var))
+    if not expr.out and len(var.shape) == 1 and matrix:
+        steps.append(_vector_layouts_step(final, matrix, name, var))
     return Derivation(tuple(steps))
 
 
@@ -265,11 +265,10 @@ def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
         f"∂{name}/∂{var.name}[i,j], arranged transposed")
 
 
-def _vector_layouts_step(grad: Expr, name: str, var: Var) -> Step:
+def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
     """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
     textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
     n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
-    column = matrix_notation(grad) or "G"
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
         f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
