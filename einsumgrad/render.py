@@ -194,7 +194,7 @@ def latex_name(name: str) -> str:
 
 def latex_operator(fn: str) -> str:
     """A function's name as a LaTeX operator: ``\\operatorname{h'}`` for ``h′``."""
-    return r"\operatorname{" + "".join(latex_symbol(c) or c for c in fn).strip() + "}"
+    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in fn).strip() + "}"
 
 
 _MATH_SYMBOLS = {

@@ -96,7 +96,7 @@ def _latex_outputs():
 
     W, x, g = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("g", 1)
     X, Y, T, w = eg.tensor("X", 2), eg.tensor("Y", 2), eg.tensor("Θ", 2), eg.tensor("w", 1)
-    h = eg.function("h")
+    h = eg.function("h_teach")  # h_teach′ in the derivatives; the CLI's below reads h itself
     sse = Expression((0.5 * eg.sum((Y - h(X @ T)) ** 2)).node, "𝓛")
     Phi, ortho = _orthogonality()
     S = eg.tensor("S", 2, symmetric=True)
