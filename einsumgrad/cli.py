@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 import numpy as np
@@ -17,7 +18,9 @@ from .question import check_fits, message, parse_shape
 
 EXAMPLES = {
     "jacobian": """examples:
-  einsumgrad jacobian "ij,j->i" --wrt 0 --names W,x
+  einsumgrad jacobian "W @ x" --wrt W                         # an expression, as grad takes
+  einsumgrad jacobian "tanh(W @ x)" --wrt W --indices iab     # ∂f[i]/∂W[a,b]
+  einsumgrad jacobian "ij,j->i" --wrt W --names W,x           # an einsum spec; --wrt a name or a position
   einsumgrad jacobian "ij,j->i" --wrt 0 --names W,x --latex
   einsumgrad jacobian "ij,j->i" --wrt 0 --names W,x --explain
   einsumgrad jacobian "ij,jk->ik" --wrt 1 --shapes 2x3,3x2 --seed 1
@@ -72,19 +75,28 @@ def _parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter
 
-    jac = sub.add_parser("jacobian", help="the Jacobian of an einsum spec with respect to one operand",
+    jac = sub.add_parser("jacobian", help="the Jacobian of an expression or an einsum spec with respect to one tensor",
                          epilog=EXAMPLES["jacobian"], formatter_class=raw)
-    jac.add_argument("spec", help="a NumPy einsum string, e.g. 'ij,j->i'")
-    jac.add_argument("--wrt", type=int, default=0, help="which operand to differentiate by (default 0)")
-    jac.add_argument("--names", help="comma-separated operand names, e.g. W,x")
+    jac.add_argument("expression", help="an expression, as grad takes ('W @ x'), or a NumPy einsum "
+                     "spec ('ij,j->i') whose operands --names names")
+    jac.add_argument("--wrt", help="the tensor to differentiate by: its name, or for an einsum spec its operand's "
+                     "position (default 0)")
+    jac.add_argument("--names", help="an einsum spec's comma-separated operand names, e.g. W,x")
     _layout(jac)
     _formats(jac)
+    jac.add_argument("--matrix", action="store_true", help="also print matrix notation where one exists")
     jac.add_argument("--explain", action="store_true", help="a numbered step-by-step derivation")
-    jac.add_argument("--shapes", help="evaluate at random integer operands of these shapes, e.g. 3x4,4 "
-                     "(an empty entry is a scalar: 3,,3)")
-    jac.add_argument("--seed", type=int, default=0, help="random seed for the operands of --shapes")
+    notation = jac.add_mutually_exclusive_group()
+    notation.add_argument("--index-input", action="store_true", help="read the expression as index notation")
+    notation.add_argument("--latex-input", action="store_true", help="read the expression as LaTeX")
+    jac.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 for an expression; for an einsum "
+                     "spec the operands' shapes in order, e.g. 3x4,4 (an empty entry is a scalar: 3,,3)")
+    jac.add_argument("--seed", type=int, default=0, help="random seed for the arrays of --shapes")
+    jac.add_argument("--html", metavar="FILE.html", help="also write the answer as one self-contained HTML page")
+    jac.add_argument("--symmetric", metavar="NAMES", help="comma-separated symmetric matrices, e.g. S")
     jac.add_argument("--plot", metavar="FILE.png", help="with --shapes: draw the Jacobian as heatmaps, a third-order "
                      "one slice by slice (needs matplotlib)")
+    _indices(jac)
 
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
@@ -106,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--differential", action="store_true",
                            help="the route through dL = ⟨G, dW⟩ = tr(Gᵀ dW) to ∂L/∂W = G and the update step")
         _layout(p)
+        _indices(p)
         p.add_argument("--shapes", help="evaluate at random arrays: NAME=3x4,x=4 (every tensor); I is the "
                        "identity, never random: I=3x3 gives its size")
         p.add_argument("--seed", type=int, default=0)
@@ -137,6 +150,11 @@ def _layout(p: argparse.ArgumentParser) -> None:
                    "products where a formula exists")
 
 
+def _indices(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--indices", help="the letters naming the result's axes, e.g. iab for ∂f[i]/∂W[a,b] "
+                   "(an expression's derivative)")
+
+
 def _formats(p: argparse.ArgumentParser) -> None:
     p.add_argument("--code", choices=("numpy", "jax", "torch"), help="print the source of a function computing it")
     p.add_argument("-o", "--output", metavar="FILE", help="with --code: write the source to FILE")
@@ -153,11 +171,48 @@ def random_generator(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+_SPEC = re.compile(r"[A-Za-z.,\s]*")  # an einsum spec without its arrow: 'ij,jk', 'ii'
+
+
+def is_spec(text: str, wrt: str | None) -> bool:
+    """Whether the jacobian command's text is an einsum spec (``ij,j->i``; ``ii`` unless ``--wrt``
+    names a tensor) rather than an expression (``W @ x``)."""
+    return "->" in text or bool(_SPEC.fullmatch(text)) and ("," in text or wrt is None or wrt.strip().isdigit())
+
+
+def _operand(wrt: str | None, names: str | None) -> int:
+    """``--wrt`` as an einsum spec's operand: a position, or a name among ``--names``."""
+    if wrt is None or wrt.strip().lstrip("-").isdigit():
+        return int(wrt or 0)
+    listed = [n.strip() for n in (names or "").split(",")]
+    if wrt.strip() not in listed:
+        raise EinsumgradError(f"--wrt {wrt.strip()}: " + (f"no operand of that name (--names {names})" if names else
+                              "the operands of an einsum spec have no names; give them with --names, e.g. --names W,x, "
+                              "or pick one by position, --wrt 0"))
+    return listed.index(wrt.strip())
+
+
 def _jacobian(args) -> None:
     from .einsum_jacobian import Jacobian
 
+    if not is_spec(args.expression, args.wrt):
+        if args.names is not None:
+            raise EinsumgradError("--names names an einsum spec's operands; an expression names its tensors itself "
+                                  f"({args.expression!r}): leave --names out")
+        if args.wrt is None or args.wrt.strip().lstrip("-").isdigit():
+            raise EinsumgradError(f"--wrt: name the tensor of {args.expression!r} to differentiate by, e.g. --wrt W "
+                                  "(a position picks an einsum spec's operand)")
+        if args.plot is not None:
+            if args.shapes is None:
+                raise EinsumgradError("--plot draws the Jacobian's numbers: give --shapes too, e.g. --shapes W=2x3,x=3")
+            check_plot_path(args.plot)
+        return _differentiate(args)
+    for flag in ("indices", "matrix", "html", "symmetric", "index_input", "latex_input"):
+        if getattr(args, flag):
+            raise EinsumgradError(f"--{flag.replace('_', '-')} takes an expression, not an einsum spec: write "
+                                  "einsum('ij,j->i', W, x) for the spec 'ij,j->i' with --names W,x")
     _check_output(args)
-    J = Jacobian(args.spec, args.wrt, names=args.names, layout=args.layout)
+    J = Jacobian(args.expression, _operand(args.wrt, args.names), names=args.names, layout=args.layout)
     shapes = None if args.shapes is None else [parse_shape(s) for s in args.shapes.split(",")]
     if shapes is not None:
         J.nbytes(*shapes)  # checks them against the spec before anything is printed
@@ -186,7 +241,7 @@ def _jacobian(args) -> None:
             print(t.einsum)
     else:
         print(J.text(shapes=shapes if J.spec.has_ellipsis else None))
-    if args.layout == "vec" and not args.latex:
+    if args.layout == "vec" and not args.latex and not args.explain:  # --explain shows it, step by step
         print(J.formula("vec", shapes=shapes))
     if shapes is not None:
         for name, op in zip(J.names, ops):
@@ -194,19 +249,21 @@ def _jacobian(args) -> None:
         print(f"\nJ ({J.layout} layout), shape {dense.shape}:\n{dense}")
     if args.plot is not None:
         node = J.expression(*ops).node
-        plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.spec!r} ({J.layout} layout)",
+        plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.expression!r} ({J.layout} layout)",
                   axes=node.out, form=slices.identity_form(node))
 
 
 def _differentiate(args) -> None:
     from . import layouts, question
+    from .render import latex_text
+    from .teach import Derivation, vec_steps
 
     _check_output(args)
-    kind = "gradient" if args.command == "grad" else "hessian"
+    kind = {"grad": "gradient", "hessian": "hessian", "jacobian": "jacobian"}[args.command]
     q = question.Question(args.expression, args.wrt, kind, args.shapes, args.symmetric or "", args.seed,
                           notation="index" if args.index_input else "latex" if args.latex_input else "python")
     read = question.read(q)
-    derived = question.derive(read, "shape" if args.layout == "vec" else args.layout)
+    derived = question.derive(read, "shape" if args.layout == "vec" else args.layout, indices=args.indices)
     for line in question.notes(read):
         print(f"einsumgrad: note: {line}", file=sys.stderr)
     derivative = derived.derivative
@@ -219,20 +276,28 @@ def _differentiate(args) -> None:
 
         _print_derivation(differential(read.expression, read.x), args)
     elif args.explain:
-        _print_derivation(question.explain(derived), args)
+        derivation = question.explain(derived)
+        stacked = vec_steps(derivative.node, read.expression.ndim, derivative.label.f, read.x.name) \
+            if args.layout == "vec" and kind == "jacobian" else []
+        _print_derivation(Derivation((*derivation.steps, *stacked)), args)
     else:
         print(shown.text)
     if args.matrix:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
-    if args.layout != "shape":
-        print(derivative.formula("vec") if args.layout == "vec" else
-              layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
+    if args.layout != "shape" and not (args.explain and kind == "jacobian" and args.layout == "vec"):
+        line = (derivative.formula("vec") if args.layout == "vec" else
+                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
+        print(latex_text(line) if args.latex else line)
     arrays = None if args.shapes is None else question.arrays(read)
     if arrays is not None:
         value = question.evaluate(derived, arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
         print(question.check(derived, arrays))
+    if getattr(args, "plot", None) is not None:
+        node = derivative.node
+        plot.plot(value, args.plot, f"∂{read.expression.name or 'f'}/∂{read.x.name} for {args.expression!r}",
+                  axes=node.out, form=slices.identity_form(node))
     if args.html:
         from .web import answer
 

@@ -182,7 +182,7 @@ def demo_orthogonality(plot: str | None = None) -> int:
           f"β = {beta} a scalar. The question asks for ∂L/∂Φ[:, a, b], an l-vector (a = {a} indexes m, b = {b} "
           "indexes n).")
     print(eg.explain(L, Phi))
-    g = eg.grad(L, Phi)
+    g = eg.grad(L, Phi, indices="lab")
     asked = g[:, a, b]
     heading(f"The slice the question asks for: ∂L/∂Φ[:, a, b] = g[:, {a}, {b}]")
     value = eg.evaluate(asked, **arrays)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .functions import get
 from .ir import DEEP, Call, Delta, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
-from .render import atomic as _atomic, latex_name
+from .render import atomic as _atomic, latex_name, latex_operator, latex_symbol
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 
@@ -485,7 +485,8 @@ def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
 
 _LATEX_SYMBOLS = {"⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "ᵀ": r"^{\top}", "⊙": r"\odot", "⊗": r"\otimes",
                   "𝟙": r"\mathbf{1}", "²": "^{2}", "³": "^{3}"}
-_LATEX_TOKEN = re.compile(r"\^∘(-?[\d.]+)|⁻ᵀ|⁻¹|[ᵀ⊙⊗𝟙²³]|([A-Za-z_\u0370-\u03ff][\w\u0370-\u03ff]*?)(?=[^\w\u0370-\u03ff]|$)(\(?)", re.ASCII)
+_LATEX_TOKEN = re.compile(r"\^∘(-?[\d.]+)|⁻ᵀ|⁻¹|[ᵀ⊙⊗𝟙²³]|([A-Za-z_\u0370-\u03ff][\w\u0370-\u03ff]*?′*)(?=[^\w\u0370-\u03ff′]|$)(\(?)"
+                          r"|[^\x00-\x7f]", re.ASCII)
 _LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
 
 
@@ -500,9 +501,9 @@ def latex(text: str) -> str:
         if power is not None:
             return rf"^{{\circ {power}}}"
         if name is None:
-            return _LATEX_SYMBOLS[m.group()]
+            return _LATEX_SYMBOLS.get(m.group()) or latex_symbol(m.group()) or "?"
         if call:
-            return ("\\" + name if name in _LATEX_FUNCTIONS else rf"\operatorname{{{name}}}") + "("
+            return ("\\" + name if name in _LATEX_FUNCTIONS else latex_operator(name)) + "("
         return latex_name(name)
 
     return _LATEX_TOKEN.sub(token, text)

@@ -199,13 +199,14 @@ def read(q: Question) -> Read:
     return Read(q, expr, x, compiled.names, sizes, guessed, declared, symmetric, remarks)
 
 
-def derive(r: Read, layout: str = "shape") -> Derived:
-    """The derivative the question asks for, in ``layout`` (see :mod:`einsumgrad.layouts`)."""
+def derive(r: Read, layout: str = "shape", indices=None) -> Derived:
+    """The derivative the question asks for, in ``layout`` (see :mod:`einsumgrad.layouts`), its axes named
+    ``indices`` if given (``"iab"``)."""
     kind, expr, x = r.question.kind, r.expression, r.x
     try:
         if kind == "jacobian":
-            return Derived(r, api.jacobian(expr, x, layout=layout), expr)
-        derivative = (api.grad if kind == "gradient" else api.hessian)(expr, x, layout=layout)
+            return Derived(r, api.jacobian(expr, x, layout=layout, indices=indices), expr)
+        derivative = (api.grad if kind == "gradient" else api.hessian)(expr, x, layout=layout, indices=indices)
     except EinsumgradError as err:
         if not r.guessed:
             raise

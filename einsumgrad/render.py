@@ -40,7 +40,7 @@ class Style:
     def indices(self, idx) -> str:
         if not idx:
             return ""
-        joined = "".join(idx) if all(len(a) == 1 for a in idx) else ",".join(idx)
+        joined = "".join(idx) if all(len(a) == 1 and a.isalpha() for a in idx) else ",".join(idx)
         if self.latex:
             return "_{" + joined + "}"
         if self.subscript:
@@ -199,14 +199,90 @@ def atomic(text: str) -> bool:
 
 
 def latex_name(name: str) -> str:
-    """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``."""
-    if len(name) == 1 and unicodedata.category(name).startswith("L") and "GREEK" in unicodedata.name(name, ""):
-        words = unicodedata.name(name).split()
-        spelled = words[-1].lower() if words[1] == "SMALL" else words[-1].capitalize()
-        name = spelled if spelled in _GREEK else name
+    """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``, ``\\mathcal{L}`` (for ``𝓛``).
+
+    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0")
+    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}')
+    """
     if name in _GREEK:
         return "\\" + name
-    return name if len(name) == 1 else r"\mathrm{" + name.replace("_", r"\_") + "}"
+    if len(name) == 1:
+        return (latex_symbol(name) or name).strip()
+    return r"\mathrm{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}"
+
+
+def latex_operator(fn: str) -> str:
+    """A function's name as a LaTeX operator: ``\\operatorname{h'}`` for ``h′``."""
+    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in fn).strip() + "}"
+
+
+_MATH_SYMBOLS = {
+    "∂": r"\partial", "Σ": r"\Sigma", "⊗": r"\otimes", "⊙": r"\odot", "∘": r"\circ",
+    "−": "-", "·": r"\cdot", "×": r"\times", "÷": r"\div", "±": r"\pm", "′": "'", "″": "''", "‴": "'''",
+    "⟨": r"\langle", "⟩": r"\rangle", "‖": r"\|", "≈": r"\approx", "≠": r"\neq", "≤": r"\leq", "≥": r"\geq",
+    "→": r"\to", "↦": r"\mapsto", "←": r"\leftarrow", "∞": r"\infty", "𝟙": r"\mathbf{1}", "µ": r"\mu ",
+    "½": r"\tfrac{1}{2}", "⅓": r"\tfrac{1}{3}", "¼": r"\tfrac{1}{4}", "¾": r"\tfrac{3}{4}",
+}
+_SCRIPTS = {"^": dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁽⁾ⁿᵃᵀᴴ", [*"0123456789-()na", r"\top", "H"])),
+            "_": dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))}
+_TEXT_SYMBOLS = {"—": "---", "–": "--", "…": r"\ldots{}", "§": r"\S{}", "‘": "`", "’": "'", "“": "``", "”": "''"}
+_ALPHABETS = {"SCRIPT": r"\mathcal", "BOLD": r"\mathbf", "DOUBLE-STRUCK": r"\mathbf"}
+_LATEX_SPECIALS = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
+
+
+def latex_symbol(c: str) -> str | None:
+    """A non-ASCII character, or a run of superscripts or subscripts, in math mode for plain pdflatex
+    with amsmath: ``\\partial `` for ``∂``, ``\\Theta `` for ``Θ``, ``^{- 1}`` for ``⁻¹``,
+    ``\\mathcal{L}`` for ``𝓛``; None for an ASCII character, or one it knows no command for."""
+    if c.isascii():
+        return None
+    if c in _MATH_SYMBOLS:  # a command ends in a space, so that a letter may follow: \\partial L
+        return _MATH_SYMBOLS[c] + " " * _MATH_SYMBOLS[c][-1].isalpha()
+    script = next((mark for mark, chars in _SCRIPTS.items() if c[0] in chars), None)
+    if script:  # a run of superscripts or subscripts: ⁻¹ is ^{-1}
+        return script + "{" + " ".join(_SCRIPTS[script][s] for s in c) + "}"
+    words = unicodedata.name(c, "").split()
+    if "GREEK" in words and unicodedata.category(c).startswith("L"):
+        spelled = words[-1].lower() if "SMALL" in words else words[-1].capitalize()
+        return "\\" + spelled + " " if spelled in _GREEK else None
+    plain = unicodedata.normalize("NFKC", c)
+    if plain.isascii() and plain.isalnum():
+        style = next((v for k, v in _ALPHABETS.items() if k in words), None)
+        return f"{style}{{{plain}}}" if style and plain.isalpha() else plain
+    return None
+
+
+def latex_text(text: str) -> str:
+    r"""Prose for LaTeX's text mode under plain pdflatex: its special characters escaped, its
+    symbols set in math: ``∂L/∂W = g xᵀ`` -> ``$\partial$L/$\partial$W = g x$^{\top}$``.
+
+    >>> latex_text("Σ_i of ½‖x‖²")
+    '$\\Sigma$\\_i of $\\tfrac{1}{2}\\|$x$\\|^{2}$'
+    """
+    out: list[list] = []  # [is math, text] runs
+    for c in _script_runs(text):
+        math = latex_symbol(c)
+        if c in _LATEX_SPECIALS or c.isascii() or c in _TEXT_SYMBOLS or not math:
+            unaccented = unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode() or "?"
+            piece = _LATEX_SPECIALS.get(c) or _TEXT_SYMBOLS.get(c) or (c if c.isascii() else unaccented)
+            math = None
+        if out and out[-1][0] == bool(math):
+            out[-1][1] += math or piece
+        else:
+            out.append([bool(math), math or piece])
+    return "".join(f"${t.strip()}$" if is_math else t for is_math, t in out)
+
+
+def _script_runs(text: str) -> list[str]:
+    """``text`` in characters, each run of superscripts (or of subscripts) one piece: ``x⁻¹`` -> ``x``, ``⁻¹``."""
+    pieces: list[str] = []
+    for c in text:
+        kind = next((mark for mark, chars in _SCRIPTS.items() if c in chars), None)
+        if kind and pieces and pieces[-1][-1] in _SCRIPTS[kind]:
+            pieces[-1] += c
+        else:
+            pieces.append(c)
+    return pieces
 
 
 def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
@@ -227,7 +303,8 @@ def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
 
 
 def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
-    summed = [a for a in t.indices() if a not in out]
+    own, t = t.indices(), fixed_reads(t, out)
+    summed = [a for a in t.indices() if a not in out and a in own]
     inner_scope = set(scope) | set(out) | set(t.indices())
     factors = [render_factor(f, inner_scope, style) for f in t.factors if not isinstance(f, Stretch)]
     coef = t.coef
@@ -239,6 +316,25 @@ def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
         c = _number(coef)
         body = c + (style.times if style.ascii and factors else " " if factors else "") + body
     return sign + style.summation(summed) + body
+
+
+def fixed_reads(t: Term, out) -> Term:
+    """``t`` with each selection on a summed index (``δ[j,1]``, ``δ[a,2b+1]``) read into the factors
+    instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``.
+
+    >>> from .algebra import tensor
+    >>> from .selection import index
+    >>> print(index_notation(index(tensor("P", (4, 3, 2)), (slice(None), 0, slice(1, None)))))
+    y[i,l] = P[i,0,l+1]
+    """
+    for f in t.factors:
+        fn = get(f.node.fn) if isinstance(f, Ref) and isinstance(f.node, Call) else None
+        if fn is not None and fn.as_delta:
+            a, position = fn.as_delta(f.idx, *f.node.params)
+            if a not in out and a in f.idx and position not in t.indices():
+                rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
+                return fixed_reads(rest.rename({a: position}), out)
+    return t
 
 
 def _number(c) -> str:
@@ -281,7 +377,8 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
             text = get(node.fn).show(node.fn, inner, node.params, 0)
             return text if atomic(text) else f"({text})"
         if style.latex:
-            return rf"\{node.fn}\left({inner}\right)" if node.fn in _LATEX_FUNCTIONS else rf"\operatorname{{{node.fn}}}\left({inner}\right)"
+            head = "\\" + node.fn if node.fn in _LATEX_FUNCTIONS else latex_operator(node.fn)
+            return rf"{head}\left({inner}\right)"
         return f"{node.fn}({inner})"
     arg = node.arg
     plain = len(arg.terms) == 1 and len(arg.terms[0].factors) == 1 and arg.terms[0].coef == 1
@@ -300,10 +397,10 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     if show is not None:
         norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"
         text = show(node.fn, inner, node.params, arg.ndim).replace("‖", norm_bar)
-        text = text.replace(f"{node.fn}(", rf"\operatorname{{{node.fn}}}(", 1) if style.latex else text
+        text = text.replace(f"{node.fn}(", latex_operator(node.fn) + "(", 1) if style.latex else text
         return (text if atomic(text) or not idx else f"({text})") + style.indices(idx)
     if style.latex:
-        return rf"\operatorname{{{node.fn}}}\left({inner}\right)" + style.indices(idx)
+        return rf"{latex_operator(node.fn)}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)
 
 

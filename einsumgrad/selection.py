@@ -11,7 +11,7 @@ length only where it is a result's value (``∂x[1:3]/∂x``).
 >>> from .algebra import tensor
 >>> from .render import index_notation
 >>> print(index_notation(index(tensor("P", (4, 3, 2)), (slice(None), 0, 1))))
-y[i] = Σ_j,k P[i,j,k] δ[j,0] δ[k,1]
+y[i] = P[i,0,1]
 >>> print(index_notation(identity(3)))
 y[i,j] = δ[i,j]
 """
@@ -40,7 +40,7 @@ def identity(n: Dim) -> Expr:
 def index(x: Expr, key) -> Expr:
     """``x[key]`` with NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
     entries = _entries(key if isinstance(key, tuple) else (key,), x.ndim)
-    target = fresh(x.ndim, ())
+    target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is y[l]
     names = iter(fresh(x.ndim + len(entries), target))
     operands, out, dims = [(x, target)], [], []
     axes = iter(range(x.ndim))

@@ -21,7 +21,8 @@ from .ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from .differentiate import contract, product_rule, readable, variable
 from .expression import Expression
-from .matrix import matrix_notation
+from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation, transposed
+from .render import latex_text
 from .simplify import elimination_steps, simplify
 from .symmetric import along
 
@@ -105,14 +106,6 @@ class Derivation:
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
 
 
-_LATEX_SPECIALS = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
-
-
-def latex_text(text: str) -> str:
-    r"""Prose for LaTeX's text mode, its special characters escaped: ``Σ_i`` -> ``Σ\_i``."""
-    return "".join(_LATEX_SPECIALS.get(c, c) for c in text)
-
-
 def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     steps = []
     for what, e in elimination_steps(expr):
@@ -170,6 +163,8 @@ def explain(jacobian) -> Derivation:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
     g = leaf(sym.cotangent, y.dims)
+    if jacobian.layout == "vec":
+        steps += vec_steps(jac, y.ndim, yname, xname, sym.cotangent)
     chained = Expr(wrt, jac.dims[y.ndim:], tuple(
         Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
     lhs_l = Label("L").by(xname, wrt)
@@ -184,6 +179,41 @@ def explain(jacobian) -> Derivation:
         steps.append(Step(f"In matrix notation: ∂L/∂{xname} = {matrix}, shaped like {xname}; "
                           "the Jacobian itself is never built", final))
     return Derivation(tuple(steps))
+
+
+def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
+    """Why the chain rule meets a Kronecker product: the Jacobian ``jac`` (``k`` axes of ``y``, then
+    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I`` for ``y = W x``),
+    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ``; each step carries the
+    tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
+    there is no Kronecker formula."""
+    try:
+        formula = kronecker(jac, k)
+    except NoFormula:
+        return []
+    ys, xs = jac.out[:k], jac.out[k:]
+    at = render.UNICODE.indices
+    vec = "column-major: " + ", ".join(
+        f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
+        for name, axes in ((y, ys), (x, xs)) if axes)
+    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    stacked = Step(
+        f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
+        f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
+        "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
+        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}", tex=matrix_latex(f"{lhs} = {formula}"))
+    if not k:
+        return [stacked]
+    G = leaf(g, jac.dims[:k])
+    grad = contract(jac, G, ys, xs)
+    shown = matrix_notation(grad)
+    cot = f"{g}ᵀ" if k == 1 else f"vec({g})ᵀ"
+    product = f"{cot} ({formula})" if " " in formula else f"{cot} {formula}"
+    line = f"∂L/∂vec({x})ᵀ = {product}" + (f" = vec({shown})ᵀ" if shown else "")
+    chained = Step(
+        f"The chain rule is the matrix product of the vec forms, ∂L/∂vec({x})ᵀ = ∂L/∂vec({y})ᵀ {lhs}; with "
+        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=matrix_latex(line))
+    return [stacked, chained]
 
 
 def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:
@@ -218,6 +248,8 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
         steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
     if not expr.out and len(var.shape) == 2:
         steps.append(_layouts_step(final, name, var))
+    if not expr.out and len(var.shape) == 1 and matrix:
+        steps.append(_vector_layouts_step(final, matrix, name, var))
     return Derivation(tuple(steps))
 
 
@@ -231,6 +263,32 @@ def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
         f"{as_w}, {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
         f"numerator layout lays it out by {var.name}ᵀ: {as_wt}, {n}×{m}. Both hold the same numbers "
         f"∂{name}/∂{var.name}[i,j], arranged transposed")
+
+
+def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
+    """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
+    textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
+    n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
+    return Step(
+        f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
+        f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
+        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {_row(column)}, 1×{n}. Both hold the same numbers "
+        f"∂{name}/∂{var.name}[i]", grad)
+
+
+def _row(column: str) -> str:
+    """The transpose of a matrix formula, a product of two read as ``(A v)ᵀ = vᵀ Aᵀ``: ``Wᵀ g`` -> ``gᵀ W``."""
+    parts, depth, start = [], 0, 0
+    for k, c in enumerate(column + " "):
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            parts.append(column[start:k])
+            start = k + 1
+    if len(parts) == 2 and parts[0].replace(".", "").isdigit():  # a number times a column
+        return f"{parts[0]} {transposed(parts[1])}"
+    if len(parts) == 2:
+        return f"{transposed(parts[1])} {transposed(parts[0])}"
+    return transposed(column)
 
 
 def _calls(expr: Expr, var: Var) -> list[Call]:

@@ -232,7 +232,7 @@ def test_indexing_matches_numpy_and_differentiates(key):
 
 def test_indexing_symbolic_sizes_and_printing():
     x, P = eg.tensor("x", 1), eg.tensor("P", 3)
-    assert str(x[1:3]) == "y[j] = Σ_i x[i] δ[i,j+1]"
+    assert str(x[1:3]) == "y[j] = x[j+1]"
     assert str(eg.grad(eg.sum(P[:, 0, 1]), P)) == "∂f/∂P[i,j,k] = δ[j,0] δ[k,1]"
     np.testing.assert_allclose(eg.evaluate(x[-2:], x=np.arange(5.0)), [3.0, 4.0])
     with pytest.raises(eg.ShapeError, match=r"positions 1\.\.2 \(a slice\) is out of range for axis 0 .* size 2"):

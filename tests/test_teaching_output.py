@@ -13,31 +13,31 @@ from einsumgrad.web import fragments
 WX_LATEX = r"""\begin{enumerate}
 \item Write the einsum with its sum explicit:
 \[ y_{i} = \sum_{j} W_{ij} x_{j} \]
-\item Differentiate each occurrence of W: ∂W[a,b]/∂W[j,k] = δ[a,j] δ[b,k]:
+\item Differentiate each occurrence of W: $\partial$W[a,b]/$\partial$W[j,k] = $\delta$[a,j] $\delta$[b,k]:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \sum_{l} \delta_{ij} \delta_{lk} x_{l} \]
-\item Simplify: the sum over l eliminates δ[l,k]: l becomes k:
+\item Simplify: the sum over l eliminates $\delta$[l,k]: l becomes k:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
-\item Result, in the shape layout of jax.jacobian and torch (J[i,j,k] = ∂y[i]/∂W[j,k], shape y.shape + W.shape):
+\item Result, in the shape layout of jax.jacobian and torch (J[i,j,k] = $\partial$y[i]/$\partial$W[j,k], shape y.shape + W.shape):
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
-δ[i,j] is structure, not a number: J is zero unless i = j, so of its |i|·|j|·|k| entries at most |i|·|k| are non-zero.
-\item Chain rule with g = ∂L/∂y (shaped like y), contracting over i:
+$\delta$[i,j] is structure, not a number: J is zero unless i = j, so of its |i|$\cdot$|j|$\cdot$|k| entries at most |i|$\cdot$|k| are non-zero.
+\item Chain rule with g = $\partial$L/$\partial$y (shaped like y), contracting over i:
 \[ \frac{\partial L}{\partial W_{jk}} = \sum_{i} g_{i} \delta_{ij} x_{k} \]
-\item Simplify: the sum over i eliminates δ[i,j]: i becomes j:
+\item Simplify: the sum over i eliminates $\delta$[i,j]: i becomes j:
 \[ \frac{\partial L}{\partial W_{jk}} = g_{j} x_{k} \]
-\item In matrix notation: ∂L/∂W = g xᵀ, shaped like W; the Jacobian itself is never built
+\item In matrix notation: $\partial$L/$\partial$W = g x$^{\top}$, shaped like W; the Jacobian itself is never built
 \end{enumerate}"""
 
 DIFFERENTIAL_LATEX = r"""\begin{enumerate}
 \item The loss, with its sums explicit:
 \[ L = \sum_{ij} W_{ij} g_{i} x_{j} \]
-\item Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h′(u) du, with dW for each read of W:
+\item Its differential: the product rule d(A B) = dA B + A dB and, elementwise, d h(u) = h$'$(u) du, with dW for each read of W:
 \[ \mathrm{d}L = \sum_{ij} \mathrm{dW}_{ij} g_{i} x_{j} = g^{\top} \mathrm{dW} x \]
 \item Collect what multiplies dW into one tensor G shaped like W: the trace (Frobenius) form:
 \[ \mathrm{d}L = \langle G, \mathrm{dW} \rangle = \sum_{ij} G_{ij} \mathrm{dW}_{ij} = \operatorname{tr}(G^{\top} \mathrm{dW}) = \operatorname{tr}(x g^{\top} \mathrm{dW}) \]
-\item Read off the derivative: dL = ⟨G, dW⟩ for every dW means ∂L/∂W = G:
+\item Read off the derivative: dL = $\langle$G, dW$\rangle$ for every dW means $\partial$L/$\partial$W = G:
 \[ \frac{\partial L}{\partial W_{ij}} = g_{i} x_{j} = g x^{\top} \]
-G is shaped like W: the shape layout (jax, torch) and Wikipedia's denominator layout; Wikipedia's numerator layout writes Gᵀ.
-\item First order: for a small step ΔW, ΔL ≈ ⟨G, ΔW⟩; with ΔW = −η G, ΔL ≈ −η ⟨G, G⟩ = −η ‖G‖², below 0 unless G = 0, so W − η G lowers L for small enough η > 0:
+G is shaped like W: the shape layout (jax, torch) and Wikipedia's denominator layout; Wikipedia's numerator layout writes G$^{\top}$.
+\item First order: for a small step $\Delta$W, $\Delta$L $\approx$ $\langle$G, $\Delta$W$\rangle$; with $\Delta$W = $-\eta$ G, $\Delta$L $\approx$ $-\eta$ $\langle$G, G$\rangle$ = $-\eta$ $\|$G$\|^{2}$, below 0 unless G = 0, so W $-$ $\eta$ G lowers L for small enough $\eta$ > 0:
 \[ \langle G, G \rangle = \|G\|^{2} = \sum_{ij} G_{ij}^{2} \]
 \end{enumerate}"""
 
@@ -89,7 +89,7 @@ def test_every_displayed_line_of_a_grad_derivation_is_the_unicode_line_in_latex(
 
 def test_prose_is_escaped_for_latex():
     assert latex_text(r"Σ_i 50% of {a} #1 & x^2 ~ \ $") == (
-        r"Σ\_i 50\% of \{a\} \#1 \& x\^{}2 \~{} \textbackslash{} \$")
+        r"$\Sigma$\_i 50\% of \{a\} \#1 \& x\^{}2 \~{} \textbackslash{} \$")
 
 
 # -- 2. pictures -------------------------------------------------------------------------------------------------
