@@ -557,17 +557,29 @@ def term_lengths(term: Term):
 
 
 def keep_ranges(new: Term, old: Term, out) -> Term:
-    """``new`` (``old`` with a factor replaced) with a :class:`Size` for each summed index of
-    ``old`` that no factor of ``new`` carries any more: a derivative that is constant along
-    a broadcast axis must still be summed over that axis's whole length.
+    """``new`` (``old`` with a factor replaced, say by a node's terms) with a :class:`Size` for each
+    summed index of ``old`` that no factor of ``new`` carries any more, and a :class:`Stretch` for
+    one that ``new`` carries only at lengths that may be 1 where ``old`` had a longer one (no delta
+    fixing it): a derivative that is constant along a broadcast axis must still be summed over
+    that axis's whole length.
 
-    >>> x = Var("x", (3,))
+    >>> x, y = Var("x", (3,)), Var("y", ("y", 0))
     >>> keep_ranges(Term(2, ()), Term(1, (Ref(x, ("i",)),)), ()).factors
     (Size(dim=3),)
+    >>> keep_ranges(Term(1, (Ref(y, ("i",)),)), Term(1, (Ref(x, ("i",)),)), ()).factors[1:]
+    (Stretch(a='i', dim=3),)
     """
     carried = set(new.indices()) | set(out)
     lost = [(a, d) for a, d in index_dims(old).items() if a not in carried]
-    return Term(new.coef, new.factors + tuple(Size(d) for _, d in lost)) if lost else new
+    fixed = {a for f in new.factors if isinstance(f, Delta) for a in (f.a, f.b)} | set(out)
+    now: dict[str, set] = {}
+    for a, n in term_lengths(new):
+        now.setdefault(a, set()).add(n)
+    shorter = [(a, a, 1) for a, ns in now.items()
+               if a not in fixed and not all(isinstance(n, int) and n != 1 for n in ns)]
+    ranged = stretches(((a, n) for a, n in term_lengths(old) if a in now and n not in now[a]), shorter)
+    extra = tuple(Size(d) for _, d in lost) + ranged
+    return Term(new.coef, new.factors + extra) if extra else new
 
 
 def children(node: Node) -> tuple[Node, ...]:

@@ -107,10 +107,8 @@ def _read_vjp(node: Expr, t: Term, k: int, g: Expr) -> Expr:
     c = fresh(len(dims), taken | g.index_set())
     ranged = Term(t.coef, t.factors + (Ref(g, node.out),))  # every index the contraction sums over
     ties = tuple(zip(ref.idx, c, dims))
-    others = t.factors[:k] + t.factors[k + 1:]
-    summed = [(a, a, n) for a, n in term_lengths(Term(1, others)) if a in node.out and a not in ref.idx]
-    rest = (others + tuple(Delta(a, p, d) for a, p, d in ties) + stretches(term_lengths(ranged), ties)
-            + stretches(zip(node.out, node.dims), summed))  # an output axis now summed keeps its range
+    rest = (t.factors[:k] + t.factors[k + 1:] + tuple(Delta(a, p, d) for a, p, d in ties)
+            + stretches(term_lengths(ranged), ties))  # keep_ranges: an output axis now summed keeps its range
     terms = [keep_ranges(Term(t.coef * gt.coef, gt.factors + rest), ranged, c)
              for gt in instantiate(g, node.out, taken | set(c))]
     return simplify(Expr(c, dims, tuple(terms)))

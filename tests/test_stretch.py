@@ -242,9 +242,6 @@ def test_an_output_axis_summed_by_the_vjp_keeps_its_range():
     np.testing.assert_allclose(eg.evaluate(eg.hessian(eg.sum(B + A @ A), A), A=a, B=b), [[[[6.0]]]])
 
 
-@pytest.mark.xfail(strict=True, reason="forward mode: inlining a tangent node into the sum loses the range of "
-                   "its output axis j (Bc1 = 3) that only A, of length 1 there, carries; the same fix as "
-                   "reverse._read_vjp's is needed where a node's terms are instantiated into a reader")
 def test_forward_jacobian_of_the_scalar_keeps_the_range():
     A, B = eg.tensor("A", 2), eg.tensor("B", 2)
     a, b = np.array([[0.7]]), np.ones((1, 3))
