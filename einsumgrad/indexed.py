@@ -82,18 +82,59 @@ class Token:
     pos: int
 
 
-def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text``, ending with an ``end`` token; an error at a character no token starts with."""
+def tokenize(text: str, pattern: re.Pattern = _TOKEN, error: type | None = None) -> list[Token]:
+    """The tokens of ``text`` by ``pattern``'s named groups (``space`` skipped), ending with an ``end`` token;
+    an ``error`` (:class:`IndexNotationError` or a subclass) at a character no token starts with."""
     tokens, pos = [], 0
     while pos < len(text):
-        m = _TOKEN.match(text, pos)
+        m = pattern.match(text, pos)
         if m is None:
-            raise IndexNotationError(text, [pos], f"unexpected character {text[pos]!r}")
+            raise (error or IndexNotationError)(text, [pos], f"unexpected character {text[pos]!r}")
         if m.lastgroup != "space":
             tokens.append(Token(m.lastgroup, m.group(), pos))
         pos = m.end()
     tokens.append(Token("end", "", len(text)))
     return tokens
+
+
+class Cursor:
+    """A parser's place in its tokens: ``peek``, ``take``, ``accept`` (tokens of the kinds in ``ACCEPTS``),
+    ``expect``, and ``nested`` to bound the depth; errors are ``ERROR`` s with carets. A parser gives
+    ``text`` and ``tokens``."""
+
+    ACCEPTS = ("op",)
+    ERROR: type = IndexNotationError
+    text: str
+    tokens: list[Token]
+    at = 0
+    depth = 0
+
+    def error(self, pos, problem: str) -> IndexNotationError:
+        return self.ERROR(self.text, pos if isinstance(pos, (list, tuple)) else [pos], problem)
+
+    @property
+    def peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def take(self) -> Token:
+        self.at += 1
+        return self.tokens[self.at - 1]
+
+    def accept(self, *texts) -> Token | None:
+        return self.take() if self.peek.kind in self.ACCEPTS and self.peek.text in texts else None
+
+    def found(self) -> str:
+        return "the end of the text" if self.peek.kind == "end" else repr(self.peek.text)
+
+    def expect(self, text: str, what: str) -> Token:
+        if not self.accept(text):
+            raise self.error(self.peek.pos, f"expected {text!r} {what}, found {self.found()}")
+        return self.tokens[self.at - 1]
+
+    def nested(self, pos: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(pos, f"the text is nested more than {MAX_DEPTH} levels deep")
 
 
 @dataclass(eq=False)
@@ -129,48 +170,24 @@ def parse(text: str, shapes: dict | None = None) -> Expression:
     return _Reader(text, shapes).program()
 
 
-class _Reader:
+class _Reader(Cursor):
     """One pass over the tokens, statement by statement: each is parsed into a small tree (its indices resolved to
     binders), its index sizes settled, then built with :mod:`einsumgrad.algebra`."""
 
     def __init__(self, text: str, shapes: dict):
         self.text, self.shapes = text, shapes
         self.tokens = tokenize(text)
-        self.at = 0
         self.tensors: dict[str, tuple[Expr, int]] = {}  # name -> (the tensor read whole, position of its first use)
         self.defined: dict[str, tuple[Expr, int]] = {}  # statement name -> (its expression, position)
         self.spaces: list[_Space] = []  # namespaces: a statement's, and those of arguments [i,k] -> …
-        self.depth = 0
 
     # -- tokens
-    def error(self, pos, problem: str) -> IndexNotationError:
-        return IndexNotationError(self.text, pos if isinstance(pos, (list, tuple)) else [pos], problem)
-
-    @property
-    def peek(self) -> Token:
-        return self.tokens[self.at]
-
-    def take(self) -> Token:
-        token = self.tokens[self.at]
-        self.at += 1
-        return token
-
-    def accept(self, *texts) -> Token | None:
-        return self.take() if self.peek.kind == "op" and self.peek.text in texts else None
-
-    def expect(self, text: str, what: str) -> Token:
-        if self.accept(text):
-            return self.tokens[self.at - 1]
-        found = "the end of the text" if self.peek.kind == "end" else repr(self.peek.text)
-        raise self.error(self.peek.pos, f"expected {text!r} {what}, found {found}")
-
     def close(self, opener: Token, text: str) -> None:
         """The bracket that closes ``opener``; else an error pointing at both."""
         if not self.accept(text):
-            found = "the end of the text" if self.peek.kind == "end" else repr(self.peek.text)
             raise self.error([opener.pos + len(opener.text) - 1, self.peek.pos], f"unbalanced "
                              f"{opener.text[-1] if opener.kind == 'op' else opener.text + '('!r}: expected "
-                             f"{text!r} to close it, found {found}")
+                             f"{text!r} to close it, found {self.found()}")
 
     def name(self, what: str) -> Token:
         if self.peek.kind != "name":
@@ -234,11 +251,6 @@ class _Reader:
         return idx
 
     # -- expressions, as trees of tuples
-    def nested(self, pos: int):
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(pos, f"the text is nested more than {MAX_DEPTH} levels deep")
-
     def sum(self):
         """``term (± term)*``: ``("sum", position, [(sign, term), ...])``."""
         terms, pos = [], self.peek.pos

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 
 from . import algebra, functions, generic
 from .expression import Expression
-from .indexed import MAX_DEPTH, MAX_LENGTH, IndexNotationError, Token
+from .indexed import MAX_LENGTH, Cursor, IndexNotationError, Token, tokenize
 from .ir import Expr, fresh, instantiate
 from .selection import identity
 from .simplify import simplify
@@ -89,20 +89,6 @@ _MATRIX = {"tr": "trace", "Tr": "trace", "trace": "trace", "det": "det", "logdet
 _PRODUCTS = {"cdot": "·", "times": "·", "circ": "∘", "odot": "∘"}
 _KNOWN = sorted(_GREEK | {g.capitalize() for g in _GREEK} | set(_VARIANTS) | _FONTS | _WORDS | set(_ELEMENTWISE)
                 | set(_MATRIX) | set(_PRODUCTS) | {"sum", "frac", "dfrac", "tfrac", "top", "intercal", "mathbb", "in"})
-
-
-def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text``, ending with an ``end`` token; an error at a character no token starts with."""
-    tokens, pos = [], 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise LatexError(text, [pos], f"unexpected character {text[pos]!r}")
-        if m.lastgroup != "space":
-            tokens.append(Token(m.lastgroup, m.group(), pos))
-        pos = m.end()
-    tokens.append(Token("end", "", len(text)))
-    return tokens
 
 
 def parse_latex(text: str, shapes: dict | None = None) -> Expression:
@@ -148,42 +134,17 @@ def name(text: str) -> str:
 
 # -- syntax: statements and trees of tuples (kind, position, ...)
 
-class _Parser:
+class _Parser(Cursor):
+    ACCEPTS, ERROR = ("op", "macro"), LatexError
+
     def __init__(self, text: str):
-        self.text, self.tokens, self.at, self.depth = text, tokenize(text), 0, 0
+        self.text, self.tokens = text, tokenize(text, _TOKEN, LatexError)
         self.bars: list[str] = []  # |…| and \|…\| open: their bar closes a term
-
-    def error(self, pos, problem: str) -> LatexError:
-        return LatexError(self.text, pos if isinstance(pos, list) else [pos], problem)
-
-    @property
-    def peek(self) -> Token:
-        return self.tokens[self.at]
-
-    def take(self) -> Token:
-        self.at += 1
-        return self.tokens[self.at - 1]
-
-    def accept(self, *texts) -> Token | None:
-        return self.take() if self.peek.kind in ("op", "macro") and self.peek.text in texts else None
-
-    def found(self) -> str:
-        return "the end of the text" if self.peek.kind == "end" else repr(self.peek.text)
-
-    def expect(self, text: str, what: str) -> Token:
-        if not self.accept(text):
-            raise self.error(self.peek.pos, f"expected {text!r} {what}, found {self.found()}")
-        return self.tokens[self.at - 1]
 
     def close(self, opener: Token, text: str) -> None:
         if not self.accept(text):
             raise self.error([opener.pos, self.peek.pos], f"unbalanced {opener.text!r}: expected {text!r} to close "
                              f"it, found {self.found()}")
-
-    def nested(self, pos: int) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error(pos, f"the text is nested more than {MAX_DEPTH} levels deep")
 
     # statements
     def program(self) -> list:
