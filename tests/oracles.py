@@ -38,6 +38,12 @@ def central_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-
     return (np.asarray(f(x + eps * direction)) - np.asarray(f(x - eps * direction))) / (2 * eps)
 
 
+def assert_directional(gradient: np.ndarray, f, x: np.ndarray, rng) -> None:
+    """``⟨gradient, d⟩`` equals the central difference of the scalar ``f`` at ``x`` along a random ``d``."""
+    d = rng.standard_normal(x.shape)
+    assert np.isclose(np.vdot(gradient, d), central_difference(f, x, d, 1e-6), rtol=1e-6, atol=1e-8)
+
+
 def second_difference(f, x: np.ndarray, direction: np.ndarray, eps: float = 1e-4):
     """dᵀ (∂²f/∂x²) d by the central second difference of a scalar f."""
     return (f(x + eps * direction) - 2 * f(x) + f(x - eps * direction)) / eps**2

@@ -15,7 +15,7 @@ import einsumgrad as eg
 from einsumgrad import generic, render
 from einsumgrad.latex import LatexError, read_latex
 from einsumgrad.web.answer import respond
-from oracles import central_difference
+from oracles import assert_directional, central_difference
 from test_compositions import SHAPES, problems
 
 QUESTIONS = pathlib.Path("/work/shared/questions")
@@ -51,9 +51,7 @@ def _read(text, shapes=None):
 def _gradient_matches(L, name, env):
     """eg.grad(L, name) against central differences of eg.evaluate(L) in a random direction."""
     g = np.asarray(eg.evaluate(eg.grad(L, name), **env))
-    d = RNG.standard_normal(env[name].shape)
-    f = lambda x: float(eg.evaluate(L, **{**env, name: x}))  # noqa: E731
-    assert np.isclose(np.vdot(g, d), central_difference(f, env[name], d, 1e-6), rtol=1e-6, atol=1e-8)
+    assert_directional(g, lambda x: float(eg.evaluate(L, **{**env, name: x})), env[name], RNG)
     return g
 
 
