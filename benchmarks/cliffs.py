@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import einsumgrad as eg
-from einsumgrad.ir import Expr, postorder
+from einsumgrad.core.ir import Expr, postorder
 from harness import arguments, human_time, pinned, table
 
 WIDTH = 4

@@ -1,6 +1,6 @@
 """einsumgrad: differentiate einsum expressions index-wise.
 
-Every registered function (see :mod:`einsumgrad.rules`) is ``eg.<name>``.
+Every registered function (see :mod:`einsumgrad.library.rules`) is ``eg.<name>``.
 
 >>> import einsumgrad as eg
 >>> print(eg.jacobian("ij,j->i", wrt=0, names="W,x").formula())
@@ -10,21 +10,21 @@ y[i] = tanh(x[i])
 >>> print(eg.grad(eg.parse("L = Σ_i,j x[i] A[i,j] x[j]"), "x"))
 ∂L/∂x[i] = Σ_j A[i,j] x[j] + Σ_j A[j,i] x[j]
 """
-from . import reductions, rules  # noqa: F401 - register the built-in functions
+from .library import reductions, rules  # noqa: F401 - register the built-in functions
 from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
 from .expression import concatenate, expand_dims, kron, reshape, stack
-from .errors import (
+from .core.errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
 from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian
-from .codegen import codegen
+from .compiler.codegen import codegen
 from .compiler import configure
-from .functions import public as _public
+from .core.functions import public as _public
 from .einsum_jacobian import Jacobian
-from .paths import paths
-from .differential import differential
-from .indexed import parse
-from .latex import parse_latex
+from .compiler.paths import paths
+from .notation.differential import differential
+from .doors.indexed import parse
+from .doors.latex import parse_latex
 from .interop import jax_function, torch_function
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """``python -m einsumgrad`` runs the command line."""
 import sys
 
-from .cli import main
+from .doors.cli import main
 
 sys.exit(main())

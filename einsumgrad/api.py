@@ -19,20 +19,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import algebra, layouts, render
-from .algebra import leaf
-from .caches import cache, clear_all
+from .core import algebra
+from .notation import layouts, render
+from .core.algebra import leaf
+from .core.caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
-from .differentiate import contract, derivative, variable
-from .errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
+from .core.differentiate import contract, derivative, variable
+from .core.errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression, argument_names, scalar_of
-from .label import Label
-from .reverse import gradient
-from .ir import Expr, Var, fresh, instantiate, variables
-from .simplify import simplify
-from .symmetric import along, check_convention, duplication
+from .notation.label import Label
+from .core.reverse import gradient
+from .core.ir import Expr, Var, fresh, instantiate, variables
+from .core.simplify import simplify
+from .core.symmetric import along, check_convention, duplication
 from .einsum_jacobian import Jacobian
-from .teach import explain as explain_jacobian, explain_expression
+from .notation.teach import explain as explain_jacobian, explain_expression
 
 
 def _expression(f, call: str) -> Expression:
@@ -132,7 +133,7 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
     """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
 
     For an expression the result is an expression of shape ``f.shape + wrt.shape``, or in
-    another of the layouts of :mod:`einsumgrad.layouts`; it prints as ``∂f[i]/∂W[j,k] = …``
+    another of the layouts of :mod:`einsumgrad.notation.layouts`; it prints as ``∂f[i]/∂W[j,k] = …``
     and ``.formula("vec")`` gives Magnus–Neudecker's Kronecker form; ``indices`` names its
     axes (``"ijab"``).
     """
@@ -164,7 +165,7 @@ def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention:
     numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
     named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
     it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
-    :mod:`einsumgrad.symmetric`)."""
+    :mod:`einsumgrad.core.symmetric`)."""
     f = _expression(f, "grad")
     var = _variable(wrt, f)
     f = _scalar(f, "grad")
@@ -300,7 +301,7 @@ class CheckReport:
         return self.passed
 
     def _repr_html_(self):
-        from .web import fragments
+        from .notation import fragments
 
         return fragments.notebook(fragments.check_html(self))
 

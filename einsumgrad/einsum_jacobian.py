@@ -21,16 +21,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import layouts, matrix, render
-from .algebra import identifier, leaf, product, resolve_dim
-from .caches import cache
+from .notation import layouts, matrix, render
+from .core.algebra import identifier, leaf, product, resolve_dim
+from .core.caches import cache
 from .compiler import Compiled, to_array, whole_number
-from .differentiate import contract, derivative
-from .errors import DerivativeError, EinsumgradError, ShapeError
+from .core.differentiate import contract, derivative
+from .core.errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
-from .ir import Expr, Stretch, Term, Var
-from .label import Label
-from .parse import ELLIPSIS, Bound, parse
+from .core.ir import Expr, Stretch, Term, Var
+from .notation.label import Label
+from .core.parse import ELLIPSIS, Bound, parse
 
 LAYOUTS = layouts.LAYOUTS
 
@@ -57,7 +57,7 @@ class _Symbolic(NamedTuple):
 class Jacobian:
     """``∂y/∂X`` for ``y = einsum(spec, *operands)`` and ``X = operands[wrt]``.
 
-    Call it for the dense Jacobian (shape ``y.shape + X.shape``; see :mod:`einsumgrad.layouts`
+    Call it for the dense Jacobian (shape ``y.shape + X.shape``; see :mod:`einsumgrad.notation.layouts`
     for Wikipedia's ``"numerator"`` and ``"denominator"`` layouts and the ``"vec"`` matrix);
     ``vjp`` and ``jvp`` apply the chain rule without building it.
     """
@@ -184,8 +184,8 @@ class Jacobian:
         return self.formula("latex")
 
     def explain(self):
-        """A numbered derivation, from the einsum to the chain rule (see :mod:`einsumgrad.teach`)."""
-        from .teach import explain
+        """A numbered derivation, from the einsum to the chain rule (see :mod:`einsumgrad.notation.teach`)."""
+        from .notation.teach import explain
 
         return explain(self)
 
@@ -193,7 +193,7 @@ class Jacobian:
         return f"${self.latex()}$"
 
     def _repr_html_(self):
-        from .web import fragments
+        from .notation import fragments
 
         where = render.index_notation(self.symbolic.y, name=self.output_name)
         return fragments.notebook(fragments.math(self.formula()) + fragments.label("where") + fragments.math(where)

@@ -1,5 +1,5 @@
 """The user's handle: an IR node with operators, printing, a display name, and the tensors
-it was built from. :mod:`einsumgrad.algebra` builds the nodes; this module lifts its
+it was built from. :mod:`einsumgrad.core.algebra` builds the nodes; this module lifts its
 functions to handles, so the IR itself stays bare.
 
 >>> W, x = tensor("W", 2), tensor("x", 1)
@@ -15,12 +15,14 @@ from dataclasses import replace
 from functools import wraps
 from typing import Callable
 
-from . import algebra, functions, generic, matrix, render, selection, shapes
-from .caches import cache
-from .differentiate import variable
-from .errors import DerivativeError, EinsumgradError
-from .ir import Broadcast, Expr, Extent, Inputs, inputs, variables
-from .label import Label
+from .core import algebra, functions
+from .library import generic, selection, shapes
+from .notation import matrix, render
+from .core.caches import cache
+from .core.differentiate import variable
+from .core.errors import DerivativeError, EinsumgradError
+from .core.ir import Broadcast, Expr, Extent, Inputs, inputs, variables
+from .notation.label import Label
 
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
@@ -30,7 +32,7 @@ class Expression:
     """What users hold. ``node`` is the IR node; ``name`` is what it prints as (``y`` if empty);
     ``tensors`` names every tensor it was built from — each an array ``evaluate`` accepts, even
     one the node no longer reads (``Σ(a - a)``); :attr:`inputs` says which of them evaluating
-    needs; a derivative carries its ``label`` (:class:`~einsumgrad.label.Label`), which its name
+    needs; a derivative carries its ``label`` (:class:`~einsumgrad.notation.label.Label`), which its name
     is printed from. Equality and hashing include them all."""
 
     __slots__ = ("node", "name", "tensors", "label", "_h")
@@ -80,7 +82,7 @@ class Expression:
 
     @property
     def depth(self) -> int:
-        """Nested nodes on the longest path down (at most :data:`einsumgrad.algebra.MAX_DEPTH`)."""
+        """Nested nodes on the longest path down (at most :data:`einsumgrad.core.algebra.MAX_DEPTH`)."""
         return self.node.depth
 
     @property
@@ -101,7 +103,7 @@ class Expression:
         return f"<Expression {head} = …: {len(self.node.terms)} term(s), depth {self.depth}; print() shows it all>"
 
     def _repr_html_(self):
-        from .web import fragments
+        from .notation import fragments
 
         return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
                                                         self.matrix_notation_reason()))
@@ -216,7 +218,7 @@ Expression.__pos__ = lambda self: self
 
 def tensor(name: str, shape, symmetric: bool = False) -> Expression:
     """An input tensor, given a rank (``2``) or a shape (``(3, None)``; ``None`` = any size);
-    ``symmetric=True`` declares a symmetric matrix (see :mod:`einsumgrad.symmetric`).
+    ``symmetric=True`` declares a symmetric matrix (see :mod:`einsumgrad.core.symmetric`).
 
     >>> tensor("W", (3, None)).shape
     (3, ('W', 1))
@@ -283,7 +285,7 @@ def _handle(name: str) -> Callable[[Expression], Expression]:
     else:
         call = lift(lambda x: algebra.apply(name, x))
         kind = "elementwise" if fn.elementwise else "of a square matrix"
-        call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.rules."
+        call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.library.rules."
     call.__name__ = call.__qualname__ = name
     return call
 
@@ -322,12 +324,12 @@ expand_dims = lift(shapes.expand_dims)
 
 
 def concatenate(operands, axis: int = 0) -> Expression:
-    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.shapes`)."""
+    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.library.shapes`)."""
     return _joined(shapes.concatenate, operands, axis)
 
 
 def stack(operands, axis: int = 0) -> Expression:
-    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.shapes`)."""
+    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.library.shapes`)."""
     return _joined(shapes.stack, operands, axis)
 
 

@@ -23,9 +23,9 @@ import importlib
 import inspect
 from functools import cache
 
-from . import algebra
+from .core import algebra
 from .api import compile, grad
-from .errors import EinsumgradError
+from .core.errors import EinsumgradError
 from .expression import Expression, argument_names
 
 COTANGENT = "g·"  # the cotangent's tensor: not an identifier, so no tensor's name

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad import algebra, simplify
-from einsumgrad.ir import Expr, postorder
+from einsumgrad.core import algebra, simplify
+from einsumgrad.core.ir import Expr, postorder
 
 WIDTH = 3
 

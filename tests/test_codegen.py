@@ -8,7 +8,7 @@ import pytest
 
 import einsumgrad as eg
 from closed_forms import CASES, arrays_for
-from einsumgrad.cli import main
+from einsumgrad.doors.cli import main
 
 
 def run(source: str, name: str = "f"):

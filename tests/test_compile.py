@@ -8,10 +8,10 @@ import pytest
 from oracles import exact_jacobian
 
 import einsumgrad as eg
-from einsumgrad import caches
+from einsumgrad.core import caches
 from einsumgrad.compiler.kernels import _view
 from einsumgrad.compiler.plan import Layout, Step, contraction, diagonal_view, plan_term
-from einsumgrad.ir import Delta, Expr, Ref, Size, Term, Var
+from einsumgrad.core.ir import Delta, Expr, Ref, Size, Term, Var
 
 
 # -- the one cache type ------------------------------------------------------------
@@ -83,7 +83,7 @@ def test_clear_all_empties_every_cache_with_no_list():
     W = eg.tensor("W", 2)
     f = eg.compile(eg.sum(W * W))
     f(W=np.ones((2, 2)))
-    from einsumgrad.simplify import node_key
+    from einsumgrad.core.simplify import node_key
 
     assert len(square.cache) == 1 and len(node_key.cache) > 0 and f.plan_cache_size == 1
     eg.clear_caches()

@@ -62,6 +62,12 @@ def test_every_module_has_a_row_and_a_layer():
     assert set(layers.values()) <= set(ORDER)
 
 
+def test_every_module_lives_in_its_layers_folder():
+    for module, layer in _layers().items():
+        folder = module.split("/")[0] if "/" in module else "face"
+        assert folder == layer or module == "__main__", f"{module} is in {folder}/, its layer is {layer}"
+
+
 def test_upward_imports_are_the_ones_listed():
     text = DOC.read_text()
     listed = text.split("<!-- upward imports -->\n")[1].split("<!-- end -->")[0].split("\n")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.cli import main
+from einsumgrad.doors.cli import main
 
 W, x, g = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("g", 1)
 

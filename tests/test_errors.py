@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.parse import parse
+from einsumgrad.core.parse import parse
 
 
 @pytest.mark.parametrize("spec,match", [

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad import functions, generic
+from einsumgrad.core import functions
+from einsumgrad.library import generic
 
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")

@@ -152,7 +152,7 @@ def test_repeated_tensor_uses_the_product_rule(rng):
 
 @pytest.mark.parametrize("name", ["exp", "log", "tanh", "sigmoid", "softplus", "relu", "abs", "sin", "cos", "sqrt"])
 def test_every_elementwise_function_against_finite_differences(name, rng):
-    from einsumgrad.functions import get
+    from einsumgrad.core.functions import get
 
     fn = get(name)
     x0 = rng.uniform(*fn.domain, 7)

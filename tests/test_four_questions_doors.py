@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad import cli, question
-from einsumgrad.language import parse_expression
-from einsumgrad.web import answer
+from einsumgrad.doors import cli, question
+from einsumgrad.doors.language import parse_expression
+from einsumgrad.doors.web import answer
 
 ORTHOGONALITY = "β * sum(abs(einsum('lmj,lmk->mjk', Φ, Φ) - I))"
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import einsumgrad as eg
-from einsumgrad import functions
+from einsumgrad.core import functions
 from oracles import central_difference
 
 ELEMENTWISE = [n for n in functions.public() if functions.get(n).elementwise]
@@ -298,7 +298,7 @@ def test_numbers_and_empty_axes():
 
 
 def test_the_language_reads_the_signatures():
-    from einsumgrad.language import parse_expression
+    from einsumgrad.doors.language import parse_expression
 
     assert parse_expression("max(X, axis=(0, 1), keepdims=True)") == eg.max(X, axis=(0, 1), keepdims=True)
     assert parse_expression("softmax(X @ W, axis=0)") == eg.softmax(X @ W, axis=0)

@@ -14,7 +14,7 @@ TEXT = st.text(alphabet=string.ascii_letters[:6] + ",->.()'*+ %_=1\n", max_size=
 @settings(max_examples=500, deadline=None)
 @given(TEXT, TEXT)
 def test_fuzz_string_entry_points(a, b):
-    from einsumgrad.language import parse_expression
+    from einsumgrad.doors.language import parse_expression
 
     A = eg.tensor("A", 2)
     for call in (lambda: eg.jacobian(a, names=b or None), lambda: eg.einsum(a, A), lambda: eg.tensor(a, 1),

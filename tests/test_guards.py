@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.cli import main
+from einsumgrad.doors.cli import main
 
 J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
 
@@ -196,7 +196,7 @@ def test_coefficients_must_be_finite_numbers(build, message):
 
 
 def test_a_power_of_two_numbers_is_checked_before_it_is_computed():
-    from einsumgrad.algebra import power
+    from einsumgrad.core.algebra import power
 
     with pytest.raises(eg.EinsumgradError, match=r"10 \*\* 10000000000: complex exponentiation"):
         power(10, 10**10)  # exactly, an integer of 10^10 digits

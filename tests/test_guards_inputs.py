@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.cli import main
-from einsumgrad.language import parse_expression
-from einsumgrad.web.answer import respond
+from einsumgrad.doors.cli import main
+from einsumgrad.doors.language import parse_expression
+from einsumgrad.doors.web.answer import respond
 
 HUGE = 10**30
 

@@ -16,9 +16,9 @@ import opt_einsum
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.cli import main
-from einsumgrad.web.answer import LIMITS, respond
-from einsumgrad.web.server import Server
+from einsumgrad.doors.cli import main
+from einsumgrad.doors.web.answer import LIMITS, respond
+from einsumgrad.doors.web.server import Server
 
 BASE = {"expression": "sum(tanh(W @ x))", "wrt": "W", "kind": "gradient", "shapes": {"W": [2, 3], "x": [3]}}
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.cli import main
+from einsumgrad.doors.cli import main
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)

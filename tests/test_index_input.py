@@ -1,4 +1,4 @@
-"""Index notation as input (einsumgrad.indexed): what einsumgrad prints reads back, the issue's formulas give the
+"""Index notation as input (einsumgrad.doors.indexed): what einsumgrad prints reads back, the issue's formulas give the
 gradients of the Python-built expressions, and bad input is a clear error with a caret."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import einsumgrad as eg
-from einsumgrad import generic
-from einsumgrad import render
-from einsumgrad.indexed import IndexNotationError
+from einsumgrad.library import generic
+from einsumgrad.notation import render
+from einsumgrad.doors.indexed import IndexNotationError
 from oracles import assert_directional
 from test_compositions import SHAPES, problems
 

@@ -86,7 +86,7 @@ def test_inputs_reads_and_sizes():
 
 
 def test_the_command_line_names_a_near_tensor(capsys):
-    from einsumgrad import cli
+    from einsumgrad.doors import cli
 
     assert cli.main(["grad", "sum(W @ x)", "--wrt", "x", "--shapes", "w=3x4,x=4"]) == 2
     assert capsys.readouterr().err == ("einsumgrad: error: --shapes names w (did you mean 'W'?), which the "

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.language import parse_expression, read_expression
+from einsumgrad.doors.language import parse_expression, read_expression
 from oracles import central_difference
 
 RNG = np.random.default_rng(12)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.label import Label
+from einsumgrad.notation.label import Label
 
 W, x, y, A = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("y", 1), eg.tensor("A", 2)
 S = eg.tensor("S", 2, symmetric=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.language import MAX_LENGTH, parse_expression
+from einsumgrad.doors.language import MAX_LENGTH, parse_expression
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -208,8 +208,8 @@ def test_the_command_line_reads_a_1000_term_sum():
 
 def test_a_registered_function_is_callable_from_python_and_the_language(monkeypatch):
     """Adding a function is one line in one place: the registry."""
-    from einsumgrad import functions
-    from einsumgrad.rules import elementwise
+    from einsumgrad.core import functions
+    from einsumgrad.library.rules import elementwise
 
     monkeypatch.setattr(functions, "REGISTRY", dict(functions.REGISTRY))
     elementwise("cube", lambda xp, a: a**3, lambda x, y: 3 * x**2)
@@ -221,7 +221,7 @@ def test_a_registered_function_is_callable_from_python_and_the_language(monkeypa
 
 
 def test_the_readme_lists_exactly_the_registered_functions():
-    from einsumgrad import functions
+    from einsumgrad.core import functions
 
     text = " ".join((pathlib.Path(__file__).parents[1] / "README.md").read_text().split())
     assert functions.listing() in text

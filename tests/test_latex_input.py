@@ -1,4 +1,4 @@
-r"""LaTeX as input (einsumgrad.latex): the four questions' formulas, pasted as written, give the accepted answers;
+r"""LaTeX as input (einsumgrad.doors.latex): the four questions' formulas, pasted as written, give the accepted answers;
 what einsumgrad prints in LaTeX reads back; bad input is a clear error with a caret."""
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import einsumgrad as eg
-from einsumgrad import generic, render
-from einsumgrad.latex import LatexError, read_latex
-from einsumgrad.web.answer import respond
+from einsumgrad.library import generic
+from einsumgrad.notation import render
+from einsumgrad.doors.latex import LatexError, read_latex
+from einsumgrad.doors.web.answer import respond
 from oracles import assert_directional, central_difference
 from test_compositions import SHAPES, problems
 
@@ -172,7 +173,7 @@ def test_bad_input_is_a_clear_error_with_a_caret(text, problem, carets):
 
 
 def test_wrt_names_as_latex_writes_them():
-    from einsumgrad.latex import name
+    from einsumgrad.doors.latex import name
 
     assert (name(r"\Theta"), name(r"\mathscr{L}"), name(r" \phi "), name("W"), name("x y")) == ("Θ", "L", "φ", "W",
                                                                                                "x y")

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.cli import main
-from einsumgrad.layouts import axes
-from einsumgrad.render import latex_name
+from einsumgrad.doors.cli import main
+from einsumgrad.notation.layouts import axes
+from einsumgrad.notation.render import latex_name
 
 W, A, B = eg.tensor("W", 2), eg.tensor("A", 2), eg.tensor("B", 2)
 x, g, y1 = eg.tensor("x", 1), eg.tensor("g", 1), eg.tensor("y", 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.matrix import matrix_notation
+from einsumgrad.notation.matrix import matrix_notation
 
 A, B, C, W = (eg.tensor(n, 2) for n in "ABCW")
 x, y, g, w = (eg.tensor(n, 1) for n in "xygw")

@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from einsumgrad.cli import main
-from einsumgrad.web.answer import respond
-from einsumgrad.web.server import Server
+from einsumgrad.doors.cli import main
+from einsumgrad.doors.web.answer import respond
+from einsumgrad.doors.web.server import Server
 
 HALF_SSE = "0.5 * sum((Y - tanh(X @ Θ))**2)"
 OWN = "0.5 * sum((Y - h(X @ Θ))**2)"

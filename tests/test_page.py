@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.cli import main
-from einsumgrad.web import answer, fragments
-from einsumgrad.web.answer import EXAMPLES, LIMITS, respond
-from einsumgrad.web.mathml import to_mathml
-from einsumgrad.web.server import Server
+from einsumgrad.doors.cli import main
+from einsumgrad.doors.web import answer
+from einsumgrad.notation import fragments
+from einsumgrad.doors.web.answer import EXAMPLES, LIMITS, respond
+from einsumgrad.notation.mathml import to_mathml
+from einsumgrad.doors.web.server import Server
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 
@@ -80,7 +81,7 @@ def test_the_wx_question_is_a_third_order_tensor_sliced_into_multiples_of_the_id
 
 
 def test_the_orthogonality_question_gives_the_closed_form():
-    from einsumgrad import question
+    from einsumgrad.doors import question
 
     example = EXAMPLES[3]
     shapes = {k: tuple(v) for k, v in example.shapes.items()}
@@ -154,7 +155,7 @@ def test_the_page_is_served_with_its_examples_and_a_strict_policy(server):
     assert "http://" not in page and "https://" not in page  # nothing loaded from anywhere
 
 
-@pytest.mark.parametrize("path", ["/../einsumgrad/cli.py", "/etc/passwd", "/page.html", "/web/page.html", "/%2e%2e/"])
+@pytest.mark.parametrize("path", ["/../einsumgrad/doors/cli.py", "/etc/passwd", "/page.html", "/web/page.html", "/%2e%2e/"])
 def test_no_path_reads_a_file(server, path):
     status, _, body = request(server, "GET", path)
     assert status == 404 and b"one page" in body

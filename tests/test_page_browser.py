@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from einsumgrad.web.answer import EXAMPLES, respond
-from einsumgrad.web.server import Server
+from einsumgrad.doors.web.answer import EXAMPLES, respond
+from einsumgrad.doors.web.server import Server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright: pip install playwright")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

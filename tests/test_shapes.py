@@ -211,7 +211,7 @@ def test_the_command_line_prints_and_refuses():
     ("concatenate([a, X])", r"concatenate: operand 1 has rank 2, but operand 0 has rank 1"),
 ])
 def test_language_errors_point_at_the_call(text, match):
-    from einsumgrad.language import parse_expression
+    from einsumgrad.doors.language import parse_expression
 
     with pytest.raises(eg.ExpressionSyntaxError, match=match):
         parse_expression(text, {"A": (2, 2), "X": (3, 4), "a": (2,), "b": (3,)})

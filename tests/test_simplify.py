@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.ir import Delta, Expr, Ref, Size, Term, Var
-from einsumgrad.simplify import (_tidy, canonical, eliminate_deltas, elimination_steps, factor_common, merge,
+from einsumgrad.core.ir import Delta, Expr, Ref, Size, Term, Var
+from einsumgrad.core.simplify import (_tidy, canonical, eliminate_deltas, elimination_steps, factor_common, merge,
                                  simplify, symmetry)
 
 N = ("x", 0)  # every axis below has the length of x

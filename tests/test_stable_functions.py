@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.functions import REGISTRY, public
-from einsumgrad.xp import _MathSpecial
+from einsumgrad.core.functions import REGISTRY, public
+from einsumgrad.core.xp import _MathSpecial
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -238,6 +238,6 @@ def test_erf_of_complex_input(monkeypatch):
     got = eg.evaluate(eg.erf(x), x=z)
     np.testing.assert_allclose(got[0], 1.3161512816979477 + 0.19045346923783471j, rtol=1e-14)
     np.testing.assert_allclose(eg.evaluate(eg.grad(eg.sum(eg.erf(x)), x), x=z), 2 / np.sqrt(np.pi) * np.exp(-z**2))
-    monkeypatch.setattr("einsumgrad.xp._special", lambda backend: _MathSpecial())  # as without SciPy
+    monkeypatch.setattr("einsumgrad.core.xp._special", lambda backend: _MathSpecial())  # as without SciPy
     with pytest.raises(eg.EinsumgradError, match=r"erf of complex input needs SciPy"):
         eg.evaluate(eg.erf(x), x=z)

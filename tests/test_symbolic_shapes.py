@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
-from einsumgrad.ir import Extent, dim_atoms, dim_product, dim_quotient, dim_sum, dim_value
-from einsumgrad.language import parse_expression
+from einsumgrad.core.ir import Extent, dim_atoms, dim_product, dim_quotient, dim_sum, dim_value
+from einsumgrad.doors.language import parse_expression
 
 A, B = eg.tensor("A", 2), eg.tensor("B", 2)
 x, y, z = eg.tensor("x", 1), eg.tensor("y", 1), eg.tensor("z", 1)

@@ -132,7 +132,7 @@ def test_latex_is_structurally_valid():
 
 
 def test_demos_check_themselves(capsys):
-    from einsumgrad.demos import DEMOS
+    from einsumgrad.doors.demos import DEMOS
 
     for name, demo in DEMOS.items():
         assert demo() == 0, name
@@ -143,7 +143,7 @@ def test_demos_check_themselves(capsys):
 
 def test_plot_when_matplotlib_is_installed(tmp_path):
     pytest.importorskip("matplotlib")
-    from einsumgrad.demos import demo_wx
+    from einsumgrad.doors.demos import demo_wx
 
     path = tmp_path / "slices.png"
     assert demo_wx(plot=str(path)) == 0

@@ -38,7 +38,7 @@ def test_selections_print_as_reads():
 
 
 def test_the_orthogonality_demo_prints_the_slice_without_selection_deltas(capsys):
-    from einsumgrad.demos import demo_orthogonality
+    from einsumgrad.doors.demos import demo_orthogonality
 
     assert demo_orthogonality() == 0
     out = capsys.readouterr().out
@@ -49,7 +49,7 @@ def test_the_orthogonality_demo_prints_the_slice_without_selection_deltas(capsys
 
 
 def _cli(capsys, *argv):
-    from einsumgrad.cli import main
+    from einsumgrad.doors.cli import main
 
     status = main(list(argv))
     out, err = capsys.readouterr()
@@ -91,7 +91,7 @@ def test_cli_jacobian_errors_are_one_line(capsys, argv, expected):
 
 def _latex_outputs():
     """~20 LaTeX outputs: derivations (prose and displays), differentials, Hessians, h′, Greek and script names."""
-    from einsumgrad.differential import differential
+    from einsumgrad.notation.differential import differential
     from einsumgrad.expression import Expression
 
     W, x, g = eg.tensor("W", 2), eg.tensor("x", 1), eg.tensor("g", 1)
@@ -152,7 +152,7 @@ def test_every_latex_output_compiles_with_pdflatex(tmp_path, capsys):
 
 
 def test_vec_steps_show_the_kronecker_product_and_the_chain_rule_through_it():
-    from einsumgrad.layouts import vec_matrix
+    from einsumgrad.notation.layouts import vec_matrix
 
     steps = eg.jacobian("ij,j->i", names="W,x", layout="vec").explain().steps
     lines = [s.line for s in steps]

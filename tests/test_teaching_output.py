@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad import slices
-from einsumgrad.cli import main
-from einsumgrad.demos import DEMOS, NO_PLOT
-from einsumgrad.teach import latex_text
-from einsumgrad.web import fragments
+from einsumgrad.notation import slices
+from einsumgrad.doors.cli import main
+from einsumgrad.doors.demos import DEMOS, NO_PLOT
+from einsumgrad.notation.teach import latex_text
+from einsumgrad.notation import fragments
 
 WX_LATEX = r"""\begin{enumerate}
 \item Write the einsum with its sum explicit:
@@ -139,7 +139,7 @@ def test_every_demo_plots_or_says_why_not(tmp_path, capsys, name):
 
 
 def test_plot_refuses_a_fourth_order_tensor(tmp_path):
-    from einsumgrad.plot import plot
+    from einsumgrad.notation.plot import plot
 
     with pytest.raises(eg.EinsumgradError, match=r"rank at most 3 .* this one has rank 4, shape \(1, 1, 1, 1\)"):
         plot(np.zeros((1, 1, 1, 1)), str(tmp_path / "x.png"), "four axes")

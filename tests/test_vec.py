@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
-from einsumgrad.cli import main
+from einsumgrad.doors.cli import main
 
 A, B, X, W = (eg.tensor(n, 2) for n in "ABXW")
 x, g = eg.tensor("x", 1), eg.tensor("g", 1)

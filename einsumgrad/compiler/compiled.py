@@ -4,7 +4,7 @@ sum of terms), in dependency order, so a node shared by several outputs or terms
 once per call.
 
 >>> import numpy as np
->>> from ..algebra import einsum, tensor
+>>> from ..core.algebra import einsum, tensor
 >>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
 >>> f(W=np.eye(2), x=np.array([1.0, 2.0]))
 array([1., 2.])
@@ -20,12 +20,12 @@ from typing import Callable
 
 import numpy as np
 
-from .. import functions
-from ..algebra import MAX_RANK, resolve_dim
-from ..caches import LRU
-from ..errors import EinsumgradError, MemoryLimitError, ShapeError, did_you_mean
-from ..ir import Call, Dim, Expr, Ref, Var, postorder, variables
-from ..ir import inputs as ir_inputs
+from ..core import functions
+from ..core.algebra import MAX_RANK, resolve_dim
+from ..core.caches import LRU
+from ..core.errors import EinsumgradError, MemoryLimitError, ShapeError, did_you_mean
+from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
+from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
@@ -135,7 +135,7 @@ class Compiled:
         """The arrays the plan reads, checked and as the backend's, and the real dtype of all of
         them, and of those of other tensors the expression came from (not read): NumPy's promotion.
 
-        >>> from ..algebra import einsum, tensor
+        >>> from ..core.algebra import einsum, tensor
         >>> f = Compiled(einsum("i->", tensor("x", 1)), accepted=frozenset("xy"))
         >>> f._arrays({"x": np.ones(2, "f")})[1], f._arrays({"x": np.ones(2, "f"), "y": np.ones(3)})[1]
         (dtype('float32'), dtype('float64'))
@@ -184,7 +184,7 @@ class Compiled:
         return len(self._plans)
 
     def _repr_html_(self):
-        from ..web import fragments
+        from ..notation import fragments
 
         return fragments.notebook(fragments.compiled_html(repr(self)))
 
@@ -233,8 +233,8 @@ def _live(nodes: list, outputs, plans: dict) -> set:
     """The nodes a program computes: the outputs and, from the last node back, what the plans of
     those computed read (a selection that every term reads by indexing, ``x[1:3]``, is never built).
 
-    >>> from ..algebra import tensor
-    >>> from ..selection import index
+    >>> from ..core.algebra import tensor
+    >>> from ..library.selection import index
     >>> f = Compiled(index(tensor("x", 1), slice(1, 3)))
     >>> f(x=np.arange(5.0)), len(f._last.nodes), len(f._last.steps)  # x, zeros, the selection, y: y computed
     (array([1., 2.]), 4, 1)

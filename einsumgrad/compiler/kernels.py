@@ -20,8 +20,8 @@ import numpy as np
 import opt_einsum
 from opt_einsum.parser import convert_to_valid_einsum_chars
 
-from ..algebra import MAX_RANK
-from ..errors import EinsumgradError
+from ..core.algebra import MAX_RANK
+from ..core.errors import EinsumgradError
 from . import namespaces
 from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
 from .settings import for_one_contraction

@@ -1,5 +1,5 @@
 """The array libraries of the compiled backends: their modules, arrays as theirs and back, dtypes, and each
-registered function on their arrays, by its formula over their namespace (see :mod:`einsumgrad.xp`), so that
+registered function on their arrays, by its formula over their namespace (see :mod:`einsumgrad.core.xp`), so that
 compiled code traces under ``jax.jit`` and keeps torch tensors.
 
 >>> float(function("jax", "sigmoid")(0.0))
@@ -12,9 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from .. import xp
-from ..errors import EinsumgradError
-from ..functions import get
+from ..core import xp
+from ..core.errors import EinsumgradError
+from ..core.functions import get
 
 MODULES = {name: module for name, module in xp.MODULES.items() if name != "numpy"}  # the backends but NumPy
 

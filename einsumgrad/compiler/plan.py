@@ -1,7 +1,7 @@
 """Planning, before any array exists: index lengths, a term's layout (its reads, the axes it
 reduces to, the diagonal it is written onto, which kernel runs it) and a contraction's path.
 
->>> from ..ir import Ref, Term, Var
+>>> from ..core.ir import Ref, Term, Var
 >>> W, x = Var("W", (3, 4)), Var("x", (4,))
 >>> y = Expr(("i",), (3,), (Term(1, (Ref(W, ("i", "j")), Ref(x, ("j",)))),))
 >>> layout = Layout({W: 0, x: 1, y: 2}, {W: (3, 4), x: (4,), y: (3,)}, int)
@@ -16,12 +16,12 @@ from typing import Callable, Mapping, NamedTuple
 import opt_einsum
 from opt_einsum.parser import convert_to_valid_einsum_chars
 
-from ..caches import cache
-from ..errors import EinsumgradError, ShapeError
-from ..ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
-from ..render import describe_factor, show_dim
-from ..selection import picks, positions
-from ..simplify import eliminate_deltas
+from ..core.caches import cache
+from ..core.errors import EinsumgradError, ShapeError
+from ..core.ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
+from ..notation.render import describe_factor, show_dim
+from ..library.selection import picks, positions
+from ..core.simplify import eliminate_deltas
 from .settings import for_one_contraction
 
 SMALL = 1 << 15  # up to this many loop iterations (times operands past the second) one np.einsum call beats
@@ -163,8 +163,8 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
     ties, both of whose indices are output axes (``∂x[1:3]/∂x``), or that would scatter a term
     written onto a diagonal, is read as a value.
 
-    >>> from ..algebra import tensor
-    >>> from ..selection import index
+    >>> from ..core.algebra import tensor
+    >>> from ..library.selection import index
     >>> y = index(tensor("x", (5,)), slice(1, 3))
     >>> layout = Layout({}, {y: (2,), y.terms[0].factors[0].node: (5,), y.terms[0].factors[1].node: (2, 5)}, int)
     >>> [(r.idx, r.index) for r in gathered(y, y.terms[0], layout, index_sizes(y, y.terms[0], layout))[0]]
@@ -259,7 +259,7 @@ def planned(expr: Expr, term: Term, layout: Layout) -> Term:
     """``term`` as evaluated: a result axis of length 1 that a :class:`Stretch` spreads over a
     longer range is summed over (read at a summed index of its own), and deltas are eliminated.
 
-    >>> from ..ir import Var
+    >>> from ..core.ir import Var
     >>> y = Var("y", (4,))
     >>> g = Expr(("i",), (1,), (Term(1, (Ref(y, ("i",)), Stretch("i", 4))),))
     >>> planned(g, g.terms[0], Layout({}, {g: (1,), y: (4,)}, int)).factors

@@ -7,7 +7,7 @@ import numbers
 
 import opt_einsum
 
-from ..errors import EinsumgradError
+from ..core.errors import EinsumgradError
 
 SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit

@@ -1,1 +1,0 @@
-"""The teaching page and the rich (HTML + MathML) output of notebooks and static exports."""
