@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
+from einsumgrad.core import ir
 
 RNG = np.random.default_rng(7)
 W0, X0, B0 = RNG.standard_normal((3, 4)), RNG.standard_normal((5, 3)), RNG.standard_normal(4)
@@ -61,7 +62,7 @@ def test_arrays_not_needed_are_ignored_and_a_missing_one_is_named(door, case):
 
 def test_a_missing_size_only_tensor_is_named_with_the_axes_it_sizes():
     g = eg.grad(eg.trace(A @ S), S)
-    assert g.inputs == eg.ir.Inputs(reads=("A",), sizes={"S": (0, 1)})
+    assert g.inputs == ir.Inputs(reads=("A",), sizes={"S": (0, 1)})
     with pytest.raises(eg.EinsumgradError, match=r"^missing array 'S': only its shape is read \(axis 0, 1 giving "
                                                  r"sizes\), so any array of that shape will do; this expression "
                                                  r"takes: A, S$"):
@@ -77,11 +78,11 @@ def test_no_near_name_no_suggestion_and_every_missing_array_is_named():
 
 
 def test_inputs_reads_and_sizes():
-    assert (W @ x).inputs == eg.ir.Inputs(("W", "x"), {})
+    assert (W @ x).inputs == ir.Inputs(("W", "x"), {})
     # b of one entry stretches to W's columns too: the gradient needs that length
-    assert eg.grad(eg.sum(X @ W + b), b).inputs == eg.ir.Inputs((), {"b": (0,), "W": (1,), "X": (0,)})
+    assert eg.grad(eg.sum(X @ W + b), b).inputs == ir.Inputs((), {"b": (0,), "W": (1,), "X": (0,)})
     assert eg.grad(eg.sum(X @ W + b), W).inputs.reads == ("X",)
-    assert eg.sum(x - x).inputs == eg.ir.Inputs((), {})  # built from x, needs nothing of it
+    assert eg.sum(x - x).inputs == ir.Inputs((), {})  # built from x, needs nothing of it
     assert eg.evaluate(eg.sum(x - x)) == 0
 
 

@@ -108,8 +108,8 @@ def test_a_name_that_looks_like_a_derivative_is_only_a_name():
         eg.jacobian(ell(Wt @ x), Wt, layout="numerator")
 
 
-MODULES = ("render.py", "api.py", "expression.py", "codegen.py", "label.py", "teach.py", "differential.py",
-           "einsum_jacobian.py")
+MODULES = ("notation/render.py", "api.py", "expression.py", "compiler/codegen.py", "notation/label.py",
+           "notation/teach.py", "notation/differential.py", "einsum_jacobian.py")
 
 
 @pytest.mark.parametrize("module", MODULES)
