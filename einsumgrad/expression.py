@@ -10,7 +10,6 @@ y[i] = Σ_j W[i,j] x[j]
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import replace
 from functools import wraps
 from typing import Callable
@@ -21,7 +20,7 @@ from .notation import matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
-from .core.ir import Broadcast, Expr, Extent, Inputs, inputs, variables
+from .core.ir import Expr, Inputs, inputs, variables
 from .notation.label import Label
 
 
@@ -190,11 +189,18 @@ def lift(op: Callable[..., Expr]) -> Callable[..., Expression]:
 
     @wraps(op)
     def lifted(*args, **options) -> Expression:
-        nodes = [a.node if isinstance(a, Expression) else a for a in args]
-        tensors = frozenset().union(*(a.tensors for a in args if isinstance(a, Expression)))
-        return Expression(op(*nodes, **options), tensors=tensors)
+        nodes = [_node(a) for a in args]
+        handles = [e for a in args for e in (a if isinstance(a, (list, tuple)) else (a,)) if isinstance(e, Expression)]
+        return Expression(op(*nodes, **options), tensors=frozenset().union(*(e.tensors for e in handles)))
 
     return lifted
+
+
+def _node(a):
+    """The node of a handle, a list of nodes for a list of handles (``concatenate([a, b])``); else ``a``."""
+    if isinstance(a, (list, tuple)) and any(isinstance(e, Expression) for e in a):
+        return [e.node if isinstance(e, Expression) else e for e in a]
+    return a.node if isinstance(a, Expression) else a
 
 
 def _negated(x):
@@ -254,6 +260,8 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EinsumgradError(f"a function name is an identifier such as 'h' or 'φ', got {name!r}")
+    if name in functions.BUILTINS:
+        return _handle(name)
     if name in functions.REGISTRY and not functions.get(name).public and name not in generic.DECLARED:
         raise EinsumgradError(f"{name!r} is a name einsumgrad uses inside, not a function of its own: the functions "
                               f"are {', '.join(functions.public())}; give yours another name")
@@ -279,7 +287,7 @@ def registered(name: str) -> Callable[[Expression], Expression]:
 
 @cache(maxsize=1024)
 def _handle(name: str) -> Callable[[Expression], Expression]:
-    fn = functions.get(name)
+    fn = functions.BUILTINS.get(name) or functions.get(name)
     if fn.build is not None:  # its signature and docstring are the build's
         call = lift(fn.build)
     else:
@@ -299,20 +307,7 @@ def scalar(name: str) -> Expression:
     return tensor(name, 0)
 
 
-def eye(n) -> Expression:
-    """The ``n×n`` identity; its derivative is zero, and it prints as ``δ[i,j]``. ``n`` is an int or
-    a size such as ``P.shape[2]`` (or ``kron(A, B).shape[0]``).
-
-    >>> P = tensor("P", 3)
-    >>> print(eye(P.shape[2]))
-    y[i,j] = δ[i,j]
-    """
-    symbolic = isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
-                                         and isinstance(n[1], int) and not isinstance(n[1], bool) and n[1] >= 0)
-    if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
-        raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
-                                        f"such as P.shape[2], got {n!r}")
-    return Expression(selection.identity(n if symbolic else int(n)))
+eye = lift(selection.eye)
 
 
 Expression.__getitem__ = lift(selection.index)
@@ -323,20 +318,8 @@ kron = lift(shapes.kron)
 expand_dims = lift(shapes.expand_dims)
 
 
-def concatenate(operands, axis: int = 0) -> Expression:
-    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.library.shapes`)."""
-    return _joined(shapes.concatenate, operands, axis)
-
-
-def stack(operands, axis: int = 0) -> Expression:
-    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.library.shapes`)."""
-    return _joined(shapes.stack, operands, axis)
-
-
-def _joined(op, operands, axis) -> Expression:
-    if not isinstance(operands, (list, tuple)):
-        return Expression(op(operands, axis))  # the error for a bad list
-    return lift(lambda *nodes: op(list(nodes), axis))(*operands)
+concatenate = lift(shapes.concatenate)
+stack = lift(shapes.stack)
 
 
 def argument_names(args, exprs, call: str) -> tuple[str, ...] | None:

@@ -408,8 +408,7 @@ class _Writer:
             if isinstance(node, Var):
                 self.names[node] = node.name
             elif isinstance(node, Call):
-                self.names[node] = outputs.get(node) or self.fresh(
-                    "h" if node.fn not in ("inv", "det", "logdet", "adj") else node.fn, numbered=True)
+                self.names[node] = outputs.get(node) or self.fresh(functions.get(node.fn).local, numbered=True)
                 self.call(node)
             else:
                 plans = [k.plan for k in next(kernels)]
@@ -489,8 +488,8 @@ class _Writer:
             raise EinsumgradError(f"function {node.fn!r} has no {self.backend.name} form (a formula over an array "
                                   "namespace), only a NumPy implementation, so codegen cannot write it; evaluate it "
                                   "with eg.compile")
-        if node.fn in ("adj", "adj_jacobian"):
-            self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
+        if fn.note:
+            self.lines.append(f"# {fn.note}")
         torch = self.backend.name == "torch"  # torch.special comes with torch; SciPy's, jax's are imported
         special = _Source(f"{self.xp}.special" if torch else xp.SPECIAL[self.backend.name])
         namespace = xp.namespace(self.backend.name, _Source(self.xp), special)
