@@ -58,6 +58,7 @@ import warnings
 from dataclasses import dataclass
 
 from ..core import algebra, functions
+from ..core.functions import Builtin
 from ..library import generic
 from ..expression import Expression
 from .indexed import MAX_LENGTH, Cursor, IndexNotationError, Token, tokenize
@@ -84,12 +85,27 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 _VARIANTS = {"varepsilon": "ε", "vartheta": "θ", "varphi": "φ", "phi": "φ", "varrho": "ρ", "varsigma": "ς"}
 _FONTS = {"mathscr", "mathcal", "mathbf", "boldsymbol", "mathit", "bm", "mathsf"}
 _WORDS = {"mathrm", "text", "operatorname", "texttt", "textrm"}
-_ELEMENTWISE = {"log": "log", "ln": "log", "exp": "exp", "tanh": "tanh", "sin": "sin", "cos": "cos",
-                "tan": "tan", "sinh": "sinh", "cosh": "cosh", "arctan": "arctan", "sqrt": "sqrt"}
-_MATRIX = {"tr": "trace", "Tr": "trace", "trace": "trace", "det": "det", "logdet": "logdet", "inv": "inv"}
+_SPELLED = {"ln": "log", "tr": "trace", "Tr": "trace", "trace": "trace"}  # LaTeX's names for the registry's calls,
+# where they differ: \ln is log; the trace, a built-in call, is read by these names only
 _PRODUCTS = {"cdot": "·", "times": "·", "circ": "∘", "odot": "∘"}
-_KNOWN = sorted(_GREEK | {g.capitalize() for g in _GREEK} | set(_VARIANTS) | _FONTS | _WORDS | set(_ELEMENTWISE)
-                | set(_MATRIX) | set(_PRODUCTS) | {"sum", "frac", "dfrac", "tfrac", "top", "intercal", "mathbb", "in"})
+_KNOWN = sorted(_GREEK | {g.capitalize() for g in _GREEK} | set(_VARIANTS) | _FONTS | _WORDS | set(_SPELLED)
+                | set(_PRODUCTS) | {"sum", "frac", "dfrac", "tfrac", "top", "intercal", "mathbb", "in"})
+
+
+def _function(word: str) -> tuple[str, str] | None:
+    """What ``\\word`` calls, read off the registry: ``("call", name)`` for a public elementwise function
+    (``\\tanh``), ``("matrix", name)`` for a function of a matrix (``\\det``, ``\\tr``); None for anything else.
+
+    >>> _function("tanh"), _function("ln"), _function("Tr"), _function("softmax"), _function("sum")
+    (('call', 'tanh'), ('call', 'log'), ('matrix', 'trace'), None, None)
+    """
+    name = _SPELLED.get(word, word)
+    entry = functions.calls().get(name)
+    if isinstance(entry, Builtin):
+        return ("matrix", name) if word in _SPELLED else None
+    if entry is None:
+        return None
+    return ("call", name) if entry.elementwise else ("matrix", name) if entry.kind == "matrix" else None
 
 
 def parse_latex(text: str, shapes: dict | None = None) -> Expression:
@@ -424,19 +440,14 @@ class _Parser(Cursor):
             return ("name", pos, "I") if letter == "I" else ("num", pos, 1)
         if word == "delta" and self.peek.text == "_":
             return ("delta", pos)
-        if word in _ELEMENTWISE:
-            return ("call", pos, _ELEMENTWISE[word], self.argument())
-        if word in _MATRIX:
-            return ("matrix", pos, _MATRIX[word], self.argument())
+        if word not in ("operatorname", "mathrm", "text") and (called := _function(word)):
+            return (called[0], pos, called[1], self.argument())
         if word in ("operatorname", "mathrm", "text"):
             self.at -= 1
             start = self.at
             name = self.word(self.take())
-            fn = _MATRIX.get(name) or name
-            if fn in _MATRIX.values() and fn not in _ELEMENTWISE.values():
-                return ("matrix", pos, fn, self.argument())
-            if fn in functions.REGISTRY and functions.get(fn).public and functions.get(fn).elementwise:
-                return ("call", pos, fn, self.argument())
+            if called := _function(name):
+                return (called[0], pos, called[1], self.argument())
             if word != "operatorname":
                 self.at = start + 1
                 return ("name", pos, self.word(token))
@@ -963,9 +974,8 @@ class _Builder:
         if v.names or len(v.axes) != 2:
             raise self.error(tree[1], f"{fn} takes a matrix; this has {len(v.axes)} ax{'is' if len(v.axes) == 1 else 'es'}"
                              + (f" and indices {','.join(v.names)}" if v.names else ""))
-        if fn == "trace":
-            return _Value(algebra.trace(v.expr))
-        return _Value(algebra.apply(fn, v.expr))
+        builtin = functions.BUILTINS.get(fn)
+        return _Value(builtin.build(v.expr) if builtin else algebra.apply(fn, v.expr))
 
 
 def _ordered(e: Expr, names) -> Expr:
