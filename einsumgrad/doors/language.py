@@ -51,6 +51,15 @@ def _functions() -> set[str]:
     return set(functions.calls()) | generic.DECLARED
 
 
+def _positional(build) -> float:
+    """How many positional arguments a built-in takes: its parameters without a default (any number after a
+    ``*``); one with a default, ``axis=0``, is a keyword in the language."""
+    params = inspect.signature(build).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return float("inf")
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
+
+
 class Reading(NamedTuple):
     """What :func:`read_expression` read: the expression, the names whose rank was guessed from
     their case (with that rank), and the function names it took as functions of your own."""
@@ -341,9 +350,11 @@ class _Reader:
             if kw.arg in options:
                 raise self.error(kw, f"unknown keyword {kw.arg!r} here: it is given twice")
             options[kw.arg] = self.option(kw)
+        build = getattr(entry, "build", None)
+        if isinstance(entry, Builtin) and len(node.args) > _positional(build):
+            raise self.error(node.func, self.usage(entry, len(node.args)))
         values = [self.argument(a, kinds[k] if k < len(kinds) else EXPRESSION, entry, depth)
                   for k, a in enumerate(node.args)]
-        build = getattr(entry, "build", None)
         if build is None:  # f(x)
             if node.keywords:
                 raise self.error(node.keywords[0], f"unknown keyword {node.keywords[0].arg!r} here: {name} takes one "

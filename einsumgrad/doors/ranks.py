@@ -74,12 +74,13 @@ def _registered(node: ast.Call):
 
 
 def _settled_by_use(nodes) -> set[str]:
-    """Names whose rank a use could settle: operands of ``+ - * /``, arguments of matrix functions."""
+    """Names whose rank a use could settle: operands of ``+ - * /``, arguments of matrix functions (not of a call
+    with a signature of its own, which takes any rank: ``softmax(X)``)."""
     found = set()
     for n in nodes:
         if isinstance(n, ast.BinOp) and isinstance(n.op, _ELEMENTWISE):
             found.update(_bare(side) for side in (n.left, n.right))
-        elif isinstance(n, ast.Call) and n.args and _registered(n) and not _registered(n).elementwise:
+        elif isinstance(n, ast.Call) and n.args and (fn := _registered(n)) and not fn.elementwise and fn.build is None:
             found.add(_bare(n.args[0]))
     return found - {None}
 
