@@ -287,10 +287,12 @@ def registered(name: str) -> Callable[[Expression], Expression]:
 
 @cache(maxsize=1024)
 def _handle(name: str) -> Callable[[Expression], Expression]:
-    fn = functions.BUILTINS.get(name) or functions.get(name)
-    if fn.build is not None:  # its signature and docstring are the build's
-        call = lift(fn.build)
-    else:
+    builtin = functions.BUILTINS.get(name)
+    fn = functions.get(name) if builtin is None else None
+    build = builtin.build if builtin is not None else fn.build if fn is not None else None
+    if build is not None:  # its signature and docstring are the build's
+        call = lift(build)
+    elif fn is not None:
         call = lift(lambda x: algebra.apply(name, x))
         kind = "elementwise" if fn.elementwise else "of a square matrix"
         call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.library.rules."
