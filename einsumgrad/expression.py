@@ -137,8 +137,8 @@ class Expression:
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
         or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
-        text = matrix.matrix_notation(self.node)
-        return matrix.latex(text) if latex and text else text
+        formula = matrix.matrix_formula(self.node)
+        return None if formula is None else matrix.latex(formula) if latex else matrix.unicode(formula)
 
     def matrix_notation_reason(self) -> str | None:
         """Why :meth:`matrix_notation` is ``None`` (``"an index is read three times"``), or ``None``

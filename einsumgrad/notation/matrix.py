@@ -8,23 +8,35 @@ reads, summed or broadcast, meets the vector of ones ``𝟙`` (``Xᵀ 𝟙``, ``
 its size is known to be 1. Anything else returns ``None`` — never a wrong formula — and
 :func:`no_formula_reason` says why.
 
+A broadcast is written as a product with ``𝟙`` everywhere, the textbook's ``X W + 𝟙 bᵀ`` (not
+NumPy's ``X W + bᵀ``): every formula is then an ordinary matrix expression whose factors' shapes
+agree, inside a function as at the top (only a number added to a matrix stays a number, as in
+``1 - s``). A node of the IR that is itself broadcast along an axis (no term of it reads that axis)
+is written without it, and the reader meets it with ``𝟙`` where the axis has its full length.
+
+The formula is a tree of :class:`Formula` nodes (a name, ``𝟙``, a product, a transpose, …), which
+:func:`matrix_formula` builds and :func:`unicode` and :func:`latex` print.
+
 >>> from ..core.algebra import add, einsum, tensor
 >>> A, x = tensor("A", 2), tensor("x", 1)
 >>> matrix_notation(einsum("ij,j->i", A, x))
 'A x'
 >>> matrix_notation(add(einsum("ij->ji", A), A))
 'Aᵀ + A'
+>>> latex(matrix_formula(einsum("ij,j->i", einsum("ji->ij", A), x)))
+'A^{\\\\top} x'
 >>> matrix_notation(einsum("ijk->i", tensor("T", 3))) is None
 True
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Union
 
+from ..core.caches import cache
 from ..core.functions import get
-from ..core.ir import DEEP, Call, Delta, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
-from .render import atomic as _atomic, latex_name, latex_operator, latex_symbol
+from ..core.ir import DEEP, Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
+from .render import atomic as _atomic, latex_name, latex_operator
 
 _SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
 
@@ -33,33 +45,366 @@ class NoFormula(Exception):
     """This term has no conventional matrix formula."""
 
 
-@dataclass
-class _Item:
-    text: str  # the matrix, vector or scalar, read in the orientation of idx ("" for a 𝟙 of length 1)
-    idx: tuple[str, ...]
-    atomic: bool  # needs no parentheses when juxtaposed
-    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
+# the tree ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Name:
+    """A tensor, or a name a caller composes with (``G``, ``dW``)."""
 
-    def transposed(self) -> str:
-        return self.text if self.symmetric else transposed(self.text, self.atomic)
+    name: str
+    symmetric: bool = False
 
 
-def transposed(text: str, atomic: bool | None = None) -> str:
-    """``Aᵀ``, ``(A B)ᵀ``, ``A⁻ᵀ``, ``(x^∘2)ᵀ``; ``Aᵀ`` gives ``A``; ``I`` and the empty text stay."""
-    if text in ("I", ""):
-        return text
-    atomic = _atomic(text) if atomic is None else atomic
-    if atomic and text.endswith("⁻¹"):
-        return text[:-2] + "⁻ᵀ"
-    if atomic and text.endswith("⁻ᵀ"):
-        return text[:-2] + "⁻¹"
-    if atomic and text.endswith("ᵀ") and _atomic(text[:-1]):
-        return text[:-1]
-    return (text if atomic and not re.search(r"\^∘[-\d.]+\Z", text) else f"({text})") + "ᵀ"
+@dataclass(frozen=True)
+class Identity:
+    """``I``, of ``dim`` rows."""
+
+    dim: Dim = None
 
 
+@dataclass(frozen=True)
+class Ones:
+    """``𝟙``, the vector of ``dim`` ones."""
+
+    dim: Dim = None
+
+
+@dataclass(frozen=True)
+class Number:
+    value: complex
+
+
+@dataclass(frozen=True)
+class Commutation:
+    """``K``, the commutation matrix: ``K vec(X) = vec(Xᵀ)``."""
+
+
+@dataclass(frozen=True)
+class Paren:
+    body: Formula
+
+
+@dataclass(frozen=True)
+class Transpose:
+    body: Formula  # atomic
+
+
+@dataclass(frozen=True)
+class Inverse:
+    """``A⁻¹``, or ``A⁻ᵀ`` where ``transposed``."""
+
+    body: Formula  # atomic
+    transposed: bool = False
+
+
+@dataclass(frozen=True)
+class Power:
+    """``x^∘c`` elementwise, or ``s²`` of a scalar."""
+
+    base: Formula  # atomic
+    exponent: float
+    elementwise: bool
+
+
+@dataclass(frozen=True)
+class Product:
+    """Factors side by side (matrix products, a scalar times a matrix)."""
+
+    factors: tuple
+
+
+@dataclass(frozen=True)
+class Hadamard:
+    left: Formula
+    right: Formula
+
+
+@dataclass(frozen=True)
+class Kron:
+    factors: tuple
+
+
+@dataclass(frozen=True)
+class Sum:
+    parts: tuple  # a part with a leading minus prints as `` - ``
+
+
+@dataclass(frozen=True)
+class Scaled:
+    coef: complex
+    body: Formula
+
+
+@dataclass(frozen=True)
+class Apply:
+    """A registered function of a formula: ``tanh(W x)``, ``‖x‖``, ``A⁻¹`` aside (:class:`Inverse`);
+    ``rank`` is what its ``show`` is told (0 for an elementwise function)."""
+
+    fn: str
+    arg: Formula
+    params: tuple = ()
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Trace:
+    body: Formula
+
+
+@dataclass(frozen=True)
+class Diag:
+    body: Formula
+
+
+@dataclass(frozen=True)
+class Vec:
+    """``vec(X)``, the columns of ``X`` stacked."""
+
+    body: Formula
+
+
+@dataclass(frozen=True)
+class Partial:
+    """``∂y/∂x``."""
+
+    num: Formula
+    den: Formula
+
+
+@dataclass(frozen=True)
+class Equation:
+    sides: tuple
+
+
+Formula = Union[Name, Identity, Ones, Number, Commutation, Paren, Transpose, Inverse, Power, Product, Hadamard,
+                Kron, Sum, Scaled, Apply, Trace, Diag, Vec, Partial, Equation]
+_PLAIN = (Name, Identity, Ones, Number, Commutation, Paren, Transpose, Inverse, Power, Trace, Diag, Vec)
+
+
+def atomic(f: Formula | None) -> bool:
+    """Whether ``f`` needs no brackets when juxtaposed (it prints with no space outside brackets)."""
+    if f is None or isinstance(f, _PLAIN):
+        return True
+    if isinstance(f, Scaled):
+        return f.coef in (1, -1) and atomic(f.body)
+    if isinstance(f, Apply):
+        return _atomic(_show(f, unicode(f.arg)))
+    if isinstance(f, (Product, Sum, Kron)):
+        items = f.factors if isinstance(f, (Product, Kron)) else f.parts
+        return len(items) == 1 and atomic(items[0])
+    return False
+
+
+def paren(f: Formula | None) -> Formula | None:
+    """``f``, bracketed unless it is atomic."""
+    return f if atomic(f) else Paren(f)
+
+
+def factor(f: Formula | None) -> Formula | None:
+    """``f`` ready to be a factor of a product: bracketed where it is a sum or a Hadamard or
+    Kronecker product (``tr((A + B) dW)``), as it is (``tr(A B dW)``) otherwise."""
+    return Paren(f) if isinstance(f, (Sum, Hadamard, Kron)) else f
+
+
+def transpose(f: Formula | None) -> Formula | None:
+    """``Aᵀ``, ``(A B)ᵀ``, ``A⁻ᵀ``, ``(x^∘2)ᵀ``; ``Aᵀ`` gives ``A``; ``I`` and nothing stay.
+
+    >>> unicode(transpose(Product((Name("A"), Name("B"))))), unicode(transpose(Transpose(Name("A"))))
+    ('(A B)ᵀ', 'A')
+    """
+    if f is None or isinstance(f, Identity) or f == Name("I") or (isinstance(f, Name) and f.symmetric):
+        return f
+    if isinstance(f, Inverse):
+        return Inverse(f.body, not f.transposed)
+    if isinstance(f, Transpose):
+        return f.body
+    if not atomic(f) or (isinstance(f, Power) and f.elementwise):
+        return Transpose(Paren(f))
+    return Transpose(f)
+
+
+def product(*factors: Formula | None) -> Formula | None:
+    """The factors side by side, nested products flattened; ``None`` (nothing) where there are none."""
+    flat: list = []
+    for f in factors:
+        if isinstance(f, Product):
+            flat += f.factors
+        elif f is not None:
+            flat.append(f)
+    return None if not flat else flat[0] if len(flat) == 1 else Product(tuple(flat))
+
+
+def scaled(coef, f: Formula | None) -> Formula:
+    """``coef f``: ``f``, ``-f``, ``2 f``, the number where there is no ``f``."""
+    if f is None:
+        return Number(coef)
+    return f if coef == 1 else Scaled(coef, f)
+
+
+def _minus(f: Formula | None) -> bool:
+    """Whether ``f`` prints with a leading minus."""
+    if isinstance(f, Scaled):
+        return (f.coef == -1 or (isinstance(f.coef, (int, float)) and f.coef < 0)) or (f.coef == 1 and _minus(f.body))
+    if isinstance(f, Number):
+        return _num(f.value).startswith("-")
+    if isinstance(f, (Product, Kron)):
+        return _minus(f.factors[0])
+    if isinstance(f, Sum):
+        return _minus(f.parts[0])
+    if isinstance(f, Hadamard):
+        return _minus(f.left)
+    if isinstance(f, (Transpose, Power, Inverse)):
+        return _minus(f.body if not isinstance(f, Power) else f.base)
+    return False
+
+
+def _negated(f: Formula) -> Formula:
+    """``f`` without its leading minus (for ``a - b``)."""
+    if isinstance(f, Scaled):
+        return f.body if f.coef == -1 else Scaled(-f.coef, f.body) if f.coef != 1 else Scaled(1, _negated(f.body))
+    if isinstance(f, Number):
+        return Number(-f.value)
+    if isinstance(f, (Product, Kron)):
+        return type(f)((_negated(f.factors[0]),) + f.factors[1:])
+    if isinstance(f, Sum):
+        return Sum((_negated(f.parts[0]),) + f.parts[1:])
+    if isinstance(f, Hadamard):
+        return Hadamard(_negated(f.left), f.right)
+    if isinstance(f, Power):
+        return Power(_negated(f.base), f.exponent, f.elementwise)
+    return type(f)(_negated(f.body), *([f.transposed] if isinstance(f, Inverse) else []))
+
+
+def _num(c) -> str:
+    return f"{c:.6g}" if isinstance(c, float) else str(c)
+
+
+def _show(f: Apply, arg: str) -> str:
+    """The call as its function prints it, around the argument's text ``arg`` (in either style)."""
+    fn = get(f.fn)
+    if fn.show is not None:
+        return fn.show(f.fn, arg, f.params, f.rank)
+    if f.fn == "logdet":
+        return f"log|det({arg})|"
+    return f"{f.fn}({arg})"
+
+
+# printing ---------------------------------------------------------------------
+def unicode(f: Formula | None) -> str:
+    """The formula in Unicode: ``A⁻ᵀ y (A⁻¹ x)ᵀ``, ``X W + 𝟙 bᵀ``."""
+    return _print(f, _UNICODE)
+
+
+def latex(f: Formula | None) -> str:
+    r"""The formula in LaTeX for plain pdflatex with amsmath: ``g x^{\top}``, ``A^{-1}``, ``\Phi``.
+
+    >>> latex(Product((Trace(Product((Inverse(Name("Φ")), Name("A")))), Hadamard(Name("x"), Ones()))))
+    '\\operatorname{tr}(\\Phi^{-1} A) x \\odot \\mathbf{1}'
+    """
+    return _print(f, _LATEX)
+
+
+@dataclass(frozen=True)
+class _Style:
+    latex: bool
+    top: str
+    inverse: tuple[str, str]
+    ones: str
+    hadamard: str
+    kron: str
+    partial: str
+    open: str
+    close: str
+
+
+_UNICODE = _Style(False, "ᵀ", ("⁻¹", "⁻ᵀ"), "𝟙", " ⊙ ", " ⊗ ", "∂", "(", ")")
+_LATEX = _Style(True, r"^{\top}", ("^{-1}", r"^{-\top}"), r"\mathbf{1}", r" \odot ", r" \otimes ", r"\partial ",
+                "(", ")")  # a formula is one line high: plain brackets, as the textbooks set it
+_LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+
+
+def _print(f: Formula | None, s: _Style) -> str:
+    """``f`` in style ``s``; nothing prints as the empty text (a ``𝟙`` of length 1)."""
+    if f is None:
+        return ""
+    p = lambda g: _print(g, s)  # noqa: E731
+    if isinstance(f, Name):
+        return latex_name(f.name) if s.latex else f.name
+    if isinstance(f, Identity):
+        return "I"
+    if isinstance(f, Ones):
+        return s.ones
+    if isinstance(f, Number):
+        return _num(f.value)
+    if isinstance(f, Commutation):
+        return "K"
+    if isinstance(f, Paren):
+        return s.open + p(f.body) + s.close
+    if isinstance(f, Transpose):
+        return _scripted(f.body, s) + s.top
+    if isinstance(f, Inverse):
+        return _scripted(f.body, s) + s.inverse[f.transposed]
+    if isinstance(f, Power):
+        c = _num(f.exponent)
+        if s.latex:
+            return _scripted(f.base, s) + (rf"^{{\circ {c}}}" if f.elementwise else f"^{{{c}}}")
+        return p(f.base) + ("^∘" + c if f.elementwise else c.translate(_SUP))
+    if isinstance(f, Product):
+        return " ".join(filter(None, map(p, f.factors)))
+    if isinstance(f, Hadamard):
+        return p(f.left) + s.hadamard + p(f.right)
+    if isinstance(f, Kron):
+        return s.kron.join(map(p, f.factors))
+    if isinstance(f, Sum):
+        return "".join((" - " + p(_negated(g)) if _minus(g) else " + " + p(g)) if k else p(g)
+                       for k, g in enumerate(f.parts))
+    if isinstance(f, Scaled):
+        body = p(f.body)
+        if f.coef == 1:
+            return body
+        if f.coef == -1:
+            return "-" + body
+        if isinstance(f.coef, (int, float)) and f.coef < 0:
+            return f"-{_num(-f.coef)} {body}"
+        return f"{_num(f.coef)} {body}"
+    if isinstance(f, Apply):
+        return _latex_call(f, s) if s.latex else _show(f, p(f.arg))
+    if isinstance(f, (Trace, Diag, Vec)):
+        name = {Trace: "tr", Diag: "diag", Vec: "vec"}[type(f)]
+        return (latex_operator(name) if s.latex else name) + s.open + p(f.body) + s.close
+    if isinstance(f, Partial):
+        return f"{s.partial}{p(f.num)}/{s.partial}{p(f.den)}"
+    if isinstance(f, Equation):
+        return " = ".join(map(p, f.sides))
+    raise TypeError(f"not a matrix formula: {f!r}")
+
+
+def _scripted(f: Formula, s: _Style) -> str:
+    """``f`` ready for a superscript: in LaTeX, braced where it ends in one already (``{A^{\\top}}^{\\circ 2}``)."""
+    text = _print(f, s)
+    return "{" + text + "}" if s.latex and isinstance(f, (Transpose, Inverse, Power)) else text
+
+
+def _latex_call(f: Apply, s: _Style) -> str:
+    arg = _print(f.arg, s)
+    fn = get(f.fn)
+    if fn.show is not None:
+        text = fn.show(f.fn, arg, f.params, f.rank).replace("‖", r"\|")
+        return text.replace(f"{f.fn}(", latex_operator(f.fn) + "(", 1)
+    if f.fn == "logdet":
+        return rf"\log|\det({arg})|"
+    head = "\\" + f.fn if f.fn in _LATEX_FUNCTIONS else latex_operator(f.fn)
+    return f"{head}({arg})"
+
+
+# reading the IR -----------------------------------------------------------------
 def matrix_notation(expr: Expr) -> str | None:
     """The formula, or ``None`` where there is none (:func:`no_formula_reason` says why)."""
+    f = matrix_formula(expr)
+    return None if f is None else unicode(f)
+
+
+def matrix_formula(expr: Expr) -> Formula | None:
+    """The formula as a tree, or ``None`` where there is none."""
     try:
         return _notation(expr)
     except NoFormula:
@@ -80,14 +425,14 @@ def no_formula_reason(expr: Expr) -> str | None:
     return None
 
 
-def _notation(expr: Expr) -> str:
+def _notation(expr: Expr) -> Formula:
     """The formula; raises :class:`NoFormula` with the reason where there is none."""
     if expr.ndim > 2:
         raise NoFormula(f"rank {expr.ndim}: matrix notation covers scalars, vectors and matrices")
     if expr.depth > DEEP:  # a deep one reads better as index-notation equations
         raise NoFormula("deep expression: see the equations above")
-    text = _sum(expr, top=True)
-    return text[1:-1] if _one_call(expr) and text.startswith("(") and text.endswith(")") else text
+    f = _sum(expr, top=True)
+    return f.body if _one_call(expr) and isinstance(f, Paren) else f
 
 
 def _one_call(expr: Expr) -> bool:
@@ -96,34 +441,61 @@ def _one_call(expr: Expr) -> bool:
     return t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(getattr(t.factors[0], "node", 0), Call)
 
 
-def _sum(expr: Expr, top: bool = False) -> str:
-    """The terms joined; at the top a number term of a vector or matrix is ``𝟙`` or ``𝟙 𝟙ᵀ``
-    (inside a function or a Hadamard product it stays a number, as in ``1 - s``)."""
+@cache(maxsize=4096)
+def carried(node) -> tuple[bool, ...]:
+    """For each axis of ``node``, whether it has its full length when evaluated: a node keeps an axis
+    that no term reads (at full length) of length 1, to be stretched where it is read (a broadcast).
+
+    >>> from ..core.algebra import add, einsum, tensor
+    >>> carried(add(einsum("ij,jk->ik", tensor("X", 2), tensor("W", 2)), tensor("b", 1)))
+    (True, True)
+    >>> b = Var("b", (4,))
+    >>> carried(Expr(("i", "j"), (3, 4), (Term(1, (Ref(b, ("j",)),)),)))  # bᵀ on every row, kept as one row
+    (False, True)
+    """
+    if isinstance(node, Var):
+        return (True,) * len(node.shape)
+    if isinstance(node, Call):
+        return carried(node.arg) if get(node.fn).elementwise else (True,) * len(node.shape)
+    full: set = set()
+    for t in node.terms:
+        for f in t.factors:
+            if isinstance(f, Delta):
+                full |= {f.a, f.b}
+            elif isinstance(f, Ref):
+                full |= {a for a, c in zip(f.idx, carried(f.node)) if c}
+    return tuple(a in full for a in node.out)
+
+
+def _restricted(expr: Expr, idx: tuple[str, ...], names) -> Expr:
+    """``expr`` read at ``idx``, without the axes it does not carry (see :func:`carried`)."""
+    keep = carried(expr)
+    out = tuple(a for a, k in zip(idx, keep) if k)
+    bare = Expr(tuple(a for a, k in zip(expr.out, keep) if k), tuple(d for d, k in zip(expr.dims, keep) if k),
+                expr.terms)
+    return Expr(out, bare.dims, instantiate(bare, out, names))
+
+
+def _sum(expr: Expr, top: bool = False) -> Formula:
+    """The terms added up. Every axis of ``expr`` has its full length, so a term that does not read
+    one meets it with ``𝟙`` (``X W + 𝟙 bᵀ``); a number term is ``𝟙`` or ``𝟙 𝟙ᵀ`` at the top, and a
+    number elsewhere (inside a function or a Hadamard product: the 1 in ``1 - s``)."""
     if not expr.terms:
-        return "0"
+        return Number(0)
     dims = dict(zip(expr.out, expr.dims))
-    parts = []
-    for k, text in enumerate(_positive_first([_term(t, expr.out, dims, top) for t in expr.terms])):
-        if k and text.startswith("-"):
-            parts.append(" - " + text[1:].lstrip())
-        else:
-            parts.append((" + " if k else "") + text)
-    return "".join(parts)
+    parts = [_term(t, expr.out, dims, top) for t in expr.terms]
+    first = next((k for k, f in enumerate(parts) if not _minus(f)), 0)  # softmax(X W) - Y, not -Y + softmax(X W)
+    parts = [parts[first]] + parts[:first] + parts[first + 1:]
+    return parts[0] if len(parts) == 1 else Sum(tuple(parts))
 
 
-def _positive_first(texts: list[str]) -> list[str]:
-    """``softmax(X W) - Y``, not ``-Y + softmax(X W)``: a sum opens with its first term that is not negated."""
-    first = next((k for k, text in enumerate(texts) if not text.startswith("-")), 0)
-    return [texts[first]] + texts[:first] + texts[first + 1:]
-
-
-def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
+def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> Formula:
     if not t.factors and not (top and out):
-        return _num(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
+        return Number(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
     items: list[_Item] = []
     coef = t.coef
     dims = dict(dims)
-    stretched: list[str] = []
+    names = set(out) | set(t.indices())
     for f in t.factors:
         if isinstance(f, Size):
             if isinstance(f.dim, int):
@@ -131,94 +503,71 @@ def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
                 continue
             raise NoFormula("the size of an axis no factor reads, as a factor")
         if isinstance(f, Stretch):
-            if f.a in out or any(f.a in g.idx for g in t.factors if isinstance(g, Ref)):
-                continue  # changes nothing unless an axis is 1 at evaluation
-            raise NoFormula("a sum over a stretched axis that no factor reads")
+            continue
         dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
-        stretched += _broadcast_reads(f)
-        items.append(_item(f, set(out) | set(t.indices())))
-    reads = [a for i in items for a in i.idx]
-    if any(a in out or reads.count(a) > 1 for a in stretched):
-        raise NoFormula("a broadcast axis that another factor also reads")
-    dims.update((a, 1) for a in stretched)
-    scalars = [i.text if i.atomic else f"({i.text})" for i in items if not i.idx]
-    body = _graph([i for i in items if i.idx], out, dims, top)
-    text = " ".join(scalars + ([body] if body else []))
-    return _with_coef(coef, text)
+        items.append(_item(f, names))
+    reads = {a for i in items for a in i.idx}
+    if any(isinstance(f, Stretch) and f.a not in out and f.a not in reads for f in t.factors):
+        raise NoFormula("a sum over a stretched axis that no factor reads at its full length")
+    scalars = [paren(i.node) for i in items if not i.idx]
+    body = _graph([i for i in items if i.idx], out, dims)
+    return scaled(coef, product(*scalars, body))
 
 
-def _broadcast_reads(f) -> list[str]:
-    """The indices at which ``f`` reads a node along an axis that no factor of the node carries and
-    that is not known to be of length 1: such an axis is kept of length 1 and stretched, so it
-    prints as that (``yᵀ``), which holds only where nothing else reads the index."""
-    if not (isinstance(f, Ref) and isinstance(f.node, Expr)):
-        return []
-    carried = {a for t in f.node.terms for a in t.indices()}
-    return [a for a, own, d in zip(f.idx, f.node.out, f.node.dims) if own not in carried and d != 1]
+@dataclass
+class _Item:
+    node: Formula | None  # the matrix, vector or scalar, read in the orientation of idx (None: a 𝟙 of length 1)
+    idx: tuple[str, ...]
+    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
 
+    @property
+    def atomic(self) -> bool:
+        return atomic(self.node)
 
-def _with_coef(coef, text: str) -> str:
-    if not text:
-        return _num(coef)
-    if coef == 1:
-        return text
-    if coef == -1:
-        return "-" + text
-    if isinstance(coef, (int, float)) and coef < 0:
-        return f"-{_num(-coef)} {text}"
-    return f"{_num(coef)} {text}"
+    def transposed(self) -> Formula | None:
+        return self.node if self.symmetric else transpose(self.node)
 
-
-def _num(c) -> str:
-    return f"{c:.6g}" if isinstance(c, float) else str(c)
+    def bracketed(self) -> Formula | None:
+        return paren(self.node)
 
 
 def _item(f, names) -> _Item:
+    """One factor as a matrix, vector or scalar over the indices it reads at full length: a node
+    broadcast along an axis (see :func:`carried`) is a vector or scalar that ``𝟙`` meets there."""
     if isinstance(f, Delta):
-        return _Item("I", (f.a, f.b), True)
+        return _Item(Identity(f.dim), (f.a, f.b))
     node, idx = f.node, f.idx
     if len(set(idx)) != len(idx):
         raise NoFormula("a diagonal read such as A[i,i]")
     if isinstance(node, Var):
-        return _Item(node.name, idx, True, node.symmetric)
+        return _Item(Name(node.name, node.symmetric), idx, node.symmetric)
     if isinstance(node, Expr):
-        text = _sum(Expr(idx, node.dims, instantiate(node, idx, names)))
-        return _Item(text, idx, _atomic(text))
+        inner = _restricted(node, idx, names)
+        return _Item(_sum(inner), inner.out)
     return _call(node, idx, names)
 
 
 def _call(node: Call, idx, names) -> _Item:
     fn = get(node.fn)
     if fn.elementwise:
-        inner = _sum(Expr(idx, node.arg.dims, instantiate(node.arg, idx, names)))
+        arg = _restricted(node.arg, idx, names)
+        inner = _sum(arg)
         if node.fn == "pow":
-            c = node.params[0]
-            base = inner if _atomic(inner) else f"({inner})"
-            power = "⁻¹" if c == -1 and not idx else "^∘" + _num(c) if idx else _num(c).translate(_SUP)
-            return _Item(base + power, idx, True)
-        if fn.show is not None:
-            text = fn.show(node.fn, inner, node.params, 0)
-            return _Item(text if _atomic(text) else f"({text})", idx, True)
-        return _Item(f"{node.fn}({inner})", idx, True)
+            return _Item(Power(paren(inner), node.params[0], bool(arg.out)), arg.out)
+        call = Apply(node.fn, inner, node.params, 0)
+        return _Item(call if fn.show is None else paren(call), arg.out)
     arg = _notation(node.arg)
-    base = arg if _atomic(arg) else f"({arg})"
-    if fn.show is not None:
-        text = fn.show(node.fn, arg, node.params, node.arg.ndim)
-    elif node.fn == "inv":
-        text = base + "⁻¹"
-    elif node.fn == "logdet":
-        text = f"log|det({arg})|"
-    else:
-        text = f"{node.fn}({arg})"
-    return _Item(text, idx, _atomic(text))
+    if node.fn == "inv":
+        return _Item(Inverse(paren(arg)), idx)
+    return _Item(Apply(node.fn, arg, node.params, node.arg.ndim), idx)
 
 
-def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> str:
+def _graph(items: list[_Item], out: tuple[str, ...], dims: dict) -> Formula | None:
     """Chains of matrices and vectors through the summed indices."""
     if any(len(i.idx) > 2 for i in items):
         raise NoFormula("a factor of rank 3 or more")
     items = _hadamard(_row_sums(items, out, dims), out)
-    items += _ones(items, out, dims, top)
+    items += _ones(items, out, dims)
     mats = [i for i in items if len(i.idx) == 2]
     vecs = [i for i in items if len(i.idx) == 1]
     degree: dict[str, int] = {}
@@ -239,15 +588,14 @@ def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> s
             other, end_q = walker.walk(q)
             if end_q is not None or end is not None:
                 raise NoFormula("an output axis with no factor on it (a broadcast)")
-            result = _joined(chain, transposed(other))
+            result = product(chain, transpose(other))
     elif len(out) == 1:
         result, end = walker.walk(out[0])
         if end is not None:
             raise NoFormula("a vector with nothing to multiply it on its index")
     else:
-        result = ""
-    rest = walker.closed()
-    return " ".join(x for x in (rest, result) if x)
+        result = None
+    return product(walker.closed(), result)
 
 
 def _row_sums(items: list[_Item], out, dims: dict) -> list[_Item]:
@@ -259,25 +607,24 @@ def _row_sums(items: list[_Item], out, dims: dict) -> list[_Item]:
         lone = [a for a in i.idx if seen.count(a) == 1 and a not in out]
         if len(i.idx) == 2 and len(lone) == 1:
             rows = lone[0] == i.idx[1]
-            text = i.text if rows else i.transposed()
+            kept = (i.idx[0] if rows else i.idx[1],)
             if dims.get(lone[0]) == 1:
-                i = _Item(text, (i.idx[0] if rows else i.idx[1],), _atomic(text))
+                i = _Item(i.node if rows else i.transposed(), kept)
             else:
-                i = _Item(f"{_paren(i) if rows else text} 𝟙", (i.idx[0] if rows else i.idx[1],), False)
+                i = _Item(product(i.bracketed() if rows else i.transposed(), Ones(dims.get(lone[0]))), kept)
         vectors.append(i)
     return vectors
 
 
-def _ones(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> list[_Item]:
-    """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``; inside a node,
-    which keeps such an axis of length 1, nothing) and on each summed index only one factor
-    reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``; nothing where the size is 1)."""
+def _ones(items: list[_Item], out: tuple[str, ...], dims: dict) -> list[_Item]:
+    """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``) and on each summed
+    index only one factor reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``; nothing where the size is 1)."""
     count: dict[str, int] = {}
     for item in items:
         for a in item.idx:
             count[a] = count.get(a, 0) + 1
-    ones = [_Item("𝟙" if top else "", (a,), True) for a in out if a not in count]
-    return ones + [_Item("" if dims.get(a) == 1 else "𝟙", (a,), True)
+    ones = [_Item(Ones(dims.get(a)), (a,)) for a in out if a not in count]
+    return ones + [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
                    for a, n in count.items() if n == 1 and a not in out]
 
 
@@ -293,24 +640,12 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
             continue
         for k, m in enumerate(merged):
             if set(m.idx) == set(item.idx):
-                text = item.text if item.idx == m.idx else item.transposed()
-                merged[k] = _Item(f"{_paren(m)} ⊙ {_paren_text(text)}", m.idx, False)
+                f = item.node if item.idx == m.idx else item.transposed()
+                merged[k] = _Item(Hadamard(m.bracketed(), paren(f)), m.idx)
                 break
         else:
             merged.append(item)
     return merged
-
-
-def _paren(i: _Item) -> str:
-    return i.text if i.atomic else f"({i.text})"
-
-
-def _joined(*pieces: str) -> str:
-    return " ".join(p for p in pieces if p)
-
-
-def _paren_text(text: str) -> str:
-    return text if _atomic(text) else f"({text})"
 
 
 class _Walker:
@@ -328,10 +663,10 @@ class _Walker:
             return found[0]
         return None
 
-    def walk(self, start: str) -> tuple[str, str | None]:
-        """The chain from ``start``: its text, and where it ended (an index with nothing
+    def walk(self, start: str) -> tuple[Formula | None, str | None]:
+        """The chain from ``start``: its formula, and where it ended (an index with nothing
         more on it, or None where a vector closed it)."""
-        pieces: list[str] = []
+        pieces: list = []
         at = start
         first = True
         while True:
@@ -339,27 +674,27 @@ class _Walker:
             edge = next((m for m in self.mats if at in m.idx), None)
             if edge is None:
                 if vec is not None:
-                    pieces.append(_paren(vec))
-                    return _joined(*pieces), None
+                    pieces.append(vec.bracketed())
+                    return product(*pieces), None
                 if at in self.out and not first:
-                    return " ".join(pieces), at
+                    return product(*pieces), at
                 if first:
-                    return "", at
+                    return None, at
                 raise NoFormula("a chain of matrices that ends at a summed index")
             if vec is not None:
-                pieces.append(f"diag({vec.text})")
+                pieces.append(Diag(vec.node))
             self.mats.remove(edge)
-            if edge.text != "I" or not pieces:  # diag(g) I is diag(g)
-                pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
+            if not isinstance(edge.node, Identity) or not pieces:  # diag(g) I is diag(g)
+                pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
             at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]
             first = False
             if at in self.out:
                 vec = self._vector_at(at)
                 if vec is not None:
-                    pieces.append(f"diag({vec.text})")
-                return " ".join(pieces), at
+                    pieces.append(Diag(vec.node))
+                return product(*pieces), at
 
-    def closed(self) -> str:
+    def closed(self) -> Formula | None:
         """What is left must close up into scalars: uᵀ A v chains and traces."""
         parts = []
         while self.vecs:
@@ -367,7 +702,7 @@ class _Walker:
             chain, end = self.walk(v.idx[0])
             if end is not None:
                 raise NoFormula("a vector whose chain does not close into a scalar")
-            parts.append(_joined(v.transposed(), chain) or "1")
+            parts.append(product(v.transposed(), chain) or Number(1))
         while self.mats:
             m = self.mats.pop(0)
             first = m.idx[0]
@@ -379,14 +714,15 @@ class _Walker:
                 if edge is None:
                     raise NoFormula("a chain of matrices that does not close into a trace")
                 self.mats.remove(edge)
-                pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
+                pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
                 at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]
                 if at == first:
                     break
-            parts.append(f"tr({' '.join(pieces)})")
-        return " ".join(parts)
+            parts.append(Trace(product(*pieces)))
+        return product(*parts)
 
 
+# the vec form -----------------------------------------------------------------
 def kronecker(jac: Expr, k: int) -> str:
     """Magnus–Neudecker's ``∂vec(y)/∂vec(X)ᵀ`` for the Jacobian ``jac`` over ``y``'s ``k`` axes and
     then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I`` for ``y = W x``,
@@ -399,25 +735,27 @@ def kronecker(jac: Expr, k: int) -> str:
     >>> kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1)
     'xᵀ ⊗ I'
     """
+    return unicode(kronecker_formula(jac, k))
+
+
+def kronecker_formula(jac: Expr, k: int) -> Formula:
+    """:func:`kronecker`'s formula as a tree."""
     ys, xs = jac.out[:k], jac.out[k:]
     for name, axes in (("y", ys), ("X", xs)):
         if len(axes) > 2:
             raise NoFormula(f"{name} has {len(axes)} axes; vec and ⊗ here take matrices (and vectors, as one column)")
     if not jac.terms:
-        return "0"
+        return Number(0)
     dims = dict(zip(jac.out, jac.dims))
-    parts = []
-    for t in jac.terms:
-        text = _kronecker_term(t, ys, xs, dims)
-        parts.append((" - " + text[1:] if text.startswith("-") else " + " + text) if parts else text)
-    return "".join(parts)
+    parts = tuple(_kronecker_term(t, ys, xs, dims) for t in jac.terms)
+    return parts[0] if len(parts) == 1 else Sum(parts)
 
 
-def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
+def _kronecker_term(t: Term, ys, xs, dims: dict) -> Formula:
     straight = ((_axis(ys, 0), _axis(xs, 0)), (_axis(ys, 1), _axis(xs, 1)))
     crossed = ((_axis(ys, 0), _axis(xs, 1)), (_axis(ys, 1), _axis(xs, 0)))
     reasons = []
-    for pairs, tail in ((straight, ""), (crossed, " K")):
+    for pairs, tail in ((straight, None), (crossed, Commutation())):
         if tail and len(xs) < 2:
             break
         try:
@@ -427,10 +765,11 @@ def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
             continue
         scalars = [_sum(Expr((), (), (Term(1, tuple(fs)),))) for fs in groups[None]]
         first, second = (_block(groups[n], pair, dims) for n, pair in enumerate(pairs))
-        kron = " ⊗ ".join(m for m in (second, first) if m is not None) or "1"
-        if " ⊗ " in kron and (scalars or t.coef != 1 or tail):
-            kron = f"({kron})"
-        return _with_coef(t.coef, " ".join([*scalars, kron]) + tail)
+        blocks = tuple(m for m in (second, first) if m is not None)
+        kron = Kron(blocks) if len(blocks) > 1 else blocks[0] if blocks else Number(1)
+        if len(blocks) > 1 and (scalars or t.coef != 1 or tail):
+            kron = Paren(kron)
+        return scaled(t.coef, product(*scalars, kron, tail))
     raise NoFormula(reasons[0])
 
 
@@ -461,49 +800,51 @@ def _split(t: Term, pairs) -> dict:
     return {n: [f for fs in out[n] for f in fs] for n in (0, 1)} | {None: out[None]}
 
 
-def _block(factors, pair, dims: dict) -> str | None:
+def _block(factors, pair, dims: dict) -> Formula | None:
     """The matrix ``M[r,c]`` of one Kronecker factor: rows from y's axis ``r``, columns from X's
     axis ``c`` (a missing one has length 1: a column or a row vector); ``None`` if both are missing."""
     r, c = pair
     axes = tuple(a for a in pair if a)
     if not axes:
         return None
-    text = _sum(Expr(axes, tuple(dims[a] for a in axes), (Term(1, tuple(factors)),)), top=True)
-    return transposed(text) if r is None else text
+    f = _sum(Expr(axes, tuple(dims[a] for a in axes), (Term(1, tuple(factors)),)), top=True)
+    return transpose(f) if r is None else f
+
+
+def vec_jacobian(y: str, x: str) -> Partial:
+    """``∂vec(y)/∂vec(x)ᵀ``, Magnus–Neudecker's Jacobian."""
+    return Partial(Vec(Name(y)), Transpose(Vec(Name(x))))
+
+
+def commutes(f: Formula) -> bool:
+    """Whether the formula holds the commutation matrix ``K``."""
+    if isinstance(f, Commutation):
+        return True
+    children = [getattr(f, a) for a in ("body", "base", "arg", "left", "right", "num", "den") if hasattr(f, a)]
+    children += list(getattr(f, "factors", ()) or getattr(f, "parts", ()) or getattr(f, "sides", ()))
+    return any(commutes(g) for g in children if g is not None)
 
 
 def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
     """``∂vec(y)/∂vec(x)ᵀ = …`` for a shape-layout Jacobian with ``k`` axes of ``y``, or why none exists."""
-    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    lhs = unicode(vec_jacobian(y, x))
     try:
-        formula = kronecker(jac, k)
+        formula = kronecker_formula(jac, k)
     except NoFormula as err:
         return f"{lhs}: no Kronecker formula: {err}"
-    commutation = " K " in formula + " "
-    return f"{lhs} = {formula}" + (f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutation else "")
+    note = f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutes(formula) else ""
+    return f"{lhs} = {unicode(formula)}{note}"
 
 
-_LATEX_SYMBOLS = {"⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "ᵀ": r"^{\top}", "⊙": r"\odot", "⊗": r"\otimes",
-                  "𝟙": r"\mathbf{1}", "²": "^{2}", "³": "^{3}"}
-_LATEX_TOKEN = re.compile(r"\^∘(-?[\d.]+)|⁻ᵀ|⁻¹|[ᵀ⊙⊗𝟙²³]|([A-Za-z_\u0370-\u03ff][\w\u0370-\u03ff]*?′*)(?=[^\w\u0370-\u03ff′]|$)(\(?)"
-                          r"|[^\x00-\x7f]", re.ASCII)
-_LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+def row(f: Formula) -> Formula:
+    """``f`` transposed, a product of two turned as ``(A v)ᵀ = vᵀ Aᵀ`` and a number kept in front:
+    ``Wᵀ g`` -> ``gᵀ W``, ``2 x`` -> ``2 xᵀ`` (the numerator layout's row).
 
-
-def latex(text: str) -> str:
-    """A matrix formula in LaTeX: ``g xᵀ`` -> ``g x^{\\top}``, ``A⁻¹`` -> ``A^{-1}``, ``Φ`` -> ``\\Phi``.
-
-    >>> latex("tr(Φ⁻¹ A) (1 - tanh(W x)^∘2) ⊙ 𝟙")
-    '\\\\operatorname{tr}(\\\\Phi^{-1} A) (1 - \\\\tanh(W x)^{\\\\circ 2}) \\\\odot \\\\mathbf{1}'
+    >>> unicode(row(Product((Transpose(Name("W")), Name("g")))))
+    'gᵀ W'
     """
-    def token(m: re.Match) -> str:
-        power, name, call = m.groups()
-        if power is not None:
-            return rf"^{{\circ {power}}}"
-        if name is None:
-            return _LATEX_SYMBOLS.get(m.group()) or latex_symbol(m.group()) or "?"
-        if call:
-            return ("\\" + name if name in _LATEX_FUNCTIONS else latex_operator(name)) + "("
-        return latex_name(name)
-
-    return _LATEX_TOKEN.sub(token, text)
+    if isinstance(f, Product) and len(f.factors) == 2:
+        return product(transpose(f.factors[1]), transpose(f.factors[0]))
+    if isinstance(f, Scaled) and f.coef not in (1, -1) and atomic(f.body):
+        return Scaled(f.coef, transpose(f.body))
+    return transpose(f)
