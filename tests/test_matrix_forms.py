@@ -320,3 +320,50 @@ def test_the_vec_form_prints_from_its_tree():
     crossed = eg.jacobian(eg.einsum("ij->ji", Wv), Wv)
     assert mx.commutes(mx.kronecker_formula(crossed.node, 2))
     assert "K is the commutation matrix" in crossed.formula("vec")
+
+
+# broadcasts in many shapes: every formula printed evaluates to the derivative ------------------------------
+def _broadcast_cases():
+    """Expressions that broadcast (row and column biases, a bias matrix, keepdims sums, scalars), as losses
+    and as they are; each with the tensors it reads."""
+    Xs, Ws, Zs, Ys = (eg.tensor(n, 2) for n in ("X", "W", "Z", "Y"))
+    r, c, s = eg.tensor("r", 1), eg.tensor("c", (5, 1)), eg.tensor("s", 0)
+    B = eg.tensor("b", 2)
+    forms = [Xs @ Ws + r, Xs @ Ws + B, Xs @ Ws + c, (Xs @ Ws + r) * Zs, eg.tanh(Xs @ Ws + r) * Zs,
+             Xs @ Ws - eg.sum(Xs @ Ws, axis=1, keepdims=True), Xs @ Ws - eg.sum(Xs @ Ws, axis=0, keepdims=True),
+             (Xs @ Ws + s) * Zs, eg.sigmoid(Xs @ Ws + B) - Zs, (Xs @ Ws + r) ** 2, Zs * r + Xs @ Ws,
+             eg.exp(Xs @ Ws + c) * (Zs + r)]
+    cases = []
+    for f in forms:
+        cases.append(f)
+        for L in (eg.sum(f), eg.sum(f * Zs), eg.sum(eg.tanh(f)), eg.sum(f @ Ys), eg.sum((f @ Ys) ** 2)):
+            cases += [L] + [eg.grad(L, eg.tensor(n, 2 if n in "XWZYb" else 1 if n == "r" else 0 if n == "s" else (5, 1)))
+                            for n in sorted(L.tensors)]
+    return cases
+
+
+@pytest.fixture
+def shapes_apart(rng):
+    """Every length different, so that a transpose or a missing 𝟙 shows: X 5×3, W 3×4, Z 5×4, Y 4×2."""
+    shapes = {"X": (5, 3), "W": (3, 4), "Z": (5, 4), "Y": (4, 2), "r": (4,), "c": (5, 1), "b": (5, 4), "s": ()}
+    return {n: rng.standard_normal(sh) for n, sh in shapes.items()}
+
+
+def test_every_broadcast_formula_evaluates_to_its_expression(shapes_apart):
+    found = 0
+    for expr in _broadcast_cases():
+        if expr.matrix_notation() is not None:
+            assert_formula_is(expr, shapes_apart)
+            found += 1
+        else:
+            assert "broadcast axis that another factor also reads" not in expr.matrix_notation_reason()
+    assert found >= 60, found
+
+
+def test_broadcast_gradients_agree_with_central_differences(shapes_apart):
+    Xs, Ws, Zs = (eg.tensor(n, 2) for n in ("X", "W", "Z"))
+    r, c = eg.tensor("r", 1), eg.tensor("c", (5, 1))
+    L = eg.sum(eg.tanh(Xs @ Ws + r) * Zs + (Xs @ Ws - eg.sum(Xs @ Ws, axis=1, keepdims=True)) ** 2 + c * Zs)
+    for v in (Xs, Ws, r, c):
+        g = eg.grad(L, v)
+        assert_formula_is(g, shapes_apart, central(L, shapes_apart, v.name))

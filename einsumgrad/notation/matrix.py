@@ -11,8 +11,9 @@ its size is known to be 1. Anything else returns ``None`` — never a wrong form
 A broadcast is written as a product with ``𝟙`` everywhere, the textbook's ``X W + 𝟙 bᵀ`` (not
 NumPy's ``X W + bᵀ``): every formula is then an ordinary matrix expression whose factors' shapes
 agree, inside a function as at the top (only a number added to a matrix stays a number, as in
-``1 - s``). A node of the IR that is itself broadcast along an axis (no term of it reads that axis)
-is written without it, and the reader meets it with ``𝟙`` where the axis has its full length.
+``1 - s``). A node of the IR that is itself a broadcast along an axis (no term of it reads that axis)
+is written without it, and its reader meets that axis with ``𝟙``: ``(Xᵀ 𝟙) (Y 𝟙)ᵀ`` rather than
+``Xᵀ (𝟙 (Y 𝟙)ᵀ)``.
 
 The formula is a tree of :class:`Formula` nodes (a name, ``𝟙``, a product, a transpose, …), which
 :func:`matrix_formula` builds and :func:`unicode` and :func:`latex` print.
@@ -443,14 +444,15 @@ def _one_call(expr: Expr) -> bool:
 
 @cache(maxsize=4096)
 def carried(node) -> tuple[bool, ...]:
-    """For each axis of ``node``, whether it has its full length when evaluated: a node keeps an axis
-    that no term reads (at full length) of length 1, to be stretched where it is read (a broadcast).
+    """For each axis of ``node``, whether some term reads it (not all of them broadcast along it):
+    a node that is a broadcast along an axis is written without it (``(Y 𝟙)ᵀ`` for ``𝟙 (Y 𝟙)ᵀ``), and
+    its reader meets that axis with ``𝟙`` where it needs it.
 
     >>> from ..core.algebra import add, einsum, tensor
     >>> carried(add(einsum("ij,jk->ik", tensor("X", 2), tensor("W", 2)), tensor("b", 1)))
     (True, True)
     >>> b = Var("b", (4,))
-    >>> carried(Expr(("i", "j"), (3, 4), (Term(1, (Ref(b, ("j",)),)),)))  # bᵀ on every row, kept as one row
+    >>> carried(Expr(("i", "j"), (3, 4), (Term(1, (Ref(b, ("j",)),)),)))  # 𝟙 bᵀ: bᵀ on every row
     (False, True)
     """
     if isinstance(node, Var):
@@ -467,50 +469,54 @@ def carried(node) -> tuple[bool, ...]:
     return tuple(a in full for a in node.out)
 
 
-def _restricted(expr: Expr, idx: tuple[str, ...], names) -> Expr:
-    """``expr`` read at ``idx``, without the axes it does not carry (see :func:`carried`)."""
-    keep = carried(expr)
-    out = tuple(a for a, k in zip(idx, keep) if k)
-    bare = Expr(tuple(a for a, k in zip(expr.out, keep) if k), tuple(d for d, k in zip(expr.dims, keep) if k),
-                expr.terms)
-    return Expr(out, bare.dims, instantiate(bare, out, names))
+def _read(node, idx: tuple[str, ...], names) -> tuple[Expr, frozenset]:
+    """``node`` (an :class:`Expr`) read at ``idx``, and the indices it is a broadcast along (see :func:`carried`)."""
+    return Expr(idx, node.dims, instantiate(node, idx, names)), frozenset(a for a, c in zip(idx, carried(node)) if not c)
 
 
-def _sum(expr: Expr, top: bool = False) -> Formula:
-    """The terms added up. Every axis of ``expr`` has its full length, so a term that does not read
-    one meets it with ``𝟙`` (``X W + 𝟙 bᵀ``); a number term is ``𝟙`` or ``𝟙 𝟙ᵀ`` at the top, and a
-    number elsewhere (inside a function or a Hadamard product: the 1 in ``1 - s``)."""
+def _sum(expr: Expr, top: bool = False, omit=frozenset()) -> Formula:
+    """The terms added up, written without the axes in ``omit`` (along which ``expr`` is a broadcast).
+    A term that does not read one of the other axes meets it with ``𝟙`` (``X W + 𝟙 bᵀ``); a number
+    term is ``𝟙`` or ``𝟙 𝟙ᵀ`` at the top, and a number elsewhere (inside a function or a Hadamard
+    product: the 1 in ``1 - s``)."""
     if not expr.terms:
         return Number(0)
     dims = dict(zip(expr.out, expr.dims))
-    parts = [_term(t, expr.out, dims, top) for t in expr.terms]
+    parts = [_term(t, expr.out, dims, top, omit) for t in expr.terms]
     first = next((k for k, f in enumerate(parts) if not _minus(f)), 0)  # softmax(X W) - Y, not -Y + softmax(X W)
     parts = [parts[first]] + parts[:first] + parts[first + 1:]
     return parts[0] if len(parts) == 1 else Sum(tuple(parts))
 
 
-def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> Formula:
+def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False, omit=frozenset()) -> Formula:
     if not t.factors and not (top and out):
         return Number(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
     items: list[_Item] = []
     coef = t.coef
     dims = dict(dims)
     names = set(out) | set(t.indices())
+    spread: list[str] = []  # indices a factor reads as a broadcast, written without them
     for f in t.factors:
-        if isinstance(f, Size):
+        if isinstance(f, Size):  # the length of an axis: a number, or 𝟙ᵀ 𝟙
             if isinstance(f.dim, int):
                 coef *= f.dim
-                continue
-            raise NoFormula("the size of an axis no factor reads, as a factor")
+            else:
+                items.append(_Item(Paren(Product((Transpose(Ones(f.dim)), Ones(f.dim)))), ()))
+            continue
         if isinstance(f, Stretch):
             continue
         dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
         items.append(_item(f, names))
+        spread += [a for a in getattr(f, "idx", ()) if a not in items[-1].idx]
     reads = {a for i in items for a in i.idx}
-    if any(isinstance(f, Stretch) and f.a not in out and f.a not in reads for f in t.factors):
-        raise NoFormula("a sum over a stretched axis that no factor reads at its full length")
+    if any(isinstance(f, Stretch) and f.a not in out and not any(f.a in g.idx for g in t.factors if isinstance(g, Ref))
+           for f in t.factors):
+        raise NoFormula("a sum over a stretched axis that no factor reads")
+    # a sum over a broadcast that nothing else reads counts its length: Σ_k (𝟙 gᵀ)[k,i] = (𝟙ᵀ 𝟙) g[i]
+    items += [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
+              for a in dict.fromkeys(spread) if a not in out and a not in reads]
     scalars = [paren(i.node) for i in items if not i.idx]
-    body = _graph([i for i in items if i.idx], out, dims)
+    body = _graph([i for i in items if i.idx], tuple(a for a in out if a not in omit), dims)
     return scaled(coef, product(*scalars, body))
 
 
@@ -542,20 +548,20 @@ def _item(f, names) -> _Item:
     if isinstance(node, Var):
         return _Item(Name(node.name, node.symmetric), idx, node.symmetric)
     if isinstance(node, Expr):
-        inner = _restricted(node, idx, names)
-        return _Item(_sum(inner), inner.out)
+        inner, omit = _read(node, idx, names)
+        return _Item(_sum(inner, omit=omit), tuple(a for a in idx if a not in omit))
     return _call(node, idx, names)
 
 
 def _call(node: Call, idx, names) -> _Item:
     fn = get(node.fn)
     if fn.elementwise:
-        arg = _restricted(node.arg, idx, names)
-        inner = _sum(arg)
+        arg, omit = _read(node.arg, idx, names)
+        inner, kept = _sum(arg, omit=omit), tuple(a for a in idx if a not in omit)
         if node.fn == "pow":
-            return _Item(Power(paren(inner), node.params[0], bool(arg.out)), arg.out)
+            return _Item(Power(paren(inner), node.params[0], bool(kept)), kept)
         call = Apply(node.fn, inner, node.params, 0)
-        return _Item(call if fn.show is None else paren(call), arg.out)
+        return _Item(call if fn.show is None else paren(call), kept)
     arg = _notation(node.arg)
     if node.fn == "inv":
         return _Item(Inverse(paren(arg)), idx)
