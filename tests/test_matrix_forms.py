@@ -14,7 +14,7 @@ import pytest
 import einsumgrad as eg
 from einsumgrad.core.functions import get
 from einsumgrad.core.ir import Broadcast
-from einsumgrad.notation import matrix as mx
+from einsumgrad.notation import formula as fm, matrix as mx
 from test_matrix import DERIVATIVES, FORMULAS, FOUND
 from test_teaching_doors import _compiles
 
@@ -45,38 +45,38 @@ def _times(a, b):
 def value(f, arrays) -> np.ndarray:
     """What formula ``f`` stands for: vectors as columns, numbers 0-d; shapes must agree as written."""
     v = lambda g: value(g, arrays)  # noqa: E731
-    if isinstance(f, mx.Name):
+    if isinstance(f, fm.Name):
         return _matrix(arrays[f.name])
-    if isinstance(f, mx.Ones):
+    if isinstance(f, fm.Ones):
         return np.ones((_length(f.dim, arrays), 1))
-    if isinstance(f, mx.Identity):
+    if isinstance(f, fm.Identity):
         return np.eye(_length(f.dim, arrays))
-    if isinstance(f, mx.Number):
+    if isinstance(f, fm.Number):
         return np.asarray(f.value, dtype=float)
-    if isinstance(f, mx.Paren):
+    if isinstance(f, fm.Paren):
         return v(f.body)
-    if isinstance(f, mx.Transpose):
+    if isinstance(f, fm.Transpose):
         return v(f.body).T
-    if isinstance(f, mx.Inverse):
+    if isinstance(f, fm.Inverse):
         inverse = np.linalg.inv(v(f.body))
         return inverse.T if f.transposed else inverse
-    if isinstance(f, mx.Power):
+    if isinstance(f, fm.Power):
         return v(f.base) ** f.exponent
-    if isinstance(f, mx.Product):
+    if isinstance(f, fm.Product):
         out = v(f.factors[0])
         for g in f.factors[1:]:
             out = _times(out, v(g))
         return out
-    if isinstance(f, mx.Hadamard):
+    if isinstance(f, fm.Hadamard):
         a, b = v(f.left), v(f.right)
         assert a.shape == b.shape or not a.ndim or not b.ndim, (a.shape, b.shape)
         return a * b
-    if isinstance(f, mx.Kron):
+    if isinstance(f, fm.Kron):
         out = v(f.factors[0])
         for g in f.factors[1:]:
             out = np.kron(out, v(g))
         return out
-    if isinstance(f, mx.Sum):
+    if isinstance(f, fm.Sum):
         parts = [v(g) for g in f.parts]
         shapes = {p.shape for p in parts if p.size > 1}
         assert len(shapes) <= 1, f"a sum of shapes {shapes}"
@@ -84,17 +84,17 @@ def value(f, arrays) -> np.ndarray:
         for p in parts[1:]:
             out = out + p
         return out
-    if isinstance(f, mx.Scaled):
+    if isinstance(f, fm.Scaled):
         return f.coef * v(f.body)
-    if isinstance(f, mx.Apply):
+    if isinstance(f, fm.Apply):
         arg = v(f.arg)
         if get(f.fn).elementwise:
             return np.asarray(get(f.fn).impl(arg, *f.params))
         native = arg.reshape(-1) if f.rank == 1 else arg.reshape(()) if f.rank == 0 else arg
         return _matrix(get(f.fn).impl(native, *f.params))
-    if isinstance(f, mx.Trace):
+    if isinstance(f, fm.Trace):
         return np.asarray(np.trace(v(f.body)))
-    if isinstance(f, mx.Diag):
+    if isinstance(f, fm.Diag):
         return np.diag(v(f.body).reshape(-1))
     raise TypeError(f)
 
@@ -103,13 +103,13 @@ def assert_formula_is(expr, arrays, expected=None):
     """The matrix formula of ``expr`` exists and evaluates, from its tree, to ``expr``'s value (and ``expected``)."""
     tree = mx.matrix_formula(expr.node)
     assert tree is not None, expr.matrix_notation_reason()
-    assert mx.unicode(tree) == expr.matrix_notation()
+    assert fm.unicode(tree) == expr.matrix_notation()
     got = value(tree, arrays)
     want = np.asarray(eg.evaluate(expr, **{n: arrays[n] for n in expr.tensors}))
     got = got.reshape(want.shape) if got.size == want.size else got
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=mx.unicode(tree))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=fm.unicode(tree))
     if expected is not None:
-        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8, err_msg=mx.unicode(tree))
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8, err_msg=fm.unicode(tree))
     return tree
 
 
@@ -137,7 +137,7 @@ def square(rng):
 @pytest.mark.parametrize("what, expr, text, numpy", FORMULAS + DERIVATIVES + FOUND,
                          ids=[c[0] for c in FORMULAS + DERIVATIVES + FOUND])
 def test_each_tree_evaluates_to_the_hand_written_numpy(square, what, expr, text, numpy):
-    assert mx.unicode(assert_formula_is(expr, square, numpy(square))) == text
+    assert fm.unicode(assert_formula_is(expr, square, numpy(square))) == text
 
 
 # Σ((XW + b) Y) with b a matrix: the derivatives have formulas -----------------------------------------
@@ -209,9 +209,9 @@ def _assert_biases_with_ones(tree) -> None:
     found = []
 
     def walk(f, before=None):
-        if isinstance(f, mx.Transpose) and isinstance(f.body, mx.Name) and f.body.name.startswith("b"):
+        if isinstance(f, fm.Transpose) and isinstance(f.body, fm.Name) and f.body.name.startswith("b"):
             found.append(before)
-        if isinstance(f, mx.Product):
+        if isinstance(f, fm.Product):
             for k, g in enumerate(f.factors):
                 walk(g, f.factors[k - 1] if k else None)
             return
@@ -222,7 +222,7 @@ def _assert_biases_with_ones(tree) -> None:
             walk(g)
 
     walk(tree)
-    assert found and all(isinstance(b, mx.Ones) for b in found), mx.unicode(tree)
+    assert found and all(isinstance(b, fm.Ones) for b in found), fm.unicode(tree)
 
 
 def test_a_row_bias_prints_in_one_form_at_every_depth():
@@ -245,9 +245,9 @@ def test_a_column_bias_needs_no_ones():
 def test_the_bias_gradient_sums_the_rows_with_ones(mlp_arrays):
     L, _, bs, _ = _mlp()
     tree = mx.matrix_formula(eg.grad(L, bs[2]).node)  # (Gᵀ 𝟙): the gradient at the output, summed over the batch
-    assert isinstance(tree, mx.Paren) and isinstance(tree.body, mx.Product)
-    assert isinstance(tree.body.factors[0], mx.Transpose) and isinstance(tree.body.factors[-1], mx.Ones)
-    assert mx.unicode(tree) == "((sigmoid(tanh(X W1 + 𝟙 b1ᵀ) W2 + 𝟙 b2ᵀ) W3 + 𝟙 b3ᵀ - Y)ᵀ 𝟙)"
+    assert isinstance(tree, fm.Paren) and isinstance(tree.body, fm.Product)
+    assert isinstance(tree.body.factors[0], fm.Transpose) and isinstance(tree.body.factors[-1], fm.Ones)
+    assert fm.unicode(tree) == "((sigmoid(tanh(X W1 + 𝟙 b1ᵀ) W2 + 𝟙 b2ᵀ) W3 + 𝟙 b3ᵀ - Y)ᵀ 𝟙)"
 
 
 def test_a_sum_over_a_stretched_axis_no_factor_reads_is_refused_with_a_true_reason():
@@ -259,10 +259,11 @@ def test_a_sum_over_a_stretched_axis_no_factor_reads_is_refused_with_a_true_reas
 
 
 # LaTeX from the same tree ------------------------------------------------------------------------------
-def test_matrix_module_has_no_regular_expressions():
-    source = Path(mx.__file__).read_text(encoding="utf-8")
-    imported = {a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Import) for a in node.names}
-    imported |= {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+@pytest.mark.parametrize("module", [mx, fm], ids=["matrix", "formula"])
+def test_matrix_printing_has_no_regular_expressions(module):
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "re" not in imported
 
 
@@ -276,12 +277,12 @@ def test_matrix_module_has_no_regular_expressions():
 ])
 def test_latex_is_printed_from_the_tree(expr, tex):
     assert expr.matrix_notation(latex=True) == tex
-    assert mx.latex(mx.matrix_formula(expr.node)) == tex
+    assert fm.latex(mx.matrix_formula(expr.node)) == tex
 
 
 def test_a_transposed_power_is_braced_in_latex():
-    f = mx.Power(mx.Transpose(mx.Name("A")), 2, True)
-    assert mx.latex(f) == r"{A^{\top}}^{\circ 2}" and mx.unicode(f) == "Aᵀ^∘2"
+    f = fm.Power(fm.Transpose(fm.Name("A")), 2, True)
+    assert fm.latex(f) == r"{A^{\top}}^{\circ 2}" and fm.unicode(f) == "Aᵀ^∘2"
 
 
 def _latex_formulas():
@@ -295,7 +296,7 @@ def _latex_formulas():
               eg.grad(eg.logdet(Θ), Θ), eg.grad(eg.det(Θ), Θ), eg.softmax(Θ @ x), eg.grad(x @ eg.inv(Θ) @ x, Θ)]
     texts = [e.matrix_notation(latex=True) for e in exprs]
     jac = eg.jacobian(Θ @ Xb, Θ)
-    texts.append(mx.latex(mx.Equation((mx.vec_jacobian("Y", "Θ"), mx.kronecker_formula(jac.node, 2)))))
+    texts.append(fm.latex(fm.Equation((mx.vec_jacobian("Y", "Θ"), mx.kronecker(jac.node, 2)))))
     assert all(texts), [e.matrix_notation_reason() for e, t in zip(exprs, texts) if not t]
     return texts
 
@@ -314,11 +315,11 @@ def test_matrix_latex_compiles_with_pdflatex(tmp_path):
 def test_the_vec_form_prints_from_its_tree():
     Wv, xv = eg.tensor("W", 2), eg.tensor("x", 1)
     jac = eg.jacobian(Wv @ xv, Wv)
-    tree = mx.kronecker_formula(jac.node, 1)
-    assert mx.unicode(tree) == "xᵀ ⊗ I" and mx.latex(tree) == r"x^{\top} \otimes I"
+    tree = mx.kronecker(jac.node, 1)
+    assert fm.unicode(tree) == "xᵀ ⊗ I" and fm.latex(tree) == r"x^{\top} \otimes I"
     assert jac.formula("vec") == "∂vec(f)/∂vec(W)ᵀ = xᵀ ⊗ I"
     crossed = eg.jacobian(eg.einsum("ij->ji", Wv), Wv)
-    assert mx.commutes(mx.kronecker_formula(crossed.node, 2))
+    assert fm.commutes(mx.kronecker(crossed.node, 2))
     assert "K is the commutation matrix" in crossed.formula("vec")
 
 

@@ -24,7 +24,7 @@ from ..core.errors import DerivativeError
 from ..expression import Expression, scalar_of
 from ..core.ir import Expr, Ref, Term, Var
 from .label import Label
-from . import matrix as mx
+from . import formula as fm, matrix as mx
 from ..core.reverse import gradient
 from ..core.symmetric import along
 from .teach import Derivation, Step
@@ -85,8 +85,8 @@ def _rhs(e: Expr, style: render.Style) -> str:
     return render.render_sum(e.terms, e.out, style, e.index_set())
 
 
-def _matrix(formula: mx.Formula, style: render.Style) -> str:
-    return mx.latex(formula) if style.latex else mx.unicode(formula)
+def _matrix(formula: fm.Formula, style: render.Style) -> str:
+    return fm.latex(formula) if style.latex else fm.unicode(formula)
 
 
 def _with_matrix(line: str, e: Expr, style: render.Style) -> str:
@@ -113,17 +113,17 @@ def _frobenius(G: Expr, dw: str, style: render.Style, symmetric: bool) -> str:
     idx, name = style.indices(G.out), render.latex_name(dw) if style.latex else dw
     inner = _angle("G", name, style)
     summed = f"{inner} = {style.summation(G.out)}G{idx} {name}{idx}"
-    g, step = mx.Name("G"), mx.Name(dw)
+    g, step = fm.Name("G"), fm.Name(dw)
     if G.ndim == 1:
         formula = mx.matrix_formula(G)
-        return f"{summed} = {_matrix(mx.product(mx.Transpose(g), step), style)}" + (
-            f" = {_matrix(mx.product(mx.Transpose(mx.Paren(formula)), step), style)}" if formula else "")
+        return f"{summed} = {_matrix(fm.product(fm.Transpose(g), step), style)}" + (
+            f" = {_matrix(fm.product(fm.Transpose(fm.Paren(formula)), step), style)}" if formula else "")
     if G.ndim != 2:
         return summed
     turned = mx.matrix_formula(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
-    trace = mx.Trace(mx.product(g if symmetric else mx.Transpose(g), step))
+    trace = fm.Trace(fm.product(g if symmetric else fm.Transpose(g), step))
     return f"{summed} = {_matrix(trace, style)}" + (
-        f" = {_matrix(mx.Trace(mx.product(mx.factor(turned), step)), style)}" if turned else "")
+        f" = {_matrix(fm.Trace(fm.product(fm.factor(turned), step)), style)}" if turned else "")
 
 
 def _layouts(G: Expr, w: str, symmetric: bool) -> str:

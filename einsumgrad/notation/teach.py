@@ -22,7 +22,7 @@ from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
-from . import matrix as mx
+from . import formula as fm, matrix as mx
 from .matrix import NoFormula, matrix_notation
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
@@ -190,35 +190,35 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
     there is no Kronecker formula."""
     try:
-        tree = mx.kronecker_formula(jac, k)
+        tree = mx.kronecker(jac, k)
     except NoFormula:
         return []
-    formula = mx.unicode(tree)
+    formula = fm.unicode(tree)
     ys, xs = jac.out[:k], jac.out[k:]
     at = render.UNICODE.indices
     vec = "column-major: " + ", ".join(
         f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
         for name, axes in ((y, ys), (x, xs)) if axes)
     jacobian = mx.vec_jacobian(y, x)
-    lhs = mx.unicode(jacobian)
+    lhs = fm.unicode(jacobian)
     stacked = Step(
         f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
         f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
         "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
         "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}",
-        tex=mx.latex(mx.Equation((jacobian, tree))))
+        tex=fm.latex(fm.Equation((jacobian, tree))))
     if not k:
         return [stacked]
     G = leaf(g, jac.dims[:k])
     grad = contract(jac, G, ys, xs)
     shown = mx.matrix_formula(grad)
-    cot = mx.Transpose(mx.Name(g) if k == 1 else mx.Vec(mx.Name(g)))
-    sides = (mx.Partial(mx.Name("L"), mx.Transpose(mx.Vec(mx.Name(x)))), mx.product(cot, mx.paren(tree)))
-    equation = mx.Equation(sides + ((mx.Transpose(mx.Vec(shown)),) if shown is not None else ()))
-    line = mx.unicode(equation)
+    cot = fm.Transpose(fm.Name(g) if k == 1 else fm.Vec(fm.Name(g)))
+    sides = (fm.Partial(fm.Name("L"), fm.Transpose(fm.Vec(fm.Name(x)))), fm.product(cot, fm.paren(tree)))
+    equation = fm.Equation(sides + ((fm.Transpose(fm.Vec(shown)),) if shown is not None else ()))
+    line = fm.unicode(equation)
     chained = Step(
         f"The chain rule is the matrix product of the vec forms, ∂L/∂vec({x})ᵀ = ∂L/∂vec({y})ᵀ {lhs}; with "
-        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=mx.latex(equation))
+        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=fm.latex(equation))
     return [stacked, chained]
 
 
@@ -275,7 +275,7 @@ def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
     """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
     textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
     n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
-    row = mx.unicode(mx.row(mx.matrix_formula(grad)))
+    row = fm.unicode(fm.row(mx.matrix_formula(grad)))
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
         f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
