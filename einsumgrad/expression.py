@@ -16,7 +16,7 @@ from typing import Callable
 
 from .core import algebra, functions
 from .library import generic, selection, shapes
-from .notation import matrix, render
+from .notation import formula, matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
@@ -136,8 +136,8 @@ class Expression:
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
         or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
-        text = matrix.matrix_notation(self.node)
-        return matrix.latex(text) if latex and text else text
+        tree = matrix.matrix_formula(self.node)
+        return None if tree is None else formula.latex(tree) if latex else formula.unicode(tree)
 
     def matrix_notation_reason(self) -> str | None:
         """Why :meth:`matrix_notation` is ``None`` (``"an index is read three times"``), or ``None``

@@ -24,7 +24,7 @@ from ..core.errors import DerivativeError
 from ..expression import Expression, scalar_of
 from ..core.ir import Expr, Ref, Term, Var
 from .label import Label
-from .matrix import latex as matrix_latex, matrix_notation
+from . import formula as fm, matrix as mx
 from ..core.reverse import gradient
 from ..core.symmetric import along
 from .teach import Derivation, Step
@@ -85,12 +85,12 @@ def _rhs(e: Expr, style: render.Style) -> str:
     return render.render_sum(e.terms, e.out, style, e.index_set())
 
 
-def _matrix(formula: str, style: render.Style) -> str:
-    return matrix_latex(formula) if style.latex else formula
+def _matrix(formula: fm.Formula, style: render.Style) -> str:
+    return fm.latex(formula) if style.latex else fm.unicode(formula)
 
 
 def _with_matrix(line: str, e: Expr, style: render.Style) -> str:
-    formula = matrix_notation(e)
+    formula = mx.matrix_formula(e)
     shown = formula and _matrix(formula, style)
     return f"{line} = {shown}" if formula and shown != line.split(" = ")[-1] else line
 
@@ -113,15 +113,17 @@ def _frobenius(G: Expr, dw: str, style: render.Style, symmetric: bool) -> str:
     idx, name = style.indices(G.out), render.latex_name(dw) if style.latex else dw
     inner = _angle("G", name, style)
     summed = f"{inner} = {style.summation(G.out)}G{idx} {name}{idx}"
+    g, step = fm.Name("G"), fm.Name(dw)
     if G.ndim == 1:
-        formula = matrix_notation(G)
-        return f"{summed} = {_matrix(f'Gᵀ {dw}', style)}" + (
-            f" = {_matrix(f'({formula})ᵀ {dw}', style)}" if formula else "")
+        formula = mx.matrix_formula(G)
+        return f"{summed} = {_matrix(fm.product(fm.Transpose(g), step), style)}" + (
+            f" = {_matrix(fm.product(fm.Transpose(fm.Paren(formula)), step), style)}" if formula else "")
     if G.ndim != 2:
         return summed
-    turned = matrix_notation(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
-    trace = f"tr(G {dw})" if symmetric else f"tr(Gᵀ {dw})"
-    return f"{summed} = {_matrix(trace, style)}" + (f" = {_matrix(f'tr({turned} {dw})', style)}" if turned else "")
+    turned = mx.matrix_formula(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
+    trace = fm.Trace(fm.product(g if symmetric else fm.Transpose(g), step))
+    return f"{summed} = {_matrix(trace, style)}" + (
+        f" = {_matrix(fm.Trace(fm.product(fm.factor(turned), step)), style)}" if turned else "")
 
 
 def _layouts(G: Expr, w: str, symmetric: bool) -> str:

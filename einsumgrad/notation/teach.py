@@ -22,7 +22,8 @@ from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
-from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation, transposed
+from . import formula as fm, matrix as mx
+from .matrix import NoFormula, matrix_notation
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
 from ..core.symmetric import along
@@ -189,31 +190,35 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
     there is no Kronecker formula."""
     try:
-        formula = kronecker(jac, k)
+        tree = mx.kronecker(jac, k)
     except NoFormula:
         return []
+    formula = fm.unicode(tree)
     ys, xs = jac.out[:k], jac.out[k:]
     at = render.UNICODE.indices
     vec = "column-major: " + ", ".join(
         f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
         for name, axes in ((y, ys), (x, xs)) if axes)
-    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    jacobian = mx.vec_jacobian(y, x)
+    lhs = fm.unicode(jacobian)
     stacked = Step(
         f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
         f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
         "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
-        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}", tex=matrix_latex(f"{lhs} = {formula}"))
+        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}",
+        tex=fm.latex(fm.Equation((jacobian, tree))))
     if not k:
         return [stacked]
     G = leaf(g, jac.dims[:k])
     grad = contract(jac, G, ys, xs)
-    shown = matrix_notation(grad)
-    cot = f"{g}ᵀ" if k == 1 else f"vec({g})ᵀ"
-    product = f"{cot} ({formula})" if " " in formula else f"{cot} {formula}"
-    line = f"∂L/∂vec({x})ᵀ = {product}" + (f" = vec({shown})ᵀ" if shown else "")
+    shown = mx.matrix_formula(grad)
+    cot = fm.Transpose(fm.Name(g) if k == 1 else fm.Vec(fm.Name(g)))
+    sides = (fm.Partial(fm.Name("L"), fm.Transpose(fm.Vec(fm.Name(x)))), fm.product(cot, fm.paren(tree)))
+    equation = fm.Equation(sides + ((fm.Transpose(fm.Vec(shown)),) if shown is not None else ()))
+    line = fm.unicode(equation)
     chained = Step(
         f"The chain rule is the matrix product of the vec forms, ∂L/∂vec({x})ᵀ = ∂L/∂vec({y})ᵀ {lhs}; with "
-        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=matrix_latex(line))
+        f"(Cᵀ ⊗ D) vec(G) = vec(D G C) it is vec of a matrix shaped like {x} again", grad, line, tex=fm.latex(equation))
     return [stacked, chained]
 
 
@@ -270,26 +275,12 @@ def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
     """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
     textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
     n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
+    row = fm.unicode(fm.row(mx.matrix_formula(grad)))
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
         f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
-        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {_row(column)}, 1×{n}. Both hold the same numbers "
+        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {row}, 1×{n}. Both hold the same numbers "
         f"∂{name}/∂{var.name}[i]", grad)
-
-
-def _row(column: str) -> str:
-    """The transpose of a matrix formula, a product of two read as ``(A v)ᵀ = vᵀ Aᵀ``: ``Wᵀ g`` -> ``gᵀ W``."""
-    parts, depth, start = [], 0, 0
-    for k, c in enumerate(column + " "):
-        depth += (c in "([") - (c in ")]")
-        if c == " " and depth == 0:
-            parts.append(column[start:k])
-            start = k + 1
-    if len(parts) == 2 and parts[0].replace(".", "").isdigit():  # a number times a column
-        return f"{parts[0]} {transposed(parts[1])}"
-    if len(parts) == 2:
-        return f"{transposed(parts[1])} {transposed(parts[0])}"
-    return transposed(column)
 
 
 def _calls(expr: Expr, var: Var) -> list[Call]:
