@@ -29,15 +29,35 @@ from ..core.symmetric import along
 
 
 @dataclass(frozen=True)
+class Formula:
+    """A formula inside a step's words, printed (Unicode) and in LaTeX."""
+
+    text: str
+    tex: str
+
+
+@dataclass(frozen=True)
 class Step:
     """One step: the rule applied, and the IR node it gives (if any), which ``expr`` makes
-    an expression to print or evaluate."""
+    an expression to print or evaluate. ``said`` is the rule as words and :class:`Formula` pieces,
+    where it holds formulas worth typesetting (the page and the LaTeX set them as math)."""
 
     rule: str
     node: Expr | None = None
     line: str = ""  # the expression as printed
     note: str = ""
     tex: str = ""  # the line in LaTeX
+    said: tuple = ()  # the rule in pieces: str (words) and Formula; empty for words alone
+
+    @classmethod
+    def worded(cls, *pieces, node: Expr | None = None) -> Step:
+        """A step whose rule is ``pieces`` (words and :class:`Formula`), printed with each formula's text.
+
+        >>> Step.worded("In matrix notation: ", Formula("g xᵀ", r"g x^{\\top}")).rule
+        'In matrix notation: g xᵀ'
+        """
+        rule = "".join(p if isinstance(p, str) else p.text for p in pieces)
+        return cls(rule, node, said=tuple(pieces))
 
     @classmethod
     def equation(cls, rule: str, node: Expr, lhs: str | Label, out=(), note: str = "") -> Step:
@@ -95,7 +115,8 @@ class Derivation:
         """
         lines = [r"\begin{enumerate}"]
         for s in self.steps:
-            lines.append(r"\item " + latex_text(s.rule) + (":" if s.tex else ""))
+            words = "".join(latex_text(p) if isinstance(p, str) else f"${p.tex}$" for p in s.said or (s.rule,))
+            lines.append(r"\item " + words + (":" if s.tex else ""))
             if s.tex:
                 lines.append(rf"\[ {s.tex} \]")
             if s.note:
@@ -177,8 +198,8 @@ def explain(jacobian) -> Derivation:
     final = contract(jac, g, y.out, wrt)
     matrix = matrix_notation(final) if len(wrt) <= 2 else None
     if matrix:
-        steps.append(Step(f"In matrix notation: ∂L/∂{xname} = {matrix}, shaped like {xname}; "
-                          "the Jacobian itself is never built", final))
+        steps.append(Step.worded("In matrix notation: ", _gradient_formula("L", xname, matrix),
+                                 f", shaped like {xname}; the Jacobian itself is never built", node=final))
     return Derivation(tuple(steps))
 
 
@@ -226,6 +247,11 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
     shown = label if not isinstance(label, Label) else render.left_side(label if label.partial else label.bare(), (),
                                                                          render.UNICODE)
     name = shown if shown.isidentifier() else f"({shown})" if shown else "f"
+    if isinstance(label, Label) and not name.isidentifier():
+        name_tex = render.fenced(render.left_side(label if label.partial else label.bare(), (), render.LATEX),
+                                 render.LATEX)
+    else:
+        name_tex = render.latex_name(name) if name.isidentifier() else rf"\text{{{latex_text(name)}}}"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
@@ -246,24 +272,32 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
             "every symmetric E (the steps above treat its entries as independent)", final, lhs))
     matrix = matrix_notation(final)
     if matrix:
-        steps.append(Step(f"In matrix notation: ∂{name}/∂{var.name} = {matrix}", final))
+        steps.append(Step.worded("In matrix notation: ", _gradient_formula(name, var.name, matrix, name_tex),
+                                 node=final))
     if not expr.out and len(var.shape) == 2:
-        steps.append(_layouts_step(final, name, var))
+        steps.append(_layouts_step(final, name, var, name_tex))
     if not expr.out and len(var.shape) == 1 and matrix:
         steps.append(_vector_layouts_step(final, matrix, name, var))
     return Derivation(tuple(steps))
 
 
-def _layouts_step(grad: Expr, name: str, var: Var) -> Step:
+def _gradient_formula(f: str, x: str, matrix: str, f_tex: str = "") -> Formula:
+    """``∂f/∂x = matrix`` as a :class:`Formula`: ``f_tex`` is ``f`` in LaTeX where it is not a name."""
+    top = f_tex or render.latex_name(f)
+    return Formula(f"∂{f}/∂{x} = {matrix}", rf"\partial {top} / \partial {render.latex_name(x)} = {matrix_latex(matrix)}")
+
+
+def _layouts_step(grad: Expr, name: str, var: Var, name_tex: str = "") -> Step:
     """Which matrix each convention calls ``∂f/∂W``, for W's own shape, and why they differ."""
     turned = Expr(grad.out[::-1], grad.dims[::-1], grad.terms)  # Gᵀ, printed only: the steps' nodes equal G
     m, n = (str(d) if isinstance(d, int) else letter for d, letter in zip(var.shape, "mn"))  # m×n for unknown sizes
     as_w, as_wt = matrix_notation(grad) or "G", matrix_notation(turned) or "Gᵀ"
-    return Step(
-        f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
-        f"{as_w}, {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
-        f"numerator layout lays it out by {var.name}ᵀ: {as_wt}, {n}×{m}. Both hold the same numbers "
-        f"∂{name}/∂{var.name}[i,j], arranged transposed")
+    return Step.worded(
+        "Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ",
+        _gradient_formula(name, var.name, as_w, name_tex),
+        f", {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
+        f"numerator layout lays it out by {var.name}ᵀ: ", Formula(as_wt, matrix_latex(as_wt)),
+        f", {n}×{m}. Both hold the same numbers ∂{name}/∂{var.name}[i,j], arranged transposed")
 
 
 def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:

@@ -169,10 +169,10 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     """The answer as HTML sections: ``result`` (index and matrix notation, layout), ``derivation``,
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
     kind, wrt = d.read.question.kind, d.read.x.name
-    shown = question.render(d, matrix=True)
+    shown, typeset = question.render(d, matrix=True), question.render(d, "latex", matrix=True)
     layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim, d.derivative.label.f)
     reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
-             "result": fragments.result_html(shown.text, shown.matrix, layout, shown.why),
+             "result": fragments.result_html(typeset.text, typeset.matrix, layout, typeset.why),
              "derivation": fragments.derivation_html(question.explain(d).steps)}
     if arrays is not None:
         reply.update(_values(d, arrays))
