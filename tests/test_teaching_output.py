@@ -24,7 +24,7 @@ $\delta$[i,j] is structure, not a number: J is zero unless i = j, so of its |i|$
 \[ \frac{\partial L}{\partial W_{jk}} = \sum_{i} g_{i} \delta_{ij} x_{k} \]
 \item Simplify: the sum over i eliminates $\delta$[i,j]: i becomes j:
 \[ \frac{\partial L}{\partial W_{jk}} = g_{j} x_{k} \]
-\item In matrix notation: $\partial$L/$\partial$W = g x$^{\top}$, shaped like W; the Jacobian itself is never built
+\item In matrix notation: $\partial L / \partial W = g x^{\top}$, shaped like W; the Jacobian itself is never built
 \end{enumerate}"""
 
 DIFFERENTIAL_LATEX = r"""\begin{enumerate}
@@ -70,7 +70,7 @@ def test_grad_and_hessian_explain_latex_are_latex_not_unicode(capsys, command):
     status, out, _ = cli(capsys, command, "sum(tanh(W @ x))", "--wrt", "W", "--explain", "--latex")
     assert status == 0
     first = {"grad": r"\[ f = \sum_{i} \tanh\left(\sum_{j} W_{ij} x_{j}\right) \]",  # a Hessian: of the gradient
-             "hessian": r"\[ \frac{\partial f}{\partial W_{ij}} = x_{j} (1 - {\tanh\left(\sum_{k} W_{ik} x_{k}\right)}^{2}) \]"}
+             "hessian": r"\[ \frac{\partial f}{\partial W_{ij}} = x_{j} \left(1 - {\tanh\left(\sum_{k} W_{ik} x_{k}\right)}^{2}\right) \]"}
     assert out.startswith("\\begin{enumerate}\n\\item The expression, with its sums explicit:\n" + first[command] + "\n")
     displayed = [line for line in out.splitlines() if line.startswith("\\[")]
     assert out.endswith("\\end{enumerate}\n") and displayed and not any("Σ" in line for line in displayed)
@@ -84,7 +84,7 @@ def test_every_displayed_line_of_a_grad_derivation_is_the_unicode_line_in_latex(
     shown = [s for s in derivation.steps if s.line]
     assert shown and all(s.tex for s in shown)
     assert derivation.steps[2].tex == (r"\frac{\partial f}{\partial W_{ij}} = \sum_{k} \delta_{ki} x_{j} "
-                                       r"(1 - {\tanh\left(\sum_{l} W_{kl} x_{l}\right)}^{2})")
+                                       r"\left(1 - {\tanh\left(\sum_{l} W_{kl} x_{l}\right)}^{2}\right)")
 
 
 def test_prose_is_escaped_for_latex():

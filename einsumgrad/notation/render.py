@@ -420,7 +420,7 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
     if style.latex and node.fn == "inv":  # X^{-1}, (X^{-1})_{ji}
         base = inner if "^" not in inner and "->" not in inner else rf"\left({inner}\right)"
-        return fenced(f"{base}^{{-1}}", style) + style.indices(idx) if idx else f"{base}^{{-1}}"
+        return f"({base}^{{-1}})" + style.indices(idx) if idx else f"{base}^{{-1}}"
     show = get(node.fn).show
     if show is not None:
         norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"
