@@ -75,11 +75,11 @@ def test_the_orthogonality_question_gives_the_closed_form():
     read = question.read(answer.read_request(example._asdict()))
     expr, arrays = read.expression, question.arrays(read)
     assert "I" not in arrays  # I is the identity, not a tensor of random numbers
-    G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - np.eye(3)
-    closed = np.einsum("iaj,ijk->iak", arrays["P"], np.sign(G))  # 2β Φ_i sign(Φ_iᵀΦ_i − I), β = 0.5
-    grad = eg.evaluate(eg.grad(expr, eg.tensor("P", shapes["P"])), **arrays)
+    G = np.einsum("lmj,lmk->mjk", arrays["Φ"], arrays["Φ"]) - np.eye(3)
+    closed = np.einsum("lmj,mjk->lmk", arrays["Φ"], np.sign(G))  # 2β Φ_m sign(Φ_mᵀΦ_m − I), β = 0.5
+    grad = eg.evaluate(eg.grad(expr, eg.tensor("Φ", shapes["Φ"])), **arrays)
     assert np.allclose(grad, closed)
-    assert ask(example)["shape"] == [2, 4, 3]
+    assert ask(example)["shape"] == [4, 2, 3]
 
 
 @pytest.mark.parametrize("change, message", [

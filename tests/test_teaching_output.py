@@ -13,14 +13,14 @@ from einsumgrad.notation import fragments
 WX_LATEX = r"""\begin{enumerate}
 \item Write the einsum with its sum explicit:
 \[ y_{i} = \sum_{j} W_{ij} x_{j} \]
-\item Differentiate each occurrence of W: $\partial$W[a,b]/$\partial$W[j,k] = $\delta$[a,j] $\delta$[b,k]:
+\item Differentiate each occurrence of W: $\partial W_{ab} / \partial W_{jk} = \delta_{aj} \delta_{bk}$:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \sum_{l} \delta_{ij} \delta_{lk} x_{l} \]
 \item Simplify: the sum over l eliminates $\delta$[l,k]: l becomes k:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
-\item Result, in the shape layout of jax.jacobian and torch (J[i,j,k] = $\partial$y[i]/$\partial$W[j,k], shape y.shape + W.shape):
+\item Result, in the shape layout of jax.jacobian and torch ($J_{ijk} = \frac{\partial y_{i}}{\partial W_{jk}}$, shape y.shape + W.shape):
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
 $\delta$[i,j] is structure, not a number: J is zero unless i = j, so of its |i|$\cdot$|j|$\cdot$|k| entries at most |i|$\cdot$|k| are non-zero.
-\item Chain rule with g = $\partial$L/$\partial$y (shaped like y), contracting over i:
+\item Chain rule with $g = \partial L / \partial y$ (shaped like y), contracting over i:
 \[ \frac{\partial L}{\partial W_{jk}} = \sum_{i} g_{i} \delta_{ij} x_{k} \]
 \item Simplify: the sum over i eliminates $\delta$[i,j]: i becomes j:
 \[ \frac{\partial L}{\partial W_{jk}} = g_{j} x_{k} \]

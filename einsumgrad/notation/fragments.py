@@ -17,7 +17,7 @@ from .mathml import to_mathml
 
 STYLE = """
 .eg { font-family: system-ui, sans-serif; line-height: 1.45; }
-.eg math[display="block"] { margin: .35em 0; text-align: left; }
+.eg math[display="block"] { margin: .35em 0; text-align: left; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
 .eg .eg-label { color: #555; font-size: .9em; }
 .eg .eg-note { color: #555; font-size: .9em; margin: .2em 0 .6em; }
 .eg ol.eg-steps > li { margin-bottom: .6em; }
@@ -148,4 +148,10 @@ def _cell(v, scale: float) -> str:
 
 
 def _number(v) -> str:
-    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else escape(str(v))
+    """A table's entry: four significant digits, with the true minus (U+2212) the formulas show.
+
+    >>> _number(-2.5), _number(np.int64(-3)), _number(1e-05)
+    ('−2.5', '−3', '1e−05')
+    """
+    text = f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+    return escape(text.replace("-", "−"))

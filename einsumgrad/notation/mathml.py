@@ -5,8 +5,9 @@ matrix formula's LaTeX write: nothing reads printed Unicode. This module is the 
 hands the LaTeX to ``latex2mathml`` and, on the converter's element tree, sets what a textbook sets
 that the converter leaves out — an operator name (``\\operatorname{abs}``, ``\\tanh``) is an
 upright identifier, applied to its argument by U+2061 (function application) and a thin space from
-what it follows, as TeX spaces ``0.5\\,\\operatorname{abs}(x)``; in a displayed formula, a sum's indices sit
-under its sign wherever it stands.
+what it follows, as TeX spaces ``0.5\\,\\operatorname{abs}(x)``; a prime sits beside its letter; brackets stretch
+only around what is taller than a line; in a displayed formula, a sum's indices sit under its sign wherever it
+stands.
 
 >>> to_mathml(r"y_{i} = 0.5 \\operatorname{abs}\\left(x_{i}\\right) - 1", display="inline")  # doctest: +ELLIPSIS
 '<math><mrow><msub><mi>y</mi>...<mn>0.5</mn><mspace width="0.1667em" /><mi>abs</mi><mo>&#x2061;</mo><mrow><mo ...>(</mo>...<mo>−</mo><mn>1</mn></mrow></math>'
@@ -22,6 +23,7 @@ _NAMESPACE = "http://www.w3.org/1998/Math/MathML"
 _THIN = "0.1667em"
 _APPLY = "\u2061"
 _PRIMES = ("′", "″", "‴")
+_TALL = {"mfrac", "munder", "mover", "munderover", "mtable"}
 _ROWS = {"math", "mrow", "mtd", "mstyle", "menclose", "mpadded", "msqrt"}
 
 
@@ -39,6 +41,7 @@ def to_mathml(latex: str, display: str = "block") -> str:
         node.text = unescape(node.text) if node.text else node.text
     _functions(root)
     _primes(root)
+    _fences(root)
     if display == "block":
         _limits_below(root)
     return ET.tostring(root, encoding="unicode").replace(_APPLY, "&#x2061;")
@@ -75,6 +78,19 @@ def _primes(parent: ET.Element) -> None:
             parent.remove(node)
             parent.insert(k, row)
         _primes(node)
+
+
+def _fences(root: ET.Element) -> None:
+    """Brackets (``\\left( \\right)``) around a line of symbols at their text size; only brackets around something
+    taller (a sum, a fraction, a table) stretch, as TeX picks the smallest that covers what they hold (Chromium
+    sets any stretchy bracket in a wider variant, ``( u )``)."""
+    for row in root.iter("mrow"):
+        ends = [row[0], row[-1]] if len(row) > 1 else []
+        if not all(e.tag == "mo" and e.get("fence") == "true" for e in ends):
+            continue
+        if not any(n.tag in _TALL or (n.tag == "mo" and n.text == "∑") for n in row.iter()):
+            for e in ends:
+                e.set("stretchy", "false")
 
 
 def _limits_below(root: ET.Element) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..core import functions
 from . import render
 from ..core.algebra import apply, leaf
-from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
+from ..core.ir import Call, Delta, Expr, Ref, Term, Var, instantiate, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
@@ -56,21 +56,27 @@ class Step:
         >>> Step.worded("In matrix notation: ", Formula("g xᵀ", r"g x^{\\top}")).rule
         'In matrix notation: g xᵀ'
         """
-        rule = "".join(p if isinstance(p, str) else p.text for p in pieces)
-        return cls(rule, node, said=tuple(pieces))
+        return cls(_joined(pieces), node, said=tuple(pieces))
 
     @classmethod
-    def equation(cls, rule: str, node: Expr, lhs: str | Label, out=(), note: str = "") -> Step:
+    def equation(cls, rule: str | tuple, node: Expr, lhs: str | Label, out=(), note: str = "") -> Step:
         """A step showing ``lhs = node``: ``lhs`` a name read at ``out``, or a derivative's label
-        (printed ``∂y[i]/∂W[j,k]``), in Unicode and in LaTeX."""
+        (printed ``∂y[i]/∂W[j,k]``), in Unicode and in LaTeX; ``rule`` words, or words and formulas
+        (as :meth:`worded` takes them)."""
         def line(style):
             return render.equation(render.left_side(lhs, out, style), node, style)
 
-        return cls(rule, node, line(render.UNICODE), note, line(render.LATEX))
+        said = rule if isinstance(rule, tuple) else ()
+        return cls(_joined(said) if said else rule, node, line(render.UNICODE), note, line(render.LATEX), said)
 
     @property
     def expr(self) -> Expression | None:
         return None if self.node is None else Expression(self.node)
+
+
+def _joined(pieces) -> str:
+    """Words and formulas as one line of printed text."""
+    return "".join(p if isinstance(p, str) else p.text for p in pieces)
 
 
 @dataclass(frozen=True)
@@ -169,18 +175,23 @@ def explain(jacobian) -> Derivation:
     raw, wrt = _raw_derivative(y, var)
     lhs = Label(yname, f_idx=y.out).by(xname, wrt)
     generic = tuple(c for c in "abcdefgh" if c not in wrt)[: len(wrt)]  # X[a,b] for any read of X
-    rule = " ".join(f"δ[{a},{p}]" for a, p in zip(generic, wrt)) or "1"
-    steps.append(Step.equation(
-        f"Differentiate each occurrence of {xname}: ∂{xname}{render.UNICODE.indices(generic)}/∂{xname}"
-        f"{render.UNICODE.indices(wrt)} = {rule}", raw, lhs))
+    def each(style):
+        deltas = " ".join(render.render_factor(Delta(a, p, 0), (), style) for a, p in zip(generic, wrt)) or "1"
+        x, d = (render.latex_name(xname), r"\partial ") if style.latex else (xname, "∂")
+        return f"{d}{x}{style.indices(generic)}{' / ' * style.latex or '/'}{d}{x}{style.indices(wrt)} = {deltas}"
+
+    steps.append(Step.equation((f"Differentiate each occurrence of {xname}: ",
+                                Formula(each(render.UNICODE), each(render.LATEX))), raw, lhs))
     steps += _eliminations(raw, lhs)
     jac = simplify(raw)
     shape = f"{yname}.shape + {xname}.shape"
     asked = "" if jacobian.layout == "shape" else f"; you asked for {jacobian.layout_note()}"
+    def entry(style):
+        return f"J{style.indices(jac.out)} = {render.left_side(lhs, (), style)}"
+
     steps.append(Step.equation(
-        f"Result, in the shape layout of jax.jacobian and torch (J{render.UNICODE.indices(jac.out)} = "
-        f"{render.left_side(lhs, (), render.UNICODE)}, "
-        f"shape {shape}){asked}", jac, lhs, note=_sparsity(jac)))
+        ("Result, in the shape layout of jax.jacobian and torch (", Formula(entry(render.UNICODE), entry(render.LATEX)),
+         f", shape {shape}){asked}"), jac, lhs, note=_sparsity(jac)))
     if not y.out:
         steps.append(Step(f"{yname} is a scalar, so this is already the gradient, shaped like {xname}"))
         return Derivation(tuple(steps))
@@ -191,9 +202,10 @@ def explain(jacobian) -> Derivation:
         Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
     lhs_l = Label("L").by(xname, wrt)
     summed = ",".join(y.out)
+    cotangent = Formula(f"{sym.cotangent} = ∂L/∂{yname}", rf"{render.latex_name(sym.cotangent)} = \partial L / "
+                        rf"\partial {render.latex_name(yname)}")
     steps.append(Step.equation(
-        f"Chain rule with {sym.cotangent} = ∂L/∂{yname} (shaped like {yname}), contracting over {summed}",
-        chained, lhs_l))
+        ("Chain rule with ", cotangent, f" (shaped like {yname}), contracting over {summed}"), chained, lhs_l))
     steps += _eliminations(chained, lhs_l)
     final = contract(jac, g, y.out, wrt)
     matrix = matrix_notation(final) if len(wrt) <= 2 else None
@@ -253,7 +265,7 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
     else:
         name_tex = render.latex_name(name) if name.isidentifier() else rf"\text{{{latex_text(name)}}}"
     for call in _calls(expr, var):
-        steps.append(Step(_rule_text(call)))
+        steps.append(Step.worded(*_rule_text(call)))
     raw, wrt_idx = _raw_derivative(expr, var)
     base = label if isinstance(label, Label) and label.partial else Label(name, f_idx=expr.out)
     lhs = base.by(var.name, wrt_idx)
@@ -345,19 +357,24 @@ def _calls(expr: Expr, var: Var) -> list[Call]:
     return [found[k] for k in sorted(found)]
 
 
-def _rule_text(call: Call) -> str:
+def _rule_text(call: Call) -> tuple:
+    """The rule for ``call``'s function, as words and :class:`Formula` pieces (see :meth:`Step.worded`)."""
     fn = functions.get(call.fn)
     if fn.elementwise:
         u = leaf("u", ())
         y = apply(call.fn, u, *call.params)
-        return f"Rule: ∂{_show(y)}/∂u = {_show(fn.derivative(u, y, *call.params))}, applied elementwise"
+        dy = fn.derivative(u, y, *call.params)
+        return ("Rule: ", Formula(f"∂{_show(y)}/∂u = {_show(dy)}",
+                                  rf"\partial {_show(y, render.LATEX)} / \partial u = {_show(dy, render.LATEX)}"),
+                ", applied elementwise")
     if fn.vjp is not None:
-        return f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U"
+        return (f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U",)
     U = leaf("U", call.arg.dims)
     Y = apply(call.fn, U, *call.params)
     dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)
-    return f"Rule: d {_show(Y)}{render.UNICODE.indices(Y.out)} = {_show(dY)}"
+    dY = Expr(Y.out, dY.dims, instantiate(dY, Y.out, set()))  # at Y's own indices: d Y[i,j] = … [i,j]
+    return ("Rule: ", Formula(f"d {_show(Y)} = {_show(dY)}", rf"\mathrm{{d}} {_show(Y, render.LATEX)} = {_show(dY, render.LATEX)}"))
 
 
-def _show(e: Expr) -> str:
-    return render.render_sum(e.terms, e.out, render.UNICODE, e.index_set())
+def _show(e: Expr, style=render.UNICODE) -> str:
+    return render.render_sum(e.terms, e.out, style, e.index_set())
