@@ -204,13 +204,13 @@ def atomic(text: str) -> bool:
 def latex_name(name: str) -> str:
     """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``, ``\\mathcal{L}`` (for ``𝓛``).
 
-    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0")
-    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}')
+    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0"), latex_name("_")
+    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}', '\\\\_')
     """
     if name in _GREEK:
         return "\\" + name
     if len(name) == 1:
-        return (latex_symbol(name) or name).strip()
+        return (latex_symbol(name) or ("\\_" if name == "_" else name)).strip()
     return r"\mathrm{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}"
 
 
