@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 
 import einsumgrad as eg
 from einsumgrad.doors.cli import main

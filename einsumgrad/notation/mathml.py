@@ -10,7 +10,7 @@ only around what is taller than a line; in a displayed formula, a sum's indices 
 stands.
 
 >>> to_mathml(r"y_{i} = 0.5 \\operatorname{abs}\\left(x_{i}\\right) - 1", display="inline")  # doctest: +ELLIPSIS
-'<math><mrow><msub><mi>y</mi>...<mn>0.5</mn><mspace width="0.1667em" /><mi>abs</mi><mo>&#x2061;</mo><mrow><mo ...>(</mo>...<mo>−</mo><mn>1</mn></mrow></math>'
+'<math><mrow><msub><mi>y</mi>...<mn>0.5</mn><mspace width="0.1667em"></mspace><mi>abs</mi><mo>&#x2061;</mo><mrow><mo ...>(</mo>...<mo>−</mo><mn>1</mn></mrow></math>'
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def to_mathml(latex: str, display: str = "block") -> str:
     _fences(root)
     if display == "block":
         _limits_below(root)
-    return ET.tostring(root, encoding="unicode").replace(_APPLY, "&#x2061;")
+    return ET.tostring(root, encoding="unicode", short_empty_elements=False).replace(_APPLY, "&#x2061;")
 
 
 def _functions(parent: ET.Element) -> None:
