@@ -223,3 +223,21 @@ def test_formulas_have_a_size_and_stay_in_their_boxes_in_chromium(browser, width
     assert gap >= 1.5
     view.screenshot(path=str(tmp_path / f"orthogonality-{width}.png"), full_page=True)
     view.close()
+
+
+def test_named_intermediates_are_aligned_rows():
+    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    h = x
+    for _ in range(4):
+        h = eg.tanh(W @ h)
+    g = eg.grad(eg.sum(h), W)
+    tex = g.latex()
+    assert tex.startswith(r"\begin{aligned}")
+    (root,) = maths(fragments.math(tex))
+    rows = list(root.iter(M + "mtr"))
+    assert len(rows) == tex.count(r"\\") + 1 > 4
+    for row in rows:
+        left, right = row
+        assert left.get("columnalign") == "right" and right.get("columnalign") == "left"
+        assert [n.text for n in right.iter(M + "mo")][0] == "="
+    assert "&" not in "".join(n.text or "" for n in root.iter())

@@ -18,6 +18,7 @@ from .mathml import to_mathml
 STYLE = """
 .eg { font-family: system-ui, sans-serif; line-height: 1.45; }
 .eg math[display="block"] { margin: .35em 0; text-align: left; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
+.eg mtd { padding: .2em 0; } .eg mtd[columnalign="right"] { text-align: right; } .eg mtd[columnalign="left"] { text-align: left; }
 .eg .eg-label { color: #555; font-size: .9em; }
 .eg .eg-note { color: #555; font-size: .9em; margin: .2em 0 .6em; }
 .eg ol.eg-steps > li { margin-bottom: .6em; }

@@ -19,7 +19,6 @@ from html import unescape
 
 from latex2mathml.converter import convert_to_element
 
-_NAMESPACE = "http://www.w3.org/1998/Math/MathML"
 _THIN = "0.1667em"
 _APPLY = "\u2061"
 _PRIMES = ("′", "″", "‴")
@@ -86,7 +85,7 @@ def _fences(root: ET.Element) -> None:
     sets any stretchy bracket in a wider variant, ``( u )``)."""
     for row in root.iter("mrow"):
         ends = [row[0], row[-1]] if len(row) > 1 else []
-        if not all(e.tag == "mo" and e.get("fence") == "true" for e in ends):
+        if not ends or not all(e.tag == "mo" and e.get("fence") == "true" for e in ends):
             continue
         if not any(n.tag in _TALL or (n.tag == "mo" and n.text == "∑") for n in row.iter()):
             for e in ends:
