@@ -195,8 +195,8 @@ class Jacobian:
     def _repr_html_(self):
         from .notation import fragments
 
-        where = render.index_notation(self.symbolic.y, name=self.output_name)
-        return fragments.notebook(fragments.math(self.formula()) + fragments.label("where") + fragments.math(where)
+        where = render.latex(self.symbolic.y, name=self.output_name)
+        return fragments.notebook(fragments.math(self.latex()) + fragments.label("where") + fragments.math(where)
                                   + fragments.note(self.layout_note()))
 
     def ascii(self) -> str:

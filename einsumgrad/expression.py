@@ -104,7 +104,7 @@ class Expression:
     def _repr_html_(self):
         from .notation import fragments
 
-        return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
+        return fragments.notebook(fragments.result_html(self.latex(), self.matrix_notation(latex=True) or "", "",
                                                         self.matrix_notation_reason()))
 
     def named(self, name: str) -> Expression:

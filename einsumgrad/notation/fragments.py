@@ -1,8 +1,8 @@
 """HTML fragments shared by the teaching page, notebooks (``_repr_html_``) and static exports.
 
-Mathematics is MathML (see :mod:`.mathml`); a tensor of rank three or more is shown as
-slices (heat-mapped tables) behind CSS-only tabs, so a fragment needs no script anywhere.
-Nothing here imports the user's handles: callers pass printed text and arrays.
+Mathematics is the LaTeX printer's output set as MathML (see :mod:`.mathml`); a tensor of rank three or
+more is shown as slices (heat-mapped tables) behind CSS-only tabs, so a fragment needs no script anywhere.
+Nothing here imports the user's handles: callers pass LaTeX, words and arrays.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from .mathml import to_mathml
 
 STYLE = """
 .eg { font-family: system-ui, sans-serif; line-height: 1.45; }
-.eg math[display="block"] { margin: .35em 0; text-align: left; }
+.eg math[display="block"] { margin: .35em 0; text-align: left; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
+.eg mtd { padding: .2em 0; } .eg mtd[columnalign="right"] { text-align: right; } .eg mtd[columnalign="left"] { text-align: left; }
 .eg .eg-label { color: #555; font-size: .9em; }
 .eg .eg-note { color: #555; font-size: .9em; margin: .2em 0 .6em; }
 .eg ol.eg-steps > li { margin-bottom: .6em; }
@@ -40,9 +41,14 @@ MAX_SLICES = 64  # tabs shown for one tensor; the rest are summarised
 _ids = itertools.count()
 
 
-def math(text: str) -> str:
-    """One printed line as a block of MathML; several lines (named intermediates) as several blocks."""
-    return "".join(to_mathml(line) for line in text.splitlines() if line.strip())
+def math(tex: str) -> str:
+    """One formula, in LaTeX, as a block of MathML (named intermediates, an ``aligned`` block, as aligned rows)."""
+    return to_mathml(tex)
+
+
+def words(pieces) -> str:
+    """Words and formulas (anything with ``.tex``) in a line of prose, the formulas as inline MathML."""
+    return "".join(escape(p) if isinstance(p, str) else to_mathml(p.tex, display="inline") for p in pieces)
 
 
 def label(text: str) -> str:
@@ -67,7 +73,8 @@ def document(title: str, body: str) -> str:
 
 
 def result_html(formula: str, matrix: str | None = None, layout: str = "", why: str | None = None) -> str:
-    """Index notation, the matrix formula (or ``why`` there is none) and the layout."""
+    """Index notation and the matrix formula, both in LaTeX (or ``why`` there is no matrix formula), and the
+    layout in words."""
     parts = [label("index notation"), math(formula)]
     if matrix is not None:
         parts += [label("matrix notation"), math(matrix) if matrix else note(f"none: {why or 'no matrix formula'}")]
@@ -75,8 +82,9 @@ def result_html(formula: str, matrix: str | None = None, layout: str = "", why: 
 
 
 def derivation_html(steps) -> str:
-    """A derivation's numbered steps: each rule in words, its expression in MathML."""
-    items = [f"<li>{escape(s.rule)}{math(s.line) if s.line else ''}{note(s.note)}</li>" for s in steps]
+    """A derivation's numbered steps: each rule in words (its formulas, ``said``, inline), its expression
+    (``tex``) in MathML."""
+    items = [f"<li>{words(s.said or (s.rule,))}{math(s.tex) if s.tex else ''}{note(s.note)}</li>" for s in steps]
     return f'<ol class="eg-steps">{"".join(items)}</ol>'
 
 
@@ -141,4 +149,10 @@ def _cell(v, scale: float) -> str:
 
 
 def _number(v) -> str:
-    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else escape(str(v))
+    """A table's entry: four significant digits, with the true minus (U+2212) the formulas show.
+
+    >>> _number(-2.5), _number(np.int64(-3)), _number(1e-05)
+    ('−2.5', '−3', '1e−05')
+    """
+    text = f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+    return escape(text.replace("-", "−"))
