@@ -142,7 +142,7 @@ class Jacobian:
 
     def formula(self, style: str = "unicode", *, shapes=None) -> str:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
-        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I``, Magnus–Neudecker's form, or why
+        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m``, Magnus–Neudecker's form, or why
         there is none). ``shapes`` (one per operand) show the axes a '...' stands for."""
         sym = self._shaped(shapes)
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]

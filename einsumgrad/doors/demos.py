@@ -102,7 +102,7 @@ def demo_wx(plot: str | None = None) -> int:
           f"For the scalar L = gᵀ W x, ∂L/∂W = g xᵀ has W's shape {W.shape} in the shape layout and in Wikipedia's\n"
           f"denominator layout — that is why W − η g xᵀ is a gradient step; Wikipedia's numerator layout writes its\n"
           f"transpose x gᵀ, of shape {W.shape[::-1]}.")
-    check("the vec layout is xᵀ ⊗ I", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
+    check("the vec layout is xᵀ ⊗ I_m", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
     numerator = eg.evaluate(eg.grad(L, Wt, layout="numerator"), W=W, x=x, g=g)
     check("the numerator-layout gradient is x gᵀ", np.allclose(numerator, np.outer(x, g)))
     if plot:

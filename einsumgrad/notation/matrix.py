@@ -389,15 +389,17 @@ class _Walker:
 
 def kronecker(jac: Expr, k: int) -> str:
     """Magnus–Neudecker's ``∂vec(y)/∂vec(X)ᵀ`` for the Jacobian ``jac`` over ``y``'s ``k`` axes and
-    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I`` for ``y = W x``,
-    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``.
+    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I_m`` for ``y = W x``,
+    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``. An
+    identity carries its size (:func:`identity_sizes`): a number, or ``m`` (``p``) for y's
+    rows (columns), Magnus–Neudecker's letters for an m×p function.
     Raises :class:`NoFormula` with the reason where there is none.
 
     >>> from ..core.algebra import einsum, tensor
     >>> from ..core.differentiate import derivative, variable
     >>> W, x = tensor("W", 2), tensor("x", 1)
     >>> kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1)
-    'xᵀ ⊗ I'
+    'xᵀ ⊗ I_m'
     """
     ys, xs = jac.out[:k], jac.out[k:]
     for name, axes in (("y", ys), ("X", xs)):
@@ -406,11 +408,48 @@ def kronecker(jac: Expr, k: int) -> str:
     if not jac.terms:
         return "0"
     dims = dict(zip(jac.out, jac.dims))
+    sizes = _size_letters(jac, k)
     parts = []
     for t in jac.terms:
-        text = _kronecker_term(t, ys, xs, dims)
+        text = _kronecker_term(_named_identities(t, sizes), ys, xs, dims)
         parts.append((" - " + text[1:] if text.startswith("-") else " + " + text) if parts else text)
     return "".join(parts)
+
+
+def _size_letters(jac: Expr, k: int) -> dict:
+    """A name for each size y's axes have: the number, else ``m`` for the rows and ``p`` for the
+    columns (one letter where both are the same size)."""
+    letters: dict = {}
+    for d, letter in zip(jac.dims[:k], "mp"):
+        letters.setdefault(d, str(d) if isinstance(d, int) else letter)
+    return letters
+
+
+def identity_sizes(jac: Expr, k: int, y: str) -> str:
+    """What the letters of :func:`kronecker`'s identities stand for, or "" where none has one.
+
+    >>> from ..core.algebra import einsum, tensor
+    >>> from ..core.differentiate import derivative, variable
+    >>> W, x = tensor("W", 2), tensor("x", 1)
+    >>> identity_sizes(derivative(einsum("ij,j->i", W, x), variable(W)), 1, "y")
+    'I_m is the m×m identity, m = |y|'
+    """
+    letters = _size_letters(jac, k)
+    used = sorted({letters[f.dim] for t in jac.terms for f in t.factors
+                   if isinstance(f, Delta) and f.dim in letters and not isinstance(f.dim, int)})
+    if not used:
+        return ""
+    shape = f"m = |{y}|" if k == 1 else f"{y} being {'×'.join(letters[d] for d in jac.dims[:k])}"
+    which = " and ".join(f"I_{a}" for a in used)
+    return f"{which} {'is' if len(used) == 1 else 'are'} the {' and '.join(f'{a}×{a}' for a in used)} identit" \
+           f"{'y' if len(used) == 1 else 'ies'}, {shape}"
+
+
+def _named_identities(t: Term, sizes: dict) -> Term:
+    """``t`` with each δ on an axis of y's as the identity ``I_m`` (a symmetric matrix named with its size)."""
+    return Term(t.coef, tuple(
+        Ref(Var(f"I_{sizes[f.dim]}", (f.dim, f.dim), symmetric=True), (f.a, f.b))
+        if isinstance(f, Delta) and f.dim in sizes else f for f in t.factors))
 
 
 def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
@@ -480,7 +519,8 @@ def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
     except NoFormula as err:
         return f"{lhs}: no Kronecker formula: {err}"
     commutation = " K " in formula + " "
-    return f"{lhs} = {formula}" + (f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutation else "")
+    notes = [identity_sizes(jac, k, y)] + [f"K is the commutation matrix: K vec({x}) = vec({x}ᵀ)"] * commutation
+    return f"{lhs} = {formula}" + "".join(f" ({n})" for n in notes if n)
 
 
 _LATEX_SYMBOLS = {"⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "ᵀ": r"^{\top}", "⊙": r"\odot", "⊗": r"\otimes",
@@ -502,6 +542,8 @@ def latex(text: str) -> str:
             return rf"^{{\circ {power}}}"
         if name is None:
             return _LATEX_SYMBOLS.get(m.group()) or latex_symbol(m.group()) or "?"
+        if re.fullmatch(r"I_[0-9a-z]+", name):  # the identity with its size (kronecker's I_m)
+            return f"I_{{{name[2:]}}}"
         if call:
             return ("\\" + name if name in _LATEX_FUNCTIONS else latex_operator(name)) + "("
         return latex_name(name)

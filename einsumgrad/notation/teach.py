@@ -22,7 +22,7 @@ from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
-from .matrix import NoFormula, kronecker, latex as matrix_latex, matrix_notation, transposed
+from .matrix import NoFormula, identity_sizes, kronecker, latex as matrix_latex, matrix_notation, transposed
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
 from ..core.symmetric import along
@@ -184,8 +184,8 @@ def explain(jacobian) -> Derivation:
 
 def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     """Why the chain rule meets a Kronecker product: the Jacobian ``jac`` (``k`` axes of ``y``, then
-    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I`` for ``y = W x``),
-    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ``; each step carries the
+    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I_m`` for ``y = W x``),
+    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I_m) = vec(g xᵀ)ᵀ``; each step carries the
     tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
     there is no Kronecker formula."""
     try:
@@ -193,6 +193,7 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     except NoFormula:
         return []
     ys, xs = jac.out[:k], jac.out[k:]
+    sizes = identity_sizes(jac, k, y)
     at = render.UNICODE.indices
     vec = "column-major: " + ", ".join(
         f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
@@ -202,7 +203,8 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
         f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
         f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
         "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
-        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}", tex=matrix_latex(f"{lhs} = {formula}"))
+        f"(δ[i,j] is an identity matrix{'; here ' + sizes if sizes else ''}) stacks into P ⊗ Q", jac, f"{lhs} = {formula}",
+        tex=matrix_latex(f"{lhs} = {formula}"))
     if not k:
         return [stacked]
     G = leaf(g, jac.dims[:k])
