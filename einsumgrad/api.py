@@ -162,7 +162,8 @@ def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> E
 def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
     """``∂f/∂wrt`` of a scalar expression (or of one whose every axis has size 1, as its one entry): an
     expression shaped like ``wrt`` (in Wikipedia's
-    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
+    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix; by a vector the
+    textbooks' row ``gᵀ W``, kept a 1-D array, see :mod:`einsumgrad.notation.layouts`), its axes
     named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
     it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
     :mod:`einsumgrad.core.symmetric`)."""

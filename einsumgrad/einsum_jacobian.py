@@ -165,7 +165,7 @@ class Jacobian:
     def layout_note(self, *, shapes=None) -> str:
         sym = self._shaped(shapes)
         return layouts.note(self.layout, self.output_name, self.names[self.wrt], self._laid_out(sym).out,
-                            self.spec.has_ellipsis and shapes is None)
+                            self.spec.has_ellipsis and shapes is None, k=sym.y.ndim)
 
     def text(self, *, shapes=None) -> str:
         """The formula, the einsum it differentiates, and the layout (``str(J)``); with ``shapes``,

@@ -17,7 +17,7 @@ from typing import Callable
 
 from .core import algebra, functions
 from .library import generic, selection, shapes
-from .notation import matrix, render
+from .notation import layouts, matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
@@ -136,8 +136,12 @@ class Expression:
 
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
-        or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
+        or ``None`` where none exists (:meth:`matrix_notation_reason` says why); a layout's row (the
+        numerator layout's gradient by a vector) as the row, ``gᵀ W``."""
         text = matrix.matrix_notation(self.node)
+        label = self.label
+        if text and label is not None and layouts.row(label.layout, len(label.f_idx), self.ndim - len(label.f_idx)):
+            text = matrix.row(text)
         return matrix.latex(text) if latex and text else text
 
     def matrix_notation_reason(self) -> str | None:

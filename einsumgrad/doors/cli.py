@@ -289,7 +289,8 @@ def _differentiate(args) -> None:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
     if args.layout != "shape" and not (args.explain and kind == "jacobian" and args.layout == "vec"):
         line = (derivative.formula("vec") if args.layout == "vec" else
-                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
+                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out,
+                             k=len(derivative.label.f_idx)))
         print(latex_text(line) if args.latex else line)
     arrays = None if args.shapes is None else question.arrays(read)
     if arrays is not None:

@@ -58,6 +58,25 @@ def transposed(text: str, atomic: bool | None = None) -> str:
     return (text if atomic and not re.search(r"\^∘[-\d.]+\Z", text) else f"({text})") + "ᵀ"
 
 
+def row(column: str) -> str:
+    """The transpose of a column's formula, a product of two read as ``(A v)ᵀ = vᵀ Aᵀ``.
+
+    >>> row("Wᵀ g"), row("2 x"), row("x")
+    ('gᵀ W', '2 xᵀ', 'xᵀ')
+    """
+    parts, depth, start = [], 0, 0
+    for k, c in enumerate(column + " "):
+        depth += (c in "([") - (c in ")]")
+        if c == " " and depth == 0:
+            parts.append(column[start:k])
+            start = k + 1
+    if len(parts) == 2 and parts[0].replace(".", "").isdigit():  # a number times a column
+        return f"{parts[0]} {transposed(parts[1])}"
+    if len(parts) == 2:
+        return f"{transposed(parts[1])} {transposed(parts[0])}"
+    return transposed(column)
+
+
 def matrix_notation(expr: Expr) -> str | None:
     """The formula, or ``None`` where there is none (:func:`no_formula_reason` says why)."""
     try:

@@ -22,7 +22,7 @@ from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
-from .matrix import NoFormula, identity_sizes, kronecker, latex as matrix_latex, matrix_notation, transposed
+from .matrix import NoFormula, identity_sizes, kronecker, latex as matrix_latex, matrix_notation, row
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
 from ..core.symmetric import along
@@ -275,23 +275,8 @@ def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
         f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
-        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {_row(column)}, 1×{n}. Both hold the same numbers "
+        f"∂{name}/∂y ∂y/∂{var.name}, rows times Jacobians), writes the row {row(column)}, 1×{n}. Both hold the same numbers "
         f"∂{name}/∂{var.name}[i]", grad)
-
-
-def _row(column: str) -> str:
-    """The transpose of a matrix formula, a product of two read as ``(A v)ᵀ = vᵀ Aᵀ``: ``Wᵀ g`` -> ``gᵀ W``."""
-    parts, depth, start = [], 0, 0
-    for k, c in enumerate(column + " "):
-        depth += (c in "([") - (c in ")]")
-        if c == " " and depth == 0:
-            parts.append(column[start:k])
-            start = k + 1
-    if len(parts) == 2 and parts[0].replace(".", "").isdigit():  # a number times a column
-        return f"{parts[0]} {transposed(parts[1])}"
-    if len(parts) == 2:
-        return f"{transposed(parts[1])} {transposed(parts[0])}"
-    return transposed(column)
 
 
 def _calls(expr: Expr, var: Var) -> list[Call]:
