@@ -94,12 +94,20 @@ def _relabelled(expr: Expr, indices) -> Expr:
     """``expr`` with its output indices named ``indices`` (a string of letters, or a sequence of names)."""
     if indices is None:
         return expr
-    names = tuple(indices)
-    if len(names) != expr.ndim or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
-                                                                             for a in names):
-        raise EinsumgradError(f"indices={indices!r}: give {expr.ndim} different index names, such as "
-                              f"{''.join(fresh(expr.ndim, ()))!r}, for the {expr.ndim} axes of the result")
+    names = _index_names(indices, expr.ndim)
     return simplify(Expr(names, expr.dims, instantiate(expr, names, names)))
+
+
+def _index_names(indices, n: int, taken=()) -> tuple[str, ...]:
+    """``indices`` (a string of letters, or a sequence of names) as ``n`` different index names
+    outside ``taken``, or an error saying what to give."""
+    names = tuple(indices)
+    if len(names) != n or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
+                                                                   for a in names) or set(names) & set(taken):
+        raise EinsumgradError(f"indices={indices!r}: give {n} different index names, such as "
+                              f"{''.join(fresh(n, taken))!r}, for the {n} axes of the result"
+                              + (f", none of the function's own ({','.join(taken)})" if taken else ""))
+    return names
 
 
 def _derived(node: Expr, f: Expression, label: Label) -> Expression:
@@ -237,15 +245,18 @@ def clear_caches() -> None:
     clear_all()
 
 
-def explain(f, wrt=None):
-    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
+def explain(f, wrt=None, *, indices=None):
+    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian;
+    ``indices`` names ``wrt``'s axes in it (``"lij"``: ``∂L/∂Φ[l,i,j]``), as in :func:`grad`."""
     if isinstance(f, Jacobian):
         return explain_jacobian(f)
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
     wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
-    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
+    node = wrt.node if isinstance(wrt, Expression) else wrt
+    names = None if indices is None else _index_names(indices, len(variable(node, f.node).shape), f.node.out)
+    return explain_expression(f.node, node, f.label or f.name, names)
 
 
 @cache(maxsize=256)

@@ -90,3 +90,132 @@ def test_the_numerator_row_on_the_command_line_and_in_the_einsum_jacobian(capsys
     status, out, _ = _cli(capsys, "grad", "g @ (W @ x)", "--wrt", "x", "--layout", "numerator", "--explain")
     assert status == 0 and "Wikipedia's numerator layout, the textbooks' (∂f/∂x = ∂f/∂y ∂y/∂x, rows times " \
                            "Jacobians), writes the row gᵀ W, 1×n" in out
+
+
+# item 13: teaching output details
+
+
+def test_the_orthogonality_demo_names_each_axis_with_one_letter(capsys):
+    from einsumgrad.doors.demos import demo_orthogonality
+
+    assert demo_orthogonality() == 0
+    out = capsys.readouterr().out
+    assert "L = Σ_i,j,k β abs(Σ_l Φ[l,i,j] Φ[l,i,k] - δ[j,k])" in out  # i along m (which Φ_i), j, k along n
+    assert "∂L/∂Φ[l,i,j] = Σ_k 2 Φ[l,i,k] β sign(Σ_m Φ[m,i,j] Φ[m,i,k] - δ[j,k])" in out  # the same i, j; l along l
+    assert "∂L/∂Φ[i,j,k]" not in out
+
+
+def test_explain_takes_the_indices_of_the_variable():
+    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    steps = eg.explain(eg.sum(eg.tanh(W @ x)), W, indices="ab").steps
+    assert any(s.line.startswith("∂f/∂W[a,b] = x[b] (1 - tanh(") for s in steps)
+    a = {"W": RNG.standard_normal((2, 3)), "x": RNG.standard_normal(3)}
+    result = next(s for s in steps if s.rule.startswith("Result"))
+    np.testing.assert_allclose(eg.evaluate(result.expr, **a), np.outer(1 - np.tanh(a["W"] @ a["x"]) ** 2, a["x"]))
+    with pytest.raises(eg.EinsumgradError, match="give 2 different index names"):
+        eg.explain(eg.sum(eg.tanh(W @ x)), W, indices="aa")
+
+
+def _drawn(monkeypatch, module):
+    calls = []
+    monkeypatch.setattr(module, "draw" if hasattr(module, "draw") else "plot",
+                        lambda value, path, title, **kw: calls.append((np.shape(value), title, kw)))
+    return calls
+
+
+def test_plot_labels_are_mathtext_and_vec_positions(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from matplotlib.mathtext import MathTextParser
+
+    from einsumgrad.doors import demos
+    from einsumgrad.notation import plot as plot_module
+
+    calls = _drawn(monkeypatch, demos)
+    assert demos.demo_orthogonality(plot=str(tmp_path / "o.png")) == 0
+    (_, _, kw), = calls
+    label = kw["axes"][1]
+    assert "Φ_i" not in label and r"$\Phi_i$" in label
+    MathTextParser("path").parse(label[label.index("$"):label.rindex("$") + 1])  # matplotlib reads it
+    calls = _drawn(monkeypatch, plot_module)
+    status, _, _ = _cli(capsys, "jacobian", "ij,j->i", "--names", "W,x", "--layout", "vec", "--shapes", "2x3,3",
+                        "--plot", str(tmp_path / "v.png"))
+    (shape, _, kw), = calls
+    assert status == 0 and shape == (2, 6)
+    assert kw["axes"] == ("position in vec(y)", "position in vec(W) (its columns stacked)")
+
+
+def test_a_bare_tensor_prints_as_itself_not_a_tautology():
+    W1 = eg.tensor("W1", 2)
+    assert str(W1) == "W1[i,j]" and repr(W1) == "<Expression W1[i,j]>"
+    assert W1.latex() == r"\mathrm{W1}_{ij}" and W1.ascii() == "W1[i,j]"
+    assert str(eg.scalar("β")) == "β"
+    assert str(W1.T) == "y[j,i] = W1[i,j]" and str(W1 @ eg.tensor("x", 1)).startswith("y[i] = Σ_j ")
+    np.testing.assert_allclose(eg.evaluate(eg.parse(str(W1)), W1=np.eye(2)), np.eye(2))
+
+
+@pytest.mark.parametrize("make, printed", [
+    (lambda W, X, x: eg.softmax(W @ x), "y[i] = softmax_i(Σ_j W[i,j] x[j])"),
+    (lambda W, X, x: eg.softmax(W @ X), "y[i,j] = softmax_j(Σ_k W[i,k] X[k,j])"),
+    (lambda W, X, x: eg.softmax(W @ X, axis=0), "y[i,j] = softmax_i(Σ_k W[i,k] X[k,j])"),
+    (lambda W, X, x: eg.log_softmax(W @ X), "y[i,j] = log_softmax_j(Σ_k W[i,k] X[k,j])"),
+    (lambda W, X, x: eg.logsumexp(W @ X, axis=1), "y[i] = logsumexp_j(Σ_k W[i,k] X[k,j])"),
+    (lambda W, X, x: eg.max(W @ X, axis=0), "y[i] = max_j(Σ_k W[j,k] X[k,i])"),
+])
+def test_a_function_along_an_axis_names_the_axis_and_reads_back(make, printed):
+    W, X, x = eg.tensor("W", (2, 3)), eg.tensor("X", (3, 4)), eg.tensor("x", (3,))
+    e = make(W, X, x)
+    assert str(e) == printed and "->" not in e.ascii() and "->" not in e.latex()
+    a = {"W": RNG.standard_normal((2, 3)), "X": RNG.standard_normal((3, 4)), "x": RNG.standard_normal(3)}
+    for text in (str(e), e.ascii()):
+        back = eg.parse(text, shapes={"W": (2, 3), "X": (3, 4), "x": (3,)})
+        used = {n: v for n, v in a.items() if n in eg.compile(back).accepted}
+        np.testing.assert_allclose(eg.evaluate(back, **used), eg.evaluate(e, **{n: a[n] for n in used}))
+
+
+def test_softmax_in_latex_and_in_a_gradient():
+    W, x, g = eg.tensor("W", (2, 3)), eg.tensor("x", (3,)), eg.tensor("g", (2,))
+    assert eg.softmax(W @ x).latex() == r"y_{i} = \operatorname{softmax}_{i}\left(\sum_{j} W_{ij} x_{j}\right)"
+    G = eg.grad(eg.softmax(W @ x) @ g, W)
+    assert "softmax_i(Σ_k W[i,k] x[k])" in str(G) and "->" not in str(G)
+
+
+def test_explain_with_ascii_prints_plain_ascii(capsys):
+    for argv in (("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--explain", "--ascii"),
+                 ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--differential", "--ascii"),
+                 ("jacobian", "W @ x", "--wrt", "W", "--layout", "vec", "--explain", "--ascii"),
+                 ("grad", "β * sum(abs(einsum('lmj,lmk->mjk', Φ, Φ) - I))", "--wrt", "Φ", "--explain", "--ascii")):
+        status, out, _ = _cli(capsys, *argv)
+        assert status == 0 and out.isascii(), (argv, [c for c in out if not c.isascii()][:5])
+        assert "1. " in out and "sum_" in out
+    status, out, _ = _cli(capsys, "jacobian", "W @ x", "--wrt", "W", "--layout", "vec", "--explain", "--ascii")
+    assert "dvec(f)/dvec(W)^T = x^T kron I_m" in out and "d f[i] / d W[j,k] = delta(i,j) * x[k]" in out
+
+
+def test_a_function_of_your_own_with_shapes_answers_and_exits_0(capsys):
+    argv = ("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--shapes", "X=4x3,Θ=3x2,Y=4x2")
+    status, out, err = _cli(capsys, *argv)
+    assert status == 0 and out.startswith("∂f/∂Θ[i,j] = -Σ_k X[k,i] h′(")
+    assert "einsumgrad: note: no values or check: h and h′ are functions of your own, with no implementation to " \
+           "evaluate; the answer above is symbolic" in err and "error" not in err
+    status, out, err = _cli(capsys, "grad", "--index-input", "L = Σ_i,j ½ (Y[i,j] - h(Σ_k X[i,k] Θ[k,j]))²",
+                            "--wrt", "Θ", "--shapes", "X=4x3,Θ=3x2,Y=4x2")
+    assert status == 0 and "no values or check" in err
+
+
+def test_the_pages_messages_name_the_pages_controls():
+    from einsumgrad.doors.web import answer
+
+    def error(**change):
+        request = {"expression": "sum(W @ x)", "wrt": "W", "kind": "gradient", "shapes": "W=2x3,x=3", **change}
+        return answer.respond(request)["error"]
+
+    page = [error(expression="tanh(W @ x)"), error(wrt="q"), error(shapes="W=2x3,x=3,z=3"), error(shapes="W=2x3"),
+            error(expression="Θ", wrt="L", shapes="Θ=3x2")]
+    assert page[0].startswith("the gradient needs a scalar expression; this one has rank 1: write sum(...) around it "
+                              "in the Expression box, or choose jacobian as the Derivative")
+    assert page[1] == "q in the By box: no tensor of that name in the expression (it has W, x)"
+    assert page[2].startswith("the Shapes box names z") and page[3].startswith("the Shapes box needs a shape")
+    assert page[4].startswith("L in the By box: Θ is a tensor, not a function of L")
+    assert not any(w in m for m in page for w in ("--", "eg.", "einsumgrad "))
+    notes = answer.respond({"expression": "sum(W @ x)", "wrt": "W", "shapes": ""})["notes"]
+    assert notes[0].endswith("give its shape, e.g. W=3x4 in the Shapes box")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..core import functions
 from . import render
 from ..core.algebra import apply, leaf
-from ..core.ir import Call, Delta, Expr, Ref, Term, Var, variables
+from ..core.ir import Call, Delta, Expr, Ref, Term, Var, instantiate, variables
 from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
@@ -38,6 +38,7 @@ class Step:
     line: str = ""  # the expression as printed
     note: str = ""
     tex: str = ""  # the line in LaTeX
+    ascii: str = ""  # the line in plain ASCII (else the Unicode line, transliterated by ascii_text)
 
     @classmethod
     def equation(cls, rule: str, node: Expr, lhs: str | Label, out=(), note: str = "") -> Step:
@@ -46,7 +47,7 @@ class Step:
         def line(style):
             return render.equation(render.left_side(lhs, out, style), node, style)
 
-        return cls(rule, node, line(render.UNICODE), note, line(render.LATEX))
+        return cls(rule, node, line(render.UNICODE), note, line(render.LATEX), line(render.ASCII))
 
     @property
     def expr(self) -> Expression | None:
@@ -65,6 +66,18 @@ class Derivation:
                 lines.append(f"     {s.line}")
             if s.note:
                 lines.append(f"   {s.note}")
+        return "\n".join(lines)
+
+    def ascii(self) -> str:
+        """The derivation in plain ASCII: each line in ASCII index notation (``d f / d W[i,j]``,
+        ``sum_k``, ``delta(i,j)``), the prose transliterated by :func:`ascii_text`."""
+        lines = []
+        for k, s in enumerate(self.steps, 1):
+            lines.append(f"{k}. {ascii_text(s.rule)}" + (":" if s.line else ""))
+            if s.line:
+                lines.append(f"     {ascii_text(s.ascii or s.line)}")  # names too: Θ -> Theta
+            if s.note:
+                lines.append(f"   {ascii_text(s.note)}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -107,6 +120,38 @@ class Derivation:
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
 
 
+_ASCII = {"∂": "d", "Σ": "sum", "δ": "delta", "ᵀ": "^T", "⊗": "kron", "⊙": "*", "·": "*", "×": "x", "−": "-",
+          "—": "--", "–": "-", "‖": "||", "′": "'", "″": "''", "⁻¹": "^-1", "⁻ᵀ": "^-T", "∘": "o", "²": "^2", "³": "^3",
+          "½": "1/2", "≈": "~", "≠": "!=", "≤": "<=", "≥": ">=", "→": "->", "←": "<-", "𝟙": "1", "⟨": "<", "⟩": ">",
+          "η": "eta", "|": "|"}
+
+
+def ascii_text(text: str) -> str:
+    """Prose with its mathematical symbols in plain ASCII: ``∂L/∂Φ`` -> ``dL/dPhi``, ``xᵀ ⊗ I_m`` -> ``x^T kron I_m``.
+
+    >>> ascii_text("∂L/∂Φ = 2β Φ sign(ΦᵀΦ − I)")
+    'dL/dPhi = 2beta Phi sign(Phi^TPhi - I)'
+    """
+    out = []
+    k = 0
+    while k < len(text):
+        pair = text[k:k + 2]
+        if pair in _ASCII:
+            out.append(_ASCII[pair])
+            k += 2
+            continue
+        c = text[k]
+        k += 1
+        if c.isascii():
+            out.append(c)
+        elif c in _ASCII:
+            out.append(_ASCII[c])
+        else:
+            symbol = (render.latex_symbol(c) or "").strip()
+            out.append(symbol.lstrip("\\") if symbol.startswith("\\") and symbol[1:].isalpha() else "?")
+    return "".join(out)
+
+
 def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     steps = []
     for what, e in elimination_steps(expr):
@@ -117,9 +162,13 @@ def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     return steps
 
 
-def _raw_derivative(expr: Expr, var: Var):
-    """The product rule on ``expr`` before any simplification, with the final result's letters."""
+def _raw_derivative(expr: Expr, var: Var, indices=None):
+    """The product rule on ``expr`` before any simplification, with the final result's letters
+    (``indices`` where given)."""
     tidy, var, wrt = readable(expr, var)
+    if indices is not None:
+        wrt = tuple(indices)
+        tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
     return product_rule(tidy, var, wrt), wrt
 
 
@@ -219,10 +268,11 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     return [stacked, chained]
 
 
-def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:
+def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "", indices=None) -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label`` (a name, or a
-    derivative's :class:`~einsumgrad.notation.label.Label`): the rules used, the product and chain rules,
-    each simplification, and the matrix formula if there is one."""
+    derivative's :class:`~einsumgrad.notation.label.Label`), ``wrt``'s axes named ``indices`` (or the
+    next free letters): the rules used, the product and chain rules, each simplification, and the
+    matrix formula if there is one."""
     var = variable(wrt, expr)
     steps = [Step.equation("The expression, with its sums explicit", expr, label or "f", expr.out)]
     shown = label if not isinstance(label, Label) else render.left_side(label if label.partial else label.bare(), (),
@@ -230,7 +280,7 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
     name = shown if shown.isidentifier() else f"({shown})" if shown else "f"
     for call in _calls(expr, var):
         steps.append(Step(_rule_text(call)))
-    raw, wrt_idx = _raw_derivative(expr, var)
+    raw, wrt_idx = _raw_derivative(expr, var, indices)
     base = label if isinstance(label, Label) and label.partial else Label(name, f_idx=expr.out)
     lhs = base.by(var.name, wrt_idx)
     steps.append(Step.equation(f"Differentiate: the product rule over each factor that depends on {var.name}, "
