@@ -383,3 +383,40 @@ def _float_array(name: str, value) -> np.ndarray:
         return np.asarray(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64)
     except (TypeError, ValueError):
         raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """An array as einsumgrad shows tensors in a notebook (see :func:`show`): ``print`` gives NumPy's text."""
+
+    value: np.ndarray
+    name: str
+    indices: str
+    of: Expression | None = None
+
+    def _repr_html_(self):
+        from .notation import fragments, slices
+
+        form = None if self.of is None else slices.identity_form(self.of.node)
+        return fragments.notebook(fragments.tensor_html(self.value, self.name, self.indices, form))
+
+    def __repr__(self):
+        return f"{self.name}{list(self.indices)}, shape {self.value.shape}:\n{self.value}".replace("'", "")
+
+
+def show(value, name: str = "J", indices: str | None = None, of: Expression | None = None) -> Shown:
+    """``value`` (an array) for a notebook: a heat-mapped table, a third-order one slice by slice
+    ``name[:, :, k]`` behind tabs, rows and columns named by ``indices`` (``"ijk"``); ``of``, the
+    expression it is the value of (a Jacobian), says what each slice is (``J[:, :, 2] = x[2] I``).
+
+    >>> show(np.eye(2), "I", "ij")
+    I[i, j], shape (2, 2):
+    [[1. 0.]
+     [0. 1.]]
+    """
+    value = np.asarray(value)
+    if indices is None:
+        indices = "".join(fresh(value.ndim, ()))
+    if len(indices) != value.ndim:
+        raise EinsumgradError(f"show: indices={indices!r} names {len(indices)} axes; the array has {value.ndim}")
+    return Shown(value, name, indices, of)
