@@ -15,7 +15,7 @@ from .expression import concatenate, expand_dims, kron, reshape, stack
 from .core.errors import (
     DerivativeError, EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError, MemoryLimitError, ShapeError,
 )
-from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian
+from .api import check, clear_caches, compile, evaluate, explain, grad, hessian, hvp, jacobian, show
 from .compiler.codegen import codegen
 from .compiler import configure
 from .core.functions import calls as _calls
@@ -30,7 +30,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
     "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",
-    "jax_function", "kron", "parse", "parse_latex", "paths", "reshape", "scalar", "stack", "sum", "tensor", "torch_function", "trace",
+    "jax_function", "kron", "parse", "parse_latex", "paths", "reshape", "scalar", "show", "stack", "sum", "tensor",
+    "torch_function", "trace",
     "DerivativeError", "EinsumgradError", "EinsumSyntaxError", "ExpressionSyntaxError", "MemoryLimitError", "ShapeError",
     *sorted(set(_calls()) - set(globals())),
 ]

@@ -94,12 +94,20 @@ def _relabelled(expr: Expr, indices) -> Expr:
     """``expr`` with its output indices named ``indices`` (a string of letters, or a sequence of names)."""
     if indices is None:
         return expr
-    names = tuple(indices)
-    if len(names) != expr.ndim or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
-                                                                             for a in names):
-        raise EinsumgradError(f"indices={indices!r}: give {expr.ndim} different index names, such as "
-                              f"{''.join(fresh(expr.ndim, ()))!r}, for the {expr.ndim} axes of the result")
+    names = _index_names(indices, expr.ndim)
     return simplify(Expr(names, expr.dims, instantiate(expr, names, names)))
+
+
+def _index_names(indices, n: int, taken=()) -> tuple[str, ...]:
+    """``indices`` (a string of letters, or a sequence of names) as ``n`` different index names
+    outside ``taken``, or an error saying what to give."""
+    names = tuple(indices)
+    if len(names) != n or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
+                                                                   for a in names) or set(names) & set(taken):
+        raise EinsumgradError(f"indices={indices!r}: give {n} different index names, such as "
+                              f"{''.join(fresh(n, taken))!r}, for the {n} axes of the result"
+                              + (f", none of the function's own ({','.join(taken)})" if taken else ""))
+    return names
 
 
 def _derived(node: Expr, f: Expression, label: Label) -> Expression:
@@ -162,7 +170,8 @@ def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> E
 def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
     """``∂f/∂wrt`` of a scalar expression (or of one whose every axis has size 1, as its one entry): an
     expression shaped like ``wrt`` (in Wikipedia's
-    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
+    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix; by a vector the
+    textbooks' row ``gᵀ W``, kept a 1-D array, see :mod:`einsumgrad.notation.layouts`), its axes
     named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
     it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
     :mod:`einsumgrad.core.symmetric`)."""
@@ -236,15 +245,18 @@ def clear_caches() -> None:
     clear_all()
 
 
-def explain(f, wrt=None):
-    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
+def explain(f, wrt=None, *, indices=None):
+    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian;
+    ``indices`` names ``wrt``'s axes in it (``"lij"``: ``∂L/∂Φ[l,i,j]``), as in :func:`grad`."""
     if isinstance(f, Jacobian):
         return explain_jacobian(f)
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
     wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
-    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
+    node = wrt.node if isinstance(wrt, Expression) else wrt
+    names = None if indices is None else _index_names(indices, len(variable(node, f.node).shape), f.node.out)
+    return explain_expression(f.node, node, f.label or f.name, names)
 
 
 @cache(maxsize=256)
@@ -371,3 +383,40 @@ def _float_array(name: str, value) -> np.ndarray:
         return np.asarray(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64)
     except (TypeError, ValueError):
         raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one") from None
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """An array as einsumgrad shows tensors in a notebook (see :func:`show`): ``print`` gives NumPy's text."""
+
+    value: np.ndarray
+    name: str
+    indices: str
+    of: Expression | None = None
+
+    def _repr_html_(self):
+        from .notation import fragments, slices
+
+        form = None if self.of is None else slices.identity_form(self.of.node)
+        return fragments.notebook(fragments.tensor_html(self.value, self.name, self.indices, form))
+
+    def __repr__(self):
+        return f"{self.name}{list(self.indices)}, shape {self.value.shape}:\n{self.value}".replace("'", "")
+
+
+def show(value, name: str = "J", indices: str | None = None, of: Expression | None = None) -> Shown:
+    """``value`` (an array) for a notebook: a heat-mapped table, a third-order one slice by slice
+    ``name[:, :, k]`` behind tabs, rows and columns named by ``indices`` (``"ijk"``); ``of``, the
+    expression it is the value of (a Jacobian), says what each slice is (``J[:, :, 2] = x[2] I``).
+
+    >>> show(np.eye(2), "I", "ij")
+    I[i, j], shape (2, 2):
+    [[1. 0.]
+     [0. 1.]]
+    """
+    value = np.asarray(value)
+    if indices is None:
+        indices = "".join(fresh(value.ndim, ()))
+    if len(indices) != value.ndim:
+        raise EinsumgradError(f"show: indices={indices!r} names {len(indices)} axes; the array has {value.ndim}")
+    return Shown(value, name, indices, of)

@@ -142,7 +142,7 @@ class Jacobian:
 
     def formula(self, style: str = "unicode", *, shapes=None) -> str:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
-        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I``, Magnus–Neudecker's form, or why
+        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m``, Magnus–Neudecker's form, or why
         there is none). ``shapes`` (one per operand) show the axes a '...' stands for."""
         sym = self._shaped(shapes)
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
@@ -165,7 +165,7 @@ class Jacobian:
     def layout_note(self, *, shapes=None) -> str:
         sym = self._shaped(shapes)
         return layouts.note(self.layout, self.output_name, self.names[self.wrt], self._laid_out(sym).out,
-                            self.spec.has_ellipsis and shapes is None)
+                            self.spec.has_ellipsis and shapes is None, k=sym.y.ndim)
 
     def text(self, *, shapes=None) -> str:
         """The formula, the einsum it differentiates, and the layout (``str(J)``); with ``shapes``,

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .core import algebra, functions
 from .library import generic, selection, shapes
-from .notation import formula, matrix, render
+from .notation import formula, layouts, matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
@@ -135,8 +135,13 @@ class Expression:
 
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
-        or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
+        or ``None`` where none exists (:meth:`matrix_notation_reason` says why); a layout's row (the
+        numerator layout's gradient by a vector) as the row, ``gᵀ W``."""
         tree = matrix.matrix_formula(self.node)
+        label = self.label
+        if tree is not None and label is not None and layouts.row(label.layout, len(label.f_idx),
+                                                                  self.ndim - len(label.f_idx)):
+            tree = formula.row(tree)
         return None if tree is None else formula.latex(tree) if latex else formula.unicode(tree)
 
     def matrix_notation_reason(self) -> str | None:

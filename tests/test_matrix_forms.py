@@ -316,8 +316,8 @@ def test_the_vec_form_prints_from_its_tree():
     Wv, xv = eg.tensor("W", 2), eg.tensor("x", 1)
     jac = eg.jacobian(Wv @ xv, Wv)
     tree = mx.kronecker(jac.node, 1)
-    assert fm.unicode(tree) == "xᵀ ⊗ I" and fm.latex(tree) == r"x^{\top} \otimes I"
-    assert jac.formula("vec") == "∂vec(f)/∂vec(W)ᵀ = xᵀ ⊗ I"
+    assert fm.unicode(tree) == "xᵀ ⊗ I_m" and fm.latex(tree) == r"x^{\top} \otimes I_{m}"
+    assert jac.formula("vec") == "∂vec(f)/∂vec(W)ᵀ = xᵀ ⊗ I_m (I_m is the m×m identity, m = |f|)"
     crossed = eg.jacobian(eg.einsum("ij->ji", Wv), Wv)
     assert fm.commutes(mx.kronecker(crossed.node, 2))
     assert "K is the commutation matrix" in crossed.formula("vec")

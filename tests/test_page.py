@@ -88,15 +88,16 @@ def test_the_orthogonality_question_gives_the_closed_form():
     ({"expression": "__import__('os')"}, "unknown function '__import__'"),
     ({"expression": "sum(W"}, "'(' was never closed, at column 4 of 'sum(W'\n  sum(W\n     ^"),
     ({"kind": "third"}, "choose one of gradient, jacobian, hessian"),
-    ({"wrt": "W; x"}, "--wrt 'W; x' is an expression, not the name of a tensor"),
-    ({"wrt": "Q"}, "Q: no tensor of that name"),
+    ({"wrt": "W; x"}, "'W; x' in the By box is an expression, not the name of a tensor"),
+    ({"wrt": "Q"}, "Q in the By box: no tensor of that name"),
     ({"shapes": {"W": [2, 300], "x": [300]}}, "each from 1 to 12"),
     ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "W has 5 axes, over the page's limit of 4"),
     ({"shapes": {"W": ["2"]}}, "each from 1 to 12"),
-    ({"shapes": {"Z": [2]}}, "shapes names Z, which the expression does not read"),
+    ({"shapes": {"Z": [2]}}, "the Shapes box names Z, which the expression does not read"),
     ({"shapes": [1]}, "shapes is a JSON object of sizes"),
     ({"seed": -1}, "the seed is a whole number"),
-    ({"kind": "gradient"}, "grad needs a scalar expression"),
+    ({"kind": "gradient"}, "the gradient needs a scalar expression; this one has rank 1: write sum(...) around it in the "
+                               "Expression box, or choose jacobian as the Derivative"),
 ])
 def test_bad_requests_get_clear_messages(change, message):
     reply = ask(EXAMPLES[0], **change)

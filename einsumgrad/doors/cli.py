@@ -252,7 +252,8 @@ def _jacobian(args) -> None:
     if args.plot is not None:
         node = J.expression(*ops).node
         plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.expression!r} ({J.layout} layout)",
-                  axes=node.out, form=slices.identity_form(node))
+                  axes=plot.vec_axes(J.output_name, J.names[J.wrt]) if J.layout == "vec" else node.out,
+                  form=slices.identity_form(node))
 
 
 def _differentiate(args) -> None:
@@ -289,9 +290,13 @@ def _differentiate(args) -> None:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
     if args.layout != "shape" and not (args.explain and kind == "jacobian" and args.layout == "vec"):
         line = (derivative.formula("vec") if args.layout == "vec" else
-                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
+                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out,
+                             k=len(derivative.label.f_idx)))
         print(latex_text(line) if args.latex else line)
-    arrays = None if args.shapes is None else question.arrays(read)
+    own = question.own_functions(derived)
+    if args.shapes is not None and own:  # answered symbolically: nothing to evaluate, and no failure
+        print(f"einsumgrad: note: {question.no_values_note(own)}", file=sys.stderr)
+    arrays = None if args.shapes is None or own else question.arrays(read)
     if arrays is not None:
         value = question.evaluate(derived, arrays)
         with np.printoptions(precision=4, suppress=True):
@@ -309,7 +314,7 @@ def _differentiate(args) -> None:
 
 
 def _print_derivation(derivation, args) -> None:
-    print(derivation.latex() if args.latex else derivation)
+    print(derivation.latex() if args.latex else derivation.ascii() if getattr(args, "ascii", False) else derivation)
 
 
 def _check_output(args) -> None:

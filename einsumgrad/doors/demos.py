@@ -102,7 +102,7 @@ def demo_wx(plot: str | None = None) -> int:
           f"For the scalar L = gᵀ W x, ∂L/∂W = g xᵀ has W's shape {W.shape} in the shape layout and in Wikipedia's\n"
           f"denominator layout — that is why W − η g xᵀ is a gradient step; Wikipedia's numerator layout writes its\n"
           f"transpose x gᵀ, of shape {W.shape[::-1]}.")
-    check("the vec layout is xᵀ ⊗ I", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
+    check("the vec layout is xᵀ ⊗ I_m", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
     numerator = eg.evaluate(eg.grad(L, Wt, layout="numerator"), W=W, x=x, g=g)
     check("the numerator-layout gradient is x gᵀ", np.allclose(numerator, np.outer(x, g)))
     if plot:
@@ -181,7 +181,9 @@ def demo_orthogonality(plot: str | None = None) -> int:
     print(f"Φ has shape (l, m, n) = {arrays['Φ'].shape}; Φ_i = Φ[:, i, :] is an l×n matrix, I the n×n identity,\n"
           f"β = {beta} a scalar. The question asks for ∂L/∂Φ[:, a, b], an l-vector (a = {a} indexes m, b = {b} "
           "indexes n).")
-    print(eg.explain(L, Phi))
+    print("The steps name Φ's axes as the question does: ∂L/∂Φ[l,i,j], l along Φ's first axis, i along m (which Φ_i),"
+          "\nj along n.")
+    print(eg.explain(L, Phi, indices="lij"))
     g = eg.grad(L, Phi, indices="lab")
     asked = g[:, a, b]
     heading(f"The slice the question asks for: ∂L/∂Φ[:, a, b] = g[:, {a}, {b}]")
@@ -200,7 +202,7 @@ def demo_orthogonality(plot: str | None = None) -> int:
     report = eg.check(L, Phi, **arrays)
     check(f"{report}", report.passed)
     if plot:
-        draw(full, plot, "∂L/∂Φ, shaped like Φ: slices [:, :, b]", name="∂L/∂Φ", axes=("l", "i (Φ_i)"))
+        draw(full, plot, "∂L/∂Φ, shaped like Φ: slices [:, :, b]", name="∂L/∂Φ", axes=("l", r"i (which $\Phi_i$)"))
     return check.verdict()
 
 

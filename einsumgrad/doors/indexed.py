@@ -457,6 +457,18 @@ class _Reader(Cursor):
             k = int(axis.text)
             dim = var[0].dims[k] if var and k < var[0].ndim else (tensor.text, k)
             return ("size", token.pos, dim)
+        along = _along(name)
+        if along is not None:  # softmax_j(…): along the argument's index j
+            fn, axis = along
+            binder = None if _keeps_rank(fn) else Binder(axis, token.pos, True)  # a reduction's j is its own
+            if binder is not None:
+                self.spaces[-1].bound.append(binder)
+                self.spaces[-1].binders.append(binder)
+            tree = self.sum()
+            if binder is not None:
+                self.spaces[-1].bound.remove(binder)
+            self.close(token, ")")
+            return ("along", token.pos, fn, axis, tree)
         known = name in functions.REGISTRY and (functions.get(name).public or name in generic.DECLARED)
         own = not known and (len(name.rstrip("′″‴")) == 1 or name in generic.DECLARED)
         if not known and not own:
@@ -587,6 +599,14 @@ class _Reader(Cursor):
         if kind == "call":
             e = self.value(tree[3])
             return _renamed(algebra.apply(tree[2], e), e)
+        if kind == "along":
+            fn, axis, e = tree[2], tree[3], self.value(tree[4])
+            if axis not in e.out:
+                raise ValueError(f"{fn}_{axis}(…) acts along index {axis}, which its argument does not read unsummed")
+            result = functions.get(fn).build(e, axis=e.out.index(axis))
+            out = e.out if result.ndim == e.ndim else tuple(a for a in e.out if a != axis)
+            return algebra.product([(result, out)], out, tuple(d for a, d in zip(e.out, e.dims) if a in out),
+                                   distribute=True)
         if kind == "pow":
             e = self.value(tree[2])
             return _renamed(algebra.power(e, tree[3]), e)
@@ -624,6 +644,20 @@ class _Space:
 def _number(text: str):
     value = float(text)
     return int(value) if value.is_integer() and abs(value) < 2**53 and "e" not in text.lower() else value
+
+
+def _along(name: str) -> tuple[str, str] | None:
+    """``("softmax", "j")`` for ``softmax_j``, a function along axes with the index it acts along, as printed."""
+    fn, _, axis = name.rpartition("_")
+    if fn in functions.REGISTRY and functions.get(fn).kind == "along axes" and fn != "norm" and axis.isidentifier() \
+            and functions.get(fn).public:
+        return fn, axis
+    return None
+
+
+def _keeps_rank(fn: str) -> bool:
+    """Whether ``fn`` along an axis keeps it (``softmax``) rather than summing it away (``logsumexp``)."""
+    return len(functions.get(fn).result_shape((2,), (0,))) == 1
 
 
 def _size(dim) -> Expr:

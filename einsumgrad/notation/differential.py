@@ -72,8 +72,8 @@ def _unused(name: str, taken) -> str:
 
 
 def _step(rule: str, node: Expr, line, note: str = "") -> Step:
-    """A step whose line ``line(style)`` prints in Unicode and in LaTeX."""
-    return Step(rule, node, line(render.UNICODE), note, line(render.LATEX))
+    """A step whose line ``line(style)`` prints in Unicode, in LaTeX and in ASCII."""
+    return Step(rule, node, line(render.UNICODE), note, line(render.LATEX), ascii=line(render.ASCII))
 
 
 def _d(name: str, style: render.Style) -> str:

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Union
 
 from ..core.functions import get
@@ -29,9 +29,10 @@ class Name:
 
 @dataclass(frozen=True)
 class Identity:
-    """``I``, of ``dim`` rows."""
+    """``I``, of ``dim`` rows; ``size`` names that size where it is written (``I_m``)."""
 
     dim: Dim = None
+    size: str = ""
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ def _print(f: Formula | None, s: _Style) -> str:
     if isinstance(f, Name):
         return latex_name(f.name) if s.latex else f.name
     if isinstance(f, Identity):
-        return "I"
+        return "I" + (f"_{{{f.size}}}" if s.latex else f"_{f.size}") * bool(f.size)
     if isinstance(f, Ones):
         return s.ones
     if isinstance(f, Number):
@@ -381,6 +382,26 @@ def row(f: Formula) -> Formula:
     if isinstance(f, Scaled) and f.coef not in (1, -1) and atomic(f.body):
         return Scaled(f.coef, transpose(f.body))
     return transpose(f)
+
+
+def sized(f: Formula, sizes: dict) -> Formula:
+    """``f`` with each identity whose size ``sizes`` names written with it (``I`` -> ``I_m``).
+
+    >>> unicode(sized(Kron((Transpose(Name("x")), Identity("n"))), {"n": "m"}))
+    'xᵀ ⊗ I_m'
+    """
+    if isinstance(f, Identity):
+        return replace(f, size=sizes.get(f.dim, f.size))
+    if not hasattr(f, "__dataclass_fields__"):
+        return f
+    changes = {}
+    for field in fields(f):
+        value = getattr(f, field.name)
+        if isinstance(value, tuple):
+            changes[field.name] = tuple(sized(g, sizes) for g in value)
+        elif hasattr(value, "__dataclass_fields__"):
+            changes[field.name] = sized(value, sizes)
+    return replace(f, **changes)
 
 
 def commutes(f: Formula) -> bool:

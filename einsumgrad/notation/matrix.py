@@ -36,7 +36,7 @@ from ..core.functions import get
 from ..core.ir import DEEP, Call, Delta, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
 from .formula import (Apply, Commutation, Diag, Formula, Hadamard, Identity, Inverse, Kron, Name, Number, Ones,
                       Paren, Partial, Power, Product, Sum, Trace, Transpose, Vec, atomic, commutes, negative,
-                      paren, product, scaled, transpose, unicode)
+                      paren, product, scaled, sized, transpose, unicode)
 
 
 class NoFormula(Exception):
@@ -377,15 +377,17 @@ class _Walker:
 # the vec form -----------------------------------------------------------------
 def kronecker(jac: Expr, k: int) -> Formula:
     """Magnus–Neudecker's ``∂vec(y)/∂vec(X)ᵀ`` for the Jacobian ``jac`` over ``y``'s ``k`` axes and
-    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I`` for ``y = W x``,
-    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``.
+    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I_m`` for ``y = W x``,
+    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``. An
+    identity carries its size (:func:`identity_sizes`): a number, or ``m`` (``p``) for y's
+    rows (columns), Magnus–Neudecker's letters for an m×p function.
     Raises :class:`NoFormula` with the reason where there is none.
 
     >>> from ..core.algebra import einsum, tensor
     >>> from ..core.differentiate import derivative, variable
     >>> W, x = tensor("W", 2), tensor("x", 1)
     >>> unicode(kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1))
-    'xᵀ ⊗ I'
+    'xᵀ ⊗ I_m'
     """
     ys, xs = jac.out[:k], jac.out[k:]
     for name, axes in (("y", ys), ("X", xs)):
@@ -394,8 +396,39 @@ def kronecker(jac: Expr, k: int) -> Formula:
     if not jac.terms:
         return Number(0)
     dims = dict(zip(jac.out, jac.dims))
-    parts = tuple(_kronecker_term(t, ys, xs, dims) for t in jac.terms)
+    sizes = _size_letters(jac, k)
+    parts = tuple(sized(_kronecker_term(t, ys, xs, dims), sizes) for t in jac.terms)
     return parts[0] if len(parts) == 1 else Sum(parts)
+
+
+def _size_letters(jac: Expr, k: int) -> dict:
+    """A name for each size y's axes have: the number, else ``m`` for the rows and ``p`` for the
+    columns (one letter where both are the same size)."""
+    letters: dict = {}
+    for d, letter in zip(jac.dims[:k], "mp"):
+        letters.setdefault(d, str(d) if isinstance(d, int) else letter)
+    return letters
+
+
+def identity_sizes(jac: Expr, k: int, y: str) -> str:
+    """What the letters of :func:`kronecker`'s identities stand for, or "" where none has one.
+
+    >>> from ..core.algebra import einsum, tensor
+    >>> from ..core.differentiate import derivative, variable
+    >>> W, x = tensor("W", 2), tensor("x", 1)
+    >>> identity_sizes(derivative(einsum("ij,j->i", W, x), variable(W)), 1, "y")
+    'I_m is the m×m identity, m = |y|'
+    """
+    letters = _size_letters(jac, k)
+    used = sorted({letters[f.dim] for t in jac.terms for f in t.factors
+                   if isinstance(f, Delta) and f.dim in letters and not isinstance(f.dim, int)})
+    if not used:
+        return ""
+    shape = f"m = |{y}|" if k == 1 else f"{y} being {'×'.join(letters[d] for d in jac.dims[:k])}"
+    which = " and ".join(f"I_{a}" for a in used)
+    return f"{which} {'is' if len(used) == 1 else 'are'} the {' and '.join(f'{a}×{a}' for a in used)} identit" \
+           f"{'y' if len(used) == 1 else 'ies'}, {shape}"
+
 
 
 def _kronecker_term(t: Term, ys, xs, dims: dict) -> Formula:
@@ -470,6 +503,6 @@ def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
         formula = kronecker(jac, k)
     except NoFormula as err:
         return f"{lhs}: no Kronecker formula: {err}"
-    note = f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutes(formula) else ""
-    return f"{lhs} = {unicode(formula)}{note}"
+    notes = [identity_sizes(jac, k, y)] + [f"K is the commutation matrix: K vec({x}) = vec({x}ᵀ)"] * commutes(formula)
+    return f"{lhs} = {unicode(formula)}" + "".join(f" ({n})" for n in notes if n)
 

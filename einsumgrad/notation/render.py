@@ -87,12 +87,22 @@ def index_notation(expr: Expr, ascii: bool = False, name: str | Label | None = N
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`; unnamed, see
     :func:`result_name`)."""
     style = ASCII if ascii else UNICODE
-    return equation(left_side(name or result_name(expr), expr.out, style), expr, style)
+    return equation(left_side(name or result_name(expr), expr.out, style), expr, style, _bare(expr, name))
 
 
-def equation(lhs: str, expr: Expr, style: Style) -> str:
+def _bare(expr: Expr, name) -> bool:
+    """Whether ``expr`` is the tensor ``name`` itself, read at its own indices: printed ``W1[i,j]``, not the
+    tautology ``W1[i,j] = W1[i,j]``."""
+    (t,) = expr.terms if len(expr.terms) == 1 else (None,)
+    f = t.factors[0] if t is not None and t.coef == 1 and len(t.factors) == 1 else None
+    return isinstance(f, Ref) and isinstance(f.node, Var) and f.node.name == name and f.idx == expr.out
+
+
+def equation(lhs: str, expr: Expr, style: Style, bare: bool = False) -> str:
     """``lhs = terms``; where ``expr`` is deep or that runs past :data:`LONG` characters, the
-    :func:`equations` of its intermediates, ending in ``lhs``."""
+    :func:`equations` of its intermediates, ending in ``lhs``; ``lhs`` alone where ``bare``."""
+    if bare:
+        return lhs
     if expr.depth <= DEEP:
         text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
         if len(text) <= LONG:
@@ -182,7 +192,7 @@ def _worth_naming(node) -> bool:
 
 
 def latex(expr: Expr, name: str | Label | None = None) -> str:
-    return equation(left_side(name or result_name(expr), expr.out, LATEX), expr, LATEX)
+    return equation(left_side(name or result_name(expr), expr.out, LATEX), expr, LATEX, _bare(expr, name))
 
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
@@ -416,6 +426,8 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     elif isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
         transpose = "^T" if style.ascii else r"^{\top}" if style.latex else "ᵀ"
         inner = (latex_name(ref.node.name) if style.latex else ref.node.name) + ("" if ref.idx == arg.out else transpose)
+    elif (along := _render_along(node, idx, names, style)) is not None:
+        return along
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
     if style.latex and node.fn == "inv":  # X^{-1}, (X^{-1})_{ji}
@@ -433,6 +445,32 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
 
 
 _LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+
+
+def _render_along(node: Call, idx, names, style: Style) -> str | None:
+    """A function along axes of an expression, its axes named as the subscript: ``softmax_j(Σ_k W[i,k] X[k,j])``
+    for ``softmax`` along ``j`` read at ``[i,j]``, ``logsumexp_j(…)`` for a reduction read at ``[i]`` (index
+    notation reads it back); None for another function, a norm (which has its own bars), several axes or a
+    diagonal read."""
+    fn = get(node.fn)
+    if fn.kind != "along axes" or node.fn == "norm" or len(node.params[0]) != 1 or len(set(idx)) != len(idx):
+        return None
+    arg, (axes_,) = node.arg, node.params
+    kept = [k for k in range(arg.ndim) if k not in axes_]
+    if len(fn.result_shape(arg.dims, *node.params)) == arg.ndim:
+        inner_idx = tuple(idx)
+    elif len(idx) == len(kept):
+        summed = iter(fresh(len(axes_), set(names) | set(idx)))
+        at = dict(zip(kept, idx))
+        inner_idx = tuple(at[k] if k in at else next(summed) for k in range(arg.ndim))
+    else:
+        return None
+    taken = set(names) | set(inner_idx)
+    inner = render_sum(instantiate(arg, inner_idx, taken), inner_idx, style, taken)
+    sub = ",".join(inner_idx[k] for k in axes_)
+    if style.latex:
+        return rf"{latex_operator(node.fn)}_{{{sub}}}\left({inner}\right)"
+    return f"{node.fn}_{sub}({inner})"
 
 
 def _is_atom(expr: Expr) -> bool:

@@ -23,7 +23,7 @@ from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
 from . import formula as fm, matrix as mx
-from .matrix import NoFormula, matrix_notation
+from .matrix import NoFormula, identity_sizes
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
 from ..core.symmetric import along
@@ -49,6 +49,7 @@ class Step:
     note: str = ""
     tex: str = ""  # the line in LaTeX
     said: tuple = ()  # the rule in pieces: str (words) and Formula; empty for words alone
+    ascii: str = ""  # the line in plain ASCII (else the Unicode line, transliterated by ascii_text)
 
     @classmethod
     def worded(cls, *pieces, node: Expr | None = None) -> Step:
@@ -68,7 +69,8 @@ class Step:
             return render.equation(render.left_side(lhs, out, style), node, style)
 
         said = rule if isinstance(rule, tuple) else ()
-        return cls(_joined(said) if said else rule, node, line(render.UNICODE), note, line(render.LATEX), said)
+        return cls(_joined(said) if said else rule, node, line(render.UNICODE), note, line(render.LATEX), said,
+                   line(render.ASCII))
 
     @property
     def expr(self) -> Expression | None:
@@ -92,6 +94,18 @@ class Derivation:
                 lines.append(f"     {s.line}")
             if s.note:
                 lines.append(f"   {s.note}")
+        return "\n".join(lines)
+
+    def ascii(self) -> str:
+        """The derivation in plain ASCII: each line in ASCII index notation (``d f / d W[i,j]``,
+        ``sum_k``, ``delta(i,j)``), the prose transliterated by :func:`ascii_text`."""
+        lines = []
+        for k, s in enumerate(self.steps, 1):
+            lines.append(f"{k}. {ascii_text(s.rule)}" + (":" if s.line else ""))
+            if s.line:
+                lines.append(f"     {ascii_text(s.ascii or s.line)}")  # names too: Θ -> Theta
+            if s.note:
+                lines.append(f"   {ascii_text(s.note)}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -135,6 +149,38 @@ class Derivation:
         return "\n".join(f"{k}. {s.rule}" + (f"<br>`{s.line}`" if s.line else "") for k, s in enumerate(self.steps, 1))
 
 
+_ASCII = {"∂": "d", "Σ": "sum", "δ": "delta", "ᵀ": "^T", "⊗": "kron", "⊙": "*", "·": "*", "×": "x", "−": "-",
+          "—": "--", "–": "-", "‖": "||", "′": "'", "″": "''", "⁻¹": "^-1", "⁻ᵀ": "^-T", "∘": "o", "²": "^2", "³": "^3",
+          "½": "1/2", "≈": "~", "≠": "!=", "≤": "<=", "≥": ">=", "→": "->", "←": "<-", "𝟙": "1", "⟨": "<", "⟩": ">",
+          "η": "eta", "|": "|"}
+
+
+def ascii_text(text: str) -> str:
+    """Prose with its mathematical symbols in plain ASCII: ``∂L/∂Φ`` -> ``dL/dPhi``, ``xᵀ ⊗ I_m`` -> ``x^T kron I_m``.
+
+    >>> ascii_text("∂L/∂Φ = 2β Φ sign(ΦᵀΦ − I)")
+    'dL/dPhi = 2beta Phi sign(Phi^TPhi - I)'
+    """
+    out = []
+    k = 0
+    while k < len(text):
+        pair = text[k:k + 2]
+        if pair in _ASCII:
+            out.append(_ASCII[pair])
+            k += 2
+            continue
+        c = text[k]
+        k += 1
+        if c.isascii():
+            out.append(c)
+        elif c in _ASCII:
+            out.append(_ASCII[c])
+        else:
+            symbol = (render.latex_symbol(c) or "").strip()
+            out.append(symbol.lstrip("\\") if symbol.startswith("\\") and symbol[1:].isalpha() else "?")
+    return "".join(out)
+
+
 def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     steps = []
     for what, e in elimination_steps(expr):
@@ -145,9 +191,13 @@ def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     return steps
 
 
-def _raw_derivative(expr: Expr, var: Var):
-    """The product rule on ``expr`` before any simplification, with the final result's letters."""
+def _raw_derivative(expr: Expr, var: Var, indices=None):
+    """The product rule on ``expr`` before any simplification, with the final result's letters
+    (``indices`` where given)."""
     tidy, var, wrt = readable(expr, var)
+    if indices is not None:
+        wrt = tuple(indices)
+        tidy = Expr(expr.out, expr.dims, instantiate(expr, expr.out, wrt))
     return product_rule(tidy, var, wrt), wrt
 
 
@@ -209,8 +259,8 @@ def explain(jacobian) -> Derivation:
         ("Chain rule with ", cotangent, f" (shaped like {yname}), contracting over {summed}"), chained, lhs_l))
     steps += _eliminations(chained, lhs_l)
     final = contract(jac, g, y.out, wrt)
-    matrix = matrix_notation(final) if len(wrt) <= 2 else None
-    if matrix:
+    matrix = mx.matrix_formula(final) if len(wrt) <= 2 else None
+    if matrix is not None:
         steps.append(Step.worded("In matrix notation: ", _gradient_formula("L", xname, matrix),
                                  f", shaped like {xname}; the Jacobian itself is never built", node=final))
     return Derivation(tuple(steps))
@@ -218,8 +268,8 @@ def explain(jacobian) -> Derivation:
 
 def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     """Why the chain rule meets a Kronecker product: the Jacobian ``jac`` (``k`` axes of ``y``, then
-    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I`` for ``y = W x``),
-    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ``; each step carries the
+    ``x``'s) stacked into Magnus–Neudecker's matrix ``∂vec(y)/∂vec(x)ᵀ`` (``xᵀ ⊗ I_m`` for ``y = W x``),
+    and the chain rule as the product ``vec(g)ᵀ (xᵀ ⊗ I_m) = vec(g xᵀ)ᵀ``; each step carries the
     tensor it claims (the Jacobian, then the gradient ``Σ g J``), to reshape and compare. Empty where
     there is no Kronecker formula."""
     try:
@@ -228,6 +278,7 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
         return []
     formula = fm.unicode(tree)
     ys, xs = jac.out[:k], jac.out[k:]
+    sizes = identity_sizes(jac, k, y)
     at = render.UNICODE.indices
     vec = "column-major: " + ", ".join(
         f"vec({name})[{axes[0]}{f' + |{axes[0]}|·{axes[1]}' if len(axes) > 1 else ''}] = {name}{at(axes)}"
@@ -238,7 +289,7 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
         f"Stack columns ({vec}): {lhs} is the |{y}|×|{x}| matrix holding ∂{y}{at(ys)}/∂{x}{at(xs)} at row vec({y})'s "
         f"position, column vec({x})'s. A Kronecker product is exactly that arrangement: (P ⊗ Q)[r + p·s, c + q·t] = "
         "P[s,t] Q[r,c] for Q of shape p×q, so a Jacobian whose first axes meet through Q and second axes through P "
-        "(δ[i,j] is I) stacks into P ⊗ Q", jac, f"{lhs} = {formula}",
+        f"(δ[i,j] is an identity matrix{'; here ' + sizes if sizes else ''}) stacks into P ⊗ Q", jac, f"{lhs} = {formula}",
         tex=fm.latex(fm.Equation((jacobian, tree))))
     if not k:
         return [stacked]
@@ -255,10 +306,11 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     return [stacked, chained]
 
 
-def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:
+def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "", indices=None) -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label`` (a name, or a
-    derivative's :class:`~einsumgrad.notation.label.Label`): the rules used, the product and chain rules,
-    each simplification, and the matrix formula if there is one."""
+    derivative's :class:`~einsumgrad.notation.label.Label`), ``wrt``'s axes named ``indices`` (or the
+    next free letters): the rules used, the product and chain rules, each simplification, and the
+    matrix formula if there is one."""
     var = variable(wrt, expr)
     steps = [Step.equation("The expression, with its sums explicit", expr, label or "f", expr.out)]
     shown = label if not isinstance(label, Label) else render.left_side(label if label.partial else label.bare(), (),
@@ -271,7 +323,7 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
         name_tex = render.latex_name(name) if name.isidentifier() else rf"\text{{{latex_text(name)}}}"
     for call in _calls(expr, var):
         steps.append(Step.worded(*_rule_text(call)))
-    raw, wrt_idx = _raw_derivative(expr, var)
+    raw, wrt_idx = _raw_derivative(expr, var, indices)
     base = label if isinstance(label, Label) and label.partial else Label(name, f_idx=expr.out)
     lhs = base.by(var.name, wrt_idx)
     steps.append(Step.equation(f"Differentiate: the product rule over each factor that depends on {var.name}, "
@@ -287,33 +339,35 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
             f"{var.name} is symmetric, so it moves only along symmetric directions E: the derivative along them is "
             f"the part symmetric in {var.name}'s axes, sym(G) = ½(G + Gᵀ), the one with ⟨sym(G), E⟩ = ⟨G, E⟩ for "
             "every symmetric E (the steps above treat its entries as independent)", final, lhs))
-    matrix = matrix_notation(final)
-    if matrix:
+    matrix = mx.matrix_formula(final)
+    if matrix is not None:
         steps.append(Step.worded("In matrix notation: ", _gradient_formula(name, var.name, matrix, name_tex),
                                  node=final))
     if not expr.out and len(var.shape) == 2:
         steps.append(_layouts_step(final, name, var, name_tex))
-    if not expr.out and len(var.shape) == 1 and matrix:
-        steps.append(_vector_layouts_step(final, matrix, name, var))
+    if not expr.out and len(var.shape) == 1 and matrix is not None:
+        steps.append(_vector_layouts_step(final, fm.unicode(matrix), name, var))
     return Derivation(tuple(steps))
 
 
-def _gradient_formula(f: str, x: str, matrix: str, f_tex: str = "") -> Formula:
+def _gradient_formula(f: str, x: str, matrix: fm.Formula, f_tex: str = "") -> Formula:
     """``∂f/∂x = matrix`` as a :class:`Formula`: ``f_tex`` is ``f`` in LaTeX where it is not a name."""
     top = f_tex or render.latex_name(f)
-    return Formula(f"∂{f}/∂{x} = {matrix}", rf"\partial {top} / \partial {render.latex_name(x)} = {matrix_latex(matrix)}")
+    return Formula(f"∂{f}/∂{x} = {fm.unicode(matrix)}",
+                   rf"\partial {top} / \partial {render.latex_name(x)} = {fm.latex(matrix)}")
 
 
 def _layouts_step(grad: Expr, name: str, var: Var, name_tex: str = "") -> Step:
     """Which matrix each convention calls ``∂f/∂W``, for W's own shape, and why they differ."""
     turned = Expr(grad.out[::-1], grad.dims[::-1], grad.terms)  # Gᵀ, printed only: the steps' nodes equal G
     m, n = (str(d) if isinstance(d, int) else letter for d, letter in zip(var.shape, "mn"))  # m×n for unknown sizes
-    as_w, as_wt = matrix_notation(grad) or "G", matrix_notation(turned) or "Gᵀ"
+    as_w = mx.matrix_formula(grad) or fm.Name("G")
+    as_wt = mx.matrix_formula(turned) or fm.Transpose(fm.Name("G"))
     return Step.worded(
         "Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ",
         _gradient_formula(name, var.name, as_w, name_tex),
         f", {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
-        f"numerator layout lays it out by {var.name}ᵀ: ", Formula(as_wt, matrix_latex(as_wt)),
+        f"numerator layout lays it out by {var.name}ᵀ: ", Formula(fm.unicode(as_wt), fm.latex(as_wt)),
         f", {n}×{m}. Both hold the same numbers ∂{name}/∂{var.name}[i,j], arranged transposed")
 
 

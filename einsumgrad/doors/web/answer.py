@@ -71,7 +71,7 @@ def respond(request) -> dict:
         for name, shape in r.sizes.items():  # every tensor, before any is made
             check_size(name, shape)
         derived = question.derive(r)
-        arrays = None if r.declared else question.arrays(r)  # a function of your own has no values
+        arrays = None if question.own_functions(derived) else question.arrays(r)  # a function of your own: no values
         return {"ok": True, "notes": question.notes(r), **sections(derived, arrays)}
     except EinsumSyntaxError as err:
         return {"ok": False, "error": f"{question.message(err)}\n  {err.spec}\n  {' ' * err.position}^"}
@@ -110,7 +110,7 @@ def read_request(request) -> Question:
     if notation not in question.NOTATIONS:
         raise EinsumgradError(f"notation: choose one of {', '.join(question.NOTATIONS)}; got {_shown(notation)}")
     shapes = _shapes(request.get("shapes"))
-    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers", notation=notation)
+    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers", notation=notation, door="page")
 
 
 def _shapes(given) -> dict[str, tuple[int, ...]] | None:

@@ -1,6 +1,7 @@
 """``einsumgrad serve``: the teaching page on a local web server (Python's standard library only).
 
-The server answers two requests and nothing else: ``GET /`` (the page, held in memory) and
+The server answers two requests and nothing else: ``GET /`` (the page, held in memory; ``HEAD /``
+gives its headers) and
 ``POST /api/derive`` (JSON in, JSON out, see :mod:`.answer`); no path maps to a file. Each answer is
 computed in a worker process that is killed when it runs past the time limit. By default it binds
 127.0.0.1 and answers only requests addressed to this machine's loopback names (no DNS rebinding),
@@ -154,6 +155,10 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found: this server has one page, at /")
 
+    def do_HEAD(self):
+        """GET's status and headers (its Content-Length too), without the body (:meth:`_send`)."""
+        self.do_GET()
+
     def do_POST(self):
         if not self._addressed_here():
             return
@@ -194,7 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format, *args):  # noqa: A002 - the standard library's name
         pass
