@@ -16,6 +16,7 @@ import math
 import numbers
 import unicodedata
 from dataclasses import dataclass, replace
+from typing import Any, Literal, Sequence, TypeAlias, overload
 
 import numpy as np
 
@@ -33,7 +34,11 @@ from .core.ir import Expr, Var, fresh, instantiate, variables
 from .core.simplify import simplify
 from .core.symmetric import along, check_convention, duplication
 from .einsum_jacobian import Jacobian
-from .notation.teach import explain as explain_jacobian, explain_expression
+from .notation.teach import Derivation, explain as explain_jacobian, explain_expression
+
+Array: TypeAlias = Any  # an array evaluation takes: NumPy, JAX, torch or dask, or nested lists of numbers
+Wrt: TypeAlias = "Expression | str"  # a tensor of the expression, or its name
+Indices: TypeAlias = "str | Sequence[str] | None"  # names for a result's axes: "ij", or ("i", "j")
 
 
 def _expression(f, call: str) -> Expression:
@@ -42,7 +47,7 @@ def _expression(f, call: str) -> Expression:
     return f
 
 
-def _variable(wrt, f: Expression) -> Var:
+def _variable(wrt: Wrt, f: Expression) -> Var:
     """The tensor ``wrt`` stands for in ``f``: a tensor, or its name (``"W"``, ``"Θ"``)."""
     if isinstance(wrt, str):
         return _named(wrt, f)
@@ -90,7 +95,7 @@ def by_a_scalar(theta: str, loss: str, how: str) -> str:
             f"update {theta} ← {theta} − η ∂{loss}/∂{theta}, η > 0 a small step size, lowers {loss}")
 
 
-def _relabelled(expr: Expr, indices) -> Expr:
+def _relabelled(expr: Expr, indices: Indices) -> Expr:
     """``expr`` with its output indices named ``indices`` (a string of letters, or a sequence of names)."""
     if indices is None:
         return expr
@@ -129,7 +134,14 @@ def _of(f: Expression, out) -> Label:
     return base.renamed(dict(zip(f.node.out, out)))
 
 
-def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
+@overload
+def jacobian(f: str, wrt: int = 0, *, names: str | Sequence[str] | None = None, layout: str = "shape",
+             indices: Indices = None) -> Jacobian: ...
+@overload
+def jacobian(f: Expression, wrt: Wrt, *, names: None = None, layout: str = "shape",
+             indices: Indices = None) -> Expression: ...
+def jacobian(f: str | Expression, wrt: int | Wrt = 0, *, names: str | Sequence[str] | None = None,
+             layout: str = "shape", indices: Indices = None) -> Jacobian | Expression:
     """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
 
     For an expression the result is an expression of shape ``f.shape + wrt.shape``, or in
@@ -138,10 +150,10 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
     axes (``"ijab"``).
     """
     if isinstance(f, str):
-        return Jacobian(f, wrt, names=names, layout=layout)
+        return Jacobian(f, wrt, names=names, layout=layout)  # type: ignore[arg-type]  # Jacobian checks wrt
     if not isinstance(f, Expression):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
-    var = _variable(wrt, f)
+    var = _variable(wrt, f)  # type: ignore[arg-type]  # an int is refused there
     jac = _relabelled(along(derivative(f.node, var), var, f.ndim), indices)
     label = _of(f, jac.out[: f.ndim]).by(var.name, jac.out[f.ndim :])
     return _laid_out(jac, layout, f.ndim, label, f)
@@ -159,7 +171,8 @@ def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> E
     return _derived(laid, f, replace(label, layout=layout))
 
 
-def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
+def grad(f: Expression, wrt: Wrt, *, layout: str = "shape", indices: Indices = None,
+         convention: str = "symmetric") -> Expression:
     """``∂f/∂wrt`` of a scalar expression (or of one whose every axis has size 1, as its one entry): an
     expression shaped like ``wrt`` (in Wikipedia's
     numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
@@ -190,7 +203,7 @@ def _scalar(f: Expression, call: str) -> Expression:
     return scalar
 
 
-def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
+def hessian(f: Expression, wrt: Wrt, *, layout: str = "shape", indices: Indices = None) -> Expression:
     """The Hessian of a scalar expression, ``∂²f/∂x[i]∂x[j]``: shape ``wrt.shape + wrt.shape``,
     its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
@@ -201,7 +214,7 @@ def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expre
     return _laid_out(h, layout, n, _of(f, ()).by(var.name, h.out[:n]).by(var.name, h.out[n:]), f)
 
 
-def hvp(f: Expression, wrt, v) -> Expression:
+def hvp(f: Expression, wrt: Wrt, v: Expression) -> Expression:
     """The Hessian–vector product ``H v = ∂(∂f/∂wrt · v)/∂wrt``, shaped like ``wrt``, with the
     Hessian never built: ``v`` is an expression shaped like ``wrt``.
 
@@ -236,15 +249,15 @@ def clear_caches() -> None:
     clear_all()
 
 
-def explain(f, wrt=None):
+def explain(f: Expression | Jacobian, wrt: Wrt | None = None) -> Derivation:
     """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
     if isinstance(f, Jacobian):
         return explain_jacobian(f)
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
-    wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
-    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
+    by = _named(wrt, f) if isinstance(wrt, str) else wrt
+    return explain_expression(f.node, by.node if isinstance(by, Expression) else by, f.label or f.name)
 
 
 @cache(maxsize=256)
@@ -252,12 +265,25 @@ def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend
     return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args)
 
 
-def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=None) -> Compiled:  # noqa: A001
+@overload
+def compile(expr: Expression, /, *, backend: Literal["numpy"] = "numpy", optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[np.ndarray]: ...
+@overload
+def compile(expr: Expression, expr2: Expression, /, *exprs: Expression, backend: Literal["numpy"] = "numpy",  # noqa: A001
+            optimize: Any = "auto", args: Sequence[Expression | str] | None = None
+            ) -> Compiled[tuple[np.ndarray, ...]]: ...
+@overload
+def compile(*exprs: Expression, backend: str, optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[Any]: ...
+def compile(*exprs: Expression, backend: str = "numpy", optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[Any]:
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call. It takes
     an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others;
     by name, or by position in the order of ``args`` (tensors or their names; each tensor read
-    among them), by default their names sorted.
+    among them), by default their names sorted. ``optimize`` is opt_einsum's (a strategy name,
+    ``True``/``False``, or a path). For type checkers, a NumPy call returns an ``np.ndarray`` (a
+    tuple of them for several expressions); other backends' arrays are ``Any``.
 
     >>> from .expression import tensor
     >>> W, x = tensor("W", 2), tensor("x", 1)
@@ -281,7 +307,7 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=No
     return _cached(nodes, accepted, optimize, backend, names)
 
 
-def evaluate(expr: Expression, **arrays):
+def evaluate(expr: Expression, **arrays: Array) -> np.ndarray:
     """Evaluate an expression on named arrays: those of its :attr:`~Expression.inputs`; any
     others (say, every parameter of a model) are ignored."""
     return compile(expr)(**arrays)
@@ -297,22 +323,22 @@ class CheckReport:
     eps: float
     passed: bool
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.passed
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
         return fragments.notebook(fragments.check_html(self))
 
-    def __str__(self):
+    def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         return (f"{verdict}: {self.label} vs central differences (eps={self.eps:g}, random direction): "
                 f"max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
 
 
-def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
-          **arrays) -> CheckReport:
+def check(expr: Expression, wrt: Wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
+          **arrays: Array) -> CheckReport:
     """Compare ``∂expr/∂wrt`` with central finite differences (in float64), at ``arrays`` (as
     :func:`evaluate` takes them, others ignored).
 
@@ -364,7 +390,7 @@ def _check_label(expr: Expression, x: str) -> str:
     return render.left_side(_of(expr, expr.node.out).by(x).bare(), (), render.UNICODE)
 
 
-def _float_array(name: str, value) -> np.ndarray:
+def _float_array(name: str, value: Array) -> np.ndarray:
     """``value`` as a float64 (or complex128) array, or a clear error."""
     array = to_array(name, value)
     try:

@@ -25,10 +25,10 @@ from .notation import layouts, matrix, render
 from .core.algebra import identifier, leaf, product, resolve_dim
 from .core.caches import cache
 from .compiler import Compiled, to_array, whole_number
-from .core.differentiate import contract, derivative
+from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
-from .core.ir import Expr, Stretch, Term, Var
+from .core.ir import Dim, Expr, Stretch, Term, Var
 from .notation.label import Label
 from .core.parse import ELLIPSIS, Bound, parse
 
@@ -146,13 +146,14 @@ class Jacobian:
         there is none). ``shapes`` (one per operand) show the axes a '...' stands for."""
         sym = self._shaped(shapes)
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
-        styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
-                  "latex": render.LATEX, "vec": None}
+        styles: dict[str, render.Style | None] = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT,
+                                                  "ascii": render.ASCII, "latex": render.LATEX, "vec": None}
         if not isinstance(style, str) or style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
         if style == "vec":
             return matrix.vec_formula(sym.jac, sym.y.ndim, self.output_name, sym.var.name)
         rhs_style = styles[style]
+        assert rhs_style is not None  # 'vec' returned above
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
         y, x = self.output_name, self.names[self.wrt]
         if style == "latex":
@@ -250,7 +251,7 @@ class Jacobian:
             raise EinsumgradError(f"dtype={dtype!r} is not a NumPy dtype of numbers, such as 'float64'")
         for name, shape in zip(self.names, shapes):
             if not isinstance(shape, (tuple, list)) or not all(
-                    isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape):
+                    isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= 0 for n in shape):
                 raise ShapeError(f"nbytes takes one shape per operand, a tuple of sizes >= 0; got {shape!r} for {name}")
         sym = self._symbolic(shapes)
         sizes = {n: s for n, s in zip(self.names, shapes)}
@@ -276,12 +277,12 @@ def operand_names(names, n: int) -> tuple[str, ...]:
 @cache(maxsize=256)
 def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
     leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
-    dims = {}
+    dims: dict[str, Dim] = {}
     for e, idx in zip(leaves, bound.inputs):
         for a, d in zip(idx, e.dims):
             dims.setdefault(a, d)
     y = product(list(zip(leaves, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output))
-    var = leaves[wrt].terms[0].factors[0].node
+    var = variable(leaves[wrt])
     jac = derivative(y, var)
     i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
     cotangent = render.unused_name(("g", "G", "g_" + y_name, "cotangent"), names)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 from dataclasses import replace
 from functools import wraps
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeAlias
 
 from .core import algebra, functions
 from .library import generic, selection, shapes
@@ -24,8 +24,12 @@ from .core.errors import DerivativeError, EinsumgradError
 from .core.ir import Broadcast, Expr, Extent, Inputs, inputs, variables
 from .notation.label import Label
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
+Operand: TypeAlias = "Expression | complex | np.number[Any] | np.bool_"  # what an operator combines
 
 
 class Expression:
@@ -169,6 +173,52 @@ class Expression:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
         return [render.einsum_form(self.node, t) for t in self.node.terms]
 
+    def __add__(self, other: Operand) -> Expression:
+        return _apply(algebra.add, self, other)
+
+    def __radd__(self, other: Operand) -> Expression:
+        return _apply(algebra.add, other, self)
+
+    def __sub__(self, other: Operand) -> Expression:
+        return _apply(_subtracted, self, other)
+
+    def __rsub__(self, other: Operand) -> Expression:
+        return _apply(_subtracted, other, self)
+
+    def __mul__(self, other: Operand) -> Expression:
+        return _apply(algebra.multiply, self, other)
+
+    def __rmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.multiply, other, self)
+
+    def __truediv__(self, other: Operand) -> Expression:
+        return _apply(_divided, self, other)
+
+    def __rtruediv__(self, other: Operand) -> Expression:
+        return _apply(_divided, other, self)
+
+    def __pow__(self, other: Operand) -> Expression:
+        return _apply(algebra.power, self, other)
+
+    def __rpow__(self, other: Operand) -> Expression:
+        return _apply(algebra.power, other, self)
+
+    def __matmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.matmul, self, other)
+
+    def __rmatmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.matmul, other, self)
+
+    def __neg__(self) -> Expression:
+        return _apply(_negated, self)
+
+    def __pos__(self) -> Expression:
+        return self
+
+    def __getitem__(self, key: Any) -> Expression:
+        """NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
+        return _apply(selection.index, self, key)
+
 
 def scalar_of(f: Expression) -> Expression | None:
     """``f`` as a scalar, for a gradient: ``f`` itself (rank 0), or where every axis has size 1 (``(X W + b) y``
@@ -190,11 +240,16 @@ def lift(op: Callable[..., Expr]) -> Callable[..., Expression]:
 
     @wraps(op)
     def lifted(*args, **options) -> Expression:
-        nodes = [a.node if isinstance(a, Expression) else a for a in args]
-        tensors = frozenset().union(*(a.tensors for a in args if isinstance(a, Expression)))
-        return Expression(op(*nodes, **options), tensors=tensors)
+        return _apply(op, *args, **options)
 
     return lifted
+
+
+def _apply(op: Callable[..., Expr], *args, **options) -> Expression:
+    """``op`` of the nodes of ``args`` (numbers as they are), a handle over all their tensors."""
+    nodes = [a.node if isinstance(a, Expression) else a for a in args]
+    tensors: frozenset[str] = frozenset().union(*(a.tensors for a in args if isinstance(a, Expression)))
+    return Expression(op(*nodes, **options), tensors=tensors)
 
 
 def _negated(x):
@@ -205,15 +260,8 @@ def _divided(a, b):
     return algebra.multiply(a, algebra.power(b, -1))
 
 
-_OPERATORS = {
-    "add": algebra.add, "sub": lambda a, b: algebra.add(a, _negated(b)), "mul": algebra.multiply,
-    "truediv": _divided, "pow": algebra.power, "matmul": algebra.matmul,
-}
-for _name, _op in _OPERATORS.items():
-    setattr(Expression, f"__{_name}__", lift(_op))
-    setattr(Expression, f"__r{_name}__", lift(lambda a, b, op=_op: op(b, a)))
-Expression.__neg__ = lift(_negated)
-Expression.__pos__ = lambda self: self
+def _subtracted(a, b):
+    return algebra.add(a, _negated(b))
 
 
 def tensor(name: str, shape, symmetric: bool = False) -> Expression:
@@ -242,7 +290,7 @@ matmul = lift(algebra.matmul)
 
 
 def function(name: str, impl: Callable | None = None, derivative: Callable | None = None,
-             second: Callable | None = None) -> Callable[[Expression], Expression]:
+             second: Callable | None = None) -> Callable[..., Expression]:
     """The public ``eg.<name>(x)`` of a registered function; for any other name, an elementwise
     function of your own, whose derivatives print as ``h′``, ``h″``: give ``impl`` (and
     ``derivative``, ``second``, NumPy array functions) to evaluate it.
@@ -266,7 +314,7 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     return _handle(name)
 
 
-def registered(name: str) -> Callable[[Expression], Expression]:
+def registered(name: str) -> Callable[..., Expression]:
     """The handle of a registered function, internal ones included: how derivative rules call
     ``adj_jacobian`` or ``step``, which the public :func:`function` keeps for einsumgrad.
 
@@ -278,7 +326,7 @@ def registered(name: str) -> Callable[[Expression], Expression]:
 
 
 @cache(maxsize=1024)
-def _handle(name: str) -> Callable[[Expression], Expression]:
+def _handle(name: str) -> Callable[..., Expression]:
     fn = functions.get(name)
     if fn.build is not None:  # its signature and docstring are the build's
         call = lift(fn.build)
@@ -313,9 +361,6 @@ def eye(n) -> Expression:
         raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
                                         f"such as P.shape[2], got {n!r}")
     return Expression(selection.identity(n if symbolic else int(n)))
-
-
-Expression.__getitem__ = lift(selection.index)
 
 
 reshape = lift(shapes.reshape)

@@ -29,9 +29,10 @@ def function(backend: str, name: str) -> Callable:
     for values that autograd does not track or jax does not trace (those are refused, naming the function:
     NumPy would cut the gradient off)."""
     fn = get(name)
-    if fn.formula is not None:
+    formula = fn.formula
+    if formula is not None:
         namespace = xp.namespace(backend)
-        return lambda x, *params: fn.formula(namespace, x, *params)
+        return lambda x, *params: formula(namespace, x, *params)
     to_backend = module(backend).asarray
 
     def on_values(x, *params):

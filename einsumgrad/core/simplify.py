@@ -411,7 +411,7 @@ def symmetry(node) -> tuple[int, ...]:
     return found[node]
 
 
-symmetry.cache = _SYMMETRY  # as every @cache function has: caches.clear_all empties it
+symmetry.cache = _SYMMETRY  # type: ignore[attr-defined]  # as every @cache function has: caches.clear_all empties it
 
 
 def _symmetry(node) -> tuple[int, ...]:
@@ -470,7 +470,7 @@ def node_key(node) -> tuple:
     return keys[node]
 
 
-node_key.cache = _KEYS  # as every @cache function has: caches.clear_all empties it
+node_key.cache = _KEYS  # type: ignore[attr-defined]  # as every @cache function has: caches.clear_all empties it
 
 
 def _node_key(node, keys: dict) -> tuple:

@@ -24,7 +24,7 @@ from ..core.errors import EinsumgradError
 from ..core.functions import REGISTRY, Function, register
 
 _PRIMES = ("′", "″", "‴")
-IMPLEMENTATIONS: dict[str, Callable] = {}  # the current implementation of each declared function
+IMPLEMENTATIONS: dict[str, Callable | None] = {}  # the current implementation of each declared function
 DECLARED: set[str] = set()
 
 

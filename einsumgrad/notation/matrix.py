@@ -406,7 +406,7 @@ def kronecker(jac: Expr, k: int) -> str:
     if not jac.terms:
         return "0"
     dims = dict(zip(jac.out, jac.dims))
-    parts = []
+    parts: list[str] = []
     for t in jac.terms:
         text = _kronecker_term(t, ys, xs, dims)
         parts.append((" - " + text[1:] if text.startswith("-") else " + " + text) if parts else text)

@@ -217,7 +217,7 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     return [stacked, chained]
 
 
-def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Derivation:
+def explain_expression(expr: Expr, wrt: Expr | Var, label: str | Label = "") -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label`` (a name, or a
     derivative's :class:`~einsumgrad.notation.label.Label`): the rules used, the product and chain rules,
     each simplification, and the matrix formula if there is one."""
