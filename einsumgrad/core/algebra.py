@@ -358,7 +358,7 @@ def apply(name: str, x, *params) -> Expr:
     """A registered function applied to ``x``: ``apply("tanh", x)``."""
     fn = functions.get(name)
     x = as_expr(x)
-    if fn.elementwise and all(not t.factors for t in x.terms):  # fold a constant (0 has no terms)
+    if fn.elementwise and fn.impl is not None and all(not t.factors for t in x.terms):  # fold a constant
         c = x.terms[0].coef if x.terms else 0
         with np.errstate(all="ignore"):
             return constant(fn.impl(np.asarray(c, dtype=complex if isinstance(c, complex) else float), *params).item(),

@@ -160,7 +160,7 @@ def _group(t: Term, out: tuple[str, ...]) -> tuple[tuple, tuple]:
     ``("single", t)``, and its weights renamed as the core was (remembered, as :func:`normal` is)."""
     core, mapping = _canonical_factors(tuple(f for f in t.factors if not _is_weight(f)), out)
     weights = tuple(rename_factor(f, mapping) for f in t.factors if _is_weight(f))
-    shared = {f.idx for f in weights}
+    shared = {f.idx for f in weights if isinstance(f, Ref)}  # every weight is a read
     idx = next(iter(shared)) if len(shared) == 1 else ()
     readable = set(idx) <= set(mapping.values()) | set(out) and len(set(idx)) == len(idx)
     if not idx or not readable or not any(isinstance(f, Ref) for f in core):

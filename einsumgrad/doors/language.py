@@ -132,7 +132,7 @@ class _Reader:
         self.declared: list[str] = []
         named = _NAMED.match(text)
         self.result = named.group(1) if named and named.group(1).isidentifier() else ""  # L in 'L = ...'
-        self.start = named.end() if self.result else 0  # where the expression itself starts
+        self.start = named.end() if named and self.result else 0  # where the expression itself starts
         self.chars = [self.start + k for k, ch in enumerate(text[self.start:]) for _ in ch.encode(errors="replace")]
         self.chars.append(len(text))
 
@@ -245,11 +245,13 @@ class _Reader:
         while _operand(node) is not None:
             chain.append(node)
             node = _operand(node)
-        value, terms = self.leaf(node, depth), []  # terms: a run of + and -, as (operator position, value)
+        value = self.leaf(node, depth)
+        terms: list[tuple] = []  # a run of + and -, as (operator position, value)
         for node in reversed(chain):
             if isinstance(node, ast.BinOp):
                 (symbol, fn), right = _OPERATORS[type(node.op)], self.visit(node.right, depth + 1)
-                pos = self.text.find(symbol, self.chars[node.left.end_col_offset], self.chars[node.right.col_offset])
+                pos = self.text.find(symbol, self.chars[node.left.end_col_offset],  # type: ignore[index]  # parsed: set
+                                     self.chars[node.right.col_offset])
                 if terms and symbol not in "+-":
                     value, terms = self.total(terms), []
                 value, right = self.sized(pos, symbol, value, right)
@@ -330,7 +332,7 @@ class _Reader:
                          "use names, numbers, + - * / ** @ .T, ( ) and the functions")
 
     def call(self, node: ast.Call, depth: int):
-        name = node.func.id  # a known function (check_calls)
+        name = node.func.id  # type: ignore[attr-defined]  # a known function's name (check_calls)
         if name in functions.REGISTRY and functions.get(name).build is not None:
             return self.built(node, name, depth)
         axis = None
@@ -350,14 +352,14 @@ class _Reader:
         if name == "eye":
             if len(node.args) != 1 or type(getattr(node.args[0], "value", None)) is not int:
                 raise self.error(node.func, "eye takes one whole number, its size: eye(3); or write I beside a matrix")
-            return self.apply(node.func, eye, node.args[0].value)
+            return self.apply(node.func, eye, node.args[0].value)  # type: ignore[attr-defined]  # an int, checked
         values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
         if name == "kron":
             if len(values) != 2:
                 raise self.error(node.func, f"kron takes two expressions, got {len(values)}")
             return self.apply(node.func, kron, *values)
         if name == "einsum":
-            return self.apply(node.func, einsum, node.args[0].value, *values)
+            return self.apply(node.func, einsum, node.args[0].value, *values)  # type: ignore[attr-defined]
         if len(values) != 1:
             raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
         if name == "sum":
@@ -377,9 +379,9 @@ class _Reader:
     def built(self, node: ast.Call, name: str, depth: int):
         """A call of a function with its own signature: ``maximum(x, 0)``, ``softmax(X @ W, axis=0)``,
         ``max(x, axis=(0, 1), keepdims=True)``."""
-        options = {kw.arg: self.option(kw) for kw in node.keywords}
+        options: dict = {kw.arg: self.option(kw) for kw in node.keywords}
         values = [self.visit(a, depth + 1) for a in node.args]
-        signature = inspect.signature(functions.get(name).build)
+        signature = inspect.signature(functions.get(name).build)  # type: ignore[arg-type]  # one with a build
         try:
             signature.bind(*values, **options)
         except TypeError:

@@ -112,7 +112,8 @@ def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     for what, e in elimination_steps(expr):
         steps.append(Step.equation(f"Simplify: {what}", e, lhs))
     final = simplify(expr)
-    if steps and len(final.terms) != len(steps[-1].node.terms):
+    last = steps[-1].node if steps else None
+    if last is not None and len(final.terms) != len(last.terms):
         steps.append(Step.equation("Collect equal terms", final, lhs))
     return steps
 
@@ -167,7 +168,7 @@ def explain(jacobian) -> Derivation:
     if jacobian.layout == "vec":
         steps += vec_steps(jac, y.ndim, yname, xname, sym.cotangent)
     chained = Expr(wrt, jac.dims[y.ndim:], tuple(
-        Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
+        Term(t.coef, (Ref(variable(g), y.out),) + t.factors) for t in jac.terms))
     lhs_l = Label("L").by(xname, wrt)
     summed = ",".join(y.out)
     steps.append(Step.equation(
@@ -296,7 +297,7 @@ def _calls(expr: Expr, var: Var) -> list[Call]:
     """The distinct functions applied on the way from ``expr`` down to ``var``."""
     found: dict[tuple, Call] = {}
     seen: set = set()
-    stack = [expr]
+    stack: list[Expr | Var | Call] = [expr]
     while stack:
         node = stack.pop()
         if node in seen:
@@ -313,7 +314,7 @@ def _calls(expr: Expr, var: Var) -> list[Call]:
 
 def _rule_text(call: Call) -> str:
     fn = functions.get(call.fn)
-    if fn.elementwise:
+    if fn.derivative is not None:  # elementwise
         u = leaf("u", ())
         y = apply(call.fn, u, *call.params)
         return f"Rule: ∂{_show(y)}/∂u = {_show(fn.derivative(u, y, *call.params))}, applied elementwise"
@@ -321,6 +322,7 @@ def _rule_text(call: Call) -> str:
         return f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U"
     U = leaf("U", call.arg.dims)
     Y = apply(call.fn, U, *call.params)
+    assert fn.jvp is not None, call.fn  # a function a node calls has a forward rule
     dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)
     return f"Rule: d {_show(Y)}{render.UNICODE.indices(Y.out)} = {_show(dY)}"
 
