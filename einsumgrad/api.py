@@ -25,6 +25,8 @@ from .notation import layouts, render
 from .core.algebra import leaf
 from .core.caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
+from .compiler import namespaces
+from .compiler.namespaces import foreign
 from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression, argument_names, scalar_of
@@ -309,8 +311,15 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize: Any = "auto", 
 
 def evaluate(expr: Expression, **arrays: Array) -> np.ndarray:
     """Evaluate an expression on named arrays: those of its :attr:`~Expression.inputs`; any
-    others (say, every parameter of a model) are ignored."""
-    return compile(expr)(**arrays)
+    others (say, every parameter of a model) are ignored. It computes with NumPy (a jax or torch
+    array is refused: :func:`compile` with its ``backend`` keeps it one)."""
+    f = compile(expr)
+    for name in f.accepted & arrays.keys():
+        library = foreign(arrays[name])
+        if library is not None:
+            raise EinsumgradError(f"array {name!r} is a {library} array; eg.evaluate computes with NumPy: convert it "
+                                  f"(np.asarray), or call eg.compile(expr, backend={library!r}), which keeps it one")
+    return f(**arrays)
 
 
 @dataclass(frozen=True)
@@ -322,6 +331,7 @@ class CheckReport:
     max_rel_error: float
     eps: float
     passed: bool
+    dtype: str = "float64"  # the precision the symbolic derivative was evaluated in
 
     def __bool__(self) -> bool:
         return self.passed
@@ -333,19 +343,26 @@ class CheckReport:
 
     def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict}: {self.label} vs central differences (eps={self.eps:g}, random direction): "
+        where = "" if self.dtype in ("float64", "complex128") else f" in {self.dtype}"
+        return (f"{verdict}: {self.label}{where} vs central differences (eps={self.eps:g}, random direction): "
                 f"max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
 
 
 def check(expr: Expression, wrt: Wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
-          **arrays: Array) -> CheckReport:
-    """Compare ``∂expr/∂wrt`` with central finite differences (in float64), at ``arrays`` (as
-    :func:`evaluate` takes them, others ignored).
+          dtype: Any = None, **arrays: Array) -> CheckReport:
+    """Compare ``∂expr/∂wrt`` with central finite differences in float64, at ``arrays`` (as
+    :func:`evaluate` takes them, others ignored), along a random direction.
+
+    The symbolic derivative is evaluated in ``dtype``, by default the precision of the arrays
+    (float32 arrays: in float32, as they would be used; ints, lists: float64); below float64,
+    ``rtol`` and ``atol`` are raised to at least √ε of that precision (3.5e-4 for float32).
 
     >>> from .expression import function, tensor
     >>> x = tensor("x", 1)
     >>> check(function("tanh")(x), x, x=np.array([0.5, -1.0])).passed
     True
+    >>> print(check(function("tanh")(x), x, x=np.array([0.5, -1.0], dtype=np.float32)))  # doctest: +ELLIPSIS
+    PASS: ∂f/∂x in float32 vs central differences (eps=1e-06, random direction): max abs error ...
     """
     expr = _expression(expr, "check")
     var = _variable(wrt, expr)
@@ -360,19 +377,25 @@ def check(expr: Expression, wrt: Wrt, *, eps: float = 1e-6, rtol: float = 1e-5, 
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise EinsumgradError(f"check takes a whole number >= 0 for seed, got {seed!r}")
     f = compile(expr)
-    arrays = {n: _float_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
+    given = {n: _numeric_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
+    real = _check_precision(dtype, given.values())
+    arrays = {n: _as_precision(a, np.float64) for n, a in given.items()}
     x0 = arrays[var.name]
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
     direction = np.random.default_rng(seed).standard_normal(x0.shape)
     if var.symmetric:  # S moves only along symmetric directions
         direction = direction + direction.T
+    direction = direction.astype(real).astype(np.float64)  # the same direction in both precisions
     name = "d" + var.name
     while name in arrays:
         name += "_"
     jac = derivative(expr.node, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
-    symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
+    low = {n: _as_precision(a, real) for n, a in {**arrays, name: direction}.items()}
+    symbolic = _as_precision(np.asarray(Compiled(jvp, inputs=(*arrays, name))(**low)), np.float64)
+    if np.finfo(real).eps > np.finfo(np.float64).eps:  # evaluated in a lower precision: its rounding is allowed
+        rtol, atol = max(rtol, math.sqrt(np.finfo(real).eps)), max(atol, math.sqrt(np.finfo(real).eps))
     plus = f(**{**arrays, var.name: x0 + eps * direction})
     minus = f(**{**arrays, var.name: x0 - eps * direction})
     numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
@@ -382,7 +405,7 @@ def check(expr: Expression, wrt: Wrt, *, eps: float = 1e-6, rtol: float = 1e-5, 
     max_rel = float((err / np.maximum(scale, 1e-12)).max()) if err.size else 0.0
     size = max([1.0, float(np.abs(plus).max(initial=0)), float(scale.max(initial=0))])
     passed = bool(np.all(np.isfinite(symbolic))) and max_abs <= atol + rtol * size
-    return CheckReport(_check_label(expr, var.name), max_abs, max_rel, eps, passed)
+    return CheckReport(_check_label(expr, var.name), max_abs, max_rel, eps, passed, _symbolic_dtype(real, low.values()))
 
 
 def _check_label(expr: Expression, x: str) -> str:
@@ -390,10 +413,39 @@ def _check_label(expr: Expression, x: str) -> str:
     return render.left_side(_of(expr, expr.node.out).by(x).bare(), (), render.UNICODE)
 
 
-def _float_array(name: str, value: Array) -> np.ndarray:
-    """``value`` as a float64 (or complex128) array, or a clear error."""
-    array = to_array(name, value)
+def _numeric_array(name: str, value: Array) -> np.ndarray:
+    """``value``'s numbers as a NumPy array in their own dtype (a jax or torch array's values too), or a clear error."""
     try:
-        return np.asarray(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64)
-    except (TypeError, ValueError):
-        raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one") from None
+        array = namespaces.to_numpy(value) if foreign(value) else np.asarray(to_array(name, value))
+    except EinsumgradError:
+        raise
+    except (TypeError, ValueError, RuntimeError):  # a traced jax value, say
+        array = None
+    if array is None or array.dtype.kind not in "biufc":
+        raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one")
+    return array
+
+
+def _check_precision(dtype: Any, arrays) -> np.dtype:
+    """The real precision ``check`` evaluates the symbolic derivative in: ``dtype``'s, or by default the arrays'
+    (those of floats and complex numbers; float64 where there are none)."""
+    if dtype is None:
+        return np.result_type(*[np.finfo(a.dtype).dtype for a in arrays if a.dtype.kind in "fc"] or [np.float64])
+    try:
+        chosen = np.dtype(dtype)
+    except TypeError:
+        chosen = None
+    if chosen is None or chosen.kind not in "fc":
+        raise EinsumgradError(f"check takes dtype=None (the arrays' precision) or a NumPy float or complex dtype "
+                              f"such as 'float32', got {dtype!r}")
+    return np.finfo(chosen).dtype
+
+
+def _as_precision(a: np.ndarray, real: Any) -> np.ndarray:
+    """``a`` in the precision ``real`` (float32: a complex array as complex64)."""
+    return a.astype(np.result_type(real, np.complex64) if a.dtype.kind == "c" else real, copy=False)
+
+
+def _symbolic_dtype(real: np.dtype, arrays) -> str:
+    """The dtype's name a report shows: ``real``'s, or its complex one where an array is complex."""
+    return str(np.result_type(real, np.complex64) if any(a.dtype.kind == "c" for a in arrays) else np.dtype(real))

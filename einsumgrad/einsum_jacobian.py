@@ -25,6 +25,7 @@ from .notation import layouts, matrix, render
 from .core.algebra import identifier, leaf, product, resolve_dim
 from .core.caches import cache
 from .compiler import Compiled, to_array, whole_number
+from .compiler.namespaces import foreign
 from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
@@ -209,7 +210,7 @@ class Jacobian:
             raise ShapeError(
                 f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
             )
-        arrays = [a if type(a) is np.ndarray else to_array(n, a) for n, a in zip(self.names, operands)]
+        arrays = [a if type(a) is np.ndarray else _operand(n, a) for n, a in zip(self.names, operands)]
         shapes = tuple([a.shape for a in arrays])
         sym = self._seen.get(shapes)
         if sym is None:
@@ -228,13 +229,13 @@ class Jacobian:
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.cotangent] = cotangent
+        arrays[sym.cotangent] = _operand("cotangent", cotangent)
         return _compiled(sym.vjp, self.names + (sym.cotangent,))(**arrays)
 
     def jvp(self, tangent, *operands) -> np.ndarray:
         """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.tangent] = tangent
+        arrays[sym.tangent] = _operand("tangent", tangent)
         return _compiled(sym.jvp, self.names + (sym.tangent,))(**arrays)
 
     def nbytes(self, *shapes, dtype=np.float64) -> int:
@@ -257,6 +258,16 @@ class Jacobian:
         sizes = {n: s for n, s in zip(self.names, shapes)}
         count = math.prod(resolve_dim(d, sizes) for d in sym.jac.dims)
         return count * np.dtype(dtype).itemsize
+
+
+def _operand(name: str, value) -> np.ndarray:
+    """An operand's array, as NumPy's: a jax or torch array is refused, as a Jacobian of a spec has no backend."""
+    library = foreign(value)
+    if library is not None:
+        raise EinsumgradError(f"operand {name!r} is a {library} array; eg.jacobian of an einsum string computes with "
+                              f"NumPy: convert it (np.asarray), or differentiate an expression of eg.tensor's and "
+                              f"compile it with eg.compile(..., backend={library!r})")
+    return to_array(name, value)
 
 
 def operand_names(names, n: int) -> tuple[str, ...]:

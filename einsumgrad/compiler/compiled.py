@@ -27,6 +27,7 @@ from ..core.errors import EinsumgradError, MemoryLimitError, ShapeError, did_you
 from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
 from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
+from .namespaces import FOREIGN
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
@@ -162,7 +163,7 @@ class Compiled(Generic[Result]):
 
     def _array(self, name: str, value):
         a = to_array(name, value)
-        library = type(a).__module__.partition(".")[0]
+        library = namespaces.library(a)
         if library in FOREIGN and self.backend == "numpy":
             raise EinsumgradError(f"array {name!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
                                   "eg.compile to keep it one, or convert it to NumPy yourself")
@@ -205,13 +206,12 @@ class Compiled(Generic[Result]):
         return head if self._last is None else head + "\n" + self._last.describe()
 
 
-FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
-
-
 def to_array(name: str, value):
     """A plain ``np.ndarray`` for NumPy input (subclasses such as ``np.matrix``, whose ``*`` is a
-    matrix product, are converted; masked arrays with masked entries are refused), another
-    library's array as it is, anything else through ``np.asarray``."""
+    matrix product, are converted; masked arrays with masked entries are refused), an Array API
+    array of a library with no backend here (``array_api_strict``) through DLPack, as NumPy's, another
+    library's array as it is, anything else through ``np.asarray`` (an object that is no array of
+    numbers is refused, naming its type)."""
     if isinstance(value, np.ma.MaskedArray):
         if np.ma.getmaskarray(value).any():
             raise EinsumgradError(f"array {name!r} is a masked array with masked entries; einsumgrad would count "
@@ -219,12 +219,18 @@ def to_array(name: str, value):
         return np.ma.getdata(value)
     if isinstance(value, np.ndarray):
         return value if type(value) is np.ndarray else np.asarray(value)
+    converted = namespaces.from_array_api(name, value)
+    if converted is not None:
+        return converted
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
-        return np.asarray(value)
-    except ValueError as err:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
         raise EinsumgradError(f"array {name!r} is not a rectangular array of numbers: {err}") from None
+    if array.dtype == object and array.ndim == 0:  # no number, no sequence: object(), a dict, None
+        raise EinsumgradError(f"array {name!r} has type {type(value).__name__}: it is no array of numbers")
+    return array
 
 
 def check_symmetric(name: str, a) -> None:
