@@ -17,7 +17,7 @@ import math
 import numbers
 import string
 from dataclasses import replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from .expression import Expression
 from .core.ir import Dim, Expr, Stretch, Term, Var
 from .notation.label import Label
 from .core.parse import ELLIPSIS, Bound, parse
+
+if TYPE_CHECKING:
+    from .notation.teach import Derivation
 
 LAYOUTS = layouts.LAYOUTS
 
@@ -63,7 +66,7 @@ class Jacobian:
     ``vjp`` and ``jvp`` apply the chain rule without building it.
     """
 
-    def __init__(self, spec: str, wrt: int = 0, *, names=None, layout: str = "shape"):
+    def __init__(self, spec: str, wrt: int = 0, *, names: str | Sequence[str] | None = None, layout: str = "shape"):
         self.spec = parse(spec)
         n = self.spec.nargs
         if isinstance(wrt, bool) or not isinstance(wrt, (int, np.integer)) or not -n <= wrt < n:
@@ -176,25 +179,25 @@ class Jacobian:
         definition = render.index_notation(sym.y, name=self.output_name)
         return f"{self.formula(shapes=shapes)}\n  where {definition}; {self.layout_note(shapes=shapes)}"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.text()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Jacobian({self.spec.text!r}, wrt={self.wrt}, names={','.join(self.names)!r}, layout={self.layout!r})"
 
     def latex(self) -> str:
         return self.formula("latex")
 
-    def explain(self):
+    def explain(self) -> Derivation:
         """A numbered derivation, from the einsum to the chain rule (see :mod:`einsumgrad.notation.teach`)."""
         from .notation.teach import explain
 
         return explain(self)
 
-    def _repr_latex_(self):
+    def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
         where = render.index_notation(self.symbolic.y, name=self.output_name)
@@ -229,13 +232,13 @@ class Jacobian:
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.cotangent] = _operand("cotangent", cotangent)
+        arrays[sym.cotangent] = _operand(sym.cotangent, cotangent)
         return _compiled(sym.vjp, self.names + (sym.cotangent,))(**arrays)
 
     def jvp(self, tangent, *operands) -> np.ndarray:
         """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.tangent] = _operand("tangent", tangent)
+        arrays[sym.tangent] = _operand(sym.tangent, tangent)
         return _compiled(sym.jvp, self.names + (sym.tangent,))(**arrays)
 
     def nbytes(self, *shapes, dtype=np.float64) -> int:

@@ -21,7 +21,7 @@ from .notation import matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
-from .core.ir import Broadcast, Expr, Extent, Inputs, inputs, variables
+from .core.ir import Broadcast, Dim, Expr, Extent, Inputs, Term, inputs, variables
 from .notation.label import Label
 
 if TYPE_CHECKING:
@@ -48,11 +48,11 @@ class Expression:
         self.tensors = frozenset(tensors) | {v.name for v in variables(node)}
         self._h = hash((node, self.name, self.tensors, label))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Expression) and (self.node, self.name, self.tensors, self.label) == (
             other.node, other.name, other.tensors, other.label)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return self._h
 
     @property
@@ -72,7 +72,7 @@ class Expression:
         return inputs(self.node)
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[Dim, ...]:
         """One size per axis: an int, or ``(tensor name, axis)`` where the size comes from an array."""
         return self.node.dims
 
@@ -81,7 +81,7 @@ class Expression:
         return self.node.ndim
 
     @property
-    def terms(self):
+    def terms(self) -> tuple[Term, ...]:
         return self.node.terms
 
     @property
@@ -95,10 +95,10 @@ class Expression:
         n = self.node
         return Expression(Expr(n.out[::-1], n.dims[::-1], n.terms), tensors=self.tensors)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return render.index_notation(self.node, name=self.label or self.name)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         """Short whatever the size: the printed form if it fits on one line, else its head."""
         text = str(self)
         if len(text) <= REPR_LENGTH and "\n" not in text:
@@ -106,7 +106,7 @@ class Expression:
         head = text.splitlines()[-1].split(" = ")[0]  # the result's left-hand side
         return f"<Expression {head} = …: {len(self.node.terms)} term(s), depth {self.depth}; print() shows it all>"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
         return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
@@ -135,7 +135,7 @@ class Expression:
         """The expression in LaTeX index notation."""
         return render.latex(self.node, self.label or self.name)
 
-    def _repr_latex_(self):
+    def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
     def matrix_notation(self, latex: bool = False) -> str | None:

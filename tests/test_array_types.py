@@ -72,7 +72,7 @@ def test_a_jax_array_where_numpy_computes_gets_advice_true_for_the_call():
         with pytest.raises(EinsumgradError, match=r"operand 'A' is a jax array; eg.jacobian of an einsum string") as err:
             call()
         assert "pass backend" not in str(err.value)  # a Jacobian of a spec takes no backend
-    with pytest.raises(EinsumgradError, match=r"operand 'tangent' is a jax array"):
+    with pytest.raises(EinsumgradError, match=r"operand 'dA' is a jax array"):
         SPEC.jvp(jnp.ones((2, 3)), Wn, xn)
     with pytest.raises(EinsumgradError, match=r"pass backend='jax' to eg.compile"):  # eg.compile takes one
         eg.compile(W @ x)(W=a, x=xn)
