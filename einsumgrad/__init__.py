@@ -10,6 +10,8 @@ y[i] = tanh(x[i])
 >>> print(eg.grad(eg.parse("L = Σ_i,j x[i] A[i,j] x[j]"), "x"))
 ∂L/∂x[i] = Σ_j A[i,j] x[j] + Σ_j A[j,i] x[j]
 """
+from typing import Callable as _Callable
+
 from .expression import Expression, einsum, eye, function, scalar, sum, tensor, trace
 from .expression import concatenate, expand_dims, kron, reshape, stack
 from .core.errors import (
@@ -37,11 +39,12 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> _Callable[..., Expression]:
+    """``eg.<name>`` for each registered function (``eg.tanh``, ``eg.softmax``), read from the registry."""
     if name in _calls():
         return function(name)
     raise AttributeError(f"module 'einsumgrad' has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_calls()))

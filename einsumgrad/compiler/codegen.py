@@ -156,7 +156,7 @@ class _Source:
     def __eq__(self, other):
         return self._binary("==", other)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as __eq__ builds an expression
 
 
 def _joined(items: list[list]) -> list:
@@ -397,7 +397,7 @@ class _Writer:
         for p in self.read:  # sizes named in the order the inputs have them: W (m, n), x (n,)
             self.shape(self.param_dims(p))
         self.used.clear()
-        outputs = {}
+        outputs: dict = {}
         for e in self.exprs:
             outputs.setdefault(e.node, self.result_name(e))
         arguments = {n.arg for n in self.program.nodes if isinstance(n, Call)}
@@ -465,10 +465,11 @@ class _Writer:
 
     def unpack_sizes(self, used: set) -> list[str]:
         """``m, n = W.shape`` for the sizes the code uses, each read from the first tensor that has it."""
-        lines, bound = [], set()
+        lines: list[str] = []
+        bound: set = set()
         for p in self.read:
             dims = self.param_dims(p)
-            new = {}
+            new: dict = {}
             for k, d in enumerate(dims):
                 if not isinstance(d, int) and self.sizes.get(d, d) in used and self.sizes.get(d, d) not in bound:
                     new.setdefault(self.sizes.get(d, d), k)

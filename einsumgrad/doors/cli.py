@@ -271,6 +271,7 @@ def _differentiate(args) -> None:
     for line in question.notes(read):
         print(f"einsumgrad: note: {line}", file=sys.stderr)
     derivative = derived.derivative
+    assert derivative.label is not None  # a derivative is labelled
     if _code(args, derivative):
         return
     form = "latex" if args.latex else "ascii" if args.ascii else "einsum" if args.einsum else "text"

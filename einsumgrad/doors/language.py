@@ -138,7 +138,7 @@ class _Reader:
         self.declared: list[str] = []
         named = _NAMED.match(text)
         self.result = named.group(1) if named and named.group(1).isidentifier() else ""  # L in 'L = ...'
-        self.start = named.end() if self.result else 0  # where the expression itself starts
+        self.start = named.end() if named and self.result else 0  # where the expression itself starts
         self.chars = [self.start + k for k, ch in enumerate(text[self.start:]) for _ in ch.encode(errors="replace")]
         self.chars.append(len(text))
 
@@ -256,11 +256,13 @@ class _Reader:
         while _operand(node) is not None:
             chain.append(node)
             node = _operand(node)
-        value, terms = self.leaf(node, depth), []  # terms: a run of + and -, as (operator position, value)
+        value = self.leaf(node, depth)
+        terms: list[tuple] = []  # a run of + and -, as (operator position, value)
         for node in reversed(chain):
             if isinstance(node, ast.BinOp):
                 (symbol, fn), right = _OPERATORS[type(node.op)], self.visit(node.right, depth + 1)
-                pos = self.text.find(symbol, self.chars[node.left.end_col_offset], self.chars[node.right.col_offset])
+                pos = self.text.find(symbol, self.chars[node.left.end_col_offset],  # type: ignore[index]  # parsed: set
+                                     self.chars[node.right.col_offset])
                 if terms and symbol not in "+-":
                     value, terms = self.total(terms), []
                 value, right = self.sized(pos, symbol, value, right)
@@ -342,7 +344,7 @@ class _Reader:
 
     def call(self, node: ast.Call, depth: int):
         """A call, read as its registry entry says (a function of your own: ``h(x)``)."""
-        name = node.func.id  # a known function (check_calls)
+        name = node.func.id  # type: ignore[attr-defined]  # a known function's name (check_calls)
         entry = self.calls.get(name)
         kinds = entry.arguments if isinstance(entry, Builtin) else ()
         options: dict = {}

@@ -76,13 +76,13 @@ def _registered(node: ast.Call):
 def _settled_by_use(nodes) -> set[str]:
     """Names whose rank a use could settle: operands of ``+ - * /``, arguments of matrix functions (not of a call
     with a signature of its own, which takes any rank: ``softmax(X)``)."""
-    found = set()
+    found: set[str | None] = set()
     for n in nodes:
         if isinstance(n, ast.BinOp) and isinstance(n.op, _ELEMENTWISE):
             found.update(_bare(side) for side in (n.left, n.right))
         elif isinstance(n, ast.Call) and n.args and (fn := _registered(n)) and not fn.elementwise and fn.build is None:
             found.add(_bare(n.args[0]))
-    return found - {None}
+    return {name for name in found if name is not None}
 
 
 def _bare(node) -> str | None:
@@ -119,12 +119,12 @@ def _rank(n, rank: dict, ranks: dict[str, int], identity, called):
         if isinstance(n.op, ast.Pow):
             return left
         if isinstance(n.op, ast.MatMult):
-            return None if None in (left, right) else _matmul(left, right)
+            return None if left is None or right is None else _matmul(left, right)
         for side, other in ((n.left, right), (n.right, left)):
             name = _bare(side)
             if name and name not in ranks and name != identity and other is not None:
                 ranks[name] = other
-        known = [r for r in (left, right, *(ranks.get(_bare(s)) for s in (n.left, n.right))) if r is not None]
+        known = [r for r in (left, right, *(ranks.get(_bare(s) or "") for s in (n.left, n.right))) if r is not None]
         return max(known, default=None)
     if isinstance(n, ast.Call):
         return called(n, rank)

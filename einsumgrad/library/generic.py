@@ -25,7 +25,7 @@ from ..core import functions
 from ..core.functions import Function, register
 
 _PRIMES = ("′", "″", "‴")
-IMPLEMENTATIONS: dict[str, Callable] = {}  # the current implementation of each declared function
+IMPLEMENTATIONS: dict[str, Callable | None] = {}  # the current implementation of each declared function
 DECLARED: set[str] = set()
 
 

@@ -25,6 +25,8 @@ y[i] = logsumexp(X, axis=0)[i]
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..core.algebra import add, apply, as_expr, axes, power, product, scale
@@ -244,7 +246,7 @@ def _norm_show(text):
     return show
 
 
-_REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
+_REDUCE: dict[str, Any] = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
 
 
 def along(name: str, formula, jvp, **options) -> Function:

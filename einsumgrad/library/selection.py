@@ -52,7 +52,7 @@ def eye(n) -> Expr:
 def identity(n: Dim) -> Expr:
     """The ``n×n`` identity ``δ[i,j]``; ``n`` an int or a symbolic size such as ``("P", 2)``."""
     out = fresh(2, ())
-    return Expr(out, (n, n), (Term(1, (Delta(*out, n),)),))
+    return Expr(out, (n, n), (Term(1, (Delta(out[0], out[1], n),)),))
 
 
 def index(x: Expr, key) -> Expr:
@@ -60,7 +60,8 @@ def index(x: Expr, key) -> Expr:
     entries = _entries(key if isinstance(key, tuple) else (key,), x.ndim)
     target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is y[l]
     names = iter(fresh(x.ndim + len(entries), target))
-    operands, out, dims = [(x, target)], [], []
+    operands, out = [(x, target)], []
+    dims: list[Dim] = []
     axes = iter(range(x.ndim))
     for entry in entries:
         if entry is None:  # a new axis of length 1

@@ -127,7 +127,7 @@ _CROP = Function(
 def _axis(axis, rank: int, what: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise ShapeError(f"{what}: axis is an int, got {axis!r}")
-    if not -rank <= axis < rank:
+    if not -rank <= int(axis) < rank:
         raise ShapeError(f"{what}: axis {axis} is out of range for rank {rank}")
     return int(axis) % rank
 
@@ -135,7 +135,7 @@ def _axis(axis, rank: int, what: str) -> int:
 def _is_dim(n) -> bool:
     """An axis length: an int >= -1 (-1: the rest), an Extent, a Broadcast or a tensor's size (``A.shape[0]``)."""
     if isinstance(n, numbers.Integral):
-        return not isinstance(n, bool) and n >= -1
+        return not isinstance(n, bool) and int(n) >= -1
     return isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
                                      and isinstance(n[1], int) and not isinstance(n[1], bool))
 
@@ -201,18 +201,18 @@ def concatenate(operands, axis: int = 0) -> Expr:
     for k, x in enumerate(xs):
         if x.ndim != rank:
             raise ShapeError(f"concatenate: operand {k} has rank {x.ndim}, but operand 0 has rank {rank}")
-    dims = []
+    sizes: list[Dim] = []
     for j in range(rank):  # every axis but axis agrees: a known size, else operand 0's, checked at evaluation
-        known = [(x.dims[j], k) for k, x in enumerate(xs) if isinstance(x.dims[j], int)]
+        known: list[tuple[Dim, int]] = [(x.dims[j], k) for k, x in enumerate(xs) if isinstance(x.dims[j], int)]
         clash = next(((n, k) for n, k in known if n != known[0][0]), None)
         if j != axis and clash:
             raise ShapeError(f"concatenate: operand {clash[1]} has size {clash[0]} on axis {j}, but operand "
                              f"{known[0][1]} has {known[0][0]}; every axis but axis {axis} must agree")
-        dims.append(dim_sum(*(x.dims[j] for x in xs)) if j == axis else (known or [(xs[0].dims[j],)])[0][0])
-    dims = tuple(dims)
+        sizes.append(dim_sum(*(x.dims[j] for x in xs)) if j == axis else (known or [(xs[0].dims[j], 0)])[0][0])
+    dims = tuple(sizes)
     out = fresh(rank, ())
-    terms = []
-    before = 0
+    terms: list[Term] = []
+    before: Dim = 0
     for k, x in enumerate(xs):
         after = dim_sum(dims[axis], dim_product(-1, dim_sum(before, x.dims[axis])))
         like = None if all(x.dims[j] == dims[j] for j in range(rank) if j != axis) else (f"operand {k}", dims)

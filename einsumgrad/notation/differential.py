@@ -33,10 +33,11 @@ from .teach import Derivation, Step
 def differential(f: Expression, wrt) -> Derivation:
     """``dL`` for a scalar expression ``L = f``, to ``∂L/∂wrt`` through ``dL = ⟨G, dW⟩``, and the
     update step it justifies."""
-    f = scalar_of(f) if isinstance(f, Expression) else None  # a 1×1 L is its one entry
-    if f is None:
+    scalar = scalar_of(f) if isinstance(f, Expression) else None  # a 1×1 L is its one entry
+    if scalar is None:
         raise DerivativeError("differential(L, W) needs a scalar expression L built with eg.tensor / eg.einsum; "
                               "take eg.sum(...) of a tensor first")
+    f = scalar
     var = variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
     L = f.name if f.name.isidentifier() else "L"
     w, dw = var.name, _unused("d" + var.name, {v for v in f.tensors} | {L})
@@ -52,7 +53,7 @@ def differential(f: Expression, wrt) -> Derivation:
         _step(f"Collect what multiplies {dw} into one {kind}tensor G shaped like {w}"
               + (f" ({dw} = {dw}ᵀ, so ⟨M, {dw}⟩ = ⟨sym(M), {dw}⟩ with sym(M) = ½(M + Mᵀ) for any M)" if kind else "")
               + ": the trace (Frobenius) form",
-              _inner(G, direction.terms[0].factors[0].node),
+              _inner(G, variable(direction)),
               lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s, var.symmetric)}"),
         _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {kind}{dw} means ∂{L}/∂{w} = G", G,
               lambda s: _with_matrix(f"{render.left_side(Label(L).by(w, G.out), (), s)} = "

@@ -350,8 +350,10 @@ def fixed_reads(t: Term, out) -> Term:
     y[i,l] = P[i,0,l+1]
     """
     for f in t.factors:
-        fn = get(f.node.fn) if isinstance(f, Ref) and isinstance(f.node, Call) else None
-        if fn is not None and fn.as_delta:
+        if not (isinstance(f, Ref) and isinstance(f.node, Call)):
+            continue
+        fn = get(f.node.fn)
+        if fn.as_delta:
             a, position = fn.as_delta(f.idx, *f.node.params)
             if a not in out and a in f.idx and position not in t.indices():
                 rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
@@ -404,15 +406,17 @@ def fenced(text: str, style: Style) -> str:
 
 
 def _render_call(node: Call, idx, names, style: Style) -> str:
-    if get(node.fn).as_delta:
-        return render_factor(Delta(*get(node.fn).as_delta(idx, *node.params), 0), names, style)
+    fn = get(node.fn)
+    if fn.as_delta:
+        a, b = fn.as_delta(idx, *node.params)
+        return render_factor(Delta(a, b, 0), names, style)
     if get(node.fn).elementwise:  # read the argument at the same indices
         named = style.named.get(node.arg)
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
-        if get(node.fn).show is not None:
-            text = get(node.fn).show(node.fn, inner, node.params, 0)
+        if fn.show is not None:
+            text = fn.show(node.fn, inner, node.params, 0)
             return text if atomic(text) else fenced(text, style)
         if style.latex:
             head = "\\" + node.fn if node.fn in _LATEX_FUNCTIONS else latex_operator(node.fn)

@@ -186,7 +186,8 @@ def _eliminations(expr: Expr, lhs: Label) -> list[Step]:
     for what, e in elimination_steps(expr):
         steps.append(Step.equation(f"Simplify: {what}", e, lhs))
     final = simplify(expr)
-    if steps and len(final.terms) != len(steps[-1].node.terms):
+    last = steps[-1].node if steps else None
+    if last is not None and len(final.terms) != len(last.terms):
         steps.append(Step.equation("Collect equal terms", final, lhs))
     return steps
 
@@ -250,7 +251,7 @@ def explain(jacobian) -> Derivation:
     if jacobian.layout == "vec":
         steps += vec_steps(jac, y.ndim, yname, xname, sym.cotangent)
     chained = Expr(wrt, jac.dims[y.ndim:], tuple(
-        Term(t.coef, (Ref(g.terms[0].factors[0].node, y.out),) + t.factors) for t in jac.terms))
+        Term(t.coef, (Ref(variable(g), y.out),) + t.factors) for t in jac.terms))
     lhs_l = Label("L").by(xname, wrt)
     summed = ",".join(y.out)
     cotangent = Formula(f"{sym.cotangent} = ∂L/∂{yname}", rf"{render.latex_name(sym.cotangent)} = \partial L / "
@@ -306,7 +307,7 @@ def vec_steps(jac: Expr, k: int, y: str, x: str, g: str = "g") -> list[Step]:
     return [stacked, chained]
 
 
-def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "", indices=None) -> Derivation:
+def explain_expression(expr: Expr, wrt: Expr | Var, label: str | Label = "", indices=None) -> Derivation:
     """The derivation of ``∂expr/∂wrt`` for an expression printed as ``label`` (a name, or a
     derivative's :class:`~einsumgrad.notation.label.Label`), ``wrt``'s axes named ``indices`` (or the
     next free letters): the rules used, the product and chain rules, each simplification, and the
@@ -387,7 +388,7 @@ def _calls(expr: Expr, var: Var) -> list[Call]:
     """The distinct functions applied on the way from ``expr`` down to ``var``."""
     found: dict[tuple, Call] = {}
     seen: set = set()
-    stack = [expr]
+    stack: list[Expr | Var | Call] = [expr]
     while stack:
         node = stack.pop()
         if node in seen:
@@ -405,7 +406,7 @@ def _calls(expr: Expr, var: Var) -> list[Call]:
 def _rule_text(call: Call) -> tuple:
     """The rule for ``call``'s function, as words and :class:`Formula` pieces (see :meth:`Step.worded`)."""
     fn = functions.get(call.fn)
-    if fn.elementwise:
+    if fn.derivative is not None:  # elementwise
         u = leaf("u", ())
         y = apply(call.fn, u, *call.params)
         dy = fn.derivative(u, y, *call.params)
@@ -416,6 +417,7 @@ def _rule_text(call: Call) -> tuple:
         return (f"Rule: {call.fn} is linear, so the derivative of {call.fn}(U) is {call.fn} of the derivative of U",)
     U = leaf("U", call.arg.dims)
     Y = apply(call.fn, U, *call.params)
+    assert fn.jvp is not None, call.fn  # a function a node calls has a forward rule
     dY = fn.jvp(U, Y, leaf("dU", call.arg.dims), *call.params)
     dY = Expr(Y.out, dY.dims, instantiate(dY, Y.out, set()))  # at Y's own indices: d Y[i,j] = … [i,j]
     return ("Rule: ", Formula(f"d {_show(Y)} = {_show(dY)}", rf"\mathrm{{d}} {_show(Y, render.LATEX)} = {_show(dY, render.LATEX)}"))

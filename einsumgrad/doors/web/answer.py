@@ -170,6 +170,7 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
     kind, wrt = d.read.question.kind, d.read.x.name
     shown, typeset = question.render(d, matrix=True), question.render(d, "latex", matrix=True)
+    assert d.derivative.label is not None  # a derivative is labelled
     layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim, d.derivative.label.f)
     reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
              "result": fragments.result_html(typeset.text, typeset.matrix, layout, typeset.why),
@@ -214,6 +215,7 @@ def document(d: Derived, arrays: dict | None = None) -> str:
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
+    assert d.derivative.label is not None  # a derivative is labelled
     return fragments.document(f"{kind} of {d.derivative.label.f} with respect to {d.read.x.name}", "\n".join(body))
 
 
