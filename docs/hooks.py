@@ -1,0 +1,72 @@
+"""MkDocs hook: the API reference page is written from the package itself, so it follows the code.
+
+``<!-- api -->`` on a page becomes one mkdocstrings entry (``::: einsumgrad.<name>``) for every name in
+``einsumgrad.__all__`` that is not a registered function, grouped by the sections below (a name in no section
+goes under "More", so a new public name appears without editing the docs); ``<!-- functions -->`` becomes a
+table of the registered functions (``eg.<name>``), with each one's signature and, where it has one, the
+gradient einsumgrad prints for it.
+"""
+from __future__ import annotations
+
+import inspect
+
+SECTIONS = {
+    "Building expressions": ["Expression", "tensor", "scalar", "eye", "einsum", "sum", "trace", "function",
+                             "reshape", "kron", "concatenate", "stack", "expand_dims", "parse", "parse_latex"],
+    "Derivatives": ["jacobian", "grad", "hessian", "hvp", "differential", "explain", "Jacobian"],
+    "Evaluating and compiling": ["evaluate", "check", "compile", "codegen", "paths", "configure", "clear_caches"],
+    "In a training step": ["jax_function", "torch_function"],
+    "Errors": ["EinsumgradError", "DerivativeError", "EinsumSyntaxError", "ExpressionSyntaxError", "ShapeError",
+               "MemoryLimitError"],
+}
+
+
+def api_markdown() -> str:
+    import einsumgrad as eg
+    from einsumgrad.core import functions
+
+    registered = set(functions.public())
+    names = [n for n in eg.__all__ if n not in registered]
+    placed = {n for group in SECTIONS.values() for n in group}
+    sections = {**SECTIONS, "More": [n for n in names if n not in placed]}
+    lines = []
+    for title, group in sections.items():
+        group = [n for n in group if n in names]
+        if group:
+            lines += [f"## {title}", ""]
+            lines += [f"::: einsumgrad.{n}\n" for n in group]
+    return "\n".join(lines)
+
+
+def _gradient(name: str, f) -> str:
+    """The gradient einsumgrad prints for ``Σ name(x)`` (``name(X)`` for a matrix function), or a dash."""
+    import einsumgrad as eg
+
+    if f.kind == "elementwise" and f.build is None:
+        x = eg.tensor("x", 1)
+        return f"`{eg.grad(eg.sum(getattr(eg, name)(x)), x)}`"
+    if f.kind == "matrix":
+        X = eg.tensor("X", 2)
+        value = getattr(eg, name)(X)
+        if value.ndim == 0:
+            return f"`{eg.grad(value, X)}`"
+    return "—"
+
+
+def functions_markdown() -> str:
+    from einsumgrad.core import functions
+
+    rows = ["| function | kind | call | gradient, as einsumgrad prints it |", "| --- | --- | --- | --- |"]
+    for name in functions.public():
+        f = functions.REGISTRY[name]
+        call = f"{name}{inspect.signature(f.build)}" if f.build is not None else f"{name}(x)"
+        rows.append(f"| `eg.{name}` | {f.kind} | `{call}` | {_gradient(name, f).replace('|', '&#124;')} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    if "<!-- api -->" in markdown:
+        markdown = markdown.replace("<!-- api -->", api_markdown())
+    if "<!-- functions -->" in markdown:
+        markdown = markdown.replace("<!-- functions -->", functions_markdown())
+    return markdown
