@@ -4,11 +4,12 @@
 ``einsumgrad.__all__`` that is not a registered function, grouped by the sections below (a name in no section
 goes under "More", so a new public name appears without editing the docs); ``<!-- functions -->`` becomes a
 table of the registered functions (``eg.<name>``), with each one's signature and, where it has one, the
-gradient einsumgrad prints for it.
+gradient einsumgrad prints for it; ``<!-- benchmarks -->`` a table of the benchmark scripts.
 """
 from __future__ import annotations
 
 import inspect
+import pathlib
 
 SECTIONS = {
     "Building expressions": ["Expression", "tensor", "scalar", "eye", "einsum", "sum", "trace", "function",
@@ -64,9 +65,23 @@ def functions_markdown() -> str:
     return "\n".join(rows)
 
 
+def benchmarks_markdown(root) -> str:
+    """The benchmark scripts (``benchmarks/*.py`` but the shared harness), each with its docstring's first line."""
+    import ast
+
+    rows = ["| script | what it measures |", "| --- | --- |"]
+    for path in sorted((root / "benchmarks").glob("*.py")):
+        if path.stem != "harness":
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            rows.append(f"| `python benchmarks/{path.name}` | {doc.splitlines()[0] if doc else ''} |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if "<!-- api -->" in markdown:
         markdown = markdown.replace("<!-- api -->", api_markdown())
     if "<!-- functions -->" in markdown:
         markdown = markdown.replace("<!-- functions -->", functions_markdown())
+    if "<!-- benchmarks -->" in markdown:
+        markdown = markdown.replace("<!-- benchmarks -->", benchmarks_markdown(pathlib.Path(config.config_file_path).parent))
     return markdown
