@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import doctest
+import importlib.util
 import os
 import pathlib
 import re
@@ -117,7 +118,7 @@ def _doctests(text: str, name: str) -> str:
     for example in sorted(test.examples, key=lambda e: -e.lineno):
         if example.lineno in runner.got:
             start = example.lineno + example.source.count("\n")
-            got = [" " * example.indent + line if line else line
+            got = [" " * example.indent + (line if line.strip() else doctest.BLANKLINE_MARKER)
                    for line in runner.got[example.lineno].rstrip("\n").split("\n")]
             lines[start:start + example.want.count("\n")] = got if runner.got[example.lineno] else []
     return "\n".join(lines)
@@ -137,6 +138,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stale = 0
     for path in [p.resolve() for p in args.pages] or pages():
+        missing = [name for name in requirements(path.read_text(encoding="utf-8")) if not importlib.util.find_spec(name)]
+        if missing:
+            print(f"skipped {path.name}: needs {', '.join(missing)}", file=sys.stderr)
+            continue
         old, new = path.read_text(encoding="utf-8"), regenerate(path)
         if old == new:
             continue
@@ -146,7 +151,7 @@ def main(argv=None) -> int:
                                                        f"{path} (real output)"))
         else:
             path.write_text(new, encoding="utf-8")
-            print(f"updated {path.relative_to(ROOT)}")
+            print(f"updated {path}")
     return 1 if args.check and stale else 0
 
 

@@ -40,18 +40,15 @@ def api_markdown() -> str:
 
 
 def _gradient(name: str, f) -> str:
-    """The gradient einsumgrad prints for ``Σ name(x)`` (``name(X)`` for a matrix function), or a dash."""
+    """The gradient einsumgrad prints for ``name(x)`` (``name(X)`` for a matrix function), summed where the value
+    is not a scalar; a dash for a function of two arguments."""
     import einsumgrad as eg
 
-    if f.kind == "elementwise" and f.build is None:
-        x = eg.tensor("x", 1)
-        return f"`{eg.grad(eg.sum(getattr(eg, name)(x)), x)}`"
-    if f.kind == "matrix":
-        X = eg.tensor("X", 2)
-        value = getattr(eg, name)(X)
-        if value.ndim == 0:
-            return f"`{eg.grad(value, X)}`"
-    return "—"
+    if f.build is not None and len(inspect.signature(f.build).parameters) > 1 and f.kind == "elementwise":
+        return "—"
+    x = eg.tensor("X", 2) if f.kind == "matrix" else eg.tensor("x", 1)
+    value = getattr(eg, name)(x)
+    return f"`{eg.grad(value if value.ndim == 0 else eg.sum(value), x)}`"
 
 
 def functions_markdown() -> str:
@@ -60,7 +57,8 @@ def functions_markdown() -> str:
     rows = ["| function | kind | call | gradient, as einsumgrad prints it |", "| --- | --- | --- | --- |"]
     for name in functions.public():
         f = functions.REGISTRY[name]
-        call = f"{name}{inspect.signature(f.build)}" if f.build is not None else f"{name}(x)"
+        argument = "(X)" if f.kind == "matrix" else "(x)"
+        call = f"{name}{inspect.signature(f.build) if f.build is not None else argument}"
         rows.append(f"| `eg.{name}` | {f.kind} | `{call}` | {_gradient(name, f).replace('|', '&#124;')} |")
     return "\n".join(rows)
 
@@ -83,5 +81,6 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     if "<!-- functions -->" in markdown:
         markdown = markdown.replace("<!-- functions -->", functions_markdown())
     if "<!-- benchmarks -->" in markdown:
-        markdown = markdown.replace("<!-- benchmarks -->", benchmarks_markdown(pathlib.Path(config.config_file_path).parent))
+        root = pathlib.Path(config.config_file_path).parent
+        markdown = markdown.replace("<!-- benchmarks -->", benchmarks_markdown(root))
     return markdown

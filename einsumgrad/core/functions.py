@@ -2,7 +2,7 @@
 
 The built-in functions are registered, one line each, in :mod:`einsumgrad.library.rules`; every
 place that lists functions (``eg.<name>``, the expression language, the CLI's help, the
-README) reads them from :data:`REGISTRY`.
+docs) reads them from :data:`REGISTRY`.
 
 >>> import einsumgrad
 >>> "tanh" in public(), "reshape" in REGISTRY, "reshape" in public()
@@ -85,7 +85,7 @@ class Function:
 
     @property
     def kind(self) -> str:
-        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the README groups it."""
+        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the docs group it."""
         if self.elementwise or (self.build is not None and self.impl is None):
             return "elementwise"
         return "along axes" if self.build is not None else "matrix"
@@ -116,7 +116,7 @@ def get(name: str) -> Function:
 
 
 def listing() -> str:
-    """The README's list of the public functions, by kind, from the registry (its test checks the README holds it).
+    """The docs' list of the public functions, by kind, from the registry (a test checks the guide holds it).
 
     >>> import einsumgrad
     >>> listing().split("`, ")[1]
