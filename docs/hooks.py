@@ -5,11 +5,19 @@
 goes under "More", so a new public name appears without editing the docs); ``<!-- functions -->`` becomes a
 table of the registered functions (``eg.<name>``), with each one's signature and, where it has one, the
 gradient einsumgrad prints for it; ``<!-- benchmarks -->`` a table of the benchmark scripts.
+
+:class:`DocstringMarkdown`, a griffe extension (mkdocs.yml loads it for mkdocstrings), reads the package's
+reStructuredText habits as Markdown: a ``>>>`` session becomes a ``pycon`` block, ``:mod:`x``` becomes ``x``.
 """
 from __future__ import annotations
 
 import inspect
 import pathlib
+import re
+
+import griffe
+
+ROLE = re.compile(r":(?:py:)?(?:mod|func|class|data|attr|meth|obj|exc):`~?([^`]+)`")
 
 SECTIONS = {
     "Building expressions": ["Expression", "tensor", "scalar", "eye", "einsum", "sum", "trace", "function",
@@ -20,6 +28,36 @@ SECTIONS = {
     "Errors": ["EinsumgradError", "DerivativeError", "EinsumSyntaxError", "ExpressionSyntaxError", "ShapeError",
                "MemoryLimitError"],
 }
+
+
+def doctest_blocks(text: str) -> str:
+    """``>>>`` sessions (up to a blank line) fenced as ``pycon`` blocks, outside blocks already fenced.
+
+    >>> doctest_blocks("Add.\\n>>> 1 + 1\\n2\\n\\nDone.")
+    'Add.\\n```pycon\\n>>> 1 + 1\\n2\\n```\\n\\nDone.'
+    """
+    out, fenced, session = [], False, None
+    for line in text.split("\n"):
+        if session is not None and not line.strip():
+            out.append(session + "```")
+            session = None
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and session is None and line.lstrip().startswith(">>>"):
+            session = line[: len(line) - len(line.lstrip())]
+            out.append(session + "```pycon")
+        out.append(line)
+    if session is not None:
+        out.append(session + "```")
+    return "\n".join(out)
+
+
+class DocstringMarkdown(griffe.Extension):
+    """Docstrings written for doctest and Sphinx, shown as Markdown."""
+
+    def on_instance(self, *, obj, **kwargs) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = doctest_blocks(ROLE.sub(r"`\1`", obj.docstring.value))
 
 
 def api_markdown() -> str:

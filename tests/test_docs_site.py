@@ -19,7 +19,7 @@ def test_the_site_builds_strictly(tmp_path):
     site = tmp_path / "site"
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"),
                            "-d", str(site)], capture_output=True, text=True, encoding="utf-8", timeout=600,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+                          cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr[-4000:]
     api = (site / "reference" / "api" / "index.html").read_text(encoding="utf-8")
     registered = set(functions.public())
