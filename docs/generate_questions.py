@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stale = 0
     for path in [p.resolve() for p in args.pages] or pages():
-        missing = [name for name in requirements(path.read_text(encoding="utf-8")) if not importlib.util.find_spec(name)]
+        needs = requirements(path.read_text(encoding="utf-8"))
+        missing = [name for name in needs if importlib.util.find_spec(name) is None]
         if missing:
             print(f"skipped {path.name}: needs {', '.join(missing)}", file=sys.stderr)
             continue
