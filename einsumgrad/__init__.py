@@ -28,7 +28,7 @@ from .doors.indexed import parse
 from .doors.latex import parse_latex
 from .interop import jax_function, torch_function
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "Expression", "Jacobian", "check", "clear_caches", "codegen", "compile", "concatenate", "configure", "einsum",
     "evaluate", "expand_dims", "explain", "function", "differential", "eye", "grad", "hessian", "hvp", "jacobian",

@@ -5,7 +5,7 @@ Two tables: :data:`REGISTRY`, the functions (a :class:`~einsumgrad.core.ir.Call`
 expression of their own (``einsum``, ``sum``, ``trace``, ``eye``, ``kron``, ``reshape``, ``concatenate``,
 ``stack``, ``expand_dims``). :func:`calls` is every name a user calls, the public functions and the built-ins;
 ``eg.<name>``, the expression language, its rank inference, the index-notation and LaTeX readers, the compiler,
-code generation and the README read them here. Registration is explicit: each module of
+code generation and the docs read them here. Registration is explicit: each module of
 :mod:`einsumgrad.library` lists its entries (``FUNCTIONS``, ``BUILTINS``), and the tables are filled from
 ``einsumgrad.library.entries()`` when they are first read (:data:`LIBRARY`), whatever was imported before.
 
@@ -95,7 +95,7 @@ class Function:
 
     @property
     def kind(self) -> str:
-        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the README groups it."""
+        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the docs group it."""
         if self.elementwise or (self.build is not None and self.impl is None):
             return "elementwise"
         return "along axes" if self.build is not None else "matrix"
@@ -206,7 +206,7 @@ def get(name: str) -> Function:
 
 
 def listing() -> str:
-    """The README's list of the public functions, by kind, from the registry (its test checks the README holds it).
+    """The docs' list of the public functions, by kind, from the registry (a test checks the guide holds it).
 
     >>> listing().split("`, ")[1]
     'the functions along axes `log_softmax logsumexp max min norm softmax stochastic'
