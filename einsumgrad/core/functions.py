@@ -185,7 +185,7 @@ def register(entry: Entry) -> Entry:
 
 
 def public() -> list[str]:
-    """The names of the public functions, sorted: ``eg.<name>``, the README's list."""
+    """The names of the public functions, sorted: ``eg.<name>``, the docs' list."""
     return sorted(name for name, f in _table("REGISTRY").items() if f.public)
 
 
