@@ -39,6 +39,19 @@ class Compiled:
     tensor read, and any of the others the expressions came from), by default the names sorted.
     Plans are cached per input shapes and dtypes (LRU-bounded, thread-safe);
     ``repr`` shows the last plan.
+
+    Results are fresh arrays that the function never writes into again, unless given back as
+    ``out=``: an array for one result, a tuple for several (a previous result will do), each of
+    the result's shape and dtype; the call then writes into those arrays and returns them, and
+    they are overwritten at every call given them. ``out`` must not overlap an input. (A tensor
+    named ``out`` takes ``out=`` for its array instead.) On NumPy, intermediates are written into
+    a workspace kept between calls (one per concurrent call), never into anything returned.
+
+    >>> from ..core.algebra import einsum, tensor
+    >>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
+    >>> r = f(W=np.eye(2), x=np.array([1.0, 2.0]))
+    >>> f(W=2 * np.eye(2), x=np.array([1.0, 2.0]), out=r) is r, r
+    (True, array([2., 4.]))
     """
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
@@ -85,7 +98,9 @@ class Compiled:
                                   f"declare every one of {', '.join(self.names)}")
         return names
 
-    def __call__(self, /, *positional, **arrays):
+    def __call__(self, /, *positional, out=None, **arrays):
+        if out is not None and "out" in self.accepted:  # a tensor of that name
+            arrays["out"], out = out, None
         if positional:
             arrays = self._bind(positional, arrays)
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
@@ -100,8 +115,39 @@ class Compiled:
             key += (real,) if given > len(self.names) else ()  # arrays not read set the precision too
             plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
         self._last = plan
-        results = plan.run(arrays)
+        results = plan.run(arrays, None if out is None else self._buffers(out, plan))
         return results[0] if len(results) == 1 else tuple(results)
+
+    def _buffers(self, out, plan: _Program) -> list:
+        """``out=`` as a list of arrays, one per result, checked: the structure, shapes and dtypes
+        of the results, each writeable, none overlapping another."""
+        n = len(plan.outputs)
+        buffers = [out] if n == 1 and not isinstance(out, (tuple, list)) else out
+        if not isinstance(buffers, (tuple, list)) or len(buffers) != n:
+            raise EinsumgradError(f"out= takes {'an array' if n == 1 else f'a tuple of {n} arrays'}, one per result "
+                                  "(a previous result will do)")
+        if plan.backend == "jax" or (plan.lazy and plan.backend == "numpy"):
+            raise EinsumgradError(f"out= writes into arrays, and {'jax' if plan.backend == 'jax' else 'lazy'} arrays "
+                                  "cannot be written into; call without out=")
+        for k, (b, slot) in enumerate(zip(buffers, plan.outputs)):
+            node = plan.nodes[slot]
+            shape, dtype = plan.layout.shape_of[node], plan.dtype_of[node]
+            what = "out" if n == 1 else f"out[{k}]"
+            if not hasattr(b, "shape") or tuple(b.shape) != shape or namespaces.numpy_dtype(b) != dtype:
+                got = f"shape {tuple(b.shape)}, dtype {namespaces.numpy_dtype(b)}" if hasattr(b, "shape") else type(b).__name__
+                raise EinsumgradError(f"{what} must be an array of shape {shape} and dtype {dtype}, like the result; "
+                                      f"got {got}")
+            if isinstance(b, np.ndarray) and not b.flags.writeable:
+                raise EinsumgradError(f"{what} is read-only")
+            if plan.backend == "torch" and not hasattr(b, "copy_") or plan.backend == "numpy" \
+                    and not isinstance(b, np.ndarray):
+                raise EinsumgradError(f"{what} must be a {'torch tensor' if plan.backend == 'torch' else 'NumPy array'} "
+                                      f"with backend={plan.backend!r}")
+        for k, b in enumerate(buffers):
+            if isinstance(b, np.ndarray) and any(isinstance(c, np.ndarray) and np.may_share_memory(b, c)
+                                                 for c in buffers[:k]):
+                raise EinsumgradError(f"out[{k}] overlaps another array of out=: each result needs its own")
+        return list(buffers)
 
     def _bind(self, positional: tuple, arrays: dict) -> dict:
         """The arrays by name, those given by position named in the order of :attr:`args`."""
@@ -277,6 +323,8 @@ class _Program:
                 raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
                                  f"{tuple(arrays[n].shape)}")
         self.nodes = nodes = postorder(*compiled.exprs)
+        self.buffered: dict[int, tuple] = {}  # slot -> (shape, dtype) of an intermediate kept in the workspace
+        self._workspaces: list[dict] = []  # free workspaces (slot -> array): a call takes one, or makes one
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
@@ -297,6 +345,11 @@ class _Program:
             elif isinstance(node, Expr):
                 self.steps.append((slot[node], self._expr_step(node, plans[node], node in compiled.exprs)))
         self.outputs = [slot[e] for e in compiled.exprs]
+        if not self.lazy:
+            self.buffered = {slot[node]: (self.layout.shape_of[node], self.dtype_of[node])
+                             for node in nodes if isinstance(node, Expr) and node in self.live
+                             and slot[node] not in self.outputs}
+        self.viewing = [k for k in dict.fromkeys(self.outputs) if isinstance(nodes[k], Call)]  # may view their arg
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
         self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
         self._check_memory()
@@ -310,7 +363,8 @@ class _Program:
                                        f"{advice}; or raise the limit with eg.configure(memory_limit=...)")
         self.epoch = settings.epoch()
 
-    def run(self, arrays: dict) -> list:
+    def run(self, arrays: dict, out: list | None = None) -> list:
+        """The results for these arrays, written into ``out`` (one array per result) where given."""
         if self.epoch != settings.epoch():  # the limit changed since the last check
             self._check_memory()
         for n in self.symmetric:
@@ -318,9 +372,42 @@ class _Program:
         values: list = [None] * len(self.layout.slot)
         for k, n in self.var_slots:
             values[k] = arrays[n]
-        for k, step in self.steps:
-            values[k] = step(values)
-        return [values[k] for k in self.outputs]
+        targets = {} if out is None else self._targets(arrays, out)
+        buffered, free = self.buffered, self._workspaces
+        workspace = free.pop() if free else {}  # list.pop and append are atomic: one workspace per call
+        try:
+            for k, step in self.steps:
+                buffer = targets.get(k)
+                if buffer is None and k in buffered:
+                    buffer = workspace.get(k)
+                    if buffer is None:
+                        buffer = workspace[k] = np.empty(*buffered[k])
+                values[k] = step(values, buffer)
+            for k in self.viewing:  # a function's result that views an intermediate (a reshape) is copied
+                if any(np.may_share_memory(values[k], b) for b in workspace.values()):
+                    values[k] = values[k].copy()
+        finally:
+            free.append(workspace)
+        if out is None:
+            return [values[k] for k in self.outputs]
+        for b, k in zip(out, self.outputs):
+            if values[k] is not b:
+                b.copy_(values[k]) if hasattr(b, "copy_") else np.copyto(b, values[k])
+        return out
+
+    def _targets(self, arrays: dict, out: list) -> dict:
+        """The arrays of ``out`` that steps write into, by slot (C-contiguous NumPy arrays on the
+        NumPy backend; any other is copied into after the call); an overlap with an input is refused."""
+        targets: dict = {}
+        for q, (b, k) in enumerate(zip(out, self.outputs)):
+            if isinstance(b, np.ndarray):
+                for n, a in arrays.items():
+                    if isinstance(a, np.ndarray) and np.may_share_memory(a, b):
+                        raise EinsumgradError(f"{'out' if len(out) == 1 else f'out[{q}]'} overlaps the input {n!r}; "
+                                              "a result written into it would overwrite what is still to be read")
+                if not self.lazy and b.flags.c_contiguous and isinstance(self.nodes[k], Expr):
+                    targets.setdefault(k, b)
+        return targets
 
     def describe(self) -> str:
         return "\n".join(self.lines)
@@ -359,7 +446,7 @@ class _Program:
         if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
             impl = namespaces.function(self.backend, node.fn)
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
-        return lambda values: impl(values[arg], *params)
+        return lambda values, out=None: impl(values[arg], *params)
 
     def _expr_step(self, expr: Expr, plans: list, owned_result: bool) -> Callable:
         shape = self.layout.shape_of[expr]
@@ -374,7 +461,8 @@ class _Program:
         if not self.chunked:
             self._guard(shape, plans, dtype.itemsize)
         if self.lazy:
-            return functional_sum(kernels, shape, dtype, self.backend)
+            run = functional_sum(kernels, shape, dtype, self.backend)
+            return lambda values, out=None: run(values)
         return sum_kernel(kernels, shape, dtype, owned_result)
 
     def _guard(self, shape: tuple[int, ...], plans, itemsize: int) -> None:

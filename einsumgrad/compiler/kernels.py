@@ -31,6 +31,8 @@ class Kernel(NamedTuple):
     compute: Callable  # values -> array of ``plan.shape``
     owned: bool  # the array is fresh memory, safe to write into
     plan: TermPlan
+    into: Callable | None = None  # (values, out) -> out, the term written into a C-contiguous ``out`` of the
+    # output's shape and dtype: the same operations as ``compute``, so the same values to the last bit
 
 
 def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kernel:
@@ -47,6 +49,7 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
                               "use backend='numpy' or 'jax', or smaller ranks")
     coef = plan.coef
     compute, owned = _product(plan, optimize, backend, coef)
+    into = _into(plan, optimize, coef) if backend == "numpy" and not plan.placed else None
     if plan.kind == "contract":
         coef = 1  # scaled its smallest operand instead of the result
     if plan.reshape:
@@ -61,7 +64,89 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
                 return r
         else:
             compute, owned = (lambda values: unscaled(values) * coef), True
-    return Kernel(compute, owned, plan)
+    return Kernel(compute, owned, plan, into)
+
+
+def _into(plan: TermPlan, optimize, coef) -> Callable | None:
+    """``(values, out) -> out``: a Hadamard product or a contraction written into ``out`` (its last
+    step given ``out=``), doing what :func:`_product` and :func:`term_kernel` do in the same order;
+    None for any other term (a read or a view is cheaper than a copy)."""
+    reads = [_read(s, g, "numpy") for s, g in zip(plan.slots, plan.gathers)]
+    shape = tuple(n for n, kept in zip(plan.shape, plan.carried) if kept) if plan.reshape else None
+    if plan.kind == "hadamard":
+        first, rest = reads[0], reads[1:]
+
+        def product(values, target):
+            np.multiply(first(values), rest[0](values), out=target)
+            for read in rest[1:]:
+                np.multiply(target, read(values), out=target)
+            if coef != 1:
+                np.multiply(target, coef, out=target)
+    elif plan.kind == "contract":
+        write = _written(contraction(plan.equation, plan.shapes, optimize))
+        if write is None:
+            return None
+        smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
+
+        def product(values, target):
+            operands = [read(values) for read in reads]
+            if coef != 1:
+                operands[smallest] = operands[smallest] * coef
+            write(operands, target)
+    else:
+        return None
+
+    def into(values, out):
+        product(values, out if shape is None else out.reshape(shape))
+        return out
+
+    return into
+
+
+def _written(c: Contraction) -> Callable | None:
+    """``(operands, target)``: a planned contraction with its result written into ``target``
+    (C-contiguous, of the result's shape): the steps before the last as run, the last given ``out=``."""
+    if not c.steps:
+        return None if len(set(c.equation) - set(",->.")) > 52 else (
+            lambda operands, target: np.einsum(c.equation, *operands, out=target))
+    last = _last_into(c.steps[-1])
+    if last is None:
+        return None
+    before = [(s.positions, _pairwise(s)) for s in c.steps[:-1]]
+
+    def write(operands, target):
+        pool = list(operands)
+        for positions, fn in before:
+            pool.append(fn(*[pool.pop(k) for k in positions]))
+        last(*[pool.pop(k) for k in c.steps[-1].positions], target)
+
+    return write
+
+
+def _last_into(step) -> Callable | None:
+    """``(a, b, target)``: one pairwise step writing into ``target``; None where it cannot."""
+    if step.presum is not None:
+        left, right, after = step.presum
+        inner = _last_into(after)
+        return None if inner is None else (
+            lambda a, b, target: inner(a.sum(left) if left else a, b.sum(right) if right else b, target))
+    if step.matmul is None:
+        if len(set(step.einsum) - set(",->")) > 52:
+            return None
+        return lambda a, b, target: np.einsum(step.einsum, a, b, out=target)
+    left, right, batch, m, k, n, shape, order = step.matmul
+    if order != tuple(range(len(order))):
+        return None
+    lhs, rhs, res = ((m, k), (k, n), (m, n)) if batch == 1 else ((batch, m, k), (batch, k, n), (batch, m, n))
+
+    def matmul(a, b, target):
+        a, b = a.transpose(left).reshape(lhs), b.transpose(right).reshape(rhs)
+        if a.dtype == b.dtype == target.dtype:  # BLAS; a cast into out would take NumPy's own loop
+            np.matmul(a, b, out=target.reshape(res))
+        else:
+            target[...] = (a @ b).reshape(target.shape)
+
+    return matmul
 
 
 def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, bool]:
@@ -145,7 +230,7 @@ def run_contraction(c: Contraction) -> Callable:
     results as opt_einsum does."""
     if not c.steps:
         return partial(np.einsum, c.equation)
-    steps = [(s.positions, partial(einsum, s.einsum) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
+    steps = [(s.positions, _pairwise(s)) for s in c.steps]
     if len(steps) == 1:
         positions, only = steps[0]
         return lambda *operands: only(*[operands[k] for k in positions])
@@ -157,6 +242,16 @@ def run_contraction(c: Contraction) -> Callable:
         return pool[0]
 
     return contract
+
+
+def _pairwise(step) -> Callable:
+    """A function of a step's operands running it: its matmul or its ``np.einsum``, or, with
+    ``presum``, the axes summed first and then the step on what is left."""
+    if step.presum is not None:
+        left, right, after = step.presum
+        inner = _pairwise(after)
+        return lambda a, b: inner(a.sum(left) if left else a, b.sum(right) if right else b)
+    return partial(einsum, step.einsum) if step.matmul is None else _matmul(step.matmul)
 
 
 def einsum(equation: str, *operands):
@@ -208,20 +303,30 @@ def _matmul(step: Matmul) -> Callable:
 
 
 def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, owned_result: bool) -> Callable:
-    """The sum of the terms as one array of ``shape`` written in place (fresh memory where
-    ``owned_result``: a result handed to the caller); a term with deltas onto its diagonal."""
+    """``(values, out=None) ->`` the sum of the terms as one array of ``shape`` written in place
+    (fresh memory where ``owned_result``: a result handed to the caller); a term with deltas onto
+    its diagonal. Given ``out`` (C-contiguous, of ``shape`` and the dtype), the sum is written into
+    it where that saves memory, and the array returned is ``out`` or one that needs no copy (a view
+    of a value, fresh memory); the values are the same either way."""
     if len(kernels) == 1 and not kernels[0].plan.placed and kernels[0].plan.shape == shape:
-        if kernels[0].owned or not owned_result:
-            return kernels[0].compute
-    terms = [(k.compute, k.owned, k.plan.placed and k.plan) for k in kernels]
+        only = kernels[0]
+        if only.owned or not owned_result:
+            compute, into = only.compute, only.into
+            if into is None:
+                return lambda values, out=None: compute(values)
+            return lambda values, out=None: compute(values) if out is None else into(values, out)
+    terms = [(k.compute, k.into if k.plan.shape == shape else None, k.owned, k.plan.placed and k.plan) for k in kernels]
 
-    def run(values):
-        acc, owned = None, False  # owned: acc is fresh memory of the full shape and dtype
-        for compute, fresh, placed in terms:
+    def run(values, out=None):
+        acc, owned = None, False  # owned: acc is fresh memory (or out) of the full shape and dtype
+        for compute, into, fresh, placed in terms:
+            if acc is None and into is not None and out is not None:
+                acc, owned = into(values, out), True
+                continue
             r = compute(values)
             if placed:
                 if not owned:
-                    acc, owned = _filled(acc, shape, dtype), True
+                    acc, owned = _filled(acc, shape, dtype, out), True
                 part = acc if placed.view is None else _view(acc, placed.view)
                 if placed.scatter is not None:
                     part = part[placed.scatter]
@@ -230,11 +335,14 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
                 acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
             elif owned and r.dtype == dtype:
                 acc += r
+            elif out is not None and np.broadcast_shapes(acc.shape, r.shape) == shape \
+                    and np.result_type(acc, r) == dtype:
+                acc, owned = np.add(acc, r, out=out), True
             else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
                 acc = acc + r
                 owned = acc.shape == shape and acc.dtype == dtype
         if not owned and (acc is None or owned_result or acc.shape != shape):
-            acc = _filled(acc, shape, dtype)
+            acc = _filled(acc, shape, dtype, out)
         return acc
 
     return run
@@ -246,12 +354,16 @@ def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
     return d if view.order is None else d.transpose(view.order)
 
 
-def _filled(a, shape, dtype) -> np.ndarray:
-    """A fresh array of ``shape`` holding ``a`` broadcast (zeros for None)."""
+def _filled(a, shape, dtype, out=None) -> np.ndarray:
+    """A fresh array of ``shape`` (or ``out``, where it holds the dtype) holding ``a`` broadcast (zeros for None)."""
+    if out is None or (a is not None and np.result_type(a.dtype, dtype) != out.dtype):
+        if a is None:
+            return np.zeros(shape, dtype)
+        out = np.empty(shape, np.result_type(a.dtype, dtype))
     if a is None:
-        return np.zeros(shape, dtype)
-    out = np.empty(shape, np.result_type(a.dtype, dtype))
-    out[...] = a
+        out.fill(0)
+    else:
+        out[...] = a
     return out
 
 

@@ -353,11 +353,14 @@ class Matmul(NamedTuple):
 
 
 class Pairwise(NamedTuple):
-    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul."""
+    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul, or,
+    where an operand carries indices summed nowhere else, those axes summed first (``presum``:
+    the axes of each operand, and the step on what is left)."""
     positions: tuple[int, ...]
     einsum: str | None
     matmul: Matmul | None
     equation: str  # the step's equation either way (ASCII letters)
+    presum: tuple | None = None  # (axes of the left operand, of the right one, the Pairwise after)
 
 
 class Contraction(NamedTuple):
@@ -403,6 +406,14 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     if len(operands) != 2 or (step.blas and "EINSUM" in step.blas):
         return einsum
     left, right = operands
+    alone = [[c for c in ops if c not in other and c not in result and size[c] > 1]
+             for ops, other in ((left, right), (right, left))]
+    if any(alone) and len(set(left)) == len(left) and len(set(right)) == len(right):
+        # ca,ab->c: W summed over b first (a vector), then a matrix-vector product, not one loop over a·b·c
+        kept = ["".join(c for c in ops if c not in gone) for ops, gone in zip(operands, alone)]
+        after = pairwise(Step((0, 1), frozenset(), f"{kept[0]},{kept[1]}->{result}", None, "PRESUMMED"), size)
+        axes = tuple(tuple(ops.index(c) for c in gone) for ops, gone in zip(operands, alone))
+        return Pairwise(step.positions, equation, None, equation, (*axes, after))
     summed = [c for c in left if c in right and c not in result]
     batch = [c for c in left if c in right and c in result]
     keep_left = [c for c in left if c not in right]
