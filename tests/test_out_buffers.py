@@ -216,3 +216,54 @@ def test_planned_contractions_match_one_einsum(equation, lengths, optimize, seed
     np.testing.assert_allclose(fresh, want, rtol=1e-10, atol=1e-12)
     out = np.empty_like(np.asarray(fresh))
     np.testing.assert_array_equal(f(**arrays, out=out), fresh)
+
+
+GRAMS = [("ab,ac,a->bc", (40, 70), (40,)), ("ab,ac,a->cb", (40, 70), (40,)), ("stk,stl,s->kl", (5, 6, 65), (5,)),
+         ("stk,stl,ts->kl", (5, 6, 65), (6, 5)), ("sk,sl,s->kl", (30, 64), (30,)), ("ska,slb,s->kalb", (9, 8, 9), (9,))]
+
+
+@pytest.mark.parametrize("equation, x_shape, w_shape", GRAMS)
+@pytest.mark.parametrize("signs", ["positive", "negative", "mixed"])
+def test_weighted_gram_matrices_as_symmetric_updates(equation, x_shape, w_shape, signs):
+    """Xᵀ diag(w) X runs as (√|w| X)ᵀ(√|w| X) (a symmetric rank-k update), whatever the weights' signs."""
+    rng = np.random.default_rng(len(equation))
+    X0 = rng.standard_normal(x_shape)
+    w0 = {"positive": 1, "negative": -1, "mixed": np.sign(rng.standard_normal(w_shape))}[signs] * rng.random(w_shape)
+    X, w = eg.tensor("X", len(x_shape)), eg.tensor("w", len(w_shape))
+    e = 3 * eg.einsum(equation, X, X, w)
+    f = eg.compile(e)
+    want = 3 * np.einsum(equation, X0, X0, w0)
+    got = f(X=X0, w=w0)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(f(X=X0, w=w0, out=np.empty_like(got)), got)
+    if equation.startswith("ab,ac,a"):
+        assert f._last.kernels[-1][0].into is not None
+        np.testing.assert_allclose(eg.compile(e, backend="torch")(X=X0, w=w0).numpy() if _has("torch") else want,
+                                   want, rtol=1e-10, atol=1e-10)
+
+
+def test_a_complex_gram_matrix_runs_the_general_product():
+    rng = np.random.default_rng(5)
+    X0 = rng.standard_normal((20, 64)) + 1j * rng.standard_normal((20, 64))
+    w0 = rng.standard_normal(20)
+    X, w = eg.tensor("X", 2), eg.tensor("w", 1)
+    f = eg.compile(eg.einsum("ab,ac,a->bc", X, X, w))
+    got = f(X=X0, w=w0)
+    np.testing.assert_allclose(got, np.einsum("ab,ac,a->bc", X0, X0, w0), rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(f(X=X0, w=w0, out=np.empty_like(got)), got)
+
+
+def test_the_logistic_hessian_is_its_closed_form():
+    rng = np.random.default_rng(6)
+    X0, w0 = rng.standard_normal((200, 80)), rng.standard_normal(80) / 9
+    X, w = eg.tensor("X", 2), eg.tensor("w", 1)
+    H = eg.compile(eg.hessian(eg.sum(eg.log(1 + eg.exp(X @ w))), w))(X=X0, w=w0)
+    s = 1 / (1 + np.exp(-X0 @ w0))
+    np.testing.assert_allclose(H, (X0.T * (s * (1 - s))) @ X0, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(H, H.T)  # a symmetric update is symmetric to the last bit
+
+
+def _has(name):
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None

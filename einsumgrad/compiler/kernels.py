@@ -64,7 +64,90 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
                 return r
         else:
             compute, owned = (lambda values: unscaled(values) * coef), True
+    gram = _gram(plan, compute, into) if backend == "numpy" and plan.kind == "contract" else None
+    if gram is not None:
+        return Kernel(lambda values: gram(values, None), True, plan, gram)
     return Kernel(compute, owned, plan, into)
+
+
+GRAM = 64  # a Gram matrix at least this wide is worth its square roots: syrk does half a product's FLOPs
+
+
+def _gram(plan: TermPlan, compute: Callable, into: Callable | None) -> Callable | None:
+    """``(values, out=None)``: a weighted Gram matrix ``Σ_s X[s,k] X[s,l] w[s]`` (one value read twice,
+    the same axes summed, a real weight over them: ``Xᵀ diag(w) X``) as ``YᵀY`` with ``Y = √|w| X``,
+    which BLAS computes as a symmetric rank-k update (half the FLOPs of ``Xᵀ (w X)``), rows of negative
+    weight subtracted apart; None for any other term. Complex values run ``compute`` (``into``, where
+    there is one, for ``out``).
+
+    >>> from .plan import TermPlan
+    >>> X, w = np.arange(192.0).reshape(3, 64) % 7 - 3, np.array([1.0, -2.0, 0.5])
+    >>> plan = TermPlan("contract", (0, 0, 1), "ab,ac,a->bc", ((3, 64), (3, 64), (3,)), 2, (64, 64), False, None,
+    ...                 (64, 64), None, "", (None, None, None), None, (True, True))
+    >>> bool(np.allclose(_gram(plan, None, None)([X, w], None), 2 * X.T @ (w[:, None] * X)))
+    True
+    """
+    inputs, result = plan.equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) != 3 or plan.reshape or len(set(result)) != len(result):
+        return None
+    pair = [(i, j) for i in range(3) for j in range(i + 1, 3)
+            if plan.slots[i] == plan.slots[j] and plan.gathers[i] == plan.gathers[j]]
+    if not pair:
+        return None
+    i, j = pair[0]
+    (q,) = {0, 1, 2} - {i, j}
+    a, b, weight = terms[i], terms[j], terms[q]
+    summed = [p for p in range(len(a)) if p < len(b) and a[p] == b[p] and a[p] not in result]
+    kept = [p for p in range(len(a)) if p not in summed]
+    rows = "".join(a[p] for p in summed)
+    left, right = "".join(a[p] for p in kept), "".join(b[p] for p in kept)
+    if len(a) != len(b) or len(set(a)) != len(a) or len(set(b)) != len(b) or not summed or not kept \
+            or set(left) & set(right) or result not in (left + right, right + left) \
+            or len(set(weight)) != len(weight) or not set(weight) <= set(rows) \
+            or any(a[p] != b[p] for p in summed) or any(a[p] in b or b[p] in a for p in kept):
+        return None
+    shape = plan.shapes[i]
+    m, n = math.prod(shape[p] for p in summed), math.prod(shape[p] for p in kept)
+    if n < GRAM:
+        return None
+    order = tuple(summed + kept)
+    spread = [rows.index(c) for c in weight]  # the weight's axes among the summed ones
+    at = [shape[p] if k in spread else 1 for k, p in enumerate(summed)]
+    axes = sorted(range(len(weight)), key=lambda k: rows.index(weight[k]))
+    coef = plan.coef
+    x_slot, x_index, w_slot, w_index = plan.slots[i], plan.gathers[i], plan.slots[q], plan.gathers[q]
+    square = tuple(shape[p] for p in kept) * 2
+
+    def gram(values, out):
+        X, w = values[x_slot], values[w_slot]
+        if x_index is not None:
+            X = basic_index(X, x_index, "numpy")
+        if w_index is not None:
+            w = basic_index(w, w_index, "numpy")
+        if X.dtype.kind != "f" or w.dtype.kind != "f" or isinstance(coef, complex):
+            if out is None:
+                return compute(values)
+            if into is not None:
+                return into(values, out)
+            out[...] = compute(values)
+            return out
+        X = X.transpose(order).reshape(m, n)
+        w = np.broadcast_to(w.transpose(axes).reshape(at), [shape[p] for p in summed]).reshape(m)
+        Y = X * np.sqrt(np.abs(w))[:, None]
+        target = np.empty((n, n), np.result_type(Y, float)) if out is None else out.reshape(n, n)
+        if w.min(initial=0) >= 0:
+            np.matmul(Y.T, Y, out=target)
+        else:
+            positive = w >= 0
+            np.matmul(Y[positive].T, Y[positive], out=target)
+            negative = Y[~positive]
+            target -= negative.T @ negative
+        if coef != 1:
+            target *= coef
+        return target.reshape(square) if out is None else out
+
+    return gram
 
 
 def _into(plan: TermPlan, optimize, coef) -> Callable | None:
@@ -156,9 +239,10 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
     if plan.kind == "read":
         return reads[0], False
     if plan.kind == "einsum":
-        run = namespaces.module(backend).einsum if backend in namespaces.MODULES else einsum
+        run = partial(namespaces.module(backend).einsum, plan.equation) if backend in namespaces.MODULES \
+            else einsum_of(plan.equation)
         (read,) = reads
-        return (lambda values: run(plan.equation, read(values))), False
+        return (lambda values: run(read(values))), False
     if plan.kind == "hadamard":
         first, rest = reads[0], reads[1:]
 
@@ -251,7 +335,14 @@ def _pairwise(step) -> Callable:
         left, right, after = step.presum
         inner = _pairwise(after)
         return lambda a, b: inner(a.sum(left) if left else a, b.sum(right) if right else b)
-    return partial(einsum, step.einsum) if step.matmul is None else _matmul(step.matmul)
+    return einsum_of(step.einsum) if step.matmul is None else _matmul(step.matmul)
+
+
+def einsum_of(equation: str) -> Callable:
+    """:func:`einsum` of ``equation`` as a function of the operands, its letters converted once."""
+    if len(set(equation) - set(",->")) <= 52:
+        return partial(np.einsum, convert_to_valid_einsum_chars(equation))
+    return partial(einsum, equation)
 
 
 def einsum(equation: str, *operands):
