@@ -28,7 +28,7 @@ from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
 from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
-from .plan import Layout, contraction, plan_term
+from .plan import Layout, contraction, plan_term, step_keys
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
 
 
@@ -296,6 +296,21 @@ def _live(nodes: list, outputs, plans: dict) -> set:
     return live
 
 
+def _shared(nodes: list, live: set, plans: dict, optimize, first: int) -> dict:
+    """A slot (from ``first`` on) for each intermediate of a contraction that several steps of the
+    program's contractions compute (the same values, indices and result: :func:`~.plan.step_keys`):
+    the first to compute it in a call leaves it there for the others. Ones computed once are not
+    kept, so that memory is freed as it is with none shared."""
+    count: dict = {}
+    for node in nodes:
+        if isinstance(node, Expr) and node in live:
+            for p in plans[node]:
+                for key in step_keys(p, optimize):
+                    if key is not None:
+                        count[key] = count.get(key, 0) + 1
+    return {key: first + k for k, key in enumerate(key for key, n in count.items() if n > 1)}
+
+
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
 
 
@@ -337,6 +352,7 @@ class _Program:
             if isinstance(node, Expr):
                 plans[node] = [plan_term(node, t, self.layout, self.optimize) for t in node.terms]
         self.live = _live(nodes, compiled.exprs, plans)
+        self.shared = _shared(nodes, self.live, plans, self.optimize, len(nodes)) if not self.lazy else {}
         for node in nodes:
             if node not in self.live:
                 continue
@@ -369,7 +385,7 @@ class _Program:
             self._check_memory()
         for n in self.symmetric:
             check_symmetric(n, arrays[n])
-        values: list = [None] * len(self.layout.slot)
+        values: list = [None] * (len(self.layout.slot) + len(self.shared))  # then intermediates computed once
         for k, n in self.var_slots:
             values[k] = arrays[n]
         targets = {} if out is None else self._targets(arrays, out)
@@ -454,7 +470,7 @@ class _Program:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
         dtype = self.dtype_of[expr]
-        kernels = [term_kernel(p, dtype, self.optimize, self.backend) for p in plans]
+        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)

@@ -23,7 +23,7 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 from ..core.algebra import MAX_RANK
 from ..core.errors import EinsumgradError
 from . import namespaces
-from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction
+from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction, step_keys
 from .settings import for_one_contraction
 
 
@@ -35,8 +35,10 @@ class Kernel(NamedTuple):
     # output's shape and dtype: the same operations as ``compute``, so the same values to the last bit
 
 
-def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kernel:
-    """The function computing a planned term from the list of values."""
+def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str, shared: dict | None = None) -> Kernel:
+    """The function computing a planned term from the list of values; ``shared`` gives, per
+    :func:`~.plan.step_keys` key of an intermediate that several contractions compute, the slot
+    of ``values`` where the first to compute it in a call leaves it for the others."""
     if plan.kind == "constant":
         const = np.full(plan.shape, plan.coef, dtype)
         if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device; made at each call, as
@@ -48,8 +50,10 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str) -> Kern
         raise EinsumgradError(f"torch's einsum takes 52 indices (one per letter), and a term here has {indices}: "
                               "use backend='numpy' or 'jax', or smaller ranks")
     coef = plan.coef
-    compute, owned = _product(plan, optimize, backend, coef)
-    into = _into(plan, optimize, coef) if backend == "numpy" and not plan.placed else None
+    slots = [None if shared is None else shared.get(key) for key in step_keys(plan, optimize)] \
+        if backend == "numpy" else []
+    compute, owned = _product(plan, optimize, backend, coef, slots)
+    into = _into(plan, optimize, coef, slots) if backend == "numpy" and not plan.placed else None
     if plan.kind == "contract":
         coef = 1  # scaled its smallest operand instead of the result
     if plan.reshape:
@@ -150,7 +154,7 @@ def _gram(plan: TermPlan, compute: Callable, into: Callable | None) -> Callable 
     return gram
 
 
-def _into(plan: TermPlan, optimize, coef) -> Callable | None:
+def _into(plan: TermPlan, optimize, coef, slots: list) -> Callable | None:
     """``(values, out) -> out``: a Hadamard product or a contraction written into ``out`` (its last
     step given ``out=``), doing what :func:`_product` and :func:`term_kernel` do in the same order;
     None for any other term (a read or a view is cheaper than a copy)."""
@@ -166,7 +170,7 @@ def _into(plan: TermPlan, optimize, coef) -> Callable | None:
             if coef != 1:
                 np.multiply(target, coef, out=target)
     elif plan.kind == "contract":
-        write = _written(contraction(plan.equation, plan.shapes, optimize))
+        write = _written(contraction(plan.equation, plan.shapes, optimize), slots)
         if write is None:
             return None
         smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
@@ -175,7 +179,7 @@ def _into(plan: TermPlan, optimize, coef) -> Callable | None:
             operands = [read(values) for read in reads]
             if coef != 1:
                 operands[smallest] = operands[smallest] * coef
-            write(operands, target)
+            write(operands, target, values)
     else:
         return None
 
@@ -186,21 +190,20 @@ def _into(plan: TermPlan, optimize, coef) -> Callable | None:
     return into
 
 
-def _written(c: Contraction) -> Callable | None:
+def _written(c: Contraction, slots: list) -> Callable | None:
     """``(operands, target)``: a planned contraction with its result written into ``target``
     (C-contiguous, of the result's shape): the steps before the last as run, the last given ``out=``."""
     if not c.steps:
         return None if len(set(c.equation) - set(",->.")) > 52 else (
-            lambda operands, target: np.einsum(c.equation, *operands, out=target))
+            lambda operands, target, values: np.einsum(c.equation, *operands, out=target))
     last = _last_into(c.steps[-1])
     if last is None:
         return None
-    before = [(s.positions, _pairwise(s)) for s in c.steps[:-1]]
+    before = _steps(c.steps[:-1], slots)
 
-    def write(operands, target):
+    def write(operands, target, values):
         pool = list(operands)
-        for positions, fn in before:
-            pool.append(fn(*[pool.pop(k) for k in positions]))
+        _run_steps(before, pool, values)
         last(*[pool.pop(k) for k in c.steps[-1].positions], target)
 
     return write
@@ -232,7 +235,7 @@ def _last_into(step) -> Callable | None:
     return matmul
 
 
-def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, bool]:
+def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=()) -> tuple[Callable, bool]:
     """The product of the term's reads, and whether it is fresh memory; a contraction multiplies
     ``coef`` into its smallest operand, not into a result that may be far larger (an outer product)."""
     reads = [_read(s, g, backend) for s, g in zip(plan.slots, plan.gathers)]
@@ -254,19 +257,23 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1) -> tuple[Callable, 
 
         return hadamard, True
     if backend == "numpy":
-        contract = run_contraction(contraction(plan.equation, plan.shapes, optimize))
+        contract = run_contraction(contraction(plan.equation, plan.shapes, optimize), slots)
     else:
         contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes,
                                                          optimize=for_one_contraction(optimize)),
                            backend=backend)
+    if backend == "numpy":
+        run = contract
+    else:
+        run = lambda *operands, values: contract(*operands)  # noqa: E731
     if coef == 1:
-        return (lambda values: contract(*[read(values) for read in reads])), True
+        return (lambda values: run(*[read(values) for read in reads], values=values)), True
     smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
 
     def scaled(values):
         operands = [read(values) for read in reads]
         operands[smallest] = operands[smallest] * coef
-        return contract(*operands)
+        return run(*operands, values=values)
 
     return scaled, True
 
@@ -309,23 +316,45 @@ def forwards(index: tuple, backend: str) -> tuple[tuple, tuple[int, ...]]:
     return tuple(read), tuple(flips)
 
 
-def run_contraction(c: Contraction) -> Callable:
-    """A function of the operands running a planned contraction, popping operands and appending
-    results as opt_einsum does."""
+def run_contraction(c: Contraction, slots=()) -> Callable:
+    """``(*operands, values=None)``: a planned contraction, popping operands and appending
+    results as opt_einsum does; an intermediate with a slot in ``slots`` (one per step, None: not
+    shared) is left in that slot of ``values``, and taken from it where another term computed it."""
     if not c.steps:
-        return partial(np.einsum, c.equation)
-    steps = [(s.positions, _pairwise(s)) for s in c.steps]
+        direct = partial(np.einsum, c.equation)
+        return lambda *operands, values=None: direct(*operands)
+    steps = _steps(c.steps, slots)
     if len(steps) == 1:
-        positions, only = steps[0]
-        return lambda *operands: only(*[operands[k] for k in positions])
+        positions, only, _ = steps[0]
+        return lambda *operands, values=None: only(*[operands[k] for k in positions])
 
-    def contract(*operands):
+    def contract(*operands, values=None):
         pool = list(operands)
-        for positions, fn in steps:
-            pool.append(fn(*[pool.pop(k) for k in positions]))
+        _run_steps(steps, pool, values)
         return pool[0]
 
     return contract
+
+
+def _steps(steps, slots) -> list[tuple]:
+    """``(positions, function, slot or None)`` per step; the last step's result is never shared
+    (a term's result is written into: it must be its own)."""
+    slots = list(slots) + [None] * (len(steps) - len(slots))
+    return [(s.positions, _pairwise(s), slot) for s, slot in zip(steps, slots)]
+
+
+def _run_steps(steps: list, pool: list, values) -> None:
+    for positions, fn, slot in steps:
+        if slot is None or values is None:
+            pool.append(fn(*[pool.pop(k) for k in positions]))
+            continue
+        known = values[slot]
+        if known is None:
+            known = values[slot] = fn(*[pool.pop(k) for k in positions])
+        else:
+            for k in positions:
+                pool.pop(k)
+        pool.append(known)
 
 
 def _pairwise(step) -> Callable:
