@@ -267,3 +267,62 @@ def _has(name):
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def _unshared(monkeypatch):
+    from einsumgrad.compiler import compiled
+
+    monkeypatch.setattr(compiled, "_shared", lambda *args: {})
+
+
+def test_intermediates_shared_across_terms_give_the_same_values(monkeypatch):
+    L, params, arrays = mlp(depth=4, width=16, seed=8)
+    exprs = [eg.hessian(L, params[1])] + [eg.grad(L, p) for p in params]
+    f = eg.compile(*exprs, optimize="greedy")
+    shared = f(**arrays)
+    assert f._last.shared  # the Hessian's halves and the gradients' chains repeat
+    eg.clear_caches()
+    _unshared(monkeypatch)
+    g = eg.compile(*exprs, optimize="greedy")
+    apart = g(**arrays)
+    assert not g._last.shared
+    for a, b in zip(shared, apart):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+    buffers = tuple(np.empty_like(a) for a in shared)
+    for a, b in zip(f(**arrays, out=buffers), shared):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["tanh", "sigmoid", "square", "matmul", "matmul_t", "scale"]), min_size=1, max_size=5),
+       st.integers(2, 6), st.integers(0, 2 ** 16), st.sampled_from(["greedy", "auto"]))
+def test_random_compositions_shared_or_not(layers, width, seed, optimize):
+    """Random compositions of products and functions: the program with intermediates shared
+    gives what it gives without (and out= the same bits), for the gradient and the Hessian."""
+    rng = np.random.default_rng(seed)
+    x, A, B = eg.tensor("x", (width,)), eg.tensor("A", (width, width)), eg.tensor("B", (width, width))
+    h = x
+    for layer in layers:
+        h = {"tanh": eg.tanh, "sigmoid": eg.sigmoid, "square": lambda v: v * v, "matmul": lambda v: A @ v,
+             "matmul_t": lambda v: eg.einsum("ji,j->i", B, v), "scale": lambda v: 0.5 * v + x}[layer](h)
+    L = eg.sum(eg.tanh(A @ h) * h)
+    arrays = {"x": rng.standard_normal(width), "A": rng.standard_normal((width, width)) / width,
+              "B": rng.standard_normal((width, width)) / width}
+    exprs = (eg.grad(L, x), eg.hessian(L, x), eg.grad(L, A))
+    got = eg.compile(*exprs, optimize=optimize)(**arrays)
+    from einsumgrad.compiler import compiled
+
+    saved = compiled._shared
+    compiled._shared = lambda *args: {}
+    try:
+        eg.clear_caches()
+        want = eg.compile(*exprs, optimize=optimize)(**arrays)
+    finally:
+        compiled._shared = saved
+        eg.clear_caches()
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    f = eg.compile(*exprs, optimize=optimize)
+    fresh = f(**arrays)
+    for a, b in zip(f(**arrays, out=tuple(np.empty_like(v) for v in fresh)), fresh):
+        np.testing.assert_array_equal(a, b)
