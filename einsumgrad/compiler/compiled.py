@@ -115,7 +115,11 @@ class Compiled:
             key += (real,) if given > len(self.names) else ()  # arrays not read set the precision too
             plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
         self._last = plan
-        results = plan.run(arrays, None if out is None else self._buffers(out, plan))
+        if out is None:
+            results = plan.run(arrays)
+        else:
+            checked = plan.checked(out, arrays)  # the usual case, checked in one pass; else with messages
+            results = plan.run(arrays, *checked) if checked else plan.run(arrays, self._buffers(out, plan))
         return results[0] if len(results) == 1 else tuple(results)
 
     def _buffers(self, out, plan: _Program) -> list:
@@ -379,8 +383,31 @@ class _Program:
                                        f"{advice}; or raise the limit with eg.configure(memory_limit=...)")
         self.epoch = settings.epoch()
 
-    def run(self, arrays: dict, out: list | None = None) -> list:
-        """The results for these arrays, written into ``out`` (one array per result) where given."""
+    def checked(self, out, arrays: dict) -> tuple | None:
+        """``(buffers, targets)`` for ``out=`` when it is what it should be on NumPy — C-contiguous,
+        writeable arrays like the results, overlapping no input and no other — else None (the
+        caller checks it again, to say what is wrong, or to copy into it)."""
+        if self.lazy:
+            return None
+        buffers = out if type(out) in (tuple, list) else (out,)
+        if len(buffers) != len(self.outputs):
+            return None
+        targets: dict = {}
+        inputs = [a for a in arrays.values() if type(a) is np.ndarray]
+        for q, (b, k) in enumerate(zip(buffers, self.outputs)):
+            node = self.nodes[k]
+            if type(b) is not np.ndarray or b.shape != self.layout.shape_of[node] or b.dtype != self.dtype_of[node] \
+                    or not b.flags.writeable or not b.flags.c_contiguous or not isinstance(node, Expr):
+                return None
+            for a in inputs + list(buffers[:q]):
+                if np.may_share_memory(a, b):
+                    return None
+            targets.setdefault(k, b)
+        return list(buffers), targets
+
+    def run(self, arrays: dict, out: list | None = None, targets: dict | None = None) -> list:
+        """The results for these arrays, written into ``out`` (one array per result) where given
+        (into the arrays of ``targets``, by slot, by the steps, where :meth:`checked` found them)."""
         if self.epoch != settings.epoch():  # the limit changed since the last check
             self._check_memory()
         for n in self.symmetric:
@@ -388,7 +415,8 @@ class _Program:
         values: list = [None] * (len(self.layout.slot) + len(self.shared))  # then intermediates computed once
         for k, n in self.var_slots:
             values[k] = arrays[n]
-        targets = {} if out is None else self._targets(arrays, out)
+        if targets is None:
+            targets = {} if out is None else self._targets(arrays, out)
         buffered, free = self.buffered, self._workspaces
         workspace = free.pop() if free else {}  # list.pop and append are atomic: one workspace per call
         try:
