@@ -223,6 +223,14 @@ def _last_into(step) -> Callable | None:
     left, right, batch, m, k, n, shape, order = step.matmul
     if order != tuple(range(len(order))):
         return None
+    if _plain(step.matmul):
+        def plain(a, b, target):
+            if a.dtype == b.dtype == target.dtype:
+                np.matmul(a, b, out=target)
+            else:
+                target[...] = a @ b
+
+        return plain
     lhs, rhs, res = ((m, k), (k, n), (m, n)) if batch == 1 else ((batch, m, k), (batch, k, n), (batch, m, n))
 
     def matmul(a, b, target):
@@ -411,9 +419,21 @@ def einsum(equation: str, *operands):
     return np.transpose(total, [kept.index(c) for c in result])
 
 
+def _plain(step: Matmul) -> bool:
+    """Whether ``@`` of the operands as they are is the step: ab,bc->ac, ab,b->a or a,ab->b."""
+    left, right, batch, m, k, n, shape, order = step
+    ranks = (len(left), len(right), len(shape))
+    return batch == 1 and ranks in ((2, 2, 2), (2, 1, 1), (1, 2, 1)) and order == tuple(range(len(order))) \
+        and left == tuple(range(len(left))) and right == tuple(range(len(right)))
+
+
 def _matmul(step: Matmul) -> Callable:
+    """The BLAS step as ``@``; a matrix-vector or plain matrix product (the operands' axes in
+    order, nothing to regroup: the common case) without the transposes and reshapes."""
     left, right, batch, m, k, n, shape, order = step
     lhs, rhs = ((m, k), (k, n)) if batch == 1 else ((batch, m, k), (batch, k, n))
+    if _plain(step):
+        return np.matmul
 
     def matmul(a, b):
         product = a.transpose(left).reshape(lhs) @ b.transpose(right).reshape(rhs)
