@@ -353,11 +353,14 @@ class Matmul(NamedTuple):
 
 
 class Pairwise(NamedTuple):
-    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul."""
+    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul, or,
+    where an operand carries indices summed nowhere else, those axes summed first (``presum``:
+    the axes of each operand, and the step on what is left)."""
     positions: tuple[int, ...]
     einsum: str | None
     matmul: Matmul | None
     equation: str  # the step's equation either way (ASCII letters)
+    presum: tuple | None = None  # (axes of the left operand, of the right one, the Pairwise after)
 
 
 class Contraction(NamedTuple):
@@ -403,6 +406,14 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     if len(operands) != 2 or (isinstance(step.blas, str) and "EINSUM" in step.blas):
         return einsum
     left, right = operands
+    alone = [[c for c in ops if c not in other and c not in result and size[c] > 1]
+             for ops, other in ((left, right), (right, left))]
+    if any(alone) and len(set(left)) == len(left) and len(set(right)) == len(right):
+        # ca,ab->c: W summed over b first (a vector), then a matrix-vector product, not one loop over a·b·c
+        kept = ["".join(c for c in ops if c not in gone) for ops, gone in zip(operands, alone)]
+        after = pairwise(Step((0, 1), frozenset(), f"{kept[0]},{kept[1]}->{result}", None, "PRESUMMED"), size)
+        axes = tuple(tuple(ops.index(c) for c in gone) for ops, gone in zip(operands, alone))
+        return Pairwise(step.positions, equation, None, equation, (*axes, after))
     summed = [c for c in left if c in right and c not in result]
     batch = [c for c in left if c in right and c in result]
     keep_left = [c for c in left if c not in right]
@@ -415,3 +426,53 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     return Pairwise(step.positions, None, Matmul(
         tuple(left.index(c) for c in batch + keep_left + summed), tuple(right.index(c) for c in batch + summed + keep_right),
         b, m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)), equation)
+
+
+def step_keys(plan: TermPlan, optimize) -> list:
+    """Per step of a term's planned contraction but the last, what it computes, as a key equal for
+    equal intermediates of any term (for a program to compute each once): the values it reads (slot,
+    gather, shape, the coefficient scaled into one), their indices named by first appearance in a
+    canonical order, and its result's; None for the last step and where indices exceed 52 letters.
+
+    >>> from ..core.ir import Var
+    >>> W, x = Var("W", (30, 30)), Var("x", (30,))
+    >>> y = Expr(("i",), (30,), (Term(1, (Ref(W, ("i", "j")), Ref(W, ("j", "k")), Ref(x, ("k",)))),))
+    >>> layout = Layout({W: 0, x: 1, y: 2}, {W: (30, 30), x: (30,), y: (30,)}, int)
+    >>> step_keys(plan_term(y, y.terms[0], layout, "greedy"), "greedy")
+    [(((0, 'None', (30, 30), 1, (0, 1)), (0, 'None', (30, 30), 1, (2, 0))), (1, 2)), None]
+    """
+    if plan.kind != "contract" or len(set(plan.equation) - set(",->")) > 52:
+        return []
+    c = contraction(plan.equation, plan.shapes, optimize)
+    if not c.steps:
+        return []
+    smallest = min(range(len(plan.shapes)), key=lambda k: math.prod(plan.shapes[k])) if plan.coef != 1 else None
+    terms = plan.equation.split("->")[0].split(",")
+    pool = [(((s, repr(g), shape, plan.coef if k == smallest else 1, t),), t)
+            for k, (s, g, shape, t) in enumerate(zip(plan.slots, plan.gathers, plan.shapes, terms))]
+    keys: list = []
+    for step in c.steps:
+        taken = [pool.pop(k) for k in step.positions]
+        inputs, result = step.equation.split("->")  # in letters of its own: named back by position
+        named: dict = {}
+        for letters, (_, own) in zip(inputs.split(","), taken):
+            if len(letters) != len(own) or any(named.setdefault(a, b) != b for a, b in zip(letters, own)):
+                return []
+        leaves = tuple(leaf for item, _ in taken for leaf in item)
+        result = "".join(named[a] for a in result)
+        keys.append(_canonical(leaves, result))
+        pool.append((leaves, result))
+    keys[-1] = None
+    return keys
+
+
+def _canonical(leaves: tuple, result: str) -> tuple:
+    """``leaves`` (values with their indices) and the result's indices, the indices renamed 0, 1, …
+    by first appearance over the leaves sorted by what they read and the pattern of their indices."""
+    ordered = sorted(leaves, key=lambda leaf: (repr(leaf[:4]), [leaf[4].index(c) for c in leaf[4]]))
+    names: dict = {}
+    for leaf in ordered:
+        for c in leaf[4]:
+            names.setdefault(c, len(names))
+    return tuple((*leaf[:4], tuple(names[c] for c in leaf[4])) for leaf in ordered), tuple(names[c] for c in result)
+
