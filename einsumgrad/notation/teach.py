@@ -23,7 +23,7 @@ from .label import Label
 from ..core.differentiate import contract, product_rule, readable, variable
 from ..expression import Expression
 from . import formula as fm, matrix as mx
-from .matrix import NoFormula, matrix_notation
+from .matrix import NoFormula
 from .render import latex_text
 from ..core.simplify import elimination_steps, simplify
 from ..core.symmetric import along
@@ -209,8 +209,8 @@ def explain(jacobian) -> Derivation:
         ("Chain rule with ", cotangent, f" (shaped like {yname}), contracting over {summed}"), chained, lhs_l))
     steps += _eliminations(chained, lhs_l)
     final = contract(jac, g, y.out, wrt)
-    matrix = matrix_notation(final) if len(wrt) <= 2 else None
-    if matrix:
+    matrix = mx.matrix_formula(final) if len(wrt) <= 2 else None
+    if matrix is not None:
         steps.append(Step.worded("In matrix notation: ", _gradient_formula("L", xname, matrix),
                                  f", shaped like {xname}; the Jacobian itself is never built", node=final))
     return Derivation(tuple(steps))
@@ -287,33 +287,35 @@ def explain_expression(expr: Expr, wrt: Expr, label: str | Label = "") -> Deriva
             f"{var.name} is symmetric, so it moves only along symmetric directions E: the derivative along them is "
             f"the part symmetric in {var.name}'s axes, sym(G) = ½(G + Gᵀ), the one with ⟨sym(G), E⟩ = ⟨G, E⟩ for "
             "every symmetric E (the steps above treat its entries as independent)", final, lhs))
-    matrix = matrix_notation(final)
-    if matrix:
+    matrix = mx.matrix_formula(final)
+    if matrix is not None:
         steps.append(Step.worded("In matrix notation: ", _gradient_formula(name, var.name, matrix, name_tex),
                                  node=final))
     if not expr.out and len(var.shape) == 2:
         steps.append(_layouts_step(final, name, var, name_tex))
-    if not expr.out and len(var.shape) == 1 and matrix:
-        steps.append(_vector_layouts_step(final, matrix, name, var))
+    if not expr.out and len(var.shape) == 1 and matrix is not None:
+        steps.append(_vector_layouts_step(final, fm.unicode(matrix), name, var))
     return Derivation(tuple(steps))
 
 
-def _gradient_formula(f: str, x: str, matrix: str, f_tex: str = "") -> Formula:
+def _gradient_formula(f: str, x: str, matrix: fm.Formula, f_tex: str = "") -> Formula:
     """``∂f/∂x = matrix`` as a :class:`Formula`: ``f_tex`` is ``f`` in LaTeX where it is not a name."""
     top = f_tex or render.latex_name(f)
-    return Formula(f"∂{f}/∂{x} = {matrix}", rf"\partial {top} / \partial {render.latex_name(x)} = {matrix_latex(matrix)}")
+    return Formula(f"∂{f}/∂{x} = {fm.unicode(matrix)}",
+                   rf"\partial {top} / \partial {render.latex_name(x)} = {fm.latex(matrix)}")
 
 
 def _layouts_step(grad: Expr, name: str, var: Var, name_tex: str = "") -> Step:
     """Which matrix each convention calls ``∂f/∂W``, for W's own shape, and why they differ."""
     turned = Expr(grad.out[::-1], grad.dims[::-1], grad.terms)  # Gᵀ, printed only: the steps' nodes equal G
     m, n = (str(d) if isinstance(d, int) else letter for d, letter in zip(var.shape, "mn"))  # m×n for unknown sizes
-    as_w, as_wt = matrix_notation(grad) or "G", matrix_notation(turned) or "Gᵀ"
+    as_w = mx.matrix_formula(grad) or fm.Name("G")
+    as_wt = mx.matrix_formula(turned) or fm.Transpose(fm.Name("G"))
     return Step.worded(
         "Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ",
         _gradient_formula(name, var.name, as_w, name_tex),
         f", {m}×{n} like {var.name}, so that {var.name} − η ∂{name}/∂{var.name} is a gradient step; Wikipedia's "
-        f"numerator layout lays it out by {var.name}ᵀ: ", Formula(as_wt, matrix_latex(as_wt)),
+        f"numerator layout lays it out by {var.name}ᵀ: ", Formula(fm.unicode(as_wt), fm.latex(as_wt)),
         f", {n}×{m}. Both hold the same numbers ∂{name}/∂{var.name}[i,j], arranged transposed")
 
 
