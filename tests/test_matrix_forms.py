@@ -385,3 +385,11 @@ def test_broadcast_gradients_agree_with_central_differences(shapes_apart):
     for v in (Xs, Ws, r, c):
         g = eg.grad(L, v)
         assert_formula_is(g, shapes_apart, central(L, shapes_apart, v.name))
+
+
+def test_diag_of_a_row_sum_has_one_pair_of_brackets(mlp_arrays):
+    Xb, W1, W2, b1 = eg.tensor("X", 2), eg.tensor("W1", 2), eg.tensor("W2", 2), eg.tensor("b1", 1)
+    L = eg.sum(eg.tanh(Xb @ W1 + b1) @ W2)
+    g = eg.grad(L, W1)
+    assert g.matrix_notation() == "Xᵀ (1 - tanh(X W1 + 𝟙 b1ᵀ)^∘2) diag(W2 𝟙)"
+    assert_formula_is(g, mlp_arrays, central(L, mlp_arrays, "W1"))

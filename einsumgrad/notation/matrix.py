@@ -300,6 +300,11 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
     return merged
 
 
+def _diag(v: Formula | None) -> Diag:
+    """``diag(v)``, without a second pair of brackets: ``diag(W 𝟙)``."""
+    return Diag(v.body if isinstance(v, Paren) else v)
+
+
 class _Walker:
     """Follows matrices from index to index, using each once."""
 
@@ -334,7 +339,7 @@ class _Walker:
                     return None, at
                 raise NoFormula("a chain of matrices that ends at a summed index")
             if vec is not None:
-                pieces.append(Diag(vec.node))
+                pieces.append(_diag(vec.node))
             self.mats.remove(edge)
             if not isinstance(edge.node, Identity) or not pieces:  # diag(g) I is diag(g)
                 pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
@@ -343,7 +348,7 @@ class _Walker:
             if at in self.out:
                 vec = self._vector_at(at)
                 if vec is not None:
-                    pieces.append(Diag(vec.node))
+                    pieces.append(_diag(vec.node))
                 return product(*pieces), at
 
     def closed(self) -> Formula | None:
