@@ -393,3 +393,15 @@ def test_diag_of_a_row_sum_has_one_pair_of_brackets(mlp_arrays):
     g = eg.grad(L, W1)
     assert g.matrix_notation() == "Xᵀ (1 - tanh(X W1 + 𝟙 b1ᵀ)^∘2) diag(W2 𝟙)"
     assert_formula_is(g, mlp_arrays, central(L, mlp_arrays, "W1"))
+
+
+def test_the_dimensions_question_has_no_ones_of_length_one(rng):
+    """L = (X W + b) y with X 1×m, b 1×10, y 10×1: ∂L/∂W = Xᵀ yᵀ and ∂L/∂b = yᵀ (not 𝟙 yᵀ, a 𝟙 of length 1)."""
+    Xq, Wq, bq, yq = (eg.tensor(n, s) for n, s in (("X", (1, 4)), ("W", (4, 10)), ("b", (1, 10)), ("y", (10, 1))))
+    L = eg.sum((Xq @ Wq + bq) @ yq)
+    arrays = {"X": rng.standard_normal((1, 4)), "W": rng.standard_normal((4, 10)), "b": rng.standard_normal((1, 10)),
+              "y": rng.standard_normal((10, 1))}
+    for v, text in ((Wq, "Xᵀ yᵀ"), (bq, "yᵀ"), (Xq, "(W y)ᵀ")):
+        g = eg.grad(L, v)
+        assert g.matrix_notation() == text
+        assert_formula_is(g, arrays, central(L, arrays, v.name))
