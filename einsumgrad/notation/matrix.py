@@ -270,14 +270,14 @@ def _row_sums(items: list[_Item], out, dims: dict) -> list[_Item]:
 
 def _ones(items: list[_Item], out: tuple[str, ...], dims: dict) -> list[_Item]:
     """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``) and on each summed
-    index only one factor reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``; nothing where the size is 1)."""
+    index only one factor reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``); nothing where the size is known to be 1
+    (``yᵀ``, not ``𝟙 yᵀ``, for a 1×n result)."""
     count: dict[str, int] = {}
     for item in items:
         for a in item.idx:
             count[a] = count.get(a, 0) + 1
-    ones = [_Item(Ones(dims.get(a)), (a,)) for a in out if a not in count]
-    return ones + [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
-                   for a, n in count.items() if n == 1 and a not in out]
+    return [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
+            for a in [*(a for a in out if a not in count), *(a for a, n in count.items() if n == 1 and a not in out)]]
 
 
 def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
@@ -298,6 +298,11 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
         else:
             merged.append(item)
     return merged
+
+
+def _diag(v: Formula | None) -> Diag:
+    """``diag(v)``, without a second pair of brackets: ``diag(W 𝟙)``."""
+    return Diag(v.body if isinstance(v, Paren) else v)
 
 
 class _Walker:
@@ -334,7 +339,7 @@ class _Walker:
                     return None, at
                 raise NoFormula("a chain of matrices that ends at a summed index")
             if vec is not None:
-                pieces.append(Diag(vec.node))
+                pieces.append(_diag(vec.node))
             self.mats.remove(edge)
             if not isinstance(edge.node, Identity) or not pieces:  # diag(g) I is diag(g)
                 pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
@@ -343,7 +348,7 @@ class _Walker:
             if at in self.out:
                 vec = self._vector_at(at)
                 if vec is not None:
-                    pieces.append(Diag(vec.node))
+                    pieces.append(_diag(vec.node))
                 return product(*pieces), at
 
     def closed(self) -> Formula | None:
