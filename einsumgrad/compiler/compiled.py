@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import unicodedata
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic
 
 import numpy as np
 
@@ -27,12 +27,22 @@ from ..core.errors import EinsumgradError, MemoryLimitError, ShapeError, did_you
 from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
 from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
+from .namespaces import FOREIGN
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
 
+if TYPE_CHECKING:  # what a call returns: np.ndarray (a tuple for several) on NumPy, as eg.compile declares
+    from typing_extensions import TypeVar
 
-class Compiled:
+    Result = TypeVar("Result", default=Any)
+else:
+    from typing import TypeVar
+
+    Result = TypeVar("Result")
+
+
+class Compiled(Generic[Result]):
     """A callable over named arrays evaluating one or more expressions.
 
     Arrays are given by name, or by position in the order ``args`` declares (a name for each
@@ -41,7 +51,7 @@ class Compiled:
     ``repr`` shows the last plan.
     """
 
-    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
+    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: float | None = None,
                  inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(),
                  args: tuple[str, ...] | None = None):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
@@ -67,7 +77,7 @@ class Compiled:
                 [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self.args]
                 + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
-        self._last = None
+        self._last: _Program | None = None
 
     def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
         """The argument order ``args`` declares (NFKC-normalised names), checked: each a tensor
@@ -85,11 +95,11 @@ class Compiled:
                                   f"declare every one of {', '.join(self.names)}")
         return names
 
-    def __call__(self, /, *positional, **arrays):
+    def __call__(self, /, *positional: Any, **arrays: Any) -> Result:
         if positional:
             arrays = self._bind(positional, arrays)
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
-            key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
+            key: tuple | None = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
         except (KeyError, AttributeError):
             key = None
         plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
@@ -101,7 +111,7 @@ class Compiled:
             plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
         self._last = plan
         results = plan.run(arrays)
-        return results[0] if len(results) == 1 else tuple(results)
+        return results[0] if len(results) == 1 else tuple(results)  # type: ignore[return-value]  # as compile declares
 
     def _bind(self, positional: tuple, arrays: dict) -> dict:
         """The arrays by name, those given by position named in the order of :attr:`args`."""
@@ -153,10 +163,11 @@ class Compiled:
 
     def _array(self, name: str, value):
         a = to_array(name, value)
-        library = type(a).__module__.partition(".")[0]
+        library = namespaces.library(a)
         if library in FOREIGN and self.backend == "numpy":
             raise EinsumgradError(f"array {name!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
                                   "eg.compile to keep it one, or convert it to NumPy yourself")
+        kind: str
         try:
             kind = namespaces.numpy_dtype(a).kind
         except TypeError:  # a dtype NumPy has no name for
@@ -172,6 +183,7 @@ class Compiled:
         """The multi-operand contractions of the plan for these arrays: ``(equation, shapes)``
         pairs, for ``opt_einsum.contract_path`` to report FLOPs and intermediates."""
         self(**arrays)
+        assert self._last is not None  # the call made it
         return [k.plan.contraction for step in self._last.kernels for k in step if k.plan.contraction]
 
     def program(self, arrays: dict) -> _Program:
@@ -194,13 +206,12 @@ class Compiled:
         return head if self._last is None else head + "\n" + self._last.describe()
 
 
-FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
-
-
 def to_array(name: str, value):
     """A plain ``np.ndarray`` for NumPy input (subclasses such as ``np.matrix``, whose ``*`` is a
-    matrix product, are converted; masked arrays with masked entries are refused), another
-    library's array as it is, anything else through ``np.asarray``."""
+    matrix product, are converted; masked arrays with masked entries are refused), an Array API
+    array of a library with no backend here (``array_api_strict``) through DLPack, as NumPy's, another
+    library's array as it is, anything else through ``np.asarray`` (an object that is no array of
+    numbers is refused, naming its type)."""
     if isinstance(value, np.ma.MaskedArray):
         if np.ma.getmaskarray(value).any():
             raise EinsumgradError(f"array {name!r} is a masked array with masked entries; einsumgrad would count "
@@ -208,12 +219,18 @@ def to_array(name: str, value):
         return np.ma.getdata(value)
     if isinstance(value, np.ndarray):
         return value if type(value) is np.ndarray else np.asarray(value)
+    converted = namespaces.from_array_api(name, value)
+    if converted is not None:
+        return converted
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
-        return np.asarray(value)
-    except ValueError as err:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
         raise EinsumgradError(f"array {name!r} is not a rectangular array of numbers: {err}") from None
+    if array.dtype == object and array.ndim == 0:  # no number, no sequence: object(), a dict, None
+        raise EinsumgradError(f"array {name!r} has type {type(value).__name__}: it is no array of numbers")
+    return array
 
 
 def check_symmetric(name: str, a) -> None:
@@ -358,6 +375,7 @@ class _Program:
         impl, params = fn.impl, fn.bind(self.dim, *node.params)
         if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
             impl = namespaces.function(self.backend, node.fn)
+        assert impl is not None  # a function a node calls has an implementation
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
         return lambda values: impl(values[arg], *params)
 

@@ -130,7 +130,8 @@ def forwards(index: tuple, backend: str) -> tuple[tuple, tuple[int, ...]]:
     """
     if backend != "torch":
         return index, ()
-    read, flips = [], []
+    read: list = []
+    flips: list[int] = []
     for e in index:
         if isinstance(e, slice) and e.step is not None and e.step < 0:  # from a start >= 0: the axis length is known
             n = len(range(e.start, -1 if e.stop is None else e.stop, e.step))
@@ -145,7 +146,7 @@ def run_contraction(c: Contraction) -> Callable:
     results as opt_einsum does."""
     if not c.steps:
         return partial(np.einsum, c.equation)
-    steps = [(s.positions, partial(einsum, s.einsum) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
+    steps = [(s.positions, partial(einsum, s.equation) if s.matmul is None else _matmul(s.matmul)) for s in c.steps]
     if len(steps) == 1:
         positions, only = steps[0]
         return lambda *operands: only(*[operands[k] for k in positions])
@@ -167,17 +168,17 @@ def einsum(equation: str, *operands):
     >>> bool((einsum("ab->ba", a) == a.T).all())
     True
     """
-    terms, result = equation.split("->")
-    terms = terms.split(",")
+    inputs, result = equation.split("->")
+    terms: list[str] = inputs.split(",")
     if len(set(equation) - set(",->")) <= 52:
         return np.einsum(convert_to_valid_einsum_chars(equation), *operands)
     order = list(dict.fromkeys(c for t in terms for c in t))
     if len(order) > MAX_RANK:
         raise EinsumgradError(f"a product here runs over {len(order)} indices at once, over NumPy's {MAX_RANK} axes "
                               "(np.einsum takes 52); use smaller ranks")
-    total = None
-    for k, (term, a) in enumerate(zip(terms, operands)):
-        term = list(term)
+    total: np.ndarray | None = None
+    for k, (letters, a) in enumerate(zip(terms, operands)):
+        term = list(letters)
         for c in order:  # a repeated index: its diagonal, last
             while term.count(c) > 1:
                 i = term.index(c)
@@ -192,6 +193,7 @@ def einsum(equation: str, *operands):
         a = np.reshape(a, [next(sizes) if c in term else 1 for c in order])
         total = a if total is None else total * a
     kept = [c for c in order if c in result]
+    assert total is not None  # one operand at least
     total = np.sum(total, axis=tuple(j for j, c in enumerate(order) if c not in result))
     return np.transpose(total, [kept.index(c) for c in result])
 

@@ -11,7 +11,7 @@ reduces to, the diagonal it is written onto, which kernel runs it) and a contrac
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import opt_einsum
 from opt_einsum.parser import convert_to_valid_einsum_chars
@@ -32,7 +32,7 @@ MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy
 class Layout(NamedTuple):
     """Where a plan finds things: each node's value slot and shape, and the length of a ``Dim``."""
     slot: Mapping
-    shape_of: Mapping
+    shape_of: dict
     dim: Callable[[Dim], int]
 
 
@@ -93,7 +93,7 @@ class Read(NamedTuple):
     per axis the positions gathered from it first (:data:`Picks`; None: all), its shape so."""
     node: object
     idx: tuple
-    index: tuple
+    index: tuple  # type: ignore[assignment]  # the field shadows tuple.index, as NamedTuple allows
     shape: tuple
 
 
@@ -104,7 +104,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     selection (``x[1:3]``: ``Σ_a δ[a,b+1] x[a]``) indexes the reads (a gather) or the output (a
     scatter) instead of being multiplied in: never 0·inf, never a pass over the whole axis."""
     term = planned(expr, term, layout)
-    sizes = index_sizes(expr, term, layout)
+    sizes: dict[Any, int] = {**index_sizes(expr, term, layout)}  # and ("stretched", a) below
     reads, stand_in = gathered(expr, term, layout, sizes)
     rep = {a: a for a in expr.out}
     for f in term.factors:
@@ -139,16 +139,16 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     if scatter is not None:
         shown += f" onto [{shown_index(scatter)}]"
     shown = (f"{coef}·" if coef != 1 or not refs else "") + shown
-    reads = [idx for _, idx in refs]
+    indices = [idx for _, idx in refs]
     if not refs:
         kind = "constant"
     elif len(refs) == 1:
-        kind = "read" if reads[0] == result else "einsum"
-    elif all(idx == result for idx in reads) and optimize is not False:
+        kind = "read" if indices[0] == result else "einsum"
+    elif all(idx == result for idx in indices) and optimize is not False:
         kind = "hadamard"  # multiply, no einsum needed
     else:
         kind = "contract"
-    return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in reads), coef,
+    return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in indices), coef,
                     shape, shape != tuple(sizes[a] for a in result), diagonal, tuple(sizes[a] for a in groups),
                     None if diagonal is None else diagonal_view(diagonal), shown, gathers, scatter,
                     tuple(a in carried for a in reduced))
@@ -185,7 +185,7 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
                 fits = a in expr.out and b not in expr.out and not onto_diagonal
             else:
                 fits = a not in expr.out and any(a in r.idx for r in rest)
-            if picked is None or {a, b} & (tied | taken) or not fits:
+            if picked is None or a is None or {a, b} & (tied | taken) or not fits:
                 k += 1
                 continue
             reads = [_gather(r, a, b, picked, sizes[a]) for r in rest]
@@ -239,10 +239,10 @@ def _as_slice(picked: Picks) -> slice:
 
 def _trimmed(index: tuple) -> tuple | None:
     """A basic index without its trailing whole slices; None where nothing is left."""
-    index = list(index)
-    while index and index[-1] == slice(None):
-        index.pop()
-    return tuple(index) or None
+    kept = list(index)
+    while kept and kept[-1] == slice(None):
+        kept.pop()
+    return tuple(kept) or None
 
 
 def shown_index(index: tuple) -> str:
@@ -400,7 +400,7 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     operands = inputs.split(",")
     equation = convert_to_valid_einsum_chars(step.equation)
     einsum = Pairwise(step.positions, equation, None, equation)
-    if len(operands) != 2 or (step.blas and "EINSUM" in step.blas):
+    if len(operands) != 2 or (isinstance(step.blas, str) and "EINSUM" in step.blas):
         return einsum
     left, right = operands
     summed = [c for c in left if c in right and c not in result]

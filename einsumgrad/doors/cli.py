@@ -103,8 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
                            description=f"{what[0].upper() + what[1:]}, written in a small safe expression language: "
-                           "names, numbers, + - * / ** @, einsum('spec', ...), sum, trace, kron, reshape, "
-                           "concatenate, stack, and the functions "
+                           "names, numbers, + - * / ** @, the built-ins "
+                           f"{' '.join(sorted(functions.BUILTINS))} (einsum('spec', ...)), and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression")
         notation = p.add_mutually_exclusive_group()
@@ -271,6 +271,7 @@ def _differentiate(args) -> None:
     for line in question.notes(read):
         print(f"einsumgrad: note: {line}", file=sys.stderr)
     derivative = derived.derivative
+    assert derivative.label is not None  # a derivative is labelled
     if _code(args, derivative):
         return
     form = "latex" if args.latex else "ascii" if args.ascii else "einsum" if args.einsum else "text"

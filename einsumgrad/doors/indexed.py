@@ -35,7 +35,7 @@ from ..core import algebra, functions
 from ..library import generic
 from ..core.errors import ExpressionSyntaxError
 from ..expression import Expression
-from ..core.ir import Expr, Size, Term, fresh, instantiate
+from ..core.ir import Dim, Expr, Size, Term, fresh, instantiate
 from ..library.selection import identity
 from ..core.simplify import simplify
 
@@ -92,7 +92,7 @@ def tokenize(text: str, pattern: re.Pattern = _TOKEN, error: type | None = None)
         if m is None:
             raise (error or IndexNotationError)(text, [pos], f"unexpected character {text[pos]!r}")
         if m.lastgroup != "space":
-            tokens.append(Token(m.lastgroup, m.group(), pos))
+            tokens.append(Token(m.lastgroup or "", m.group(), pos))
         pos = m.end()
     tokens.append(Token("end", "", len(text)))
     return tokens
@@ -103,7 +103,7 @@ class Cursor:
     ``expect``, and ``nested`` to bound the depth; errors are ``ERROR`` s with carets. A parser gives
     ``text`` and ``tokens``."""
 
-    ACCEPTS = ("op",)
+    ACCEPTS: tuple[str, ...] = ("op",)
     ERROR: type = IndexNotationError
     text: str
     tokens: list[Token]
@@ -147,6 +147,7 @@ class Binder:
     summed: bool
     uses: list = field(default_factory=list)
     parent: Binder | None = None  # union-find: indices that δ ties together
+    dim: Dim = field(default=0, repr=False)  # its size, once every use is read (settle)
 
     def root(self) -> Binder:
         b = self
@@ -498,7 +499,7 @@ class _Reader(Cursor):
             idx = self.index_list()
             if not self.accept("->", "→"):
                 raise self.error(self.peek.pos, "expected '->' after the argument's indices, as in [i,j] -> A[j,i]")
-            seen = {}
+            seen: dict[str, int] = {}
             for t in idx:
                 if seen.setdefault(t.text, t.pos) != t.pos:
                     raise self.error([seen[t.text], t.pos], f"index {t.text} is named twice")
@@ -619,8 +620,8 @@ class _Reader(Cursor):
                 e = _multiplied(group)
                 summed = {b.name for b in item[1]}
                 out = tuple(a for a in e.out if a not in summed)
-                dims = tuple(d for a, d in zip(e.out, e.dims) if a not in summed)
-                group = [algebra.product([(e, e.out)], out, dims, distribute=True)]
+                kept = tuple(d for a, d in zip(e.out, e.dims) if a not in summed)
+                group = [algebra.product([(e, e.out)], out, kept, distribute=True)]
             elif item[0] == "/":
                 group.append(_renamed(algebra.power(self.value(item[1]), -1), self.value(item[1])))
             else:

@@ -18,7 +18,7 @@ import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def parse_shapes(given: str | Mapping | None) -> dict[str, tuple[int, ...]]:
     {'Φ': (4, 3, 2), 'x': ()}
     """
     if isinstance(given, Mapping):
-        items = [(str(k), k, tuple(v)) for k, v in given.items()]
+        items: list[tuple] = [(str(k), k, tuple(v)) for k, v in given.items()]
     else:
         items = [(item.strip(), *item.partition("=")[::2]) for item in (given or "").split(",") if item.strip()]
     shapes = {}
@@ -178,6 +178,8 @@ def read(q: Question) -> Read:
     if q.notation not in NOTATIONS:
         raise EinsumgradError(f"notation: choose one of {', '.join(NOTATIONS)}; got {q.notation!r}")
     remarks: tuple[str, ...] = ()
+    guessed: tuple[tuple[str, int], ...]
+    declared: tuple[str, ...]
     if q.notation == "index":
         expr, guessed, declared = indexed.parse(q.text, shapes), (), ()
     elif q.notation == "latex":
@@ -233,7 +235,9 @@ def derive(r: Read, layout: str = "shape", indices=None) -> Derived:
         if not r.guessed:
             raise
         raise EinsumgradError(f"{err}{guesses(r.guessed, WORDS[r.question.door])}") from err
-    return Derived(r, derivative, scalar_of(expr) if kind == "gradient" else api.grad(expr, x))
+    of = scalar_of(expr) if kind == "gradient" else api.grad(expr, x)
+    assert of is not None  # a gradient was taken: expr is a scalar
+    return Derived(r, derivative, of)
 
 
 def arrays(r: Read) -> dict[str, np.ndarray]:
@@ -263,8 +267,9 @@ def render(d: Derived, form: str = "text", matrix: bool = False) -> Rendered:
     """The derivative printed in ``form`` (text, latex, ascii, or einsum: one line per term), with its matrix
     formula if ``matrix`` (in LaTeX when ``form`` is)."""
     derivative = d.derivative
-    text = {"text": str, "latex": Expression.latex, "ascii": Expression.ascii,
-            "einsum": lambda e: "\n".join(e.einsum_terms())}[form](derivative)
+    forms: dict[str, Callable[[Expression], str]] = {"text": str, "latex": Expression.latex, "ascii": Expression.ascii,
+                                                     "einsum": lambda e: "\n".join(e.einsum_terms())}
+    text = forms[form](derivative)
     if not matrix:
         return Rendered(text, None, None)
     formula = derivative.matrix_notation(latex=form == "latex")

@@ -214,19 +214,28 @@ def atomic(text: str) -> bool:
 def latex_name(name: str) -> str:
     """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``, ``\\mathcal{L}`` (for ``𝓛``).
 
-    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0")
-    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}')
+    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0"), latex_name("_")
+    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}', '\\\\_')
     """
     if name in _GREEK:
         return "\\" + name
     if len(name) == 1:
-        return (latex_symbol(name) or name).strip()
+        return (latex_symbol(name) or ("\\_" if name == "_" else name)).strip()
     return r"\mathrm{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}"
 
 
 def latex_operator(fn: str) -> str:
-    """A function's name as a LaTeX operator: ``\\operatorname{h'}`` for ``h′``."""
-    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in fn).strip() + "}"
+    """A function's name as a textbook sets it: a word as an operator (``\\operatorname{abs}``), a letter as a
+    letter (``h``, ``\\sigma``), its primes outside (``h'`` for ``h′``).
+
+    >>> latex_operator("h′"), latex_operator("log_softmax"), latex_operator("σ")
+    ("h'", '\\\\operatorname{log\\\\_softmax}', '\\\\sigma')
+    """
+    name = fn.rstrip("′'")
+    primes = "'" * (len(fn) - len(name))
+    if len(name) == 1:
+        return latex_name(name) + primes
+    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}" + primes
 
 
 _MATH_SYMBOLS = {
@@ -326,7 +335,7 @@ def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
         sign, coef = "-", -coef
     body = style.times.join(factors)
     if coef != 1 or not factors:
-        c = _number(coef)
+        c = _number(coef, style)
         body = c + (style.times if style.ascii and factors else " " if factors else "") + body
     return sign + style.summation(summed) + body
 
@@ -341,8 +350,10 @@ def fixed_reads(t: Term, out) -> Term:
     y[i,l] = P[i,0,l+1]
     """
     for f in t.factors:
-        fn = get(f.node.fn) if isinstance(f, Ref) and isinstance(f.node, Call) else None
-        if fn is not None and fn.as_delta:
+        if not (isinstance(f, Ref) and isinstance(f.node, Call)):
+            continue
+        fn = get(f.node.fn)
+        if fn.as_delta:
             a, position = fn.as_delta(f.idx, *f.node.params)
             if a not in out and a in f.idx and position not in t.indices():
                 rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
@@ -350,10 +361,17 @@ def fixed_reads(t: Term, out) -> Term:
     return t
 
 
-def _number(c) -> str:
-    if isinstance(c, float):
-        return f"{c:.6g}"
-    return str(c)
+def _number(c, style: Style | None = None) -> str:
+    """A coefficient, six significant digits; in LaTeX a power of ten as ``10^{-7}``, not ``1e-07``.
+
+    >>> _number(0.5), _number(1.5e-07), _number(1.5e-07, LATEX), _number(3)
+    ('0.5', '1.5e-07', '1.5 \\\\times 10^{-7}', '3')
+    """
+    text = f"{c:.6g}" if isinstance(c, float) else str(c)
+    if style is not None and style.latex and "e" in text and isinstance(c, float):
+        mantissa, exponent = text.split("e")
+        return ("" if mantissa == "1" else mantissa + r" \times ") + f"10^{{{int(exponent)}}}"
+    return text
 
 
 def show_dim(d: Dim) -> str:
@@ -374,21 +392,32 @@ def render_factor(f, names, style: Style) -> str:
     if isinstance(node, Var):
         return latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
     if isinstance(node, Expr):
-        return "(" + render_sum(instantiate(node, idx, names), idx, style, names) + ")"
+        return fenced(render_sum(instantiate(node, idx, names), idx, style, names), style)
     return _render_call(node, idx, names, style)
 
 
+def fenced(text: str, style: Style) -> str:
+    """``(text)``; in LaTeX ``\\left( text \\right)``, brackets that grow with what they hold.
+
+    >>> fenced("a + b", LATEX)
+    '\\\\left(a + b\\\\right)'
+    """
+    return rf"\left({text}\right)" if style.latex else f"({text})"
+
+
 def _render_call(node: Call, idx, names, style: Style) -> str:
-    if get(node.fn).as_delta:
-        return render_factor(Delta(*get(node.fn).as_delta(idx, *node.params), 0), names, style)
+    fn = get(node.fn)
+    if fn.as_delta:
+        a, b = fn.as_delta(idx, *node.params)
+        return render_factor(Delta(a, b, 0), names, style)
     if get(node.fn).elementwise:  # read the argument at the same indices
         named = style.named.get(node.arg)
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
-        if get(node.fn).show is not None:
-            text = get(node.fn).show(node.fn, inner, node.params, 0)
-            return text if atomic(text) else f"({text})"
+        if fn.show is not None:
+            text = fn.show(node.fn, inner, node.params, 0)
+            return text if atomic(text) else fenced(text, style)
         if style.latex:
             head = "\\" + node.fn if node.fn in _LATEX_FUNCTIONS else latex_operator(node.fn)
             return rf"{head}\left({inner}\right)"
@@ -413,7 +442,7 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"
         text = show(node.fn, inner, node.params, arg.ndim).replace("‖", norm_bar)
         text = text.replace(f"{node.fn}(", latex_operator(node.fn) + "(", 1) if style.latex else text
-        return (text if atomic(text) or not idx else f"({text})") + style.indices(idx)
+        return (text if atomic(text) or not idx else fenced(text, style)) + style.indices(idx)
     if style.latex:
         return rf"{latex_operator(node.fn)}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)
@@ -455,9 +484,9 @@ def _is_atom(expr: Expr) -> bool:
 
 
 def _power(inner: str, c, style: Style, simple: bool) -> str:
-    base = inner if simple else f"({inner})"
+    base = inner if simple else fenced(inner, style)
     if style.latex:
-        return f"{{{base}}}^{{{_number(c)}}}"
+        return f"{{{base}}}^{{{_number(c, style)}}}"
     if style.ascii:
         return f"{base}**{_number(c)}"
     return base + _number(c).translate(_SUPERSCRIPT)

@@ -61,10 +61,12 @@ class Worker:
         with self.lock:  # one answer at a time: a teaching page, not a service
             if self.process.poll() is not None:
                 self.process = self._start()
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], self.seconds)
-            line = self.process.stdout.readline() if ready else ""
+            stdin, stdout = self.process.stdin, self.process.stdout
+            assert stdin is not None and stdout is not None  # both piped
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            ready, _, _ = select.select([stdout], [], [], self.seconds)
+            line = stdout.readline() if ready else ""
             if line:
                 return json.loads(line)
             self.close()
@@ -79,7 +81,8 @@ class Worker:
         self.process.kill()
         self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout):
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -129,6 +132,7 @@ class Server(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # an address, as HTTPServer keeps it
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: this machine's is one
         return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
