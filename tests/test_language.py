@@ -129,7 +129,7 @@ def test_constant_folding_found_by_the_fuzzer():
     ("X" + ".T" * 1001, "y[j,i] = X[i,j]"),
     ("-" * 1000 + "x", "y[i] = x[i]"),
     ("x" + " * 1" * 1000, "y[i] = x[i]"),
-    ("(" * 199 + "x" + ")" * 199, "x[i]"),
+    ("(" * 199 + "x" + ")" * 199, "x[i]"),  # the tensor itself, not the tautology x[i] = x[i]
     ("tanh(" * 49 + "x" + ")" * 49, "\n".join(["h₁[i] = tanh(x[i])"] + [  # 99 nodes deep: printed as equations
         f"h{k + 1}[i] = tanh(h{k}[i])".translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) for k in range(1, 49)]
         + ["y[i] = h₄₉[i]"])),
