@@ -31,7 +31,7 @@ from einsumgrad.doors import ranks
 from einsumgrad.doors.cli import main
 from einsumgrad.doors.language import read_expression
 from einsumgrad.doors.web.answer import respond
-from einsumgrad.library import shapes
+from einsumgrad.library import entries, shapes
 from einsumgrad.library.rules import elementwise
 
 jax = pytest.importorskip("jax")
@@ -255,7 +255,8 @@ def test_the_registry_loads_itself_without_the_package(tmp_path):
     assert before == "[]"  # nothing of the library was imported before the registry was read
     assert builtins == str(sorted(["concatenate", "einsum", "expand_dims", "eye", "kron", "reshape", "stack", "sum",
                                    "trace"]))
-    assert counts == f"{len(functions.REGISTRY)} True True"
+    library = [e for e in entries() if isinstance(e, functions.Function)]  # the process's own may hold more: h, h′
+    assert counts == f"{len(library)} True True"
     assert {"einsumgrad.library.rules", "einsumgrad.library.shapes"} <= set(ast.literal_eval(after))
 
 
