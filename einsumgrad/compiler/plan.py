@@ -448,7 +448,7 @@ def step_keys(plan: TermPlan, optimize) -> list:
         return []
     smallest = min(range(len(plan.shapes)), key=lambda k: math.prod(plan.shapes[k])) if plan.coef != 1 else None
     terms = plan.equation.split("->")[0].split(",")
-    pool = [(((s, repr(g), shape, plan.coef if k == smallest else 1, t),), t)
+    pool: list[tuple[tuple, str]] = [(((s, repr(g), shape, plan.coef if k == smallest else 1, t),), t)
             for k, (s, g, shape, t) in enumerate(zip(plan.slots, plan.gathers, plan.shapes, terms))]
     keys: list = []
     for step in c.steps:

@@ -160,7 +160,8 @@ def _table(name: str) -> dict:
             return globals()[name]
         if _partial:  # read while the library loads (the same thread: the lock is re-entrant)
             return _partial[_TABLES.index(name)]
-        functions, builtins = {}, {}
+        functions: dict[str, Entry] = {}
+        builtins: dict[str, Entry] = {}
         _partial[:] = [functions, builtins]
         try:
             for entry in import_module(LIBRARY).entries():

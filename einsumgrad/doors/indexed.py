@@ -460,8 +460,8 @@ class _Reader(Cursor):
             return ("size", token.pos, dim)
         along = _along(name)
         if along is not None:  # softmax_j(…): along the argument's index j
-            fn, axis = along
-            binder = None if _keeps_rank(fn) else Binder(axis, token.pos, True)  # a reduction's j is its own
+            fn, index = along
+            binder = None if _keeps_rank(fn) else Binder(index, token.pos, True)  # a reduction's j is its own
             if binder is not None:
                 self.spaces[-1].bound.append(binder)
                 self.spaces[-1].binders.append(binder)
@@ -469,7 +469,7 @@ class _Reader(Cursor):
             if binder is not None:
                 self.spaces[-1].bound.remove(binder)
             self.close(token, ")")
-            return ("along", token.pos, fn, axis, tree)
+            return ("along", token.pos, fn, index, tree)
         known = name in functions.REGISTRY and (functions.get(name).public or name in generic.DECLARED)
         own = not known and (len(name.rstrip("′″‴")) == 1 or name in generic.DECLARED)
         if not known and not own:
@@ -604,7 +604,9 @@ class _Reader(Cursor):
             fn, axis, e = tree[2], tree[3], self.value(tree[4])
             if axis not in e.out:
                 raise ValueError(f"{fn}_{axis}(…) acts along index {axis}, which its argument does not read unsummed")
-            result = functions.get(fn).build(e, axis=e.out.index(axis))
+            build = functions.get(fn).build
+            assert build is not None  # _along reads only a function along axes, which builds
+            result = build(e, axis=e.out.index(axis))
             out = e.out if result.ndim == e.ndim else tuple(a for a in e.out if a != axis)
             return algebra.product([(result, out)], out, tuple(d for a, d in zip(e.out, e.dims) if a in out),
                                    distribute=True)

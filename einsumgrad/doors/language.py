@@ -214,7 +214,9 @@ class _Reader:
         """Check every spec (a plain quoted string: ``einsum``'s); the rank of each tensor after it taken by name."""
         ranks: dict[str, int] = {}
         for node in ast.walk(tree):  # ast.walk is iterative: no depth limit
-            entry = self.calls.get(getattr(node.func, "id", "")) if isinstance(node, ast.Call) else None
+            if not isinstance(node, ast.Call):
+                continue
+            entry = self.calls.get(getattr(node.func, "id", ""))
             if not isinstance(entry, Builtin) or SPEC not in entry.arguments:
                 continue
             k = entry.arguments.index(SPEC)

@@ -45,9 +45,10 @@ def infer(tree: ast.Expression, known: dict[str, int], identity: str | None = No
     least = _least_ranks(nodes)
     settled_by_use = _settled_by_use(nodes)
     guessed: list[str] = []
-    calls, memo = registry.calls(), {}
+    entries = registry.calls()
+    memo: dict = {}
     while True:
-        _propagate(nodes, ranks, identity, lambda n, rank: _called(n, rank, ranks, calls, memo))
+        _propagate(nodes, ranks, identity, lambda n, rank: _called(n, rank, ranks, entries, memo))
         unknown = [n for n in order if n not in ranks]
         if not unknown:
             return {n: ranks[n] for n in order}, guessed

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Union
+from typing import Any, Union, overload
 
 from ..core.functions import get
 from ..core.ir import Dim
@@ -31,7 +31,7 @@ class Name:
 class Identity:
     """``I``, of ``dim`` rows; ``size`` names that size where it is written (``I_m``)."""
 
-    dim: Dim = None
+    dim: Dim | None = None
     size: str = ""
 
 
@@ -39,7 +39,7 @@ class Identity:
 class Ones:
     """``𝟙``, the vector of ``dim`` ones."""
 
-    dim: Dim = None
+    dim: Dim | None = None
 
 
 @dataclass(frozen=True)
@@ -168,17 +168,35 @@ def atomic(f: Formula | None) -> bool:
     return False
 
 
+@overload
+def paren(f: Formula) -> Formula: ...
+@overload
+def paren(f: None) -> None: ...
+@overload
+def paren(f: Formula | None) -> Formula | None: ...
 def paren(f: Formula | None) -> Formula | None:
     """``f``, bracketed unless it is atomic."""
-    return f if atomic(f) else Paren(f)
+    return f if f is None or atomic(f) else Paren(f)
 
 
+@overload
+def factor(f: Formula) -> Formula: ...
+@overload
+def factor(f: None) -> None: ...
+@overload
+def factor(f: Formula | None) -> Formula | None: ...
 def factor(f: Formula | None) -> Formula | None:
     """``f`` ready to be a factor of a product: bracketed where it is a sum or a Hadamard or
     Kronecker product (``tr((A + B) dW)``), as it is (``tr(A B dW)``) otherwise."""
     return Paren(f) if isinstance(f, (Sum, Hadamard, Kron)) else f
 
 
+@overload
+def transpose(f: Formula) -> Formula: ...
+@overload
+def transpose(f: None) -> None: ...
+@overload
+def transpose(f: Formula | None) -> Formula | None: ...
 def transpose(f: Formula | None) -> Formula | None:
     """``Aᵀ``, ``(A B)ᵀ``, ``A⁻ᵀ``, ``(x^∘2)ᵀ``; ``Aᵀ`` gives ``A``; ``I`` and nothing stay.
 
@@ -196,6 +214,10 @@ def transpose(f: Formula | None) -> Formula | None:
     return Transpose(f)
 
 
+@overload
+def product(first: Formula, /, *factors: Formula | None) -> Formula: ...
+@overload
+def product(*factors: Formula | None) -> Formula | None: ...
 def product(*factors: Formula | None) -> Formula | None:
     """The factors side by side, nested products flattened; ``None`` (nothing) where there are none."""
     flat: list = []
@@ -245,7 +267,10 @@ def _negated(f: Formula) -> Formula:
         return Hadamard(_negated(f.left), f.right)
     if isinstance(f, Power):
         return Power(_negated(f.base), f.exponent, f.elementwise)
-    return type(f)(_negated(f.body), *([f.transposed] if isinstance(f, Inverse) else []))
+    if isinstance(f, Inverse):
+        return Inverse(_negated(f.body), f.transposed)
+    assert isinstance(f, Transpose), f  # the rest of what negative() finds a minus in
+    return Transpose(_negated(f.body))
 
 
 def _num(c) -> str:
@@ -394,7 +419,7 @@ def sized(f: Formula, sizes: dict) -> Formula:
         return replace(f, size=sizes.get(f.dim, f.size))
     if not hasattr(f, "__dataclass_fields__"):
         return f
-    changes = {}
+    changes: dict[str, Any] = {}
     for field in fields(f):
         value = getattr(f, field.name)
         if isinstance(value, tuple):

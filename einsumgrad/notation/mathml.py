@@ -54,9 +54,9 @@ def _functions(parent: ET.Element) -> None:
         return
     children = list(parent)
     for k in reversed(range(len(children))):
-        if _operator_name(children[k]) is None or k + 1 == len(children):
-            continue
         name = _operator_name(children[k])
+        if name is None or k + 1 == len(children):
+            continue
         name.tag = "mi"
         apply = ET.Element("mo")
         apply.text = _APPLY

@@ -208,10 +208,10 @@ def _call(node: Call, idx, names) -> _Item:
             return _Item(Power(paren(inner), node.params[0], bool(kept)), kept)
         call = Apply(node.fn, inner, node.params, 0)
         return _Item(call if fn.show is None else paren(call), kept)
-    arg = _notation(node.arg)
+    formula = _notation(node.arg)
     if node.fn == "inv":
-        return _Item(Inverse(paren(arg)), idx)
-    return _Item(Apply(node.fn, arg, node.params, node.arg.ndim), idx)
+        return _Item(Inverse(paren(formula)), idx)
+    return _Item(Apply(node.fn, formula, node.params, node.arg.ndim), idx)
 
 
 def _graph(items: list[_Item], out: tuple[str, ...], dims: dict) -> Formula | None:
@@ -292,8 +292,9 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
             continue
         for k, m in enumerate(merged):
             if set(m.idx) == set(item.idx):
-                f = item.node if item.idx == m.idx else item.transposed()
-                merged[k] = _Item(Hadamard(m.bracketed(), paren(f)), m.idx)
+                f, left = item.node if item.idx == m.idx else item.transposed(), m.bracketed()
+                assert f is not None and left is not None  # a 𝟙 of length 1 shares its index with no factor
+                merged[k] = _Item(Hadamard(left, paren(f)), m.idx)
                 break
         else:
             merged.append(item)
@@ -302,6 +303,7 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
 
 def _diag(v: Formula | None) -> Diag:
     """``diag(v)``, without a second pair of brackets: ``diag(W 𝟙)``."""
+    assert v is not None  # a 𝟙 of length 1 sits only on an index that no matrix reads
     return Diag(v.body if isinstance(v, Paren) else v)
 
 

@@ -69,7 +69,7 @@ class Step:
             return render.equation(render.left_side(lhs, out, style), node, style)
 
         said = rule if isinstance(rule, tuple) else ()
-        return cls(_joined(said) if said else rule, node, line(render.UNICODE), note, line(render.LATEX), said,
+        return cls(_joined(rule) if isinstance(rule, tuple) else rule, node, line(render.UNICODE), note, line(render.LATEX), said,
                    line(render.ASCII))
 
     @property
@@ -376,7 +376,9 @@ def _vector_layouts_step(grad: Expr, column: str, name: str, var: Var) -> Step:
     """The column and the row: ``∂f/∂x`` shaped like ``x`` (jax, the denominator layout), and the
     textbooks' numerator layout, the row ``∂f/∂y W`` that the chain rule multiplies out from the left."""
     n = str(var.shape[0]) if isinstance(var.shape[0], int) else "n"
-    row = fm.unicode(fm.row(mx.matrix_formula(grad)))
+    formula = mx.matrix_formula(grad)
+    assert formula is not None  # the caller's column is this formula
+    row = fm.unicode(fm.row(formula))
     return Step(
         f"Layouts: the shape layout (jax, torch) and Wikipedia's denominator layout give ∂{name}/∂{var.name} = "
         f"{column}, a column of {n} like {var.name}; Wikipedia's numerator layout, the textbooks' (∂{name}/∂{var.name} = "
