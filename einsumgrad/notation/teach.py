@@ -69,7 +69,8 @@ class Step:
             return render.equation(render.left_side(lhs, out, style), node, style)
 
         said = rule if isinstance(rule, tuple) else ()
-        return cls(_joined(rule) if isinstance(rule, tuple) else rule, node, line(render.UNICODE), note, line(render.LATEX), said,
+        words = _joined(rule) if isinstance(rule, tuple) else rule
+        return cls(words, node, line(render.UNICODE), note, line(render.LATEX), said,
                    line(render.ASCII))
 
     @property
