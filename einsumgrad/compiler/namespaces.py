@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..core import xp
+from ..core.extras import require
 from ..core.errors import EinsumgradError
 from ..core.functions import get
 
@@ -20,7 +21,7 @@ MODULES = {name: module for name, module in xp.MODULES.items() if name != "numpy
 
 
 def module(backend: str):
-    return importlib.import_module(MODULES[backend])
+    return require(MODULES[backend], f"backend={backend!r}")
 
 
 def function(backend: str, name: str) -> Callable:

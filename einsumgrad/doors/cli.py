@@ -15,6 +15,7 @@ from .. import __version__
 from ..core import functions
 from ..notation import plot, slices
 from ..core.errors import EinsumgradError
+from ..core.extras import require
 from ..notation.layouts import LAYOUTS
 from .question import check_fits, message, parse_shape
 
@@ -351,10 +352,7 @@ def _demo(args) -> int:
 
 def check_plot_path(path: str) -> None:
     """Refuse, before any work, a --plot file in a missing folder or of a type matplotlib cannot write."""
-    try:
-        from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:
-        raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
+    FigureCanvasBase = require("matplotlib.backend_bases", "--plot").FigureCanvasBase
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise EinsumgradError(f"--plot {path}: there is no folder {folder!r}")
