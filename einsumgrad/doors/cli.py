@@ -367,9 +367,9 @@ def answer_json(args, *, text: str, latex: str, ascii: str, einsum: list, wrt: s
     ``text``/``latex``/``ascii``: the derivative in index notation, LaTeX and ASCII; ``einsum``: its terms as
     einsum strings; ``matrix``: its matrix notation (None when it has none, ``matrix_why`` saying why);
     ``layout_note``: the line naming a layout other than shape; ``notes``: what reading the expression guessed;
-    with ``--shapes``: ``input_shapes``, ``seed``, the derivative's ``shape`` and ``value`` (nested lists, None
-    for a value that is not finite), and its check against central differences (``passed``, ``max_abs_error``,
-    ``max_rel_error``, ``eps``; None for an einsum spec's Jacobian, which is not checked)."""
+    with ``--shapes``: ``input_shapes``, ``seed``, the derivative's ``shape`` and ``value`` (nested lists), and
+    its check against central differences (``passed``, ``max_abs_error``, ``max_rel_error``, ``eps``; None for
+    an einsum spec's Jacobian, which is not checked). A number that is not finite is None (JSON has no NaN)."""
     kind = COMMAND_KINDS[args.command]
     evaluated = value is not None
     if evaluated:
@@ -381,13 +381,18 @@ def answer_json(args, *, text: str, latex: str, ascii: str, einsum: list, wrt: s
             "seed": args.seed if evaluated else None, "shape": list(value.shape) if evaluated else None,
             "value": np.where(np.isfinite(value), value, None).tolist() if evaluated else None,
             "passed": None if check is None else bool(check.passed),
-            "max_abs_error": None if check is None else float(check.max_abs_error),
-            "max_rel_error": None if check is None else float(check.max_rel_error),
+            "max_abs_error": None if check is None else _finite(check.max_abs_error),
+            "max_rel_error": None if check is None else _finite(check.max_rel_error),
             "eps": None if check is None else float(check.eps)}
 
 
+def _finite(x: float) -> float | None:
+    """A number as JSON has it: None for one that is not finite (JSON has no NaN)."""
+    return float(x) if np.isfinite(x) else None
+
+
 def print_json(args, **fields) -> None:
-    print(json.dumps(answer_json(args, **fields), ensure_ascii=False))
+    print(json.dumps(answer_json(args, **fields), ensure_ascii=False, allow_nan=False))
 
 
 def _reports(args):

@@ -57,10 +57,14 @@ def _command(name: str, help: str, parser: argparse.ArgumentParser, extra: dict)
     return Command(name, _short(help), tuple(options), tuple(positionals))
 
 
-def _short(help: str | None) -> str:
-    """A help text's first clause, for a one-line description."""
-    text = " ".join((help or "").replace("%%", "%").split())
-    return re.split(r"[:;(]| e\.g\.", text, maxsplit=1)[0].strip()[:72]
+def _short(help: str | None, width: int = 72) -> str:
+    """A help text's first clause, in at most ``width`` characters, for a one-line description.
+
+    >>> _short("with --code: write the source to FILE; or not"), _short("a " * 50)[-6:]
+    ('with --code: write the source to FILE', 'a a a…')
+    """
+    text = re.split(r"; |\. ", " ".join((help or "").replace("%%", "%").split()), maxsplit=1)[0]
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def script(shell: str, parser: argparse.ArgumentParser, extra: dict | None = None) -> str:
