@@ -7,6 +7,8 @@ nbformat = pytest.importorskip("nbformat", reason="the notebook test needs nbfor
 nbclient = pytest.importorskip("nbclient", reason="the notebook test needs nbclient: pip install nbclient")
 pytest.importorskip("ipykernel", reason="the notebook test needs ipykernel: pip install ipykernel")
 
+pytestmark = pytest.mark.slow  # a notebook run in a kernel
+
 NOTEBOOK = pathlib.Path(__file__).parent.parent / "examples" / "wx_question.ipynb"
 
 

@@ -156,6 +156,7 @@ def test_errors(make, match):
         make()
 
 
+@pytest.mark.slow
 def test_backends():
     jnp = pytest.importorskip("jax.numpy")
     da = pytest.importorskip("dask.array")

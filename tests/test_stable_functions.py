@@ -214,6 +214,7 @@ def test_matrix_functions_take_the_dtypes_numpy_linalg_lacks(dtype):
         np.testing.assert_allclose(got.astype(complex), eg.evaluate(e, A=m), rtol=rtol)
 
 
+@pytest.mark.slow
 def test_the_hessian_of_det_at_a_singular_matrix():
     """det is a polynomial: its Hessian exists everywhere (it was refused where inv(A) does not exist)."""
     A = eg.tensor("A", 2)

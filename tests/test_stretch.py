@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core import ir
@@ -156,7 +157,8 @@ def compositions(draw):
     return e, f, shapes
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compositions(), st.integers(0, 2**31 - 1))
 def test_random_compositions_against_jax(case, seed):
     """The composition's value, and its sum's gradient by every leaf it reads (evaluated and as

@@ -115,6 +115,7 @@ def mlp_function(make):
     return make(L, args=({"W1": W1, "b1": b1, "W2": W2}, x, y))
 
 
+@pytest.mark.slow
 def test_jax_grad_is_jaxs_own_under_jit_and_vmap_with_pytrees(jax, rng):
     jnp = jax.numpy
     loss = mlp_function(eg.jax_function)
