@@ -167,6 +167,7 @@ def test_bash_completion_completes_commands_options_and_choices(tmp_path):
     assert lines[8] == f"{tmp_path}/einsumgrad.bash"  # a file name
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 @pytest.mark.parametrize("typed,listed", [("einsumgrad hes", "hessian"), ("einsumgrad grad x --js", "--json"),
                                           ("einsumgrad grad x --layout ", "numerator"),

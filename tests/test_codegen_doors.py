@@ -99,6 +99,7 @@ def test_generated_code_is_evaluate(build, numpy, backend):
     same(generated(expr, backend, arrays), want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
 @pytest.mark.parametrize("build", [c[1] for c in CASES], ids=[c[0] for c in CASES])
 def test_generated_gradients_are_evaluate(build, backend):

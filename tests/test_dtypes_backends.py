@@ -146,6 +146,7 @@ def _float32_fuzz(backend, examples):
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend, examples", [("numpy", 200), ("torch", 40), ("jax", 10)])  # jax runs op by op
 def test_random_compositions_in_float32_give_float32_values_and_gradients(backend, examples):
     """Random compositions (test_compositions' strategy: broadcasting, sums, traces, @, einsums,

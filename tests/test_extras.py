@@ -60,6 +60,8 @@ def test_test_pulls_only_the_test_runners_and_test_all_adds_the_features_but_tor
 
 
 def test_the_ci_installs_the_extras_the_readme_s_test_line_installs():
+    if not (ROOT / ".ci" / "run").exists():
+        pytest.skip(".ci/run is not in the sdist")
     ci = (ROOT / ".ci" / "run").read_text()
     installed = [line for line in ci.splitlines() if line.startswith("pip install -q '.[")]
     assert len(installed) == 1 and _named(installed[0]) == {"test-all"}

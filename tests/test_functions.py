@@ -260,6 +260,7 @@ def cli_expression(name: str) -> str:
             "max": "sum(c * max(X @ X.T @ x + x, axis=0, keepdims=True))"}.get(name, f"sum(c * {name}(X @ x, axis=0))")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in functions.public() if functions.get(n).kind != "matrix"])
 def test_every_function_through_the_cli(name):
     text = cli_expression(name)

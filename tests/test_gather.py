@@ -84,6 +84,7 @@ def doors(expr, arrays: dict) -> dict:
     return got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build, xp_form, reads", [c[1:] for c in CASES], ids=IDS)
 def test_values_ignore_inf_and_nan_outside_the_selection(build, xp_form, reads):
     arrays = poisoned(reads)
@@ -109,6 +110,7 @@ def test_gradients_are_zero_outside_the_selection(build, xp_form, reads):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=f"∂/∂{name}, {door}")
 
 
+@pytest.mark.slow
 def test_jacobian_and_hessian_of_a_slice_stay_right():
     """Both indices of a selection are axes of the result: it is read as the 0/1 value it is."""
     x = eg.tensor("x", (5,))

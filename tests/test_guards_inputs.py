@@ -205,6 +205,7 @@ def test_einsum_past_52_letters_against_numpy(data):
     np.testing.assert_allclose(einsum(equation, *operands), _squeezed_einsum(terms, result, operands), atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rank", [53, 64])
 def test_tensors_of_53_to_64_axes_evaluate_and_differentiate(rank):
     x, y, s = eg.tensor("x", rank), eg.tensor("y", rank), eg.tensor("s", ())

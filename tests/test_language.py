@@ -183,6 +183,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     (DEEP["1,000 nested parentheses"], "nested more than 100 levels deep"),
     (DEEP["300 nested calls"], "nested more than 100 levels deep"),
