@@ -379,11 +379,18 @@ def answer_json(args, *, text: str, latex: str, ascii: str, einsum: list, wrt: s
             "matrix": matrix, "matrix_why": matrix_why, "layout_note": layout_note, "notes": list(notes or ()),
             "input_shapes": None if input_shapes is None else {n: list(s) for n, s in input_shapes.items()},
             "seed": args.seed if evaluated else None, "shape": list(value.shape) if evaluated else None,
-            "value": np.where(np.isfinite(value), value, None).tolist() if evaluated else None,
+            "value": _finite_values(value) if evaluated else None,
             "passed": None if check is None else bool(check.passed),
             "max_abs_error": None if check is None else _finite(check.max_abs_error),
             "max_rel_error": None if check is None else _finite(check.max_rel_error),
             "eps": None if check is None else float(check.eps)}
+
+
+def _finite_values(value: np.ndarray) -> list:
+    """An array as nested lists of numbers, None for one that is not finite."""
+    out = value.astype(object)
+    out[~np.isfinite(value)] = None
+    return out.tolist()
 
 
 def _finite(x: float) -> float | None:

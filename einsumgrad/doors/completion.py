@@ -46,7 +46,8 @@ def commands(parser: argparse.ArgumentParser, extra: dict | None = None) -> dict
 
 
 def _command(name: str, help: str, parser: argparse.ArgumentParser, extra: dict) -> Command:
-    options, positionals = [], []
+    options: list[Option] = []
+    positionals: list[Option] = []
     for a in parser._actions:
         if isinstance(a, argparse._SubParsersAction):
             continue
