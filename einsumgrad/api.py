@@ -16,6 +16,7 @@ import math
 import numbers
 import unicodedata
 from dataclasses import dataclass, replace
+from typing import Any, Literal, Sequence, TypeAlias, overload
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from .notation import layouts, render
 from .core.algebra import leaf
 from .core.caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
+from .compiler import namespaces
+from .compiler.namespaces import foreign
 from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
 from .expression import Expression, argument_names, scalar_of
@@ -33,7 +36,11 @@ from .core.ir import Expr, Var, fresh, instantiate, variables
 from .core.simplify import simplify
 from .core.symmetric import along, check_convention, duplication
 from .einsum_jacobian import Jacobian
-from .notation.teach import explain as explain_jacobian, explain_expression
+from .notation.teach import Derivation, explain as explain_jacobian, explain_expression
+
+Array: TypeAlias = Any  # an array evaluation takes: NumPy, JAX, torch or dask, or nested lists of numbers
+Wrt: TypeAlias = "Expression | str"  # a tensor of the expression, or its name
+Indices: TypeAlias = "str | Sequence[str] | None"  # names for a result's axes: "ij", or ("i", "j")
 
 
 def _expression(f, call: str) -> Expression:
@@ -42,7 +49,7 @@ def _expression(f, call: str) -> Expression:
     return f
 
 
-def _variable(wrt, f: Expression) -> Var:
+def _variable(wrt: Wrt, f: Expression) -> Var:
     """The tensor ``wrt`` stands for in ``f``: a tensor, or its name (``"W"``, ``"Θ"``)."""
     if isinstance(wrt, str):
         return _named(wrt, f)
@@ -90,16 +97,24 @@ def by_a_scalar(theta: str, loss: str, how: str) -> str:
             f"update {theta} ← {theta} − η ∂{loss}/∂{theta}, η > 0 a small step size, lowers {loss}")
 
 
-def _relabelled(expr: Expr, indices) -> Expr:
+def _relabelled(expr: Expr, indices: Indices) -> Expr:
     """``expr`` with its output indices named ``indices`` (a string of letters, or a sequence of names)."""
     if indices is None:
         return expr
-    names = tuple(indices)
-    if len(names) != expr.ndim or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
-                                                                             for a in names):
-        raise EinsumgradError(f"indices={indices!r}: give {expr.ndim} different index names, such as "
-                              f"{''.join(fresh(expr.ndim, ()))!r}, for the {expr.ndim} axes of the result")
+    names = _index_names(indices, expr.ndim)
     return simplify(Expr(names, expr.dims, instantiate(expr, names, names)))
+
+
+def _index_names(indices, n: int, taken=()) -> tuple[str, ...]:
+    """``indices`` (a string of letters, or a sequence of names) as ``n`` different index names
+    outside ``taken``, or an error saying what to give."""
+    names = tuple(indices)
+    if len(names) != n or len(set(names)) != len(names) or not all(isinstance(a, str) and a.isidentifier()
+                                                                   for a in names) or set(names) & set(taken):
+        raise EinsumgradError(f"indices={indices!r}: give {n} different index names, such as "
+                              f"{''.join(fresh(n, taken))!r}, for the {n} axes of the result"
+                              + (f", none of the function's own ({','.join(taken)})" if taken else ""))
+    return names
 
 
 def _derived(node: Expr, f: Expression, label: Label) -> Expression:
@@ -129,7 +144,14 @@ def _of(f: Expression, out) -> Label:
     return base.renamed(dict(zip(f.node.out, out)))
 
 
-def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
+@overload
+def jacobian(f: str, wrt: int = 0, *, names: str | Sequence[str] | None = None, layout: str = "shape",
+             indices: Indices = None) -> Jacobian: ...
+@overload
+def jacobian(f: Expression, wrt: Wrt, *, names: None = None, layout: str = "shape",
+             indices: Indices = None) -> Expression: ...
+def jacobian(f: str | Expression, wrt: int | Wrt = 0, *, names: str | Sequence[str] | None = None,
+             layout: str = "shape", indices: Indices = None) -> Jacobian | Expression:
     """The Jacobian of an einsum string (a :class:`Jacobian`) or of an expression.
 
     For an expression the result is an expression of shape ``f.shape + wrt.shape``, or in
@@ -138,10 +160,10 @@ def jacobian(f, wrt=0, *, names=None, layout: str = "shape", indices=None):
     axes (``"ijab"``).
     """
     if isinstance(f, str):
-        return Jacobian(f, wrt, names=names, layout=layout)
+        return Jacobian(f, wrt, names=names, layout=layout)  # type: ignore[arg-type]  # Jacobian checks wrt
     if not isinstance(f, Expression):
         raise EinsumgradError("jacobian takes an einsum string or an expression")
-    var = _variable(wrt, f)
+    var = _variable(wrt, f)  # type: ignore[arg-type]  # an int is refused there
     jac = _relabelled(along(derivative(f.node, var), var, f.ndim), indices)
     label = _of(f, jac.out[: f.ndim]).by(var.name, jac.out[f.ndim :])
     return _laid_out(jac, layout, f.ndim, label, f)
@@ -159,10 +181,12 @@ def _laid_out(node: Expr, layout: str, k: int, label: Label, f: Expression) -> E
     return _derived(laid, f, replace(label, layout=layout))
 
 
-def grad(f: Expression, wrt, *, layout: str = "shape", indices=None, convention: str = "symmetric") -> Expression:
+def grad(f: Expression, wrt: Wrt, *, layout: str = "shape", indices: Indices = None,
+         convention: str = "symmetric") -> Expression:
     """``∂f/∂wrt`` of a scalar expression (or of one whose every axis has size 1, as its one entry): an
     expression shaped like ``wrt`` (in Wikipedia's
-    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix), its axes
+    numerator layout, ``layout="numerator"``, its axes reversed: ``Gᵀ`` for a matrix; by a vector the
+    textbooks' row ``gᵀ W``, kept a 1-D array, see :mod:`einsumgrad.notation.layouts`), its axes
     named ``indices`` (``"lab"`` prints ``∂L/∂Φ[l,a,b]``) or ``i, j, …``. By a symmetric matrix
     it is ``sym(∂f/∂S)``; ``convention="duplication"`` asks for ``G + Gᵀ - diag(G)`` instead (see
     :mod:`einsumgrad.core.symmetric`)."""
@@ -190,7 +214,7 @@ def _scalar(f: Expression, call: str) -> Expression:
     return scalar
 
 
-def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expression:
+def hessian(f: Expression, wrt: Wrt, *, layout: str = "shape", indices: Indices = None) -> Expression:
     """The Hessian of a scalar expression, ``∂²f/∂x[i]∂x[j]``: shape ``wrt.shape + wrt.shape``,
     its axes named ``indices``."""
     var = _variable(wrt, _expression(f, "hessian"))
@@ -201,7 +225,7 @@ def hessian(f: Expression, wrt, *, layout: str = "shape", indices=None) -> Expre
     return _laid_out(h, layout, n, _of(f, ()).by(var.name, h.out[:n]).by(var.name, h.out[n:]), f)
 
 
-def hvp(f: Expression, wrt, v) -> Expression:
+def hvp(f: Expression, wrt: Wrt, v: Expression) -> Expression:
     """The Hessian–vector product ``H v = ∂(∂f/∂wrt · v)/∂wrt``, shaped like ``wrt``, with the
     Hessian never built: ``v`` is an expression shaped like ``wrt``.
 
@@ -236,15 +260,18 @@ def clear_caches() -> None:
     clear_all()
 
 
-def explain(f, wrt=None):
-    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian."""
+def explain(f: Expression | Jacobian, wrt: Wrt | None = None, *, indices=None) -> Derivation:
+    """A numbered, step-by-step derivation of ``∂f/∂wrt`` (f an expression) or of a Jacobian;
+    ``indices`` names ``wrt``'s axes in it (``"lij"``: ``∂L/∂Φ[l,i,j]``), as in :func:`grad`."""
     if isinstance(f, Jacobian):
         return explain_jacobian(f)
     if wrt is None:
         raise DerivativeError("explain(expr, wrt) needs the tensor to differentiate by")
     f = _expression(f, "explain")
-    wrt = _named(wrt, f) if isinstance(wrt, str) else wrt
-    return explain_expression(f.node, wrt.node if isinstance(wrt, Expression) else wrt, f.label or f.name)
+    by = _named(wrt, f) if isinstance(wrt, str) else wrt
+    node = by.node if isinstance(by, Expression) else by
+    names = None if indices is None else _index_names(indices, len(variable(node, f.node).shape), f.node.out)
+    return explain_expression(f.node, node, f.label or f.name, names)
 
 
 @cache(maxsize=256)
@@ -252,12 +279,25 @@ def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend
     return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args)
 
 
-def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=None) -> Compiled:  # noqa: A001
+@overload
+def compile(expr: Expression, /, *, backend: Literal["numpy"] = "numpy", optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[np.ndarray]: ...
+@overload
+def compile(expr: Expression, expr2: Expression, /, *exprs: Expression, backend: Literal["numpy"] = "numpy",  # noqa: A001
+            optimize: Any = "auto", args: Sequence[Expression | str] | None = None
+            ) -> Compiled[tuple[np.ndarray, ...]]: ...
+@overload
+def compile(*exprs: Expression, backend: str, optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[Any]: ...
+def compile(*exprs: Expression, backend: str = "numpy", optimize: Any = "auto",  # noqa: A001
+            args: Sequence[Expression | str] | None = None) -> Compiled[Any]:
     """One cached callable over named arrays for several expressions (a tuple back for
     several, one array for one); shared sub-expressions are computed once per call. It takes
     an array for every tensor of the expressions' :attr:`~Expression.inputs`, and ignores others;
     by name, or by position in the order of ``args`` (tensors or their names; each tensor read
-    among them), by default their names sorted.
+    among them), by default their names sorted. ``optimize`` is opt_einsum's (a strategy name,
+    ``True``/``False``, or a path). For type checkers, a NumPy call returns an ``np.ndarray`` (a
+    tuple of them for several expressions); other backends' arrays are ``Any``.
 
     >>> from .expression import tensor
     >>> W, x = tensor("W", 2), tensor("x", 1)
@@ -281,10 +321,17 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize="auto", args=No
     return _cached(nodes, accepted, optimize, backend, names)
 
 
-def evaluate(expr: Expression, **arrays):
+def evaluate(expr: Expression, **arrays: Array) -> np.ndarray:
     """Evaluate an expression on named arrays: those of its :attr:`~Expression.inputs`; any
-    others (say, every parameter of a model) are ignored."""
-    return compile(expr)(**arrays)
+    others (say, every parameter of a model) are ignored. It computes with NumPy (a jax or torch
+    array is refused: :func:`compile` with its ``backend`` keeps it one)."""
+    f = compile(expr)
+    for name in f.accepted & arrays.keys():
+        library = foreign(arrays[name])
+        if library is not None:
+            raise EinsumgradError(f"array {name!r} is a {library} array; eg.evaluate computes with NumPy: convert it "
+                                  f"(np.asarray), or call eg.compile(expr, backend={library!r}), which keeps it one")
+    return f(**arrays)
 
 
 @dataclass(frozen=True)
@@ -296,30 +343,38 @@ class CheckReport:
     max_rel_error: float
     eps: float
     passed: bool
+    dtype: str = "float64"  # the precision the symbolic derivative was evaluated in
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.passed
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
         return fragments.notebook(fragments.check_html(self))
 
-    def __str__(self):
+    def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict}: {self.label} vs central differences (eps={self.eps:g}, random direction): "
+        where = "" if self.dtype in ("float64", "complex128") else f" in {self.dtype}"
+        return (f"{verdict}: {self.label}{where} vs central differences (eps={self.eps:g}, random direction): "
                 f"max abs error {self.max_abs_error:.2e}, max rel error {self.max_rel_error:.2e}")
 
 
-def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
-          **arrays) -> CheckReport:
-    """Compare ``∂expr/∂wrt`` with central finite differences (in float64), at ``arrays`` (as
-    :func:`evaluate` takes them, others ignored).
+def check(expr: Expression, wrt: Wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0,
+          dtype: Any = None, **arrays: Array) -> CheckReport:
+    """Compare ``∂expr/∂wrt`` with central finite differences in float64, at ``arrays`` (as
+    :func:`evaluate` takes them, others ignored), along a random direction.
+
+    The symbolic derivative is evaluated in ``dtype``, by default the precision of the arrays
+    (float32 arrays: in float32, as they would be used; ints, lists: float64); below float64,
+    ``rtol`` and ``atol`` are raised to at least √ε of that precision (3.5e-4 for float32).
 
     >>> from .expression import function, tensor
     >>> x = tensor("x", 1)
     >>> check(function("tanh")(x), x, x=np.array([0.5, -1.0])).passed
     True
+    >>> print(check(function("tanh")(x), x, x=np.array([0.5, -1.0], dtype=np.float32)))  # doctest: +ELLIPSIS
+    PASS: ∂f/∂x in float32 vs central differences (eps=1e-06, random direction): max abs error ...
     """
     expr = _expression(expr, "check")
     var = _variable(wrt, expr)
@@ -334,19 +389,25 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise EinsumgradError(f"check takes a whole number >= 0 for seed, got {seed!r}")
     f = compile(expr)
-    arrays = {n: _float_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
+    given = {n: _numeric_array(n, a) for n, a in {**f.needed(arrays), var.name: arrays[var.name]}.items()}
+    real = _check_precision(dtype, given.values())
+    arrays = {n: _as_precision(a, np.float64) for n, a in given.items()}
     x0 = arrays[var.name]
     if x0.ndim != len(var.shape):
         raise ShapeError(f"tensor {var.name!r} has rank {len(var.shape)}, but its array has shape {x0.shape}")
     direction = np.random.default_rng(seed).standard_normal(x0.shape)
     if var.symmetric:  # S moves only along symmetric directions
         direction = direction + direction.T
+    direction = direction.astype(real).astype(np.float64)  # the same direction in both precisions
     name = "d" + var.name
     while name in arrays:
         name += "_"
     jac = derivative(expr.node, var)
     jvp = contract(jac, leaf(name, var.shape), jac.out[expr.ndim :], jac.out[: expr.ndim])
-    symbolic = np.asarray(Compiled(jvp, inputs=(*arrays, name))(**arrays, **{name: direction}))
+    low = {n: _as_precision(a, real) for n, a in {**arrays, name: direction}.items()}
+    symbolic = _as_precision(np.asarray(Compiled(jvp, inputs=(*arrays, name))(**low)), np.float64)
+    if np.finfo(real).eps > np.finfo(np.float64).eps:  # evaluated in a lower precision: its rounding is allowed
+        rtol, atol = max(rtol, math.sqrt(np.finfo(real).eps)), max(atol, math.sqrt(np.finfo(real).eps))
     plus = f(**{**arrays, var.name: x0 + eps * direction})
     minus = f(**{**arrays, var.name: x0 - eps * direction})
     numeric = (np.asarray(plus) - np.asarray(minus)) / (2 * eps)
@@ -356,7 +417,7 @@ def check(expr: Expression, wrt, *, eps: float = 1e-6, rtol: float = 1e-5, atol:
     max_rel = float((err / np.maximum(scale, 1e-12)).max()) if err.size else 0.0
     size = max([1.0, float(np.abs(plus).max(initial=0)), float(scale.max(initial=0))])
     passed = bool(np.all(np.isfinite(symbolic))) and max_abs <= atol + rtol * size
-    return CheckReport(_check_label(expr, var.name), max_abs, max_rel, eps, passed)
+    return CheckReport(_check_label(expr, var.name), max_abs, max_rel, eps, passed, _symbolic_dtype(real, low.values()))
 
 
 def _check_label(expr: Expression, x: str) -> str:
@@ -364,10 +425,76 @@ def _check_label(expr: Expression, x: str) -> str:
     return render.left_side(_of(expr, expr.node.out).by(x).bare(), (), render.UNICODE)
 
 
-def _float_array(name: str, value) -> np.ndarray:
-    """``value`` as a float64 (or complex128) array, or a clear error."""
-    array = to_array(name, value)
+def _numeric_array(name: str, value: Array) -> np.ndarray:
+    """``value``'s numbers as a NumPy array in their own dtype (a jax or torch array's values too), or a clear error."""
     try:
-        return np.asarray(array, dtype=np.complex128 if np.iscomplexobj(array) else np.float64)
-    except (TypeError, ValueError):
-        raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one") from None
+        array = namespaces.to_numpy(value) if foreign(value) else np.asarray(to_array(name, value))
+    except EinsumgradError:
+        raise
+    except (TypeError, ValueError, RuntimeError):  # a traced jax value, say
+        array = None
+    if array is None or array.dtype.kind not in "biufc":
+        raise EinsumgradError(f"check takes arrays of numbers; {name}={value!r} is not one")
+    return array
+
+
+def _check_precision(dtype: Any, arrays) -> np.dtype:
+    """The real precision ``check`` evaluates the symbolic derivative in: ``dtype``'s, or by default the arrays'
+    (those of floats and complex numbers; float64 where there are none)."""
+    if dtype is None:
+        return np.result_type(*[np.finfo(a.dtype).dtype for a in arrays if a.dtype.kind in "fc"] or [np.float64])
+    try:
+        chosen = np.dtype(dtype)
+    except TypeError:
+        chosen = None
+    if chosen is None or chosen.kind not in "fc":
+        raise EinsumgradError(f"check takes dtype=None (the arrays' precision) or a NumPy float or complex dtype "
+                              f"such as 'float32', got {dtype!r}")
+    return np.finfo(chosen).dtype
+
+
+def _as_precision(a: np.ndarray, real: Any) -> np.ndarray:
+    """``a`` in the precision ``real`` (float32: a complex array as complex64)."""
+    return a.astype(np.result_type(real, np.complex64) if a.dtype.kind == "c" else real, copy=False)
+
+
+def _symbolic_dtype(real: np.dtype, arrays) -> str:
+    """The dtype's name a report shows: ``real``'s, or its complex one where an array is complex."""
+    return str(np.result_type(real, np.complex64) if any(a.dtype.kind == "c" for a in arrays) else np.dtype(real))
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """An array as einsumgrad shows tensors in a notebook (see :func:`show`): ``print`` gives NumPy's text."""
+
+    value: np.ndarray
+    name: str
+    indices: str
+    of: Expression | None = None
+
+    def _repr_html_(self):
+        from .notation import fragments, slices
+
+        form = None if self.of is None else slices.identity_form(self.of.node)
+        return fragments.notebook(fragments.tensor_html(self.value, self.name, self.indices, form))
+
+    def __repr__(self):
+        return f"{self.name}{list(self.indices)}, shape {self.value.shape}:\n{self.value}".replace("'", "")
+
+
+def show(value, name: str = "J", indices: str | None = None, of: Expression | None = None) -> Shown:
+    """``value`` (an array) for a notebook: a heat-mapped table, a third-order one slice by slice
+    ``name[:, :, k]`` behind tabs, rows and columns named by ``indices`` (``"ijk"``); ``of``, the
+    expression it is the value of (a Jacobian), says what each slice is (``J[:, :, 2] = x[2] I``).
+
+    >>> show(np.eye(2), "I", "ij")
+    I[i, j], shape (2, 2):
+    [[1. 0.]
+     [0. 1.]]
+    """
+    value = np.asarray(value)
+    if indices is None:
+        indices = "".join(fresh(value.ndim, ()))
+    if len(indices) != value.ndim:
+        raise EinsumgradError(f"show: indices={indices!r} names {len(indices)} axes; the array has {value.ndim}")
+    return Shown(value, name, indices, of)

@@ -17,7 +17,7 @@ import math
 import numbers
 import string
 from dataclasses import replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
 
@@ -25,12 +25,16 @@ from .notation import layouts, matrix, render
 from .core.algebra import identifier, leaf, product, resolve_dim
 from .core.caches import cache
 from .compiler import Compiled, to_array, whole_number
-from .core.differentiate import contract, derivative
+from .compiler.namespaces import foreign
+from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError
 from .expression import Expression
-from .core.ir import Expr, Stretch, Term, Var
+from .core.ir import Dim, Expr, Stretch, Term, Var
 from .notation.label import Label
 from .core.parse import ELLIPSIS, Bound, parse
+
+if TYPE_CHECKING:
+    from .notation.teach import Derivation
 
 LAYOUTS = layouts.LAYOUTS
 
@@ -62,7 +66,7 @@ class Jacobian:
     ``vjp`` and ``jvp`` apply the chain rule without building it.
     """
 
-    def __init__(self, spec: str, wrt: int = 0, *, names=None, layout: str = "shape"):
+    def __init__(self, spec: str, wrt: int = 0, *, names: str | Sequence[str] | None = None, layout: str = "shape"):
         self.spec = parse(spec)
         n = self.spec.nargs
         if isinstance(wrt, bool) or not isinstance(wrt, (int, np.integer)) or not -n <= wrt < n:
@@ -142,17 +146,18 @@ class Jacobian:
 
     def formula(self, style: str = "unicode", *, shapes=None) -> str:
         """``∂y[i]/∂W[j,k] = δ[i,j] x[k]``; style is 'unicode', 'subscript' (``∂y_i/∂W_jk = δ_ij x_k``),
-        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I``, Magnus–Neudecker's form, or why
+        'ascii', 'latex' or 'vec' (``∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m``, Magnus–Neudecker's form, or why
         there is none). ``shapes`` (one per operand) show the axes a '...' stands for."""
         sym = self._shaped(shapes)
         y_idx, x_idx = sym.jac.out[: sym.y.ndim], sym.jac.out[sym.y.ndim :]
-        styles = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT, "ascii": render.ASCII,
-                  "latex": render.LATEX, "vec": None}
+        styles: dict[str, render.Style | None] = {"unicode": render.UNICODE, "subscript": render.SUBSCRIPT,
+                                                  "ascii": render.ASCII, "latex": render.LATEX, "vec": None}
         if not isinstance(style, str) or style not in styles:
             raise EinsumgradError(f"style={style!r}: choose one of {', '.join(styles)}")
         if style == "vec":
             return matrix.vec_formula(sym.jac, sym.y.ndim, self.output_name, sym.var.name)
         rhs_style = styles[style]
+        assert rhs_style is not None  # 'vec' returned above
         rhs = render.render_sum(sym.jac.terms, sym.jac.out, rhs_style)
         y, x = self.output_name, self.names[self.wrt]
         if style == "latex":
@@ -165,7 +170,7 @@ class Jacobian:
     def layout_note(self, *, shapes=None) -> str:
         sym = self._shaped(shapes)
         return layouts.note(self.layout, self.output_name, self.names[self.wrt], self._laid_out(sym).out,
-                            self.spec.has_ellipsis and shapes is None)
+                            self.spec.has_ellipsis and shapes is None, k=sym.y.ndim)
 
     def text(self, *, shapes=None) -> str:
         """The formula, the einsum it differentiates, and the layout (``str(J)``); with ``shapes``,
@@ -174,29 +179,29 @@ class Jacobian:
         definition = render.index_notation(sym.y, name=self.output_name)
         return f"{self.formula(shapes=shapes)}\n  where {definition}; {self.layout_note(shapes=shapes)}"
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.text()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Jacobian({self.spec.text!r}, wrt={self.wrt}, names={','.join(self.names)!r}, layout={self.layout!r})"
 
     def latex(self) -> str:
         return self.formula("latex")
 
-    def explain(self):
+    def explain(self) -> Derivation:
         """A numbered derivation, from the einsum to the chain rule (see :mod:`einsumgrad.notation.teach`)."""
         from .notation.teach import explain
 
         return explain(self)
 
-    def _repr_latex_(self):
+    def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
-        where = render.index_notation(self.symbolic.y, name=self.output_name)
-        return fragments.notebook(fragments.math(self.formula()) + fragments.label("where") + fragments.math(where)
+        where = render.latex(self.symbolic.y, name=self.output_name)
+        return fragments.notebook(fragments.math(self.latex()) + fragments.label("where") + fragments.math(where)
                                   + fragments.note(self.layout_note()))
 
     def ascii(self) -> str:
@@ -208,7 +213,7 @@ class Jacobian:
             raise ShapeError(
                 f"{self.spec.text!r} takes {self.spec.nargs} operand(s) ({', '.join(self.names)}), got {len(operands)}"
             )
-        arrays = [a if type(a) is np.ndarray else to_array(n, a) for n, a in zip(self.names, operands)]
+        arrays = [a if type(a) is np.ndarray else _operand(n, a) for n, a in zip(self.names, operands)]
         shapes = tuple([a.shape for a in arrays])
         sym = self._seen.get(shapes)
         if sym is None:
@@ -227,13 +232,13 @@ class Jacobian:
     def vjp(self, cotangent, *operands) -> np.ndarray:
         """``Σ_I cotangent[I] J[I, P]``: shaped like ``operands[wrt]``; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.cotangent] = cotangent
+        arrays[sym.cotangent] = _operand(sym.cotangent, cotangent)
         return _compiled(sym.vjp, self.names + (sym.cotangent,))(**arrays)
 
     def jvp(self, tangent, *operands) -> np.ndarray:
         """``Σ_P J[I, P] tangent[P]``: shaped like the output; J is never built."""
         sym, arrays = self._arrays(operands)
-        arrays[sym.tangent] = tangent
+        arrays[sym.tangent] = _operand(sym.tangent, tangent)
         return _compiled(sym.jvp, self.names + (sym.tangent,))(**arrays)
 
     def nbytes(self, *shapes, dtype=np.float64) -> int:
@@ -250,12 +255,22 @@ class Jacobian:
             raise EinsumgradError(f"dtype={dtype!r} is not a NumPy dtype of numbers, such as 'float64'")
         for name, shape in zip(self.names, shapes):
             if not isinstance(shape, (tuple, list)) or not all(
-                    isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 0 for n in shape):
+                    isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= 0 for n in shape):
                 raise ShapeError(f"nbytes takes one shape per operand, a tuple of sizes >= 0; got {shape!r} for {name}")
         sym = self._symbolic(shapes)
         sizes = {n: s for n, s in zip(self.names, shapes)}
         count = math.prod(resolve_dim(d, sizes) for d in sym.jac.dims)
         return count * np.dtype(dtype).itemsize
+
+
+def _operand(name: str, value) -> np.ndarray:
+    """An operand's array, as NumPy's: a jax or torch array is refused, as a Jacobian of a spec has no backend."""
+    library = foreign(value)
+    if library is not None:
+        raise EinsumgradError(f"operand {name!r} is a {library} array; eg.jacobian of an einsum string computes with "
+                              f"NumPy: convert it (np.asarray), or differentiate an expression of eg.tensor's and "
+                              f"compile it with eg.compile(..., backend={library!r})")
+    return to_array(name, value)
 
 
 def operand_names(names, n: int) -> tuple[str, ...]:
@@ -276,12 +291,12 @@ def operand_names(names, n: int) -> tuple[str, ...]:
 @cache(maxsize=256)
 def _symbolic_jacobian(text: str, bound: Bound, names: tuple[str, ...], wrt: int, y_name: str) -> _Symbolic:
     leaves = [leaf(n, tuple((n, k) for k in range(len(idx)))) for n, idx in zip(names, bound.inputs)]
-    dims = {}
+    dims: dict[str, Dim] = {}
     for e, idx in zip(leaves, bound.inputs):
         for a, d in zip(idx, e.dims):
             dims.setdefault(a, d)
     y = product(list(zip(leaves, bound.inputs)), bound.output, tuple(dims[a] for a in bound.output))
-    var = leaves[wrt].terms[0].factors[0].node
+    var = variable(leaves[wrt])
     jac = derivative(y, var)
     i_idx, p_idx = jac.out[: y.ndim], jac.out[y.ndim :]
     cotangent = render.unused_name(("g", "G", "g_" + y_name, "cotangent"), names)

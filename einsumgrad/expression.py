@@ -10,22 +10,25 @@ y[i] = Σ_j W[i,j] x[j]
 """
 from __future__ import annotations
 
-import numbers
 from dataclasses import replace
 from functools import wraps
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeAlias
 
 from .core import algebra, functions
 from .library import generic, selection, shapes
-from .notation import matrix, render
+from .notation import formula, layouts, matrix, render
 from .core.caches import cache
 from .core.differentiate import variable
 from .core.errors import DerivativeError, EinsumgradError
-from .core.ir import Broadcast, Expr, Extent, Inputs, inputs, variables
+from .core.ir import Dim, Expr, Inputs, Term, inputs, variables
 from .notation.label import Label
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 REPR_LENGTH = 120  # characters of the printed form a repr shows
+Operand: TypeAlias = "Expression | complex | np.number[Any] | np.bool_"  # what an operator combines
 
 
 class Expression:
@@ -44,11 +47,11 @@ class Expression:
         self.tensors = frozenset(tensors) | {v.name for v in variables(node)}
         self._h = hash((node, self.name, self.tensors, label))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Expression) and (self.node, self.name, self.tensors, self.label) == (
             other.node, other.name, other.tensors, other.label)
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return self._h
 
     @property
@@ -68,7 +71,7 @@ class Expression:
         return inputs(self.node)
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[Dim, ...]:
         """One size per axis: an int, or ``(tensor name, axis)`` where the size comes from an array."""
         return self.node.dims
 
@@ -77,7 +80,7 @@ class Expression:
         return self.node.ndim
 
     @property
-    def terms(self):
+    def terms(self) -> tuple[Term, ...]:
         return self.node.terms
 
     @property
@@ -91,10 +94,10 @@ class Expression:
         n = self.node
         return Expression(Expr(n.out[::-1], n.dims[::-1], n.terms), tensors=self.tensors)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return render.index_notation(self.node, name=self.label or self.name)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         """Short whatever the size: the printed form if it fits on one line, else its head."""
         text = str(self)
         if len(text) <= REPR_LENGTH and "\n" not in text:
@@ -102,10 +105,10 @@ class Expression:
         head = text.splitlines()[-1].split(" = ")[0]  # the result's left-hand side
         return f"<Expression {head} = …: {len(self.node.terms)} term(s), depth {self.depth}; print() shows it all>"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str:
         from .notation import fragments
 
-        return fragments.notebook(fragments.result_html(str(self), self.matrix_notation() or "", "",
+        return fragments.notebook(fragments.result_html(self.latex(), self.matrix_notation(latex=True) or "", "",
                                                         self.matrix_notation_reason()))
 
     def named(self, name: str) -> Expression:
@@ -131,14 +134,19 @@ class Expression:
         """The expression in LaTeX index notation."""
         return render.latex(self.node, self.label or self.name)
 
-    def _repr_latex_(self):
+    def _repr_latex_(self) -> str:
         return f"${self.latex()}$"
 
     def matrix_notation(self, latex: bool = False) -> str | None:
         """A conventional matrix formula (``"g xᵀ"``, ``"A + Aᵀ"``; with ``latex``, ``g x^{\\top}``)
-        or ``None`` where none exists (:meth:`matrix_notation_reason` says why)."""
-        text = matrix.matrix_notation(self.node)
-        return matrix.latex(text) if latex and text else text
+        or ``None`` where none exists (:meth:`matrix_notation_reason` says why); a layout's row (the
+        numerator layout's gradient by a vector) as the row, ``gᵀ W``."""
+        tree = matrix.matrix_formula(self.node)
+        label = self.label
+        if tree is not None and label is not None and layouts.row(label.layout, len(label.f_idx),
+                                                                  self.ndim - len(label.f_idx)):
+            tree = formula.row(tree)
+        return None if tree is None else formula.latex(tree) if latex else formula.unicode(tree)
 
     def matrix_notation_reason(self) -> str | None:
         """Why :meth:`matrix_notation` is ``None`` (``"an index is read three times"``), or ``None``
@@ -169,6 +177,52 @@ class Expression:
         """Each term as an einsum string over its tensors, deltas named (see render.einsum_form)."""
         return [render.einsum_form(self.node, t) for t in self.node.terms]
 
+    def __add__(self, other: Operand) -> Expression:
+        return _apply(algebra.add, self, other)
+
+    def __radd__(self, other: Operand) -> Expression:
+        return _apply(algebra.add, other, self)
+
+    def __sub__(self, other: Operand) -> Expression:
+        return _apply(_subtracted, self, other)
+
+    def __rsub__(self, other: Operand) -> Expression:
+        return _apply(_subtracted, other, self)
+
+    def __mul__(self, other: Operand) -> Expression:
+        return _apply(algebra.multiply, self, other)
+
+    def __rmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.multiply, other, self)
+
+    def __truediv__(self, other: Operand) -> Expression:
+        return _apply(_divided, self, other)
+
+    def __rtruediv__(self, other: Operand) -> Expression:
+        return _apply(_divided, other, self)
+
+    def __pow__(self, other: Operand) -> Expression:
+        return _apply(algebra.power, self, other)
+
+    def __rpow__(self, other: Operand) -> Expression:
+        return _apply(algebra.power, other, self)
+
+    def __matmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.matmul, self, other)
+
+    def __rmatmul__(self, other: Operand) -> Expression:
+        return _apply(algebra.matmul, other, self)
+
+    def __neg__(self) -> Expression:
+        return _apply(_negated, self)
+
+    def __pos__(self) -> Expression:
+        return self
+
+    def __getitem__(self, key: Any) -> Expression:
+        """NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
+        return _apply(selection.index, self, key)
+
 
 def scalar_of(f: Expression) -> Expression | None:
     """``f`` as a scalar, for a gradient: ``f`` itself (rank 0), or where every axis has size 1 (``(X W + b) y``
@@ -190,11 +244,25 @@ def lift(op: Callable[..., Expr]) -> Callable[..., Expression]:
 
     @wraps(op)
     def lifted(*args, **options) -> Expression:
-        nodes = [a.node if isinstance(a, Expression) else a for a in args]
-        tensors = frozenset().union(*(a.tensors for a in args if isinstance(a, Expression)))
-        return Expression(op(*nodes, **options), tensors=tensors)
+        return _apply(op, *args, **options)
 
     return lifted
+
+
+def _apply(op: Callable[..., Expr], *args, **options) -> Expression:
+    """``op`` of the nodes of ``args`` (numbers as they are, a list of handles as a list of nodes:
+    ``concatenate([a, b])``), a handle over all their tensors."""
+    nodes = [_node(a) for a in args]
+    handles = [e for a in args for e in (a if isinstance(a, (list, tuple)) else (a,)) if isinstance(e, Expression)]
+    tensors: frozenset[str] = frozenset().union(*(e.tensors for e in handles))
+    return Expression(op(*nodes, **options), tensors=tensors)
+
+
+def _node(a):
+    """The node of a handle, a list of nodes for a list of handles; else ``a``."""
+    if isinstance(a, (list, tuple)) and any(isinstance(e, Expression) for e in a):
+        return [e.node if isinstance(e, Expression) else e for e in a]
+    return a.node if isinstance(a, Expression) else a
 
 
 def _negated(x):
@@ -205,15 +273,8 @@ def _divided(a, b):
     return algebra.multiply(a, algebra.power(b, -1))
 
 
-_OPERATORS = {
-    "add": algebra.add, "sub": lambda a, b: algebra.add(a, _negated(b)), "mul": algebra.multiply,
-    "truediv": _divided, "pow": algebra.power, "matmul": algebra.matmul,
-}
-for _name, _op in _OPERATORS.items():
-    setattr(Expression, f"__{_name}__", lift(_op))
-    setattr(Expression, f"__r{_name}__", lift(lambda a, b, op=_op: op(b, a)))
-Expression.__neg__ = lift(_negated)
-Expression.__pos__ = lambda self: self
+def _subtracted(a, b):
+    return algebra.add(a, _negated(b))
 
 
 def tensor(name: str, shape, symmetric: bool = False) -> Expression:
@@ -242,7 +303,7 @@ matmul = lift(algebra.matmul)
 
 
 def function(name: str, impl: Callable | None = None, derivative: Callable | None = None,
-             second: Callable | None = None) -> Callable[[Expression], Expression]:
+             second: Callable | None = None) -> Callable[..., Expression]:
     """The public ``eg.<name>(x)`` of a registered function; for any other name, an elementwise
     function of your own, whose derivatives print as ``h′``, ``h″``: give ``impl`` (and
     ``derivative``, ``second``, NumPy array functions) to evaluate it.
@@ -254,6 +315,8 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise EinsumgradError(f"a function name is an identifier such as 'h' or 'φ', got {name!r}")
+    if name in functions.BUILTINS:
+        return _handle(name)
     if name in functions.REGISTRY and not functions.get(name).public and name not in generic.DECLARED:
         raise EinsumgradError(f"{name!r} is a name einsumgrad uses inside, not a function of its own: the functions "
                               f"are {', '.join(functions.public())}; give yours another name")
@@ -266,7 +329,7 @@ def function(name: str, impl: Callable | None = None, derivative: Callable | Non
     return _handle(name)
 
 
-def registered(name: str) -> Callable[[Expression], Expression]:
+def registered(name: str) -> Callable[..., Expression]:
     """The handle of a registered function, internal ones included: how derivative rules call
     ``adj_jacobian`` or ``step``, which the public :func:`function` keeps for einsumgrad.
 
@@ -278,11 +341,13 @@ def registered(name: str) -> Callable[[Expression], Expression]:
 
 
 @cache(maxsize=1024)
-def _handle(name: str) -> Callable[[Expression], Expression]:
-    fn = functions.get(name)
-    if fn.build is not None:  # its signature and docstring are the build's
-        call = lift(fn.build)
-    else:
+def _handle(name: str) -> Callable[..., Expression]:
+    builtin = functions.BUILTINS.get(name)
+    fn = functions.get(name) if builtin is None else None
+    build = builtin.build if builtin is not None else fn.build if fn is not None else None
+    if build is not None:  # its signature and docstring are the build's
+        call = lift(build)
+    elif fn is not None:
         call = lift(lambda x: algebra.apply(name, x))
         kind = "elementwise" if fn.elementwise else "of a square matrix"
         call.__doc__ = f"``{name}(x)``, {kind}; see einsumgrad.library.rules."
@@ -299,23 +364,7 @@ def scalar(name: str) -> Expression:
     return tensor(name, 0)
 
 
-def eye(n) -> Expression:
-    """The ``n×n`` identity; its derivative is zero, and it prints as ``δ[i,j]``. ``n`` is an int or
-    a size such as ``P.shape[2]`` (or ``kron(A, B).shape[0]``).
-
-    >>> P = tensor("P", 3)
-    >>> print(eye(P.shape[2]))
-    y[i,j] = δ[i,j]
-    """
-    symbolic = isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
-                                         and isinstance(n[1], int) and not isinstance(n[1], bool) and n[1] >= 0)
-    if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
-        raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size "
-                                        f"such as P.shape[2], got {n!r}")
-    return Expression(selection.identity(n if symbolic else int(n)))
-
-
-Expression.__getitem__ = lift(selection.index)
+eye = lift(selection.eye)
 
 
 reshape = lift(shapes.reshape)
@@ -323,20 +372,8 @@ kron = lift(shapes.kron)
 expand_dims = lift(shapes.expand_dims)
 
 
-def concatenate(operands, axis: int = 0) -> Expression:
-    """The operands joined along ``axis``, as ``numpy.concatenate`` (see :mod:`einsumgrad.library.shapes`)."""
-    return _joined(shapes.concatenate, operands, axis)
-
-
-def stack(operands, axis: int = 0) -> Expression:
-    """The operands stacked along a new axis, as ``numpy.stack`` (see :mod:`einsumgrad.library.shapes`)."""
-    return _joined(shapes.stack, operands, axis)
-
-
-def _joined(op, operands, axis) -> Expression:
-    if not isinstance(operands, (list, tuple)):
-        return Expression(op(operands, axis))  # the error for a bad list
-    return lift(lambda *nodes: op(list(nodes), axis))(*operands)
+concatenate = lift(shapes.concatenate)
+stack = lift(shapes.stack)
 
 
 def argument_names(args, exprs, call: str) -> tuple[str, ...] | None:

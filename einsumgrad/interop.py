@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from functools import cache
+from typing import Any, Callable, Sequence
 
 from .core import algebra
 from .api import compile, grad
@@ -43,7 +44,7 @@ class _Symbolic:
         for leaf in leaves:
             if not isinstance(leaf, Expression):
                 raise EinsumgradError(f"{call} args holds tensors made with eg.tensor, got {leaf!r}")
-        names = argument_names(leaves, (expr,), call)
+        names = argument_names(leaves, (expr,), call) or ()
         expr = Expression(expr.node, tensors=expr.tensors | set(names))  # a parameter it does not read: gradient 0
         self.scalar = expr.ndim == 0
         self.value = compile(expr, backend=backend, args=names)
@@ -56,15 +57,15 @@ class _Symbolic:
             total = Expression(algebra.sum(algebra.multiply(expr.node, g)), tensors=expr.tensors)
             self.vjp = compile(*(grad(total, leaf) for leaf in leaves), backend=backend, args=(*names, COTANGENT))
 
-    def gradients_of(self, flat: list) -> tuple:
+    def gradients_of(self, flat: Sequence) -> tuple:
         results = self.gradients(*flat)
         return results if isinstance(results, tuple) else (results,)
 
-    def value_and_gradients(self, flat: list) -> tuple:
+    def value_and_gradients(self, flat: Sequence) -> tuple:
         value, *grads = self.joint(*flat)
         return value, grads
 
-    def pullback(self, flat: list, g) -> tuple:
+    def pullback(self, flat: Sequence, g: Any) -> tuple:
         results = self.vjp(*flat, g)
         return results if isinstance(results, tuple) else (results,)
 
@@ -81,7 +82,7 @@ def _signature(arguments: tuple) -> inspect.Signature:
                               for k, a in enumerate(arguments)])
 
 
-def jax_function(expr, args):
+def jax_function(expr: Expression, args: Any) -> Callable[..., Any]:
     """A ``jax.custom_vjp`` function of arrays structured as ``args``, returning ``expr``: its
     ``jax.grad`` is einsumgrad's symbolic gradient, under ``jit`` and ``vmap``, with pytrees of
     parameters (dicts in, the same dicts of gradients out).
@@ -126,7 +127,7 @@ def jax_function(expr, args):
     return _Wrapper(function, "jax_function", expr, _signature(arguments))
 
 
-def torch_function(expr, args):
+def torch_function(expr: Expression, args: Any) -> Callable[..., Any]:
     """A function of torch tensors structured as ``args`` (a ``torch.autograd.Function``),
     returning ``expr``: ``backward()`` gives einsumgrad's symbolic gradient to each tensor that
     requires it (torch is optional, so this example is not run as a doctest)::
@@ -156,10 +157,10 @@ class _Wrapper:
         self._function, self.expression, self.__signature__ = function, expr, signature
         self._kind = kind
 
-    def __call__(self, *arrays):
+    def __call__(self, *arrays: Any) -> Any:
         return self._function(*arrays)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{self._kind} f{self.__signature__} of {self.expression}>"
 
 

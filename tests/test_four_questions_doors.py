@@ -209,7 +209,8 @@ def test_theta_by_the_loss_on_the_command_line_and_the_page(capsys, wrt, what, h
     status, out, err = cli_run(capsys, "grad", "Θ", "--wrt", wrt)
     assert status == 2 and not out and err == f"einsumgrad: error: {expected}\n"
     reply = answer.respond({"expression": "Θ", "wrt": wrt, "shapes": "Θ=3x2"})
-    assert reply == {"ok": False, "error": expected}
+    on_the_page = what.replace(f"--wrt {wrt!r}", f"{wrt!r} in the By box").replace(f"--wrt {wrt}", f"{wrt} in the By box")
+    assert reply == {"ok": False, "error": f"{on_the_page}: " + WHY.format(how=how)}
 
 
 def test_the_loss_as_wrt_names_the_students_tensors(capsys):

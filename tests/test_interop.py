@@ -56,8 +56,12 @@ def test_torch_backend_keeps_tensors_and_works_under_no_grad(rng):
 def test_numpy_backend_refuses_other_arrays(library, make, rng):
     pytest.importorskip(library)
     W, x, L = tanh_layer()
+    W0 = make(rng.standard_normal((2, 3)))
     with pytest.raises(eg.EinsumgradError, match=f"array 'W' is a {library} array; pass backend='{library}'"):
-        eg.evaluate(L, W=make(rng.standard_normal((2, 3))), x=rng.standard_normal(3))
+        eg.compile(L)(W=W0, x=rng.standard_normal(3))
+    with pytest.raises(eg.EinsumgradError, match=f"array 'W' is a {library} array; eg.evaluate computes with NumPy"
+                                                 f".*eg.compile\\(expr, backend='{library}'\\)"):  # evaluate takes none
+        eg.evaluate(L, W=W0, x=rng.standard_normal(3))
 
 
 @pytest.mark.slow

@@ -86,6 +86,18 @@ def shown(reply: dict) -> dict:
     return seen | {"error": re.sub("; known: .*?, at column", "; known: ..., at column", seen["error"] or "")}
 
 
+def cli_words(text: str) -> str:
+    """A page's message in the command line's words: the page names its own controls (the By box, the Shapes box,
+    the Derivative choice), the command line its options; the rest is one message."""
+    from einsumgrad.doors.question import WORDS
+
+    text = text.replace(WORDS["page"].scalar_fix, WORDS["command line"].scalar_fix)
+    text = re.sub(r"('[^']*'|\S+) in the By box", r"--wrt \1", text)
+    text = re.sub(r"e\.g\. (\S+) in the Shapes box", r"e.g. --shapes \1", text)
+    text = text.replace("give shapes in the Shapes box", "give --shapes").replace("the Shapes box", "--shapes")
+    return re.sub(r"^the (gradient|hessian) needs", lambda m: {"gradient": "grad"}.get(m[1], m[1]) + " needs", text)
+
+
 @pytest.mark.parametrize("given", INPUTS, ids=IDS)
 def test_the_page_and_the_cli_give_the_same_answer_and_messages(capsys, server, given):
     status, out, err = cli(capsys, *given)
@@ -94,12 +106,12 @@ def test_the_page_and_the_cli_give_the_same_answer_and_messages(capsys, server, 
     assert shown(over_http) == shown(reply)
     if status:  # refused: the same message, the page's with a caret under the place for a syntax error
         assert not reply["ok"], reply
-        assert err[-1] == "einsumgrad: error: " + reply["error"].splitlines()[0]
+        assert err[-1] == "einsumgrad: error: " + cli_words(reply["error"].splitlines()[0])
         return
     assert reply["ok"], reply["error"]
     matrix = f"matrix notation: {reply['matrix']}" if reply["matrix"] else "matrix notation: none ("
     assert out.startswith(f"{reply['text']}\n{matrix}")
-    assert err == [f"einsumgrad: note: {note}" for note in reply["notes"]]
+    assert err == [f"einsumgrad: note: {cli_words(note)}" for note in reply["notes"]]
     if given[3] is not None:  # both evaluate, at their own random arrays, and pass finite differences
         assert "PASS" in out and "eg-pass" in reply["check"]
 

@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
 
 import einsumgrad as eg
 from einsumgrad.doors.cli import main
@@ -29,34 +28,22 @@ def ask(example, **change):
 
 # -- MathML ------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("y[i] = Σ_j W[i,j] x[j]", "<msub><mi>W</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub>"),
-    ("∂f[i]/∂W[j,k] = δ[i,j] x[k]", "<mfrac><mrow><mo>∂</mo><msub><mi>f</mi><mi>i</mi></msub></mrow>"),
-    ("g xᵀ", "<msup><mi>x</mi><mi>T</mi></msup>"),
-    ("-X⁻ᵀ Aᵀ", "<msup><mi>X</mi><mrow><mo>-</mo><mi>T</mi></mrow></msup>"),
-    ("(1 - tanh(W x)^∘2) xᵀ", "<msup><mrow><mo>(</mo><mi>W</mi><mi>x</mi><mo>)</mo></mrow><mrow><mo>∘</mo><mn>2</mn>"),
-    ("tanh(z)²", "<msup><mrow><mo>(</mo><mi>z</mi><mo>)</mo></mrow><mn>2</mn></msup>"),
-    ("z₁[i]", "<msub><msub><mi>z</mi><mn>1</mn></msub><mi>i</mi></msub>"),
-    ("∂²f/∂x²[i,j]", "<msup><mo>∂</mo><mn>2</mn></msup><mi>f</mi>"),
-    ("Σ_k,l A[k,l]", "<munder><mo>∑</mo><mrow><mi>k</mi><mi>l</mi></mrow></munder>"),
-    ("x[i′,p]", "<mrow><mi>i′</mi><mo>,</mo><mi>p</mi></mrow>"),
-    ("<b>&", "<mo>&lt;</mo><mi>b</mi><mo>&gt;</mo><mo>&amp;</mo>"),
+@pytest.mark.parametrize("tex, expected", [  # the LaTeX printer's forms, through latex2mathml and the adapter
+    (r"y_{i} = \sum_{j} W_{ij} x_{j}", "<msub><mi>W</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub>"),
+    (r"\frac{\partial f_{i}}{\partial W_{jk}} = \delta_{ij} x_{k}", "<mfrac><mrow><mo>∂</mo><msub><mi>f</mi>"),
+    (r"g x^{\top}", "<msup><mi>x</mi><mrow><mo>⊤</mo></mrow></msup>"),
+    (r"-X^{-\top} A^{\top}", "<msup><mi>X</mi><mrow><mo>−</mo><mo>⊤</mo></mrow></msup>"),
+    (r"\left(1 - \tanh(W x)^{\circ 2}\right) x^{\top}", '<mo stretchy="false" fence="true" form="prefix">(</mo><mn>1</mn><mo>−</mo>'),
+    (r"\left(\sum_{j} W_{ij}\right)", '<mo stretchy="true" fence="true" form="prefix">(</mo><munder><mo>∑</mo>'),
+    (r"z^{(1)}_{i}", "<msubsup><mi>z</mi><mrow><mi>i</mi></mrow>"),
+    (r"\frac{\partial^{2} f}{\partial x_{i} \partial x_{j}}", "<msup><mo>∂</mo><mrow><mn>2</mn></mrow></msup><mi>f</mi>"),
+    (r"\sum_{kl} A_{kl}", "<munder><mo>∑</mo><mrow><mi>k</mi><mi>l</mi></mrow></munder>"),
+    (r"x_{i',p}", "<mi>i</mi><mo lspace=\"0\" rspace=\"0\">′</mo>"),
 ])
-def test_mathml_of_printed_forms(text, expected):
-    markup = to_mathml(text)
+def test_mathml_of_printed_forms(tex, expected):
+    markup = to_mathml(tex)
     assert expected in markup
     parsed(markup)
-
-
-@given(st.text(alphabet="xyWΣ_δ∂[],()/=+-²ᵀ⁻^∘₁ 0.5<&'\"é", max_size=40))
-def test_mathml_is_well_formed_for_any_text(text):
-    root = parsed(to_mathml(text))
-    assert root.tag == MATHML + "math"
-
-
-def test_mathml_keeps_an_unclosed_bracket_as_written():
-    assert to_mathml("((x", "inline").count("<mo>(</mo>") == 2
-    assert "<mo>)</mo>" not in to_mathml("((x", "inline")
 
 
 # -- answers -----------------------------------------------------------------------------------------------------
@@ -88,11 +75,11 @@ def test_the_orthogonality_question_gives_the_closed_form():
     read = question.read(answer.read_request(example._asdict()))
     expr, arrays = read.expression, question.arrays(read)
     assert "I" not in arrays  # I is the identity, not a tensor of random numbers
-    G = np.einsum("iaj,iak->ijk", arrays["P"], arrays["P"]) - np.eye(3)
-    closed = np.einsum("iaj,ijk->iak", arrays["P"], np.sign(G))  # 2β Φ_i sign(Φ_iᵀΦ_i − I), β = 0.5
-    grad = eg.evaluate(eg.grad(expr, eg.tensor("P", shapes["P"])), **arrays)
+    G = np.einsum("lmj,lmk->mjk", arrays["Φ"], arrays["Φ"]) - np.eye(3)
+    closed = np.einsum("lmj,mjk->lmk", arrays["Φ"], np.sign(G))  # 2β Φ_m sign(Φ_mᵀΦ_m − I), β = 0.5
+    grad = eg.evaluate(eg.grad(expr, eg.tensor("Φ", shapes["Φ"])), **arrays)
     assert np.allclose(grad, closed)
-    assert ask(example)["shape"] == [2, 4, 3]
+    assert ask(example)["shape"] == [4, 2, 3]
 
 
 @pytest.mark.parametrize("change, message", [
@@ -101,15 +88,16 @@ def test_the_orthogonality_question_gives_the_closed_form():
     ({"expression": "__import__('os')"}, "unknown function '__import__'"),
     ({"expression": "sum(W"}, "'(' was never closed, at column 4 of 'sum(W'\n  sum(W\n     ^"),
     ({"kind": "third"}, "choose one of gradient, jacobian, hessian"),
-    ({"wrt": "W; x"}, "--wrt 'W; x' is an expression, not the name of a tensor"),
-    ({"wrt": "Q"}, "Q: no tensor of that name"),
+    ({"wrt": "W; x"}, "'W; x' in the By box is an expression, not the name of a tensor"),
+    ({"wrt": "Q"}, "Q in the By box: no tensor of that name"),
     ({"shapes": {"W": [2, 300], "x": [300]}}, "each from 1 to 12"),
     ({"shapes": {"W": [2, 3, 4, 5, 6]}}, "W has 5 axes, over the page's limit of 4"),
     ({"shapes": {"W": ["2"]}}, "each from 1 to 12"),
-    ({"shapes": {"Z": [2]}}, "shapes names Z, which the expression does not read"),
+    ({"shapes": {"Z": [2]}}, "the Shapes box names Z, which the expression does not read"),
     ({"shapes": [1]}, "shapes is a JSON object of sizes"),
     ({"seed": -1}, "the seed is a whole number"),
-    ({"kind": "gradient"}, "grad needs a scalar expression"),
+    ({"kind": "gradient"}, "the gradient needs a scalar expression; this one has rank 1: write sum(...) around it in the "
+                               "Expression box, or choose jacobian as the Derivative"),
 ])
 def test_bad_requests_get_clear_messages(change, message):
     reply = ask(EXAMPLES[0], **change)
@@ -250,7 +238,7 @@ def test_rich_output_of_every_object_a_notebook_shows():
     }
     for html in shown.values():
         assert html.startswith('<div class="eg"><style>')
-    assert "matrix notation" in shown["expression"] and "<msup><mi>x</mi><mi>T</mi></msup>" in shown["expression"]
+    assert "matrix notation" in shown["expression"] and "<msup><mi>x</mi><mrow><mo>⊤</mo></mrow></msup>" in shown["expression"]
     assert "shape layout" in shown["jacobian"] and "<ol" in shown["derivation"]
     assert "PASS" in shown["check"] and "Compiled(1 expression" in shown["compiled"]
 

@@ -113,7 +113,7 @@ def test_choosing_an_example_fills_the_form_and_answers(page):
     page.select_option("#examples", label=EXAMPLES[3].title)
     page.wait_for_selector("#answer:not([hidden])")
     assert page.input_value("#expression") == EXAMPLES[3].expression
-    assert page.input_value("#shapes") == "P=2x4x3, I=3x3"
+    assert page.input_value("#shapes") == "Φ=4x2x3, I=3x3"
     assert page.locator("#tensor input[type=radio]").count() == 3
 
 

@@ -21,7 +21,7 @@ def run(*args):
 def test_y_equals_wx_in_python():
     J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
     assert J.formula() == "∂y[i]/∂W[j,k] = δ[i,j] x[k]"
-    assert J.formula("vec") == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I"
+    assert J.formula("vec") == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m (I_m is the m×m identity, m = |y|)"
     W, x, g = RNG.standard_normal((2, 3)), RNG.standard_normal(3), RNG.standard_normal(2)
     value = J(W, x)
     np.testing.assert_allclose(value, np.einsum("ij,k->ijk", np.eye(2), x))  # third order: δ_ij x_k
@@ -43,7 +43,7 @@ def test_y_equals_wx_update_step_through_the_differential():
 def test_y_equals_wx_on_the_command_line():
     r = run("jacobian", "ij,j->i", "--names", "W,x", "--layout", "vec")
     assert r.returncode == 0 and r.stdout.splitlines()[0] == "∂y[i]/∂W[j,k] = δ[i,j] x[k]"
-    assert "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I" in r.stdout
+    assert "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m (I_m is the m×m identity, m = |y|)" in r.stdout
     r = run("grad", "g @ (W @ x)", "--wrt", "W", "--differential")
     assert r.returncode == 0 and "∂L/∂W[i,j] = g[i] x[j] = g xᵀ" in r.stdout
 

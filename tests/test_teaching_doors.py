@@ -156,15 +156,15 @@ def test_vec_steps_show_the_kronecker_product_and_the_chain_rule_through_it():
 
     steps = eg.jacobian("ij,j->i", names="W,x", layout="vec").explain().steps
     lines = [s.line for s in steps]
-    assert "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I" in lines and "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ" in lines
-    stacked, chained = (steps[lines.index(s)] for s in ("∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I",
-                                                       "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I) = vec(g xᵀ)ᵀ"))
+    assert "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m" in lines and "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I_m) = vec(g xᵀ)ᵀ" in lines
+    stacked, chained = (steps[lines.index(s)] for s in ("∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m",
+                                                       "∂L/∂vec(W)ᵀ = gᵀ (xᵀ ⊗ I_m) = vec(g xᵀ)ᵀ"))
     W, x, g = RNG.standard_normal((2, 3)), RNG.standard_normal(3), RNG.standard_normal(2)
     kron = np.kron(x[None, :], np.eye(2))
     np.testing.assert_allclose(vec_matrix(eg.evaluate(stacked.expr, W=W, x=x), 1), kron)
     G = eg.evaluate(chained.expr, W=W, x=x, g=g)
     np.testing.assert_allclose(G, np.outer(g, x))
-    np.testing.assert_allclose(G.reshape(-1, order="F"), g @ kron)  # vec(g xᵀ)ᵀ = gᵀ (xᵀ ⊗ I)
+    np.testing.assert_allclose(G.reshape(-1, order="F"), g @ kron)  # vec(g xᵀ)ᵀ = gᵀ (xᵀ ⊗ I_m)
 
 
 def test_vec_steps_of_an_expression_on_the_command_line(capsys):

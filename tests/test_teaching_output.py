@@ -13,18 +13,18 @@ from einsumgrad.notation import fragments
 WX_LATEX = r"""\begin{enumerate}
 \item Write the einsum with its sum explicit:
 \[ y_{i} = \sum_{j} W_{ij} x_{j} \]
-\item Differentiate each occurrence of W: $\partial$W[a,b]/$\partial$W[j,k] = $\delta$[a,j] $\delta$[b,k]:
+\item Differentiate each occurrence of W: $\partial W_{ab} / \partial W_{jk} = \delta_{aj} \delta_{bk}$:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \sum_{l} \delta_{ij} \delta_{lk} x_{l} \]
 \item Simplify: the sum over l eliminates $\delta$[l,k]: l becomes k:
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
-\item Result, in the shape layout of jax.jacobian and torch (J[i,j,k] = $\partial$y[i]/$\partial$W[j,k], shape y.shape + W.shape):
+\item Result, in the shape layout of jax.jacobian and torch ($J_{ijk} = \frac{\partial y_{i}}{\partial W_{jk}}$, shape y.shape + W.shape):
 \[ \frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k} \]
 $\delta$[i,j] is structure, not a number: J is zero unless i = j, so of its |i|$\cdot$|j|$\cdot$|k| entries at most |i|$\cdot$|k| are non-zero.
-\item Chain rule with g = $\partial$L/$\partial$y (shaped like y), contracting over i:
+\item Chain rule with $g = \partial L / \partial y$ (shaped like y), contracting over i:
 \[ \frac{\partial L}{\partial W_{jk}} = \sum_{i} g_{i} \delta_{ij} x_{k} \]
 \item Simplify: the sum over i eliminates $\delta$[i,j]: i becomes j:
 \[ \frac{\partial L}{\partial W_{jk}} = g_{j} x_{k} \]
-\item In matrix notation: $\partial$L/$\partial$W = g x$^{\top}$, shaped like W; the Jacobian itself is never built
+\item In matrix notation: $\partial L / \partial W = g x^{\top}$, shaped like W; the Jacobian itself is never built
 \end{enumerate}"""
 
 DIFFERENTIAL_LATEX = r"""\begin{enumerate}
@@ -70,7 +70,7 @@ def test_grad_and_hessian_explain_latex_are_latex_not_unicode(capsys, command):
     status, out, _ = cli(capsys, command, "sum(tanh(W @ x))", "--wrt", "W", "--explain", "--latex")
     assert status == 0
     first = {"grad": r"\[ f = \sum_{i} \tanh\left(\sum_{j} W_{ij} x_{j}\right) \]",  # a Hessian: of the gradient
-             "hessian": r"\[ \frac{\partial f}{\partial W_{ij}} = x_{j} (1 - {\tanh\left(\sum_{k} W_{ik} x_{k}\right)}^{2}) \]"}
+             "hessian": r"\[ \frac{\partial f}{\partial W_{ij}} = x_{j} \left(1 - {\tanh\left(\sum_{k} W_{ik} x_{k}\right)}^{2}\right) \]"}
     assert out.startswith("\\begin{enumerate}\n\\item The expression, with its sums explicit:\n" + first[command] + "\n")
     displayed = [line for line in out.splitlines() if line.startswith("\\[")]
     assert out.endswith("\\end{enumerate}\n") and displayed and not any("Σ" in line for line in displayed)
@@ -84,7 +84,7 @@ def test_every_displayed_line_of_a_grad_derivation_is_the_unicode_line_in_latex(
     shown = [s for s in derivation.steps if s.line]
     assert shown and all(s.tex for s in shown)
     assert derivation.steps[2].tex == (r"\frac{\partial f}{\partial W_{ij}} = \sum_{k} \delta_{ki} x_{j} "
-                                       r"(1 - {\tanh\left(\sum_{l} W_{kl} x_{l}\right)}^{2})")
+                                       r"\left(1 - {\tanh\left(\sum_{l} W_{kl} x_{l}\right)}^{2}\right)")
 
 
 def test_prose_is_escaped_for_latex():

@@ -26,7 +26,7 @@ def commutation(m: int, n: int) -> np.ndarray:
 
 def test_the_einsum_jacobian_of_y_equals_wx(rng):
     J = eg.jacobian("ij,j->i", names="W,x")
-    assert J.formula("vec") == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I"
+    assert J.formula("vec") == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m (I_m is the m×m identity, m = |y|)"
     W0, x0 = rng.standard_normal((2, 3)), rng.standard_normal(3)
     expected = np.kron(x0[None, :], np.eye(2))
     np.testing.assert_allclose(vec_of(J(W0, x0), 1), expected)
@@ -47,9 +47,9 @@ def _arrays(rng):
 
 I3, K33 = np.eye(3), commutation(3, 3)
 EXPRESSIONS = [  # (f, wrt, formula, the formula in NumPy)
-    (W @ x, W, "xᵀ ⊗ I", lambda a: np.kron(a["x"][None, :], np.eye(2))),
+    (W @ x, W, "xᵀ ⊗ I_m", lambda a: np.kron(a["x"][None, :], np.eye(2))),
     (A @ X @ B, X, "Bᵀ ⊗ A", lambda a: np.kron(a["B"].T, a["A"])),
-    (X.T @ X, X, "(Xᵀ ⊗ I) K + I ⊗ Xᵀ", lambda a: np.kron(a["X"].T, I3) @ K33 + np.kron(I3, a["X"].T)),
+    (X.T @ X, X, "(Xᵀ ⊗ I_m) K + I_m ⊗ Xᵀ", lambda a: np.kron(a["X"].T, I3) @ K33 + np.kron(I3, a["X"].T)),
     (eg.inv(X), X, "-(X⁻ᵀ ⊗ X⁻¹)", lambda a: -np.kron(np.linalg.inv(a["X"]).T, np.linalg.inv(a["X"]))),
     (eg.tanh(W @ x), W, "xᵀ ⊗ diag(1 - tanh(W x)^∘2)",
      lambda a: np.kron(a["x"][None, :], np.diag(1 - np.tanh(a["W"] @ a["x"]) ** 2))),
@@ -84,7 +84,7 @@ def test_where_there_is_none_it_says_why():
 def test_cli_layout_vec(capsys):
     assert main(["jacobian", "ij,j->i", "--names", "W,x", "--layout", "vec"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-1] == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I"
+    assert out[-1] == "∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I_m (I_m is the m×m identity, m = |y|)"
     assert "Magnus–Neudecker's vec layout: ∂vec(y)/∂vec(W)ᵀ, a |y|×|W| matrix, vec stacking columns" in out[1]
     assert main(["grad", "g @ (W @ x)", "--wrt", "W", "--layout", "vec"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "∂vec(f)/∂vec(W)ᵀ = xᵀ ⊗ gᵀ"

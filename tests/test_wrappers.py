@@ -1,5 +1,6 @@
 """Framework-native wrappers (eg.jax_function, eg.torch_function: their gradients are einsumgrad's
 symbolic ones) and a declared argument order (args=) for compile, codegen and the wrappers."""
+import doctest
 import importlib.util
 import inspect
 import pathlib
@@ -291,13 +292,12 @@ def test_a_jax_plan_made_in_one_trace_serves_the_next(jax, rng):
     np.testing.assert_allclose(g, 1 / np.cosh(x0) ** 2, rtol=1e-12)
 
 
-def test_the_readme_training_steps_run():
-    """The README's jax and torch training steps (the expression, then one step each), as printed."""
-    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split("### In a training step")[1].split("\n## ")[0]
-    model, with_jax, with_torch = re.findall(r"```python\n(.*?)```", section, re.S)
+def test_the_docs_training_steps_run():
+    """The docs' jax and torch training steps (docs/guide/training.md: the expression, then one step each)."""
+    page = (pathlib.Path(__file__).parents[1] / "docs" / "guide" / "training.md").read_text(encoding="utf-8")
+    model, with_jax, with_torch = map(doctest.script_from_examples, re.findall(r"```pycon\n(.*?)```", page, re.S))
     space: dict = {}
-    exec(model, space)  # noqa: S102 - the README's own code
+    exec(model, space)  # noqa: S102 - the docs' own code
     before = None
     for block, library in ((with_jax, "jax"), (with_torch, "torch")):
         if importlib.util.find_spec(library) is None:

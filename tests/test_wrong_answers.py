@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
+from einsumgrad.core import algebra
 
 
 def fd_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -141,7 +142,7 @@ def test_inverse_of_a_singular_matrix_is_a_clear_error():
 def test_nesting_beyond_the_limit_is_a_clear_error():
     x = eg.tensor("x", 1)
     e = x
-    limit = eg.algebra.MAX_DEPTH
+    limit = algebra.MAX_DEPTH
     with pytest.raises(eg.EinsumgradError, match=rf"nests {limit + 1} levels deep.*up to {limit}"):
         for _ in range(limit):
             e = eg.tanh(e)

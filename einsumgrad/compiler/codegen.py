@@ -156,7 +156,7 @@ class _Source:
     def __eq__(self, other):
         return self._binary("==", other)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as __eq__ builds an expression
 
 
 def _joined(items: list[list]) -> list:
@@ -397,7 +397,7 @@ class _Writer:
         for p in self.read:  # sizes named in the order the inputs have them: W (m, n), x (n,)
             self.shape(self.param_dims(p))
         self.used.clear()
-        outputs = {}
+        outputs: dict = {}
         for e in self.exprs:
             outputs.setdefault(e.node, self.result_name(e))
         arguments = {n.arg for n in self.program.nodes if isinstance(n, Call)}
@@ -408,8 +408,7 @@ class _Writer:
             if isinstance(node, Var):
                 self.names[node] = node.name
             elif isinstance(node, Call):
-                self.names[node] = outputs.get(node) or self.fresh(
-                    "h" if node.fn not in ("inv", "det", "logdet", "adj") else node.fn, numbered=True)
+                self.names[node] = outputs.get(node) or self.fresh(functions.get(node.fn).local, numbered=True)
                 self.call(node)
             else:
                 plans = [k.plan for k in next(kernels)]
@@ -466,10 +465,11 @@ class _Writer:
 
     def unpack_sizes(self, used: set) -> list[str]:
         """``m, n = W.shape`` for the sizes the code uses, each read from the first tensor that has it."""
-        lines, bound = [], set()
+        lines: list[str] = []
+        bound: set = set()
         for p in self.read:
             dims = self.param_dims(p)
-            new = {}
+            new: dict = {}
             for k, d in enumerate(dims):
                 if not isinstance(d, int) and self.sizes.get(d, d) in used and self.sizes.get(d, d) not in bound:
                     new.setdefault(self.sizes.get(d, d), k)
@@ -489,8 +489,8 @@ class _Writer:
             raise EinsumgradError(f"function {node.fn!r} has no {self.backend.name} form (a formula over an array "
                                   "namespace), only a NumPy implementation, so codegen cannot write it; evaluate it "
                                   "with eg.compile")
-        if node.fn in ("adj", "adj_jacobian"):
-            self.lines.append("# adj(A) = det(A) inv(A): this assumes an invertible A")
+        if fn.note:
+            self.lines.append(f"# {fn.note}")
         torch = self.backend.name == "torch"  # torch.special comes with torch; SciPy's, jax's are imported
         special = _Source(f"{self.xp}.special" if torch else xp.SPECIAL[self.backend.name])
         namespace = xp.namespace(self.backend.name, _Source(self.xp), special)

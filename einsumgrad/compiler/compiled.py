@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import unicodedata
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic
 
 import numpy as np
 
@@ -27,21 +27,44 @@ from ..core.errors import EinsumgradError, MemoryLimitError, ShapeError, did_you
 from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
 from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
+from .namespaces import FOREIGN
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
-from .plan import Layout, contraction, plan_term
+from .plan import Layout, contraction, plan_term, step_keys
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
 
+if TYPE_CHECKING:  # what a call returns: np.ndarray (a tuple for several) on NumPy, as eg.compile declares
+    from typing_extensions import TypeVar
 
-class Compiled:
+    Result = TypeVar("Result", default=Any)
+else:
+    from typing import TypeVar
+
+    Result = TypeVar("Result")
+
+
+class Compiled(Generic[Result]):
     """A callable over named arrays evaluating one or more expressions.
 
     Arrays are given by name, or by position in the order ``args`` declares (a name for each
     tensor read, and any of the others the expressions came from), by default the names sorted.
     Plans are cached per input shapes and dtypes (LRU-bounded, thread-safe);
     ``repr`` shows the last plan.
+
+    Results are fresh arrays that the function never writes into again, unless given back as
+    ``out=``: an array for one result, a tuple for several (a previous result will do), each of
+    the result's shape and dtype; the call then writes into those arrays and returns them, and
+    they are overwritten at every call given them. ``out`` must not overlap an input. (A tensor
+    named ``out`` takes ``out=`` for its array instead.) On NumPy, intermediates are written into
+    a workspace kept between calls (one per concurrent call), never into anything returned.
+
+    >>> from ..core.algebra import einsum, tensor
+    >>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
+    >>> r = f(W=np.eye(2), x=np.array([1.0, 2.0]))
+    >>> f(W=2 * np.eye(2), x=np.array([1.0, 2.0]), out=r) is r, r
+    (True, array([2., 4.]))
     """
 
-    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: int | None = None,
+    def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: float | None = None,
                  inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(),
                  args: tuple[str, ...] | None = None):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
@@ -67,7 +90,7 @@ class Compiled:
                 [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self.args]
                 + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
-        self._last = None
+        self._last: _Program | None = None
 
     def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
         """The argument order ``args`` declares (NFKC-normalised names), checked: each a tensor
@@ -85,11 +108,13 @@ class Compiled:
                                   f"declare every one of {', '.join(self.names)}")
         return names
 
-    def __call__(self, /, *positional, **arrays):
+    def __call__(self, /, *positional: Any, out: Any = None, **arrays: Any) -> Result:
+        if out is not None and "out" in self.accepted:  # a tensor of that name
+            arrays["out"], out = out, None
         if positional:
             arrays = self._bind(positional, arrays)
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
-            key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
+            key: tuple | None = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
         except (KeyError, AttributeError):
             key = None
         plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
@@ -100,8 +125,43 @@ class Compiled:
             key += (real,) if given > len(self.names) else ()  # arrays not read set the precision too
             plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
         self._last = plan
-        results = plan.run(arrays)
-        return results[0] if len(results) == 1 else tuple(results)
+        if out is None:
+            results = plan.run(arrays)
+        else:
+            checked = plan.checked(out, arrays)  # the usual case, checked in one pass; else with messages
+            results = plan.run(arrays, *checked) if checked else plan.run(arrays, self._buffers(out, plan))
+        return results[0] if len(results) == 1 else tuple(results)  # type: ignore[return-value]  # as compile declares
+
+    def _buffers(self, out, plan: _Program) -> list:
+        """``out=`` as a list of arrays, one per result, checked: the structure, shapes and dtypes
+        of the results, each writeable, none overlapping another."""
+        n = len(plan.outputs)
+        buffers = [out] if n == 1 and not isinstance(out, (tuple, list)) else out
+        if not isinstance(buffers, (tuple, list)) or len(buffers) != n:
+            raise EinsumgradError(f"out= takes {'an array' if n == 1 else f'a tuple of {n} arrays'}, one per result "
+                                  "(a previous result will do)")
+        if plan.backend == "jax" or (plan.lazy and plan.backend == "numpy"):
+            raise EinsumgradError(f"out= writes into arrays, and {'jax' if plan.backend == 'jax' else 'lazy'} arrays "
+                                  "cannot be written into; call without out=")
+        for k, (b, slot) in enumerate(zip(buffers, plan.outputs)):
+            node = plan.nodes[slot]
+            shape, dtype = plan.layout.shape_of[node], plan.dtype_of[node]
+            what = "out" if n == 1 else f"out[{k}]"
+            if not hasattr(b, "shape") or tuple(b.shape) != shape or namespaces.numpy_dtype(b) != dtype:
+                got = f"shape {tuple(b.shape)}, dtype {namespaces.numpy_dtype(b)}" if hasattr(b, "shape") else type(b).__name__
+                raise EinsumgradError(f"{what} must be an array of shape {shape} and dtype {dtype}, like the result; "
+                                      f"got {got}")
+            if isinstance(b, np.ndarray) and not b.flags.writeable:
+                raise EinsumgradError(f"{what} is read-only")
+            if plan.backend == "torch" and not hasattr(b, "copy_") or plan.backend == "numpy" \
+                    and not isinstance(b, np.ndarray):
+                raise EinsumgradError(f"{what} must be a {'torch tensor' if plan.backend == 'torch' else 'NumPy array'} "
+                                      f"with backend={plan.backend!r}")
+        for k, b in enumerate(buffers):
+            if isinstance(b, np.ndarray) and any(isinstance(c, np.ndarray) and np.may_share_memory(b, c)
+                                                 for c in buffers[:k]):
+                raise EinsumgradError(f"out[{k}] overlaps another array of out=: each result needs its own")
+        return list(buffers)
 
     def _bind(self, positional: tuple, arrays: dict) -> dict:
         """The arrays by name, those given by position named in the order of :attr:`args`."""
@@ -153,10 +213,11 @@ class Compiled:
 
     def _array(self, name: str, value):
         a = to_array(name, value)
-        library = type(a).__module__.partition(".")[0]
+        library = namespaces.library(a)
         if library in FOREIGN and self.backend == "numpy":
             raise EinsumgradError(f"array {name!r} is a {FOREIGN[library]} array; pass backend={FOREIGN[library]!r} to "
                                   "eg.compile to keep it one, or convert it to NumPy yourself")
+        kind: str
         try:
             kind = namespaces.numpy_dtype(a).kind
         except TypeError:  # a dtype NumPy has no name for
@@ -172,6 +233,7 @@ class Compiled:
         """The multi-operand contractions of the plan for these arrays: ``(equation, shapes)``
         pairs, for ``opt_einsum.contract_path`` to report FLOPs and intermediates."""
         self(**arrays)
+        assert self._last is not None  # the call made it
         return [k.plan.contraction for step in self._last.kernels for k in step if k.plan.contraction]
 
     def program(self, arrays: dict) -> _Program:
@@ -194,13 +256,12 @@ class Compiled:
         return head if self._last is None else head + "\n" + self._last.describe()
 
 
-FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
-
-
 def to_array(name: str, value):
     """A plain ``np.ndarray`` for NumPy input (subclasses such as ``np.matrix``, whose ``*`` is a
-    matrix product, are converted; masked arrays with masked entries are refused), another
-    library's array as it is, anything else through ``np.asarray``."""
+    matrix product, are converted; masked arrays with masked entries are refused), an Array API
+    array of a library with no backend here (``array_api_strict``) through DLPack, as NumPy's, another
+    library's array as it is, anything else through ``np.asarray`` (an object that is no array of
+    numbers is refused, naming its type)."""
     if isinstance(value, np.ma.MaskedArray):
         if np.ma.getmaskarray(value).any():
             raise EinsumgradError(f"array {name!r} is a masked array with masked entries; einsumgrad would count "
@@ -208,12 +269,18 @@ def to_array(name: str, value):
         return np.ma.getdata(value)
     if isinstance(value, np.ndarray):
         return value if type(value) is np.ndarray else np.asarray(value)
+    converted = namespaces.from_array_api(name, value)
+    if converted is not None:
+        return converted
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return value
     try:
-        return np.asarray(value)
-    except ValueError as err:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
         raise EinsumgradError(f"array {name!r} is not a rectangular array of numbers: {err}") from None
+    if array.dtype == object and array.ndim == 0:  # no number, no sequence: object(), a dict, None
+        raise EinsumgradError(f"array {name!r} has type {type(value).__name__}: it is no array of numbers")
+    return array
 
 
 def check_symmetric(name: str, a) -> None:
@@ -250,6 +317,21 @@ def _live(nodes: list, outputs, plans: dict) -> set:
     return live
 
 
+def _shared(nodes: list, live: set, plans: dict, optimize, first: int) -> dict:
+    """A slot (from ``first`` on) for each intermediate of a contraction that several steps of the
+    program's contractions compute (the same values, indices and result: :func:`~.plan.step_keys`):
+    the first to compute it in a call leaves it there for the others. Ones computed once are not
+    kept, so that memory is freed as it is with none shared."""
+    count: dict = {}
+    for node in nodes:
+        if isinstance(node, Expr) and node in live:
+            for p in plans[node]:
+                for key in step_keys(p, optimize):
+                    if key is not None:
+                        count[key] = count.get(key, 0) + 1
+    return {key: first + k for k, key in enumerate(key for key, n in count.items() if n > 1)}
+
+
 PLAN_GUARD = 1024  # an intermediate this much larger than every operand and the result is a planning bug
 
 
@@ -277,6 +359,8 @@ class _Program:
                 raise ShapeError(f"tensor {n!r} needs shape {expected} here, but its array has shape "
                                  f"{tuple(arrays[n].shape)}")
         self.nodes = nodes = postorder(*compiled.exprs)
+        self.buffered: dict[int, tuple] = {}  # slot -> (shape, dtype) of an intermediate kept in the workspace
+        self._workspaces: list[dict] = []  # free workspaces (slot -> array): a call takes one, or makes one
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
@@ -289,6 +373,7 @@ class _Program:
             if isinstance(node, Expr):
                 plans[node] = [plan_term(node, t, self.layout, self.optimize) for t in node.terms]
         self.live = _live(nodes, compiled.exprs, plans)
+        self.shared = _shared(nodes, self.live, plans, self.optimize, len(nodes)) if not self.lazy else {}
         for node in nodes:
             if node not in self.live:
                 continue
@@ -297,6 +382,11 @@ class _Program:
             elif isinstance(node, Expr):
                 self.steps.append((slot[node], self._expr_step(node, plans[node], node in compiled.exprs)))
         self.outputs = [slot[e] for e in compiled.exprs]
+        if not self.lazy:
+            self.buffered = {slot[node]: (self.layout.shape_of[node], self.dtype_of[node])
+                             for node in nodes if isinstance(node, Expr) and node in self.live
+                             and slot[node] not in self.outputs}
+        self.viewing = [k for k in dict.fromkeys(self.outputs) if isinstance(nodes[k], Call)]  # may view their arg
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
         self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
         self._check_memory()
@@ -310,17 +400,75 @@ class _Program:
                                        f"{advice}; or raise the limit with eg.configure(memory_limit=...)")
         self.epoch = settings.epoch()
 
-    def run(self, arrays: dict) -> list:
+    def checked(self, out, arrays: dict) -> tuple | None:
+        """``(buffers, targets)`` for ``out=`` when it is what it should be on NumPy — C-contiguous,
+        writeable arrays like the results, overlapping no input and no other — else None (the
+        caller checks it again, to say what is wrong, or to copy into it)."""
+        if self.lazy:
+            return None
+        buffers = out if type(out) in (tuple, list) else (out,)
+        if len(buffers) != len(self.outputs):
+            return None
+        targets: dict = {}
+        inputs = [a for a in arrays.values() if type(a) is np.ndarray]
+        for q, (b, k) in enumerate(zip(buffers, self.outputs)):
+            node = self.nodes[k]
+            if type(b) is not np.ndarray or b.shape != self.layout.shape_of[node] or b.dtype != self.dtype_of[node] \
+                    or not b.flags.writeable or not b.flags.c_contiguous or not isinstance(node, Expr):
+                return None
+            for a in inputs + list(buffers[:q]):
+                if np.may_share_memory(a, b):
+                    return None
+            targets.setdefault(k, b)
+        return list(buffers), targets
+
+    def run(self, arrays: dict, out: list | None = None, targets: dict | None = None) -> list:
+        """The results for these arrays, written into ``out`` (one array per result) where given
+        (into the arrays of ``targets``, by slot, by the steps, where :meth:`checked` found them)."""
         if self.epoch != settings.epoch():  # the limit changed since the last check
             self._check_memory()
         for n in self.symmetric:
             check_symmetric(n, arrays[n])
-        values: list = [None] * len(self.layout.slot)
+        values: list = [None] * (len(self.layout.slot) + len(self.shared))  # then intermediates computed once
         for k, n in self.var_slots:
             values[k] = arrays[n]
-        for k, step in self.steps:
-            values[k] = step(values)
-        return [values[k] for k in self.outputs]
+        if targets is None:
+            targets = {} if out is None else self._targets(arrays, out)
+        buffered, free = self.buffered, self._workspaces
+        workspace = free.pop() if free else {}  # list.pop and append are atomic: one workspace per call
+        try:
+            for k, step in self.steps:
+                buffer = targets.get(k)
+                if buffer is None and k in buffered:
+                    buffer = workspace.get(k)
+                    if buffer is None:
+                        buffer = workspace[k] = np.empty(*buffered[k])
+                values[k] = step(values, buffer)
+            for k in self.viewing:  # a function's result that views an intermediate (a reshape) is copied
+                if any(np.may_share_memory(values[k], b) for b in workspace.values()):
+                    values[k] = values[k].copy()
+        finally:
+            free.append(workspace)
+        if out is None:
+            return [values[k] for k in self.outputs]
+        for b, k in zip(out, self.outputs):
+            if values[k] is not b:
+                b.copy_(values[k]) if hasattr(b, "copy_") else np.copyto(b, values[k])
+        return out
+
+    def _targets(self, arrays: dict, out: list) -> dict:
+        """The arrays of ``out`` that steps write into, by slot (C-contiguous NumPy arrays on the
+        NumPy backend; any other is copied into after the call); an overlap with an input is refused."""
+        targets: dict = {}
+        for q, (b, k) in enumerate(zip(out, self.outputs)):
+            if isinstance(b, np.ndarray):
+                for n, a in arrays.items():
+                    if isinstance(a, np.ndarray) and np.may_share_memory(a, b):
+                        raise EinsumgradError(f"{'out' if len(out) == 1 else f'out[{q}]'} overlaps the input {n!r}; "
+                                              "a result written into it would overwrite what is still to be read")
+                if not self.lazy and b.flags.c_contiguous and isinstance(self.nodes[k], Expr):
+                    targets.setdefault(k, b)
+        return targets
 
     def describe(self) -> str:
         return "\n".join(self.lines)
@@ -358,8 +506,9 @@ class _Program:
         impl, params = fn.impl, fn.bind(self.dim, *node.params)
         if self.backend in namespaces.MODULES:  # the same formula on that library's arrays (jax traces it)
             impl = namespaces.function(self.backend, node.fn)
+        assert impl is not None  # a function a node calls has an implementation
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
-        return lambda values: impl(values[arg], *params)
+        return lambda values, out=None: impl(values[arg], *params)
 
     def _expr_step(self, expr: Expr, plans: list, owned_result: bool) -> Callable:
         shape = self.layout.shape_of[expr]
@@ -367,14 +516,15 @@ class _Program:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
         dtype = self.dtype_of[expr]
-        kernels = [term_kernel(p, dtype, self.optimize, self.backend) for p in plans]
+        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)
         if not self.chunked:
             self._guard(shape, plans, dtype.itemsize)
         if self.lazy:
-            return functional_sum(kernels, shape, dtype, self.backend)
+            run = functional_sum(kernels, shape, dtype, self.backend)
+            return lambda values, out=None: run(values)
         return sum_kernel(kernels, shape, dtype, owned_result)
 
     def _guard(self, shape: tuple[int, ...], plans, itemsize: int) -> None:

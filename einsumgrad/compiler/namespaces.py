@@ -18,6 +18,40 @@ from ..core.errors import EinsumgradError
 from ..core.functions import get
 
 MODULES = {name: module for name, module in xp.MODULES.items() if name != "numpy"}  # the backends but NumPy
+FOREIGN = {"jax": "jax", "jaxlib": "jax", "torch": "torch"}  # array libraries the NumPy backend refuses to convert
+KNOWN = {"numpy", "dask", "cupy", "tensorflow", *FOREIGN}  # array libraries taken as they are
+
+
+def library(a) -> str:
+    """The library an array's class comes from: ``"numpy"``, ``"jaxlib"``, ``"torch"``, ``"array_api_strict"``."""
+    return type(a).__module__.partition(".")[0]
+
+
+def foreign(a) -> str | None:
+    """The backend of an array the NumPy backend refuses to convert (``"jax"``, ``"torch"``), else None.
+
+    >>> foreign(np.ones(2)), foreign([1.0])
+    (None, None)
+    """
+    return FOREIGN.get(library(a))
+
+
+def from_array_api(name: str, a) -> np.ndarray | None:
+    """An Array API array of a library einsumgrad has no backend for (``array_api_strict``, ...) read into
+    NumPy through DLPack, the standard's interchange; None for any other value. One that DLPack cannot bring
+    to NumPy (on a GPU, say) is a clear error naming it.
+
+    >>> from_array_api("x", np.ones(2)) is None  # NumPy's own arrays are not converted
+    True
+    """
+    if not hasattr(a, "__array_namespace__") or library(a) in KNOWN:
+        return None
+    try:
+        return np.from_dlpack(a)
+    except (TypeError, ValueError, RuntimeError, BufferError, AttributeError) as err:
+        raise EinsumgradError(f"array {name!r} is a {library(a)} array ({type(a).__name__}), which einsumgrad reads "
+                              f"into NumPy through DLPack, and that failed: {err}; convert it to NumPy first"
+                              ) from None
 
 
 def module(backend: str):
@@ -30,9 +64,10 @@ def function(backend: str, name: str) -> Callable:
     for values that autograd does not track or jax does not trace (those are refused, naming the function:
     NumPy would cut the gradient off)."""
     fn = get(name)
-    if fn.formula is not None:
+    formula = fn.formula
+    if formula is not None:
         namespace = xp.namespace(backend)
-        return lambda x, *params: fn.formula(namespace, x, *params)
+        return lambda x, *params: formula(namespace, x, *params)
     to_backend = module(backend).asarray
 
     def on_values(x, *params):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import statistics
 import time
+from html import escape
 from typing import NamedTuple
 
 import opt_einsum
@@ -39,11 +40,47 @@ class PathRow(NamedTuple):
 
 
 class PathReport(NamedTuple):
+    """The optimizers compared: ``str`` is a Markdown table with every path in full, ``repr`` a short
+    aligned one, and a notebook shows an HTML table.
+
+    >>> row = PathRow("greedy", (((0, 1), (0, 1)),), 20000, 2500, 1.5e-5)  # one contraction's path
+    >>> PathReport(("ab,bc,cd->ad",), (row, row._replace(optimizer="optimal", seconds=3e-5)))
+    <PathReport: 1 contraction, ab,bc,cd->ad
+    optimizer  FLOPs   largest  time     ÷ fastest  path
+    greedy     20,000  2,500    15.0 µs  1.00       [(0, 1), (0, 1)]
+    optimal    20,000  2,500    30.0 µs  2.00       [(0, 1), (0, 1)]>
+    """
+
     contractions: tuple[str, ...]  # the einsum equations compared
     rows: tuple[PathRow, ...]
 
     def best(self) -> PathRow:
         return min(self.rows, key=lambda r: r.seconds)
+
+    def _table(self, short: bool) -> list[tuple[str, ...]]:
+        """The rows as text: optimizer, FLOPs, largest intermediate, time, ÷ fastest, path (cut short if ``short``)."""
+        fastest = self.best().seconds
+        return [(r.optimizer, f"{r.flops:,}", f"{r.largest:,}", _duration(r.seconds), f"{r.seconds / fastest:.2f}",
+                 _cut("; ".join(str(list(p)) for p in r.path), PATH_SHOWN if short else None)) for r in self.rows]
+
+    def _heading(self) -> str:
+        n = len(self.contractions)
+        shown = "; ".join(_cut(eq, EQUATION_SHOWN) for eq in self.contractions[:2]) + (f"; … {n - 2} more" if n > 2 else "")
+        return f"{n} contraction{'s' * (n != 1)}, {shown}" if n else "no contraction (nothing to plan)"
+
+    def __repr__(self) -> str:
+        table = [HEADER, *self._table(short=True)]
+        widths = [max(len(row[k]) for row in table) for k in range(len(HEADER))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+        return f"<PathReport: {self._heading()}\n" + "\n".join(lines) + ">"
+
+    def _repr_html_(self) -> str:
+        from ..notation import fragments
+
+        head = "".join(f"<th>{escape(h)}</th>" for h in HEADER)
+        body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in self._table(False))
+        return fragments.notebook(fragments.label(f"contraction paths: {self._heading()}")
+                                  + f'<table class="eg-matrix"><tr>{head}</tr>{body}</table>')
 
     def __str__(self):
         lines = [f"contractions: {'; '.join(self.contractions) or 'none (nothing to plan)'}",
@@ -53,6 +90,21 @@ class PathReport(NamedTuple):
             lines.append(f"| {r.optimizer} | {r.flops:,} | {r.largest:,} | {r.seconds * 1e6:,.1f} µs | "
                          f"{r.seconds / fastest:.2f} | {list(map(list, r.path))} |")
         return "\n".join(lines)
+
+
+HEADER = ("optimizer", "FLOPs", "largest", "time", "÷ fastest", "path")
+PATH_SHOWN, EQUATION_SHOWN = 40, 60  # characters a repr shows of a path and of a contraction
+
+
+def _cut(text: str, most: int | None) -> str:
+    return text if most is None or len(text) <= most else text[: most - 1] + "…"
+
+
+def _duration(seconds: float) -> str:
+    """``15.0 µs``, ``2.31 ms``, ``1.20 s``."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:,.1f} µs"
+    return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
 def paths(expr: Expression, optimizers=None, *, repeats: int = 7, **arrays) -> PathReport:

@@ -11,7 +11,7 @@ reduces to, the diagonal it is written onto, which kernel runs it) and a contrac
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import opt_einsum
 from opt_einsum.parser import convert_to_valid_einsum_chars
@@ -32,7 +32,7 @@ MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy
 class Layout(NamedTuple):
     """Where a plan finds things: each node's value slot and shape, and the length of a ``Dim``."""
     slot: Mapping
-    shape_of: Mapping
+    shape_of: dict
     dim: Callable[[Dim], int]
 
 
@@ -93,7 +93,7 @@ class Read(NamedTuple):
     per axis the positions gathered from it first (:data:`Picks`; None: all), its shape so."""
     node: object
     idx: tuple
-    index: tuple
+    index: tuple  # type: ignore[assignment]  # the field shadows tuple.index, as NamedTuple allows
     shape: tuple
 
 
@@ -104,7 +104,7 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     selection (``x[1:3]``: ``Σ_a δ[a,b+1] x[a]``) indexes the reads (a gather) or the output (a
     scatter) instead of being multiplied in: never 0·inf, never a pass over the whole axis."""
     term = planned(expr, term, layout)
-    sizes = index_sizes(expr, term, layout)
+    sizes: dict[Any, int] = {**index_sizes(expr, term, layout)}  # and ("stretched", a) below
     reads, stand_in = gathered(expr, term, layout, sizes)
     rep = {a: a for a in expr.out}
     for f in term.factors:
@@ -139,16 +139,16 @@ def plan_term(expr: Expr, term: Term, layout: Layout, optimize) -> TermPlan:
     if scatter is not None:
         shown += f" onto [{shown_index(scatter)}]"
     shown = (f"{coef}·" if coef != 1 or not refs else "") + shown
-    reads = [idx for _, idx in refs]
+    indices = [idx for _, idx in refs]
     if not refs:
         kind = "constant"
     elif len(refs) == 1:
-        kind = "read" if reads[0] == result else "einsum"
-    elif all(idx == result for idx in reads) and optimize is not False:
+        kind = "read" if indices[0] == result else "einsum"
+    elif all(idx == result for idx in indices) and optimize is not False:
         kind = "hadamard"  # multiply, no einsum needed
     else:
         kind = "contract"
-    return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in reads), coef,
+    return TermPlan(kind, tuple(s for s, _ in refs), eq, tuple(tuple(sizes[a] for a in idx) for idx in indices), coef,
                     shape, shape != tuple(sizes[a] for a in result), diagonal, tuple(sizes[a] for a in groups),
                     None if diagonal is None else diagonal_view(diagonal), shown, gathers, scatter,
                     tuple(a in carried for a in reduced))
@@ -185,7 +185,7 @@ def gathered(expr: Expr, term: Term, layout: Layout, sizes: dict) -> tuple[list[
                 fits = a in expr.out and b not in expr.out and not onto_diagonal
             else:
                 fits = a not in expr.out and any(a in r.idx for r in rest)
-            if picked is None or {a, b} & (tied | taken) or not fits:
+            if picked is None or a is None or {a, b} & (tied | taken) or not fits:
                 k += 1
                 continue
             reads = [_gather(r, a, b, picked, sizes[a]) for r in rest]
@@ -239,10 +239,10 @@ def _as_slice(picked: Picks) -> slice:
 
 def _trimmed(index: tuple) -> tuple | None:
     """A basic index without its trailing whole slices; None where nothing is left."""
-    index = list(index)
-    while index and index[-1] == slice(None):
-        index.pop()
-    return tuple(index) or None
+    kept = list(index)
+    while kept and kept[-1] == slice(None):
+        kept.pop()
+    return tuple(kept) or None
 
 
 def shown_index(index: tuple) -> str:
@@ -353,11 +353,14 @@ class Matmul(NamedTuple):
 
 
 class Pairwise(NamedTuple):
-    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul."""
+    """A step as run: the operands it pops and either an ``np.einsum`` equation or a matmul, or,
+    where an operand carries indices summed nowhere else, those axes summed first (``presum``:
+    the axes of each operand, and the step on what is left)."""
     positions: tuple[int, ...]
     einsum: str | None
     matmul: Matmul | None
     equation: str  # the step's equation either way (ASCII letters)
+    presum: tuple | None = None  # (axes of the left operand, of the right one, the Pairwise after)
 
 
 class Contraction(NamedTuple):
@@ -400,9 +403,17 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     operands = inputs.split(",")
     equation = convert_to_valid_einsum_chars(step.equation)
     einsum = Pairwise(step.positions, equation, None, equation)
-    if len(operands) != 2 or (step.blas and "EINSUM" in step.blas):
+    if len(operands) != 2 or (isinstance(step.blas, str) and "EINSUM" in step.blas):
         return einsum
     left, right = operands
+    alone = [[c for c in ops if c not in other and c not in result and size[c] > 1]
+             for ops, other in ((left, right), (right, left))]
+    if any(alone) and len(set(left)) == len(left) and len(set(right)) == len(right):
+        # ca,ab->c: W summed over b first (a vector), then a matrix-vector product, not one loop over a·b·c
+        kept = ["".join(c for c in ops if c not in gone) for ops, gone in zip(operands, alone)]
+        after = pairwise(Step((0, 1), frozenset(), f"{kept[0]},{kept[1]}->{result}", None, "PRESUMMED"), size)
+        axes = tuple(tuple(ops.index(c) for c in gone) for ops, gone in zip(operands, alone))
+        return Pairwise(step.positions, equation, None, equation, (*axes, after))
     summed = [c for c in left if c in right and c not in result]
     batch = [c for c in left if c in right and c in result]
     keep_left = [c for c in left if c not in right]
@@ -415,3 +426,53 @@ def pairwise(step: Step, size: Mapping[str, int]) -> Pairwise:
     return Pairwise(step.positions, None, Matmul(
         tuple(left.index(c) for c in batch + keep_left + summed), tuple(right.index(c) for c in batch + summed + keep_right),
         b, m, k, n, tuple(size[c] for c in natural), tuple(natural.index(c) for c in result)), equation)
+
+
+def step_keys(plan: TermPlan, optimize) -> list:
+    """Per step of a term's planned contraction but the last, what it computes, as a key equal for
+    equal intermediates of any term (for a program to compute each once): the values it reads (slot,
+    gather, shape, the coefficient scaled into one), their indices named by first appearance in a
+    canonical order, and its result's; None for the last step and where indices exceed 52 letters.
+
+    >>> from ..core.ir import Var
+    >>> W, x = Var("W", (30, 30)), Var("x", (30,))
+    >>> y = Expr(("i",), (30,), (Term(1, (Ref(W, ("i", "j")), Ref(W, ("j", "k")), Ref(x, ("k",)))),))
+    >>> layout = Layout({W: 0, x: 1, y: 2}, {W: (30, 30), x: (30,), y: (30,)}, int)
+    >>> step_keys(plan_term(y, y.terms[0], layout, "greedy"), "greedy")
+    [(((0, 'None', (30, 30), 1, (0, 1)), (0, 'None', (30, 30), 1, (2, 0))), (1, 2)), None]
+    """
+    if plan.kind != "contract" or len(set(plan.equation) - set(",->")) > 52:
+        return []
+    c = contraction(plan.equation, plan.shapes, optimize)
+    if not c.steps:
+        return []
+    smallest = min(range(len(plan.shapes)), key=lambda k: math.prod(plan.shapes[k])) if plan.coef != 1 else None
+    terms = plan.equation.split("->")[0].split(",")
+    pool = [(((s, repr(g), shape, plan.coef if k == smallest else 1, t),), t)
+            for k, (s, g, shape, t) in enumerate(zip(plan.slots, plan.gathers, plan.shapes, terms))]
+    keys: list = []
+    for step in c.steps:
+        taken = [pool.pop(k) for k in step.positions]
+        inputs, result = step.equation.split("->")  # in letters of its own: named back by position
+        named: dict = {}
+        for letters, (_, own) in zip(inputs.split(","), taken):
+            if len(letters) != len(own) or any(named.setdefault(a, b) != b for a, b in zip(letters, own)):
+                return []
+        leaves = tuple(leaf for item, _ in taken for leaf in item)
+        result = "".join(named[a] for a in result)
+        keys.append(_canonical(leaves, result))
+        pool.append((leaves, result))
+    keys[-1] = None
+    return keys
+
+
+def _canonical(leaves: tuple, result: str) -> tuple:
+    """``leaves`` (values with their indices) and the result's indices, the indices renamed 0, 1, …
+    by first appearance over the leaves sorted by what they read and the pattern of their indices."""
+    ordered = sorted(leaves, key=lambda leaf: (repr(leaf[:4]), [leaf[4].index(c) for c in leaf[4]]))
+    names: dict = {}
+    for leaf in ordered:
+        for c in leaf[4]:
+            names.setdefault(c, len(names))
+    return tuple((*leaf[:4], tuple(names[c] for c in leaf[4])) for leaf in ordered), tuple(names[c] for c in result)
+

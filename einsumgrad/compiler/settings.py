@@ -4,13 +4,14 @@ from __future__ import annotations
 import copy
 import importlib.util
 import numbers
+from typing import Any
 
 import opt_einsum
 
 from ..core.errors import EinsumgradError
 from ..core.extras import install
 
-SETTINGS = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
+SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
 
 
@@ -35,12 +36,11 @@ def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | N
     global _epoch
     size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
     auto = isinstance(memory_limit, str) and memory_limit == "auto"
-    if memory_limit is not None and not auto:
-        memory_limit = whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    limit = None if memory_limit is None or auto else whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
     if size is not None:
         SETTINGS["plan_cache_size"] = size
     if memory_limit is not None:
-        SETTINGS["memory_limit"] = None if auto else memory_limit
+        SETTINGS["memory_limit"] = limit
         _epoch += 1
     return dict(SETTINGS)
 
@@ -52,7 +52,7 @@ def epoch() -> int:
 
 def whole_number(name: str, value, unit: str = "") -> int:
     """``value`` if it is a whole number >= 0 (an int, or a float such as 2e9), else a clear error."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0:
         return int(value)
     if isinstance(value, float) and value.is_integer() and value >= 0:
         return int(value)
@@ -73,7 +73,7 @@ def memory_limit() -> int:
     return limit
 
 
-def describe_bytes(n: int) -> str:
+def describe_bytes(n: float) -> str:
     """``216000000 -> '206 MiB'``: three significant digits in the largest unit that fits."""
     k = 0
     while k < 6 and n >= 1024 ** (k + 1):

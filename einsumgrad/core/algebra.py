@@ -49,7 +49,7 @@ def tensor(name: str, shape, symmetric: bool = False) -> Expr:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         if shape < 0:
             raise ShapeError(f"tensor {name!r}: a rank cannot be negative, got {shape}")
-        _check_rank(name, shape)  # before building a tuple that long
+        _check_rank(name, int(shape))  # before building a tuple that long
         shape = (None,) * int(shape)
     try:
         dims = tuple(
@@ -160,14 +160,14 @@ def constant(value, dims: tuple[Dim, ...] = ()) -> Expr:
             f"expressions combine with expressions and numbers, got {type(value).__name__}; "
             "wrap arrays as eg.tensor(name, shape) and pass them to evaluate()"
         )
-    terms = (Term(value, ()),) if value != 0 else ()
+    terms = (Term(value, ()),) if value != 0 else ()  # type: ignore[arg-type]  # typeshed's Number has no arithmetic
     return Expr(fresh(len(dims), ()), dims, terms)
 
 
 def _finite(value, what: str = "a coefficient"):
     """``value`` if it is a finite number (one a float or complex can hold), else a clear error."""
     try:
-        finite = isinstance(value, numbers.Number) and cmath.isfinite(complex(value))
+        finite = isinstance(value, numbers.Number) and cmath.isfinite(complex(value))  # type: ignore[call-overload]
     except OverflowError:  # an int beyond any float
         finite = False
     if not finite:
@@ -244,17 +244,17 @@ def product(operands, out: tuple[str, ...], out_dims: tuple[Dim, ...], dims=None
         avoid |= {a for t in terms for a in t.indices()}
         term_lists.append(terms)
     summed = [a for a in dims if a not in out and any(a in target for _, target in operands)]
-    terms = []
+    products: list[Term] = []
     for combo in itertools.product(*term_lists):
-        coef = 1
-        factors = []
+        coef: complex = 1
+        factors: list = []
         for t in combo:
             coef *= t.coef
             factors.extend(t.factors)
         carried = {a for f in factors for a in factor_indices(f)}
         factors.extend(Size(dims[a]) for a in summed if a not in carried)
-        terms.append(Term(_finite(coef), tuple(factors)))
-    return shallow(simplify(Expr(tuple(out), tuple(out_dims), tuple(terms))))
+        products.append(Term(_finite(coef), tuple(factors)))
+    return shallow(simplify(Expr(tuple(out), tuple(out_dims), tuple(products))))
 
 
 def _check_axes(operands) -> None:
@@ -358,7 +358,7 @@ def apply(name: str, x, *params) -> Expr:
     """A registered function applied to ``x``: ``apply("tanh", x)``."""
     fn = functions.get(name)
     x = as_expr(x)
-    if fn.elementwise and all(not t.factors for t in x.terms):  # fold a constant (0 has no terms)
+    if fn.elementwise and fn.impl is not None and all(not t.factors for t in x.terms):  # fold a constant
         c = x.terms[0].coef if x.terms else 0
         with np.errstate(all="ignore"):
             return constant(fn.impl(np.asarray(c, dtype=complex if isinstance(c, complex) else float), *params).item(),

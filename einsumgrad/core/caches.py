@@ -76,7 +76,7 @@ def cache(maxsize: int, key: Callable | None = None) -> Callable:
             value = store.get(k, _MISSING)
             return store.insert(k, fn(*args)) if value is _MISSING else value
 
-        cached.cache = store
+        cached.cache = store  # type: ignore[attr-defined]
         return cached
 
     return decorate

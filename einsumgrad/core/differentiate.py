@@ -160,6 +160,7 @@ def call_jacobian(call: Call, var: Var) -> Expr:
     y = Expr(out, call.shape, (Term(1, (Ref(call, out),)),))
     dx = node_jacobian(call.arg, var)
     rule = functions.get(call.fn).jvp
+    assert rule is not None, call.fn  # a function a node calls has a forward rule
     dy = rule(call.arg, y, dx, *call.params)
     return _rename_out(dy, out + fresh(len(var.shape), out)) if dy.terms else dy
 

@@ -1,12 +1,16 @@
-"""The function registry: the :class:`Function` record, :func:`register` and :func:`get`.
+"""The function registry: the :class:`Function` and :class:`Builtin` records, :func:`register` and :func:`get`.
 
-The built-in functions are registered, one line each, in :mod:`einsumgrad.library.rules`; every
-place that lists functions (``eg.<name>``, the expression language, the CLI's help, the
-README) reads them from :data:`REGISTRY`.
+Two tables: :data:`REGISTRY`, the functions (a :class:`~einsumgrad.core.ir.Call` node's function: ``tanh``,
+``softmax``, ``inv``, the inner ``select``, ``reshape``, ``pad``), and :data:`BUILTINS`, the calls that build an
+expression of their own (``einsum``, ``sum``, ``trace``, ``eye``, ``kron``, ``reshape``, ``concatenate``,
+``stack``, ``expand_dims``). :func:`calls` is every name a user calls, the public functions and the built-ins;
+``eg.<name>``, the expression language, its rank inference, the index-notation and LaTeX readers, the compiler,
+code generation and the docs read them here. Registration is explicit: each module of
+:mod:`einsumgrad.library` lists its entries (``FUNCTIONS``, ``BUILTINS``), and the tables are filled from
+``einsumgrad.library.entries()`` when they are first read (:data:`LIBRARY`), whatever was imported before.
 
->>> import einsumgrad
->>> "tanh" in public(), "reshape" in REGISTRY, "reshape" in public()
-(True, True, False)
+>>> "tanh" in public(), "reshape" in REGISTRY, "reshape" in public(), "reshape" in calls()
+(True, True, False, True)
 >>> float(get("tanh").impl(0.5))
 0.46211715726000974
 >>> import jax.numpy as jnp
@@ -16,8 +20,10 @@ README) reads them from :data:`REGISTRY`.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from importlib import import_module
+from typing import Callable, Mapping, Union
 
 from .errors import EinsumgradError
 from .xp import NUMPY
@@ -52,6 +58,8 @@ class Function:
     (a :data:`~einsumgrad.core.ir.Dim` each) made ints by ``dim``, at evaluation (``reshape``'s target).
     ``of`` maps the name of an inner function ``g`` to ``(u, *params) -> f(g(u))``, an identity that
     ``f`` of a ``g`` call is built as because it is stabler: ``log(sigmoid(u)) = -softplus(-u)`` is -800 at ``u = -800``, where ``sigmoid(u)`` underflows to 0.
+    Generated code computes a call into a local named ``local`` and a number (``h1``, ``inv1``), below the comment
+    ``note`` where the formula assumes something (``adj``'s: an invertible matrix).
     """
 
     name: str
@@ -73,6 +81,8 @@ class Function:
     transposes: bool = False
     bind: Callable = lambda dim, *params: params
     of: Mapping[str, Callable] = field(default_factory=dict)
+    local: str = "h"
+    note: str = ""
 
     def __post_init__(self):
         if self.impl is None and self.formula is not None:
@@ -85,44 +95,124 @@ class Function:
 
     @property
     def kind(self) -> str:
-        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the README groups it."""
+        """``elementwise`` (``maximum(a, b)`` too), ``along axes`` or ``matrix``: how the docs group it."""
         if self.elementwise or (self.build is not None and self.impl is None):
             return "elementwise"
         return "along axes" if self.build is not None else "matrix"
 
 
-REGISTRY: dict[str, Function] = {}
+# how the expression language reads a built-in's positional argument (Builtin.arguments); any other is an expression
+EXPRESSION = "expression"
+EXPRESSIONS = "expressions"  # a list of expressions: concatenate([a, b])
+SPEC = "spec"  # an einsum spec, one plain quoted string, giving the ranks of the expressions after it
+SHAPE = "shape"  # a whole number or a tuple of them: reshape(X, (2, 6))
+SIZE = "size"  # a whole number: eye(3)
+AXIS = "axis"  # a whole number or a tuple of them, as axis= reads: expand_dims(x, 0)
 
 
-def register(function: Function) -> Function:
-    """Add a function; registering a name twice is an error."""
-    if function.name in REGISTRY:
-        raise EinsumgradError(f"a function named {function.name!r} is already registered")
-    REGISTRY[function.name] = function
-    return function
+@dataclass(frozen=True)
+class Builtin:
+    """A call that builds an expression of its own rather than a function node.
+
+    ``build`` makes it over IR nodes (a list of them for :data:`EXPRESSIONS`); its signature is the call's, in
+    Python (``eg.<name>``, the build lifted to handles) and in the language, keywords included (``axis=``,
+    ``keepdims=``). ``arguments`` says how the language reads each positional argument (:data:`SPEC`,
+    :data:`EXPRESSIONS`, :data:`SHAPE`, :data:`SIZE`, :data:`AXIS`; past them, expressions); ``takes`` is what its error says
+    the call takes. The rank of the result is that of what ``build`` builds on tensors of the arguments' ranks
+    (rank inference); ``rank(*arguments, **options)``, given the ranks of the expression arguments (None where not
+    known yet) and the other arguments as they are, says it where building cannot yet (``sum(x)`` is a number
+    whatever ``x``), or returns None.
+
+    >>> BUILTINS["kron"].takes, BUILTINS["reshape"].arguments
+    ('two expressions', ('expression', 'shape'))
+    """
+
+    name: str
+    build: Callable
+    takes: str
+    arguments: tuple[str, ...] = ()
+    rank: Callable | None = None
+
+
+Entry = Union[Function, Builtin]
+LIBRARY = "einsumgrad.library"  # the package whose entries() lists every built-in entry, read when first asked
+REGISTRY: dict[str, Function]  # both made when first read (see __getattr__)
+BUILTINS: dict[str, Builtin]
+_LOADING = threading.RLock()
+_TABLES = ("REGISTRY", "BUILTINS")
+_partial: list[dict] = []  # the tables while the library loads
+
+
+def __getattr__(name: str):
+    if name in _TABLES:
+        return _table(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _table(name: str) -> dict:
+    """``REGISTRY`` or ``BUILTINS``, filled from the library the first time either is read (while the library
+    loads, the entries so far)."""
+    table = globals().get(name)
+    if table is not None:
+        return table
+    with _LOADING:
+        if name in globals():
+            return globals()[name]
+        if _partial:  # read while the library loads (the same thread: the lock is re-entrant)
+            return _partial[_TABLES.index(name)]
+        functions, builtins = {}, {}
+        _partial[:] = [functions, builtins]
+        try:
+            for entry in import_module(LIBRARY).entries():
+                _add(functions if isinstance(entry, Function) else builtins, entry)
+        finally:
+            _partial.clear()
+        globals().update(REGISTRY=functions, BUILTINS=builtins)
+        return globals()[name]
+
+
+def _add(table: dict, entry: Entry) -> Entry:
+    if entry.name in table:
+        raise EinsumgradError(f"a function named {entry.name!r} is already registered")
+    table[entry.name] = entry
+    return entry
+
+
+def register(entry: Entry) -> Entry:
+    """Add a function (a :class:`Function`) or a built-in call (a :class:`Builtin`); registering a name twice is
+    an error. The library's entries need none: they are read from the modules that list them."""
+    return _add(_table("REGISTRY" if isinstance(entry, Function) else "BUILTINS"), entry)
 
 
 def public() -> list[str]:
-    """The names users call, sorted."""
-    return sorted(name for name, f in REGISTRY.items() if f.public)
+    """The names of the public functions, sorted: ``eg.<name>``, the docs' list."""
+    return sorted(name for name, f in _table("REGISTRY").items() if f.public)
+
+
+def calls() -> dict[str, Entry]:
+    """Every name users call, to what it calls: the public functions and the built-ins (a built-in wins:
+    ``reshape`` the call, not the function node it makes)."""
+    registry = _table("REGISTRY")
+    return {**{n: registry[n] for n in public()}, **_table("BUILTINS")}
 
 
 def get(name: str) -> Function:
     """The function registered as ``name``; the error lists the known ones."""
+    registry = _table("REGISTRY")
     try:
-        return REGISTRY[name]
+        return registry[name]
     except KeyError:
-        raise EinsumgradError(f"unknown function {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+        raise EinsumgradError(f"unknown function {name!r}; known: {', '.join(sorted(registry))}") from None
 
 
 def listing() -> str:
-    """The README's list of the public functions, by kind, from the registry (its test checks the README holds it).
+    """The docs' list of the public functions, by kind, from the registry (a test checks the guide holds it).
 
-    >>> import einsumgrad
     >>> listing().split("`, ")[1]
     'the functions along axes `log_softmax logsumexp max min norm softmax stochastic'
     """
-    kinds = {kind: " ".join(n for n in public() if REGISTRY[n].kind == kind)
+    registry = _table("REGISTRY")
+    kinds = {kind: " ".join(n for n in public() if registry[n].kind == kind)
              for kind in ("elementwise", "along axes", "matrix")}
     return (f"the elementwise functions `{kinds['elementwise']}`, the functions along axes `{kinds['along axes']}`, "
             f"and the matrix functions `{kinds['matrix']}`")

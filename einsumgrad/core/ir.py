@@ -122,7 +122,7 @@ def dim_sum(*dims: Dim) -> Dim:
 
 def dim_product(*dims: Dim) -> Dim:
     """The number of entries of axes of lengths ``dims``."""
-    total = {(): Fraction(1)}
+    total: dict[tuple[Symbol, ...], Fraction] = {(): Fraction(1)}
     for d in dims:
         product: dict[tuple[Symbol, ...], Fraction] = {}
         for m, c in total.items():
@@ -221,6 +221,7 @@ class _Hashed(metaclass=_Interned):
     """Frozen dataclass mixin that computes its (deep) hash once; its instances are interned."""
 
     __slots__ = ()
+    _h: int  # the hash, set once
 
     def __post_init__(self):
         key = tuple(getattr(self, f) for f in _compared(type(self)))

@@ -100,6 +100,7 @@ def _read_vjp(node: Expr, t: Term, k: int, g: Expr) -> Expr:
     """``Σ g[out] t`` with the ``k``-th factor (a read ``child[idx]``) replaced by deltas to new axes
     (and a :class:`~einsumgrad.core.ir.Stretch` where the read may stretch a size-1 axis of the child)."""
     ref = t.factors[k]
+    assert isinstance(ref, Ref)
     if t.coef == 1 and len(t.factors) == 1 and ref.idx == node.out and node_shape(ref.node) == node.dims:
         return g  # the node is its child, read whole
     dims = node_shape(ref.node)
@@ -123,10 +124,11 @@ def _call_vjp(call: Call, g: Expr) -> Expr:
     arg = call.arg
     if fn.vjp is not None:  # a linear function's adjoint: its Jacobian is never built
         return fn.vjp(arg, y, g, *call.params)
-    if fn.elementwise:
+    if fn.derivative is not None:  # elementwise
         return hadamard(fn.derivative(arg, y, *call.params), g)
     a = fresh(arg.ndim, out)
     p = fresh(arg.ndim, set(out) | set(a))
     identity = Expr(a + p, arg.dims + arg.dims, (Term(1, tuple(Delta(i, j, d) for i, j, d in zip(a, p, arg.dims))),))
+    assert fn.jvp is not None, call.fn  # a function a node calls has a forward rule
     jac = fn.jvp(arg, y, identity, *call.params)
     return contract(jac, g, jac.out[: len(out)], jac.out[len(out):])

@@ -160,7 +160,7 @@ def _group(t: Term, out: tuple[str, ...]) -> tuple[tuple, tuple]:
     ``("single", t)``, and its weights renamed as the core was (remembered, as :func:`normal` is)."""
     core, mapping = _canonical_factors(tuple(f for f in t.factors if not _is_weight(f)), out)
     weights = tuple(rename_factor(f, mapping) for f in t.factors if _is_weight(f))
-    shared = {f.idx for f in weights}
+    shared = {f.idx for f in weights if isinstance(f, Ref)}  # every weight is a read
     idx = next(iter(shared)) if len(shared) == 1 else ()
     readable = set(idx) <= set(mapping.values()) | set(out) and len(set(idx)) == len(idx)
     if not idx or not readable or not any(isinstance(f, Ref) for f in core):
@@ -411,7 +411,7 @@ def symmetry(node) -> tuple[int, ...]:
     return found[node]
 
 
-symmetry.cache = _SYMMETRY  # as every @cache function has: caches.clear_all empties it
+symmetry.cache = _SYMMETRY  # type: ignore[attr-defined]  # as every @cache function has: caches.clear_all empties it
 
 
 def _symmetry(node) -> tuple[int, ...]:
@@ -470,7 +470,7 @@ def node_key(node) -> tuple:
     return keys[node]
 
 
-node_key.cache = _KEYS  # as every @cache function has: caches.clear_all empties it
+node_key.cache = _KEYS  # type: ignore[attr-defined]  # as every @cache function has: caches.clear_all empties it
 
 
 def _node_key(node, keys: dict) -> tuple:

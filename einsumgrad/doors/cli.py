@@ -117,8 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, what in (("grad", "the gradient of a scalar expression"), ("hessian", "the Hessian of a scalar expression")):
         p = sub.add_parser(name, help=what, epilog=EXAMPLES[name], formatter_class=raw,
                            description=f"{what[0].upper() + what[1:]}, written in a small safe expression language: "
-                           "names, numbers, + - * / ** @, einsum('spec', ...), sum, trace, kron, reshape, "
-                           "concatenate, stack, and the functions "
+                           "names, numbers, + - * / ** @, the built-ins "
+                           f"{' '.join(sorted(functions.BUILTINS))} (einsum('spec', ...)), and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
         p.add_argument("expression", help="the expression; - reads it from standard input")
         notation = p.add_mutually_exclusive_group()
@@ -280,7 +280,9 @@ def _jacobian(args) -> None:
         node = J.expression(*ops).node
         with _reports(args):
             plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.expression!r} "
-                      f"({J.layout} layout)", axes=node.out, form=slices.identity_form(node))
+                      f"({J.layout} layout)",
+                      axes=plot.vec_axes(J.output_name, J.names[J.wrt]) if J.layout == "vec" else node.out,
+                      form=slices.identity_form(node))
 
 
 def _differentiate(args) -> None:
@@ -296,14 +298,19 @@ def _differentiate(args) -> None:
     for line in question.notes(read):
         print(f"einsumgrad: note: {line}", file=sys.stderr)
     derivative = derived.derivative
+    assert derivative.label is not None  # a derivative is labelled
     if _code(args, derivative):
         return
-    arrays = None if args.shapes is None else question.arrays(read)
+    own = question.own_functions(derived)
+    if args.shapes is not None and own:  # answered symbolically: nothing to evaluate, and no failure
+        print(f"einsumgrad: note: {question.no_values_note(own)}", file=sys.stderr)
+    arrays = None if args.shapes is None or own else question.arrays(read)
     value = None if arrays is None else question.evaluate(derived, arrays)
     layout_line = None
     if args.layout != "shape":
         layout_line = (derivative.formula("vec") if args.layout == "vec" else
-                       layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out))
+                       layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out,
+                                    k=len(derivative.label.f_idx)))
     if args.json:
         shown = question.render(derived, matrix=True)
         report = None if arrays is None else question.check(derived, arrays)
@@ -314,7 +321,7 @@ def _differentiate(args) -> None:
                    value=value, check=report)
     else:
         _print_answer(args, read, derived, kind, layout_line, value, arrays)
-    if getattr(args, "plot", None) is not None:
+    if getattr(args, "plot", None) is not None and value is not None:  # --plot asks for --shapes first
         node = derivative.node
         with _reports(args):
             plot.plot(value, args.plot, f"∂{read.expression.name or 'f'}/∂{read.x.name} for {args.expression!r}",
@@ -408,7 +415,7 @@ def _reports(args):
 
 
 def _print_derivation(derivation, args) -> None:
-    print(derivation.latex() if args.latex else derivation)
+    print(derivation.latex() if args.latex else derivation.ascii() if getattr(args, "ascii", False) else derivation)
 
 
 def _check_output(args) -> None:

@@ -5,7 +5,7 @@ status: 0 when every check passed, 1 otherwise.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..core.errors import EinsumgradError
 from ..expression import Expression
 from ..notation.plot import plot as draw
 
-np_print = dict(precision=3, suppress=True, floatmode="maxprec")
+np_print: dict[str, Any] = dict(precision=3, suppress=True, floatmode="maxprec")
 
 
 class Checks:
@@ -62,6 +62,7 @@ def demo_wx(plot: str | None = None) -> int:
     heading(f"The tensor itself (shape layout, as jax.jacobian: J[i,j,k] = ∂y[i]/∂W[j,k], shape {dense.shape})")
     print(f"W =\n{_matrix(W)}\nx = {x}")
     form = slices.identity_form(J.expression(W, x).node)
+    assert form is not None  # ∂(W x)/∂W is δ times x
     print(f"Every slice is J[:, :, k] = {form(('k',))}: ∂y/∂W[:, k] is x[k] times the identity.")
     for k in range(n):
         print(f"{slices.title('J', (k,), dense[:, :, k], form)}\n{_matrix(dense[:, :, k])}")
@@ -102,7 +103,7 @@ def demo_wx(plot: str | None = None) -> int:
           f"For the scalar L = gᵀ W x, ∂L/∂W = g xᵀ has W's shape {W.shape} in the shape layout and in Wikipedia's\n"
           f"denominator layout — that is why W − η g xᵀ is a gradient step; Wikipedia's numerator layout writes its\n"
           f"transpose x gᵀ, of shape {W.shape[::-1]}.")
-    check("the vec layout is xᵀ ⊗ I", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
+    check("the vec layout is xᵀ ⊗ I_m", np.array_equal(flat, np.kron(x[None, :], np.eye(m))))
     numerator = eg.evaluate(eg.grad(L, Wt, layout="numerator"), W=W, x=x, g=g)
     check("the numerator-layout gradient is x gᵀ", np.allclose(numerator, np.outer(x, g)))
     if plot:
@@ -161,7 +162,7 @@ def demo_trace() -> int:
     ]
     for name, f, closed in cases:
         g = eg.grad(f, X)
-        used = {k: v for k, v in arrays.items() if k in eg.compile(f).names}
+        used: dict[str, Any] = {k: v for k, v in arrays.items() if k in eg.compile(f).names}
         print(f"\n∂ {name} / ∂X:\n  {g}\n  matrix notation: {g.matrix_notation()}")
         check(f"∂ {name}/∂X equals the Cookbook's closed form", np.allclose(eg.evaluate(g, **used), closed))
         check(f"∂ {name}/∂X passes finite differences", eg.check(f, X, **used).passed)
@@ -174,14 +175,16 @@ def demo_orthogonality(plot: str | None = None) -> int:
     check = Checks()
     l, m, n, a, b, beta = 4, 2, 3, 1, 2, 0.5
     rng = np.random.default_rng(2)
-    arrays = {"Φ": rng.standard_normal((l, m, n)), "β": beta}
+    arrays: dict[str, Any] = {"Φ": rng.standard_normal((l, m, n)), "β": beta}
     Phi, β = eg.tensor("Φ", 3), eg.scalar("β")
     gram = eg.einsum("lij,lik->ijk", Phi, Phi)  # Φ_iᵀ Φ_i for each i along the m axis
     L = Expression((β * eg.sum(eg.abs(gram - eg.eye(Phi.shape[2])))).node, "L")
     print(f"Φ has shape (l, m, n) = {arrays['Φ'].shape}; Φ_i = Φ[:, i, :] is an l×n matrix, I the n×n identity,\n"
           f"β = {beta} a scalar. The question asks for ∂L/∂Φ[:, a, b], an l-vector (a = {a} indexes m, b = {b} "
           "indexes n).")
-    print(eg.explain(L, Phi))
+    print("The steps name Φ's axes as the question does: ∂L/∂Φ[l,i,j], l along Φ's first axis, i along m (which Φ_i),"
+          "\nj along n.")
+    print(eg.explain(L, Phi, indices="lij"))
     g = eg.grad(L, Phi, indices="lab")
     asked = g[:, a, b]
     heading(f"The slice the question asks for: ∂L/∂Φ[:, a, b] = g[:, {a}, {b}]")
@@ -200,7 +203,7 @@ def demo_orthogonality(plot: str | None = None) -> int:
     report = eg.check(L, Phi, **arrays)
     check(f"{report}", report.passed)
     if plot:
-        draw(full, plot, "∂L/∂Φ, shaped like Φ: slices [:, :, b]", name="∂L/∂Φ", axes=("l", "i (Φ_i)"))
+        draw(full, plot, "∂L/∂Φ, shaped like Φ: slices [:, :, b]", name="∂L/∂Φ", axes=("l", r"i (which $\Phi_i$)"))
     return check.verdict()
 
 
@@ -215,7 +218,7 @@ NO_PLOT = {"trace": "its answers are five n×n gradients, each printed in full a
 def run_demo(args) -> int:
     if args.list:
         for name, fn in DEMOS.items():
-            print(f"{name:14} {fn.__doc__.splitlines()[0]}")
+            print(f"{name:14} {(fn.__doc__ or '').splitlines()[0]}")
         return 0
     if args.name not in DEMOS:
         raise EinsumgradError(f"unknown demo {args.name!r}; choose one of {', '.join(DEMOS)}")

@@ -35,7 +35,7 @@ from ..core import algebra, functions
 from ..library import generic
 from ..core.errors import ExpressionSyntaxError
 from ..expression import Expression
-from ..core.ir import Expr, Size, Term, fresh, instantiate
+from ..core.ir import Dim, Expr, Size, Term, fresh, instantiate
 from ..library.selection import identity
 from ..core.simplify import simplify
 
@@ -92,7 +92,7 @@ def tokenize(text: str, pattern: re.Pattern = _TOKEN, error: type | None = None)
         if m is None:
             raise (error or IndexNotationError)(text, [pos], f"unexpected character {text[pos]!r}")
         if m.lastgroup != "space":
-            tokens.append(Token(m.lastgroup, m.group(), pos))
+            tokens.append(Token(m.lastgroup or "", m.group(), pos))
         pos = m.end()
     tokens.append(Token("end", "", len(text)))
     return tokens
@@ -103,7 +103,7 @@ class Cursor:
     ``expect``, and ``nested`` to bound the depth; errors are ``ERROR`` s with carets. A parser gives
     ``text`` and ``tokens``."""
 
-    ACCEPTS = ("op",)
+    ACCEPTS: tuple[str, ...] = ("op",)
     ERROR: type = IndexNotationError
     text: str
     tokens: list[Token]
@@ -147,6 +147,7 @@ class Binder:
     summed: bool
     uses: list = field(default_factory=list)
     parent: Binder | None = None  # union-find: indices that δ ties together
+    dim: Dim = field(default=0, repr=False)  # its size, once every use is read (settle)
 
     def root(self) -> Binder:
         b = self
@@ -457,6 +458,18 @@ class _Reader(Cursor):
             k = int(axis.text)
             dim = var[0].dims[k] if var and k < var[0].ndim else (tensor.text, k)
             return ("size", token.pos, dim)
+        along = _along(name)
+        if along is not None:  # softmax_j(…): along the argument's index j
+            fn, axis = along
+            binder = None if _keeps_rank(fn) else Binder(axis, token.pos, True)  # a reduction's j is its own
+            if binder is not None:
+                self.spaces[-1].bound.append(binder)
+                self.spaces[-1].binders.append(binder)
+            tree = self.sum()
+            if binder is not None:
+                self.spaces[-1].bound.remove(binder)
+            self.close(token, ")")
+            return ("along", token.pos, fn, axis, tree)
         known = name in functions.REGISTRY and (functions.get(name).public or name in generic.DECLARED)
         own = not known and (len(name.rstrip("′″‴")) == 1 or name in generic.DECLARED)
         if not known and not own:
@@ -486,7 +499,7 @@ class _Reader(Cursor):
             idx = self.index_list()
             if not self.accept("->", "→"):
                 raise self.error(self.peek.pos, "expected '->' after the argument's indices, as in [i,j] -> A[j,i]")
-            seen = {}
+            seen: dict[str, int] = {}
             for t in idx:
                 if seen.setdefault(t.text, t.pos) != t.pos:
                     raise self.error([seen[t.text], t.pos], f"index {t.text} is named twice")
@@ -587,6 +600,14 @@ class _Reader(Cursor):
         if kind == "call":
             e = self.value(tree[3])
             return _renamed(algebra.apply(tree[2], e), e)
+        if kind == "along":
+            fn, axis, e = tree[2], tree[3], self.value(tree[4])
+            if axis not in e.out:
+                raise ValueError(f"{fn}_{axis}(…) acts along index {axis}, which its argument does not read unsummed")
+            result = functions.get(fn).build(e, axis=e.out.index(axis))
+            out = e.out if result.ndim == e.ndim else tuple(a for a in e.out if a != axis)
+            return algebra.product([(result, out)], out, tuple(d for a, d in zip(e.out, e.dims) if a in out),
+                                   distribute=True)
         if kind == "pow":
             e = self.value(tree[2])
             return _renamed(algebra.power(e, tree[3]), e)
@@ -599,8 +620,8 @@ class _Reader(Cursor):
                 e = _multiplied(group)
                 summed = {b.name for b in item[1]}
                 out = tuple(a for a in e.out if a not in summed)
-                dims = tuple(d for a, d in zip(e.out, e.dims) if a not in summed)
-                group = [algebra.product([(e, e.out)], out, dims, distribute=True)]
+                kept = tuple(d for a, d in zip(e.out, e.dims) if a not in summed)
+                group = [algebra.product([(e, e.out)], out, kept, distribute=True)]
             elif item[0] == "/":
                 group.append(_renamed(algebra.power(self.value(item[1]), -1), self.value(item[1])))
             else:
@@ -624,6 +645,20 @@ class _Space:
 def _number(text: str):
     value = float(text)
     return int(value) if value.is_integer() and abs(value) < 2**53 and "e" not in text.lower() else value
+
+
+def _along(name: str) -> tuple[str, str] | None:
+    """``("softmax", "j")`` for ``softmax_j``, a function along axes with the index it acts along, as printed."""
+    fn, _, axis = name.rpartition("_")
+    if fn in functions.REGISTRY and functions.get(fn).kind == "along axes" and fn != "norm" and axis.isidentifier() \
+            and functions.get(fn).public:
+        return fn, axis
+    return None
+
+
+def _keeps_rank(fn: str) -> bool:
+    """Whether ``fn`` along an axis keeps it (``softmax``) rather than summing it away (``logsumexp``)."""
+    return len(functions.get(fn).result_shape((2,), (0,))) == 1
 
 
 def _size(dim) -> Expr:

@@ -2,9 +2,10 @@
 
 ``ast.parse(text, mode="eval")`` reads the text with Python's precedence; a whitelist walks the tree and refuses,
 with a caret, every node it does not name. Allowed: names (tensors), numbers, ``+ - * / ** @``, unary ``- +``,
-``.T``, ``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)`` (an int or a tuple of ints), ``trace(e)``, the
-shape operations ``kron(A, B)``, ``reshape(X, (2, 6))``, ``concatenate([a, b], axis=0)``, ``stack([a, b], axis=0)``,
-and the registered functions. A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
+``.T``, and every call of the registry (:func:`einsumgrad.core.functions.calls`), each read as its entry says:
+the functions (``tanh(e)``, ``softmax(e, axis=0)``, ``max(e, axis=(0, 1), keepdims=True)``) and the built-ins
+(``einsum('spec', ...)``, ``sum(e)``, ``sum(e, axis=k)``, ``trace(e)``, ``kron(A, B)``, ``reshape(X, (2, 6))``,
+``concatenate([a, b], axis=0)``, ``stack([a, b], axis=0)``, ``expand_dims(x, 0)``, ``eye(3)``). A tensor's shape comes from ``shapes``, else its rank from the einsum specs it appears in,
 else from its use (:mod:`einsumgrad.doors.ranks`: ``y - tanh(X @ Θ)`` makes ``y`` a matrix, ``β * sum(...)`` makes ``β`` a
 scalar), else from its name (upper case: a matrix, lower case: a vector), a guess that :func:`read_expression`
 reports. Names may be Unicode (``Θ``, ``β``). ``I`` is always the identity, its size taken from ``shapes``
@@ -33,25 +34,30 @@ import warnings
 from typing import NamedTuple
 
 from ..core import algebra, functions
+from ..core.functions import AXIS, EXPRESSION, EXPRESSIONS, SHAPE, SIZE, SPEC, Builtin
 from ..library import generic
 from . import ranks
 from ..core.errors import EinsumgradError, EinsumSyntaxError, ExpressionSyntaxError
-from ..expression import (
-    Expression, concatenate, einsum, eye, function, kron, matmul, reshape, stack, tensor, trace,
-)
-from ..expression import sum as summed
+from ..expression import Expression, eye, function, matmul, tensor
 from ..core.parse import ELLIPSIS, parse
 
 MAX_LENGTH = 100_000
 MAX_DEPTH = 100  # levels of brackets and calls in the text (the nodes it builds may nest up to algebra.MAX_DEPTH)
-BUILTINS = ("einsum", "sum", "trace", "eye", "kron", "reshape", "concatenate", "stack")
 IDENTITY = "I"
-_JOINS = {"concatenate": concatenate, "stack": stack}
 
 
 def _functions() -> set[str]:
-    """Every call the language knows: the registry's public functions and the builtins."""
-    return set(functions.public()) | set(BUILTINS) | generic.DECLARED
+    """Every call the language knows: the registry's (its public functions and built-ins) and your own."""
+    return set(functions.calls()) | generic.DECLARED
+
+
+def _positional(build) -> float:
+    """How many positional arguments a built-in takes: its parameters without a default (any number after a
+    ``*``); one with a default, ``axis=0``, is a keyword in the language."""
+    params = inspect.signature(build).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return float("inf")
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
 
 
 class Reading(NamedTuple):
@@ -132,7 +138,7 @@ class _Reader:
         self.declared: list[str] = []
         named = _NAMED.match(text)
         self.result = named.group(1) if named and named.group(1).isidentifier() else ""  # L in 'L = ...'
-        self.start = named.end() if self.result else 0  # where the expression itself starts
+        self.start = named.end() if named and self.result else 0  # where the expression itself starts
         self.chars = [self.start + k for k, ch in enumerate(text[self.start:]) for _ in ch.encode(errors="replace")]
         self.chars.append(len(text))
 
@@ -155,8 +161,10 @@ class _Reader:
                                   "and put long chains such as x + x + ... in parentheses") from None
         if self.declare:
             self.declare_functions(tree)
+        self.calls = functions.calls()
+        self.names = set(self.calls) | generic.DECLARED
         self.check_calls(tree)
-        known = {**self.einsum_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
+        known = {**self.spec_ranks(tree), **{n: s if isinstance(s, int) else len(s) for n, s in self.shapes.items()}}
         self.ranks, self.guessed = ranks.infer(tree, known, IDENTITY)
         value = self.known(self.start, self.visit(tree.body, 0))
         if IDENTITY in self.shapes and not self.identity_read:
@@ -182,13 +190,13 @@ class _Reader:
         """Every call names a function the language knows (before ranks are read off the functions)."""
         for node in ast.walk(tree):
             name = getattr(node.func, "id", None) if isinstance(node, ast.Call) else None
-            if not isinstance(node, ast.Call) or name in _functions():
+            if not isinstance(node, ast.Call) or name in self.names:
                 continue
             if not name:
                 raise self.error(node.func, "only the named functions can be called")
             internal = f" ({name!r} is a name einsumgrad uses inside: call yours otherwise)" * (
                 self.declare and name in functions.REGISTRY)
-            raise self.error(node.func, f"unknown function {name!r}{internal}; known: {', '.join(sorted(_functions()))}")
+            raise self.error(node.func, f"unknown function {name!r}{internal}; known: {', '.join(sorted(self.names))}")
 
     def python_error(self, message: str, offset: int | None) -> ExpressionSyntaxError:
         end = len(self.text.rstrip())
@@ -202,22 +210,25 @@ class _Reader:
                        else f"unexpected character {self.text[pos]!r}")
         return self.error(pos, message)
 
-    def einsum_ranks(self, tree) -> dict[str, int]:
-        """Check every einsum's spec (a plain quoted string); the rank of each tensor it takes by name."""
+    def spec_ranks(self, tree) -> dict[str, int]:
+        """Check every spec (a plain quoted string: ``einsum``'s); the rank of each tensor after it taken by name."""
         ranks: dict[str, int] = {}
-        einsums = (n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "einsum")
-        for node in einsums:  # ast.walk is iterative: no depth limit
-            first = node.args[0] if node.args else node
+        for node in ast.walk(tree):  # ast.walk is iterative: no depth limit
+            entry = self.calls.get(getattr(node.func, "id", "")) if isinstance(node, ast.Call) else None
+            if not isinstance(entry, Builtin) or SPEC not in entry.arguments:
+                continue
+            k = entry.arguments.index(SPEC)
+            first = node.args[k] if len(node.args) > k else node
             pos, spec = self.chars[first.col_offset], getattr(first, "value", None)
             if not isinstance(spec, str):
-                raise self.error(first, "einsum takes a quoted spec first: einsum('ij,j->i', W, x)")
+                raise self.error(first, f"{entry.name} takes {entry.takes}")
             if self.text[pos] not in "'\"" or self.text[pos + 1: pos + 2 + len(spec)] != spec + self.text[pos]:
                 raise self.error(first, "write the einsum spec as one plain quoted string, such as 'ij,j->i'")
             try:
                 terms = parse(spec).inputs
             except EinsumSyntaxError as err:
                 raise self.error(pos + 1 + err.position, err.problem) from None
-            for term, arg in zip(terms, node.args[1:]):
+            for term, arg in zip(terms, node.args[k + 1:]):
                 if isinstance(arg, ast.Name) and ELLIPSIS not in term:
                     if ranks.setdefault(arg.id, len(term)) != len(term):
                         raise self.error(arg, f"{arg.id} is used with rank {ranks[arg.id]} and {len(term)}")
@@ -245,11 +256,13 @@ class _Reader:
         while _operand(node) is not None:
             chain.append(node)
             node = _operand(node)
-        value, terms = self.leaf(node, depth), []  # terms: a run of + and -, as (operator position, value)
+        value = self.leaf(node, depth)
+        terms: list[tuple] = []  # a run of + and -, as (operator position, value)
         for node in reversed(chain):
             if isinstance(node, ast.BinOp):
                 (symbol, fn), right = _OPERATORS[type(node.op)], self.visit(node.right, depth + 1)
-                pos = self.text.find(symbol, self.chars[node.left.end_col_offset], self.chars[node.right.col_offset])
+                pos = self.text.find(symbol, self.chars[node.left.end_col_offset],  # type: ignore[index]  # parsed: set
+                                     self.chars[node.right.col_offset])
                 if terms and symbol not in "+-":
                     value, terms = self.total(terms), []
                 value, right = self.sized(pos, symbol, value, right)
@@ -315,7 +328,7 @@ class _Reader:
         if isinstance(node, ast.Name) and node.id == IDENTITY:
             self.identity_read = True
             return _IDENTITY
-        if isinstance(node, ast.Name) and node.id in _functions():
+        if isinstance(node, ast.Name) and node.id in self.names:
             raise self.error(node, f"{node.id} is a function: call it as {node.id}(...)")
         if isinstance(node, ast.Name):
             return self.apply(node, tensor, node.id, self.shapes.get(node.id, self.ranks[node.id]),
@@ -330,39 +343,58 @@ class _Reader:
                          "use names, numbers, + - * / ** @ .T, ( ) and the functions")
 
     def call(self, node: ast.Call, depth: int):
-        name = node.func.id  # a known function (check_calls)
-        if name in functions.REGISTRY and functions.get(name).build is not None:
-            return self.built(node, name, depth)
-        axis = None
-        for k, kw in enumerate(node.keywords):
-            if kw.arg != "axis" or name not in ("sum", *_JOINS) or k > 0:
-                raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} (only sum, concatenate or stack(..., axis=k), "
-                                 "once)")
-            axis = tuple(map(self.axis, kw.value.elts)) if isinstance(kw.value, ast.Tuple) else self.axis(kw.value)
-        if name in _JOINS:
-            return self.joined(node, name, axis, depth)
-        if name == "reshape":
-            if len(node.args) != 2:
-                raise self.error(node.func, "reshape takes an expression and a shape: reshape(X, (2, 6))")
-            given = node.args[1]
-            shape = tuple(map(self.axis, given.elts)) if isinstance(given, ast.Tuple) else self.axis(given)
-            return self.apply(node.func, reshape, self.visit(node.args[0], depth + 1), shape)
-        if name == "eye":
-            if len(node.args) != 1 or type(getattr(node.args[0], "value", None)) is not int:
-                raise self.error(node.func, "eye takes one whole number, its size: eye(3); or write I beside a matrix")
-            return self.apply(node.func, eye, node.args[0].value)
-        values = [self.visit(a, depth + 1) for a in (node.args[1:] if name == "einsum" else node.args)]
-        if name == "kron":
-            if len(values) != 2:
-                raise self.error(node.func, f"kron takes two expressions, got {len(values)}")
-            return self.apply(node.func, kron, *values)
-        if name == "einsum":
-            return self.apply(node.func, einsum, node.args[0].value, *values)
-        if len(values) != 1:
-            raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
-        if name == "sum":
-            return self.apply(node.func, summed, values[0], axis)
-        return self.apply(node.func, trace if name == "trace" else function(name), values[0])
+        """A call, read as its registry entry says (a function of your own: ``h(x)``)."""
+        name = node.func.id  # type: ignore[attr-defined]  # a known function's name (check_calls)
+        entry = self.calls.get(name)
+        kinds = entry.arguments if isinstance(entry, Builtin) else ()
+        options: dict = {}
+        for kw in node.keywords:
+            if kw.arg in options:
+                raise self.error(kw, f"unknown keyword {kw.arg!r} here: it is given twice")
+            options[kw.arg] = self.option(kw)
+        build = getattr(entry, "build", None)
+        if isinstance(entry, Builtin) and len(node.args) > _positional(build):
+            raise self.error(node.func, self.usage(entry, len(node.args)))
+        values = [self.argument(a, kinds[k] if k < len(kinds) else EXPRESSION, entry, depth)
+                  for k, a in enumerate(node.args)]
+        if build is None:  # f(x)
+            if node.keywords:
+                raise self.error(node.keywords[0], f"unknown keyword {node.keywords[0].arg!r} here: {name} takes one "
+                                 "expression")
+            if len(values) != 1:
+                raise self.error(node.func, f"{name} takes one expression, got {len(values)}")
+        else:
+            try:
+                inspect.signature(build).bind(*values, **options)
+            except TypeError:
+                raise self.error(node.func, self.usage(entry, len(values))) from None
+        return self.apply(node.func, lambda *args: function(name)(*args, **options), *values)
+
+    @staticmethod
+    def usage(entry, count: int) -> str:
+        """What a call of ``entry`` takes, for a call that does not fit."""
+        if not isinstance(entry, Builtin):
+            return f"{entry.name} is called as {entry.name}{inspect.signature(entry.build)}"
+        got = f", got {count}" if set(entry.arguments) <= {EXPRESSION} else ""
+        return f"{entry.name} takes {entry.takes}{got}"
+
+    def argument(self, node, kind: str, entry, depth: int):
+        """A positional argument, read as ``kind`` says (see :class:`~einsumgrad.core.functions.Builtin`)."""
+        if kind == EXPRESSION:
+            return self.visit(node, depth + 1)
+        if kind == SPEC:
+            return node.value  # checked by spec_ranks
+        if kind == EXPRESSIONS:
+            if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
+                raise self.error(node, self.usage(entry, 1))
+            return [self.known(e, self.visit(e, depth + 1)) for e in node.elts]
+        if kind == SIZE:
+            if type(getattr(node, "value", None)) is not int:
+                raise self.error(node, self.usage(entry, 1))
+            return node.value
+        if kind in (SHAPE, AXIS):
+            return tuple(map(self.axis, node.elts)) if isinstance(node, ast.Tuple) else self.axis(node)
+        raise EinsumgradError(f"{entry.name}: no reading of an argument of kind {kind!r}")
 
     def key(self, node):
         """An index of NumPy's basic indexing, read from the text: whole numbers, slices, ``...``, ``None``."""
@@ -374,18 +406,6 @@ class _Reader:
             return node.value
         return self.whole(node)
 
-    def built(self, node: ast.Call, name: str, depth: int):
-        """A call of a function with its own signature: ``maximum(x, 0)``, ``softmax(X @ W, axis=0)``,
-        ``max(x, axis=(0, 1), keepdims=True)``."""
-        options = {kw.arg: self.option(kw) for kw in node.keywords}
-        values = [self.visit(a, depth + 1) for a in node.args]
-        signature = inspect.signature(functions.get(name).build)
-        try:
-            signature.bind(*values, **options)
-        except TypeError:
-            raise self.error(node.func, f"{name} is called as {name}{signature}") from None
-        return self.apply(node.func, lambda *args: function(name)(*args, **options), *values)
-
     def option(self, kw: ast.keyword):
         """A keyword's value: ``axis=`` an int or a tuple of ints, ``keepdims=`` True or False."""
         if kw.arg == "axis":
@@ -393,14 +413,6 @@ class _Reader:
         if kw.arg == "keepdims" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool):
             return kw.value.value
         raise self.error(kw, f"unknown keyword {kw.arg or '**'!r} here (axis=k or (j, k), keepdims=True or False)")
-
-    def joined(self, node: ast.Call, name: str, axis, depth: int):
-        """``concatenate([a, b], axis=k)`` or ``stack([a, b], axis=k)``."""
-        listed = node.args[0] if len(node.args) == 1 else None
-        if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
-            raise self.error(node.func, f"{name} takes a list of expressions: {name}([a, b], axis=0)")
-        values = [self.visit(e, depth + 1) for e in listed.elts]
-        return self.apply(node.func, lambda *v: _JOINS[name](list(v), 0 if axis is None else axis), *values)
 
     def whole(self, node, problem: str = "an index is a whole number, a slice such as 1:3, ... or None") -> int:
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)

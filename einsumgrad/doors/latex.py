@@ -58,10 +58,11 @@ import warnings
 from dataclasses import dataclass
 
 from ..core import algebra, functions
+from ..core.functions import Builtin
 from ..library import generic
 from ..expression import Expression
 from .indexed import MAX_LENGTH, Cursor, IndexNotationError, Token, tokenize
-from ..core.ir import Expr, fresh, instantiate
+from ..core.ir import Dim, Expr, Term, fresh, instantiate
 from ..library.selection import identity
 from ..core.simplify import simplify
 
@@ -84,12 +85,27 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 _VARIANTS = {"varepsilon": "ε", "vartheta": "θ", "varphi": "φ", "phi": "φ", "varrho": "ρ", "varsigma": "ς"}
 _FONTS = {"mathscr", "mathcal", "mathbf", "boldsymbol", "mathit", "bm", "mathsf"}
 _WORDS = {"mathrm", "text", "operatorname", "texttt", "textrm"}
-_ELEMENTWISE = {"log": "log", "ln": "log", "exp": "exp", "tanh": "tanh", "sin": "sin", "cos": "cos",
-                "tan": "tan", "sinh": "sinh", "cosh": "cosh", "arctan": "arctan", "sqrt": "sqrt"}
-_MATRIX = {"tr": "trace", "Tr": "trace", "trace": "trace", "det": "det", "logdet": "logdet", "inv": "inv"}
+_SPELLED = {"ln": "log", "tr": "trace", "Tr": "trace", "trace": "trace"}  # LaTeX's names for the registry's calls,
+# where they differ: \ln is log; the trace, a built-in call, is read by these names only
 _PRODUCTS = {"cdot": "·", "times": "·", "circ": "∘", "odot": "∘"}
-_KNOWN = sorted(_GREEK | {g.capitalize() for g in _GREEK} | set(_VARIANTS) | _FONTS | _WORDS | set(_ELEMENTWISE)
-                | set(_MATRIX) | set(_PRODUCTS) | {"sum", "frac", "dfrac", "tfrac", "top", "intercal", "mathbb", "in"})
+_KNOWN = sorted(_GREEK | {g.capitalize() for g in _GREEK} | set(_VARIANTS) | _FONTS | _WORDS | set(_SPELLED)
+                | set(_PRODUCTS) | {"sum", "frac", "dfrac", "tfrac", "top", "intercal", "mathbb", "in"})
+
+
+def _function(word: str) -> tuple[str, str] | None:
+    """What ``\\word`` calls, read off the registry: ``("call", name)`` for a public elementwise function
+    (``\\tanh``), ``("matrix", name)`` for a function of a matrix (``\\det``, ``\\tr``); None for anything else.
+
+    >>> _function("tanh"), _function("ln"), _function("Tr"), _function("softmax"), _function("sum")
+    (('call', 'tanh'), ('call', 'log'), ('matrix', 'trace'), None, None)
+    """
+    name = _SPELLED.get(word, word)
+    entry = functions.calls().get(name)
+    if isinstance(entry, Builtin):
+        return ("matrix", name) if word in _SPELLED else None
+    if entry is None:
+        return None
+    return ("call", name) if entry.elementwise else ("matrix", name) if entry.kind == "matrix" else None
 
 
 def parse_latex(text: str, shapes: dict | None = None) -> Expression:
@@ -424,19 +440,14 @@ class _Parser(Cursor):
             return ("name", pos, "I") if letter == "I" else ("num", pos, 1)
         if word == "delta" and self.peek.text == "_":
             return ("delta", pos)
-        if word in _ELEMENTWISE:
-            return ("call", pos, _ELEMENTWISE[word], self.argument())
-        if word in _MATRIX:
-            return ("matrix", pos, _MATRIX[word], self.argument())
+        if word not in ("operatorname", "mathrm", "text") and (called := _function(word)):
+            return (called[0], pos, called[1], self.argument())
         if word in ("operatorname", "mathrm", "text"):
             self.at -= 1
             start = self.at
             name = self.word(self.take())
-            fn = _MATRIX.get(name) or name
-            if fn in _MATRIX.values() and fn not in _ELEMENTWISE.values():
-                return ("matrix", pos, fn, self.argument())
-            if fn in functions.REGISTRY and functions.get(fn).public and functions.get(fn).elementwise:
-                return ("call", pos, fn, self.argument())
+            if called := _function(name):
+                return (called[0], pos, called[1], self.argument())
             if word != "operatorname":
                 self.at = start + 1
                 return ("name", pos, self.word(token))
@@ -482,7 +493,7 @@ class _Value:
 class _Binder:
     name: str
     pos: int
-    dim: object = None
+    dim: Dim | None = None
     at: int | None = None  # where dim was first seen
 
 
@@ -501,7 +512,7 @@ class _Builder:
     def __init__(self, text: str, shapes: dict, statements: list):
         self.text, self.shapes = text, shapes
         self.tensors: dict[str, tuple[Expr, int]] = {}
-        self.symbols: dict[str, object] = {k: v for k, v in shapes.items() if isinstance(v, int)}
+        self.symbols: dict[str, Dim] = {k: v for k, v in shapes.items() if isinstance(v, int)}
         self.known: set = set()  # symbolic sizes declared
         self.notes: list[str] = []
         self.scopes: list[dict[str, _Binder]] = []
@@ -510,7 +521,7 @@ class _Builder:
         for s in self.statements:
             if s.kind == "decl":
                 self.declare(s)
-            elif s.kind == "def":
+            elif s.kind == "def" and s.name is not None:
                 if s.name in self.defined:
                     raise self.error([self.defined[s.name].pos, s.pos], f"{s.name} is defined twice")
                 self.defined[s.name] = s
@@ -521,7 +532,8 @@ class _Builder:
 
     def referenced(self) -> set:
         """The names the statements read, at a glance over their trees."""
-        seen, stack = set(), [s.tree for s in self.statements if s.kind != "decl"]
+        seen = set()
+        stack: list[tuple | list] = [s.tree for s in self.statements if s.kind != "decl"]
         while stack:
             tree = stack.pop()
             if tree and tree[0] == "name":
@@ -530,9 +542,11 @@ class _Builder:
         return seen
 
     def declare(self, s: _Statement) -> None:
+        assert s.name is not None  # a declaration names its tensor
         given = self.shapes.get(s.name)
-        dims = []
+        dims: list[Dim] = []
         for k, (symbol, pos) in enumerate(s.tree):
+            dim: Dim
             if symbol.isdigit():
                 dim = int(symbol)
             elif isinstance(given, (tuple, list)) and k < len(given):
@@ -556,6 +570,7 @@ class _Builder:
         last = (fed or formulas)[-1]
         for s in formulas:  # every statement is read, so that its errors show
             self.build(s)
+        assert last.value is not None  # built above
         return last.value, tuple(dict.fromkeys(self.notes))
 
     def build(self, s: _Statement) -> Expression:
@@ -669,7 +684,7 @@ class _Builder:
                 if dims.get(a, 1) == 1:
                     dims[a] = d
         out = names + axes
-        terms = []
+        terms: list[Term] = []
         for (sign, _), v in zip(tree[2], built):
             spare = iter(fresh(rank, out))
             labels = tuple(a if d != 1 or dims[a] == 1 else next(spare)
@@ -730,7 +745,7 @@ class _Builder:
 
     def v_term(self, tree) -> _Value:
         items = tree[2]
-        result = None
+        result: _Value | None = None
         for k in range(len(items) - 1, -1, -1):  # from the right: a sum takes the rest of its term
             op, item = items[k]
             v = self.value(item)
@@ -738,6 +753,7 @@ class _Builder:
                 result = self.times(v, items[k + 1][0], result, items[k + 1][1][1])
             else:
                 result = v
+        assert result is not None  # a term has an item
         return result
 
     def times(self, a: _Value, op: str, b: _Value, pos: int) -> _Value:
@@ -763,8 +779,8 @@ class _Builder:
             out = names + (la if pa >= pb else lb)
             return self.product([(a, la), (b, lb)], out, a.row if pa else b.row)
         if pa == 1 and pb == 1 and not a.row and b.row:  # x y^T
-            la, lb = fresh(2, names)
-            return self.product([(a, (la,)), (b, (lb,))], names + (la, lb))
+            i, j = fresh(2, names)
+            return self.product([(a, (i,)), (b, (j,))], names + (i, j))
         if self.differ(a.axes[-1], b.axes[0]):
             raise self.error(pos, f"a matrix product of shapes {self.shapes_of(a.axes)} and {self.shapes_of(b.axes)}"
                              f": {self.shown(a.axes[-1])} and {self.shown(b.axes[0])} differ")
@@ -774,7 +790,7 @@ class _Builder:
         return self.product([(a, la), (b, lb)], names + la[:-1] + lb[1:], row or (pa == 1 and pb > 1))
 
     def product(self, operands, out, row=False) -> _Value:
-        dims = {}
+        dims: dict[str, Dim] = {}
         parts = []
         for v, labels in operands:
             target = v.names + tuple(labels)
@@ -953,7 +969,7 @@ class _Builder:
         n = len(v.names)
         squares = algebra.product([(algebra.power(v.expr, 2), v.expr.out)], v.expr.out[:n], v.expr.dims[:n])
         return _Value(_ordered(algebra.power(squares, 0.5), v.expr.out[:n]), v.names) if n else \
-            _Value(functions.get("norm").build(v.expr))
+            _Value(functions.get("norm").build(v.expr))  # type: ignore[misc]  # norm has a build
 
     def v_matrix(self, tree) -> _Value:
         return self.matrix(tree, self.value(tree[3]))
@@ -963,9 +979,8 @@ class _Builder:
         if v.names or len(v.axes) != 2:
             raise self.error(tree[1], f"{fn} takes a matrix; this has {len(v.axes)} ax{'is' if len(v.axes) == 1 else 'es'}"
                              + (f" and indices {','.join(v.names)}" if v.names else ""))
-        if fn == "trace":
-            return _Value(algebra.trace(v.expr))
-        return _Value(algebra.apply(fn, v.expr))
+        builtin = functions.BUILTINS.get(fn)
+        return _Value(builtin.build(v.expr) if builtin else algebra.apply(fn, v.expr))
 
 
 def _ordered(e: Expr, names) -> Expr:

@@ -18,13 +18,15 @@ import math
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .. import api
 from . import indexed, latex
 from ..core.algebra import MAX_RANK, leaf
+from ..core.ir import Call, postorder
+from ..library import generic
 from ..compiler import describe_bytes, memory_limit
 from ..core.errors import EinsumgradError, EinsumSyntaxError, MemoryLimitError, did_you_mean
 from ..expression import Expression, scalar_of
@@ -55,6 +57,24 @@ class Question:
     seed: int = 0
     numbers: str = "normal"
     notation: str = "python"
+    door: str = "command line"  # or "page": whose controls the messages name (see Words)
+
+
+class Words(NamedTuple):
+    """How a door's messages name its controls: the command line's options, the page's boxes and choices."""
+
+    wrt: str  # the tensor to differentiate by, given as {}
+    shapes: str  # the shapes given
+    shape_eg: str  # one shape given, as an example: {} is "X=3x4"
+    scalar_fix: str  # how to make a non-scalar question one, or ask for its Jacobian
+
+
+WORDS = {
+    "command line": Words("--wrt {}", "--shapes", "--shapes {}",
+                          "write sum(...) around it, or ask for its Jacobian: einsumgrad jacobian \"...\" --wrt W"),
+    "page": Words("{} in the By box", "the Shapes box", "{} in the Shapes box",
+                  "write sum(...) around it in the Expression box, or choose jacobian as the Derivative"),
+}
 
 
 class Read(NamedTuple):
@@ -122,7 +142,7 @@ def parse_shapes(given: str | Mapping | None) -> dict[str, tuple[int, ...]]:
     {'Φ': (4, 3, 2), 'x': ()}
     """
     if isinstance(given, Mapping):
-        items = [(str(k), k, tuple(v)) for k, v in given.items()]
+        items: list[tuple] = [(str(k), k, tuple(v)) for k, v in given.items()]
     else:
         items = [(item.strip(), *item.partition("=")[::2]) for item in (given or "").split(",") if item.strip()]
     shapes = {}
@@ -149,6 +169,7 @@ def read(q: Question) -> Read:
     the tensor ``wrt``, the symmetric ones and the shapes must be tensors the expression reads."""
     if q.kind not in KINDS:
         raise EinsumgradError(f"kind: choose one of {', '.join(KINDS)}; got {q.kind!r}")
+    words = WORDS[q.door]
     command = KINDS[q.kind]
     if isinstance(q.seed, bool) or not isinstance(q.seed, int) or q.seed < 0:
         raise EinsumgradError(f"--seed takes a whole number >= 0, got {q.seed}")
@@ -157,6 +178,8 @@ def read(q: Question) -> Read:
     if q.notation not in NOTATIONS:
         raise EinsumgradError(f"notation: choose one of {', '.join(NOTATIONS)}; got {q.notation!r}")
     remarks: tuple[str, ...] = ()
+    guessed: tuple[tuple[str, int], ...]
+    declared: tuple[str, ...]
     if q.notation == "index":
         expr, guessed, declared = indexed.parse(q.text, shapes), (), ()
     elif q.notation == "latex":
@@ -171,20 +194,20 @@ def read(q: Question) -> Read:
     wrt = latex.name(q.wrt) if q.notation == "latex" else name(q.wrt)
     tensor = expr.name if expr.name in variables else ""  # the expression is one tensor, Θ
     if not wrt.isidentifier() or (tensor and wrt not in variables):  # ∂Θ/∂(the loss) asked for
-        raise EinsumgradError(_upside_down(wrt, tensor, tuple(variables)))
+        raise EinsumgradError(_upside_down(wrt, tensor, tuple(variables), words))
     if q.kind != "jacobian" and scalar_of(expr) is None:
-        raise EinsumgradError(f"{command} needs a scalar expression; this one has rank {expr.ndim}: write "
-                              "sum(...) around it, or take its Jacobian (the page's jacobian; on the command line, "
-                              "an einsum spec's with `einsumgrad jacobian`); a result whose every axis has size 1 "
-                              "(1×1 at the shapes given) is taken as a scalar" + guesses(guessed))
+        asked = command if q.door == "command line" else f"the {q.kind}"
+        raise EinsumgradError(f"{asked} needs a scalar expression; this one has rank {expr.ndim}: "
+                              f"{words.scalar_fix}; a result whose every axis has size 1 "
+                              "(1×1 at the shapes given) is taken as a scalar" + guesses(guessed, words))
     if wrt not in variables:
-        raise EinsumgradError(f"--wrt {wrt}: no tensor of that name in the expression "
+        raise EinsumgradError(f"{words.wrt.format(wrt)}: no tensor of that name in the expression "
                               f"(it has {', '.join(variables) or 'none'})")
     read_names = compiled.accepted | ({IDENTITY} if q.notation == "python" else set())  # I=3x3: the identity's size
     unused = sorted(set(shapes) - read_names)
     if unused:
         near = did_you_mean(unused[0], compiled.accepted - set(shapes)) if len(unused) == 1 else ""
-        raise EinsumgradError(f"--shapes names {', '.join(unused)}{near}, which the expression does not read "
+        raise EinsumgradError(f"{words.shapes} names {', '.join(unused)}{near}, which the expression does not read "
                               f"(it reads {', '.join(sorted(compiled.accepted)) or 'no tensor'})")
     sizes = {n: shapes[n] if n in shapes else tuple(d if isinstance(d, int) else DEFAULT_SIZE for d in variables[n].shape)
              for n in compiled.names}
@@ -193,7 +216,7 @@ def read(q: Question) -> Read:
         missing = [n for n in compiled.names if n not in shapes and not all(
             isinstance(d, int) for d in variables[n].shape)]
         if missing:
-            raise EinsumgradError(f"--shapes needs a shape for every tensor; missing {', '.join(missing)}")
+            raise EinsumgradError(f"{words.shapes} needs a shape for every tensor; missing {', '.join(missing)}")
         check_fits(sizes.values())
     var = variables[wrt]
     x = Expression(leaf(wrt, var.shape, var.symmetric), wrt)
@@ -211,8 +234,10 @@ def derive(r: Read, layout: str = "shape", indices=None) -> Derived:
     except EinsumgradError as err:
         if not r.guessed:
             raise
-        raise EinsumgradError(f"{err}{guesses(r.guessed)}") from err
-    return Derived(r, derivative, scalar_of(expr) if kind == "gradient" else api.grad(expr, x))
+        raise EinsumgradError(f"{err}{guesses(r.guessed, WORDS[r.question.door])}") from err
+    of = scalar_of(expr) if kind == "gradient" else api.grad(expr, x)
+    assert of is not None  # a gradient was taken: expr is a scalar
+    return Derived(r, derivative, of)
 
 
 def arrays(r: Read) -> dict[str, np.ndarray]:
@@ -242,23 +267,24 @@ def render(d: Derived, form: str = "text", matrix: bool = False) -> Rendered:
     """The derivative printed in ``form`` (text, latex, ascii, or einsum: one line per term), with its matrix
     formula if ``matrix`` (in LaTeX when ``form`` is)."""
     derivative = d.derivative
-    text = {"text": str, "latex": Expression.latex, "ascii": Expression.ascii,
-            "einsum": lambda e: "\n".join(e.einsum_terms())}[form](derivative)
+    forms: dict[str, Callable[[Expression], str]] = {"text": str, "latex": Expression.latex, "ascii": Expression.ascii,
+                                                     "einsum": lambda e: "\n".join(e.einsum_terms())}
+    text = forms[form](derivative)
     if not matrix:
         return Rendered(text, None, None)
     formula = derivative.matrix_notation(latex=form == "latex")
     return Rendered(text, formula or "", None if formula else derivative.matrix_notation_reason())
 
 
-def _upside_down(wrt: str, tensor: str, variables: tuple[str, ...]) -> str:
+def _upside_down(wrt: str, tensor: str, variables: tuple[str, ...], words: Words) -> str:
     """What ``--wrt`` given the loss means (``wrt`` a name, or the loss written out), in the question's letters:
     for the expression one tensor Θ, why ``∂Θ/∂L`` is not the question."""
-    what = f"--wrt {wrt}: {tensor} is a tensor, not a function of {wrt}" if wrt.isidentifier() else (
-        f"--wrt {wrt!r} is an expression, not the name of a tensor")
+    what = f"{words.wrt.format(wrt)}: {tensor} is a tensor, not a function of {wrt}" if wrt.isidentifier() else (
+        f"{words.wrt.format(repr(wrt))} is an expression, not the name of a tensor")
     if not tensor:  # the loss itself: by which of its tensors?
         θ = variables[-1] if variables else "W"
         return (f"{what}: derivatives are taken with respect to tensors, here one of {', '.join(variables) or 'none'}"
-                f": --wrt {θ} gives ∂L/∂{θ}, shaped like {θ}, for the update {θ} ← {θ} − η ∂L/∂{θ}")
+                f": {words.wrt.format(θ)} gives ∂L/∂{θ}, shaped like {θ}, for the update {θ} ← {θ} − η ∂L/∂{θ}")
     loss = wrt if wrt.isidentifier() else "L"
     how = "the loss as the expression" if wrt.isidentifier() else f"the expression L = {wrt}"
     return f"{what}: " + api.by_a_scalar(tensor, loss, f"{how}, differentiated by {tensor}")
@@ -282,9 +308,24 @@ def notes(r: Read) -> list[str]:
     one_entry = r.expression.ndim and r.question.kind != "jacobian"
     return ([api.one_entry_note(r.expression)] * bool(one_entry)
             + [f"{n} is taken as {rank_name(rank)}, a guess from its name; to change it, give its shape, e.g. "
-               f"--shapes {n}={'x'.join('3456789'[:rank])}" for n, rank in r.guessed]
+               + WORDS[r.question.door].shape_eg.format(f"{n}={'x'.join('3456789'[:rank])}") for n, rank in r.guessed]
             + [f"{n} is not a known function: it is taken as an elementwise function of your own, its derivative "
                f"written {n}′" for n in r.declared] + list(r.remarks))
+
+
+def own_functions(d: Derived) -> tuple[str, ...]:
+    """The functions of your own with no implementation that the expression or its derivative applies (``h``,
+    ``h′``, however they were written): they have no values, so the question is answered symbolically only."""
+    return tuple(sorted({n.fn for n in postorder(d.read.expression.node, d.derivative.node) if isinstance(n, Call)
+                         and n.fn in generic.DECLARED and generic.IMPLEMENTATIONS.get(n.fn) is None}))
+
+
+def no_values_note(own: tuple[str, ...]) -> str:
+    """Why a question with a function of your own has no values or check."""
+    names = " and ".join(own)
+    return (f"no values or check: {names} {'is a function' if len(own) == 1 else 'are functions'} of your own, with no "
+            f"implementation to evaluate; the answer above is symbolic (in Python, eg.function('{own[0]}', impl, "
+            "derivative) gives one)")
 
 
 def message(err: EinsumgradError) -> str:
@@ -298,9 +339,10 @@ def rank_name(rank: int) -> str:
     return ("a scalar", "a vector (rank 1)", "a matrix (rank 2)")[rank] if rank < 3 else f"a tensor of rank {rank}"
 
 
-def guesses(guessed) -> str:
+def guesses(guessed, words: Words = WORDS["command line"]) -> str:
     """What an error adds where ranks were guessed from names: they may be why it failed."""
     if not guessed:
         return ""
     named = ", ".join(f"{n} {rank_name(r)}" for n, r in guessed)
-    return f" (ranks guessed from names: {named}; give --shapes to change them)"
+    give = "give --shapes" if words.shapes == "--shapes" else f"give shapes in {words.shapes}"
+    return f" (ranks guessed from names: {named}; {give} to change them)"

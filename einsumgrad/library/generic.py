@@ -21,10 +21,11 @@ import numpy as np
 
 from ..core.algebra import apply, hadamard
 from ..core.errors import EinsumgradError
-from ..core.functions import REGISTRY, Function, register
+from ..core import functions
+from ..core.functions import Function, register
 
 _PRIMES = ("′", "″", "‴")
-IMPLEMENTATIONS: dict[str, Callable] = {}  # the current implementation of each declared function
+IMPLEMENTATIONS: dict[str, Callable | None] = {}  # the current implementation of each declared function
 DECLARED: set[str] = set()
 
 
@@ -49,7 +50,7 @@ def _order(name: str) -> tuple[str, int]:
 
 def declare(name: str) -> str:
     """Register ``name`` as an elementwise function with no formula (if it is not registered yet)."""
-    if name not in REGISTRY:
+    if name not in functions.REGISTRY:
         derivative = lambda x, y: apply(declare(primed(name)), x)  # noqa: E731 - f′(x), declared when first needed
         register(Function(name, _deferred(name), lambda x, y, dx: hadamard(derivative(x, y), dx),
                           derivative=derivative, public=False, holomorphic=False))
@@ -59,7 +60,7 @@ def declare(name: str) -> str:
 
 def define(name: str, impl: Callable, derivatives: tuple) -> str:
     """Give ``name`` an implementation and its derivatives (in order; the orders not given have none)."""
-    if name in REGISTRY and name not in DECLARED:
+    if name in functions.REGISTRY and name not in DECLARED:
         raise EinsumgradError(f"{name!r} is a built-in function; give your function another name")
     order = name
     for k, fn in enumerate((impl, *derivatives)):

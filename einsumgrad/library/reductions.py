@@ -1,4 +1,4 @@
-"""Functions along axes, one line each: ``softmax``, ``log_softmax``, ``logsumexp``, ``max``, ``min``, ``norm``,
+"""Functions along axes, one line each in :data:`FUNCTIONS`: ``softmax``, ``log_softmax``, ``logsumexp``, ``max``, ``min``, ``norm``,
 ``stochastic``.
 
 Their params are the axes they work along, sorted and non-negative; ``build`` reads them from ``axis=``. Forward
@@ -25,11 +25,13 @@ y[i] = logsumexp(X, axis=0)[i]
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..core.algebra import add, apply, as_expr, axes, power, product, scale
 from ..core.errors import EinsumgradError
-from ..core.functions import Function, register
+from ..core.functions import Function
 from ..core.ir import Expr, fresh
 from ..notation.render import atomic
 from ..core.xp import NUMPY
@@ -244,31 +246,33 @@ def _norm_show(text):
     return show
 
 
-_REDUCE = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
+_REDUCE: dict[str, Any] = dict(result_shape=lambda dims, axes_: _reduced(dims, axes_))
 
 
 def along(name: str, formula, jvp, **options) -> Function:
-    """Register a function along axes from its ``formula(xp, x, axes)`` (its params: the axes) and its forward rule;
+    """A function along axes (an entry of the registry) from its ``formula(xp, x, axes)`` (its params: the axes) and its forward rule;
     it refuses an axis of length 0."""
-    return register(Function(name, formula=formula, jvp=jvp, check=_nonempty(name), holomorphic=False, **options))
+    return Function(name, formula=formula, jvp=jvp, check=_nonempty(name), holomorphic=False, **options)
 
 
-along("softmax", _softmax, _softmax_jvp, build=_build("softmax", -1), show=_show(_LAST), sums_to_one=True)
-along("stochastic", lambda xp, a, axes_: a, lambda x, y, dx, axes_: dx, impl=_stochastic,
-      build=_build("stochastic", -1), show=lambda name, argument, params, rank: argument, sums_to_one=True)
-along("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST))
-along("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None), show=_show(_default),
-      **_REDUCE)
-along("max", lambda xp, a, axes_: xp.amax(a, axis=axes_), _weighted_sum("ismax"),
-      build=_build_reduction("max", _TIES), show=_show(_default), smooth=False, **_REDUCE)
-along("min", lambda xp, a, axes_: xp.amin(a, axis=axes_), _weighted_sum("ismin"),
-      build=_build_reduction("min", _TIES), show=_show(_default), smooth=False, **_REDUCE)
-along("ismax", _is_extreme("amax"), _zero_jvp, show=_show(_default), public=False)
-along("ismin", _is_extreme("amin"), _zero_jvp, show=_show(_default), public=False)
-# the norm of nothing is 0: no check of lengths
-register(Function("norm", formula=_norm, jvp=_weighted_sum("unit"), build=_build_reduction(
-    "norm", ", the 2-norm (Frobenius along several axes)"), show=_norm_show(lambda n: n), smooth=False,
-    holomorphic=False, **_REDUCE))
-register(Function("unit", formula=_unit, jvp=_unit_jvp, show=_unit_show, public=False, holomorphic=False))
-register(Function("inverse_norm", _inverse_norm, _inverse_norm_jvp,
-                  formula=lambda xp, a, axes_: 1 / _norm(xp, a, axes_), show=_norm_show(lambda n: f"1 / {n}"), public=False, holomorphic=False, **_REDUCE))
+FUNCTIONS = (
+    along("softmax", _softmax, _softmax_jvp, build=_build("softmax", -1), show=_show(_LAST), sums_to_one=True),
+    along("stochastic", lambda xp, a, axes_: a, lambda x, y, dx, axes_: dx, impl=_stochastic,
+          build=_build("stochastic", -1), show=lambda name, argument, params, rank: argument, sums_to_one=True),
+    along("log_softmax", _log_softmax, _log_softmax_jvp, build=_build("log_softmax", -1), show=_show(_LAST)),
+    along("logsumexp", _logsumexp, _weighted_sum("softmax"), build=_build("logsumexp", None), show=_show(_default),
+          **_REDUCE),
+    along("max", lambda xp, a, axes_: xp.amax(a, axis=axes_), _weighted_sum("ismax"),
+          build=_build_reduction("max", _TIES), show=_show(_default), smooth=False, **_REDUCE),
+    along("min", lambda xp, a, axes_: xp.amin(a, axis=axes_), _weighted_sum("ismin"),
+          build=_build_reduction("min", _TIES), show=_show(_default), smooth=False, **_REDUCE),
+    along("ismax", _is_extreme("amax"), _zero_jvp, show=_show(_default), public=False),
+    along("ismin", _is_extreme("amin"), _zero_jvp, show=_show(_default), public=False),
+    # the norm of nothing is 0: no check of lengths
+    Function("norm", formula=_norm, jvp=_weighted_sum("unit"), build=_build_reduction(
+        "norm", ", the 2-norm (Frobenius along several axes)"), show=_norm_show(lambda n: n), smooth=False,
+        holomorphic=False, **_REDUCE),
+    Function("unit", formula=_unit, jvp=_unit_jvp, show=_unit_show, public=False, holomorphic=False),
+    Function("inverse_norm", _inverse_norm, _inverse_norm_jvp, formula=lambda xp, a, axes_: 1 / _norm(xp, a, axes_),
+             show=_norm_show(lambda n: f"1 / {n}"), public=False, holomorphic=False, **_REDUCE),
+)

@@ -1,4 +1,4 @@
-"""The built-in functions, one line each: name, formula over an array namespace (see :mod:`einsumgrad.core.xp`),
+"""The elementwise and matrix functions, one line each in :data:`FUNCTIONS`: name, formula over an array namespace (see :mod:`einsumgrad.core.xp`),
 derivative rule; and, for a matrix function, a NumPy implementation, which NumPy evaluation uses instead.
 
 An elementwise rule maps ``(x, y)`` — the argument and the result, as expressions — to
@@ -21,7 +21,7 @@ import numpy as np
 from ..core.algebra import add, apply, as_expr, constant, hadamard, multiply, scale
 from ..core.errors import EinsumgradError, ShapeError
 from ..expression import Expression, einsum, registered
-from ..core.functions import Function, register
+from ..core.functions import Function
 from ..core.ir import Expr
 
 
@@ -36,17 +36,17 @@ def on_nodes(rule: Callable) -> Callable:
 
 
 def elementwise(name: str, formula: Callable, derivative: Callable, **options) -> Function:
-    """Register an elementwise function from its ``formula(xp, x, *params)`` and ``derivative(x, y, *params) ->
+    """An elementwise function (an entry of the registry) from its ``formula(xp, x, *params)`` and ``derivative(x, y, *params) ->
     f'(x)``."""
     derivative = on_nodes(derivative)
     jvp = lambda x, y, dx, *p: hadamard(derivative(x, y, *p), dx)  # noqa: E731 - the chain rule f'(x) ⊙ dx
-    return register(Function(name, formula=formula, jvp=jvp, derivative=derivative, **options))
+    return Function(name, formula=formula, jvp=jvp, derivative=derivative, **options)
 
 
 def matrix_function(name: str, formula: Callable, impl: Callable, jvp: Callable, **options) -> Function:
-    """Register a function of a square matrix from its ``formula(xp, x)``, its NumPy ``impl`` (NumPy's linalg in
+    """A function of a square matrix (an entry of the registry) from its ``formula(xp, x)``, its NumPy ``impl`` (NumPy's linalg in
     float16 and longdouble too, on a dask array whole) and its forward rule ``jvp(x, y, dx) -> dy``."""
-    return register(Function(name, _whole(impl), on_nodes(jvp), formula=formula, **{**_MATRIX, **options}))
+    return Function(name, _whole(impl), on_nodes(jvp), formula=formula, **{"local": name, **_MATRIX, **options})
 
 
 def _whole(impl: Callable) -> Callable:
@@ -198,53 +198,59 @@ def _numpy(name: str):
 
 
 _BIG = lambda xp, x: xp.finfo(x.dtype).max  # noqa: E731 - the largest finite number of x's dtype
-elementwise("exp", _numpy("exp"), lambda x, y: y)
-elementwise("log", _numpy("log"), lambda x, y: 1 / x, domain=(0.2, 3.0), of={
-    "sigmoid": lambda u: scale(apply("softplus", scale(u, -1)), -1), "softmax": partial(apply, "log_softmax")})
-elementwise("tanh", _numpy("tanh"), lambda x, y: 1 - y**2)
-elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
-elementwise("softplus", lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)), lambda x, y: registered("sigmoid")(x),
-            holomorphic=False)
-elementwise("relu", lambda xp, x: xp.clip(x, 0, None), lambda x, y: registered("step")(x), smooth=False,
-            holomorphic=False)
-# (sign(x) + 1) / 2, not heaviside(x, 1/2), which torch cannot differentiate (its derivative is 0)
-elementwise("step", lambda xp, x: (xp.sign(x) + 1) / 2, lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("abs", _numpy("abs"), lambda x, y: registered("sign")(x), smooth=False, holomorphic=False)
-elementwise("sign", _numpy("sign"), lambda x, y: 0 * x, smooth=False, holomorphic=False)
-elementwise("sin", _numpy("sin"), lambda x, y: registered("cos")(x))
-elementwise("cos", _numpy("cos"), lambda x, y: -registered("sin")(x))
-elementwise("sqrt", _numpy("sqrt"), lambda x, y: 0.5 / y, domain=(0.2, 3.0))
-elementwise("tan", _numpy("tan"), lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
-elementwise("arcsin", _numpy("arcsin"), lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9))
-elementwise("arccos", _numpy("arccos"), lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9))
-elementwise("arctan", _numpy("arctan"), lambda x, y: 1 / (1 + x**2))
-elementwise("sinh", _numpy("sinh"), lambda x, y: registered("cosh")(x))
-elementwise("cosh", _numpy("cosh"), lambda x, y: registered("sinh")(x))
-elementwise("log1p", _numpy("log1p"), lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0))
-elementwise("expm1", _numpy("expm1"), lambda x, y: y + 1)
-elementwise("erf", lambda xp, x: xp.special.erf(x), lambda x, y: 2 / math.sqrt(math.pi) * registered("exp")(-x**2))
-register(Function("maximum", build=_maximum, smooth=False, holomorphic=False))
-register(Function("minimum", build=_minimum, smooth=False, holomorphic=False))
 # the identity on finite numbers, ±inf <-> ± the largest finite one: printed as their argument
 _IDENTITY = dict(show=lambda name, argument, params, rank: argument, public=False, holomorphic=False)
-elementwise("to_finite", lambda xp, x: xp.clip(x, -_BIG(xp, x), _BIG(xp, x)), lambda x, y: 1 + 0 * x, **_IDENTITY)
-elementwise("from_finite", lambda xp, x: xp.where(xp.abs(x) == _BIG(xp, x), xp.copysign(xp.full_like(x, xp.inf), x), x),
-            lambda x, y: 1 + 0 * x, **_IDENTITY)
-elementwise("pow", lambda xp, x, c: x ** c, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False)
-
 _MATRIX = dict(result_shape=_square, check=_require_square, domain=(-1.0, 1.0))
 _SCALAR = lambda dims: _square(dims)[:0]  # noqa: E731 - det and logdet of a matrix are numbers
-
-matrix_function("inv", lambda xp, x: xp.linalg.inv(x), _inv, lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y),
-                transposes=True)
 # adj is a polynomial, its Jacobian defined everywhere: the Hessian of det is that of a singular matrix too; the
 # formulas, adj(A) = det(A) inv(A) and its derivative, are for an invertible A only (NumPy's SVD covers any A)
-matrix_function("adj", lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x), _adjugate,
-                lambda x, y, dx: einsum("ijkl,kl...->ij...", registered("adj_jacobian")(x), dx), transposes=True)
-matrix_function("adj_jacobian", _adj_jacobian, _adjugate_jacobian, _third_derivative,
-                result_shape=lambda dims: _square(dims) * 2, public=False)
-matrix_function("det", lambda xp, x: xp.linalg.det(x), _in_linalg_dtype(np.linalg.det),
-                lambda x, y, dx: einsum("ba,ab...->...", registered("adj")(x), dx), result_shape=_SCALAR)
-matrix_function("logdet", lambda xp, x: xp.linalg.slogdet(x)[1], _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
-                lambda x, y, dx: einsum("ba,ab...->...", registered("inv")(x), dx), result_shape=_SCALAR,
-                holomorphic=False)
+_INVERTIBLE = "adj(A) = det(A) inv(A): this assumes an invertible A"
+
+FUNCTIONS = (
+    elementwise("exp", _numpy("exp"), lambda x, y: y),
+    elementwise("log", _numpy("log"), lambda x, y: 1 / x, domain=(0.2, 3.0), of={
+        "sigmoid": lambda u: scale(apply("softplus", scale(u, -1)), -1), "softmax": partial(apply, "log_softmax")}),
+    elementwise("tanh", _numpy("tanh"), lambda x, y: 1 - y**2),
+    elementwise("sigmoid", _sigmoid, lambda x, y: y * (1 - y)),
+    elementwise("softplus", lambda xp, x: xp.logaddexp(x, xp.zeros_like(x)), lambda x, y: registered("sigmoid")(x),
+                holomorphic=False),
+    elementwise("relu", lambda xp, x: xp.clip(x, 0, None), lambda x, y: registered("step")(x), smooth=False,
+                holomorphic=False),
+    # (sign(x) + 1) / 2, not heaviside(x, 1/2), which torch cannot differentiate (its derivative is 0)
+    elementwise("step", lambda xp, x: (xp.sign(x) + 1) / 2, lambda x, y: 0 * x, smooth=False, holomorphic=False),
+    elementwise("abs", _numpy("abs"), lambda x, y: registered("sign")(x), smooth=False, holomorphic=False),
+    elementwise("sign", _numpy("sign"), lambda x, y: 0 * x, smooth=False, holomorphic=False),
+    elementwise("sin", _numpy("sin"), lambda x, y: registered("cos")(x)),
+    elementwise("cos", _numpy("cos"), lambda x, y: -registered("sin")(x)),
+    elementwise("sqrt", _numpy("sqrt"), lambda x, y: 0.5 / y, domain=(0.2, 3.0)),
+    elementwise("tan", _numpy("tan"), lambda x, y: 1 + y**2, domain=(-1.2, 1.2)),
+    elementwise("arcsin", _numpy("arcsin"), lambda x, y: (1 - x**2) ** -0.5, domain=(-0.9, 0.9)),
+    elementwise("arccos", _numpy("arccos"), lambda x, y: -((1 - x**2) ** -0.5), domain=(-0.9, 0.9)),
+    elementwise("arctan", _numpy("arctan"), lambda x, y: 1 / (1 + x**2)),
+    elementwise("sinh", _numpy("sinh"), lambda x, y: registered("cosh")(x)),
+    elementwise("cosh", _numpy("cosh"), lambda x, y: registered("sinh")(x)),
+    elementwise("log1p", _numpy("log1p"), lambda x, y: 1 / (1 + x), domain=(-0.8, 3.0)),
+    elementwise("expm1", _numpy("expm1"), lambda x, y: y + 1),
+    elementwise("erf", lambda xp, x: xp.special.erf(x),
+                lambda x, y: 2 / math.sqrt(math.pi) * registered("exp")(-x**2)),
+    Function("maximum", build=_maximum, smooth=False, holomorphic=False),
+    Function("minimum", build=_minimum, smooth=False, holomorphic=False),
+    elementwise("to_finite", lambda xp, x: xp.clip(x, -_BIG(xp, x), _BIG(xp, x)), lambda x, y: 1 + 0 * x, **_IDENTITY),
+    elementwise("from_finite",
+                lambda xp, x: xp.where(xp.abs(x) == _BIG(xp, x), xp.copysign(xp.full_like(x, xp.inf), x), x),
+                lambda x, y: 1 + 0 * x, **_IDENTITY),
+    elementwise("pow", lambda xp, x, c: x ** c, lambda x, y, c: c * x ** (c - 1), domain=(0.2, 3.0), public=False),
+    matrix_function("inv", lambda xp, x: xp.linalg.inv(x), _inv,
+                    lambda x, y, dx: -einsum("ka,ab...,bl->kl...", y, dx, y), transposes=True),
+    matrix_function("adj", lambda xp, x: xp.linalg.det(x) * xp.linalg.inv(x), _adjugate,
+                    lambda x, y, dx: einsum("ijkl,kl...->ij...", registered("adj_jacobian")(x), dx), transposes=True,
+                    note=_INVERTIBLE),
+    matrix_function("adj_jacobian", _adj_jacobian, _adjugate_jacobian, _third_derivative,
+                    result_shape=lambda dims: _square(dims) * 2, public=False, local="h", note=_INVERTIBLE),
+    matrix_function("det", lambda xp, x: xp.linalg.det(x), _in_linalg_dtype(np.linalg.det),
+                    lambda x, y, dx: einsum("ba,ab...->...", registered("adj")(x), dx), result_shape=_SCALAR),
+    matrix_function("logdet", lambda xp, x: xp.linalg.slogdet(x)[1],
+                    _in_linalg_dtype(lambda a: np.linalg.slogdet(a)[1]),
+                    lambda x, y, dx: einsum("ba,ab...->...", registered("inv")(x), dx), result_shape=_SCALAR,
+                    holomorphic=False),
+)

@@ -24,17 +24,35 @@ import numpy as np
 
 from ..core.algebra import constant, product, show_dims
 from ..core.errors import EinsumgradError, ShapeError
-from ..core.functions import Function, register
-from ..core.ir import Call, Delta, Dim, Expr, Ref, Term, fresh
+from ..core.functions import SIZE, Builtin, Function
+from ..core.ir import Broadcast, Call, Delta, Dim, Expr, Extent, Ref, Term, fresh
 
 SELECT = "select"
 LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
 
 
+def eye(n) -> Expr:
+    """The ``n×n`` identity; its derivative is zero, and it prints as ``δ[i,j]``. ``n`` is an int or
+    a size such as ``P.shape[2]`` (or ``kron(A, B).shape[0]``).
+
+    >>> from ..core.algebra import tensor
+    >>> from ..notation.render import index_notation
+    >>> print(index_notation(eye(tensor("P", 3).dims[2])))
+    y[i,j] = δ[i,j]
+    """
+    symbolic = isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
+                                                     and isinstance(n[1], int) and not isinstance(n[1], bool)
+                                                     and n[1] >= 0)
+    if not symbolic and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0):
+        raise EinsumgradError(f"eye(n) takes a size: a whole number >= 0 or a tensor's size such as P.shape[2], "
+                              f"got {n!r}")
+    return identity(n if symbolic else int(n))
+
+
 def identity(n: Dim) -> Expr:
     """The ``n×n`` identity ``δ[i,j]``; ``n`` an int or a symbolic size such as ``("P", 2)``."""
     out = fresh(2, ())
-    return Expr(out, (n, n), (Term(1, (Delta(*out, n),)),))
+    return Expr(out, (n, n), (Term(1, (Delta(out[0], out[1], n),)),))
 
 
 def index(x: Expr, key) -> Expr:
@@ -42,7 +60,8 @@ def index(x: Expr, key) -> Expr:
     entries = _entries(key if isinstance(key, tuple) else (key,), x.ndim)
     target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is y[l]
     names = iter(fresh(x.ndim + len(entries), target))
-    operands, out, dims = [(x, target)], [], []
+    operands, out = [(x, target)], []
+    dims: list[Dim] = []
     axes = iter(range(x.ndim))
     for entry in entries:
         if entry is None:  # a new axis of length 1
@@ -202,7 +221,9 @@ def _as_delta(idx, start: int, step: int, length: int | None, where: str) -> tup
     return a, position + offset
 
 
-register(Function(SELECT, formula=lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], zeros),
-                                                                     *params[:3]),
-                  jvp=lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]), result_shape=lambda dims: dims,
-                  check=_check_select, public=False, smooth=True, as_delta=_as_delta))
+FUNCTIONS = (
+    Function(SELECT, formula=lambda xp, zeros, *params: select(zeros, xp.arange(zeros.shape[-1], zeros), *params[:3]),
+             jvp=lambda x, y, dx, *params: constant(0, y.dims + dx.dims[x.ndim:]), result_shape=lambda dims: dims,
+             check=_check_select, public=False, smooth=True, as_delta=_as_delta),
+)
+BUILTINS = (Builtin("eye", eye, "one whole number, its size: eye(3); or write I beside a matrix", (SIZE,)),)

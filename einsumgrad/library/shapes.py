@@ -24,7 +24,7 @@ import numbers
 
 from ..core.algebra import as_expr, constant, product, shallow, show_dims
 from ..core.errors import EinsumgradError, ShapeError
-from ..core.functions import Function, register
+from ..core.functions import AXIS, EXPRESSION, EXPRESSIONS, SHAPE, Builtin, Function
 from ..core.ir import (
     Broadcast, Call, Dim, Expr, Extent, Ref, Term, dim_product, dim_quotient, dim_sum, fresh, instantiate,
 )
@@ -102,32 +102,32 @@ def _pad_check(sizes, axis, before, after, like):
                              f"but axis {axis} must agree")
 
 
-register(Function(
+_RESHAPE = Function(
     "reshape", _reshape_numpy, formula=_reshape,
     jvp=lambda x, y, dx, lead, target: _reshape_call(dx, lead, target),
     vjp=lambda x, y, g, lead, target: _reshape_call(g, len(target), x.dims[:lead]),
     check=_reshape_check, bind=lambda dim, lead, target: (lead, tuple(map(dim, target))),
-    show=lambda name, a, params, rank: f"reshape({a}, {_shape_text(params[1])})", public=False))
-register(Function(
+    show=lambda name, a, params, rank: f"reshape({a}, {_shape_text(params[1])})", public=False)
+_PAD = Function(
     "pad", formula=_pad, jvp=lambda x, y, dx, axis, before, after, like: _pad_call(dx, axis, before, after, like),
     vjp=lambda x, y, g, axis, before, after, like: _crop_call(g, axis, before, dim_sum(before, x.dims[axis])),
     check=_pad_check,
     bind=lambda dim, axis, before, after, like: (axis, dim(before), dim(after),
                                                  like and (like[0], tuple(map(dim, like[1])))),
     show=lambda name, a, p, rank: f"pad({a}, axis={p[0]}, width=({show_dim(p[1])}, {show_dim(p[2])}))",
-    public=False))
-register(Function(
+    public=False)
+_CROP = Function(
     "crop", formula=lambda xp, a, axis, start, stop: a[(slice(None),) * axis + (slice(start, stop),)],
     jvp=lambda x, y, dx, axis, start, stop: _crop_call(dx, axis, start, stop),
     vjp=lambda x, y, g, axis, start, stop: _pad_call(g, axis, start, dim_sum(x.dims[axis], dim_product(-1, stop))),
     bind=lambda dim, axis, start, stop: (axis, dim(start), dim(stop)),
-    show=lambda name, a, p, rank: f"crop({a}, axis={p[0]}, [{show_dim(p[1])}:{show_dim(p[2])}])", public=False))
+    show=lambda name, a, p, rank: f"crop({a}, axis={p[0]}, [{show_dim(p[1])}:{show_dim(p[2])}])", public=False)
 
 
 def _axis(axis, rank: int, what: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise ShapeError(f"{what}: axis is an int, got {axis!r}")
-    if not -rank <= axis < rank:
+    if not -rank <= int(axis) < rank:
         raise ShapeError(f"{what}: axis {axis} is out of range for rank {rank}")
     return int(axis) % rank
 
@@ -135,7 +135,7 @@ def _axis(axis, rank: int, what: str) -> int:
 def _is_dim(n) -> bool:
     """An axis length: an int >= -1 (-1: the rest), an Extent, a Broadcast or a tensor's size (``A.shape[0]``)."""
     if isinstance(n, numbers.Integral):
-        return not isinstance(n, bool) and n >= -1
+        return not isinstance(n, bool) and int(n) >= -1
     return isinstance(n, (Extent, Broadcast)) or (isinstance(n, tuple) and len(n) == 2 and isinstance(n[0], str)
                                      and isinstance(n[1], int) and not isinstance(n[1], bool))
 
@@ -201,18 +201,18 @@ def concatenate(operands, axis: int = 0) -> Expr:
     for k, x in enumerate(xs):
         if x.ndim != rank:
             raise ShapeError(f"concatenate: operand {k} has rank {x.ndim}, but operand 0 has rank {rank}")
-    dims = []
+    sizes: list[Dim] = []
     for j in range(rank):  # every axis but axis agrees: a known size, else operand 0's, checked at evaluation
-        known = [(x.dims[j], k) for k, x in enumerate(xs) if isinstance(x.dims[j], int)]
+        known: list[tuple[Dim, int]] = [(x.dims[j], k) for k, x in enumerate(xs) if isinstance(x.dims[j], int)]
         clash = next(((n, k) for n, k in known if n != known[0][0]), None)
         if j != axis and clash:
             raise ShapeError(f"concatenate: operand {clash[1]} has size {clash[0]} on axis {j}, but operand "
                              f"{known[0][1]} has {known[0][0]}; every axis but axis {axis} must agree")
-        dims.append(dim_sum(*(x.dims[j] for x in xs)) if j == axis else (known or [(xs[0].dims[j],)])[0][0])
-    dims = tuple(dims)
+        sizes.append(dim_sum(*(x.dims[j] for x in xs)) if j == axis else (known or [(xs[0].dims[j], 0)])[0][0])
+    dims = tuple(sizes)
     out = fresh(rank, ())
-    terms = []
-    before = 0
+    terms: list[Term] = []
+    before: Dim = 0
     for k, x in enumerate(xs):
         after = dim_sum(dims[axis], dim_product(-1, dim_sum(before, x.dims[axis])))
         like = None if all(x.dims[j] == dims[j] for j in range(rank) if j != axis) else (f"operand {k}", dims)
@@ -235,3 +235,13 @@ def _operands(operands, what: str) -> list[Expr]:
     if not isinstance(operands, (list, tuple)) or not operands:
         raise ShapeError(f"{what} takes a non-empty list of expressions, such as {what}([a, b])")
     return [as_expr(x) for x in operands]
+
+
+FUNCTIONS = (_RESHAPE, _PAD, _CROP)
+BUILTINS = (
+    Builtin("reshape", reshape, "an expression and a shape: reshape(X, (2, 6))", (EXPRESSION, SHAPE)),
+    Builtin("kron", kron, "two expressions"),
+    Builtin("concatenate", concatenate, "a list of expressions: concatenate([a, b], axis=0)", (EXPRESSIONS,)),
+    Builtin("stack", stack, "a list of expressions: stack([a, b], axis=0)", (EXPRESSIONS,)),
+    Builtin("expand_dims", expand_dims, "an expression and an axis: expand_dims(x, 0)", (EXPRESSION, AXIS)),
+)

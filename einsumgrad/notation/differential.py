@@ -24,7 +24,7 @@ from ..core.errors import DerivativeError
 from ..expression import Expression, scalar_of
 from ..core.ir import Expr, Ref, Term, Var
 from .label import Label
-from .matrix import latex as matrix_latex, matrix_notation
+from . import formula as fm, matrix as mx
 from ..core.reverse import gradient
 from ..core.symmetric import along
 from .teach import Derivation, Step
@@ -33,10 +33,11 @@ from .teach import Derivation, Step
 def differential(f: Expression, wrt) -> Derivation:
     """``dL`` for a scalar expression ``L = f``, to ``∂L/∂wrt`` through ``dL = ⟨G, dW⟩``, and the
     update step it justifies."""
-    f = scalar_of(f) if isinstance(f, Expression) else None  # a 1×1 L is its one entry
-    if f is None:
+    scalar = scalar_of(f) if isinstance(f, Expression) else None  # a 1×1 L is its one entry
+    if scalar is None:
         raise DerivativeError("differential(L, W) needs a scalar expression L built with eg.tensor / eg.einsum; "
                               "take eg.sum(...) of a tensor first")
+    f = scalar
     var = variable(wrt.node if isinstance(wrt, Expression) else wrt, f.node)
     L = f.name if f.name.isidentifier() else "L"
     w, dw = var.name, _unused("d" + var.name, {v for v in f.tensors} | {L})
@@ -52,7 +53,7 @@ def differential(f: Expression, wrt) -> Derivation:
         _step(f"Collect what multiplies {dw} into one {kind}tensor G shaped like {w}"
               + (f" ({dw} = {dw}ᵀ, so ⟨M, {dw}⟩ = ⟨sym(M), {dw}⟩ with sym(M) = ½(M + Mᵀ) for any M)" if kind else "")
               + ": the trace (Frobenius) form",
-              _inner(G, direction.terms[0].factors[0].node),
+              _inner(G, variable(direction)),
               lambda s: f"{_d(L, s)} = {_frobenius(G, dw, s, var.symmetric)}"),
         _step(f"Read off the derivative: d{L} = ⟨G, {dw}⟩ for every {kind}{dw} means ∂{L}/∂{w} = G", G,
               lambda s: _with_matrix(f"{render.left_side(Label(L).by(w, G.out), (), s)} = "
@@ -72,8 +73,8 @@ def _unused(name: str, taken) -> str:
 
 
 def _step(rule: str, node: Expr, line, note: str = "") -> Step:
-    """A step whose line ``line(style)`` prints in Unicode and in LaTeX."""
-    return Step(rule, node, line(render.UNICODE), note, line(render.LATEX))
+    """A step whose line ``line(style)`` prints in Unicode, in LaTeX and in ASCII."""
+    return Step(rule, node, line(render.UNICODE), note, line(render.LATEX), ascii=line(render.ASCII))
 
 
 def _d(name: str, style: render.Style) -> str:
@@ -85,12 +86,12 @@ def _rhs(e: Expr, style: render.Style) -> str:
     return render.render_sum(e.terms, e.out, style, e.index_set())
 
 
-def _matrix(formula: str, style: render.Style) -> str:
-    return matrix_latex(formula) if style.latex else formula
+def _matrix(formula: fm.Formula, style: render.Style) -> str:
+    return fm.latex(formula) if style.latex else fm.unicode(formula)
 
 
 def _with_matrix(line: str, e: Expr, style: render.Style) -> str:
-    formula = matrix_notation(e)
+    formula = mx.matrix_formula(e)
     shown = formula and _matrix(formula, style)
     return f"{line} = {shown}" if formula and shown != line.split(" = ")[-1] else line
 
@@ -113,15 +114,17 @@ def _frobenius(G: Expr, dw: str, style: render.Style, symmetric: bool) -> str:
     idx, name = style.indices(G.out), render.latex_name(dw) if style.latex else dw
     inner = _angle("G", name, style)
     summed = f"{inner} = {style.summation(G.out)}G{idx} {name}{idx}"
+    g, step = fm.Name("G"), fm.Name(dw)
     if G.ndim == 1:
-        formula = matrix_notation(G)
-        return f"{summed} = {_matrix(f'Gᵀ {dw}', style)}" + (
-            f" = {_matrix(f'({formula})ᵀ {dw}', style)}" if formula else "")
+        formula = mx.matrix_formula(G)
+        return f"{summed} = {_matrix(fm.product(fm.Transpose(g), step), style)}" + (
+            f" = {_matrix(fm.product(fm.Transpose(fm.Paren(formula)), step), style)}" if formula else "")
     if G.ndim != 2:
         return summed
-    turned = matrix_notation(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
-    trace = f"tr(G {dw})" if symmetric else f"tr(Gᵀ {dw})"
-    return f"{summed} = {_matrix(trace, style)}" + (f" = {_matrix(f'tr({turned} {dw})', style)}" if turned else "")
+    turned = mx.matrix_formula(G if symmetric else Expr(G.out[::-1], G.dims[::-1], G.terms))
+    trace = fm.Trace(fm.product(g if symmetric else fm.Transpose(g), step))
+    return f"{summed} = {_matrix(trace, style)}" + (
+        f" = {_matrix(fm.Trace(fm.product(fm.factor(turned), step)), style)}" if turned else "")
 
 
 def _layouts(G: Expr, w: str, symmetric: bool) -> str:

@@ -1,13 +1,15 @@
 """HTML fragments shared by the teaching page, notebooks (``_repr_html_``) and static exports.
 
-Mathematics is MathML (see :mod:`.mathml`); a tensor of rank three or more is shown as
-slices (heat-mapped tables) behind CSS-only tabs, so a fragment needs no script anywhere.
-Nothing here imports the user's handles: callers pass printed text and arrays.
+Mathematics is the LaTeX printer's output set as MathML (see :mod:`.mathml`); a tensor of rank three or
+more is shown as slices (heat-mapped tables) behind CSS-only tabs, so a fragment needs no script anywhere.
+Nothing here imports the user's handles: callers pass LaTeX, words and arrays.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math as _math
+import re
 from html import escape
 
 import numpy as np
@@ -17,7 +19,8 @@ from .mathml import to_mathml
 
 STYLE = """
 .eg { font-family: system-ui, sans-serif; line-height: 1.45; }
-.eg math[display="block"] { margin: .35em 0; text-align: left; }
+.eg math[display="block"] { margin: .35em 0; text-align: left; overflow-x: auto; overflow-y: hidden; max-width: 100%; }
+.eg mtd { padding: .2em 0; } .eg mtd[columnalign="right"] { text-align: right; } .eg mtd[columnalign="left"] { text-align: left; }
 .eg .eg-label { color: #555; font-size: .9em; }
 .eg .eg-note { color: #555; font-size: .9em; margin: .2em 0 .6em; }
 .eg ol.eg-steps > li { margin-bottom: .6em; }
@@ -40,9 +43,14 @@ MAX_SLICES = 64  # tabs shown for one tensor; the rest are summarised
 _ids = itertools.count()
 
 
-def math(text: str) -> str:
-    """One printed line as a block of MathML; several lines (named intermediates) as several blocks."""
-    return "".join(to_mathml(line) for line in text.splitlines() if line.strip())
+def math(tex: str) -> str:
+    """One formula, in LaTeX, as a block of MathML (named intermediates, an ``aligned`` block, as aligned rows)."""
+    return to_mathml(tex)
+
+
+def words(pieces) -> str:
+    """Words and formulas (anything with ``.tex``) in a line of prose, the formulas as inline MathML."""
+    return "".join(escape(p) if isinstance(p, str) else to_mathml(p.tex, display="inline") for p in pieces)
 
 
 def label(text: str) -> str:
@@ -54,8 +62,41 @@ def note(text: str) -> str:
 
 
 def notebook(body: str) -> str:
-    """A fragment with its style, for a notebook cell's HTML output."""
-    return f'<div class="eg"><style>{STYLE}</style>{body}</div>'
+    """A fragment with its style, for a notebook cell's HTML output: the rules of :data:`STYLE` for the
+    classes it uses (and those every fragment needs), each on one line, so that every output stands alone
+    (cleared, reordered or exported cells keep their look) at a fraction of the whole sheet.
+
+    >>> len(notebook(label("x"))) < len(STYLE) // 2
+    True
+    """
+    return f'<div class="eg"><style>{style_for(body)}</style>{body}</div>'
+
+
+def style_for(body: str) -> str:
+    """The rules of :data:`STYLE` that ``body`` needs: those naming no ``eg-`` class, and those naming one it uses.
+
+    >>> style_for('<p class="eg-pass">PASS</p>').count("eg-pass")
+    1
+    >>> "eg-tabs" in style_for('<p class="eg-pass">PASS</p>')
+    False
+    """
+    used = {c for classes in _CLASS_ATTRIBUTE.findall(body) for c in classes.split()}
+    return "\n".join(rule for names, rule in _rules(STYLE) if not names or names & used)
+
+
+_CLASS_ATTRIBUTE = re.compile(r'class="([^"]*)"')
+
+
+@functools.cache
+def _rules(style: str) -> tuple[tuple[frozenset[str], str], ...]:
+    """A style sheet's rules (a line, with the indented lines after it), each with the ``eg-`` classes it names."""
+    rules: list[str] = []
+    for line in style.strip().splitlines():
+        if line.startswith((" ", "\t")) and rules:
+            rules[-1] += " " + line.strip()
+        else:
+            rules.append(line.strip())
+    return tuple((frozenset(re.findall(r"\beg-[\w-]+", rule)), rule) for rule in rules)
 
 
 def document(title: str, body: str) -> str:
@@ -67,7 +108,8 @@ def document(title: str, body: str) -> str:
 
 
 def result_html(formula: str, matrix: str | None = None, layout: str = "", why: str | None = None) -> str:
-    """Index notation, the matrix formula (or ``why`` there is none) and the layout."""
+    """Index notation and the matrix formula, both in LaTeX (or ``why`` there is no matrix formula), and the
+    layout in words."""
     parts = [label("index notation"), math(formula)]
     if matrix is not None:
         parts += [label("matrix notation"), math(matrix) if matrix else note(f"none: {why or 'no matrix formula'}")]
@@ -75,8 +117,9 @@ def result_html(formula: str, matrix: str | None = None, layout: str = "", why: 
 
 
 def derivation_html(steps) -> str:
-    """A derivation's numbered steps: each rule in words, its expression in MathML."""
-    items = [f"<li>{escape(s.rule)}{math(s.line) if s.line else ''}{note(s.note)}</li>" for s in steps]
+    """A derivation's numbered steps: each rule in words (its formulas, ``said``, inline), its expression
+    (``tex``) in MathML."""
+    items = [f"<li>{words(s.said or (s.rule,))}{math(s.tex) if s.tex else ''}{note(s.note)}</li>" for s in steps]
     return f'<ol class="eg-steps">{"".join(items)}</ol>'
 
 
@@ -141,4 +184,10 @@ def _cell(v, scale: float) -> str:
 
 
 def _number(v) -> str:
-    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else escape(str(v))
+    """A table's entry: four significant digits, with the true minus (U+2212) the formulas show.
+
+    >>> _number(-2.5), _number(np.int64(-3)), _number(1e-05)
+    ('−2.5', '−3', '1e−05')
+    """
+    text = f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+    return escape(text.replace("-", "−"))

@@ -12,6 +12,12 @@ only in how those numbers are arranged:
 - ``"vec"``: Magnus and Neudecker's ``∂vec(y)/∂vec(X)ᵀ``, a ``|y| × |X|`` matrix, where ``vec``
   stacks a matrix's columns (column-major order).
 
+A layout's row (the numerator layout's ``∂f/∂x`` by a vector, the textbooks' ``1×n`` row
+``∂f/∂y W``; the denominator layout's ``∂y/∂s`` by a scalar) stays a 1-D array of ``n``
+(:func:`row`): NumPy's vectors have no orientation, ``row @ J`` is the chain rule's row times a
+Jacobian, and ``x - η row`` keeps ``x``'s shape where a ``(1, n)`` array would silently broadcast
+it to ``(1, n)``. Its formula is printed as the row (``gᵀ W``) and its note says so.
+
 Wikipedia defines its two layouts for scalars, vectors and matrices with at most two axes in
 the result (a vector by a vector, a scalar by a matrix, a matrix by a scalar); for anything
 larger (``∂y/∂W`` for ``y = Wx``) it defines none, and so neither does this module.
@@ -60,6 +66,15 @@ def axes(layout: str, k: int, n: int, y: str = "y", x: str = "X") -> tuple[int, 
     return numerator if layout == "numerator" else numerator[::-1]
 
 
+def row(layout: str, k: int, n: int) -> bool:
+    """Whether the layout writes this derivative (``k`` axes of ``y``, ``n`` of ``X``) as a row.
+
+    >>> row("numerator", 0, 1), row("denominator", 0, 1), row("denominator", 1, 0)
+    (True, False, True)
+    """
+    return (layout, k, n) in (("numerator", 0, 1), ("denominator", 1, 0))
+
+
 def _kind(rank: int) -> str:
     return ("a scalar", "a vector", "a matrix")[rank] if rank < 3 else f"a tensor of rank {rank}"
 
@@ -70,10 +85,14 @@ def vec_matrix(array, k: int):
     return np.reshape(array, (rows, cols), order="F")
 
 
-def note(layout: str, y: str, x: str, out, ellipsis: bool = False) -> str:
-    """One line naming the layout and the array's shape, e.g.
+def note(layout: str, y: str, x: str, out, ellipsis: bool = False, k: int = 0) -> str:
+    """One line naming the layout and the array's shape (``k`` of its axes ``y``'s), e.g.
     ``shape layout (as jax.jacobian and torch): J[i,j,k], shape y.shape + W.shape``."""
-    if layout == "vec":
+    if row(layout, k, len(out) - k):
+        size = f"|{y if k else x}|"
+        text = (f"{_SOURCES[layout]}: the row J[{','.join(out)}], 1×{size}, as the textbooks write it; kept a 1-D "
+                f"array of {size} (NumPy's vectors have no orientation: row @ J is the chain rule's product)")
+    elif layout == "vec":
         text = f"{_SOURCES[layout]}: ∂vec({y})/∂vec({x})ᵀ, a |{y}|×|{x}| matrix, vec stacking columns (column-major)"
     else:
         shape = {"shape": f"{y}.shape + {x}.shape", "numerator": f"laid out by {y} and {x}ᵀ",

@@ -1,122 +1,112 @@
-"""MathML from einsumgrad's printed (Unicode) notation: native in every browser, no script, nothing loaded.
+"""MathML from the LaTeX printer's output, through one maintained converter (``latex2mathml``).
 
-Every printed form — index notation, a derivation's lines, a matrix formula — is one small
-language: names with ``[i,j]`` indices, ``Σ_i,j`` sums, ``δ[i,j]``, ``∂y[i]/∂W[j,k]``,
-superscripts (``x²``, ``Xᵀ``, ``X^∘2``), numbers, operators and parentheses. This module reads
-that language into a tree and writes it as MathML; anything else becomes an ``<mo>`` with its
-text escaped, so any string gives well-formed markup.
+The page, notebooks and static exports show what :func:`einsumgrad.notation.render.latex` and the
+matrix formula's LaTeX write: nothing reads printed Unicode. This module is the thin adapter: it
+hands the LaTeX to ``latex2mathml`` and, on the converter's element tree, sets what a textbook sets
+that the converter leaves out — an operator name (``\\operatorname{abs}``, ``\\tanh``) is an
+upright identifier, applied to its argument by U+2061 (function application) and a thin space from
+what it follows, as TeX spaces ``0.5\\,\\operatorname{abs}(x)``; a prime sits beside its letter; brackets stretch
+only around what is taller than a line; in a displayed formula, a sum's indices sit under its sign wherever it
+stands.
 
->>> to_mathml("y[i] = Σ_j W[i,j] x[j]", display="inline")  # doctest: +NORMALIZE_WHITESPACE
-'<math><mrow><msub><mi>y</mi><mi>i</mi></msub><mo>=</mo><munder><mo>∑</mo><mi>j</mi></munder><msub><mi>W</mi><mrow><mi>i</mi><mi>j</mi></mrow></msub><msub><mi>x</mi><mi>j</mi></msub></mrow></math>'
+>>> to_mathml(r"y_{i} = 0.5 \\operatorname{abs}\\left(x_{i}\\right) - 1", display="inline")  # doctest: +ELLIPSIS
+'<math><mrow><msub><mi>y</mi>...<mn>0.5</mn><mspace width="0.1667em"></mspace><mi>abs</mi><mo>&#x2061;</mo><mrow><mo ...>(</mo>...<mo>−</mo><mn>1</mn></mrow></math>'
 """
 from __future__ import annotations
 
-import re
-from html import escape
+import xml.etree.ElementTree as ET
+from html import unescape
 
-_SUPERSCRIPTS = "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·"
-_FROM_SUPERSCRIPT = str.maketrans(_SUPERSCRIPTS, "-0123456789.")
-_FROM_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-_INDICES = r"\[[^\[\]]*\]"
-_MARKS = "⁰¹²³⁴⁵⁶⁷⁸⁹ᵀ₀₁₂₃₄₅₆₇₈₉"  # Python counts them as letters or digits; here they are notation
-_NAME = rf"(?![{_MARKS}])[^\W\d_Σδ∂](?:(?![{_MARKS}])[\w′])*"  # a letter, then letters, digits, _ and primes
-_TOKEN = re.compile(
-    rf"(?P<partial>∂(?P<order>²?)(?P<f>{_NAME})(?P<fi>{_INDICES})?/∂(?P<x>{_NAME})²?(?P<xi>{_INDICES})?)"
-    r"|(?P<sum>Σ_(?P<summed>[\w′]+(?:,[\w′]+)*))"
-    rf"|(?P<delta>δ(?P<di>{_INDICES}))"
-    r"|(?P<number>\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-    rf"|(?P<name>{_NAME})"
-    rf"|(?P<sup>⁻ᵀ|[{_SUPERSCRIPTS}]+|ᵀ|\^(?:T|∘?-?\d+(?:\.\d+)?))"
-    r"|(?P<sub>[₀-₉]+)"
-    rf"|(?P<index>{_INDICES})"
-    r"|(?P<open>\()|(?P<close>\))"
-    r"|(?P<space>\s+)"
-    r"|(?P<other>.)",
-    re.S,
-)
+from latex2mathml.converter import convert_to_element
+
+_THIN = "0.1667em"
+_APPLY = "\u2061"
+_PRIMES = ("′", "″", "‴")
+_TALL = {"mfrac", "munder", "mover", "munderover", "mtable"}
+_ROWS = {"math", "mrow", "mtd", "mstyle", "menclose", "mpadded", "msqrt"}
 
 
-def to_mathml(text: str, display: str = "block") -> str:
-    """``text`` (einsumgrad's Unicode notation) as one ``<math>`` element; ``display`` is 'block' or 'inline'."""
-    items, _, _ = _sequence(list(_TOKEN.finditer(text)), 0)
-    head = '<math display="block">' if display == "block" else "<math>"
-    return f"{head}<mrow>{''.join(items)}</mrow></math>"
+def to_mathml(latex: str, display: str = "block") -> str:
+    """``latex`` (one formula in the LaTeX printer's dialect) as one ``<math>`` element, ``display``
+    'block' or 'inline'. An ``aligned`` block (named intermediates) becomes a table of aligned rows."""
+    # latex2mathml reads align*'s rows and columns into an mtable, but not aligned's (which pdflatex needs
+    # inside \[ \]): the same environment under the name the converter knows
+    source = latex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
+    root = convert_to_element(source, xmlns="", display=display)
+    if display != "block":
+        root.attrib.pop("display", None)
+    root.attrib.pop("xmlns", None)
+    for node in root.iter():  # the converter stores characters as entity references: the characters themselves
+        node.text = unescape(node.text) if node.text else node.text
+    _functions(root)
+    _primes(root)
+    _fences(root)
+    if display == "block":
+        _limits_below(root)
+    return ET.tostring(root, encoding="unicode", short_empty_elements=False).replace(_APPLY, "&#x2061;")
 
 
-def _sequence(tokens, k: int, closing: bool = False) -> tuple[list[str], int, bool]:
-    """The MathML items from ``tokens[k]`` up to the matching ``)`` (when ``closing``) or the end,
-    the next position, and whether a ``)`` ended them."""
-    items: list[str] = []
-    while k < len(tokens):
-        t = tokens[k]
-        kind = t.lastgroup  # the outermost group: it closes last
-        k += 1
-        if kind == "close" and closing:
-            return items, k, True
-        if kind == "open":
-            inner, k, closed = _sequence(tokens, k, closing=True)
-            items.append(f"<mrow><mo>(</mo>{''.join(inner)}{'<mo>)</mo>' * closed}</mrow>")
-        elif kind in ("sup", "sub", "index") and items and not _is_operator(items[-1]):
-            items[-1] = _attach(items[-1], kind, t.group(kind))
-        elif kind != "space":
-            items.append(_atom(kind, t))
-    return items, k, False
+def _functions(parent: ET.Element) -> None:
+    """Each operator name under ``parent`` as an identifier applied to what follows it (see the module's doc)."""
+    for child in list(parent):
+        _functions(child)
+    if parent.tag not in _ROWS:  # a script's or a fraction's children are its parts, not a row
+        return
+    children = list(parent)
+    for k in reversed(range(len(children))):
+        if _operator_name(children[k]) is None or k + 1 == len(children):
+            continue
+        name = _operator_name(children[k])
+        name.tag = "mi"
+        apply = ET.Element("mo")
+        apply.text = _APPLY
+        parent.insert(k + 1, apply)
+        if k and children[k - 1].tag not in ("mo", "mspace"):
+            parent.insert(k, ET.Element("mspace", width=_THIN))
 
 
-def _is_operator(item: str) -> bool:
-    return item.startswith("<mo>")
+def _primes(parent: ET.Element) -> None:
+    """``h′`` as the letter and the prime beside it, as text sets it (a prime set as a superscript is a
+    superscript twice over: too small and too high)."""
+    for k, node in enumerate(list(parent)):
+        if node.tag == "msup" and len(node) == 2 and node[1].tag == "mi" and (node[1].text or "") in _PRIMES:
+            prime = ET.Element("mo", lspace="0", rspace="0")
+            prime.text = node[1].text
+            row = ET.Element("mrow")
+            row.extend([node[0], prime])
+            parent.remove(node)
+            parent.insert(k, row)
+        _primes(node)
 
 
-def _attach(base: str, kind: str, text: str) -> str:
-    if kind == "sub":
-        return f"<msub>{base}<mn>{text.translate(_FROM_SUBSCRIPT)}</mn></msub>"
-    if kind == "index":
-        return f"<msub>{base}{_indices(text)}</msub>"
-    text = text.lstrip("^")
-    transposes = {"T": "<mi>T</mi>", "ᵀ": "<mi>T</mi>", "⁻ᵀ": "<mrow><mo>-</mo><mi>T</mi></mrow>"}
-    power = transposes.get(text) or _power(text.translate(_FROM_SUPERSCRIPT))
-    return f"<msup>{base}{power}</msup>"
+def _fences(root: ET.Element) -> None:
+    """Brackets (``\\left( \\right)``) around a line of symbols at their text size; only brackets around something
+    taller (a sum, a fraction, a table) stretch, as TeX picks the smallest that covers what they hold (Chromium
+    sets any stretchy bracket in a wider variant, ``( u )``)."""
+    for row in root.iter("mrow"):
+        ends = [row[0], row[-1]] if len(row) > 1 else []
+        if not ends or not all(e.tag == "mo" and e.get("fence") == "true" for e in ends):
+            continue
+        if not any(n.tag in _TALL or (n.tag == "mo" and n.text == "∑") for n in row.iter()):
+            for e in ends:
+                e.set("stretchy", "false")
 
 
-def _power(text: str) -> str:
-    hadamard = text.startswith("∘")
-    number = f"<mn>{escape(text.lstrip('∘-'))}</mn>"
-    if text.lstrip("∘").startswith("-"):
-        number = f"<mrow><mo>-</mo>{number}</mrow>"
-    return f"<mrow><mo>∘</mo>{number}</mrow>" if hadamard else number
+def _limits_below(root: ET.Element) -> None:
+    """Every sum's indices under its sign, as TeX sets a displayed ``\\sum_{l}`` inside brackets too (the
+    converter does so only outside them)."""
+    for node in root.iter("msub"):
+        if node[0].tag == "mo" and node[0].text == "∑":
+            node.tag = "munder"
 
 
-def _indices(text: str) -> str:
-    """``[i,j]`` -> ``ij`` as a row of identifiers (commas kept when an index has several letters)."""
-    names = [n for n in text[1:-1].split(",") if n]
-    if len(names) == 1:
-        return _identifier(names[0])
-    comma = "<mo>,</mo>" if any(len(n) > 1 for n in names) else ""
-    return "<mrow>" + comma.join(_identifier(n) for n in names) + "</mrow>"
-
-
-def _identifier(name: str) -> str:
-    return f"<mi>{escape(name)}</mi>"
-
-
-def _atom(kind: str, t: re.Match) -> str:
-    if kind == "partial":
-        top = f"<mo>∂</mo>{_subscripted(t.group('f'), t.group('fi'))}"
-        bottom = f"<mo>∂</mo>{_subscripted(t.group('x'), t.group('xi'))}"
-        if t.group("order"):
-            top = f"<msup><mo>∂</mo><mn>2</mn></msup>{_subscripted(t.group('f'), t.group('fi'))}"
-            bottom = f"<mo>∂</mo><msup>{_subscripted(t.group('x'), t.group('xi'))}<mn>2</mn></msup>"
-        return f"<mfrac><mrow>{top}</mrow><mrow>{bottom}</mrow></mfrac>"
-    if kind == "sum":
-        return f"<munder><mo>∑</mo>{_indices('[' + t.group('summed') + ']')}</munder>"
-    if kind == "delta":
-        return f"<msub><mi>δ</mi>{_indices(t.group('di'))}</msub>"
-    if kind == "number":
-        return f"<mn>{t.group()}</mn>"
-    if kind == "name":
-        return _identifier(t.group())
-    return f"<mo>{escape(t.group())}</mo>"
-
-
-def _subscripted(name: str, indices: str | None) -> str:
-    return f"<msub>{_identifier(name)}{_indices(indices)}</msub>" if indices else _identifier(name)
+def _operator_name(node: ET.Element) -> ET.Element | None:
+    """The element holding a function's name (``<mo>abs</mo>``, ``<mi>tanh</mi>``, the base of ``h′``), or None."""
+    if node.tag in ("msup", "mrow") and len(node) == 2 and (node[1].text or "") in _PRIMES:
+        return _operator_name(node[0])
+    text = node.text or ""
+    if node.tag == "mo" and text.isalpha():  # \operatorname{…}
+        return node
+    if node.tag == "mi" and len(text) > 1 and text.isalpha():  # \tanh, \exp, \log, …
+        return node
+    return None

@@ -8,6 +8,16 @@ reads, summed or broadcast, meets the vector of ones ``𝟙`` (``Xᵀ 𝟙``, ``
 its size is known to be 1. Anything else returns ``None`` — never a wrong formula — and
 :func:`no_formula_reason` says why.
 
+A broadcast is written as a product with ``𝟙`` everywhere, the textbook's ``X W + 𝟙 bᵀ`` (not
+NumPy's ``X W + bᵀ``): every formula is then an ordinary matrix expression whose factors' shapes
+agree, inside a function as at the top (only a number added to a matrix stays a number, as in
+``1 - s``). A node of the IR that is itself a broadcast along an axis (no term of it reads that axis)
+is written without it, and its reader meets that axis with ``𝟙``: ``(Xᵀ 𝟙) (Y 𝟙)ᵀ`` rather than
+``Xᵀ (𝟙 (Y 𝟙)ᵀ)``.
+
+The formula is a tree (:mod:`einsumgrad.notation.formula`: a name, ``𝟙``, a product, a transpose, …),
+which :func:`matrix_formula` builds and ``formula.unicode`` and ``formula.latex`` print.
+
 >>> from ..core.algebra import add, einsum, tensor
 >>> A, x = tensor("A", 2), tensor("x", 1)
 >>> matrix_notation(einsum("ij,j->i", A, x))
@@ -19,47 +29,29 @@ True
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from ..core.caches import cache
 from ..core.functions import get
 from ..core.ir import DEEP, Call, Delta, Expr, Ref, Size, Stretch, Term, Var, instantiate, node_shape
-from .render import atomic as _atomic, latex_name, latex_operator, latex_symbol
-
-_SUP = str.maketrans("-0123456789.", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹·")
+from .formula import (Apply, Commutation, Diag, Formula, Hadamard, Identity, Inverse, Kron, Name, Number, Ones,
+                      Paren, Partial, Power, Product, Sum, Trace, Transpose, Vec, atomic, commutes, negative,
+                      paren, product, scaled, sized, transpose, unicode)
 
 
 class NoFormula(Exception):
     """This term has no conventional matrix formula."""
 
 
-@dataclass
-class _Item:
-    text: str  # the matrix, vector or scalar, read in the orientation of idx ("" for a 𝟙 of length 1)
-    idx: tuple[str, ...]
-    atomic: bool  # needs no parentheses when juxtaposed
-    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
-
-    def transposed(self) -> str:
-        return self.text if self.symmetric else transposed(self.text, self.atomic)
-
-
-def transposed(text: str, atomic: bool | None = None) -> str:
-    """``Aᵀ``, ``(A B)ᵀ``, ``A⁻ᵀ``, ``(x^∘2)ᵀ``; ``Aᵀ`` gives ``A``; ``I`` and the empty text stay."""
-    if text in ("I", ""):
-        return text
-    atomic = _atomic(text) if atomic is None else atomic
-    if atomic and text.endswith("⁻¹"):
-        return text[:-2] + "⁻ᵀ"
-    if atomic and text.endswith("⁻ᵀ"):
-        return text[:-2] + "⁻¹"
-    if atomic and text.endswith("ᵀ") and _atomic(text[:-1]):
-        return text[:-1]
-    return (text if atomic and not re.search(r"\^∘[-\d.]+\Z", text) else f"({text})") + "ᵀ"
-
-
+# reading the IR -----------------------------------------------------------------
 def matrix_notation(expr: Expr) -> str | None:
     """The formula, or ``None`` where there is none (:func:`no_formula_reason` says why)."""
+    f = matrix_formula(expr)
+    return None if f is None else unicode(f)
+
+
+def matrix_formula(expr: Expr) -> Formula | None:
+    """The formula as a tree, or ``None`` where there is none."""
     try:
         return _notation(expr)
     except NoFormula:
@@ -80,14 +72,14 @@ def no_formula_reason(expr: Expr) -> str | None:
     return None
 
 
-def _notation(expr: Expr) -> str:
+def _notation(expr: Expr) -> Formula:
     """The formula; raises :class:`NoFormula` with the reason where there is none."""
     if expr.ndim > 2:
         raise NoFormula(f"rank {expr.ndim}: matrix notation covers scalars, vectors and matrices")
     if expr.depth > DEEP:  # a deep one reads better as index-notation equations
         raise NoFormula("deep expression: see the equations above")
-    text = _sum(expr, top=True)
-    return text[1:-1] if _one_call(expr) and text.startswith("(") and text.endswith(")") else text
+    f = _sum(expr, top=True)
+    return f.body if _one_call(expr) and isinstance(f, Paren) else f
 
 
 def _one_call(expr: Expr) -> bool:
@@ -96,129 +88,138 @@ def _one_call(expr: Expr) -> bool:
     return t is not None and t.coef == 1 and len(t.factors) == 1 and isinstance(getattr(t.factors[0], "node", 0), Call)
 
 
-def _sum(expr: Expr, top: bool = False) -> str:
-    """The terms joined; at the top a number term of a vector or matrix is ``𝟙`` or ``𝟙 𝟙ᵀ``
-    (inside a function or a Hadamard product it stays a number, as in ``1 - s``)."""
+@cache(maxsize=4096)
+def carried(node) -> tuple[bool, ...]:
+    """For each axis of ``node``, whether some term reads it (not all of them broadcast along it):
+    a node that is a broadcast along an axis is written without it (``(Y 𝟙)ᵀ`` for ``𝟙 (Y 𝟙)ᵀ``), and
+    its reader meets that axis with ``𝟙`` where it needs it.
+
+    >>> from ..core.algebra import add, einsum, tensor
+    >>> carried(add(einsum("ij,jk->ik", tensor("X", 2), tensor("W", 2)), tensor("b", 1)))
+    (True, True)
+    >>> b = Var("b", (4,))
+    >>> carried(Expr(("i", "j"), (3, 4), (Term(1, (Ref(b, ("j",)),)),)))  # 𝟙 bᵀ: bᵀ on every row
+    (False, True)
+    """
+    if isinstance(node, Var):
+        return (True,) * len(node.shape)
+    if isinstance(node, Call):
+        return carried(node.arg) if get(node.fn).elementwise else (True,) * len(node.shape)
+    full: set = set()
+    for t in node.terms:
+        for f in t.factors:
+            if isinstance(f, Delta):
+                full |= {f.a, f.b}
+            elif isinstance(f, Ref):
+                full |= {a for a, c in zip(f.idx, carried(f.node)) if c}
+    return tuple(a in full for a in node.out)
+
+
+def _read(node, idx: tuple[str, ...], names) -> tuple[Expr, frozenset]:
+    """``node`` (an :class:`Expr`) read at ``idx``, and the indices it is a broadcast along (see :func:`carried`)."""
+    return Expr(idx, node.dims, instantiate(node, idx, names)), frozenset(a for a, c in zip(idx, carried(node)) if not c)
+
+
+def _sum(expr: Expr, top: bool = False, omit=frozenset()) -> Formula:
+    """The terms added up, written without the axes in ``omit`` (along which ``expr`` is a broadcast).
+    A term that does not read one of the other axes meets it with ``𝟙`` (``X W + 𝟙 bᵀ``); a number
+    term is ``𝟙`` or ``𝟙 𝟙ᵀ`` at the top, and a number elsewhere (inside a function or a Hadamard
+    product: the 1 in ``1 - s``)."""
     if not expr.terms:
-        return "0"
+        return Number(0)
     dims = dict(zip(expr.out, expr.dims))
-    parts = []
-    for k, text in enumerate(_positive_first([_term(t, expr.out, dims, top) for t in expr.terms])):
-        if k and text.startswith("-"):
-            parts.append(" - " + text[1:].lstrip())
-        else:
-            parts.append((" + " if k else "") + text)
-    return "".join(parts)
+    parts = [_term(t, expr.out, dims, top, omit) for t in expr.terms]
+    first = next((k for k, f in enumerate(parts) if not negative(f)), 0)  # softmax(X W) - Y, not -Y + softmax(X W)
+    parts = [parts[first]] + parts[:first] + parts[first + 1:]
+    return parts[0] if len(parts) == 1 else Sum(tuple(parts))
 
 
-def _positive_first(texts: list[str]) -> list[str]:
-    """``softmax(X W) - Y``, not ``-Y + softmax(X W)``: a sum opens with its first term that is not negated."""
-    first = next((k for k, text in enumerate(texts) if not text.startswith("-")), 0)
-    return [texts[first]] + texts[:first] + texts[first + 1:]
-
-
-def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False) -> str:
+def _term(t: Term, out: tuple[str, ...], dims: dict, top: bool = False, omit=frozenset()) -> Formula:
     if not t.factors and not (top and out):
-        return _num(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
+        return Number(t.coef)  # a number, broadcast elementwise: the 1 in 1 - s
     items: list[_Item] = []
     coef = t.coef
     dims = dict(dims)
-    stretched: list[str] = []
+    names = set(out) | set(t.indices())
+    spread: list[str] = []  # indices a factor reads as a broadcast, written without them
     for f in t.factors:
-        if isinstance(f, Size):
+        if isinstance(f, Size):  # the length of an axis: a number, or 𝟙ᵀ 𝟙
             if isinstance(f.dim, int):
                 coef *= f.dim
-                continue
-            raise NoFormula("the size of an axis no factor reads, as a factor")
+            else:
+                items.append(_Item(Paren(Product((Transpose(Ones(f.dim)), Ones(f.dim)))), ()))
+            continue
         if isinstance(f, Stretch):
-            if f.a in out or any(f.a in g.idx for g in t.factors if isinstance(g, Ref)):
-                continue  # changes nothing unless an axis is 1 at evaluation
-            raise NoFormula("a sum over a stretched axis that no factor reads")
+            continue
         dims.update(zip(f.idx, node_shape(f.node)) if isinstance(f, Ref) else ((f.a, f.dim), (f.b, f.dim)))
-        stretched += _broadcast_reads(f)
-        items.append(_item(f, set(out) | set(t.indices())))
-    reads = [a for i in items for a in i.idx]
-    if any(a in out or reads.count(a) > 1 for a in stretched):
-        raise NoFormula("a broadcast axis that another factor also reads")
-    dims.update((a, 1) for a in stretched)
-    scalars = [i.text if i.atomic else f"({i.text})" for i in items if not i.idx]
-    body = _graph([i for i in items if i.idx], out, dims, top)
-    text = " ".join(scalars + ([body] if body else []))
-    return _with_coef(coef, text)
+        items.append(_item(f, names))
+        spread += [a for a in getattr(f, "idx", ()) if a not in items[-1].idx]
+    reads = {a for i in items for a in i.idx}
+    if any(isinstance(f, Stretch) and f.a not in out and not any(f.a in g.idx for g in t.factors if isinstance(g, Ref))
+           for f in t.factors):
+        raise NoFormula("a sum over a stretched axis that no factor reads")
+    # a sum over a broadcast that nothing else reads counts its length: Σ_k (𝟙 gᵀ)[k,i] = (𝟙ᵀ 𝟙) g[i]
+    items += [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
+              for a in dict.fromkeys(spread) if a not in out and a not in reads]
+    scalars = [paren(i.node) for i in items if not i.idx]
+    body = _graph([i for i in items if i.idx], tuple(a for a in out if a not in omit), dims)
+    return scaled(coef, product(*scalars, body))
 
 
-def _broadcast_reads(f) -> list[str]:
-    """The indices at which ``f`` reads a node along an axis that no factor of the node carries and
-    that is not known to be of length 1: such an axis is kept of length 1 and stretched, so it
-    prints as that (``yᵀ``), which holds only where nothing else reads the index."""
-    if not (isinstance(f, Ref) and isinstance(f.node, Expr)):
-        return []
-    carried = {a for t in f.node.terms for a in t.indices()}
-    return [a for a, own, d in zip(f.idx, f.node.out, f.node.dims) if own not in carried and d != 1]
+@dataclass
+class _Item:
+    node: Formula | None  # the matrix, vector or scalar, read in the orientation of idx (None: a 𝟙 of length 1)
+    idx: tuple[str, ...]
+    symmetric: bool = False  # equal to its transpose (the identity, a symmetric matrix)
 
+    @property
+    def atomic(self) -> bool:
+        return atomic(self.node)
 
-def _with_coef(coef, text: str) -> str:
-    if not text:
-        return _num(coef)
-    if coef == 1:
-        return text
-    if coef == -1:
-        return "-" + text
-    if isinstance(coef, (int, float)) and coef < 0:
-        return f"-{_num(-coef)} {text}"
-    return f"{_num(coef)} {text}"
+    def transposed(self) -> Formula | None:
+        return self.node if self.symmetric else transpose(self.node)
 
-
-def _num(c) -> str:
-    return f"{c:.6g}" if isinstance(c, float) else str(c)
+    def bracketed(self) -> Formula | None:
+        return paren(self.node)
 
 
 def _item(f, names) -> _Item:
+    """One factor as a matrix, vector or scalar over the indices it reads at full length: a node
+    broadcast along an axis (see :func:`carried`) is a vector or scalar that ``𝟙`` meets there."""
     if isinstance(f, Delta):
-        return _Item("I", (f.a, f.b), True)
+        return _Item(Identity(f.dim), (f.a, f.b))
     node, idx = f.node, f.idx
     if len(set(idx)) != len(idx):
         raise NoFormula("a diagonal read such as A[i,i]")
     if isinstance(node, Var):
-        return _Item(node.name, idx, True, node.symmetric)
+        return _Item(Name(node.name, node.symmetric), idx, node.symmetric)
     if isinstance(node, Expr):
-        text = _sum(Expr(idx, node.dims, instantiate(node, idx, names)))
-        return _Item(text, idx, _atomic(text))
+        inner, omit = _read(node, idx, names)
+        return _Item(_sum(inner, omit=omit), tuple(a for a in idx if a not in omit))
     return _call(node, idx, names)
 
 
 def _call(node: Call, idx, names) -> _Item:
     fn = get(node.fn)
     if fn.elementwise:
-        inner = _sum(Expr(idx, node.arg.dims, instantiate(node.arg, idx, names)))
+        arg, omit = _read(node.arg, idx, names)
+        inner, kept = _sum(arg, omit=omit), tuple(a for a in idx if a not in omit)
         if node.fn == "pow":
-            c = node.params[0]
-            base = inner if _atomic(inner) else f"({inner})"
-            power = "⁻¹" if c == -1 and not idx else "^∘" + _num(c) if idx else _num(c).translate(_SUP)
-            return _Item(base + power, idx, True)
-        if fn.show is not None:
-            text = fn.show(node.fn, inner, node.params, 0)
-            return _Item(text if _atomic(text) else f"({text})", idx, True)
-        return _Item(f"{node.fn}({inner})", idx, True)
+            return _Item(Power(paren(inner), node.params[0], bool(kept)), kept)
+        call = Apply(node.fn, inner, node.params, 0)
+        return _Item(call if fn.show is None else paren(call), kept)
     arg = _notation(node.arg)
-    base = arg if _atomic(arg) else f"({arg})"
-    if fn.show is not None:
-        text = fn.show(node.fn, arg, node.params, node.arg.ndim)
-    elif node.fn == "inv":
-        text = base + "⁻¹"
-    elif node.fn == "logdet":
-        text = f"log|det({arg})|"
-    else:
-        text = f"{node.fn}({arg})"
-    return _Item(text, idx, _atomic(text))
+    if node.fn == "inv":
+        return _Item(Inverse(paren(arg)), idx)
+    return _Item(Apply(node.fn, arg, node.params, node.arg.ndim), idx)
 
 
-def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> str:
+def _graph(items: list[_Item], out: tuple[str, ...], dims: dict) -> Formula | None:
     """Chains of matrices and vectors through the summed indices."""
     if any(len(i.idx) > 2 for i in items):
         raise NoFormula("a factor of rank 3 or more")
     items = _hadamard(_row_sums(items, out, dims), out)
-    items += _ones(items, out, dims, top)
+    items += _ones(items, out, dims)
     mats = [i for i in items if len(i.idx) == 2]
     vecs = [i for i in items if len(i.idx) == 1]
     degree: dict[str, int] = {}
@@ -239,15 +240,14 @@ def _graph(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> s
             other, end_q = walker.walk(q)
             if end_q is not None or end is not None:
                 raise NoFormula("an output axis with no factor on it (a broadcast)")
-            result = _joined(chain, transposed(other))
+            result = product(chain, transpose(other))
     elif len(out) == 1:
         result, end = walker.walk(out[0])
         if end is not None:
             raise NoFormula("a vector with nothing to multiply it on its index")
     else:
-        result = ""
-    rest = walker.closed()
-    return " ".join(x for x in (rest, result) if x)
+        result = None
+    return product(walker.closed(), result)
 
 
 def _row_sums(items: list[_Item], out, dims: dict) -> list[_Item]:
@@ -259,26 +259,25 @@ def _row_sums(items: list[_Item], out, dims: dict) -> list[_Item]:
         lone = [a for a in i.idx if seen.count(a) == 1 and a not in out]
         if len(i.idx) == 2 and len(lone) == 1:
             rows = lone[0] == i.idx[1]
-            text = i.text if rows else i.transposed()
+            kept = (i.idx[0] if rows else i.idx[1],)
             if dims.get(lone[0]) == 1:
-                i = _Item(text, (i.idx[0] if rows else i.idx[1],), _atomic(text))
+                i = _Item(i.node if rows else i.transposed(), kept)
             else:
-                i = _Item(f"{_paren(i) if rows else text} 𝟙", (i.idx[0] if rows else i.idx[1],), False)
+                i = _Item(product(i.bracketed() if rows else i.transposed(), Ones(dims.get(lone[0]))), kept)
         vectors.append(i)
     return vectors
 
 
-def _ones(items: list[_Item], out: tuple[str, ...], dims: dict, top: bool) -> list[_Item]:
-    """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``; inside a node,
-    which keeps such an axis of length 1, nothing) and on each summed index only one factor
-    reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``; nothing where the size is 1)."""
+def _ones(items: list[_Item], out: tuple[str, ...], dims: dict) -> list[_Item]:
+    """A vector of ones on each output index no factor reads (a broadcast: ``𝟙``) and on each summed
+    index only one factor reads (``Σ_k X[k,i] = (Xᵀ 𝟙)[i]``); nothing where the size is known to be 1
+    (``yᵀ``, not ``𝟙 yᵀ``, for a 1×n result)."""
     count: dict[str, int] = {}
     for item in items:
         for a in item.idx:
             count[a] = count.get(a, 0) + 1
-    ones = [_Item("𝟙" if top else "", (a,), True) for a in out if a not in count]
-    return ones + [_Item("" if dims.get(a) == 1 else "𝟙", (a,), True)
-                   for a, n in count.items() if n == 1 and a not in out]
+    return [_Item(None if dims.get(a) == 1 else Ones(dims.get(a)), (a,))
+            for a in [*(a for a in out if a not in count), *(a for a, n in count.items() if n == 1 and a not in out)]]
 
 
 def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
@@ -293,24 +292,17 @@ def _hadamard(items: list[_Item], out: tuple[str, ...]) -> list[_Item]:
             continue
         for k, m in enumerate(merged):
             if set(m.idx) == set(item.idx):
-                text = item.text if item.idx == m.idx else item.transposed()
-                merged[k] = _Item(f"{_paren(m)} ⊙ {_paren_text(text)}", m.idx, False)
+                f = item.node if item.idx == m.idx else item.transposed()
+                merged[k] = _Item(Hadamard(m.bracketed(), paren(f)), m.idx)
                 break
         else:
             merged.append(item)
     return merged
 
 
-def _paren(i: _Item) -> str:
-    return i.text if i.atomic else f"({i.text})"
-
-
-def _joined(*pieces: str) -> str:
-    return " ".join(p for p in pieces if p)
-
-
-def _paren_text(text: str) -> str:
-    return text if _atomic(text) else f"({text})"
+def _diag(v: Formula | None) -> Diag:
+    """``diag(v)``, without a second pair of brackets: ``diag(W 𝟙)``."""
+    return Diag(v.body if isinstance(v, Paren) else v)
 
 
 class _Walker:
@@ -328,10 +320,10 @@ class _Walker:
             return found[0]
         return None
 
-    def walk(self, start: str) -> tuple[str, str | None]:
-        """The chain from ``start``: its text, and where it ended (an index with nothing
+    def walk(self, start: str) -> tuple[Formula | None, str | None]:
+        """The chain from ``start``: its formula, and where it ended (an index with nothing
         more on it, or None where a vector closed it)."""
-        pieces: list[str] = []
+        pieces: list = []
         at = start
         first = True
         while True:
@@ -339,27 +331,27 @@ class _Walker:
             edge = next((m for m in self.mats if at in m.idx), None)
             if edge is None:
                 if vec is not None:
-                    pieces.append(_paren(vec))
-                    return _joined(*pieces), None
+                    pieces.append(vec.bracketed())
+                    return product(*pieces), None
                 if at in self.out and not first:
-                    return " ".join(pieces), at
+                    return product(*pieces), at
                 if first:
-                    return "", at
+                    return None, at
                 raise NoFormula("a chain of matrices that ends at a summed index")
             if vec is not None:
-                pieces.append(f"diag({vec.text})")
+                pieces.append(_diag(vec.node))
             self.mats.remove(edge)
-            if edge.text != "I" or not pieces:  # diag(g) I is diag(g)
-                pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
+            if not isinstance(edge.node, Identity) or not pieces:  # diag(g) I is diag(g)
+                pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
             at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]
             first = False
             if at in self.out:
                 vec = self._vector_at(at)
                 if vec is not None:
-                    pieces.append(f"diag({vec.text})")
-                return " ".join(pieces), at
+                    pieces.append(_diag(vec.node))
+                return product(*pieces), at
 
-    def closed(self) -> str:
+    def closed(self) -> Formula | None:
         """What is left must close up into scalars: uᵀ A v chains and traces."""
         parts = []
         while self.vecs:
@@ -367,7 +359,7 @@ class _Walker:
             chain, end = self.walk(v.idx[0])
             if end is not None:
                 raise NoFormula("a vector whose chain does not close into a scalar")
-            parts.append(_joined(v.transposed(), chain) or "1")
+            parts.append(product(v.transposed(), chain) or Number(1))
         while self.mats:
             m = self.mats.pop(0)
             first = m.idx[0]
@@ -379,45 +371,76 @@ class _Walker:
                 if edge is None:
                     raise NoFormula("a chain of matrices that does not close into a trace")
                 self.mats.remove(edge)
-                pieces.append(_paren(edge) if edge.idx[0] == at else edge.transposed())
+                pieces.append(edge.bracketed() if edge.idx[0] == at else edge.transposed())
                 at = edge.idx[1] if edge.idx[0] == at else edge.idx[0]
                 if at == first:
                     break
-            parts.append(f"tr({' '.join(pieces)})")
-        return " ".join(parts)
+            parts.append(Trace(product(*pieces)))
+        return product(*parts)
 
 
-def kronecker(jac: Expr, k: int) -> str:
+# the vec form -----------------------------------------------------------------
+def kronecker(jac: Expr, k: int) -> Formula:
     """Magnus–Neudecker's ``∂vec(y)/∂vec(X)ᵀ`` for the Jacobian ``jac`` over ``y``'s ``k`` axes and
-    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I`` for ``y = W x``,
-    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``.
+    then ``X``'s, as Kronecker products (``vec`` stacks columns): ``xᵀ ⊗ I_m`` for ``y = W x``,
+    ``Bᵀ ⊗ A`` for ``Y = A X B``; ``K`` is the commutation matrix, ``K vec(X) = vec(Xᵀ)``. An
+    identity carries its size (:func:`identity_sizes`): a number, or ``m`` (``p``) for y's
+    rows (columns), Magnus–Neudecker's letters for an m×p function.
     Raises :class:`NoFormula` with the reason where there is none.
 
     >>> from ..core.algebra import einsum, tensor
     >>> from ..core.differentiate import derivative, variable
     >>> W, x = tensor("W", 2), tensor("x", 1)
-    >>> kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1)
-    'xᵀ ⊗ I'
+    >>> unicode(kronecker(derivative(einsum("ij,j->i", W, x), variable(W)), 1))
+    'xᵀ ⊗ I_m'
     """
     ys, xs = jac.out[:k], jac.out[k:]
     for name, axes in (("y", ys), ("X", xs)):
         if len(axes) > 2:
             raise NoFormula(f"{name} has {len(axes)} axes; vec and ⊗ here take matrices (and vectors, as one column)")
     if not jac.terms:
-        return "0"
+        return Number(0)
     dims = dict(zip(jac.out, jac.dims))
-    parts = []
-    for t in jac.terms:
-        text = _kronecker_term(t, ys, xs, dims)
-        parts.append((" - " + text[1:] if text.startswith("-") else " + " + text) if parts else text)
-    return "".join(parts)
+    sizes = _size_letters(jac, k)
+    parts = tuple(sized(_kronecker_term(t, ys, xs, dims), sizes) for t in jac.terms)
+    return parts[0] if len(parts) == 1 else Sum(parts)
 
 
-def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
+def _size_letters(jac: Expr, k: int) -> dict:
+    """A name for each size y's axes have: the number, else ``m`` for the rows and ``p`` for the
+    columns (one letter where both are the same size)."""
+    letters: dict = {}
+    for d, letter in zip(jac.dims[:k], "mp"):
+        letters.setdefault(d, str(d) if isinstance(d, int) else letter)
+    return letters
+
+
+def identity_sizes(jac: Expr, k: int, y: str) -> str:
+    """What the letters of :func:`kronecker`'s identities stand for, or "" where none has one.
+
+    >>> from ..core.algebra import einsum, tensor
+    >>> from ..core.differentiate import derivative, variable
+    >>> W, x = tensor("W", 2), tensor("x", 1)
+    >>> identity_sizes(derivative(einsum("ij,j->i", W, x), variable(W)), 1, "y")
+    'I_m is the m×m identity, m = |y|'
+    """
+    letters = _size_letters(jac, k)
+    used = sorted({letters[f.dim] for t in jac.terms for f in t.factors
+                   if isinstance(f, Delta) and f.dim in letters and not isinstance(f.dim, int)})
+    if not used:
+        return ""
+    shape = f"m = |{y}|" if k == 1 else f"{y} being {'×'.join(letters[d] for d in jac.dims[:k])}"
+    which = " and ".join(f"I_{a}" for a in used)
+    return f"{which} {'is' if len(used) == 1 else 'are'} the {' and '.join(f'{a}×{a}' for a in used)} identit" \
+           f"{'y' if len(used) == 1 else 'ies'}, {shape}"
+
+
+
+def _kronecker_term(t: Term, ys, xs, dims: dict) -> Formula:
     straight = ((_axis(ys, 0), _axis(xs, 0)), (_axis(ys, 1), _axis(xs, 1)))
     crossed = ((_axis(ys, 0), _axis(xs, 1)), (_axis(ys, 1), _axis(xs, 0)))
     reasons = []
-    for pairs, tail in ((straight, ""), (crossed, " K")):
+    for pairs, tail in ((straight, None), (crossed, Commutation())):
         if tail and len(xs) < 2:
             break
         try:
@@ -427,10 +450,11 @@ def _kronecker_term(t: Term, ys, xs, dims: dict) -> str:
             continue
         scalars = [_sum(Expr((), (), (Term(1, tuple(fs)),))) for fs in groups[None]]
         first, second = (_block(groups[n], pair, dims) for n, pair in enumerate(pairs))
-        kron = " ⊗ ".join(m for m in (second, first) if m is not None) or "1"
-        if " ⊗ " in kron and (scalars or t.coef != 1 or tail):
-            kron = f"({kron})"
-        return _with_coef(t.coef, " ".join([*scalars, kron]) + tail)
+        blocks = tuple(m for m in (second, first) if m is not None)
+        kron = Kron(blocks) if len(blocks) > 1 else blocks[0] if blocks else Number(1)
+        if len(blocks) > 1 and (scalars or t.coef != 1 or tail):
+            kron = Paren(kron)
+        return scaled(t.coef, product(*scalars, kron, tail))
     raise NoFormula(reasons[0])
 
 
@@ -461,49 +485,29 @@ def _split(t: Term, pairs) -> dict:
     return {n: [f for fs in out[n] for f in fs] for n in (0, 1)} | {None: out[None]}
 
 
-def _block(factors, pair, dims: dict) -> str | None:
+def _block(factors, pair, dims: dict) -> Formula | None:
     """The matrix ``M[r,c]`` of one Kronecker factor: rows from y's axis ``r``, columns from X's
     axis ``c`` (a missing one has length 1: a column or a row vector); ``None`` if both are missing."""
     r, c = pair
     axes = tuple(a for a in pair if a)
     if not axes:
         return None
-    text = _sum(Expr(axes, tuple(dims[a] for a in axes), (Term(1, tuple(factors)),)), top=True)
-    return transposed(text) if r is None else text
+    f = _sum(Expr(axes, tuple(dims[a] for a in axes), (Term(1, tuple(factors)),)), top=True)
+    return transpose(f) if r is None else f
+
+
+def vec_jacobian(y: str, x: str) -> Partial:
+    """``∂vec(y)/∂vec(x)ᵀ``, Magnus–Neudecker's Jacobian."""
+    return Partial(Vec(Name(y)), Transpose(Vec(Name(x))))
 
 
 def vec_formula(jac: Expr, k: int, y: str, x: str) -> str:
     """``∂vec(y)/∂vec(x)ᵀ = …`` for a shape-layout Jacobian with ``k`` axes of ``y``, or why none exists."""
-    lhs = f"∂vec({y})/∂vec({x})ᵀ"
+    lhs = unicode(vec_jacobian(y, x))
     try:
         formula = kronecker(jac, k)
     except NoFormula as err:
         return f"{lhs}: no Kronecker formula: {err}"
-    commutation = " K " in formula + " "
-    return f"{lhs} = {formula}" + (f" (K is the commutation matrix: K vec({x}) = vec({x}ᵀ))" if commutation else "")
+    notes = [identity_sizes(jac, k, y)] + [f"K is the commutation matrix: K vec({x}) = vec({x}ᵀ)"] * commutes(formula)
+    return f"{lhs} = {unicode(formula)}" + "".join(f" ({n})" for n in notes if n)
 
-
-_LATEX_SYMBOLS = {"⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "ᵀ": r"^{\top}", "⊙": r"\odot", "⊗": r"\otimes",
-                  "𝟙": r"\mathbf{1}", "²": "^{2}", "³": "^{3}"}
-_LATEX_TOKEN = re.compile(r"\^∘(-?[\d.]+)|⁻ᵀ|⁻¹|[ᵀ⊙⊗𝟙²³]|([A-Za-z_\u0370-\u03ff][\w\u0370-\u03ff]*?′*)(?=[^\w\u0370-\u03ff′]|$)(\(?)"
-                          r"|[^\x00-\x7f]", re.ASCII)
-_LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
-
-
-def latex(text: str) -> str:
-    """A matrix formula in LaTeX: ``g xᵀ`` -> ``g x^{\\top}``, ``A⁻¹`` -> ``A^{-1}``, ``Φ`` -> ``\\Phi``.
-
-    >>> latex("tr(Φ⁻¹ A) (1 - tanh(W x)^∘2) ⊙ 𝟙")
-    '\\\\operatorname{tr}(\\\\Phi^{-1} A) (1 - \\\\tanh(W x)^{\\\\circ 2}) \\\\odot \\\\mathbf{1}'
-    """
-    def token(m: re.Match) -> str:
-        power, name, call = m.groups()
-        if power is not None:
-            return rf"^{{\circ {power}}}"
-        if name is None:
-            return _LATEX_SYMBOLS.get(m.group()) or latex_symbol(m.group()) or "?"
-        if call:
-            return ("\\" + name if name in _LATEX_FUNCTIONS else latex_operator(name)) + "("
-        return latex_name(name)
-
-    return _LATEX_TOKEN.sub(token, text)

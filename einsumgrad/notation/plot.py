@@ -42,6 +42,15 @@ def plot(value: np.ndarray, path: str, title: str, name: str = "J", axes=("i", "
     print(f"\nwrote {path}")
 
 
+def vec_axes(y: str, x: str) -> tuple[str, str]:
+    """The axes of ``∂vec(y)/∂vec(x)ᵀ``: positions in the stacked vectors, not indices of ``y`` or ``x``.
+
+    >>> vec_axes("y", "W")
+    ('position in vec(y)', 'position in vec(W) (its columns stacked)')
+    """
+    return f"position in vec({y})", f"position in vec({x}) (its columns stacked)"
+
+
 def check(value: np.ndarray, name: str = "J") -> None:
     """Refuse, before anything is drawn or printed, what :func:`plot` cannot draw."""
     if np.ndim(value) > 3:

@@ -87,12 +87,22 @@ def index_notation(expr: Expr, ascii: bool = False, name: str | Label | None = N
     """``name[out] = terms``, e.g. ``y[i] = Σ_j W[i,j] x[j]`` (see :func:`equation`; unnamed, see
     :func:`result_name`)."""
     style = ASCII if ascii else UNICODE
-    return equation(left_side(name or result_name(expr), expr.out, style), expr, style)
+    return equation(left_side(name or result_name(expr), expr.out, style), expr, style, _bare(expr, name))
 
 
-def equation(lhs: str, expr: Expr, style: Style) -> str:
+def _bare(expr: Expr, name) -> bool:
+    """Whether ``expr`` is the tensor ``name`` itself, read at its own indices: printed ``W1[i,j]``, not the
+    tautology ``W1[i,j] = W1[i,j]``."""
+    (t,) = expr.terms if len(expr.terms) == 1 else (None,)
+    f = t.factors[0] if t is not None and t.coef == 1 and len(t.factors) == 1 else None
+    return isinstance(f, Ref) and isinstance(f.node, Var) and f.node.name == name and f.idx == expr.out
+
+
+def equation(lhs: str, expr: Expr, style: Style, bare: bool = False) -> str:
     """``lhs = terms``; where ``expr`` is deep or that runs past :data:`LONG` characters, the
-    :func:`equations` of its intermediates, ending in ``lhs``."""
+    :func:`equations` of its intermediates, ending in ``lhs``; ``lhs`` alone where ``bare``."""
+    if bare:
+        return lhs
     if expr.depth <= DEEP:
         text = f"{lhs} = {render_sum(expr.terms, expr.out, style, expr.index_set())}"
         if len(text) <= LONG:
@@ -182,7 +192,7 @@ def _worth_naming(node) -> bool:
 
 
 def latex(expr: Expr, name: str | Label | None = None) -> str:
-    return equation(left_side(name or result_name(expr), expr.out, LATEX), expr, LATEX)
+    return equation(left_side(name or result_name(expr), expr.out, LATEX), expr, LATEX, _bare(expr, name))
 
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
@@ -204,19 +214,28 @@ def atomic(text: str) -> bool:
 def latex_name(name: str) -> str:
     """``W``, ``\\Phi`` (for ``Phi`` or ``Φ``), ``\\mathrm{W1}``, ``\\mathcal{L}`` (for ``𝓛``).
 
-    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0")
-    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}')
+    >>> latex_name("Θ"), latex_name("Θ1"), latex_name("x_0"), latex_name("_")
+    ('\\\\Theta', '\\\\mathrm{\\\\Theta 1}', '\\\\mathrm{x\\\\_0}', '\\\\_')
     """
     if name in _GREEK:
         return "\\" + name
     if len(name) == 1:
-        return (latex_symbol(name) or name).strip()
+        return (latex_symbol(name) or ("\\_" if name == "_" else name)).strip()
     return r"\mathrm{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}"
 
 
 def latex_operator(fn: str) -> str:
-    """A function's name as a LaTeX operator: ``\\operatorname{h'}`` for ``h′``."""
-    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in fn).strip() + "}"
+    """A function's name as a textbook sets it: a word as an operator (``\\operatorname{abs}``), a letter as a
+    letter (``h``, ``\\sigma``), its primes outside (``h'`` for ``h′``).
+
+    >>> latex_operator("h′"), latex_operator("log_softmax"), latex_operator("σ")
+    ("h'", '\\\\operatorname{log\\\\_softmax}', '\\\\sigma')
+    """
+    name = fn.rstrip("′'")
+    primes = "'" * (len(fn) - len(name))
+    if len(name) == 1:
+        return latex_name(name) + primes
+    return r"\operatorname{" + "".join(latex_symbol(c) or ("\\_" if c == "_" else c) for c in name).strip() + "}" + primes
 
 
 _MATH_SYMBOLS = {
@@ -316,7 +335,7 @@ def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
         sign, coef = "-", -coef
     body = style.times.join(factors)
     if coef != 1 or not factors:
-        c = _number(coef)
+        c = _number(coef, style)
         body = c + (style.times if style.ascii and factors else " " if factors else "") + body
     return sign + style.summation(summed) + body
 
@@ -331,8 +350,10 @@ def fixed_reads(t: Term, out) -> Term:
     y[i,l] = P[i,0,l+1]
     """
     for f in t.factors:
-        fn = get(f.node.fn) if isinstance(f, Ref) and isinstance(f.node, Call) else None
-        if fn is not None and fn.as_delta:
+        if not (isinstance(f, Ref) and isinstance(f.node, Call)):
+            continue
+        fn = get(f.node.fn)
+        if fn.as_delta:
             a, position = fn.as_delta(f.idx, *f.node.params)
             if a not in out and a in f.idx and position not in t.indices():
                 rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
@@ -340,10 +361,17 @@ def fixed_reads(t: Term, out) -> Term:
     return t
 
 
-def _number(c) -> str:
-    if isinstance(c, float):
-        return f"{c:.6g}"
-    return str(c)
+def _number(c, style: Style | None = None) -> str:
+    """A coefficient, six significant digits; in LaTeX a power of ten as ``10^{-7}``, not ``1e-07``.
+
+    >>> _number(0.5), _number(1.5e-07), _number(1.5e-07, LATEX), _number(3)
+    ('0.5', '1.5e-07', '1.5 \\\\times 10^{-7}', '3')
+    """
+    text = f"{c:.6g}" if isinstance(c, float) else str(c)
+    if style is not None and style.latex and "e" in text and isinstance(c, float):
+        mantissa, exponent = text.split("e")
+        return ("" if mantissa == "1" else mantissa + r" \times ") + f"10^{{{int(exponent)}}}"
+    return text
 
 
 def show_dim(d: Dim) -> str:
@@ -364,21 +392,32 @@ def render_factor(f, names, style: Style) -> str:
     if isinstance(node, Var):
         return latex_name(node.name) + style.indices(idx) if style.latex else node.name + style.indices(idx)
     if isinstance(node, Expr):
-        return "(" + render_sum(instantiate(node, idx, names), idx, style, names) + ")"
+        return fenced(render_sum(instantiate(node, idx, names), idx, style, names), style)
     return _render_call(node, idx, names, style)
 
 
+def fenced(text: str, style: Style) -> str:
+    """``(text)``; in LaTeX ``\\left( text \\right)``, brackets that grow with what they hold.
+
+    >>> fenced("a + b", LATEX)
+    '\\\\left(a + b\\\\right)'
+    """
+    return rf"\left({text}\right)" if style.latex else f"({text})"
+
+
 def _render_call(node: Call, idx, names, style: Style) -> str:
-    if get(node.fn).as_delta:
-        return render_factor(Delta(*get(node.fn).as_delta(idx, *node.params), 0), names, style)
+    fn = get(node.fn)
+    if fn.as_delta:
+        a, b = fn.as_delta(idx, *node.params)
+        return render_factor(Delta(a, b, 0), names, style)
     if get(node.fn).elementwise:  # read the argument at the same indices
         named = style.named.get(node.arg)
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
         if node.fn == "pow":
             return _power(inner, node.params[0], style, simple=_is_atom(node.arg))
-        if get(node.fn).show is not None:
-            text = get(node.fn).show(node.fn, inner, node.params, 0)
-            return text if atomic(text) else f"({text})"
+        if fn.show is not None:
+            text = fn.show(node.fn, inner, node.params, 0)
+            return text if atomic(text) else fenced(text, style)
         if style.latex:
             head = "\\" + node.fn if node.fn in _LATEX_FUNCTIONS else latex_operator(node.fn)
             return rf"{head}\left({inner}\right)"
@@ -391,6 +430,8 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
     elif isinstance(ref, Ref) and isinstance(ref.node, Var) and ref.idx in (arg.out, arg.out[::-1]):
         transpose = "^T" if style.ascii else r"^{\top}" if style.latex else "ᵀ"
         inner = (latex_name(ref.node.name) if style.latex else ref.node.name) + ("" if ref.idx == arg.out else transpose)
+    elif (along := _render_along(node, idx, names, style)) is not None:
+        return along
     else:
         inner = "[" + ",".join(arg.out) + "] -> " + render_sum(arg.terms, arg.out, style, arg.index_set())
     if style.latex and node.fn == "inv":  # X^{-1}, (X^{-1})_{ji}
@@ -401,13 +442,39 @@ def _render_call(node: Call, idx, names, style: Style) -> str:
         norm_bar = "|" if style.ascii else r"\|" if style.latex else "‖"
         text = show(node.fn, inner, node.params, arg.ndim).replace("‖", norm_bar)
         text = text.replace(f"{node.fn}(", latex_operator(node.fn) + "(", 1) if style.latex else text
-        return (text if atomic(text) or not idx else f"({text})") + style.indices(idx)
+        return (text if atomic(text) or not idx else fenced(text, style)) + style.indices(idx)
     if style.latex:
         return rf"{latex_operator(node.fn)}\left({inner}\right)" + style.indices(idx)
     return f"{node.fn}({inner})" + style.indices(idx)
 
 
 _LATEX_FUNCTIONS = {"exp", "log", "tanh", "sin", "cos", "det"}
+
+
+def _render_along(node: Call, idx, names, style: Style) -> str | None:
+    """A function along axes of an expression, its axes named as the subscript: ``softmax_j(Σ_k W[i,k] X[k,j])``
+    for ``softmax`` along ``j`` read at ``[i,j]``, ``logsumexp_j(…)`` for a reduction read at ``[i]`` (index
+    notation reads it back); None for another function, a norm (which has its own bars), several axes or a
+    diagonal read."""
+    fn = get(node.fn)
+    if fn.kind != "along axes" or node.fn == "norm" or len(node.params[0]) != 1 or len(set(idx)) != len(idx):
+        return None
+    arg, (axes_,) = node.arg, node.params
+    kept = [k for k in range(arg.ndim) if k not in axes_]
+    if len(fn.result_shape(arg.dims, *node.params)) == arg.ndim:
+        inner_idx = tuple(idx)
+    elif len(idx) == len(kept):
+        summed = iter(fresh(len(axes_), set(names) | set(idx)))
+        at = dict(zip(kept, idx))
+        inner_idx = tuple(at[k] if k in at else next(summed) for k in range(arg.ndim))
+    else:
+        return None
+    taken = set(names) | set(inner_idx)
+    inner = render_sum(instantiate(arg, inner_idx, taken), inner_idx, style, taken)
+    sub = ",".join(inner_idx[k] for k in axes_)
+    if style.latex:
+        return rf"{latex_operator(node.fn)}_{{{sub}}}\left({inner}\right)"
+    return f"{node.fn}_{sub}({inner})"
 
 
 def _is_atom(expr: Expr) -> bool:
@@ -417,9 +484,9 @@ def _is_atom(expr: Expr) -> bool:
 
 
 def _power(inner: str, c, style: Style, simple: bool) -> str:
-    base = inner if simple else f"({inner})"
+    base = inner if simple else fenced(inner, style)
     if style.latex:
-        return f"{{{base}}}^{{{_number(c)}}}"
+        return f"{{{base}}}^{{{_number(c, style)}}}"
     if style.ascii:
         return f"{base}**{_number(c)}"
     return base + _number(c).translate(_SUPERSCRIPT)

@@ -50,10 +50,10 @@ EXAMPLES = (
             "jacobian", {"W": [2, 3], "x": [3]}),
     Example("Question: L = (XW + b) y — why must ∂L/∂W be shaped like W?", "sum((X @ W + b) @ y)", "W", "gradient",
             {"X": [1, 4], "W": [4, 3], "b": [1, 3], "y": [3, 1]}),
-    Example("Question: half SSE ½ Σ (Y − h(XΘ))², h = tanh, Θ written T", "0.5 * sum((Y - tanh(X @ T))**2)", "T",
-            "gradient", {"X": [4, 3], "T": [3, 2], "Y": [4, 2]}),
-    Example("Question: orthogonality loss β Σ |Φᵢᵀ Φᵢ − I|, β = 0.5, Φ written P",
-            "0.5 * sum(abs(einsum('iaj,iak->ijk', P, P) - I))", "P", "gradient", {"P": [2, 4, 3], "I": [3, 3]}),
+    Example("Question: half SSE L = ½ Σ (Y − h(XΘ))², h = tanh", "0.5 * sum((Y - tanh(X @ Θ))**2)", "Θ",
+            "gradient", {"X": [4, 3], "Θ": [3, 2], "Y": [4, 2]}),
+    Example("Question: orthogonality loss L = β Σ |Φᵢᵀ Φᵢ − I|, β = 0.5",
+            "0.5 * sum(abs(einsum('lmj,lmk->mjk', Φ, Φ) - I))", "Φ", "gradient", {"Φ": [4, 2, 3], "I": [3, 3]}),
     Example("Demo: L = Σ tanh(Wx)", "sum(tanh(W @ x))", "W", "gradient", {"W": [3, 4], "x": [4]}),
     Example("Demo: the Hessian of xᵀAx", "einsum('i,ij,j->', x, A, x)", "x", "hessian", {"x": [3], "A": [3, 3]}),
     Example("Cookbook: ∂ tr(AXB)/∂X", "trace(A @ X @ B)", "X", "gradient", {"A": [3, 3], "X": [3, 3], "B": [3, 3]}),
@@ -71,7 +71,7 @@ def respond(request) -> dict:
         for name, shape in r.sizes.items():  # every tensor, before any is made
             check_size(name, shape)
         derived = question.derive(r)
-        arrays = None if r.declared else question.arrays(r)  # a function of your own has no values
+        arrays = None if question.own_functions(derived) else question.arrays(r)  # a function of your own: no values
         return {"ok": True, "notes": question.notes(r), **sections(derived, arrays)}
     except EinsumSyntaxError as err:
         return {"ok": False, "error": f"{question.message(err)}\n  {err.spec}\n  {' ' * err.position}^"}
@@ -110,7 +110,7 @@ def read_request(request) -> Question:
     if notation not in question.NOTATIONS:
         raise EinsumgradError(f"notation: choose one of {', '.join(question.NOTATIONS)}; got {_shown(notation)}")
     shapes = _shapes(request.get("shapes"))
-    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers", notation=notation)
+    return Question(text, wrt, kind, shapes, symmetric, seed, numbers="integers", notation=notation, door="page")
 
 
 def _shapes(given) -> dict[str, tuple[int, ...]] | None:
@@ -169,10 +169,11 @@ def sections(d: Derived, arrays: dict | None = None) -> dict:
     """The answer as HTML sections: ``result`` (index and matrix notation, layout), ``derivation``,
     and, at ``arrays``, ``inputs``, ``tensor`` (the derivative's values, sliced) and ``check``."""
     kind, wrt = d.read.question.kind, d.read.x.name
-    shown = question.render(d, matrix=True)
+    shown, typeset = question.render(d, matrix=True), question.render(d, "latex", matrix=True)
+    assert d.derivative.label is not None  # a derivative is labelled
     layout = _layout(kind, wrt, d.derivative.node.out, d.read.expression.ndim, d.derivative.label.f)
     reply = {"text": shown.text, "matrix": shown.matrix or None, "layout": layout, "kind": kind,
-             "result": fragments.result_html(shown.text, shown.matrix, layout, shown.why),
+             "result": fragments.result_html(typeset.text, typeset.matrix, layout, typeset.why),
              "derivation": fragments.derivation_html(question.explain(d).steps)}
     if arrays is not None:
         reply.update(_values(d, arrays))
@@ -214,6 +215,7 @@ def document(d: Derived, arrays: dict | None = None) -> str:
     body = [f"<h2>The {kind}</h2>", parts["result"], "<h2>Derivation</h2>", parts["derivation"]]
     if arrays is not None:
         body += ["<h2>At random arrays</h2>", parts["inputs"], "<h3>Values</h3>", parts["tensor"], parts["check"]]
+    assert d.derivative.label is not None  # a derivative is labelled
     return fragments.document(f"{kind} of {d.derivative.label.f} with respect to {d.read.x.name}", "\n".join(body))
 
 

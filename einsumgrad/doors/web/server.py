@@ -1,6 +1,7 @@
 """``einsumgrad serve``: the teaching page on a local web server (Python's standard library only).
 
-The server answers two requests and nothing else: ``GET /`` (the page, held in memory) and
+The server answers two requests and nothing else: ``GET /`` (the page, held in memory; ``HEAD /``
+gives its headers) and
 ``POST /api/derive`` (JSON in, JSON out, see :mod:`.answer`); no path maps to a file. Each answer is
 computed in a worker process that is killed when it runs past the time limit. By default it binds
 127.0.0.1 and answers only requests addressed to this machine's loopback names (no DNS rebinding),
@@ -60,10 +61,12 @@ class Worker:
         with self.lock:  # one answer at a time: a teaching page, not a service
             if self.process.poll() is not None:
                 self.process = self._start()
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            ready, _, _ = select.select([self.process.stdout], [], [], self.seconds)
-            line = self.process.stdout.readline() if ready else ""
+            stdin, stdout = self.process.stdin, self.process.stdout
+            assert stdin is not None and stdout is not None  # both piped
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            ready, _, _ = select.select([stdout], [], [], self.seconds)
+            line = stdout.readline() if ready else ""
             if line:
                 return json.loads(line)
             self.close()
@@ -78,7 +81,8 @@ class Worker:
         self.process.kill()
         self.process.wait()
         for pipe in (self.process.stdin, self.process.stdout):
-            pipe.close()
+            if pipe is not None:
+                pipe.close()
 
 
 def is_loopback(host: str) -> bool:
@@ -128,6 +132,7 @@ class Server(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # an address, as HTTPServer keeps it
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # every interface: this machine's is one
         return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
@@ -153,6 +158,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", self.server.page)
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found: this server has one page, at /")
+
+    def do_HEAD(self):
+        """GET's status and headers (its Content-Length too), without the body (:meth:`_send`)."""
+        self.do_GET()
 
     def do_POST(self):
         if not self._addressed_here():
@@ -194,7 +203,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format, *args):  # noqa: A002 - the standard library's name
         pass
