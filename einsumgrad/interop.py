@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 from .core import algebra
 from .api import compile, grad
 from .core.errors import EinsumgradError
+from .core.extras import require
 from .expression import Expression, argument_names
 
 COTANGENT = "g·"  # the cotangent's tensor: not an identifier, so no tensor's name
@@ -94,7 +95,7 @@ def jax_function(expr: Expression, args: Any) -> Callable[..., Any]:
     >>> jax.jacrev(f)(jnp.zeros((2, 1)), jnp.ones(1)).shape
     (2, 2, 1)
     """
-    jax = importlib.import_module("jax")
+    jax = require("jax", "jax_function")
     arguments = _arguments(args)
     leaves, structure = jax.tree_util.tree_flatten(arguments)
     symbolic = _Symbolic(expr, leaves, "jax", "jax_function")
@@ -137,7 +138,7 @@ def torch_function(expr: Expression, args: Any) -> Callable[..., Any]:
         f(W0, torch.ones(3, dtype=torch.float64)).backward()
         W0.grad  # ones((2, 3)): Σ tanh'(0) x
     """
-    torch = importlib.import_module("torch")
+    torch = require("torch", "torch_function")
     arguments = _arguments(args)
     leaves, structure = _flatten(arguments)
     symbolic = _Symbolic(expr, leaves, "torch", "torch_function")

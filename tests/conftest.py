@@ -8,6 +8,22 @@ import einsumgrad as eg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import profiles  # noqa: E402 - loads the hypothesis profile of EINSUMGRAD_PROFILE before any test module is read
+
+
+def pytest_report_header(config):
+    return f"einsumgrad test profile: {profiles.NAME} (EINSUMGRAD_PROFILE=dev|ci)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """The dev profile leaves out the tests marked slow, unless a -m expression chooses which run."""
+    if profiles.NAME != "dev" or config.option.markexpr:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
 
 @pytest.fixture
 def rng():

@@ -7,6 +7,7 @@ import einsumgrad as eg
 J = eg.jacobian("ij,j->i", wrt=0, names="W,x")
 
 
+@pytest.mark.slow
 def test_dask_backend_on_a_local_cluster():
     da = pytest.importorskip("dask.array")
     distributed = pytest.importorskip("dask.distributed")

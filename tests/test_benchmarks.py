@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every benchmark script, run quick, in a subprocess
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 

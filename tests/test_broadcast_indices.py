@@ -3,6 +3,7 @@ reads x[0] for every j. The derivative w.r.t. a stretched operand sums over the 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from oracles import assert_matches_linearity, central_difference, contract_back, contract_front, exact_jacobian
@@ -170,7 +171,7 @@ def stretched_problems(draw):
     return spec, ops, draw(st.integers(0, nops - 1))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(stretched_problems())
 def test_random_specs_with_random_size_1_axes(problem):
     spec, ops, wrt = problem

@@ -47,6 +47,7 @@ def test_grad_and_hessian():
     assert r.returncode == 0 and "In matrix notation" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["wx", "tanh", "trace", "orthogonality"])
 def test_demos_run_and_pass(name):
     r = run("demo", name)
@@ -61,6 +62,7 @@ def test_default_demo_and_list():
     assert r.returncode == 0 and "orthogonality" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [(), ("jacobian",), ("grad",), ("hessian",), ("demo",)])
 def test_help_everywhere(args):
     r = run(*args, "--help")
@@ -70,6 +72,7 @@ def test_help_everywhere(args):
         assert "examples:" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,message", [
     (("jacobian", "i%j->i"), "invalid character '%' in einsum spec, at column 2 of 'i%j->i'"),
     (("jacobian", "ij,j->i", "--wrt", "5"), "wrt=5 is out of range"),

@@ -32,6 +32,7 @@ def recurrence(depth: int):
     return eg.sum(tensors["y"] * h), tensors, arrays
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth", [1, 2, 3, 5])
 def test_softmax_recurrence_hessian_matches_jax(depth):
     jax = pytest.importorskip("jax")
@@ -139,6 +140,7 @@ def calls(run) -> int:
     return sum(s.callcount for s in profile.getstats() if getattr(s.code, "co_name", s.code) != "__hash__")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build", BUILDS)
 def test_neighbour_sum_work_is_linear(build):
     """Twice the terms, at most 2.25 times the calls: building f (each + simplified the whole sum again:

@@ -35,6 +35,7 @@ def test_numpy_source_matches_evaluate(case, rng):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [build for _, build in CASES], ids=[name for name, _ in CASES])
 def test_jax_source_under_jit_matches_evaluate(case, rng):
     jax = pytest.importorskip("jax")

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 
@@ -98,6 +99,7 @@ def test_generated_code_is_evaluate(build, numpy, backend):
     same(generated(expr, backend, arrays), want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
 @pytest.mark.parametrize("build", [c[1] for c in CASES], ids=[c[0] for c in CASES])
 def test_generated_gradients_are_evaluate(build, backend):
@@ -150,7 +152,7 @@ def test_names_are_read_as_python_reads_them():
 
 
 @given(st.data())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_random_new_axes_through_numpy_source(data):
     """A random chain of elementwise functions, new axes, integer indices, slices and sums over x (4,) and
     A (4, 3), broadcast against each other: the generated NumPy source returns what evaluate does."""

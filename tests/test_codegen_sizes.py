@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.compiler.plan import contraction
@@ -106,7 +107,7 @@ def test_compile_plans_per_shapes():
 SIZE = st.integers(1, 6)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(case=st.sampled_from(sorted(CASES)), planned=st.tuples(SIZE, SIZE), called=st.tuples(SIZE, SIZE),
        stretch=st.sampled_from([None, ("X", 1), ("X", 0), ("y", 0), ("Y", 0), ("Y", 1)]), seed=st.integers(0, 3))
 def test_generated_code_is_right_at_other_sizes(case, planned, called, stretch, seed):

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from oracles import central_difference, second_difference
@@ -272,7 +273,7 @@ def prepare(problem: Problem):
     return L, tensors[problem.wrt], env, oracle, direction, EPS * max(1.0, float(np.abs(x0).max(initial=0)))
 
 
-@settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(1000), deadline=None, derandomize=True, database=None)
 @given(problems())
 def test_value_and_gradient_against_numpy(problem):
     L, t, env, oracle, d, eps = prepare(problem)
@@ -285,7 +286,7 @@ def test_value_and_gradient_against_numpy(problem):
     assert close(np.vdot(g, d), numeric, max(1.0, abs(value))), f"⟨grad, d⟩ {np.vdot(g, d)}, differences {numeric}"
 
 
-@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(400), deadline=None, derandomize=True, database=None)
 @given(problems())
 def test_hessian_vector_product_against_differences_of_the_gradient(problem):
     L, t, env, oracle, d, eps = prepare(problem)

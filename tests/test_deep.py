@@ -105,6 +105,7 @@ def test_a_two_layer_network_prints_its_backprop_in_index_and_matrix_notation():
     assert g2.matrix_notation() == "tanh(X W1)ᵀ (tanh(X W1) W2 - Y)"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("depth, width", [(1, 5), (3, 4), (5, 3)])
 def test_mlp_gradients_and_hessian_agree_with_jax(rng, depth, width):
     jax = pytest.importorskip("jax")

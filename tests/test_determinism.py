@@ -5,6 +5,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import einsumgrad as eg
 
@@ -48,6 +49,7 @@ print(eg.jacobian("fdf,cdd,ccd,afe->ae", wrt=2).explain())
 """
 
 
+@pytest.mark.slow
 def test_output_and_plans_do_not_depend_on_the_hash_seed():
     outputs = set()
     for seed in ("1", "2", "12345"):

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 import einsumgrad as eg
 from oracles import central_difference
+import profiles
 
 BACKENDS = ["numpy", "jax", "torch"]
 
@@ -128,7 +129,7 @@ def test_arrays_the_plan_does_not_read_set_the_precision_too():
 def _float32_fuzz(backend, examples):
     from test_compositions import problems
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=profiles.examples(examples), deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(problems(max_depth=3))
     def check(problem):
@@ -145,6 +146,7 @@ def _float32_fuzz(backend, examples):
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend, examples", [("numpy", 200), ("torch", 40), ("jax", 10)])  # jax runs op by op
 def test_random_compositions_in_float32_give_float32_values_and_gradients(backend, examples):
     """Random compositions (test_compositions' strategy: broadcasting, sums, traces, @, einsums,

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core.parse import parse
@@ -59,7 +60,7 @@ def test_every_error_is_a_value_error():
         assert issubclass(cls, ValueError)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet="ijkIJ,->. %1é\t", max_size=14))
 def test_fuzzed_specs_raise_only_clean_errors(spec):
     try:

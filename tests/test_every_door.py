@@ -101,6 +101,7 @@ def doors(y: eg.Expression, L: eg.Expression, X: eg.Expression, arrays: dict) ->
     return {door: tuple(np.asarray(r) for r in pair) for door, pair in out.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(set(functions.public()) | {"select", "reshape", "concatenate"}))
 def test_every_function_through_every_door(name):
     assert name in CASES, f"function {name!r} has no case here: add one (and its jax oracle) to CASES"
@@ -144,6 +145,7 @@ def _softmax(a):
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["cross-entropy", "logsumexp", "norm", "max"])
 def test_logits_at_1000_are_exact_by_every_door(what):
     """Softmax cross-entropy ``-Σ Y ⊙ log_softmax(X)``, logsumexp, norm and max at logits ±1000: finite, and

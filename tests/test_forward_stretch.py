@@ -24,6 +24,7 @@ CASES = [  # (expression, the same in jax, shapes of A and B, the tensor differe
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_forward_jacobian_and_hessian_of_the_sum(case):
     f, g, shapes, wrt = CASES[case]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core import functions
@@ -118,7 +119,7 @@ def test_stable_at_large_inputs():
         assert np.isfinite(eg.evaluate(eg.grad(-eg.sum(Y * eg.log_softmax(X)), X), X=a, Y=np.eye(2, 3))).all()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(st.lists(st.floats(-5, 5), min_size=1, max_size=5), st.floats(-1e3, 1e3))
 def test_shift_invariance(values, c):
     a = np.array(values)
@@ -127,7 +128,7 @@ def test_shift_invariance(values, c):
                                rtol=1e-12, atol=1e-9)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(st.integers(-2, 2), min_size=1, max_size=6))
 def test_ties_share_the_gradient_of_max_and_min_equally(values):
     a = np.array(values, dtype=float)
@@ -221,6 +222,7 @@ def test_printing():
     assert eg.hessian(eg.logsumexp(x), x).matrix_notation() == "diag(softmax(x)) - softmax(x) softmax(x)ᵀ"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch", "dask"])
 def test_every_function_compiles_on_every_backend(backend, rng):
     if backend == "dask":
@@ -258,6 +260,7 @@ def cli_expression(name: str) -> str:
             "max": "sum(c * max(X @ X.T @ x + x, axis=0, keepdims=True))"}.get(name, f"sum(c * {name}(X @ x, axis=0))")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in functions.public() if functions.get(n).kind != "matrix"])
 def test_every_function_through_the_cli(name):
     text = cli_expression(name)

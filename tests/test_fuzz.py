@@ -4,6 +4,7 @@ import string
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 
@@ -11,7 +12,7 @@ import einsumgrad as eg
 TEXT = st.text(alphabet=string.ascii_letters[:6] + ",->.()'*+ %_=1\n", max_size=16)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(TEXT, TEXT)
 def test_fuzz_string_entry_points(a, b):
     from einsumgrad.doors.language import parse_expression
@@ -33,7 +34,7 @@ def _fuzz_expressions():
             eg.jacobian(W @ x, W), W * x + 1, eg.einsum("ii->i", W), eg.sum(W, axis=0) / x]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.integers(0, 9), st.dictionaries(st.sampled_from(["W", "x", "A", "y"]),
                                           st.lists(st.integers(0, 3), max_size=3), min_size=0, max_size=4))
 def test_fuzz_evaluate_with_arrays_of_any_shape(which, shapes):
@@ -48,7 +49,7 @@ def test_fuzz_evaluate_with_arrays_of_any_shape(which, shapes):
         pass  # a singular matrix for inv: NumPy's own verdict on the numbers, not on the input's form
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.sampled_from(["ij,j->i", "ii->", "...ij,...j->...i", "i,i", "ij,jk,kl->il", ",i->i"]),
        st.lists(st.lists(st.integers(0, 3), max_size=4), min_size=0, max_size=4), st.integers(0, 3))
 def test_fuzz_jacobian_calls_with_arrays_of_any_shape(spec, shapes, wrt):

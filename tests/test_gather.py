@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 
@@ -83,6 +84,7 @@ def doors(expr, arrays: dict) -> dict:
     return got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build, xp_form, reads", [c[1:] for c in CASES], ids=IDS)
 def test_values_ignore_inf_and_nan_outside_the_selection(build, xp_form, reads):
     arrays = poisoned(reads)
@@ -93,6 +95,7 @@ def test_values_ignore_inf_and_nan_outside_the_selection(build, xp_form, reads):
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=door)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("build, xp_form, reads", [c[1:] for c in CASES], ids=IDS)
 def test_gradients_are_zero_outside_the_selection(build, xp_form, reads):
     """∂ sum(c * f) / ∂ each input, against jax: exactly 0 where the input is not read, never nan."""
@@ -107,6 +110,7 @@ def test_gradients_are_zero_outside_the_selection(build, xp_form, reads):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=f"∂/∂{name}, {door}")
 
 
+@pytest.mark.slow
 def test_jacobian_and_hessian_of_a_slice_stay_right():
     """Both indices of a selection are axes of the result: it is read as the 0/1 value it is."""
     x = eg.tensor("x", (5,))
@@ -156,7 +160,7 @@ KEYS = st.one_of(
 
 
 @given(st.data())
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_random_slices_against_numpy(data):
     """Random chains of ints, slices (any start, stop and step) and new axes of a (6, 5) array with
     inf and nan at random places: values as NumPy's (nan where NumPy has nan), the gradient of

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.doors.cli import main
@@ -71,7 +72,7 @@ bounds = st.one_of(st.none(), st.integers(-8, 8), st.integers(-2 * HUGE, 2 * HUG
 steps = st.one_of(st.none(), st.integers(-3, 3).filter(bool), st.sampled_from([HUGE, -HUGE, sys.maxsize, -sys.maxsize]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(n=st.integers(0, 6), start=bounds, stop=bounds, step=steps, known=st.booleans())
 def test_slices_against_numpy(n, start, stop, step, known):
     """Any slice of an axis of known length is NumPy's; of unknown length, NumPy's or our error (a
@@ -182,7 +183,7 @@ def _squeezed_einsum(terms, result, operands):
     return out.reshape([size[c] for c in result])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.data())
 def test_einsum_past_52_letters_against_numpy(data):
     import opt_einsum
@@ -204,6 +205,7 @@ def test_einsum_past_52_letters_against_numpy(data):
     np.testing.assert_allclose(einsum(equation, *operands), _squeezed_einsum(terms, result, operands), atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rank", [53, 64])
 def test_tensors_of_53_to_64_axes_evaluate_and_differentiate(rank):
     x, y, s = eg.tensor("x", rank), eg.tensor("y", rank), eg.tensor("s", ())
@@ -236,6 +238,7 @@ def test_codegen_of_many_axes_plans_or_says_why_not():
         eg.codegen(eg.sum(eg.tensor("x", 64)))
 
 
+@pytest.mark.slow
 def test_the_cli_with_53_to_65_axes():
     ones = lambda rank: "x=" + "x".join(["1"] * rank)  # noqa: E731
     for rank in (53, 64):
@@ -254,7 +257,7 @@ SHAPES = ["x=3", "X=3x2", "x=" + "x".join(["1"] * 64), "x=" + "x".join(["1"] * 6
           f"x={HUGE}", "x=0", "X=0x3", "x=3x" + "1" * 30]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(kind=st.sampled_from(["grad", "hessian"]), text=st.sampled_from(TEXTS), shapes=st.sampled_from(SHAPES),
        wrt=st.sampled_from(["x", "X"]), numbers=st.tuples(*[st.sampled_from(NUMBERS)] * 3),
        extra=st.sampled_from([(), ("--seed", "1e400"), ("--seed", str(HUGE)), ("--format",), ("--bogus",)]))

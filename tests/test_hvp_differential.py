@@ -3,6 +3,7 @@ the differential route by a symmetric matrix reads off the symmetric gradient (i
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.doors.cli import main
@@ -65,7 +66,7 @@ def test_hvp_holds_a_direction_that_reads_x_fixed(direction):
     check_hvp("Σ tanh(W x)", direction, 0)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(40), deadline=None, derandomize=True, database=None)
 @given(st.sampled_from(sorted(LOSSES)), st.sampled_from(sorted(DIRECTIONS)), st.integers(0, 2**16))
 def test_hvp_is_the_hessian_times_the_evaluated_direction(loss, direction, seed):
     check_hvp(loss, direction, seed)

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.library import generic
@@ -78,7 +79,7 @@ def test_elementwise_product_needs_a_left_side_and_shapes_give_sizes():
     assert np.allclose(eg.evaluate(y), np.eye(3))
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+@settings(max_examples=examples(150), deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problems(max_depth=2))
 def test_round_trip_of_printed_index_notation(problem):

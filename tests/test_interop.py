@@ -64,6 +64,7 @@ def test_numpy_backend_refuses_other_arrays(library, make, rng):
         eg.evaluate(L, W=W0, x=rng.standard_normal(3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [build for _, build in CASES], ids=[name for name, _ in CASES])
 def test_every_closed_form_case_under_jax_jit_and_on_torch_tensors(case, rng):
     exprs, arrays = case(rng)

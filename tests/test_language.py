@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.doors.language import MAX_LENGTH, parse_expression
@@ -107,7 +108,7 @@ def test_the_package_never_evaluates_strings():
     assert "pickle" not in source
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.text(alphabet="xyAW()+-*/@.,'=_ 0123456789eTsumtanhinvrace[]{}:;!%~<>|&\"\\é\n\t", max_size=30))
 def test_fuzzed_expressions_raise_only_clean_errors(text):
     try:
@@ -182,6 +183,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("text,message", [
     (DEEP["1,000 nested parentheses"], "nested more than 100 levels deep"),
     (DEEP["300 nested calls"], "nested more than 100 levels deep"),

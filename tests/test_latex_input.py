@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.library import generic
@@ -131,7 +132,7 @@ def test_the_page_reads_latex():
     assert not bad["ok"] and "notation: choose one of python, index, latex" in bad["error"]
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+@settings(max_examples=examples(150), deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problems(max_depth=2))
 def test_round_trip_of_printed_latex(problem):

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.doors import question
@@ -178,7 +179,7 @@ def test_the_page_examples_use_the_students_letters():
         assert f"<mi>{e.wrt}</mi>" in reply["result"]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.text(alphabet="abxyzWXΘΦβφ_1𝓛", min_size=1, max_size=4).filter(str.isidentifier),
        st.sampled_from(["tanh", "abs", "h", "softplus", "g2"]))
 def test_the_latex_of_any_name_and_function_converts(name, fn):

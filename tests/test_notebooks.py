@@ -16,6 +16,8 @@ nbformat = pytest.importorskip("nbformat", reason="the notebook tests need nbfor
 nbclient = pytest.importorskip("nbclient", reason="the notebook tests need nbclient: pip install nbclient")
 pytest.importorskip("ipykernel", reason="the notebook tests need ipykernel: pip install ipykernel")
 
+pytestmark = pytest.mark.slow  # every notebook executed in a kernel
+
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 QUESTIONS = pathlib.Path(__file__).parent.parent.parent / "shared" / "questions"
 _spec = importlib.util.spec_from_file_location("build_notebooks", EXAMPLES / "build_notebooks.py")

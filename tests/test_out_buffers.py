@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.compiler.plan import contraction
@@ -197,7 +198,7 @@ def test_a_lone_index_is_summed_before_the_matmul():
 EQUATIONS = ["ab,ca->c", "ab,ac->b", "abc,cd->ad", "ab,bc,cd->a", "abc,c->", "ab,cb->ac", "ab,ab->a", "a,b->ab"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.sampled_from(EQUATIONS), st.lists(st.integers(1, 4), min_size=4, max_size=4),
        st.sampled_from(["greedy", "optimal", "auto"]), st.integers(0, 2 ** 16))
 def test_planned_contractions_match_one_einsum(equation, lengths, optimize, seed):
@@ -293,7 +294,7 @@ def test_intermediates_shared_across_terms_give_the_same_values(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(st.lists(st.sampled_from(["tanh", "sigmoid", "square", "matmul", "matmul_t", "scale"]), min_size=1, max_size=5),
        st.integers(2, 6), st.integers(0, 2 ** 16), st.sampled_from(["greedy", "auto"]))
 def test_random_compositions_shared_or_not(layers, width, seed, optimize):

@@ -13,7 +13,8 @@ from einsumgrad.doors.web.server import Server
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright: pip install playwright")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="the browser tests need chromium: apt-get install -y chromium")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="the browser tests need chromium: apt-get install -y chromium"),
+              pytest.mark.slow]  # the page in Chromium
 
 # The four students' questions as typed today: (expression, by, kind, shapes, what the index notation must show).
 # The language grows (scalars, eye, Greek names, slicing, a generic h): add each new spelling as one more line.

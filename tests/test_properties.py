@@ -1,6 +1,7 @@
 """Property tests: random einsum specs and sizes, dense Jacobian vs exact, vjp/jvp vs dense."""
 import numpy as np
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from oracles import assert_matches_linearity, contract_front, exact_jacobian
@@ -26,7 +27,7 @@ def einsum_problems(draw):
     return spec, ops, draw(st.integers(0, nops - 1))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=examples(250), deadline=None)
 @given(einsum_problems())
 def test_random_specs(problem):
     spec, ops, wrt = problem
@@ -62,7 +63,7 @@ def compositions(draw, depth=3):
     return draw(st.sampled_from([x, A @ x]))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(compositions(), st.integers(0, 2**16))
 def test_random_compositions_against_finite_differences(expr, seed):
     rng = np.random.default_rng(seed)
@@ -75,7 +76,7 @@ def test_random_compositions_against_finite_differences(expr, seed):
             assert report.passed, f"{report}\n{f}"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(einsum_problems(), st.sampled_from(["auto", "greedy", "optimal", "dp"]))
 def test_random_specs_through_planned_pairwise_steps(problem, optimize):
     """Small problems normally run as one np.einsum; force the planned path (BLAS steps with

@@ -156,6 +156,7 @@ def test_errors(make, match):
         make()
 
 
+@pytest.mark.slow
 def test_backends():
     jnp = pytest.importorskip("jax.numpy")
     da = pytest.importorskip("dask.array")
@@ -177,6 +178,7 @@ def cli(*args):
     return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command,expression,wrt,shapes", [
     ("grad", "sum(kron(A, B) * C)", "A", "A=2x3,B=2x2,C=4x6"),
     ("hessian", "sum(tanh(kron(A, B)))", "B", "A=2x3,B=2x2"),

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core.ir import Delta, Expr, Ref, Size, Term, Var
@@ -155,7 +156,7 @@ def test_terms_equal_up_to_renaming_merge_where_factors_tie(out, first, second):
     assert merge([canonical(Term(1, first), out), canonical(Term(2, second), out)])[0].coef == 3
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(INDEX.map(X), st.tuples(INDEX, INDEX).map(lambda p: M(*p)),
                           st.tuples(INDEX, INDEX).map(lambda p: B(*p))), min_size=1, max_size=5),
        st.lists(INDEX, max_size=2, unique=True), st.permutations(INDICES), st.randoms(use_true_random=False))
@@ -320,7 +321,7 @@ def expressions(draw):
     return Expr(out, (N,) * len(out), tuple(terms_))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(expressions(), st.integers(0, 2**16), st.integers(1, 3))
 def test_simplify_keeps_the_value(e, seed, n):
     rng = np.random.default_rng(seed)

@@ -65,6 +65,7 @@ def jax_derivative(f, order: int):
     return jax.vmap(f)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ELEMENTWISE)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_elementwise_functions_at_extreme_values_match_jax(name, dtype):
@@ -93,6 +94,7 @@ PAIRS = np.array([(1, -1e17), (-1e17, 1), (np.inf, 1), (1, np.inf), (-np.inf, 1)
                   (np.nan, 1), (1e-300, -1e-300)]).T
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BINARY)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_maximum_and_minimum_are_exact_at_extreme_values(name, dtype):
@@ -148,6 +150,7 @@ def _masked(name: str, a):
     return np.all(a == -np.inf, axis=1) | np.any(a == np.inf, axis=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALONG)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_functions_along_axes_at_extreme_values_match_jax(name, dtype):
@@ -189,6 +192,7 @@ def test_a_row_of_minus_infinity_masked_attention():
                                    [[0.25, -0.25], [-0.25, 0.25]])
 
 
+@pytest.mark.slow
 def test_norm_takes_axis_and_keepdims_as_numpy():
     """``eg.norm(X, axis=1)`` raised a raw TypeError; its Hessian reads 1/‖x‖ along the kept axes."""
     a = np.random.default_rng(0).standard_normal((3, 4))
@@ -214,6 +218,7 @@ def test_matrix_functions_take_the_dtypes_numpy_linalg_lacks(dtype):
         np.testing.assert_allclose(got.astype(complex), eg.evaluate(e, A=m), rtol=rtol)
 
 
+@pytest.mark.slow
 def test_the_hessian_of_det_at_a_singular_matrix():
     """det is a polynomial: its Hessian exists everywhere (it was refused where inv(A) does not exist)."""
     A = eg.tensor("A", 2)

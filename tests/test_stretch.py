@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core import ir
@@ -73,6 +74,7 @@ def test_every_backend_and_generated_code(case, backend):
         np.testing.assert_allclose(got, closed, rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
 def test_jacobian_hessian_and_hvp(case):
     """∂f/∂wrt through the Jacobian of the scalar, and the Hessian of Σ tanh(f) against jax's."""
@@ -156,7 +158,8 @@ def compositions(draw):
     return e, f, shapes
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compositions(), st.integers(0, 2**31 - 1))
 def test_random_compositions_against_jax(case, seed):
     """The composition's value, and its sum's gradient by every leaf it reads (evaluated and as
@@ -207,6 +210,7 @@ def test_first_operand_stretched():
         assert str(eg.check(eg.sum(e), A, **arrays)).startswith("PASS")
 
 
+@pytest.mark.slow
 def test_each_operand_stretches_the_other():
     """A 3×1 plus B 1×3: each stretches the other; the Jacobian, the Hessian and generated code at
     other sizes (a 4×1 beside a 4×3 through code made for 1×1 and 1×3) follow NumPy."""

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 import einsumgrad as eg
 from einsumgrad.core.ir import Extent, dim_atoms, dim_product, dim_quotient, dim_sum, dim_value
@@ -155,7 +156,7 @@ JOINED = [eg.concatenate([A, B], axis) for axis in (0, 1)]
 JOINED_GRAD = [eg.grad(eg.sum(j ** 2), B) for j in JOINED]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(st.lists(st.integers(1, 3), min_size=4, max_size=4), st.integers(1, 3), st.integers(0, 1))
 def test_random_sizes(sizes, k, axis):
     """One kron and one concatenation, built once, at random sizes: values vs NumPy, gradients vs

@@ -174,6 +174,7 @@ def cli(*args):
     return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_the_command_line():
     r = cli("grad", "trace(A @ S)", "--wrt", "S", "--symmetric", "S", "--matrix")
     assert r.returncode == 0, r.stderr

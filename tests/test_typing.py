@@ -11,6 +11,8 @@ import pytest
 
 pytest.importorskip("mypy")
 
+pytestmark = pytest.mark.slow  # mypy on the package and on user scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 
 USER = """

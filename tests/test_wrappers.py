@@ -116,6 +116,7 @@ def mlp_function(make):
     return make(L, args=({"W1": W1, "b1": b1, "W2": W2}, x, y))
 
 
+@pytest.mark.slow
 def test_jax_grad_is_jaxs_own_under_jit_and_vmap_with_pytrees(jax, rng):
     jnp = jax.numpy
     loss = mlp_function(eg.jax_function)
@@ -161,6 +162,7 @@ def test_jax_sgd_steps_lower_the_loss_as_jaxs_own(jax, rng):
         np.testing.assert_allclose(p[n], q[n], rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tanh", "exp", "log", "sigmoid", "softplus", "relu"])
 def test_jax_vjp_of_a_vector_function_is_jaxs_own(jax, rng, name):
     jnp = jax.numpy
@@ -184,6 +186,7 @@ def test_jax_second_derivatives_are_jaxs_of_the_symbolic_gradient(jax, rng):
     np.testing.assert_allclose(H, eg.evaluate(eg.hessian(L, x), x=x0, A=A0), rtol=1e-11)
 
 
+@pytest.mark.slow
 def test_jax_function_of_softmax_and_logsumexp(jax, rng):
     jnp = jax.numpy
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)

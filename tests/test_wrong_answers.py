@@ -202,6 +202,7 @@ def test_deep_equal_nodes_compare_without_recursion():
     eg.grad(nested(70), x)
 
 
+@pytest.mark.slow
 def test_every_pass_works_far_below_python_s_stack(rng):
     """300 nested tanh (600 levels, deeper than Python's stack allows any recursive pass to walk)
     derive, print, explain and evaluate: node keys, forward tangents, LaTeX and the teaching steps

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..core import xp
+from ..core.extras import require
 from ..core.errors import EinsumgradError
 from ..core.functions import get
 
@@ -54,7 +55,7 @@ def from_array_api(name: str, a) -> np.ndarray | None:
 
 
 def module(backend: str):
-    return importlib.import_module(MODULES[backend])
+    return require(MODULES[backend], f"backend={backend!r}")
 
 
 def function(backend: str, name: str) -> Callable:

@@ -9,6 +9,7 @@ from typing import Any
 import opt_einsum
 
 from ..core.errors import EinsumgradError
+from ..core.extras import install
 
 SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
@@ -119,5 +120,6 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise EinsumgradError(f"unknown backend={backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "numpy" and importlib.util.find_spec(backend) is None:
-        raise EinsumgradError(f"backend={backend!r} needs the package {backend!r}, which is not installed")
+        raise EinsumgradError(f"backend={backend!r} needs the package {backend!r}, which is not installed: "
+                              f"{install(backend)}")
     return backend

@@ -36,6 +36,11 @@ class ExpressionSyntaxError(EinsumSyntaxError):
     """A string in the small expression language that cannot be parsed."""
 
 
+class MissingPackageError(EinsumgradError, ImportError):
+    """An optional package (jax, torch, dask, matplotlib) that is not installed; the message names the
+    command that installs it (see :mod:`einsumgrad.core.extras`). An ``ImportError`` as well."""
+
+
 def did_you_mean(name: str, given) -> str:
     """`` (did you mean 'w'?)`` with the name among ``given`` that ``name`` was most likely
     mistyped as (case aside first), for a message about a missing ``name``; ``""`` where none is near.

@@ -20,6 +20,7 @@ from functools import cache
 import numpy as np
 
 from .errors import EinsumgradError
+from .extras import require
 
 MODULES = {"numpy": "numpy", "jax": "jax.numpy", "torch": "torch"}
 SPECIAL = {"numpy": "scipy.special", "jax": "jax.scipy.special", "torch": "torch.special"}  # where erf lives
@@ -65,7 +66,7 @@ def namespace(backend: str, module=None, special=None) -> Namespace:
     (code generation passes ones that write source)."""
     if backend not in MODULES:
         raise EinsumgradError(f"no array namespace for backend {backend!r}; known: {', '.join(MODULES)}")
-    module = importlib.import_module(MODULES[backend]) if module is None else module
+    module = require(MODULES[backend], f"the {backend} backend") if module is None else module
     return (Torch if backend == "torch" else Namespace)(backend, module, special)
 
 

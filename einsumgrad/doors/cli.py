@@ -1,10 +1,14 @@
 """The ``einsumgrad`` command line.
 
-Errors print one line on stderr and exit with status 2.
+Errors print one line on stderr and exit with status 2; so does no command (after the usage line). An
+expression ``-`` is read from standard input. ``--json`` prints one JSON object (:func:`answer_json`) for
+scripts; ``einsumgrad completion bash|zsh`` prints a shell completion script (:mod:`einsumgrad.doors.completion`).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import re
 import sys
@@ -15,8 +19,10 @@ from .. import __version__
 from ..core import functions
 from ..notation import plot, slices
 from ..core.errors import EinsumgradError
+from ..core.extras import require
 from ..notation.layouts import LAYOUTS
-from .question import check_fits, message, parse_shape
+from .completion import SHELLS
+from .question import KINDS, check_fits, message, parse_shape
 
 EXAMPLES = {
     "jacobian": """examples:
@@ -47,6 +53,10 @@ shapes: --shapes first, then the einsum specs a tensor appears in, then its name
   einsumgrad demo            # y = Wx: the third-order tensor dy/dW, slice by slice
   einsumgrad demo --list
   einsumgrad demo tanh --plot slices.png""",
+    "completion": """examples:
+  source <(einsumgrad completion bash)     # in ~/.bashrc
+  source <(einsumgrad completion zsh)      # in ~/.zshrc (after compinit)
+  einsumgrad completion zsh > ~/.zfunc/_einsumgrad    # with fpath+=(~/.zfunc) before compinit""",
     "serve": """examples:
   einsumgrad serve                 # http://127.0.0.1:8000/ in your browser
   einsumgrad serve --port 8001 --no-browser
@@ -57,6 +67,10 @@ A --host beyond loopback (an empty one is every interface) is refused unless --p
 then serve warns that other machines can reach the page, and it still answers only requests
 addressed to an IP address, the --host given or this machine's name (no DNS rebinding).""",
 }
+
+
+COMMAND_KINDS = {command: kind for kind, command in KINDS.items()}  # grad -> gradient
+COMMANDS = ("jacobian", "grad", "hessian", "demo", "serve", "completion")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     jac = sub.add_parser("jacobian", help="the Jacobian of an expression or an einsum spec with respect to one tensor",
                          epilog=EXAMPLES["jacobian"], formatter_class=raw)
     jac.add_argument("expression", help="an expression, as grad takes ('W @ x'), or a NumPy einsum "
-                     "spec ('ij,j->i') whose operands --names names")
+                     "spec ('ij,j->i') whose operands --names names; - reads it from standard input")
     jac.add_argument("--wrt", help="the tensor to differentiate by: its name, or for an einsum spec its operand's "
                      "position (default 0)")
     jac.add_argument("--names", help="an einsum spec's comma-separated operand names, e.g. W,x")
@@ -106,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                            "names, numbers, + - * / ** @, the built-ins "
                            f"{' '.join(sorted(functions.BUILTINS))} (einsum('spec', ...)), and the functions "
                            f"{' '.join(functions.public())}. Nothing is eval'd.")
-        p.add_argument("expression")
+        p.add_argument("expression", help="the expression; - reads it from standard input")
         notation = p.add_mutually_exclusive_group()
         notation.add_argument("--index-input", action="store_true", help="read the expression as index notation, "
                               "as einsumgrad prints it: 'z[i] = Σ_j W[i,j] x[j]; L = Σ_i tanh(z[i])' (sum_j in ASCII)")
@@ -142,6 +156,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public", action="store_true", help="let --host be an address other machines can reach "
                        "(0.0.0.0 or '': every interface)")
     serve.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+    completion = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
+                                epilog=EXAMPLES["completion"], formatter_class=raw)
+    completion.add_argument("shell", choices=SHELLS, help="the shell to complete in")
     return top
 
 
@@ -161,6 +179,8 @@ def _formats(p: argparse.ArgumentParser) -> None:
     p.add_argument("--code", choices=("numpy", "jax", "torch"), help="print the source of a function computing it")
     p.add_argument("-o", "--output", metavar="FILE", help="with --code: write the source to FILE")
     p.add_argument("--force", action="store_true", help="with -o: overwrite FILE if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON object for scripts: the derivative as text, "
+                   "LaTeX, ASCII and einsum terms, its matrix notation, and with --shapes its values and check")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--latex", action="store_true", help="print LaTeX")
     group.add_argument("--ascii", action="store_true", help="print plain ASCII")
@@ -229,7 +249,14 @@ def _jacobian(args) -> None:
         plot.check(dense, "J")
     if _code(args, J):
         return
-    if args.explain:
+    if args.json:
+        shown = shapes if J.spec.has_ellipsis else None
+        print_json(args, text=J.formula(shapes=shown), latex=J.latex(), ascii=J.ascii(),
+                   einsum=[t.einsum for t in J.terms], layout_note=J.formula("vec", shapes=shapes)
+                   if args.layout == "vec" else J.layout_note(shapes=shown), wrt=J.names[J.wrt],
+                   input_shapes=None if shapes is None else dict(zip(J.names, shapes)),
+                   value=None if shapes is None else dense)
+    elif args.explain:
         from ..notation.teach import explain
 
         _print_derivation(explain(J), args)
@@ -243,27 +270,27 @@ def _jacobian(args) -> None:
             print(t.einsum)
     else:
         print(J.text(shapes=shapes if J.spec.has_ellipsis else None))
-    if args.layout == "vec" and not args.latex and not args.explain:  # --explain shows it, step by step
+    if args.layout == "vec" and not args.latex and not args.explain and not args.json:  # --explain: step by step
         print(J.formula("vec", shapes=shapes))
-    if shapes is not None:
+    if shapes is not None and not args.json:
         for name, op in zip(J.names, ops):
             print(f"\n{name} =\n{op}")
         print(f"\nJ ({J.layout} layout), shape {dense.shape}:\n{dense}")
     if args.plot is not None:
         node = J.expression(*ops).node
-        plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.expression!r} ({J.layout} layout)",
-                  axes=plot.vec_axes(J.output_name, J.names[J.wrt]) if J.layout == "vec" else node.out,
-                  form=slices.identity_form(node))
+        with _reports(args):
+            plot.plot(dense, args.plot, f"∂{J.output_name}/∂{J.names[J.wrt]} for {args.expression!r} "
+                      f"({J.layout} layout)",
+                      axes=plot.vec_axes(J.output_name, J.names[J.wrt]) if J.layout == "vec" else node.out,
+                      form=slices.identity_form(node))
 
 
 def _differentiate(args) -> None:
     from ..notation import layouts
     from . import question
-    from ..notation.render import latex_text
-    from ..notation.teach import Derivation, vec_steps
 
     _check_output(args)
-    kind = {"grad": "gradient", "hessian": "hessian", "jacobian": "jacobian"}[args.command]
+    kind = COMMAND_KINDS[args.command]
     q = question.Question(args.expression, args.wrt, kind, args.shapes, args.symmetric or "", args.seed,
                           notation="index" if args.index_input else "latex" if args.latex_input else "python")
     read = question.read(q)
@@ -274,6 +301,45 @@ def _differentiate(args) -> None:
     assert derivative.label is not None  # a derivative is labelled
     if _code(args, derivative):
         return
+    own = question.own_functions(derived)
+    if args.shapes is not None and own:  # answered symbolically: nothing to evaluate, and no failure
+        print(f"einsumgrad: note: {question.no_values_note(own)}", file=sys.stderr)
+    arrays = None if args.shapes is None or own else question.arrays(read)
+    value = None if arrays is None else question.evaluate(derived, arrays)
+    layout_line = None
+    if args.layout != "shape":
+        layout_line = (derivative.formula("vec") if args.layout == "vec" else
+                       layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out,
+                                    k=len(derivative.label.f_idx)))
+    if args.json:
+        shown = question.render(derived, matrix=True)
+        report = None if arrays is None else question.check(derived, arrays)
+        print_json(args, text=shown.text, latex=derivative.latex(), ascii=derivative.ascii(),
+                   einsum=derivative.einsum_terms(), matrix=shown.matrix or None, matrix_why=shown.why,
+                   layout_note=layout_line, notes=question.notes(read), wrt=read.x.name,
+                   input_shapes=None if arrays is None else {n: a.shape for n, a in arrays.items()},
+                   value=value, check=report)
+    else:
+        _print_answer(args, read, derived, kind, layout_line, value, arrays)
+    if getattr(args, "plot", None) is not None and value is not None:  # --plot asks for --shapes first
+        node = derivative.node
+        with _reports(args):
+            plot.plot(value, args.plot, f"∂{read.expression.name or 'f'}/∂{read.x.name} for {args.expression!r}",
+                      axes=node.out, form=slices.identity_form(node))
+    if args.html:
+        from .web import answer
+
+        answer.write(args.html, answer.document(derived, arrays))
+        print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
+
+
+def _print_answer(args, read, derived, kind: str, layout_line: str | None, value, arrays) -> None:
+    """The answer as text: the derivative (or its derivation), its matrix notation, layout and values."""
+    from . import question
+    from ..notation.render import latex_text
+    from ..notation.teach import Derivation, vec_steps
+
+    derivative = derived.derivative
     form = "latex" if args.latex else "ascii" if args.ascii else "einsum" if args.einsum else "text"
     shown = question.render(derived, form, matrix=args.matrix)
     if getattr(args, "differential", False):
@@ -289,29 +355,63 @@ def _differentiate(args) -> None:
         print(shown.text)
     if args.matrix:
         print(f"matrix notation: {shown.matrix}" if shown.matrix else f"matrix notation: none ({shown.why})")
-    if args.layout != "shape" and not (args.explain and kind == "jacobian" and args.layout == "vec"):
-        line = (derivative.formula("vec") if args.layout == "vec" else
-                layouts.note(args.layout, derivative.label.f, read.x.name, derivative.node.out,
-                             k=len(derivative.label.f_idx)))
-        print(latex_text(line) if args.latex else line)
-    own = question.own_functions(derived)
-    if args.shapes is not None and own:  # answered symbolically: nothing to evaluate, and no failure
-        print(f"einsumgrad: note: {question.no_values_note(own)}", file=sys.stderr)
-    arrays = None if args.shapes is None or own else question.arrays(read)
+    if layout_line is not None and not (args.explain and kind == "jacobian" and args.layout == "vec"):
+        print(latex_text(layout_line) if args.latex else layout_line)
     if arrays is not None:
-        value = question.evaluate(derived, arrays)
         with np.printoptions(precision=4, suppress=True):
             print(f"\nat random arrays (seed {args.seed}), shape {value.shape}:\n{value}")
         print(question.check(derived, arrays))
-    if getattr(args, "plot", None) is not None:
-        node = derivative.node
-        plot.plot(value, args.plot, f"∂{read.expression.name or 'f'}/∂{read.x.name} for {args.expression!r}",
-                  axes=node.out, form=slices.identity_form(node))
-    if args.html:
-        from .web import answer
 
-        answer.write(args.html, answer.document(derived, arrays))
-        print(f"wrote {args.html}")
+
+SCHEMA = 1  # the version of --json's object; a key is only ever added to it
+
+
+def answer_json(args, *, text: str, latex: str, ascii: str, einsum: list, wrt: str, layout_note: str | None = None,
+                matrix: str | None = None, matrix_why: str | None = None, notes: list | None = None,
+                input_shapes: dict | None = None, value=None, check=None) -> dict:
+    """``--json``'s object: one flat level, every key always there (None where it does not apply).
+
+    ``text``/``latex``/``ascii``: the derivative in index notation, LaTeX and ASCII; ``einsum``: its terms as
+    einsum strings; ``matrix``: its matrix notation (None when it has none, ``matrix_why`` saying why);
+    ``layout_note``: the line naming a layout other than shape; ``notes``: what reading the expression guessed;
+    with ``--shapes``: ``input_shapes``, ``seed``, the derivative's ``shape`` and ``value`` (nested lists), and
+    its check against central differences (``passed``, ``max_abs_error``, ``max_rel_error``, ``eps``; None for
+    an einsum spec's Jacobian, which is not checked). A number that is not finite is None (JSON has no NaN)."""
+    kind = COMMAND_KINDS[args.command]
+    evaluated = value is not None
+    if evaluated:
+        value = np.asarray(value, dtype=float)
+    return {"schema": SCHEMA, "command": args.command, "kind": kind, "expression": args.expression, "wrt": wrt,
+            "layout": args.layout, "text": text, "latex": latex, "ascii": ascii, "einsum": list(einsum),
+            "matrix": matrix, "matrix_why": matrix_why, "layout_note": layout_note, "notes": list(notes or ()),
+            "input_shapes": None if input_shapes is None else {n: list(s) for n, s in input_shapes.items()},
+            "seed": args.seed if evaluated else None, "shape": list(value.shape) if evaluated else None,
+            "value": _finite_values(value) if evaluated else None,
+            "passed": None if check is None else bool(check.passed),
+            "max_abs_error": None if check is None else _finite(check.max_abs_error),
+            "max_rel_error": None if check is None else _finite(check.max_rel_error),
+            "eps": None if check is None else float(check.eps)}
+
+
+def _finite_values(value: np.ndarray) -> list:
+    """An array as nested lists of numbers, None for one that is not finite."""
+    out = value.astype(object)
+    out[~np.isfinite(value)] = None
+    return out.tolist()
+
+
+def _finite(x: float) -> float | None:
+    """A number as JSON has it: None for one that is not finite (JSON has no NaN)."""
+    return float(x) if np.isfinite(x) else None
+
+
+def print_json(args, **fields) -> None:
+    print(json.dumps(answer_json(args, **fields), ensure_ascii=False, allow_nan=False))
+
+
+def _reports(args):
+    """Where a written file is reported: stdout, or stderr under --json (stdout is the JSON alone)."""
+    return contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
 
 
 def _print_derivation(derivation, args) -> None:
@@ -319,7 +419,13 @@ def _print_derivation(derivation, args) -> None:
 
 
 def _check_output(args) -> None:
-    """Refuse -o before anything is derived or printed: without --code, or onto a file without --force."""
+    """Refuse -o before anything is derived or printed: without --code, or onto a file without --force; and
+    --json with an output that is not data (--code, --explain, --differential)."""
+    if args.json:
+        for flag in ("code", "explain", "differential"):
+            if getattr(args, flag, None):
+                raise EinsumgradError(f"--json prints the answer as one JSON object; --{flag} prints "
+                                      f"{'source' if flag == 'code' else 'a derivation'} instead: leave one out")
     if args.output is not None and args.code is None:
         raise EinsumgradError("-o writes generated source: use it with --code numpy|jax|torch")
     if args.output is not None and os.path.exists(args.output) and not args.force:
@@ -357,10 +463,7 @@ def _demo(args) -> int:
 
 def check_plot_path(path: str) -> None:
     """Refuse, before any work, a --plot file in a missing folder or of a type matplotlib cannot write."""
-    try:
-        from matplotlib.backend_bases import FigureCanvasBase
-    except ImportError:
-        raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
+    FigureCanvasBase = require("matplotlib.backend_bases", "--plot").FigureCanvasBase
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise EinsumgradError(f"--plot {path}: there is no folder {folder!r}")
@@ -373,14 +476,31 @@ def check_plot_path(path: str) -> None:
         raise EinsumgradError(f"--plot {path}: {problem}; use one of {', '.join('.' + k for k in sorted(kinds))}")
 
 
+def read_stdin() -> str:
+    """The expression ``-`` stands for: standard input, without the whitespace around it."""
+    text = sys.stdin.read().strip()
+    if not text:
+        raise EinsumgradError("the expression - is read from standard input, which is empty; e.g. "
+                              "echo 'sum(W @ x)' | einsumgrad grad - --wrt W")
+    return text
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # as a missing argument: the usage, one line of error, status 2
+        parser.print_usage(sys.stderr)
+        print(f"einsumgrad: error: give a command: {', '.join(COMMANDS)} (see einsumgrad --help)", file=sys.stderr)
+        return 2
     try:
-        if args.command == "jacobian":
+        if getattr(args, "expression", None) == "-":
+            args.expression = read_stdin()
+        if args.command == "completion":
+            from .completion import script
+            from .demos import DEMOS
+
+            print(script(args.shell, parser, {("demo", "name"): tuple(DEMOS)}), end="")
+        elif args.command == "jacobian":
             _jacobian(args)
         elif args.command in ("grad", "hessian"):
             _differentiate(args)

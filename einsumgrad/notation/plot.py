@@ -6,6 +6,7 @@ import numpy as np
 
 from . import slices
 from ..core.errors import EinsumgradError
+from ..core.extras import require
 
 MAX_PANELS = 16  # slices drawn side by side; more would be too small to read
 
@@ -64,11 +65,5 @@ def check(value: np.ndarray, name: str = "J") -> None:
 
 
 def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EinsumgradError("--plot needs matplotlib: pip install 'einsumgrad[plot]'") from None
-    return plt
+    require("matplotlib", "--plot").use("Agg")
+    return require("matplotlib.pyplot", "--plot")
