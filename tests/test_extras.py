@@ -55,7 +55,7 @@ def test_all_is_the_union_of_the_features(extras_declared):
 def test_test_pulls_only_the_test_runners_and_test_all_adds_the_features_but_torch(extras_declared):
     assert [r.split(">")[0] for r in extras_declared["test"]] == ["pytest", "hypothesis"]
     first, *tools = extras_declared["test-all"]
-    assert first == "einsumgrad[test,jax,dask,plot]"  # torch: CI installs its pinned CPU build by itself
+    assert first == "einsumgrad[test,jax,dask,plot,docs]"  # the site's build too; torch: CI installs its pinned CPU build by itself
     assert {t.split(">")[0] for t in tools} == {"mypy", "array-api-strict", "playwright", "nbclient", "nbformat",
                                                 "ipykernel"}
 

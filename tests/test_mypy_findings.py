@@ -5,6 +5,7 @@ sign of a transpose or an inverse moves out of it in a sum (``a - B⁻ᵀ``); a 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
+from profiles import examples
 
 from einsumgrad.core.algebra import add, apply, einsum, tensor
 from einsumgrad.core.differentiate import derivative, variable
@@ -22,7 +23,7 @@ def _operands(spec, sizes):
             for t in spec.split("->")[0].split(",")]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.sampled_from(SPECS), st.fixed_dictionaries({a: st.sampled_from([1, 1, 2, 3]) for a in "ijk"}),
        st.booleans(), st.booleans())
 def test_length_one_axes_never_reach_a_hadamard_or_a_diag_as_nothing(spec, sizes, tanh, plus):
