@@ -57,10 +57,22 @@ def identity(n: Dim) -> Expr:
 
 def index(x: Expr, key) -> Expr:
     """``x[key]`` with NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
+    return indexed(x, key)[0]
+
+
+def indexed(x: Expr, key) -> tuple[Expr, tuple[str, ...] | None]:
+    """``x[key]``, and where each axis of ``x`` is read, as its result prints it: an index of the result
+    (``l``, ``i+1``) or a fixed position (``1``); None where ``key`` adds an axis (``None``), which no
+    axis of ``x`` is.
+
+    >>> from ..core.algebra import tensor
+    >>> indexed(tensor("P", (4, 3, 2)), (slice(None), slice(1, 3), 0))[1]
+    ('i', 'l+1', '0')
+    """
     entries = _entries(key if isinstance(key, tuple) else (key,), x.ndim)
-    target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is y[l]
+    target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is ∂f/∂Φ[l,1,0]
     names = iter(fresh(x.ndim + len(entries), target))
-    operands, out = [(x, target)], []
+    operands, out, at = [(x, target)], [], []
     dims: list[Dim] = []
     axes = iter(range(x.ndim))
     for entry in entries:
@@ -73,6 +85,7 @@ def index(x: Expr, key) -> Expr:
         if params is None:  # the whole axis
             out.append(target[k])
             dims.append(x.dims[k])
+            at.append(target[k])
             continue
         selector = _selector(x.dims[k], params)
         if params[2] is None:
@@ -81,7 +94,8 @@ def index(x: Expr, key) -> Expr:
             out.append(next(names))
             dims.append(params[2])
             operands.append((selector, (out[-1], target[k])))
-    return product(operands, tuple(out), tuple(dims))
+        at.append(_as_delta(operands[-1][1], *params)[1])
+    return product(operands, tuple(out), tuple(dims)), None if None in entries else tuple(at)
 
 
 def _entries(key: tuple, rank: int) -> list:
