@@ -25,7 +25,7 @@ import numpy as np
 from ..core.algebra import constant, product, show_dims
 from ..core.errors import EinsumgradError, ShapeError
 from ..core.functions import SIZE, Builtin, Function
-from ..core.ir import Broadcast, Call, Delta, Dim, Expr, Extent, Ref, Term, fresh
+from ..core.ir import Broadcast, Call, Delta, Dim, Expr, Extent, Ref, Term, factor_indices, fresh
 
 SELECT = "select"
 LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
@@ -95,7 +95,27 @@ def indexed(x: Expr, key) -> tuple[Expr, tuple[str, ...] | None]:
             dims.append(params[2])
             operands.append((selector, (out[-1], target[k])))
         at.append(_as_delta(operands[-1][1], *params)[1])
-    return product(operands, tuple(out), tuple(dims)), None if None in entries else tuple(at)
+    picked = product(operands, tuple(out), tuple(dims))
+    return Expr(picked.out, picked.dims, tuple(_composed(t, picked.out) for t in picked.terms)), \
+        None if None in entries else tuple(at)
+
+
+def _composed(t: Term, out) -> Term:
+    """``t`` with a selection from a slice's axis read as one selection of the axis sliced:
+    ``Σ_b δ[b,1] δ[a,b+1]`` (``x[1:3][1]``) is ``δ[a,2]``, so that it prints ``x[2]``, never ``x[1+1]``."""
+    for f in t.factors:
+        for g in t.factors:
+            p, q = picks(f.node) if isinstance(f, Ref) else None, picks(g.node) if isinstance(g, Ref) else None
+            if f is g or p is None or q is None or q[2] is None:
+                continue
+            b = f.idx[-1]
+            if b in out or b != g.idx[0] or sum(b in factor_indices(h) for h in t.factors) != 2:
+                continue
+            (start, step, length), where = p, g.node.params[3]
+            params = (q[0] + q[1] * start, 1 if length is None else q[1] * step, length, where)
+            both = Ref(_selector(g.node.shape[-1], params).terms[0].factors[0].node, f.idx[:-1] + g.idx[1:])
+            return _composed(Term(t.coef, tuple(both if h is f else h for h in t.factors if h is not g)), out)
+    return t
 
 
 def _entries(key: tuple, rank: int) -> list:

@@ -351,7 +351,7 @@ def fixed_reads(t: Term, out, fixed=frozenset()) -> tuple[Term, frozenset]:
     instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``; and ``fixed``
     with the positions an int index put in (``1``), which a delta inside a function's argument then
     meets: ``sign(… - δ[j,k])`` read at ``k = 0`` prints the identity's entry ``I[j,0]``. A position
-    already fixed is not read again: two ints on one index stay a product (``I[0,1]``, zero).
+    already fixed is not read again: two ints on one index stay a product (``δ[0,1]``, zero).
 
     >>> from ..core.algebra import tensor
     >>> from ..library.selection import index
@@ -390,7 +390,7 @@ def show_dim(d: Dim) -> str:
 
 def render_factor(f, names, style: Style) -> str:
     if isinstance(f, Delta):
-        if style.fixed & {f.a, f.b}:  # δ[j,0]: the identity's entry, its column 0 (no sum can take it away)
+        if style.fixed & {f.a, f.b}:  # a delta of an argument read at a fixed position: the identity's entry
             return "I" + style.indices((f.a, f.b))
         if style.ascii:
             return f"delta({f.a},{f.b})"
@@ -419,8 +419,8 @@ def fenced(text: str, style: Style) -> str:
 def _render_call(node: Call, idx, names, style: Style) -> str:
     fn = get(node.fn)
     if fn.as_delta:
-        a, b = fn.as_delta(idx, *node.params)  # one index: a one-hot vector, the identity's column b
-        return render_factor(Delta(a, b, 0), names, replace(style, fixed=style.fixed | {b}) if len(idx) == 1 else style)
+        a, b = fn.as_delta(idx, *node.params)
+        return render_factor(Delta(a, b, 0), names, style)
     if get(node.fn).elementwise:  # read the argument at the same indices
         named = style.named.get(node.arg)
         inner = named + style.indices(idx) if named else render_sum(instantiate(node.arg, idx, names), idx, style, names)
