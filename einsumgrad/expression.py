@@ -228,7 +228,8 @@ class Expression:
         z[0] = Σ_j W[0,j] x[j]
         """
         node, at = selection.indexed(self.node, key)
-        label = self.label or (Label(self.name, f_idx=self.node.out) if self.name else None)
+        named = self.name and self.name not in self.tensors  # a result's name, not a tensor's own (x[0] is y)
+        label = self.label or (Label(self.name, f_idx=self.node.out) if named else None)
         if label is None or label.at or at is None or set(label.indices) != set(self.node.out):
             return Expression(node, tensors=self.tensors)  # a slice of a slice prints as y (see report)
         position = dict(zip(self.node.out, at))

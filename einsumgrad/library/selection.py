@@ -96,17 +96,22 @@ def indexed(x: Expr, key) -> tuple[Expr, tuple[str, ...] | None]:
             operands.append((selector, (out[-1], target[k])))
         at.append(_as_delta(operands[-1][1], *params)[1])
     picked = product(operands, tuple(out), tuple(dims))
-    return Expr(picked.out, picked.dims, tuple(_composed(t, picked.out) for t in picked.terms)), \
-        None if None in entries else tuple(at)
+    terms = (c for c in (_composed(t, picked.out) for t in picked.terms) if c is not None)
+    return Expr(picked.out, picked.dims, tuple(terms)), None if None in entries else tuple(at)
 
 
-def _composed(t: Term, out) -> Term:
+def _composed(t: Term, out) -> Term | None:
     """``t`` with a selection from a slice's axis read as one selection of the axis sliced:
-    ``Σ_b δ[b,1] δ[a,b+1]`` (``x[1:3][1]``) is ``δ[a,2]``, so that it prints ``x[2]``, never ``x[1+1]``."""
+    ``Σ_b δ[b,1] δ[a,b+1]`` (``x[1:3][1]``) is ``δ[a,2]``, so that it prints ``x[2]``, never ``x[1+1]``;
+    and two positions on one index (``J[0, 1]`` of ``δ[i,j]``) one, or None (zero) where they differ."""
     for f in t.factors:
         for g in t.factors:
             p, q = picks(f.node) if isinstance(f, Ref) else None, picks(g.node) if isinstance(g, Ref) else None
-            if f is g or p is None or q is None or q[2] is None:
+            if f is g or p is None or q is None:
+                continue
+            if p[2] is None and q[2] is None and f.idx == g.idx and (p[0] < 0) == (q[0] < 0):  # counted alike
+                return None if p[0] != q[0] else _composed(Term(t.coef, tuple(h for h in t.factors if h is not f)), out)
+            if q[2] is None:
                 continue
             b = f.idx[-1]
             if b in out or b != g.idx[0] or sum(b in factor_indices(h) for h in t.factors) != 2:

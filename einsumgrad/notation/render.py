@@ -351,7 +351,7 @@ def fixed_reads(t: Term, out, fixed=frozenset()) -> tuple[Term, frozenset]:
     instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``; and ``fixed``
     with the positions an int index put in (``1``), which a delta inside a function's argument then
     meets: ``sign(… - δ[j,k])`` read at ``k = 0`` prints the identity's entry ``I[j,0]``. A position
-    already fixed is not read again: two ints on one index stay a product (``δ[0,1]``, zero).
+    already fixed is not read again (indexing leaves two only where the axis's length is unknown: ``I[0,-1]``).
 
     >>> from ..core.algebra import tensor
     >>> from ..library.selection import index
