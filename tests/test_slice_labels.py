@@ -47,7 +47,8 @@ def test_slices_of_the_gradient_keep_their_values():
     P, beta = RNG.standard_normal((4, 3, 2)), 0.7
     numeric = _central_gradient(lambda Q: _loss(Q, beta), P)
     arrays = {"Φ": P, "β": beta}
-    for key in [(slice(None), 1, 0), (slice(None), slice(1, 3), 0), (0, slice(None), -1), (slice(None), 2)]:
+    keys = [(slice(None), 1, 0), (slice(None), slice(1, 3), 0), (0, slice(None), -1), (slice(None), 2)]
+    for key in keys:
         np.testing.assert_allclose(eg.evaluate(G[key], **arrays), numeric[key], atol=1e-6)
     Pa = P[:, 1, :]
     closed = 2 * beta * Pa @ np.sign(Pa.T @ Pa - np.eye(2))[:, 0]
@@ -56,7 +57,8 @@ def test_slices_of_the_gradient_keep_their_values():
 
 def test_a_range_prints_its_positions_as_the_body_reads_them():
     _, _, _, G = _question_3()
-    assert str(G[:, 1:3, 0]) == ("∂L/∂Φ[l,i+1,0] = Σ_k 2 Φ[l,i+1,k] β sign(Σ_n Φ[n,i+1,k] Φ[n,i+1,0] - I[k,0])")
+    assert str(G[:, 1:3, 0]) == ("∂L/∂Φ[l,i+1,0] = "
+                                 "Σ_k 2 Φ[l,i+1,k] β sign(Σ_n Φ[n,i+1,k] Φ[n,i+1,0] - I[k,0])")
     assert G[:, 1:3, 0].latex().startswith(r"\frac{\partial L}{\partial \Phi_{l,i+1,0}} = ")
 
 
@@ -65,7 +67,8 @@ def test_jacobian_slices_keep_the_derivative_and_the_kronecker_delta_of_a_free_i
     J = eg.jacobian(W @ x, W)
     assert str(J[:, 1, :]) == "∂f[i]/∂W[1,k] = x[k] δ[i,1]"
     assert str(J[:, 1:3, 0]) == "∂f[i]/∂W[l+1,0] = x[0] δ[i,l+1]"
-    assert str(J[0, 1, 2]) == "∂f[0]/∂W[1,2] = 0" and str(J[1, 1, 2]) == "∂f[1]/∂W[1,2] = x[2]"  # was "y = x[2]" for both
+    assert str(J[0, 1, 2]) == "∂f[0]/∂W[1,2] = 0"  # was "y = x[2]": two ints on one index read as one
+    assert str(J[1, 1, 2]) == "∂f[1]/∂W[1,2] = x[2]"
     a = {"W": RNG.standard_normal((3, 4)), "x": RNG.standard_normal(4)}
     dense = eg.evaluate(J, **a)
     for key in [(slice(None), 1), (0, 1, 2), (1, 1, 2), (slice(None), slice(1, 3), 0)]:
