@@ -4,6 +4,7 @@ position prints as the identity's entry ``I[j,0]``, and a slice of a slice reads
 (``x[2]``, never ``x[1+1]``); every value unchanged, against central differences and jax."""
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
 from test_teaching_doors import _compiles
@@ -115,6 +116,10 @@ def test_a_slice_of_a_slice_reads_the_composed_position():
     for e, ref in [(y[1:7:2][1:][1], yy[1:7:2][1:][1]), (y[2:9][::-2][1:3], yy[2:9][::-2][1:3]),
                    (y[-6::2][1:3][::-1], yy[-6::2][1:3][::-1])]:
         np.testing.assert_allclose(eg.evaluate(e, y=yy), ref)
+    v = eg.tensor("y", 1)  # its length unknown: positions counted from the end stay so
+    assert str(v[-5:][1:3][-1]) == "f = y[-3]" and str(v[-6::2][1:3]) == "f[i] = y[2i-4+N]"
+    for e, ref in [(v[-5:][1:3][-1], yy[-5:][1:3][-1]), (v[-6::2][1:3], yy[-6::2][1:3]), (v[1:9:3][1], yy[1:9:3][1])]:
+        np.testing.assert_allclose(eg.evaluate(e, y=yy), ref)
     P = RNG.standard_normal((4, 3, 2))
     np.testing.assert_allclose(eg.evaluate(G[:, 1:3][:, 1, 0], **{"Φ": P, "β": 0.3}),
                                eg.evaluate(G[:, 2, 0], **{"Φ": P, "β": 0.3}))
@@ -127,7 +132,7 @@ def test_the_slice_latex_compiles(tmp_path):
     W, x = eg.tensor("W", 2), eg.tensor("x", 1)
     outputs = [G[:, 1, 0].latex(), G[:, 1:3, 0].latex(), eg.jacobian(W @ x, W)[0, 1, 2].latex(),
                eg.hessian(eg.sum(eg.tanh(W @ x)), x)[0].latex(), (W @ x).named("z")[0].latex()]
-    assert all(s.isascii() for s in outputs)
+    assert all(s.isascii() for s in outputs) and outputs[0].startswith(r"\frac{\partial L}{\partial \Phi_{l,1,0}}")
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed (Debian: texlive-latex-base)")
     assert not _compiles("\n".join(rf"\[ {m} \]" for m in outputs), tmp_path)
@@ -140,3 +145,21 @@ def test_the_cli_offers_no_slices():
 
     run = subprocess.run([sys.executable, "-m", "einsumgrad", "grad", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "slice" not in run.stdout.lower()
+
+
+_KEYS = st.one_of(st.integers(-4, 3), st.builds(slice, st.one_of(st.none(), st.integers(-5, 5)),
+                                                st.one_of(st.none(), st.integers(-5, 5)),
+                                                st.one_of(st.none(), st.sampled_from([-2, -1, 1, 2, 3]))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.builds(slice, st.integers(0, 3), st.integers(6, 12), st.sampled_from([1, 2])), _KEYS, _KEYS)
+def test_composed_selections_read_what_numpy_reads(first, second, third):
+    """Two and three successive indexings of a vector (its length known) read NumPy's entries."""
+    yy = np.arange(12.0)
+    e, a = eg.tensor("y", (12,))[first], yy[first]
+    for key in (second, third):
+        if a.ndim == 0 or isinstance(key, int) and not -len(a) <= key < len(a):
+            break
+        e, a = e[key], a[key]
+    np.testing.assert_array_equal(eg.evaluate(e, y=yy), a)
