@@ -104,21 +104,21 @@ def _composed(t: Term, out) -> Term | None:
     """``t`` with a selection from a slice's axis read as one selection of the axis sliced:
     ``Σ_b δ[b,1] δ[a,b+1]`` (``x[1:3][1]``) is ``δ[a,2]``, so that it prints ``x[2]``, never ``x[1+1]``;
     and two positions on one index (``J[0, 1]`` of ``δ[i,j]``) one, or None (zero) where they differ."""
-    for f in t.factors:
-        for g in t.factors:
-            p, q = picks(f.node) if isinstance(f, Ref) else None, picks(g.node) if isinstance(g, Ref) else None
-            if f is g or p is None or q is None:
+    selects = [(f, f.node) for f in t.factors
+               if isinstance(f, Ref) and isinstance(f.node, Call) and f.node.fn == SELECT]
+    for f, p_node in selects:
+        for g, q_node in selects:
+            (start, step, length), q = p_node.params[:3], q_node.params
+            if f is g:
                 continue
-            if p[2] is None and q[2] is None and f.idx == g.idx and (p[0] < 0) == (q[0] < 0):  # counted alike
-                return None if p[0] != q[0] else _composed(Term(t.coef, tuple(h for h in t.factors if h is not f)), out)
-            if q[2] is None:
-                continue
+            if length is None and q[2] is None and f.idx == g.idx and (start < 0) == (q[0] < 0):  # counted alike
+                kept = Term(t.coef, tuple(h for h in t.factors if h is not f))
+                return None if start != q[0] else _composed(kept, out)
             b = f.idx[-1]
-            if b in out or b != g.idx[0] or sum(b in factor_indices(h) for h in t.factors) != 2:
+            if q[2] is None or b in out or b != g.idx[0] or sum(b in factor_indices(h) for h in t.factors) != 2:
                 continue
-            (start, step, length), where = p, g.node.params[3]
-            params = (q[0] + q[1] * start, 1 if length is None else q[1] * step, length, where)
-            both = Ref(_selector(g.node.shape[-1], params).terms[0].factors[0].node, f.idx[:-1] + g.idx[1:])
+            params = (q[0] + q[1] * start, 1 if length is None else q[1] * step, length, q[3])
+            both = Ref(_select_call(q_node.shape[-1], params), f.idx[:-1] + g.idx[1:])
             return _composed(Term(t.coef, tuple(both if h is f else h for h in t.factors if h is not g)), out)
     return t
 
@@ -198,9 +198,13 @@ def _unknown_length(s: slice, where: str, given: slice):
 
 def _selector(n: Dim, params) -> Expr:
     """The constant 0/1 vector (an int) or matrix (a slice) that selects ``params`` from an axis of length ``n``."""
-    dims = (n,) if params[2] is None else (params[2], n)
-    out = fresh(len(dims), ())
-    return Expr(out, dims, (Term(1, (Ref(Call(SELECT, constant(0, (n,)), params, dims), out),)),))
+    call = _select_call(n, params)
+    out = fresh(len(call.shape), ())
+    return Expr(out, call.shape, (Term(1, (Ref(call, out),)),))
+
+
+def _select_call(n: Dim, params) -> Call:
+    return Call(SELECT, constant(0, (n,)), params, (n,) if params[2] is None else (params[2], n))
 
 
 def _check_select(sizes: tuple, start: int, step: int, length: int | None, where: str) -> None:
