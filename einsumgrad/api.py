@@ -140,7 +140,7 @@ def one_entry_note(f: Expression) -> str:
 def _of(f: Expression, out) -> Label:
     """What ``f`` is (its label, or ``f`` itself by its name), its indices renamed to ``out``, the
     first axes of a derivative of ``f``."""
-    base = f.label or Label(_label(f), f_idx=f.node.out)
+    base = f.label if f.label is not None and not f.label.at else Label(_label(f), f_idx=f.node.out)
     return base.renamed(dict(zip(f.node.out, out)))
 
 

@@ -220,8 +220,20 @@ class Expression:
         return self
 
     def __getitem__(self, key: Any) -> Expression:
-        """NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
-        return _apply(selection.index, self, key)
+        """NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``. A slice of a
+        derivative or of a named result keeps its label, read at the slice's positions.
+
+        >>> W, x = tensor("W", 2), tensor("x", 1)
+        >>> print((W @ x).named("z")[0])
+        z[0] = Σ_j W[0,j] x[j]
+        """
+        node, at = selection.indexed(self.node, key)
+        named = self.name and self.name not in self.tensors  # a result's name, not a tensor's own (x[0] is y)
+        label = self.label or (Label(self.name, f_idx=self.node.out) if named else None)
+        if label is None or label.at or at is None or set(label.indices) != set(self.node.out):
+            return Expression(node, tensors=self.tensors)  # a slice of a slice prints as y (see report)
+        position = dict(zip(self.node.out, at))
+        return Expression(node, tensors=self.tensors, label=label.sliced(tuple(position[a] for a in label.indices)))
 
 
 def scalar_of(f: Expression) -> Expression | None:

@@ -20,7 +20,7 @@ def _orthogonality():
 def test_slice_of_the_orthogonality_gradient_reads_fixed_positions():
     Phi, L = _orthogonality()
     asked = eg.grad(L, Phi, indices="lab")[:, 1, 0]
-    assert str(asked) == "y[l] = Σ_j 2 Φ[l,1,j] β sign(Σ_m Φ[m,1,j] Φ[m,1,0] - δ[j,0])"
+    assert str(asked) == "∂f/∂Φ[l,1,0] = Σ_j 2 Φ[l,1,j] β sign(Σ_m Φ[m,1,j] Φ[m,1,0] - I[j,0])"
     P, beta = RNG.standard_normal((4, 2, 3)), 0.5
     Pa = P[:, 1, :]
     closed = 2 * beta * Pa @ np.sign(Pa.T @ Pa - np.eye(3))[:, 0]
@@ -42,7 +42,7 @@ def test_the_orthogonality_demo_prints_the_slice_without_selection_deltas(capsys
 
     assert demo_orthogonality() == 0
     out = capsys.readouterr().out
-    assert "y[l] = Σ_j 2 Φ[l,1,j] β sign(Σ_m Φ[m,1,j] Φ[m,1,2] - δ[j,2])" in out
+    assert "∂L/∂Φ[l,1,2] = Σ_j 2 Φ[l,1,j] β sign(Σ_m Φ[m,1,j] Φ[m,1,2] - I[j,2])" in out
 
 
 # item 9: the CLI's jacobian takes an expression and --wrt by name, --names with a name, --indices

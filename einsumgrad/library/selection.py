@@ -25,7 +25,7 @@ import numpy as np
 from ..core.algebra import constant, product, show_dims
 from ..core.errors import EinsumgradError, ShapeError
 from ..core.functions import SIZE, Builtin, Function
-from ..core.ir import Broadcast, Call, Delta, Dim, Expr, Extent, Ref, Term, fresh
+from ..core.ir import Broadcast, Call, Delta, Dim, Expr, Extent, Ref, Term, factor_indices, fresh
 
 SELECT = "select"
 LONGEST = sys.maxsize  # no axis is longer (NumPy's sizes are ssize_t)
@@ -57,10 +57,22 @@ def identity(n: Dim) -> Expr:
 
 def index(x: Expr, key) -> Expr:
     """``x[key]`` with NumPy's basic indexing: ints (negative too), slices, ``...`` and ``None``."""
+    return indexed(x, key)[0]
+
+
+def indexed(x: Expr, key) -> tuple[Expr, tuple[str, ...] | None]:
+    """``x[key]``, and where each axis of ``x`` is read, as its result prints it: an index of the result
+    (``l``, ``i+1``) or a fixed position (``1``); None where ``key`` adds an axis (``None``), which no
+    axis of ``x`` is.
+
+    >>> from ..core.algebra import tensor
+    >>> indexed(tensor("P", (4, 3, 2)), (slice(None), slice(1, 3), 0))[1]
+    ('i', 'l+1', '0')
+    """
     entries = _entries(key if isinstance(key, tuple) else (key,), x.ndim)
-    target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is y[l]
+    target = x.out  # the axes keep their letters: ∂f/∂Φ[l,a,b] sliced at [:, 1, 0] is ∂f/∂Φ[l,1,0]
     names = iter(fresh(x.ndim + len(entries), target))
-    operands, out = [(x, target)], []
+    operands, out, at = [(x, target)], [], []
     dims: list[Dim] = []
     axes = iter(range(x.ndim))
     for entry in entries:
@@ -73,6 +85,7 @@ def index(x: Expr, key) -> Expr:
         if params is None:  # the whole axis
             out.append(target[k])
             dims.append(x.dims[k])
+            at.append(target[k])
             continue
         selector = _selector(x.dims[k], params)
         if params[2] is None:
@@ -81,7 +94,33 @@ def index(x: Expr, key) -> Expr:
             out.append(next(names))
             dims.append(params[2])
             operands.append((selector, (out[-1], target[k])))
-    return product(operands, tuple(out), tuple(dims))
+        at.append(_as_delta(operands[-1][1], *params)[1])
+    picked = product(operands, tuple(out), tuple(dims))
+    terms = (c for c in (_composed(t, picked.out) for t in picked.terms) if c is not None)
+    return Expr(picked.out, picked.dims, tuple(terms)), None if None in entries else tuple(at)
+
+
+def _composed(t: Term, out) -> Term | None:
+    """``t`` with a selection from a slice's axis read as one selection of the axis sliced:
+    ``Σ_b δ[b,1] δ[a,b+1]`` (``x[1:3][1]``) is ``δ[a,2]``, so that it prints ``x[2]``, never ``x[1+1]``;
+    and two positions on one index (``J[0, 1]`` of ``δ[i,j]``) one, or None (zero) where they differ."""
+    selects = [(f, f.node) for f in t.factors
+               if isinstance(f, Ref) and isinstance(f.node, Call) and f.node.fn == SELECT]
+    for f, p_node in selects:
+        for g, q_node in selects:
+            (start, step, length), q = p_node.params[:3], q_node.params
+            if f is g:
+                continue
+            if length is None and q[2] is None and f.idx == g.idx and (start < 0) == (q[0] < 0):  # counted alike
+                kept = Term(t.coef, tuple(h for h in t.factors if h is not f))
+                return None if start != q[0] else _composed(kept, out)
+            b = f.idx[-1]
+            if q[2] is None or b in out or b != g.idx[0] or sum(b in factor_indices(h) for h in t.factors) != 2:
+                continue
+            params = (q[0] + q[1] * start, 1 if length is None else q[1] * step, length, q[3])
+            both = Ref(_select_call(q_node.shape[-1], params), f.idx[:-1] + g.idx[1:])
+            return _composed(Term(t.coef, tuple(both if h is f else h for h in t.factors if h is not g)), out)
+    return t
 
 
 def _entries(key: tuple, rank: int) -> list:
@@ -159,9 +198,13 @@ def _unknown_length(s: slice, where: str, given: slice):
 
 def _selector(n: Dim, params) -> Expr:
     """The constant 0/1 vector (an int) or matrix (a slice) that selects ``params`` from an axis of length ``n``."""
-    dims = (n,) if params[2] is None else (params[2], n)
-    out = fresh(len(dims), ())
-    return Expr(out, dims, (Term(1, (Ref(Call(SELECT, constant(0, (n,)), params, dims), out),)),))
+    call = _select_call(n, params)
+    out = fresh(len(call.shape), ())
+    return Expr(out, call.shape, (Term(1, (Ref(call, out),)),))
+
+
+def _select_call(n: Dim, params) -> Call:
+    return Call(SELECT, constant(0, (n,)), params, (n,) if params[2] is None else (params[2], n))
 
 
 def _check_select(sizes: tuple, start: int, step: int, length: int | None, where: str) -> None:

@@ -6,6 +6,12 @@ check's labels and the vec formula read it; nothing reads a printed name back.
 >>> H = Label("f").by("x", ("i",)).by("x", ("j",))
 >>> H.order, H.variables, H.indices
 (2, ('x', 'x'), ('i', 'j'))
+
+A slice of a derivative (or of a named result) keeps its label, read at the slice's positions
+(``at``): ``∂L/∂Φ[l,a,b]`` sliced ``[:, 1, 0]`` is ``∂L/∂Φ[l,1,0]``.
+
+>>> Label("L").by("Φ", ("l", "a", "b")).sliced(("l", "1", "0")).shown().indices
+('l', '1', '0')
 """
 from __future__ import annotations
 
@@ -16,7 +22,8 @@ from dataclasses import dataclass, replace
 class Label:
     """``∂ⁿf[f_idx]/∂x[…]∂y[…]…``: ``wrt`` holds each ``(variable, its indices)`` in turn (none:
     ``f`` itself). ``convention="duplication"`` marks ``dup(∂f/∂S)``; ``direction`` (``v``) the
-    Hessian–vector product ``H v`` by ``wrt``'s one variable."""
+    Hessian–vector product ``H v`` by ``wrt``'s one variable. ``at`` (a slice's): the position each
+    of :attr:`indices` is read at, an index of the slice or a fixed position (``1``, ``i+1``)."""
 
     f: str
     wrt: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -24,6 +31,7 @@ class Label:
     layout: str = "shape"
     convention: str = ""
     direction: str = ""
+    at: tuple[str, ...] = ()
 
     @property
     def order(self) -> int:
@@ -32,7 +40,7 @@ class Label:
     @property
     def partial(self) -> bool:
         """Whether this is a plain ``∂ⁿf/∂x…`` (not ``dup(…)``, not ``H v``)."""
-        return not (self.convention or self.direction)
+        return not (self.convention or self.direction or self.at)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -58,4 +66,19 @@ class Label:
 
     def bare(self) -> Label:
         """Without indices: ``∂²f/∂W∂x``, as check's reports name a derivative."""
-        return replace(self, f_idx=(), wrt=tuple((x, ()) for x, _ in self.wrt))
+        return replace(self, f_idx=(), wrt=tuple((x, ()) for x, _ in self.wrt), at=())
+
+    def sliced(self, at: tuple[str, ...]) -> Label:
+        """This label read at ``at``, one position per index of :attr:`indices`."""
+        assert len(at) == len(self.indices) and not self.at
+        return replace(self, at=tuple(at))
+
+    def shown(self) -> Label:
+        """The label as printed: a slice's indices its positions (``∂L/∂Φ[l,1,0]``), ``at`` dropped."""
+        if not self.at:
+            return self
+        k, wrt, rest = len(self.f_idx), [], self.at[len(self.f_idx):]
+        for x, idx in self.wrt:
+            wrt.append((x, rest[:len(idx)]))
+            rest = rest[len(idx):]
+        return replace(self, f_idx=self.at[:k], wrt=tuple(wrt), at=())

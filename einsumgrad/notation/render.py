@@ -39,6 +39,7 @@ class Style:
     latex: bool = False
     subscript: bool = False  # y_i, δ_ij instead of y[i], δ[i,j]
     named: dict = field(default_factory=dict, compare=False)  # node -> the name it prints as (see equations)
+    fixed: frozenset = field(default=frozenset(), compare=False)  # positions an index is fixed at (see fixed_reads)
 
     def indices(self, idx) -> str:
         if not idx:
@@ -159,6 +160,10 @@ def left_side(name, out, style: Style) -> str:
     >>> left_side(Label("f").by("x", "i").by("x", "j"), (), ASCII)
     'd^2 f / d x[i] d x[j]'
     """
+    if isinstance(name, Label):
+        name = name.shown()  # a slice's label, read at its positions: ∂L/∂Φ[l,1,0], L[0]
+        if not name.wrt:
+            name, out = name.f, name.f_idx
     if not isinstance(name, Label):
         return (latex_name(name) if style.latex else name) + style.indices(out)
     if name.direction:
@@ -325,7 +330,8 @@ def render_sum(terms, out, style: Style, scope=frozenset()) -> str:
 
 
 def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
-    own, t = t.indices(), fixed_reads(t, out)
+    own, (t, fixed) = t.indices(), fixed_reads(t, out, style.fixed)
+    style = style if fixed == style.fixed else replace(style, fixed=fixed)
     summed = [a for a in t.indices() if a not in out and a in own]
     inner_scope = set(scope) | set(out) | set(t.indices())
     factors = [render_factor(f, inner_scope, style) for f in t.factors if not isinstance(f, Stretch)]
@@ -340,9 +346,12 @@ def render_term(t: Term, out, style: Style, scope=frozenset()) -> str:
     return sign + style.summation(summed) + body
 
 
-def fixed_reads(t: Term, out) -> Term:
+def fixed_reads(t: Term, out, fixed=frozenset()) -> tuple[Term, frozenset]:
     """``t`` with each selection on a summed index (``δ[j,1]``, ``δ[a,2b+1]``) read into the factors
-    instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``.
+    instead: ``Σ_j x[j] δ[j,1]`` prints as ``x[1]``, ``Σ_a x[a] δ[a,2b+1]`` as ``x[2b+1]``; and ``fixed``
+    with the positions an int index put in (``1``), which a delta inside a function's argument then
+    meets: ``sign(… - δ[j,k])`` read at ``k = 0`` prints the identity's entry ``I[j,0]``. A position
+    already fixed is not read again (indexing leaves two only where the axis's length is unknown: ``I[0,-1]``).
 
     >>> from ..core.algebra import tensor
     >>> from ..library.selection import index
@@ -355,10 +364,10 @@ def fixed_reads(t: Term, out) -> Term:
         fn = get(f.node.fn)
         if fn.as_delta:
             a, position = fn.as_delta(f.idx, *f.node.params)
-            if a not in out and a in f.idx and position not in t.indices():
+            if a not in out and a not in fixed and a in f.idx and position not in t.indices():
                 rest = Term(t.coef, tuple(g for g in t.factors if g is not f))
-                return fixed_reads(rest.rename({a: position}), out)
-    return t
+                return fixed_reads(rest.rename({a: position}), out, fixed | ({position} if len(f.idx) == 1 else set()))
+    return t, frozenset(fixed)
 
 
 def _number(c, style: Style | None = None) -> str:
@@ -381,6 +390,8 @@ def show_dim(d: Dim) -> str:
 
 def render_factor(f, names, style: Style) -> str:
     if isinstance(f, Delta):
+        if style.fixed & {f.a, f.b}:  # a delta of an argument read at a fixed position: the identity's entry
+            return "I" + style.indices((f.a, f.b))
         if style.ascii:
             return f"delta({f.a},{f.b})"
         return style.delta + style.indices((f.a, f.b))
