@@ -210,7 +210,7 @@ def _named(path: str) -> list[tuple[int, str]]:
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
                   and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    names = set(functions.REGISTRY) | set(functions.BUILTINS)
+    names = {e.name for e in entries()}  # the library's (the process may hold functions of your own: h, f)
     return [(node.lineno, node.value) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
             and id(node) not in docstrings and (path, node.value) not in NOT_FUNCTIONS]

@@ -477,7 +477,7 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
                 acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
             elif owned and r.dtype == dtype:
                 acc += r
-            elif out is not None and np.broadcast_shapes(acc.shape, r.shape) == shape \
+            elif out is not None and _broadcast(acc.shape, r.shape) == shape \
                     and np.result_type(acc, r) == dtype:
                 acc, owned = np.add(acc, r, out=out), True
             else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
@@ -495,6 +495,20 @@ def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
     d = np.einsum(view.equation, a if view.axes is None else a.transpose(view.axes))
     return d if view.order is None else d.transpose(view.order)
 
+
+
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """NumPy's broadcast of two shapes, or None where they do not broadcast; at any rank (``np.broadcast_shapes``
+    stops at 32 axes).
+
+    >>> _broadcast((3, 1), (4,)), _broadcast((2,), (3,))
+    ((3, 4), None)
+    """
+    n = max(len(a), len(b))
+    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(y if x == 1 else x for x, y in zip(a, b))
 
 def _filled(a, shape, dtype, out=None) -> np.ndarray:
     """A fresh array of ``shape`` (or ``out``, where it holds the dtype) holding ``a`` broadcast (zeros for None)."""
