@@ -32,14 +32,14 @@ from .caches import LRU, cache
 from .errors import EinsumgradError
 from .functions import get
 from .ir import (
-    Call, Delta, Expr, Ref, Size, Stretch, Term, Var, factor_indices, fresh, index_dims, postorder,
-    rename_factor,
+    Call, Delta, Expr, Ref, Size, Stretch, Term, Var, dim_broadcast, factor_indices, fresh, postorder,
+    rename_factor, term_lengths,
 )
 
 
 def simplify(expr: Expr) -> Expr:
     terms = merge(normal(t, expr.out) for t in expr.terms)
-    return Expr(expr.out, expr.dims, factor_common(terms, expr.out, expr.dims))
+    return Expr(expr.out, expr.dims, factor_common(terms, expr.out))
 
 
 def extend(s: Expr, terms: tuple[Term, ...], before: bool = False) -> Expr:
@@ -132,10 +132,12 @@ def _is_weight(f) -> bool:
     return isinstance(f, Ref) and not isinstance(f.node, Var)
 
 
-def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tuple[Term, ...]:
+def factor_common(terms: tuple[Term, ...], out: tuple[str, ...]) -> tuple[Term, ...]:
     """Sum the elementwise weights of terms whose tensor-and-delta part is the same and whose
     weights all read one index tuple: ``X[k,i] X[k,j] (a + b)[k]``. Weights over different
-    indices stay apart, so no merged weight is a tensor over more indices than any one weight."""
+    indices stay apart, so no merged weight is a tensor over more indices than any one weight.
+    The merged weight has the lengths its weights read (broadcast), never the core's: the core may
+    read an index at a size-1 axis that stretches (``D[i,j]`` of a 1×1 ``D`` beside a 1×3 weight)."""
     if len(terms) < 2:
         return terms
     groups: dict[tuple, list[tuple[Term, tuple]]] = {}
@@ -147,8 +149,12 @@ def factor_common(terms: tuple[Term, ...], out: tuple[str, ...], out_dims) -> tu
         if len(members) == 1:
             result.append(members[0][0])
             continue
-        dims = dict(zip(out, out_dims)) | index_dims(Term(1, core))
-        weight = simplify(Expr(idx, tuple(dims[a] for a in idx), tuple(Term(t.coef, w) for t, w in members)))
+        weights = tuple(Term(t.coef, w) for t, w in members)
+        lengths: dict[str, list] = {}
+        for w in weights:  # the weights' own lengths: the core may read an index at a length that stretches
+            for a, d in term_lengths(w):
+                lengths.setdefault(a, []).append(d)
+        weight = simplify(Expr(idx, tuple(dim_broadcast(*lengths[a]) for a in idx), weights))
         if weight.terms:
             result.append(canonical(Term(1, core + (Ref(weight, idx),)), out))
     return merge(result)
