@@ -516,7 +516,7 @@ class _Program:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
         dtype = self.dtype_of[expr]
-        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared) for p in plans]
+        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared, not self.lazy) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)
