@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from functools import partial, reduce
+from functools import lru_cache, partial, reduce
 from operator import itemgetter, matmul as _at, methodcaller, mul
 from typing import Callable, NamedTuple
 
@@ -610,8 +610,8 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
                 acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
             elif owned and r.dtype == dtype:
                 acc += r
-            elif out is not None and np.broadcast_shapes(acc.shape, r.shape) == shape \
-                    and np.result_type(acc, r) == dtype:
+            elif out is not None and broadcast(acc.shape, r.shape) == shape \
+                    and (acc.dtype == r.dtype == dtype or np.result_type(acc, r) == dtype):
                 acc, owned = np.add(acc, r, out=out), True
             else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
                 acc = acc + r
@@ -623,9 +623,26 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
     return run
 
 
+@lru_cache(maxsize=4096)
+def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape that NumPy broadcasts shapes ``a`` and ``b`` to, None where they do not
+    broadcast (``np.broadcast_shapes``, which also takes arrays, and takes only up to 32 axes).
+
+    >>> broadcast((3, 1), (4,)), broadcast((2,), (3,)), len(broadcast((1,) * 40, (2,) * 40))
+    ((3, 4), None, 40)
+    """
+    n = max(len(a), len(b))
+    shape = []
+    for p, q in zip((1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b):
+        if p != q and 1 not in (p, q):
+            return None
+        shape.append(q if p == 1 else p)
+    return tuple(shape)
+
+
 def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
     """A writeable view of a diagonal of ``a``."""
-    d = np.einsum(view.equation, a if view.axes is None else a.transpose(view.axes))
+    d = C_EINSUM(view.equation, a if view.axes is None else a.transpose(view.axes))
     return d if view.order is None else d.transpose(view.order)
 
 
