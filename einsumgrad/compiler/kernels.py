@@ -181,8 +181,12 @@ def _into(plan: TermPlan, optimize, coef, slots: list, eager: bool = False) -> C
         if write is None:
             return None
         smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
+        fetch = _getter(list(plan.slots)) if all(g is None for g in plan.gathers) else None
 
         def product(values, target):
+            if coef == 1 and fetch is not None:
+                write(fetch(values), target, values)
+                return
             operands = [read(values) for read in reads]
             if coef != 1:
                 operands[smallest] = operands[smallest] * coef
