@@ -217,7 +217,10 @@ def _planned(plan: TermPlan, optimize) -> Contraction:
         return c
     terms = c.equation.split("->")[0].split(",")
     sizes = {a: n for letters, shape in zip(terms, plan.shapes) for a, n in zip(letters, shape)}
-    return c._replace(steps=(pairwise(Step((0, 0), frozenset(), c.equation, None, "DIRECT"), sizes),))
+    step = pairwise(Step((0, 0), frozenset(), c.equation, None, "DIRECT"), sizes)
+    if step.matmul is not None and _matmul_parts(step)[3] is not None:  # a transposed product: einsum writes it
+        return c  # in order, where ``(a @ b).T`` would hand a transposed view on
+    return c._replace(steps=(step,))
 
 
 def _written(c: Contraction, slots: list, eager: bool = False) -> Callable | None:
