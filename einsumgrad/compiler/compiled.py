@@ -360,7 +360,7 @@ class _Program:
                                  f"{tuple(arrays[n].shape)}")
         self.nodes = nodes = postorder(*compiled.exprs)
         self.buffered: dict[int, tuple] = {}  # slot -> (shape, dtype) of an intermediate kept in the workspace
-        self._workspaces: list[dict] = []  # free workspaces (slot -> array): a call takes one, or makes one
+        self._workspaces: list[list] = []  # free workspaces (see _workspace): a call takes one, or makes one
         self.layout = Layout({node: k for k, node in enumerate(nodes)}, {}, self.dim)
         self.steps: list[tuple[int, Callable]] = []
         self.lines: list[str] = []
@@ -434,18 +434,17 @@ class _Program:
             values[k] = arrays[n]
         if targets is None:
             targets = {} if out is None else self._targets(arrays, out)
-        buffered, free = self.buffered, self._workspaces
-        workspace = free.pop() if free else {}  # list.pop and append are atomic: one workspace per call
+        free = self._workspaces
+        workspace = free.pop() if free else self._workspace()  # list.pop and append are atomic: one per call
         try:
-            for k, step in self.steps:
-                buffer = targets.get(k)
-                if buffer is None and k in buffered:
-                    buffer = workspace.get(k)
-                    if buffer is None:
-                        buffer = workspace[k] = np.empty(*buffered[k])
-                values[k] = step(values, buffer)
+            if targets:
+                for (k, step), buffer in zip(self.steps, workspace):
+                    values[k] = step(values, targets.get(k, buffer))
+            else:
+                for (k, step), buffer in zip(self.steps, workspace):
+                    values[k] = step(values, buffer)
             for k in self.viewing:  # a function's result that views an intermediate (a reshape) is copied
-                if any(np.may_share_memory(values[k], b) for b in workspace.values()):
+                if any(b is not None and np.may_share_memory(values[k], b) for b in workspace):
                     values[k] = values[k].copy()
         finally:
             free.append(workspace)
@@ -455,6 +454,11 @@ class _Program:
             if values[k] is not b:
                 b.copy_(values[k]) if hasattr(b, "copy_") else np.copyto(b, values[k])
         return out
+
+    def _workspace(self) -> list:
+        """Per step, the array its intermediate is written into (None: a function's value, a
+        result, or an array type not written into)."""
+        return [np.empty(*self.buffered[k]) if k in self.buffered else None for k, _ in self.steps]
 
     def _targets(self, arrays: dict, out: list) -> dict:
         """The arrays of ``out`` that steps write into, by slot (C-contiguous NumPy arrays on the
@@ -508,6 +512,8 @@ class _Program:
             impl = namespaces.function(self.backend, node.fn)
         assert impl is not None  # a function a node calls has an implementation
         self.lines.append(f"  [{self.layout.slot[node]}] = {node.fn}([{arg}]{''.join(f', {p}' for p in params)})")
+        if not params:
+            return lambda values, out=None: impl(values[arg])
         return lambda values, out=None: impl(values[arg], *params)
 
     def _expr_step(self, expr: Expr, plans: list, owned_result: bool) -> Callable:
@@ -516,7 +522,7 @@ class _Program:
             raise ShapeError(f"this result would have {len(shape)} axes, but NumPy arrays have at most {MAX_RANK}. "
                              "Use vjp/jvp/grad, which never build it")
         dtype = self.dtype_of[expr]
-        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared) for p in plans]
+        kernels = [term_kernel(p, dtype, self.optimize, self.backend, self.shared, not self.lazy) for p in plans]
         terms = " + ".join(p.shown for p in plans) or "0"
         self.lines.append(f"  [{self.layout.slot[expr]}] shape {shape} = {terms}")
         self.kernels.append(kernels)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from functools import partial, reduce
-from operator import itemgetter
+from functools import lru_cache, partial, reduce
+from operator import itemgetter, matmul as _at, methodcaller, mul
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -23,8 +23,13 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 from ..core.algebra import MAX_RANK
 from ..core.errors import EinsumgradError
 from . import namespaces
-from .plan import Contraction, DiagonalView, Matmul, TermPlan, contraction, step_keys
+from .plan import Contraction, DiagonalView, Pairwise, Step, TermPlan, contraction, pairwise, step_keys
 from .settings import for_one_contraction
+
+
+# np.einsum's C loop, called without the Python wrapper (which only dispatches and forwards: a microsecond a
+# call on small arrays); NumPy's own einsum where there is none, and for lazy arrays, which dispatch through it
+C_EINSUM: Callable = getattr((np._core if hasattr(np, "_core") else np.core).multiarray, "c_einsum", np.einsum)
 
 
 class Kernel(NamedTuple):
@@ -35,10 +40,12 @@ class Kernel(NamedTuple):
     # output's shape and dtype: the same operations as ``compute``, so the same values to the last bit
 
 
-def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str, shared: dict | None = None) -> Kernel:
+def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str, shared: dict | None = None,
+                eager: bool = False) -> Kernel:
     """The function computing a planned term from the list of values; ``shared`` gives, per
     :func:`~.plan.step_keys` key of an intermediate that several contractions compute, the slot
-    of ``values`` where the first to compute it in a call leaves it for the others."""
+    of ``values`` where the first to compute it in a call leaves it for the others. ``eager``:
+    the values are plain NumPy arrays (none lazy), so einsum's C loop is called directly."""
     if plan.kind == "constant":
         const = np.full(plan.shape, plan.coef, dtype)
         if backend in namespaces.MODULES:  # 0-d: torch adds it to a tensor on any device; made at each call, as
@@ -52,8 +59,8 @@ def term_kernel(plan: TermPlan, dtype: np.dtype, optimize, backend: str, shared:
     coef = plan.coef
     slots = [None if shared is None else shared.get(key) for key in step_keys(plan, optimize)] \
         if backend == "numpy" else []
-    compute, owned = _product(plan, optimize, backend, coef, slots)
-    into = _into(plan, optimize, coef, slots) if backend == "numpy" and not plan.placed else None
+    compute, owned = _product(plan, optimize, backend, coef, slots, eager)
+    into = _into(plan, optimize, coef, slots, eager) if backend == "numpy" and not plan.placed else None
     if plan.kind == "contract":
         coef = 1  # scaled its smallest operand instead of the result
     if plan.reshape:
@@ -154,7 +161,7 @@ def _gram(plan: TermPlan, compute: Callable, into: Callable | None) -> Callable 
     return gram
 
 
-def _into(plan: TermPlan, optimize, coef, slots: list) -> Callable | None:
+def _into(plan: TermPlan, optimize, coef, slots: list, eager: bool = False) -> Callable | None:
     """``(values, out) -> out``: a Hadamard product or a contraction written into ``out`` (its last
     step given ``out=``), doing what :func:`_product` and :func:`term_kernel` do in the same order;
     None for any other term (a read or a view is cheaper than a copy)."""
@@ -170,12 +177,16 @@ def _into(plan: TermPlan, optimize, coef, slots: list) -> Callable | None:
             if coef != 1:
                 np.multiply(target, coef, out=target)
     elif plan.kind == "contract":
-        write = _written(contraction(plan.equation, plan.shapes, optimize), slots)
+        write = _written(_planned(plan, optimize), slots, eager)
         if write is None:
             return None
         smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
+        fetch = _getter(list(plan.slots)) if all(g is None for g in plan.gathers) else None
 
         def product(values, target):
+            if coef == 1 and fetch is not None:
+                write(fetch(values), target, values)
+                return
             operands = [read(values) for read in reads]
             if coef != 1:
                 operands[smallest] = operands[smallest] * coef
@@ -190,60 +201,85 @@ def _into(plan: TermPlan, optimize, coef, slots: list) -> Callable | None:
     return into
 
 
-def _written(c: Contraction, slots: list) -> Callable | None:
-    """``(operands, target)``: a planned contraction with its result written into ``target``
+def _planned(plan: TermPlan, optimize) -> Contraction:
+    """The term's contraction as run: where it is one ``np.einsum`` call of two operands (a small
+    problem under ``"auto"``), that call as a pairwise step, which is a BLAS call or a broadcast
+    product where it can be (a fraction of einsum's time on small arrays); else as planned.
+
+    >>> from .plan import TermPlan
+    >>> plan = TermPlan("contract", (0, 1), "ab,b->a", ((3, 4), (4,)), 1, (3,), False, None, (3,), None, "",
+    ...                 (None, None), None, (True,))
+    >>> [s.matmul is not None for s in _planned(plan, "auto").steps], _planned(plan, False).steps
+    ([True], ())
+    """
+    c = contraction(plan.equation, plan.shapes, optimize)
+    if c.steps or len(plan.shapes) != 2 or optimize is False:
+        return c
+    terms = c.equation.split("->")[0].split(",")
+    sizes = {a: n for letters, shape in zip(terms, plan.shapes) for a, n in zip(letters, shape)}
+    step = pairwise(Step((0, 0), frozenset(), c.equation, None, "DIRECT"), sizes)
+    if step.matmul is not None and _matmul_parts(step)[3] is not None:  # a transposed product: einsum writes it
+        return c  # in order, where ``(a @ b).T`` would hand a transposed view on
+    return c._replace(steps=(step,))
+
+
+def _written(c: Contraction, slots: list, eager: bool = False) -> Callable | None:
+    """``(operands, target, values)``: a planned contraction with its result written into ``target``
     (C-contiguous, of the result's shape): the steps before the last as run, the last given ``out=``."""
     if not c.steps:
-        return None if len(set(c.equation) - set(",->.")) > 52 else (
-            lambda operands, target, values: np.einsum(c.equation, *operands, out=target))
-    last = _last_into(c.steps[-1])
+        if len(set(c.equation) - set(",->.")) > 52:
+            return None
+        run = partial(C_EINSUM if eager else np.einsum, c.equation)
+        return lambda operands, target, values: run(*operands, out=target)
+    last = _last_into(c.steps[-1], eager)
     if last is None:
         return None
-    before = _steps(c.steps[:-1], slots)
+    program = _program(c.steps, slots, _operands(c), eager)
+    before, read = program[:-1], program[-1][1]
 
     def write(operands, target, values):
-        pool = list(operands)
-        _run_steps(before, pool, values)
-        last(*[pool.pop(k) for k in c.steps[-1].positions], target)
+        registers = list(operands)
+        _run(before, registers, values)
+        last(target, *read(registers))
 
     return write
 
 
-def _last_into(step) -> Callable | None:
-    """``(a, b, target)``: one pairwise step writing into ``target``; None where it cannot."""
+def _last_into(step: Pairwise, eager: bool = False) -> Callable | None:
+    """``(target, *operands)``: one pairwise step writing into ``target``; None where it cannot."""
     if step.presum is not None:
         left, right, after = step.presum
-        inner = _last_into(after)
-        return None if inner is None else (
-            lambda a, b, target: inner(a.sum(left) if left else a, b.sum(right) if right else b, target))
+        inner = _last_into(after, eager)
+        if inner is None:
+            return None
+        first, second = _summer(left), _summer(right)
+        return lambda target, a, b: inner(target, first(a), second(b))
     if step.matmul is None:
+        assert step.einsum is not None  # a step is a BLAS call or an einsum
+        views = _broadcast_views(step.einsum)
+        if views is not None:
+            first, second = (v or _same for v in views)
+            return lambda target, a, b: np.multiply(first(a), second(b), out=target)
         if len(set(step.einsum) - set(",->")) > 52:
             return None
-        return lambda a, b, target: np.einsum(step.einsum, a, b, out=target)
-    left, right, batch, m, k, n, shape, order = step.matmul
-    if order != tuple(range(len(order))):
+        run = partial(C_EINSUM if eager else np.einsum, step.einsum)
+        return lambda target, *operands: run(*operands, out=target)
+    first, second, product, order = _matmul_parts(step)
+    if order is not None:
         return None
-    if _plain(step.matmul):
-        def plain(a, b, target):
-            if a.dtype == b.dtype == target.dtype:
-                np.matmul(a, b, out=target)
-            else:
-                target[...] = a @ b
+    first, second = first or _same, second or _same
 
-        return plain
-    lhs, rhs, res = ((m, k), (k, n), (m, n)) if batch == 1 else ((batch, m, k), (batch, k, n), (batch, m, n))
-
-    def matmul(a, b, target):
-        a, b = a.transpose(left).reshape(lhs), b.transpose(right).reshape(rhs)
+    def matmul(target, a, b):
+        a, b = first(a), second(b)
         if a.dtype == b.dtype == target.dtype:  # BLAS; a cast into out would take NumPy's own loop
-            np.matmul(a, b, out=target.reshape(res))
+            np.matmul(a, b, out=target if product is None else target.reshape(product))
         else:
             target[...] = (a @ b).reshape(target.shape)
 
     return matmul
 
 
-def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=()) -> tuple[Callable, bool]:
+def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=(), eager: bool = False) -> tuple[Callable, bool]:
     """The product of the term's reads, and whether it is fresh memory; a contraction multiplies
     ``coef`` into its smallest operand, not into a result that may be far larger (an outer product)."""
     reads = [_read(s, g, backend) for s, g in zip(plan.slots, plan.gathers)]
@@ -251,11 +287,14 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=()) -> tuple[
         return reads[0], False
     if plan.kind == "einsum":
         run = partial(namespaces.module(backend).einsum, plan.equation) if backend in namespaces.MODULES \
-            else einsum_of(plan.equation)
+            else einsum_of(plan.equation, eager)
         (read,) = reads
         return (lambda values: run(read(values))), False
     if plan.kind == "hadamard":
         first, rest = reads[0], reads[1:]
+        if len(rest) == 1:
+            second = rest[0]
+            return (lambda values: first(values) * second(values)), True
 
         def hadamard(values):
             r = first(values)
@@ -265,7 +304,7 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=()) -> tuple[
 
         return hadamard, True
     if backend == "numpy":
-        contract = run_contraction(contraction(plan.equation, plan.shapes, optimize), slots)
+        contract = run_contraction(_planned(plan, optimize), slots, eager)
     else:
         contract = partial(opt_einsum.contract_expression(plan.equation, *plan.shapes,
                                                          optimize=for_one_contraction(optimize)),
@@ -275,6 +314,9 @@ def _product(plan: TermPlan, optimize, backend: str, coef=1, slots=()) -> tuple[
     else:
         run = lambda *operands, values: contract(*operands)  # noqa: E731
     if coef == 1:
+        if all(g is None for g in plan.gathers):  # the values as they are: one C call fetches them all
+            fetch = _getter(list(plan.slots))
+            return (lambda values: run(*fetch(values), values=values)), True
         return (lambda values: run(*[read(values) for read in reads], values=values)), True
     smallest = min(range(len(reads)), key=lambda k: math.prod(plan.shapes[k]))
 
@@ -325,61 +367,137 @@ def forwards(index: tuple, backend: str) -> tuple[tuple, tuple[int, ...]]:
     return tuple(read), tuple(flips)
 
 
-def run_contraction(c: Contraction, slots=()) -> Callable:
-    """``(*operands, values=None)``: a planned contraction, popping operands and appending
-    results as opt_einsum does; an intermediate with a slot in ``slots`` (one per step, None: not
+def run_contraction(c: Contraction, slots=(), eager: bool = False) -> Callable:
+    """``(*operands, values=None)``: a planned contraction, its steps reading and writing registers
+    (see :func:`_program`); an intermediate with a slot in ``slots`` (one per step, None: not
     shared) is left in that slot of ``values``, and taken from it where another term computed it."""
     if not c.steps:
-        direct = partial(np.einsum, c.equation)
+        direct = partial(C_EINSUM if eager else np.einsum, c.equation)
         return lambda *operands, values=None: direct(*operands)
-    steps = _steps(c.steps, slots)
-    if len(steps) == 1:
-        positions, only, _ = steps[0]
-        return lambda *operands, values=None: only(*[operands[k] for k in positions])
+    program = _program(c.steps, slots, _operands(c), eager)
+    if len(program) == 1:
+        only, read, _ = program[0]
+        return lambda *operands, values=None: only(*read(operands))
 
     def contract(*operands, values=None):
-        pool = list(operands)
-        _run_steps(steps, pool, values)
-        return pool[0]
+        registers = list(operands)
+        _run(program, registers, values)
+        return registers[-1]
 
     return contract
 
 
-def _steps(steps, slots) -> list[tuple]:
-    """``(positions, function, slot or None)`` per step; the last step's result is never shared
-    (a term's result is written into: it must be its own)."""
+def _operands(c: Contraction) -> int:
+    return c.equation.count(",") + 1
+
+
+def _program(steps, slots, operands: int, eager: bool = False) -> list[tuple]:
+    """Per step, ``(function, read, slot or None)``: the operands are registers ``0 …
+    operands - 1`` and each step's result the next register, so that ``read`` (registers ->
+    the step's operands) is fixed once, where opt_einsum pops from a list and appends at every
+    call; the last step's result is never shared (a term's result is written into: it must be its own).
+
+    >>> from .plan import Pairwise
+    >>> steps = [Pairwise((1, 0), "b,a->ab", None, "b,a->ab"), Pairwise((1, 0), "c,ab->abc", None, "c,ab->abc")]
+    >>> [read(["x", "y", "z", "yx"]) for _, read, _ in _program(steps, (), 3)]  # then y·x in register 3
+    [('y', 'x'), ('yx', 'z')]
+    """
     slots = list(slots) + [None] * (len(steps) - len(slots))
-    return [(s.positions, _pairwise(s), slot) for s, slot in zip(steps, slots)]
+    pool = list(range(operands))
+    program = []
+    for k, (step, slot) in enumerate(zip(steps, slots)):
+        taken = [pool.pop(q) for q in step.positions]
+        program.append((_pairwise(step, eager), _getter(taken), slot))
+        pool.append(operands + k)
+    return program
 
 
-def _run_steps(steps: list, pool: list, values) -> None:
-    for positions, fn, slot in steps:
+def _getter(positions: list[int]) -> Callable:
+    """A list -> the tuple of its entries at ``positions`` (one C call for two or more)."""
+    if len(positions) == 1:
+        (k,) = positions
+        return lambda items: (items[k],)
+    return itemgetter(*positions)
+
+
+def _run(program: list, registers: list, values) -> None:
+    for fn, read, slot in program:
         if slot is None or values is None:
-            pool.append(fn(*[pool.pop(k) for k in positions]))
+            registers.append(fn(*read(registers)))
             continue
         known = values[slot]
         if known is None:
-            known = values[slot] = fn(*[pool.pop(k) for k in positions])
-        else:
-            for k in positions:
-                pool.pop(k)
-        pool.append(known)
+            known = values[slot] = fn(*read(registers))
+        registers.append(known)
 
 
-def _pairwise(step) -> Callable:
-    """A function of a step's operands running it: its matmul or its ``np.einsum``, or, with
-    ``presum``, the axes summed first and then the step on what is left."""
+def _pairwise(step: Pairwise, eager: bool = False) -> Callable:
+    """A function of a step's operands running it: its matmul, a broadcast product where it sums
+    nothing, or its ``np.einsum``; with ``presum``, the axes summed first and then the step on what is left."""
     if step.presum is not None:
         left, right, after = step.presum
-        inner = _pairwise(after)
-        return lambda a, b: inner(a.sum(left) if left else a, b.sum(right) if right else b)
-    return einsum_of(step.einsum) if step.matmul is None else _matmul(step.matmul)
+        inner = _pairwise(after, eager)
+        first, second = _summer(left), _summer(right)
+        return lambda a, b: inner(first(a), second(b))
+    if step.matmul is not None:
+        return _matmul(step)
+    assert step.einsum is not None  # a step is a BLAS call or an einsum
+    views = _broadcast_views(step.einsum)
+    if views is None:
+        return einsum_of(step.einsum, eager)
+    first, second = views
+    if first is None:
+        return mul if second is None else (lambda a, b: a * second(b))
+    return (lambda a, b: first(a) * b) if second is None else (lambda a, b: first(a) * second(b))
 
 
-def einsum_of(equation: str) -> Callable:
-    """:func:`einsum` of ``equation`` as a function of the operands, its letters converted once."""
+def _same(a):
+    return a
+
+
+def _summer(axes: tuple[int, ...]) -> Callable:
+    return methodcaller("sum", axes) if axes else _same
+
+
+def _broadcast_views(equation: str) -> tuple | None:
+    """For a product of two operands that sums nothing (``a,ba->ab``), per operand the view (None:
+    itself) that broadcasting multiplies into the result: its axes in the result's order, new
+    axes where it lacks one (before its last); None for any other equation. A product of two
+    numbers is rounded once, so this is einsum's result to the last bit.
+
+    >>> a, b = _broadcast_views("a,ba->ab")
+    >>> x, W = np.arange(2.0), np.arange(6.0).reshape(3, 2)
+    >>> bool((a(x) * b(W) == np.einsum("a,ba->ab", x, W)).all()), _broadcast_views("ab,b->a")
+    (True, None)
+    """
+    inputs, result = equation.split("->")
+    operands = inputs.split(",")
+    if len(operands) != 2 or not result or "." in equation or len(set(result)) != len(result) \
+            or set(inputs) - {","} != set(result) or any(len(set(o)) != len(o) for o in operands):
+        return None
+    views = []
+    for o in operands:
+        order = tuple(sorted(range(len(o)), key=lambda p: result.index(o[p])))
+        first = min((result.index(c) for c in o), default=len(result))
+        grown = tuple(slice(None) if c in o else None for c in result[first:])
+        views.append(_viewer(None if order == tuple(range(len(o))) else order, grown if None in grown else None))
+    return tuple(views)
+
+
+def _viewer(axes: tuple | None, index: tuple | None) -> Callable | None:
+    """``a.transpose(axes)[index]`` (either left out where None); None where both are."""
+    if axes is None:
+        return None if index is None else itemgetter(index)
+    if index is None:
+        return methodcaller("transpose", axes)
+    return lambda a: a.transpose(axes)[index]
+
+
+def einsum_of(equation: str, eager: bool = False) -> Callable:
+    """:func:`einsum` of ``equation`` as a function of the operands, its letters converted once
+    (einsum's C loop called directly where ``eager``: no lazy array needs NumPy's dispatch)."""
     if len(set(equation) - set(",->")) <= 52:
-        return partial(np.einsum, convert_to_valid_einsum_chars(equation))
+        return partial(C_EINSUM if eager else np.einsum, convert_to_valid_einsum_chars(equation))
     return partial(einsum, equation)
 
 
@@ -421,27 +539,53 @@ def einsum(equation: str, *operands):
     return np.transpose(total, [kept.index(c) for c in result])
 
 
-def _plain(step: Matmul) -> bool:
-    """Whether ``@`` of the operands as they are is the step: ab,bc->ac, ab,b->a or a,ab->b."""
-    left, right, batch, m, k, n, shape, order = step
-    ranks = (len(left), len(right), len(shape))
-    return batch == 1 and ranks in ((2, 2, 2), (2, 1, 1), (1, 2, 1)) and order == tuple(range(len(order))) \
-        and left == tuple(range(len(left))) and right == tuple(range(len(right)))
+def _matmul_parts(step: Pairwise) -> tuple:
+    """How a BLAS step runs: ``(left, right, product, order)``, each operand's view (None: itself)
+    for ``left(a) @ right(b)``, the shape to reshape the product to before transposing it by
+    ``order`` (None: none needed). Where each group of indices (batch, kept, summed) is one axis,
+    the operands go to ``@`` as they are or transposed (a vector as a vector), and the product
+    has the step's shape; else they are reshaped to (b, m, k) @ (b, k, n) and the product back."""
+    assert step.matmul is not None  # a BLAS step
+    left, right, batch, m, k, n, shape, order = step.matmul
+    inputs, result = step.equation.split("->")
+    a, b = inputs.split(",")
+    nb = sum(c in b and c in result for c in a)
+    ns = sum(c in b and c not in result for c in a)
+    nl, nr = len(a) - nb - ns, len(b) - nb - ns
+    natural = ns == 1 and nb == (batch != 1) and nl + nr > 0 and (nl == 1 or nl == 0 == nb) \
+        and (nr == 1 or nr == 0 == nb)
+    identity = lambda axes: None if axes == tuple(range(len(axes))) else axes  # noqa: E731
+    if natural:
+        first, second, product = _viewer(identity(left), None), _viewer(identity(right), None), None
+    else:
+        lhs, rhs = ((m, k), (k, n)) if batch == 1 else ((batch, m, k), (batch, k, n))
+        first, second = _reshaper(identity(left), lhs), _reshaper(identity(right), rhs)
+        product = (m, n) if batch == 1 else (batch, m, n)
+    return first, second, product, identity(order)
 
 
-def _matmul(step: Matmul) -> Callable:
-    """The BLAS step as ``@``; a matrix-vector or plain matrix product (the operands' axes in
-    order, nothing to regroup: the common case) without the transposes and reshapes."""
-    left, right, batch, m, k, n, shape, order = step
-    lhs, rhs = ((m, k), (k, n)) if batch == 1 else ((batch, m, k), (batch, k, n))
-    if _plain(step):
-        return np.matmul
+def _reshaper(axes: tuple | None, shape: tuple) -> Callable:
+    if axes is None:
+        return methodcaller("reshape", shape)
+    return lambda a: a.transpose(axes).reshape(shape)
 
-    def matmul(a, b):
-        product = a.transpose(left).reshape(lhs) @ b.transpose(right).reshape(rhs)
-        return product.reshape(shape).transpose(order)
 
-    return matmul
+def _matmul(step: Pairwise) -> Callable:
+    """The BLAS step as ``@``: a matrix-vector or plain matrix product of the operands as they
+    are (the common case) is ``@`` itself, nothing transposed or reshaped."""
+    first, second, product, order = _matmul_parts(step)
+    assert step.matmul is not None  # a BLAS step
+    shape = step.matmul.shape
+    if product is None and order is None:
+        if first is None:
+            return _at if second is None else (lambda a, b: a @ second(b))
+        return (lambda a, b: first(a) @ b) if second is None else (lambda a, b: first(a) @ second(b))
+    first, second = first or _same, second or _same
+    if product is None:
+        return lambda a, b: (first(a) @ second(b)).transpose(order)
+    if order is None:
+        return lambda a, b: (first(a) @ second(b)).reshape(shape)
+    return lambda a, b: (first(a) @ second(b)).reshape(shape).transpose(order)
 
 
 def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, owned_result: bool) -> Callable:
@@ -477,8 +621,8 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
                 acc, owned = r, fresh and r.shape == shape and r.dtype == dtype
             elif owned and r.dtype == dtype:
                 acc += r
-            elif out is not None and _broadcast(acc.shape, r.shape) == shape \
-                    and np.result_type(acc, r) == dtype:
+            elif out is not None and broadcast(acc.shape, r.shape) == shape \
+                    and (acc.dtype == r.dtype == dtype or np.result_type(acc, r) == dtype):
                 acc, owned = np.add(acc, r, out=out), True
             else:  # one pass that also allocates: A + A.T, not a copy of A and then += A.T
                 acc = acc + r
@@ -490,25 +634,28 @@ def sum_kernel(kernels: list[Kernel], shape: tuple[int, ...], dtype: np.dtype, o
     return run
 
 
-def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
-    """A writeable view of a diagonal of ``a``."""
-    d = np.einsum(view.equation, a if view.axes is None else a.transpose(view.axes))
-    return d if view.order is None else d.transpose(view.order)
+@lru_cache(maxsize=4096)
+def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape that NumPy broadcasts shapes ``a`` and ``b`` to, None where they do not
+    broadcast (``np.broadcast_shapes``, which also takes arrays, and takes only up to 32 axes).
 
-
-
-def _broadcast(a: tuple, b: tuple) -> tuple | None:
-    """NumPy's broadcast of two shapes, or None where they do not broadcast; at any rank (``np.broadcast_shapes``
-    stops at 32 axes).
-
-    >>> _broadcast((3, 1), (4,)), _broadcast((2,), (3,))
-    ((3, 4), None)
+    >>> broadcast((3, 1), (4,)), broadcast((2,), (3,)), len(broadcast((1,) * 40, (2,) * 40))
+    ((3, 4), None, 40)
     """
     n = max(len(a), len(b))
-    a, b = (1,) * (n - len(a)) + tuple(a), (1,) * (n - len(b)) + tuple(b)
-    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
-        return None
-    return tuple(y if x == 1 else x for x, y in zip(a, b))
+    shape = []
+    for p, q in zip((1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b):
+        if p != q and 1 not in (p, q):
+            return None
+        shape.append(q if p == 1 else p)
+    return tuple(shape)
+
+
+def _view(a: np.ndarray, view: DiagonalView) -> np.ndarray:
+    """A writeable view of a diagonal of ``a``."""
+    d = C_EINSUM(view.equation, a if view.axes is None else a.transpose(view.axes))
+    return d if view.order is None else d.transpose(view.order)
+
 
 def _filled(a, shape, dtype, out=None) -> np.ndarray:
     """A fresh array of ``shape`` (or ``out``, where it holds the dtype) holding ``a`` broadcast (zeros for None)."""

@@ -24,8 +24,9 @@ from ..library.selection import picks, positions
 from ..core.simplify import eliminate_deltas
 from .settings import for_one_contraction
 
-SMALL = 1 << 15  # up to this many loop iterations (times operands past the second) one np.einsum call beats
-# any planned path: its loop reads every operand at every iteration, where a path's steps cost ~10 µs each
+SMALL = 1 << 10  # up to this many loop iterations (times operands past the second) one np.einsum call beats
+# any planned path: its loop reads every operand at every iteration (~5 ns each), where a path's steps (BLAS,
+# broadcast products) cost ~1-2 µs each on small arrays (measured: 8×8 to 32×32 MLP Hessians)
 MAX_OPERANDS = 32  # np.einsum takes at most 32 operands in NumPy 1 (64 in NumPy 2): more go pairwise
 
 

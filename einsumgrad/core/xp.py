@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import types
 from functools import cache
 
 import numpy as np
@@ -36,7 +37,10 @@ class Namespace:
     def __getattr__(self, name: str):
         if name.startswith("_") or name == "module":  # not set yet (copy asks before __init__)
             raise AttributeError(name)
-        return getattr(self.module, name)
+        value = getattr(self.module, name)
+        if isinstance(self.module, types.ModuleType):  # a module's function, kept: every later read is plain
+            setattr(self, name, value)  # (a source writer's attribute is a new text each time, never kept)
+        return value
 
     @property
     def special(self):
