@@ -13,6 +13,7 @@ import einsumgrad as eg
 from einsumgrad.compiler.kernels import _broadcast_views, _last_into, _matmul, _pairwise, broadcast
 from einsumgrad.compiler.plan import Step, pairwise
 from einsumgrad.core import xp
+from profiles import examples
 
 LETTERS = "abcde"
 
@@ -37,7 +38,7 @@ def two_operands(draw, summed: bool):
     return f"{left},{right}->{result}", sizes, a, b
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(two_operands(summed=False))
 def test_a_product_that_sums_nothing_is_einsums_to_the_last_bit(case):
     eq, sizes, a, b = case
@@ -56,7 +57,7 @@ def test_a_product_that_sums_nothing_is_einsums_to_the_last_bit(case):
         np.testing.assert_array_equal(_pairwise(step, eager=True)(a, b), want)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(two_operands(summed=True))
 def test_every_pairwise_step_equals_einsum_and_writes_the_same_bits_into_out(case):
     eq, sizes, a, b = case
@@ -100,7 +101,7 @@ def _arrays(names: str, n: int, rng) -> dict:
     return {name: rng.standard_normal((n,) * ranks[name]) for name in names.split(",")}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.sampled_from(EXPRESSIONS), st.integers(1, 6), st.sampled_from(["auto", "greedy", False]),
        st.integers(0, 2 ** 16), st.sampled_from([1.0, -2.0]))
 def test_compiled_contractions_and_their_derivatives_equal_einsum_at_small_sizes(case, n, optimize, seed, coef):
@@ -177,7 +178,7 @@ def test_lazy_arrays_stay_lazy_through_the_pairwise_and_broadcast_steps():
         np.testing.assert_allclose(r.compute(), e)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.integers(1, 3), max_size=40), st.lists(st.integers(1, 3), max_size=40))
 def test_broadcast_is_numpys_broadcast_and_takes_any_number_of_axes(a, b):
     a, b = tuple(a), tuple(b)

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 import einsumgrad as eg
 from test_teaching_doors import _compiles
+from profiles import examples
 
 RNG = np.random.default_rng(2103)
 
@@ -152,7 +153,7 @@ _KEYS = st.one_of(st.integers(-4, 3), st.builds(slice, st.one_of(st.none(), st.i
                                                 st.one_of(st.none(), st.sampled_from([-2, -1, 1, 2, 3]))))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.builds(slice, st.integers(0, 3), st.integers(6, 12), st.sampled_from([1, 2])), _KEYS, _KEYS)
 def test_composed_selections_read_what_numpy_reads(first, second, third):
     """Two and three successive indexings of a vector (its length known) read NumPy's entries."""

@@ -21,6 +21,7 @@ from einsumgrad.core.ir import Expr, Ref, Term, Var, dim_broadcast
 from einsumgrad.core.simplify import factor_common
 from test_codegen import run
 from test_stretch import compositions
+from profiles import examples
 
 jax.config.update("jax_enable_x64", True)
 
@@ -153,7 +154,7 @@ def test_every_shape_as_generated_code(name, shapes):
         _close(_generated(eg.hessian(s, x), arrays), hessians[k])
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compositions(), st.integers(0, 2**31 - 1))
 def test_random_composition_hessians(case, seed):
     """tests/test_stretch.py's random compositions, more of them, for the Hessian of Σ tanh by each leaf."""
