@@ -137,6 +137,19 @@ class Cursor:
         if self.depth > MAX_DEPTH:
             raise self.error(pos, f"the text is nested more than {MAX_DEPTH} levels deep")
 
+    def signed_terms(self) -> tuple:
+        """``term (± term)*``, each ``term`` the parser's own: ``(position, [(sign, term), ...])``."""
+        terms, pos = [], self.peek.pos
+        sign = -1 if self.accept("-", "−") else (self.accept("+"), 1)[1]
+        while True:
+            terms.append((sign, self.term()))  # type: ignore[attr-defined]  # every parser reads its terms
+            if self.accept("+"):
+                sign = 1
+            elif self.accept("-", "−"):
+                sign = -1
+            else:
+                return pos, terms
+
 
 @dataclass(eq=False)
 class Binder:
@@ -255,16 +268,7 @@ class _Reader(Cursor):
     # -- expressions, as trees of tuples
     def sum(self):
         """``term (± term)*``: ``("sum", position, [(sign, term), ...])``."""
-        terms, pos = [], self.peek.pos
-        sign = -1 if self.accept("-", "−") else (self.accept("+"), 1)[1]
-        while True:
-            terms.append((sign, self.term()))
-            if self.accept("+"):
-                sign = 1
-            elif self.accept("-", "−"):
-                sign = -1
-            else:
-                return ("sum", pos, terms)
+        return ("sum", *self.signed_terms())
 
     def namespace(self, out: list[Binder] | None) -> Expr:
         """Read a right side whose result has the indices ``out`` (None: those it reads, unsummed) and build it."""

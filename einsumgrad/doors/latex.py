@@ -294,16 +294,7 @@ class _Parser(Cursor):
     # expressions
     def sum(self):
         """``term (± term)*``: ``("add", position, [(sign, term), ...])``."""
-        terms, pos = [], self.peek.pos
-        sign = -1 if self.accept("-", "−") else (self.accept("+"), 1)[1]
-        while True:
-            terms.append((sign, self.term()))
-            if self.accept("+"):
-                sign = 1
-            elif self.accept("-", "−"):
-                sign = -1
-            else:
-                return ("add", pos, terms)
+        return ("add", *self.signed_terms())
 
     def term(self):
         """Factors joined by juxtaposition or an operator; a ``\\sum`` takes the rest of the term."""
