@@ -205,3 +205,25 @@ def test_a_namespace_keeps_a_modules_functions_and_a_source_writer_writes_afresh
 
     written = xp.namespace("numpy", Writer())
     assert (written.exp, written.exp) == ("exp", "exp") and Writer.reads == 2
+
+
+def test_arrays_the_expression_does_not_read_take_the_cached_path_and_still_set_the_precision(monkeypatch):
+    """The Hessian of ‖T − UVᵀ‖² w.r.t. U reads V only; a call given U and T as well (as users call
+    it) finds its plan without the checked path, and U's and T's dtypes still set the precision."""
+    T, U, V = eg.tensor("T", (4, 3)), eg.tensor("U", (4, 2)), eg.tensor("V", (3, 2))
+    f = eg.compile(eg.hessian(eg.sum((T - eg.einsum("ik,jk->ij", U, V)) ** 2), U))
+    rng = np.random.default_rng(0)
+    arrays = {"U": rng.standard_normal((4, 2)), "T": rng.standard_normal((4, 3)), "V": rng.standard_normal((3, 2))}
+    want = 2 * np.einsum("ik,jl->ijkl", np.eye(4), arrays["V"].T @ arrays["V"])
+    np.testing.assert_allclose(f(**arrays), want)
+    single = {n: a.astype(np.float32) for n, a in arrays.items()}
+    assert f(**single).dtype == np.float32  # a plan of its own
+    assert f(**(single | {"T": arrays["T"]})).dtype == np.float64  # an array not read sets the precision
+    assert f(**(single | {"U": arrays["U"].astype(np.complex128)})).dtype == np.float64  # its real part's
+    monkeypatch.setattr(f, "_arrays", lambda arrays: pytest.fail("a cached call took the checked path"))
+    np.testing.assert_allclose(f(**arrays), want)
+    np.testing.assert_allclose(f(**(single | {"T": arrays["T"]})), want, rtol=1e-6)
+    assert f(**single).dtype == np.float32
+    monkeypatch.undo()
+    assert f(**(single | {"T": arrays["T"].astype(int)})).dtype == np.float64  # an int array: checked and converted
+    assert f(**arrays, Z=np.ones(2)).dtype == np.float64  # an array of no tensor here is left out, as before

@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import math
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Generic
 
 import numpy as np
@@ -115,9 +116,11 @@ class Compiled(Generic[Result]):
             arrays = self._bind(positional, arrays)
         try:  # the hot path: the same names, shapes and dtypes as a cached plan
             key: tuple | None = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
+            if len(arrays) != len(self.names):  # arrays not read (a Hessian's own variable) set the precision too
+                key += (self._real(arrays),)  # type: ignore[operator]  # key is a tuple here
         except (KeyError, AttributeError):
             key = None
-        plan = None if key is None or len(arrays) != len(self.names) else self._plans.get(key)
+        plan = None if key is None else self._plans.get(key)
         if plan is None:
             given = len(arrays)
             arrays, real = self._arrays(arrays)
@@ -131,6 +134,18 @@ class Compiled(Generic[Result]):
             checked = plan.checked(out, arrays)  # the usual case, checked in one pass; else with messages
             results = plan.run(arrays, *checked) if checked else plan.run(arrays, self._buffers(out, plan))
         return results[0] if len(results) == 1 else tuple(results)  # type: ignore[return-value]  # as compile declares
+
+    def _real(self, arrays: dict) -> np.dtype:
+        """The precision of a call given arrays besides those read, as :meth:`_arrays` finds it, for
+        arrays of real or complex dtypes under the names the expressions know; a KeyError otherwise
+        (the call then takes the checked path). Arrays of other tensors are left out, as there."""
+        dtypes = []
+        for n, a in arrays.items():
+            if n in self.accepted:
+                dtypes.append(a.dtype)
+            elif not n.isascii():  # maybe another spelling of a name: the checked path normalises it
+                raise KeyError(n)
+        return _precision(tuple(dtypes))
 
     def _buffers(self, out, plan: _Program) -> list:
         """``out=`` as a list of arrays, one per result, checked: the structure, shapes and dtypes
@@ -254,6 +269,18 @@ class Compiled(Generic[Result]):
         head = f"Compiled({len(self.exprs)} expression{'s' * (len(self.exprs) > 1)} of {', '.join(self.args)}"
         head += f"; optimize={self.optimize!r}, backend={self.backend!r}; {len(self._plans)} cached plan(s))"
         return head if self._last is None else head + "\n" + self._last.describe()
+
+
+@lru_cache(maxsize=256)
+def _precision(dtypes: tuple) -> np.dtype:
+    """The real dtype of arrays of ``dtypes``, all real or complex (NumPy's promotion); a KeyError for any other.
+
+    >>> _precision((np.dtype("f"), np.dtype("D"))), _precision((np.dtype("f"),))
+    (dtype('float64'), dtype('float32'))
+    """
+    if any(d.kind not in "fc" for d in dtypes):
+        raise KeyError(dtypes)
+    return np.result_type(*[np.finfo(d).dtype for d in dtypes])
 
 
 def to_array(name: str, value):
