@@ -135,3 +135,25 @@ def test_cli_version(capsys):
     with pytest.raises(SystemExit):
         main(["--version"])
     assert capsys.readouterr().out == f"einsumgrad {eg.__version__}\n"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_an_intermediate_is_computed_once_in_generated_code(backend, rng):
+    """The Hessian of a 4-layer network w.r.t. b0 has terms whose contractions share their first
+    steps (W1 scaled by σ′, its product with W2, ...): each is one line of the source, read again
+    by name; the source is still the compiled function's value."""
+    pytest.importorskip({"numpy": "numpy", "jax": "jax", "torch": "torch"}[backend])
+    width, depth = 6, 4
+    h = x = eg.tensor("x", (width,))
+    bs = [eg.tensor(f"b{k}", (width,)) for k in range(depth)]
+    for k in range(depth):
+        h = eg.tanh(eg.tensor(f"W{k}", (width, width)) @ h + bs[k])
+    H = eg.hessian(0.5 * eg.sum((eg.tensor("y", (width,)) - h) ** 2), bs[0])
+    arrays = {f"W{k}": rng.standard_normal((width, width)) / 2 for k in range(depth)}
+    arrays |= {f"b{k}": rng.standard_normal(width) for k in range(depth)} | {"x": rng.standard_normal(width),
+                                                                            "y": rng.standard_normal(width)}
+    source = eg.codegen(H, backend=backend, shapes={n: a.shape for n, a in arrays.items()})
+    right = [line.split(" = ", 1)[1] for line in source.splitlines() if re.match(r"\s+t\d+ = ", line)]
+    assert len(right) > 10 and len(set(right)) == len(right), "an intermediate is computed twice"
+    if backend == "numpy":
+        np.testing.assert_allclose(run(source)(**arrays), eg.compile(H)(**arrays), rtol=1e-10, atol=1e-12)

@@ -343,6 +343,8 @@ class _Writer:
         self.size_names: dict = {}  # size class -> its name in the source
         self.used: set = set()  # the size classes the code reads
         self.ranges: dict[str, str] = {}  # size text -> the name of its arange
+        self.temps: dict[str, str] = {}  # an intermediate's text -> its name: each computed once (its operands
+        # are names of values never written into after they are made, so equal text is an equal value)
         self.counts: dict[str, int] = {}
         self.names: dict = {}  # node -> its name in the source
         self.vars = compiled.vars
@@ -599,8 +601,10 @@ class _Writer:
             text = ((step.matmul and _matmul(step.equation, *operands)) or (len(operands) == 2 and _product(
                 step.equation, *operands)) or self.einsum(step.equation, operands))
             if step is not c.steps[-1]:
-                temp = self.fresh("t", numbered=True)
-                self.lines.append(f"{temp} = {text}")
+                temp = self.temps.get(text)
+                if temp is None:
+                    temp = self.temps[text] = self.fresh("t", numbered=True)
+                    self.lines.append(f"{temp} = {text}")
                 text = temp
             pool.append(text)
         return pool[0]
