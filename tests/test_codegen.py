@@ -144,7 +144,7 @@ def test_an_intermediate_is_computed_once_in_generated_code(backend, rng):
     by name; the source is still the compiled function's value."""
     pytest.importorskip({"numpy": "numpy", "jax": "jax", "torch": "torch"}[backend])
     width, depth = 6, 4
-    h = x = eg.tensor("x", (width,))
+    h = eg.tensor("x", (width,))
     bs = [eg.tensor(f"b{k}", (width,)) for k in range(depth)]
     for k in range(depth):
         h = eg.tanh(eg.tensor(f"W{k}", (width, width)) @ h + bs[k])
