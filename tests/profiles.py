@@ -2,7 +2,8 @@
 
 - ``ci`` (the default; what ``.ci/run`` runs): every test, each property test with its full count of examples;
 - ``dev``: a quick loop, every property test with a twentieth of its examples (at least :data:`DEV_MIN`), hypothesis's
-  own default of examples cut to :data:`DEV_MIN`, and the tests marked ``slow`` deselected (``-m slow`` runs them).
+  own default of examples cut to :data:`DEV_MIN`, and the tests marked ``slow`` deselected (``-m slow`` runs them;
+  the marker's criterion is in pyproject.toml).
 
 A test writes its count as ``@settings(max_examples=examples(500))``: an explicit ``max_examples`` is not overridden by a
 hypothesis profile, so the count itself scales.

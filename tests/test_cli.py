@@ -9,6 +9,7 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "einsumgrad", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_jacobian_prints_index_notation_and_layout():
     r = run("jacobian", "ij,j->i", "--wrt", "0", "--names", "W,x")
     assert r.returncode == 0, r.stderr
@@ -16,6 +17,7 @@ def test_jacobian_prints_index_notation_and_layout():
     assert "shape layout" in r.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag,expected", [
     ("--latex", r"\frac{\partial y_{i}}{\partial W_{jk}} = \delta_{ij} x_{k}"),
     ("--ascii", "d y[i] / d W[j,k] = delta(i,j) * x[k]"),
@@ -28,12 +30,14 @@ def test_jacobian_formats(flag, expected):
     assert expected in r.stdout
 
 
+@pytest.mark.slow
 def test_jacobian_with_shapes_evaluates():
     r = run("jacobian", "ij,j->i", "--names", "W,x", "--shapes", "2x3,3", "--layout", "vec")
     assert r.returncode == 0, r.stderr
     assert "J (vec layout), shape (2, 6)" in r.stdout
 
 
+@pytest.mark.slow
 def test_grad_and_hessian():
     r = run("grad", "sum(tanh(einsum('ij,j->i', W, x)))", "--wrt", "W", "--matrix")
     assert r.returncode == 0, r.stderr
@@ -55,6 +59,7 @@ def test_demos_run_and_pass(name):
     assert "checks passed." in r.stdout
 
 
+@pytest.mark.slow
 def test_default_demo_and_list():
     r = run("demo")
     assert r.returncode == 0 and "12 entries, 6 non-zero" in r.stdout
@@ -92,6 +97,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", [["demo"], ["grad", "sum(tanh(W @ x))", "--wrt", "W", "--shapes", "W=3x4,x=4"]])
 def test_a_reader_that_goes_away_gets_no_traceback(argv):
     """`einsumgrad demo | head -1` printed a BrokenPipeError traceback."""
@@ -102,6 +108,7 @@ def test_a_reader_that_goes_away_gets_no_traceback(argv):
     assert child.wait() == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
 
 
+@pytest.mark.slow
 def test_advice_speaks_the_command_line_s_language():
     r = run("grad", "W @ x", "--wrt", "W")
     assert r.returncode == 2 and "write sum(...) around it" in r.stderr

@@ -35,6 +35,7 @@ def arrays(text, wrt, kind, shapes, seed=0):
     return question.arrays(question.read(question.Question(text, wrt, kind, shapes, "", seed)))
 
 
+@pytest.mark.slow
 def test_no_command_is_an_error_with_the_usage_on_stderr():
     r = run()
     assert r.returncode == 2 and r.stdout == ""
@@ -45,6 +46,7 @@ def test_no_command_is_an_error_with_the_usage_on_stderr():
     assert run("--help").returncode == 0  # asking for help is not an error
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,text", [
     (("grad", "-", "--wrt", "W", "--matrix"), "sum(tanh(W @ x))\n"),
     (("jacobian", "-", "--names", "W,x"), "  ij,j->i  \n"),
@@ -57,6 +59,7 @@ def test_a_dash_reads_the_expression_from_stdin(args, text):
     assert r.stdout == given.stdout and r.stdout
 
 
+@pytest.mark.slow
 def test_an_empty_stdin_is_one_line_of_error():
     r = run("grad", "-", "--wrt", "W", stdin="  \n")
     assert r.returncode == 2 and r.stdout == ""
@@ -64,6 +67,7 @@ def test_an_empty_stdin_is_one_line_of_error():
                                      "empty; e.g. echo 'sum(W @ x)' | einsumgrad grad - --wrt W"]
 
 
+@pytest.mark.slow
 def test_grad_json_is_the_printed_answer_and_the_closed_form():
     text, shapes = "sum(tanh(W @ x))", "W=2x3,x=3"
     r = run("grad", text, "--wrt", "W", "--shapes", shapes, "--seed", "3", "--json")
@@ -83,6 +87,7 @@ def test_grad_json_is_the_printed_answer_and_the_closed_form():
     assert (got["command"], got["kind"], got["wrt"], got["layout"]) == ("grad", "gradient", "W", "shape")
 
 
+@pytest.mark.slow
 def test_hessian_json_and_without_shapes_nulls():
     text = "einsum('i,ij,j->', x, A, x)"
     got = strict_json(run("hessian", text, "--wrt", "x", "--shapes", "x=3,A=3x3", "--json").stdout)
@@ -94,6 +99,7 @@ def test_hessian_json_and_without_shapes_nulls():
     assert all(bare[k] is None for k in ("input_shapes", "seed", "shape", "value", "passed", "max_abs_error"))
 
 
+@pytest.mark.slow
 def test_an_einsum_spec_s_jacobian_json_holds_its_values():
     got = strict_json(run("jacobian", "ij,j->i", "--names", "W,x", "--shapes", "2x3,3", "--seed", "1",
                           "--json").stdout)
@@ -107,6 +113,7 @@ def test_an_einsum_spec_s_jacobian_json_holds_its_values():
     assert vec["layout_note"].startswith("∂vec(y)/∂vec(W)ᵀ = xᵀ ⊗ I")
 
 
+@pytest.mark.slow
 def test_json_values_that_are_not_finite_are_null_and_notes_are_kept():
     r = run("grad", "sum(log(x))", "--wrt", "x", "--shapes", "x=4", "--seed", "0", "--json")
     got = strict_json(r.stdout)
@@ -120,6 +127,7 @@ def test_json_values_that_are_not_finite_are_null_and_notes_are_kept():
     assert notes and strict_json(r.stdout)["notes"] == notes
 
 
+@pytest.mark.slow
 def test_json_keeps_stdout_for_the_object_and_errors_one_line(tmp_path):
     page = tmp_path / "answer.html"
     r = run("grad", "sum(W @ x)", "--wrt", "W", "--shapes", "W=2x3,x=3", "--html", str(page), "--json")
@@ -139,6 +147,7 @@ def _options(command: str) -> list[str]:
     return [flag for a in sub._actions for flag in a.option_strings]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_bash_completion_completes_commands_options_and_choices(tmp_path):
     r = run("completion", "bash")
@@ -189,6 +198,7 @@ def test_zsh_completion_completes_in_an_interactive_zsh(tmp_path, typed, listed)
     assert out.stdout.strip() == "found", out.stderr
 
 
+@pytest.mark.slow
 def test_completion_of_an_unknown_shell_is_one_line_of_error():
     r = run("completion", "fish")
     assert r.returncode == 2 and r.stdout == "" and len(r.stderr.splitlines()) == 1

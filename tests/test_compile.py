@@ -185,6 +185,7 @@ def test_dense_jacobians_written_onto_diagonal_views_equal_the_linearity_oracle(
     np.testing.assert_allclose(eg.jacobian(spec, wrt=wrt)(*ops), exact_jacobian(spec, ops, wrt), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_the_lazy_path_stays_a_dask_array_and_equals_numpy():
     da = pytest.importorskip("dask.array")
     W0, x0 = np.arange(12.0).reshape(3, 4), np.arange(4.0)

@@ -54,6 +54,7 @@ def test_hvp_equals_the_hessian_times_v_without_building_it(rng):
         eg.hvp(L, b0, eg.tensor("v", (5,)))
 
 
+@pytest.mark.slow
 def test_gradients_of_a_48_layer_network_share_one_backward_pass(rng):
     """Reverse mode: every weight's gradient reads the same cotangent nodes, so compiling them
     together computes the backward pass once; each is right by central differences."""

@@ -5,6 +5,8 @@ import doctest
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "einsumgrad"
 DOC = ROOT / "docs" / "design.md"
@@ -68,6 +70,7 @@ def test_every_module_lives_in_its_layers_folder():
         assert folder == layer or module == "__main__", f"{module} is in {folder}/, its layer is {layer}"
 
 
+@pytest.mark.slow
 def test_upward_imports_are_the_ones_listed():
     text = DOC.read_text()
     listed = text.split("<!-- upward imports -->\n")[1].split("<!-- end -->")[0].split("\n")

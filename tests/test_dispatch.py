@@ -125,6 +125,7 @@ def test_compiled_contractions_and_their_derivatives_equal_einsum_at_small_sizes
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_an_mlp_hessian_equals_jax_with_the_fast_kernels():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)

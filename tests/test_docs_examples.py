@@ -21,6 +21,7 @@ def check(*pages):
                           capture_output=True, text=True, encoding="utf-8", timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_the_page_shows_real_output(page):
     missing = [m for m in generate_questions.requirements(page.read_text(encoding="utf-8"))
@@ -46,6 +47,7 @@ def test_the_pages_run_their_examples():
             assert block.startswith("$ einsumgrad "), f"{page.name}: a console block without a command"
 
 
+@pytest.mark.slow
 def test_a_wrong_output_fails(tmp_path):
     """The check can fail: a changed doctest output, and a changed command output, are each reported."""
     page = tmp_path / "page.md"
@@ -61,6 +63,7 @@ def test_a_wrong_output_fails(tmp_path):
         assert check(page).returncode == 0
 
 
+@pytest.mark.slow
 def test_an_error_in_an_example_fails(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("```pycon\n>>> import einsumgrad as eg\n>>> eg.tensor('x', -1)\n'x'\n```\n", encoding="utf-8")

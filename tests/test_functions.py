@@ -270,6 +270,7 @@ def test_every_function_through_the_cli(name):
     assert "PASS" in r.stdout, r.stdout
 
 
+@pytest.mark.slow
 def test_softmax_regression_in_the_cli():
     r = run_cli("grad", "-sum(Y * log_softmax(X @ W))", "--wrt", "W", "--matrix")
     assert r.returncode == 0, r.stderr

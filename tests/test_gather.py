@@ -159,6 +159,7 @@ KEYS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(st.data())
 @settings(max_examples=examples(30), deadline=None)
 def test_random_slices_against_numpy(data):

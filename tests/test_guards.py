@@ -230,6 +230,7 @@ def test_cli_guards_are_one_line_and_exit_2(args, message, capsys, tmp_path, mon
     assert out == "" and not list(tmp_path.iterdir())  # refused before any work
 
 
+@pytest.mark.slow
 def test_cli_plot_writes_the_file(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "slices.svg"

@@ -225,6 +225,7 @@ def test_tensors_of_53_to_64_axes_evaluate_and_differentiate(rank):
         eg.compile(eg.sum(x), backend="torch")(x=a)
 
 
+@pytest.mark.slow
 def test_codegen_of_many_axes_plans_or_says_why_not():
     x = eg.tensor("x", 53)
     a = np.random.default_rng(3).standard_normal((1,) * 51 + (2, 3))
@@ -270,6 +271,7 @@ def test_the_cli_answers_or_refuses_in_one_line(kind, text, shapes, wrt, numbers
     assert "Traceback" not in err and "usage:" not in err, (args, err)
 
 
+@pytest.mark.slow
 def test_argparse_errors_are_one_line():
     """Through a subprocess, as a user runs it."""
     result = subprocess.run([sys.executable, "-m", "einsumgrad", "grad", "sum(x)", "--wrt", "x", "--seed", "1e400"],

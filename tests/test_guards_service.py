@@ -245,6 +245,7 @@ def get(server, host: str) -> int:
     return status
 
 
+@pytest.mark.slow
 def test_serve_public_warns_and_keeps_a_host_check(monkeypatch, capsys):
     served = []
 
@@ -265,6 +266,7 @@ def test_serve_public_warns_and_keeps_a_host_check(monkeypatch, capsys):
     assert "warning: other machines on your network can reach this page" in err
 
 
+@pytest.mark.slow
 def test_serve_on_loopback_answers_only_loopback_names():
     s = Server("127.0.0.1", 0)
     thread = threading.Thread(target=s.serve_forever, daemon=True)

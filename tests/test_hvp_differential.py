@@ -66,6 +66,7 @@ def test_hvp_holds_a_direction_that_reads_x_fixed(direction):
     check_hvp("Σ tanh(W x)", direction, 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(40), deadline=None, derandomize=True, database=None)
 @given(st.sampled_from(sorted(LOSSES)), st.sampled_from(sorted(DIRECTIONS)), st.integers(0, 2**16))
 def test_hvp_is_the_hessian_times_the_evaluated_direction(loss, direction, seed):
@@ -85,6 +86,7 @@ def test_a_direction_that_is_a_tensor_prints_as_before():
     assert str(eg.hvp(eg.sum(x**3), x, W @ x)) == "Hv[i] = Σ_j 6 W[i,j] x[i] x[j]"
 
 
+@pytest.mark.slow
 def test_the_derivative_of_an_hvp_is_that_of_x_to_h_of_x_times_v_of_x():
     """hvp(f, x, v(x)) is the function x ↦ H(x) v(x): its own derivatives include v's."""
     a = point(1)

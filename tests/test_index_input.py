@@ -120,6 +120,7 @@ def test_bad_input_is_a_clear_error_with_a_caret(text, problem, carets):
     assert len(message) < 1000
 
 
+@pytest.mark.slow
 def test_cli_reads_index_notation_and_explains_how():
     run = lambda *a: subprocess.run([sys.executable, "-m", "einsumgrad", *a], capture_output=True, text=True)  # noqa: E731
     out = run("grad", "--index-input", "L = Σ_i,j x[i] A[i,j] x[j]", "--wrt", "x", "--explain")

@@ -47,6 +47,7 @@ def test_orthogonality_loss_in_python():
     assert g.shape == (4, 3, 2)
 
 
+@pytest.mark.slow
 def test_orthogonality_loss_through_the_command_line():
     text = "β * sum(abs(einsum('lmj,lmk->mjk', Φ, Φ) - I))"
     r = run("grad", text, "--wrt", "Φ", "--shapes", "Φ=4x3x2,β=")
@@ -86,6 +87,7 @@ def test_half_sse_with_a_function_of_your_own_prints_h_prime():
         eg.evaluate(eg.grad(L, Θ), X=np.ones((2, 2)), Y=np.ones((2, 2)), Θ=np.ones((2, 2)))
 
 
+@pytest.mark.slow
 def test_half_sse_through_the_command_line_infers_Y_as_a_matrix():
     r = run("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--matrix")
     assert r.returncode == 0, r.stderr
@@ -122,6 +124,7 @@ def test_shapes_stay_authoritative():
     assert {v.name: v.shape for v in reading.expression.node.leaves}["beta"] == (3,)
 
 
+@pytest.mark.slow
 def test_a_wrong_guess_is_named_in_the_error():
     r = run("grad", "W @ x", "--wrt", "x")
     assert r.returncode == 2 and r.stderr.count("\n") == 1
@@ -158,6 +161,7 @@ def test_identity_errors(text, match):
         parse_expression(text)
 
 
+@pytest.mark.slow
 def test_identity_in_the_language_takes_its_size_from_its_neighbour():
     r = run("grad", "sum((P.T @ P - I)**2)", "--wrt", "P", "--shapes", "P=5x3")
     assert r.returncode == 0 and "δ[" in r.stdout and "PASS" in r.stdout, r.stderr
@@ -173,6 +177,7 @@ def test_eye_errors(n, match):
         eg.eye(n)
 
 
+@pytest.mark.slow
 def test_unicode_names_everywhere():
     Θ = eg.tensor("Θ", 2)
     assert str(eg.grad(eg.sum(Θ * Θ), Θ)) == "∂f/∂Θ[i,j] = 2 Θ[i,j]"
@@ -259,6 +264,7 @@ def test_slices_of_unknown_length_are_refused():
         eg.tensor("x", 1)[1:]
 
 
+@pytest.mark.slow
 def test_indexing_in_the_language():
     r = run("grad", "sum(P[:, 0, 1]**2) + sum(x[1:3] * x[-1])", "--wrt", "P", "--shapes", "P=4x3x2,x=5")
     assert r.returncode == 0 and "PASS" in r.stdout and "δ[j,0] δ[k,1]" in r.stdout, r.stderr
@@ -302,6 +308,7 @@ def test_derivative_by_a_scalar_expression_explains_the_gradient():
         eg.grad(eg.sum(Θ), Θ * 2)
 
 
+@pytest.mark.slow
 def test_wrt_an_expression_in_the_command_line():
     r = run("grad", "0.5 * sum((Y - tanh(X @ Θ))**2)", "--wrt", "0.5 * sum((Y - tanh(X @ Θ))**2)")
     assert r.returncode == 2 and r.stderr.count("\n") == 1

@@ -15,6 +15,7 @@ def tanh_layer():
     return W, x, L
 
 
+@pytest.mark.slow
 def test_jax_backend_under_jit_vmap_and_grad(rng):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)

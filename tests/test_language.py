@@ -155,6 +155,7 @@ def test_the_caret_is_under_the_bad_character(text, column):
     assert str(err.value).splitlines()[1:] == ["  " + text, "  " + " " * column + "^"]
 
 
+@pytest.mark.slow
 def test_an_expression_of_100k_characters_is_read_and_a_longer_one_refused():
     group = "(" + " + ".join(["tanh(a_rather_long_name_for_a_vector) * 2"] * 50) + ")"
     text = " - ".join([group] * (MAX_LENGTH // (len(group) + 3)))
@@ -202,6 +203,7 @@ def test_the_command_line_reports_bad_expressions_in_one_line(text, message):
     assert r.stderr.startswith("einsumgrad: error: ") and message in r.stderr, r.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_the_command_line_reads_a_1000_term_sum():
     r = run("grad", "sum(" + "+".join(["x"] * 1000) + ")", "--wrt", "x")
     assert r.returncode == 0, r.stderr[-2000:]

@@ -111,6 +111,7 @@ def test_dy_dw_is_a_third_order_tensor_delta_x():
     assert L.name == "L" and "f′" in str(eg.jacobian(L, "W"))
 
 
+@pytest.mark.slow
 def test_explain_and_notes_at_the_cli():
     run = lambda *a: subprocess.run([sys.executable, "-m", "einsumgrad", *a], capture_output=True, text=True)  # noqa: E731
     out = run("grad", "--latex-input", ", ".join(HALF_SSE), "--wrt", r"\Theta", "--explain")

@@ -204,6 +204,7 @@ def browser():
         b.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [1280, 390])
 def test_formulas_have_a_size_and_stay_in_their_boxes_in_chromium(browser, width, tmp_path):
     d = question.derive(question.read(question.Question(*QUESTIONS["orthogonality"][:3],

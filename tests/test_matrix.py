@@ -178,6 +178,7 @@ def test_two_factor_scalars_have_a_formula(expr, text):
     assert expr.matrix_notation() == text
 
 
+@pytest.mark.slow
 def test_the_cli_says_why_there_is_no_formula():
     r = subprocess.run([sys.executable, "-m", "einsumgrad", "hessian", "sum(X**4)", "--wrt", "X", "--matrix",
                         "--shapes", "X=2x2"], capture_output=True, text=True, timeout=120)

@@ -171,6 +171,7 @@ def test_sum_of_a_hadamard_product_with_a_bias_matrix(batch, wrt, text):
     assert_formula_is(g, batch, central(L, batch, wrt.name))
 
 
+@pytest.mark.slow
 def test_the_cli_prints_the_formula_it_used_to_refuse():
     r = subprocess.run([sys.executable, "-m", "einsumgrad", "grad", "sum((X @ W + b) @ Y)", "--wrt", "W", "--matrix"],
                        capture_output=True, text=True, timeout=120)
@@ -318,6 +319,7 @@ def _latex_formulas():
     return texts
 
 
+@pytest.mark.slow
 def test_matrix_latex_compiles_with_pdflatex(tmp_path):
     texts = _latex_formulas()
     assert all(t.isascii() for t in texts), [t for t in texts if not t.isascii()][:1]
@@ -367,6 +369,7 @@ def shapes_apart(rng):
     return {n: rng.standard_normal(sh) for n, sh in shapes.items()}
 
 
+@pytest.mark.slow
 def test_every_broadcast_formula_evaluates_to_its_expression(shapes_apart):
     found = 0
     for expr in _broadcast_cases():

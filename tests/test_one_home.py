@@ -234,6 +234,7 @@ def test_the_structural_check_can_fail(tmp_path, monkeypatch):
 
 # -- explicit loading -------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_registry_loads_itself_without_the_package(tmp_path):
     """With ``einsumgrad/__init__.py`` not run (a bare package stands in), ``core.functions`` alone gives every
     built-in entry when first asked: loading is the registry's, not a side effect of importing einsumgrad."""

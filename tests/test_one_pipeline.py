@@ -121,6 +121,7 @@ def test_every_kind_of_input_is_crossed():
     assert {OWN, HALF_SSE, ORTHOGONAL} <= answered and len(INPUTS) >= 25
 
 
+@pytest.mark.slow
 def test_a_function_of_your_own_is_one_on_every_request_of_a_process():
     """The page's worker answers many requests: h, declared by the first, was taken as a known function by the
     second, which then tried to evaluate it ("function 'h′' has no implementation")."""

@@ -171,6 +171,7 @@ def test_a_request_for_another_host_is_refused(server):
     assert status == 403 and b"only requests to localhost" in body
 
 
+@pytest.mark.slow
 def test_a_request_over_the_time_limit_is_stopped_and_the_worker_replaced():
     s = Server("127.0.0.1", 0, seconds=1e-3)
     try:

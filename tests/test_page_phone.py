@@ -76,6 +76,7 @@ def _widths(browser, server, width, tmp_path):
     return found
 
 
+@pytest.mark.slow
 def test_the_page_fits_a_phone_for_every_example(browser, server, tmp_path):
     widths = _widths(browser, server, 390, tmp_path)
     assert len(widths) == len(EXAMPLES) + 1
@@ -83,6 +84,7 @@ def test_the_page_fits_a_phone_for_every_example(browser, server, tmp_path):
     assert all((tmp_path / f"page-390px-{k}.png").stat().st_size > 0 for k in range(len(EXAMPLES)))
 
 
+@pytest.mark.slow
 def test_the_page_on_a_desktop_and_its_formulas_scroll_in_their_box_on_a_phone(browser, server, tmp_path):
     assert all(w <= 1280 for w in _widths(browser, server, 1280, tmp_path).values())
     context = browser.new_context(viewport={"width": 390, "height": 900})

@@ -21,6 +21,7 @@ def collect(profile: str | None, *args: str) -> list[str]:
     return [line for line in r.stdout.splitlines() if "::" in line]
 
 
+@pytest.mark.slow
 def test_dev_leaves_out_the_slow_tests_and_ci_keeps_them():
     files = ["tests/test_benchmarks.py", "tests/test_determinism.py"]  # quick to collect
     ci, default, dev = collect("ci", *files), collect(None, *files), collect("dev", *files)
@@ -32,6 +33,7 @@ def test_dev_leaves_out_the_slow_tests_and_ci_keeps_them():
     assert set(chosen) == set(ci) - set(dev)
 
 
+@pytest.mark.slow
 def test_examples_scale_with_the_profile():
     code = "import profiles; print(profiles.examples(1000), profiles.examples(40), profiles.NAME)"
     def run(profile):

@@ -40,6 +40,7 @@ def test_y_equals_wx_update_step_through_the_differential():
     assert L(a["W"] - 1e-3 * G) < L(a["W"])  # a step against G lowers L
 
 
+@pytest.mark.slow
 def test_y_equals_wx_on_the_command_line():
     r = run("jacobian", "ij,j->i", "--names", "W,x", "--layout", "vec")
     assert r.returncode == 0 and r.stdout.splitlines()[0] == "∂y[i]/∂W[j,k] = δ[i,j] x[k]"
@@ -65,6 +66,7 @@ def test_dimensions_in_python():
     assert "Wikipedia's numerator layout lays it out by Wᵀ: y X, 10×4" in str(eg.explain(L, W))
 
 
+@pytest.mark.slow
 def test_dimensions_on_the_command_line():
     r = run("grad", "sum((X @ W + b) @ y)", "--wrt", "W", "--matrix", "--shapes", "X=1x4,W=4x10,b=1x10,y=10x1")
     assert r.returncode == 0 and "matrix notation: Xᵀ yᵀ" in r.stdout and "PASS" in r.stdout
@@ -91,6 +93,7 @@ def test_orthogonality_in_python():
     assert eg.check(L, Φ, Φ=P, β=beta).passed
 
 
+@pytest.mark.slow
 def test_orthogonality_on_the_command_line():
     r = run("grad", "β * sum(abs(einsum('lmj,lmk->mjk', Φ, Φ) - I))", "--wrt", "Φ", "--shapes", "Φ=4x3x2")
     assert r.returncode == 0, r.stderr
@@ -119,6 +122,7 @@ def test_half_sse_in_python(h):
         eg.grad(Θ, eg.Expression(L.node, "L"))
 
 
+@pytest.mark.slow
 def test_half_sse_on_the_command_line():
     r = run("grad", "0.5 * sum((Y - h(X @ Θ))**2)", "--wrt", "Θ", "--matrix")
     assert r.returncode == 0 and "matrix notation: -Xᵀ (h′(X Θ) ⊙ (Y - h(X Θ)))" in r.stdout

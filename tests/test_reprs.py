@@ -116,6 +116,7 @@ def test_each_output_carries_the_rules_it_uses_and_no_others():
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium: apt-get install -y chromium")
 def test_each_output_looks_as_with_the_whole_sheet():
     """Computed styles of every element: the output alone vs. the output under the full STYLE."""

@@ -192,6 +192,7 @@ def test_the_command_line_checks_each_operation(command, expression, wrt, shapes
     assert "PASS" in r.stdout
 
 
+@pytest.mark.slow
 def test_the_command_line_prints_and_refuses():
     r = cli("grad", "sum(reshape(X, (2, 6)) @ Y)", "--wrt", "X", "--shapes", "X=3x4,Y=6x2")
     assert r.stdout.splitlines()[0] == "∂f/∂X[i,j] = reshape([i,j] -> (Σ_k Y[j,k]), (3, 4))[i,j]"

@@ -78,6 +78,7 @@ def test_jacobian_slices_keep_the_derivative_and_the_kronecker_delta_of_a_free_i
     assert eg.evaluate(J[0, 1, 2], **a) == 0
 
 
+@pytest.mark.slow
 def test_hessian_slices_against_jax():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
@@ -126,6 +127,7 @@ def test_a_slice_of_a_slice_reads_the_composed_position():
                                eg.evaluate(G[:, 2, 0], **{"Φ": P, "β": 0.3}))
 
 
+@pytest.mark.slow
 def test_the_slice_latex_compiles(tmp_path):
     import shutil
 
@@ -139,6 +141,7 @@ def test_the_slice_latex_compiles(tmp_path):
     assert not _compiles("\n".join(rf"\[ {m} \]" for m in outputs), tmp_path)
 
 
+@pytest.mark.slow
 def test_the_cli_offers_no_slices():
     """The CLI takes no slice (issue 21's slices are Python's); should it grow one, test its label here."""
     import subprocess

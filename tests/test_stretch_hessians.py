@@ -93,6 +93,7 @@ def _generated(e, arrays):
     return run(eg.codegen(e, shapes={n: arrays[n].shape for n in names}))(**{n: arrays[n] for n in names})
 
 
+@pytest.mark.slow
 def test_minimal_reproduction():
     """C 1×3, D 1×1: Σ tanh(C D + tanh(C) + C) by C was a ShapeError; now jax's Hessian, by C and D,
     evaluated and as generated code (and without the outer tanh, which had worked)."""
@@ -126,6 +127,7 @@ def test_a_merged_weight_has_its_weights_lengths():
     assert weight.dims == (dim_broadcast(("C", 0), 1), ("C", 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,shapes", SWEEP, ids=[f"{n}-{'-'.join(f'{a}x{b}' for a, b in s)}" for n, s in SWEEP])
 def test_every_shape_against_jax(name, shapes):
     """The value, and the gradient and Hessian of Σ tanh and the Jacobian by each of A, B, C."""
@@ -154,6 +156,7 @@ def test_every_shape_as_generated_code(name, shapes):
         _close(_generated(eg.hessian(s, x), arrays), hessians[k])
 
 
+@pytest.mark.slow
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(compositions(), st.integers(0, 2**31 - 1))
 def test_random_composition_hessians(case, seed):

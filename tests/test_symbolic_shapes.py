@@ -220,6 +220,7 @@ def test_printing_says_the_sizes():
     assert eg.reshape(A, (-1,)).ascii() == "y[i] = reshape(A, (size(A,0)·size(A,1),))[i]"
 
 
+@pytest.mark.slow
 def test_the_language_and_the_cli_take_rank_only_tensors():
     e = parse_expression("sum(kron(A, B) * kron(B, A))", {})
     a, b = rng(8).normal(size=(2, 3)), rng(8).normal(size=(3, 2))

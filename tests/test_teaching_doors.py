@@ -136,6 +136,7 @@ def _compiles(body: str, tmp_path) -> str:
     return "" if run.returncode == 0 else next((line for line in run.stdout.splitlines() if line.startswith("!")), "?")
 
 
+@pytest.mark.slow
 def test_every_latex_output_compiles_with_pdflatex(tmp_path, capsys):
     import shutil
 

@@ -225,6 +225,7 @@ def torch():
     return pytest.importorskip("torch")
 
 
+@pytest.mark.slow
 def test_torch_gradcheck_and_gradgradcheck(torch, rng):
     loss = mlp_function(eg.torch_function)
     params, x0, y0 = split({n: torch.tensor(a, requires_grad=True) for n, a in mlp_arrays(rng).items()})
@@ -292,6 +293,7 @@ def test_a_jax_plan_made_in_one_trace_serves_the_next(jax, rng):
     np.testing.assert_allclose(g, 1 / np.cosh(x0) ** 2, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_the_docs_training_steps_run():
     """The docs' jax and torch training steps (docs/guide/training.md: the expression, then one step each)."""
     page = (pathlib.Path(__file__).parents[1] / "docs" / "guide" / "training.md").read_text(encoding="utf-8")
