@@ -13,7 +13,7 @@ per-round ratios. Values are checked against jax first. "einsumgrad out=" passes
 result back as ``out=``, so the call writes into it instead of allocating.
 
 Where a row has a reference besides jax, it is the least work NumPy can do for it, timed in the
-same rounds: hand-written backpropagation writing into buffers (MLP gradients), the straight-line
+same rounds: hand-written backpropagation (writing into buffers for the MLP gradients), the straight-line
 code ``eg.codegen`` writes (MLP Hessians: the interpreter's share), ``A + A.T``, the Gram matrix
 ``XᵀX`` alone (a bound: the Hessian's one BLAS call, without its weights), the closed form
 ``2 δ VᵀV``; "reference ÷ jax.jit" is then the best ratio a NumPy program of that form reaches.
@@ -117,8 +117,20 @@ def layer_norm_row(jnp, torch):
             return (C * xp.tanh(D / xp.sqrt((D ** 2).sum(1, keepdims=True) / m + eps))).sum()
         return f
 
+    def by_hand():
+        """The gradient as backpropagation in NumPy, one pass per operation."""
+        X, C = arrays["X"], arrays["C"]
+        D = X @ arrays["W"]
+        D -= D.mean(1, keepdims=True)
+        r = 1 / np.sqrt((D * D).mean(1, keepdims=True) + eps)
+        t = np.tanh(D * r)
+        G = C * (1 - t * t)
+        dD = G * r - D * ((G * D).sum(1, keepdims=True) * r ** 3 / m)
+        dD -= dD.mean(1, keepdims=True)
+        return X.T @ dD
+
     return Row(f"layer-norm loss ∇W, Z = XW {n}×{m}", "grad", eg.compile(eg.grad(L, W)), arrays, (loss(jnp), 0),
-               (loss(torch) if torch else None, 0), ("W", "X", "C"), 1.2, 1.0)
+               (loss(torch) if torch else None, 0), ("W", "X", "C"), 1.2, 1.0, ("NumPy backprop", by_hand))
 
 
 def attention_row(jnp, torch):
@@ -136,12 +148,23 @@ def attention_row(jnp, torch):
             return (C * (softmax((X @ Wq) @ (X @ Wk).T / np.sqrt(d)) @ (X @ Wv))).sum()
         return f
 
+    def by_hand():
+        """The three gradients as backpropagation in NumPy, one pass per operation."""
+        X, C = arrays["X"], arrays["C"]
+        Q, K, V = X @ arrays["Wq"], X @ arrays["Wk"], X @ arrays["Wv"]
+        S = Q @ K.T / np.sqrt(d)
+        A = np.exp(S - S.max(1, keepdims=True))
+        A /= A.sum(1, keepdims=True)
+        dA = C @ V.T
+        dS = A * (dA - (dA * A).sum(1, keepdims=True)) / np.sqrt(d)
+        return X.T @ (dS @ K), X.T @ (dS.T @ Q), X.T @ (A.T @ C)
+
     jax_softmax = __import__("jax").nn.softmax
     return Row(f"attention loss ∇Wq, ∇Wk, ∇Wv, seq {s} d {d}", "grad",
                eg.compile(eg.grad(L, Wq), eg.grad(L, Wk), eg.grad(L, Wv)), arrays,
                (loss(jnp, lambda a: jax_softmax(a, axis=-1)), (0, 1, 2)),
                (loss(torch, lambda a: torch.softmax(a, -1)) if torch else None, (0, 1, 2)),
-               ("Wq", "Wk", "Wv", "X", "C"), 1.2, 1.0)
+               ("Wq", "Wk", "Wv", "X", "C"), 1.2, 1.0, ("NumPy backprop", by_hand))
 
 
 def tiny_row(jax, jnp, torch):
