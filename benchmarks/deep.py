@@ -88,15 +88,16 @@ def mlp_args(arrays: dict, depth: int) -> tuple:
             arrays.get("s", np.ones_like(arrays["x"])), arrays["x"], arrays["y"])
 
 
-def backprop(a: dict, depth: int) -> list[np.ndarray]:
-    """Hand-written NumPy backpropagation: the gradients of every W_k, then of every b_k."""
+def backprop(a: dict, depth: int, buffers: list | None = None) -> list[np.ndarray]:
+    """Hand-written NumPy backpropagation: the gradients of every W_k, then of every b_k; each
+    outer product written into ``buffers[k]`` where given (no fresh memory for them)."""
     hs = [a["x"]]
     for k in range(depth):
         hs.append(np.tanh(a[f"W{k}"] @ hs[-1] + a[f"b{k}"]))
     delta = (hs[-1] - a["y"]) * (1 - hs[-1] ** 2)
     gW, gb = [None] * depth, [None] * depth
     for k in reversed(range(depth)):
-        gW[k], gb[k] = np.outer(delta, hs[k]), delta
+        gW[k], gb[k] = np.outer(delta, hs[k], out=None if buffers is None else buffers[k]), delta
         if k:
             delta = (a[f"W{k}"].T @ delta) * (1 - hs[k] ** 2)
     return gW + gb
