@@ -5,10 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import einsumgrad as eg
 from closed_forms import CASES, arrays_for
+from einsumgrad.compiler.codegen import _lowered
 from einsumgrad.doors.cli import main
+from profiles import examples
 
 
 def run(source: str, name: str = "f"):
@@ -157,3 +160,35 @@ def test_an_intermediate_is_computed_once_in_generated_code(backend, rng):
     assert len(right) > 10 and len(set(right)) == len(right), "an intermediate is computed twice"
     if backend == "numpy":
         np.testing.assert_allclose(run(source)(**arrays), eg.compile(H)(**arrays), rtol=1e-10, atol=1e-12)
+
+
+@st.composite
+def einsums(draw):
+    """A random einsum without repeated indices in an operand: 1–4 operands over a, b, c, d."""
+    letters = "abcd"
+    operands = [draw(st.lists(st.sampled_from(letters), unique=True, max_size=3).map("".join))
+                for _ in range(draw(st.integers(1, 4)))]
+    present = sorted(set("".join(operands)))
+    result = "".join(draw(st.permutations(present))[:draw(st.integers(0, len(present)))])
+    sizes = {c: draw(st.integers(1, 3)) for c in letters}
+    return f"{','.join(operands)}->{result}", [tuple(sizes[c] for c in ops) for ops in operands]
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(einsums(), st.integers(0, 2 ** 32 - 1))
+def test_an_einsum_lowered_to_sums_products_and_matmuls_equals_it(case, seed):
+    equation, shapes = case
+    names = [f"o{k}" for k in range(len(shapes))]
+    text = _lowered(equation, names)
+    assume(text is not None)
+    rng = np.random.default_rng(seed)
+    arrays = {n: rng.standard_normal(s) for n, s in zip(names, shapes)}
+    assert "einsum" not in text
+    got = run(f"import numpy as np\ndef f({', '.join(names)}):\n    return {text}")(**arrays)
+    np.testing.assert_allclose(got, np.einsum(equation, *arrays.values()), rtol=1e-12, atol=1e-12)
+
+
+def test_most_small_einsums_lower():
+    lowered = ["ab,b->a", "ab,a,a->b", "b,ab->ba", "a,ba->ab", "ab,a,ac->bc", "a,ab->ab", "ab,ab->", "abc->ab", "a,a->"]
+    assert all(_lowered(eq, [f"o{k}" for k in range(eq.count(",") + 1)]) for eq in lowered)
+    assert _lowered("aa->a", ["o0"]) is None and _lowered("abc->cba", ["o0"]) is None

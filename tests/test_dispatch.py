@@ -156,14 +156,14 @@ def test_an_mlp_hessian_equals_jax_with_the_fast_kernels():
 
 
 def test_a_changed_shape_after_a_cached_call_is_still_refused_by_name():
-    W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    W, x = eg.tensor("W_shaped", 2), eg.tensor("x_shaped", 1)  # names of its own: eg.compile shares a Compiled
     f = eg.compile(W @ x)
-    np.testing.assert_allclose(f(W=np.eye(3), x=np.ones(3)), np.ones(3))
+    np.testing.assert_allclose(f(W_shaped=np.eye(3), x_shaped=np.ones(3)), np.ones(3))
     with pytest.raises(eg.EinsumgradError, match=r"index .* has size 4 .* but size 3"):
-        f(W=np.eye(3), x=np.ones(4))
+        f(W_shaped=np.eye(3), x_shaped=np.ones(4))
     with pytest.raises(eg.EinsumgradError, match="rank"):
-        f(W=np.ones(3), x=np.ones(3))
-    np.testing.assert_allclose(f(W=2 * np.eye(2), x=np.ones(2)), [2.0, 2.0])  # a new shape, a new plan
+        f(W_shaped=np.ones(3), x_shaped=np.ones(3))
+    np.testing.assert_allclose(f(W_shaped=2 * np.eye(2), x_shaped=np.ones(2)), [2.0, 2.0])  # a new shape, a new plan
     assert f.plan_cache_size == 2
 
 

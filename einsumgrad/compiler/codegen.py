@@ -1,8 +1,8 @@
 """Code generation: the source of one plain function computing what ``eg.compile`` computes.
 
 The function imports only its backend (NumPy, JAX or PyTorch), computes each shared node once
-as a named local, follows einsumgrad's plan (``@`` for a BLAS step, ``einsum`` for the other
-pairwise steps) and writes a term with deltas onto the diagonal it spans by indexing, never by
+as a named local, follows einsumgrad's plan (``@`` for a BLAS step, sums and broadcast products
+where a step reduces to them, ``einsum`` for the others) and writes a term with deltas onto the diagonal it spans by indexing, never by
 multiplying an identity in.
 
 >>> import einsumgrad as eg
@@ -584,8 +584,9 @@ class _Writer:
 
     def einsum(self, equation: str, ops) -> str:
         inputs, result = equation.split("->")
-        if len(ops) == 1 and not result and len(set(inputs)) == len(inputs):
-            return f"{ops[0]}.sum()"
+        lowered = _lowered(equation, ops)
+        if lowered is not None:
+            return lowered
         if len(set(inputs) - {","}) > 52:
             raise EinsumgradError(f"generated code would call einsum over {len(set(inputs) - {','})} indices at once, "
                                   "but einsum takes 52 (one per letter); use smaller ranks, or eg.compile")
@@ -681,6 +682,8 @@ def _matmul(equation: str, a: str, b: str) -> str | None:
     keep_left, keep_right = left.replace(k, ""), right.replace(k, "")
     if len(keep_left) > 1 or len(keep_right) > 1:
         return None
+    if set(keep_left + keep_right) != set(result):
+        return None
     forms = []
     if result == keep_left + keep_right:
         forms.append(f"{_oriented(a, left, keep_left + k)} @ {_oriented(b, right, k + keep_right)}")
@@ -691,15 +694,91 @@ def _matmul(equation: str, a: str, b: str) -> str | None:
 
 def _product(equation: str, a: str, b: str) -> str | None:
     """``a * b`` with length-1 axes put in (``v[:, None] * x``) for a step that sums nothing and
-    keeps each operand's axes in order; None for any other step."""
+    keeps each operand's axes in order (or a matrix's reversed: ``v[:, None] * W.T``); None for any
+    other step."""
     inputs, result = equation.split("->")
     operands = inputs.split(",")
     if len(set(result)) != len(result) or set("".join(operands)) != set(result):
         return None
-    if any(letters != "".join(c for c in result if c in letters) for letters in operands):
+    factors = []
+    for name, letters in zip((a, b), operands):
+        ordered = "".join(c for c in result if c in letters)
+        if letters != ordered and not (len(letters) == 2 and letters == ordered[::-1]):
+            return None
+        factors.append(_broadcast(_oriented(name, letters, ordered), [c in letters for c in result], leading=False))
+    return " * ".join(factors)
+
+
+def _lowered(equation: str, ops) -> str | None:
+    """An einsum as sums, products and ``@``, which cost NumPy a fraction of an ``einsum`` call's
+    overhead: each operand's indices found nowhere else summed first, then an operand whose indices
+    another carries multiplied into the smallest such, until two operands make a matmul or a product
+    (or one is left: itself, transposed or summed); None where an einsum remains (a diagonal, a
+    transpose past rank 2, three operands none of which holds another's indices).
+
+    >>> _lowered("ab,a,a->b", ["W", "u", "v"])
+    '(u * v) @ W'
+    >>> _lowered("ab,ab->a", ["A", "B"])
+    '(A * B).sum(1)'
+    """
+    inputs, result = equation.split("->")
+    pool = list(zip(inputs.split(","), ops))
+    if len(set(result)) != len(result) or any(len(set(letters)) != len(letters) for letters, _ in pool):
         return None
-    return " * ".join(_broadcast(name, [c in letters for c in result], leading=False)
-                      for name, letters in zip((a, b), operands))
+    for k, (letters, name) in enumerate(pool):
+        alone = [q for q, c in enumerate(letters)
+                 if c not in result and not any(c in other for j, (other, _) in enumerate(pool) if j != k)]
+        if alone:
+            axes = alone[0] if len(alone) == 1 else tuple(alone)
+            pool[k] = ("".join(c for q, c in enumerate(letters) if q not in alone),
+                       f"{_operand(name)}.sum({'' if len(alone) == len(letters) else axes})")
+    while len(pool) > 1:
+        if len(pool) == 2:
+            (left, a), (right, b) = pool
+            two = f"{left},{right}->{result}"
+            text = _matmul(two, _operand(a), _operand(b)) or _product(two, _operand(a), _operand(b))
+            if text is not None:
+                return text
+        held = [(len(outer), k, j) for k, (inner, _) in enumerate(pool) for j, (outer, _) in enumerate(pool)
+                if j != k and set(inner) <= set(outer)]
+        if not held:
+            return None
+        _, k, j = min(held)
+        (inner, a), (outer, b) = pool[k], pool[j]
+        text = _product(f"{inner},{outer}->{outer}", _operand(a), _operand(b))
+        if text is None:
+            return None
+        pool = [p for q, p in enumerate(pool) if q not in (j, k)] + [(outer, f"({text})")]
+    (letters, name), = pool
+    if letters == result:
+        return name
+    if len(letters) == 2 and letters == result[::-1]:
+        return f"{_operand(name)}.T"
+    summed = tuple(q for q, c in enumerate(letters) if c not in result)
+    if "".join(c for c in letters if c in result) != result:
+        return None
+    return f"{_operand(name)}.sum({'' if not result else summed[0] if len(summed) == 1 else summed})"
+
+
+def _operand(text: str) -> str:
+    """``text`` as an operand of ``@``, ``*`` or an attribute: parenthesized unless a name (perhaps
+    indexed or transposed) or in parentheses already."""
+    name, _, index = text.removesuffix(".T").partition("[")
+    if name.isidentifier() and (not index or index.endswith("]") and not {"[", "]"} & set(index[:-1])):
+        return text
+    if text.startswith("(") and _closes(text):
+        return text
+    return f"({text})"
+
+
+def _closes(text: str) -> bool:
+    """Whether the parenthesis ``text`` opens with closes at its end."""
+    depth = 0
+    for q, c in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0:
+            return q == len(text) - 1
+    return False
 
 
 def _oriented(name: str, letters: str, wanted: str) -> str:
