@@ -192,3 +192,13 @@ def test_most_small_einsums_lower():
     lowered = ["ab,b->a", "ab,a,a->b", "b,ab->ba", "a,ba->ab", "ab,a,ac->bc", "a,ab->ab", "ab,ab->", "abc->ab", "a,a->"]
     assert all(_lowered(eq, [f"o{k}" for k in range(eq.count(",") + 1)]) for eq in lowered)
     assert _lowered("aa->a", ["o0"]) is None and _lowered("abc->cba", ["o0"]) is None
+
+
+def test_a_reshape_to_fixed_sizes_is_planned_at_the_given_shapes(rng):
+    x = eg.tensor("x", 2)
+    g = eg.grad(eg.sum(eg.tanh(eg.reshape(x, (6,))) * eg.tensor("c", (6,))), x)
+    a = {"x": rng.standard_normal((2, 3)), "c": rng.standard_normal(6)}
+    f = run(eg.codegen(g, shapes={n: v.shape for n, v in a.items()}))  # scaled up, (2000, 3) would not reshape
+    np.testing.assert_allclose(f(**a), (1 - np.tanh(a["x"]) ** 2) * a["c"].reshape(2, 3), rtol=1e-12)
+    with pytest.raises(eg.EinsumgradError, match=r"codegen plans each symbolic axis at 1000 without shapes=.*reshape"):
+        eg.codegen(g)

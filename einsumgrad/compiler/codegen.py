@@ -24,7 +24,7 @@ from . import Compiled
 from .kernels import basic_index, forwards
 from .plan import contraction, planned, shown_index, spread
 from ..einsum_jacobian import Jacobian
-from ..core.errors import EinsumgradError
+from ..core.errors import EinsumgradError, ShapeError
 from ..expression import Expression, argument_names
 from ..core.algebra import resolve_dim
 from ..core.ir import (
@@ -250,8 +250,14 @@ def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | N
         if keyword.iskeyword(n):
             raise EinsumgradError(f"tensor {n!r} is a Python keyword, so it cannot name a parameter; rename it")
     arrays, ones = _planning_arrays(compiled, shapes)
-    return _Writer(compiled, compiled.program(arrays), BACKENDS[backend], name, exprs, shapes is not None,
-                   ones).source()
+    try:
+        program = compiled.program(arrays)
+    except ShapeError as err:  # a size fixed by a function (a reshape's target) does not scale up
+        if shapes is None:
+            raise ShapeError(f"codegen plans each symbolic axis at {NOMINAL} without shapes=, and there {err}; "
+                             "give codegen(..., shapes=...)") from None
+        program = compiled.program({n: np.broadcast_to(np.zeros(()), tuple(shapes[n])) for n in compiled.names})
+    return _Writer(compiled, program, BACKENDS[backend], name, exprs, shapes is not None, ones).source()
 
 
 def _expression(e) -> Expression:
