@@ -26,6 +26,7 @@ from .core.algebra import leaf
 from .core.caches import cache, clear_all
 from .compiler import Compiled, check_backend, to_array
 from .compiler import namespaces
+from .compiler.codegen import straight
 from .compiler.namespaces import foreign
 from .core.differentiate import contract, derivative, variable
 from .core.errors import DerivativeError, EinsumgradError, ShapeError, did_you_mean
@@ -276,7 +277,7 @@ def explain(f: Expression | Jacobian, wrt: Wrt | None = None, *, indices=None) -
 
 @cache(maxsize=256)
 def _cached(nodes: tuple[Expr, ...], accepted: frozenset[str], optimize, backend: str, args) -> Compiled:
-    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args)
+    return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=args, straight=straight)
 
 
 @overload
@@ -317,7 +318,7 @@ def compile(*exprs: Expression, backend: str = "numpy", optimize: Any = "auto", 
     nodes = tuple(e.node for e in exprs)
     accepted = frozenset().union(*(e.tensors for e in exprs))
     if not isinstance(optimize, (str, bool)):
-        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=names)
+        return Compiled(*nodes, optimize=optimize, backend=backend, accepted=accepted, args=names, straight=straight)
     return _cached(nodes, accepted, optimize, backend, names)
 
 

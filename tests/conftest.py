@@ -37,4 +37,16 @@ def restore_settings():
     saved = eg.configure()
     yield
     eg.configure(memory_limit="auto" if saved["memory_limit"] is None else saved["memory_limit"],
-                 plan_cache_size=saved["plan_cache_size"])
+                 plan_cache_size=saved["plan_cache_size"], straight_limit=saved["straight_limit"])
+
+
+@pytest.fixture(params=["straight", "steps"])
+def runs(request):
+    """Runs a test twice: small programs as straight-line code (the default), and step by step."""
+    saved = eg.configure()["straight_limit"]
+    if request.param == "steps":
+        eg.configure(straight_limit=0)
+        eg.clear_caches()
+    yield request.param
+    eg.configure(straight_limit=saved)
+    eg.clear_caches()

@@ -22,7 +22,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from profiles import examples
 
 import einsumgrad as eg
@@ -273,9 +273,10 @@ def prepare(problem: Problem):
     return L, tensors[problem.wrt], env, oracle, direction, EPS * max(1.0, float(np.abs(x0).max(initial=0)))
 
 
-@settings(max_examples=examples(1000), deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(1000), deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(problems())
-def test_value_and_gradient_against_numpy(problem):
+def test_value_and_gradient_against_numpy(runs, problem):
     L, t, env, oracle, d, eps = prepare(problem)
     x0 = env[problem.wrt]
     value = oracle(x0)
@@ -286,9 +287,10 @@ def test_value_and_gradient_against_numpy(problem):
     assert close(np.vdot(g, d), numeric, max(1.0, abs(value))), f"⟨grad, d⟩ {np.vdot(g, d)}, differences {numeric}"
 
 
-@settings(max_examples=examples(400), deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(400), deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(problems())
-def test_hessian_vector_product_against_differences_of_the_gradient(problem):
+def test_hessian_vector_product_against_differences_of_the_gradient(runs, problem):
     L, t, env, oracle, d, eps = prepare(problem)
     x0 = env[problem.wrt]
     G = eg.grad(L, t)

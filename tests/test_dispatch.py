@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import einsumgrad as eg
+from einsumgrad.compiler import Compiled
 from einsumgrad.compiler.kernels import _broadcast_views, _last_into, _matmul, _pairwise, broadcast
 from einsumgrad.compiler.plan import Step, pairwise
 from einsumgrad.core import xp
@@ -101,13 +102,14 @@ def _arrays(names: str, n: int, rng) -> dict:
     return {name: rng.standard_normal((n,) * ranks[name]) for name in names.split(",")}
 
 
-@settings(max_examples=examples(60), deadline=None)
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(EXPRESSIONS), st.integers(1, 6), st.sampled_from(["auto", "greedy", False]),
        st.integers(0, 2 ** 16), st.sampled_from([1.0, -2.0]))
-def test_compiled_contractions_and_their_derivatives_equal_einsum_at_small_sizes(case, n, optimize, seed, coef):
+def test_compiled_contractions_and_their_derivatives_equal_einsum_at_small_sizes(runs, case, n, optimize, seed, coef):
     """Random small compositions (a contraction, its gradient and its Hessian terms) through every
     kernel form: one einsum call (optimize=False), the pairwise step of two operands (auto), and
-    opt_einsum's path of broadcast products and BLAS steps (greedy); with out= the same bits."""
+    opt_einsum's path of broadcast products and BLAS steps (greedy), as straight-line code and step
+    by step; with out= the same bits."""
     eq, names = case
     rng = np.random.default_rng(seed)
     arrays = _arrays(names, n, rng)
@@ -257,3 +259,70 @@ def test_a_hessian_given_the_arrays_it_does_not_read_through_every_door(door):
         f = jax.jit(lambda **a: compiled(**a)) if door == "jax.jit" else compiled
     for _ in range(2):
         np.testing.assert_allclose(np.asarray(f(**arrays)), want, rtol=1e-12, atol=1e-12)
+
+
+def _steps(*exprs):
+    """The same function run step by step: a Compiled without straight-line code."""
+    return Compiled(*(e.node for e in exprs), accepted=frozenset().union(*(e.tensors for e in exprs)))
+
+
+def test_a_small_program_runs_as_straight_line_code_with_the_steps_results():
+    W, b, x = eg.tensor("W", 2), eg.tensor("b", 1), eg.tensor("x", 1)
+    L = eg.sum(eg.tanh(W @ x + b) ** 2)
+    exprs = (L, eg.grad(L, W), eg.hessian(L, b))
+    rng = np.random.default_rng(5)
+    arrays = {"W": rng.standard_normal((4, 3)), "b": rng.standard_normal(4), "x": rng.standard_normal(3)}
+    f = eg.compile(*exprs)
+    got = f(**arrays)
+    assert f._last.straight is not None
+    for g, want in zip(got, _steps(*exprs)(**arrays), strict=True):
+        assert type(g) is np.ndarray and g.flags.writeable and g.shape == want.shape  # the value too: a 0-d array
+        np.testing.assert_allclose(g, want, rtol=1e-13, atol=1e-15)
+        assert not any(np.shares_memory(g, a) for a in arrays.values())
+    again = f(**arrays)
+    assert all(np.array_equal(a, b) and a is not b for a, b in zip(again, got))  # the same bits, fresh arrays
+    buffers = tuple(np.empty_like(g) for g in got)
+    assert all(r is b for r, b in zip(f(**arrays, out=buffers), buffers, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(buffers, got))
+
+
+@pytest.mark.parametrize("make", [
+    lambda x, W: x, lambda x, W: W.T, lambda x, W: eg.reshape(W, (6,)), lambda x, W: eg.grad(eg.sum(x * W), W),
+    lambda x, W: eg.grad(eg.sum(W * W) / 2, W),
+], ids=["identity", "transpose", "reshape", "broadcast", "itself"])
+def test_straight_line_results_never_share_memory_with_the_inputs(make):
+    x, W = eg.tensor("x", 1), eg.tensor("W", 2)
+    f = eg.compile(make(x, W))
+    arrays = {"x": np.arange(3.0), "W": np.arange(6.0).reshape(2, 3)}
+    got = f(**arrays)
+    assert f._last.straight is not None
+    assert not any(np.shares_memory(got, a) for a in arrays.values())
+    np.testing.assert_array_equal(got, _steps(make(x, W))(**arrays))
+
+
+def test_which_programs_run_as_straight_line_code(restore_settings):
+    x = eg.tensor("x", 1)
+    f = eg.compile(eg.grad(eg.sum(eg.tanh(x) ** 2), x))
+    f(x=np.ones(4096))
+    assert f._last.straight is not None
+    f(x=np.ones(4097))  # over straight_limit: its steps
+    assert f._last.straight is None
+    f(x=np.ones(4, np.float32))  # NumPy's promotion may differ from the plan's precision: its steps
+    assert f._last.straight is None
+    eg.configure(straight_limit=0)
+    eg.clear_caches()
+    f = eg.compile(eg.grad(eg.sum(eg.tanh(x) ** 2), x))
+    f(x=np.ones(4))
+    assert f._last.straight is None
+    with pytest.raises(eg.EinsumgradError, match="straight_limit must be a whole number"):
+        eg.configure(straight_limit=-1)
+
+
+def test_straight_line_code_raises_what_the_steps_raise():
+    A, Y = eg.tensor("A", 2), eg.tensor("Y", 2)
+    with pytest.raises(eg.EinsumgradError, match="singular"):
+        eg.compile(eg.inv(A))(A=np.zeros((2, 2)))
+    f = eg.compile(eg.stochastic(Y))
+    with pytest.raises(eg.EinsumgradError, match=r"declared to sum to one along axis \(1,\)"):
+        f(Y=np.ones((2, 3)))
+    assert f._last.straight is not None

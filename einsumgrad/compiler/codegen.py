@@ -15,7 +15,7 @@ from __future__ import annotations
 import keyword
 import math
 import sys
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -245,6 +245,32 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
     return _source(compiled, exprs, backend, name, shapes)
 
 
+def straight(compiled: Compiled, program) -> Callable | None:
+    """``program`` (a plan of ``compiled`` for one call signature) as the NumPy function codegen
+    writes for it, loaded, taking the arrays of ``compiled.names`` by position: what ``eg.compile``
+    runs for a small program, a line of source per step with no interpreter between them, a
+    function with a NumPy implementation of its own (and its checks) calling it. None where codegen cannot
+    write the program (an einsum over more than 52 indices, a tensor named as a keyword).
+
+    >>> import einsumgrad as eg
+    >>> W, x = eg.tensor("W", 2), eg.tensor("x", 1)
+    >>> f = Compiled(eg.tanh(W @ x).node)
+    >>> straight(f, f.program({"W": np.ones((2, 3)), "x": np.zeros(3)}))(np.ones((2, 3)), np.zeros(3))
+    array([0., 0.])
+    """
+    if any(keyword.iskeyword(n) for n in compiled.accepted):
+        return None
+    exprs = tuple(Expression(e) for e in compiled.exprs)
+    namespace: dict = {}  # and each function's NumPy implementation, as the steps call it (its checks too)
+    try:
+        source = _Writer(compiled, program, BACKENDS["numpy"], "f", exprs, True, (), compiled.names, namespace).source()
+    except EinsumgradError:
+        return None
+    exec(compile(source, "<einsumgrad: straight-line code>", "exec"), namespace)  # noqa: S102 - our own source;
+    # its names are the tensors' identifiers, checked where each tensor is made
+    return namespace["f"]
+
+
 def _source(compiled: Compiled, exprs, backend: str, name: str, shapes: dict | None) -> str:
     for n in sorted(compiled.accepted):
         if keyword.iskeyword(n):
@@ -336,10 +362,11 @@ class _Writer:
     """Writes one program as source, line by line."""
 
     def __init__(self, compiled: Compiled, program, backend: Backend, name: str, exprs, planned: bool,
-                 ones: tuple):
+                 ones: tuple, params: tuple[str, ...] | None = None, impls: dict | None = None):
         self.program, self.backend, self.name, self.exprs, self.planned = program, backend, name, exprs, planned
+        self.impls = impls  # given: a function's own NumPy implementation is called, put here by its name
         self.ones = ones  # (tensor, axis) the code assumes has length 1, as shapes= gave it
-        self.params = compiled.args  # the parameters in their declared order
+        self.params = compiled.args if params is None else params  # the parameters in their declared order
         self.read = tuple(n for n in compiled.args if n in compiled.names)  # those whose arrays it reads
         self.unread = sorted(compiled.accepted - set(compiled.names))  # tensors that cancel out
         self.taken = set(compiled.accepted) | ({name, "np", "jnp", "jax", "torch", "scipy"} - {backend.xp})
@@ -493,6 +520,12 @@ class _Writer:
 
     def call(self, node: Call) -> None:
         fn = functions.get(node.fn)
+        if self.impls is not None and fn.own_impl:  # its NumPy implementation (and checks), at the plan's sizes
+            local = self.fresh(f"_{functions.get(node.fn).local}", numbered=True)
+            impl, params = fn.impl, fn.bind(self.program.dim, *node.params)
+            self.impls[local] = impl if not params else lambda a, impl=impl, params=params: impl(a, *params)
+            self.lines.append(f"{self.names[node]} = {local}({self.names[node.arg]})")
+            return
         if fn.formula is None:
             raise EinsumgradError(f"function {node.fn!r} has no {self.backend.name} form (a formula over an array "
                                   "namespace), only a NumPy implementation, so codegen cannot write it; evaluate it "

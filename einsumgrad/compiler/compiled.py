@@ -58,6 +58,11 @@ class Compiled(Generic[Result]):
     named ``out`` takes ``out=`` for its array instead.) On NumPy, intermediates are written into
     a workspace kept between calls (one per concurrent call), never into anything returned.
 
+    Given ``straight`` (``codegen.straight``, as ``eg.compile`` passes it), a small NumPy program
+    (float64 throughout, no array over ``straight_limit`` entries, see ``eg.configure``) runs as
+    the source ``eg.codegen`` writes for its plan: the same steps without an interpreter between
+    them (``out=`` gets a copy of the results: at these sizes a copy costs less than a dispatch).
+
     >>> from ..core.algebra import einsum, tensor
     >>> f = Compiled(einsum("ij,j->i", tensor("W", 2), tensor("x", 1)))
     >>> r = f(W=np.eye(2), x=np.array([1.0, 2.0]))
@@ -67,7 +72,7 @@ class Compiled(Generic[Result]):
 
     def __init__(self, *exprs: Expr, optimize="auto", backend: str = "numpy", memory_limit: float | None = None,
                  inputs: tuple[str, ...] = (), accepted: frozenset[str] = frozenset(),
-                 args: tuple[str, ...] | None = None):
+                 args: tuple[str, ...] | None = None, straight: Callable | None = None):
         if not exprs or not all(isinstance(e, Expr) for e in exprs):
             raise EinsumgradError("compile takes one or more expressions built with eg.tensor / eg.einsum")
         self.exprs = exprs
@@ -92,6 +97,7 @@ class Compiled(Generic[Result]):
                 + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._last: _Program | None = None
+        self.straight = straight  # writes a small program's shapes as a function (codegen.straight)
 
     def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
         """The argument order ``args`` declares (NFKC-normalised names), checked: each a tensor
@@ -417,6 +423,10 @@ class _Program:
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
         self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
         self._check_memory()
+        small = not self.lazy and all(d == np.float64 for d in self.dtype_of.values()) \
+            and all(a.dtype == np.float64 for a in arrays.values()) \
+            and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
+        self.straight = compiled.straight(compiled, self) if compiled.straight and small else None
 
     def _check_memory(self) -> None:
         """Refuse the plan if a result or intermediate it makes is over the memory limit."""
@@ -456,11 +466,18 @@ class _Program:
             self._check_memory()
         for n in self.symmetric:
             check_symmetric(n, arrays[n])
+        if targets is None:
+            targets = {} if out is None else self._targets(arrays, out)
+        if self.straight is not None:
+            try:
+                results = self.straight(*[arrays[n] for n in self.sizes])
+            except Exception:  # noqa: BLE001 - where the code meets NumPy's own error, the steps run again
+                pass  # and raise theirs, which says what went wrong
+            else:
+                return self._straight_results(results, out)
         values: list = [None] * (len(self.layout.slot) + len(self.shared))  # then intermediates computed once
         for k, n in self.var_slots:
             values[k] = arrays[n]
-        if targets is None:
-            targets = {} if out is None else self._targets(arrays, out)
         free = self._workspaces
         workspace = free.pop() if free else self._workspace()  # list.pop and append are atomic: one per call
         try:
@@ -480,6 +497,16 @@ class _Program:
         for b, k in zip(out, self.outputs):
             if values[k] is not b:
                 b.copy_(values[k]) if hasattr(b, "copy_") else np.copyto(b, values[k])
+        return out
+
+    def _straight_results(self, results, out: list | None) -> list:
+        """The straight-line code's results as the steps give them: fresh, writeable arrays (a sum
+        comes back a NumPy scalar), or written into ``out``."""
+        results = (results,) if len(self.outputs) == 1 else results
+        if out is None:
+            return [r if type(r) is np.ndarray and r.flags.writeable else np.array(r) for r in results]
+        for b, r in zip(out, results):
+            np.copyto(b, r)
         return out
 
     def _workspace(self) -> list:

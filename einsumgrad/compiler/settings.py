@@ -1,4 +1,5 @@
-"""Settings: the plan-cache bound, the memory limit, and the checked names of optimizers and backends."""
+"""Settings: the plan-cache bound, the memory limit, the size of programs run as straight-line code,
+and the checked names of optimizers and backends."""
 from __future__ import annotations
 
 import copy
@@ -11,7 +12,8 @@ import opt_einsum
 from ..core.errors import EinsumgradError
 from ..core.extras import install
 
-SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None}  # None: min(2 GiB, half the free memory)
+SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None,  # None: min(2 GiB, half the free memory)
+                            "straight_limit": 4096}  # entries: below it a step's dispatch costs as much as its arithmetic
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
 
 
@@ -29,12 +31,17 @@ OPTIMIZERS = tuple(name for name in _KNOWN_OPTIMIZERS if _has_path_fn(name))  # 
 BACKENDS = ("numpy", "torch", "jax", "cupy", "tensorflow", "dask")
 
 
-def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None) -> dict:
-    """Set the per-function plan-cache bound and the dense-result memory limit in bytes
-    (``"auto"``: the smaller of 2 GiB and half the free memory); returns the settings.
-    A lower limit applies at once, to plans already made too."""
+def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None,
+              straight_limit: int | None = None) -> dict:
+    """Set the per-function plan-cache bound, the dense-result memory limit in bytes (``"auto"``:
+    the smaller of 2 GiB and half the free memory) and ``straight_limit``, the most entries of any
+    array of a NumPy float64 program that ``eg.compile`` runs as straight-line generated code rather
+    than step by step (0: none); returns the settings. A lower memory limit applies at once, to plans
+    already made too; ``straight_limit`` applies to plans made after (``eg.clear_caches()``)."""
     global _epoch
     size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
+    if straight_limit is not None:
+        SETTINGS["straight_limit"] = whole_number("straight_limit", straight_limit, " of entries")
     auto = isinstance(memory_limit, str) and memory_limit == "auto"
     limit = None if memory_limit is None or auto else whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
     if size is not None:

@@ -36,7 +36,8 @@ class Function:
     ``formula(xp, x, *params)`` is its value, written once over an array namespace ``xp`` (see :mod:`einsumgrad.core.xp`:
     NumPy, ``jax.numpy``, ``torch``, and code generation's source writer); ``impl(x, *params)`` is its value on
     NumPy arrays, the formula over NumPy unless given (where NumPy does better: an SVD for a singular matrix, a
-    clear error at a value the formula cannot refuse under ``jax.jit``). A function with no formula (one of your
+    clear error at a value the formula cannot refuse under ``jax.jit``; ``own_impl`` says which, and compiled
+    straight-line code calls an own one). A function with no formula (one of your
     own) runs on NumPy only; compiled jax and torch code and generated code refuse it, naming it.
     ``jvp(x, y, dx, *params) -> dy`` is its forward-mode rule over expressions (the argument,
     the result, and the argument's derivative, whose extra axes follow the argument's own);
@@ -83,11 +84,13 @@ class Function:
     of: Mapping[str, Callable] = field(default_factory=dict)
     local: str = "h"
     note: str = ""
+    own_impl: bool = field(init=False, default=True)  # False: ``impl`` is the formula over NumPy
 
     def __post_init__(self):
         if self.impl is None and self.formula is not None:
             formula = self.formula
             object.__setattr__(self, "impl", lambda a, *params: formula(NUMPY, a, *params))
+            object.__setattr__(self, "own_impl", False)
 
     @property
     def elementwise(self) -> bool:
