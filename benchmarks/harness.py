@@ -8,7 +8,8 @@ Timings on shared machines are noisy, and multithreaded BLAS on a busy machine t
   jax through ``XLA_FLAGS`` set before jax is imported (Eigen's intra-op pool of N
   threads, single-threaded at N = 1; XLA may still keep idle helper threads);
 - every function of a comparison runs once per round, in a rotating order, so that a
-  slow spell hits all of them alike;
+  slow spell hits all of them alike (a fast one several times: a sample is at least
+  ``SAMPLE`` long);
 - every time is the median with its interquartile range, and every ratio is the median
   and interquartile range of the per-round ratios (paired samples from the same round).
 """
@@ -55,20 +56,30 @@ class Timing:
         return Timing(tuple(a / b for a, b in zip(self.samples, other.samples)))
 
 
+SAMPLE = 2e-3  # seconds: a function faster than this is called several times a sample, their mean one sample
+
+
 def interleaved(functions: dict, repeats: int = 15, warmup: int = 2, budget: float = 20.0) -> dict[str, Timing]:
     """Time each function ``repeats`` times in rounds, each round in a rotated order, after
-    ``warmup`` untimed rounds. Stops early (keeping at least 3 rounds) after ``budget`` seconds."""
+    ``warmup`` untimed rounds; after them, a sample of a function faster than ``SAMPLE`` is the
+    mean of as many calls as fill it (one call of 60 µs is timed no better than the clock and a
+    cold cache allow). Stops early (keeping at least 3 rounds) after ``budget`` seconds."""
+    calls = dict.fromkeys(functions, 1)  # without warmup: one call a sample
     for _ in range(warmup):
-        for f in functions.values():
+        for name, f in functions.items():
+            t0 = time.perf_counter()
             f()
+            calls[name] = max(1, min(1000, int(SAMPLE / max(time.perf_counter() - t0, 1e-7))))
     names = list(functions)
     samples: dict[str, list[float]] = {name: [] for name in names}
     start = time.perf_counter()
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            f, n = functions[name], calls[name]
             t0 = time.perf_counter()
-            functions[name]()
-            samples[name].append(time.perf_counter() - t0)
+            for _ in range(n):
+                f()
+            samples[name].append((time.perf_counter() - t0) / n)
         if r >= 2 and time.perf_counter() - start > budget:
             break
     return {n: Timing(tuple(s)) for n, s in samples.items()}
