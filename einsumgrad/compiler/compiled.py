@@ -96,7 +96,7 @@ class Compiled(Generic[Result]):
                 [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in self.args]
                 + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
-        self._last: _Program | None = None
+        self._recent: tuple = (None, None)  # (key, plan) of the last call, one tuple: read whole by any thread
         self.straight = straight  # writes a small program's shapes as a function (codegen.straight)
 
     def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
@@ -126,20 +126,29 @@ class Compiled(Generic[Result]):
                 key += (self._real(arrays),)  # type: ignore[operator]  # key is a tuple here
         except (KeyError, AttributeError):
             key = None
-        plan = None if key is None else self._plans.get(key)
+        if key is None:
+            plan = None
+        else:  # the plan of the call before, most often; else the cache's
+            recent = self._recent
+            plan = recent[1] if recent[0] == key else self._plans.get(key)
         if plan is None:
             given = len(arrays)
             arrays, real = self._arrays(arrays)
             key = tuple([(type(a), a.shape, a.dtype) for a in map(arrays.__getitem__, self.names)])
             key += (real,) if given > len(self.names) else ()  # arrays not read set the precision too
             plan = self._plans.get(key) or self._plans.insert(key, _Program(self, arrays, real))
-        self._last = plan
+        self._recent = (key, plan)
         if out is None:
             results = plan.run(arrays)
         else:
             checked = plan.checked(out, arrays)  # the usual case, checked in one pass; else with messages
             results = plan.run(arrays, *checked) if checked else plan.run(arrays, self._buffers(out, plan))
         return results[0] if len(results) == 1 else tuple(results)  # type: ignore[return-value]  # as compile declares
+
+    @property
+    def _last(self) -> _Program | None:
+        """The plan of the last call."""
+        return self._recent[1]
 
     def _real(self, arrays: dict) -> np.dtype:
         """The precision of a call given arrays besides those read, as :meth:`_arrays` finds it, for
@@ -427,6 +436,8 @@ class _Program:
             and all(a.dtype == np.float64 for a in arrays.values()) \
             and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
         self.straight = compiled.straight(compiled, self) if compiled.straight and small else None
+        self.read = tuple(self.sizes)  # the straight-line code's parameters
+        self.scalars = [k for k, slot in enumerate(self.outputs) if not self.layout.shape_of[nodes[slot]]]
 
     def _check_memory(self) -> None:
         """Refuse the plan if a result or intermediate it makes is over the memory limit."""
@@ -470,11 +481,18 @@ class _Program:
             targets = {} if out is None else self._targets(arrays, out)
         if self.straight is not None:
             try:
-                results = self.straight(*[arrays[n] for n in self.sizes])
+                results = self.straight(*map(arrays.__getitem__, self.read))
             except Exception:  # noqa: BLE001 - where the code meets NumPy's own error, the steps run again
                 pass  # and raise theirs, which says what went wrong
             else:
-                return self._straight_results(results, out)
+                results = [results] if len(self.outputs) == 1 else list(results)
+                for k in self.scalars:  # a sum comes back a NumPy scalar: a fresh array, as the steps give it
+                    results[k] = np.array(results[k])
+                if out is None:
+                    return results
+                for b, r in zip(out, results):
+                    np.copyto(b, r)
+                return out
         values: list = [None] * (len(self.layout.slot) + len(self.shared))  # then intermediates computed once
         for k, n in self.var_slots:
             values[k] = arrays[n]
@@ -497,16 +515,6 @@ class _Program:
         for b, k in zip(out, self.outputs):
             if values[k] is not b:
                 b.copy_(values[k]) if hasattr(b, "copy_") else np.copyto(b, values[k])
-        return out
-
-    def _straight_results(self, results, out: list | None) -> list:
-        """The straight-line code's results as the steps give them: fresh, writeable arrays (a sum
-        comes back a NumPy scalar), or written into ``out``."""
-        results = (results,) if len(self.outputs) == 1 else results
-        if out is None:
-            return [r if type(r) is np.ndarray and r.flags.writeable else np.array(r) for r in results]
-        for b, r in zip(out, results):
-            np.copyto(b, r)
         return out
 
     def _workspace(self) -> list:
