@@ -33,7 +33,7 @@ def rng():
 
 @pytest.fixture
 def restore_settings():
-    """Restores the memory limit and plan-cache size that a test changes with eg.configure."""
+    """Restores the memory limit, plan-cache size and straight limit that a test changes with eg.configure."""
     saved = eg.configure()
     yield
     eg.configure(memory_limit="auto" if saved["memory_limit"] is None else saved["memory_limit"],
