@@ -97,7 +97,7 @@ class Compiled(Generic[Result]):
                 + [inspect.Parameter("others", inspect.Parameter.VAR_KEYWORD)])
         self._plans = LRU(lambda: SETTINGS["plan_cache_size"])
         self._recent: tuple = (None, None)  # (key, plan) of the last call, one tuple: read whole by any thread
-        self.straight = straight  # writes a small program's shapes as a function (codegen.straight)
+        self.write_straight = straight  # a small program as a function (codegen.straight), or None
 
     def _declared(self, args: tuple[str, ...]) -> tuple[str, ...]:
         """The argument order ``args`` declares (NFKC-normalised names), checked: each a tensor
@@ -435,7 +435,7 @@ class _Program:
         small = not self.lazy and all(d == np.float64 for d in self.dtype_of.values()) \
             and all(a.dtype == np.float64 for a in arrays.values()) \
             and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
-        self.straight = compiled.straight(compiled, self) if compiled.straight and small else None
+        self.straight = compiled.write_straight(compiled, self) if compiled.write_straight and small else None
         self.read = tuple(self.sizes)  # the straight-line code's parameters
         self.scalars = [k for k, slot in enumerate(self.outputs) if not self.layout.shape_of[nodes[slot]]]
 
