@@ -2,8 +2,8 @@
 
 The function imports only its backend (NumPy, JAX or PyTorch), computes each shared node once
 as a named local, follows einsumgrad's plan (``@`` for a BLAS step, sums and broadcast products
-where a step reduces to them, ``einsum`` for the others) and writes a term with deltas onto the diagonal it spans by indexing, never by
-multiplying an identity in.
+where a step reduces to them, ``einsum`` for the others) and writes a term with deltas onto the
+diagonal it spans by indexing, never by multiplying an identity in.
 
 >>> import einsumgrad as eg
 >>> W, x = eg.tensor("W", 2), eg.tensor("x", 1)
@@ -248,9 +248,9 @@ def codegen(*exprs, backend: str = "numpy", name: str = "f", optimize="auto", sh
 def straight(compiled: Compiled, program) -> Callable | None:
     """``program`` (a plan of ``compiled`` for one call signature) as the NumPy function codegen
     writes for it, loaded, taking the arrays of ``compiled.names`` by position: what ``eg.compile``
-    runs for a small program, a line of source per step with no interpreter between them, a
-    function with a NumPy implementation of its own (and its checks) calling it. None where codegen cannot
-    write the program (an einsum over more than 52 indices, a tensor named as a keyword).
+    runs for a small program, a line of source per step with no interpreter between them, and a
+    function with a NumPy implementation of its own (and its checks) calling it. None where codegen
+    cannot write the program (an einsum over more than 52 indices, a tensor named as a keyword).
 
     >>> import einsumgrad as eg
     >>> W, x = eg.tensor("W", 2), eg.tensor("x", 1)
@@ -263,7 +263,8 @@ def straight(compiled: Compiled, program) -> Callable | None:
     exprs = tuple(Expression(e) for e in compiled.exprs)
     namespace: dict = {}  # and each function's NumPy implementation, as the steps call it (its checks too)
     try:
-        source = _Writer(compiled, program, BACKENDS["numpy"], "f", exprs, True, (), compiled.names, namespace).source()
+        writer = _Writer(compiled, program, BACKENDS["numpy"], "f", exprs, True, (), compiled.names, namespace)
+        source = writer.source()
     except EinsumgradError:
         return None
     exec(compile(source, "<einsumgrad: straight-line code>", "exec"), namespace)  # noqa: S102 - our own source;
@@ -521,7 +522,7 @@ class _Writer:
     def call(self, node: Call) -> None:
         fn = functions.get(node.fn)
         if self.impls is not None and fn.own_impl:  # its NumPy implementation (and checks), at the plan's sizes
-            local = self.fresh(f"_{functions.get(node.fn).local}", numbered=True)
+            local = self.fresh(f"_{fn.local}", numbered=True)
             impl, params = fn.impl, fn.bind(self.program.dim, *node.params)
             self.impls[local] = impl if not params else lambda a, impl=impl, params=params: impl(a, *params)
             self.lines.append(f"{self.names[node]} = {local}({self.names[node.arg]})")

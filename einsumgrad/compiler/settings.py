@@ -12,8 +12,9 @@ import opt_einsum
 from ..core.errors import EinsumgradError
 from ..core.extras import install
 
-SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None,  # None: min(2 GiB, half the free memory)
-                            "straight_limit": 4096}  # entries: below it a step's dispatch costs as much as its arithmetic
+# memory_limit None: min(2 GiB, half the free memory); straight_limit: entries, below which a step's dispatch
+# costs as much as its arithmetic
+SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None, "straight_limit": 4096}
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
 
 
