@@ -316,6 +316,7 @@ def test_which_programs_run_as_straight_line_code(restore_settings):
     assert f._last.straight is None
     with pytest.raises(eg.EinsumgradError, match="straight_limit must be a whole number"):
         eg.configure(straight_limit=-1)
+    eg.clear_caches()  # no plan made step by step outlives the test
 
 
 def test_straight_line_code_raises_what_the_steps_raise():
