@@ -258,7 +258,7 @@ def straight(compiled: Compiled, program) -> Callable | None:
     >>> straight(f, f.program({"W": np.ones((2, 3)), "x": np.zeros(3)}))(np.ones((2, 3)), np.zeros(3))
     array([0., 0.])
     """
-    if any(keyword.iskeyword(n) for n in compiled.accepted):
+    if any(keyword.iskeyword(n) or not n.isidentifier() for n in compiled.accepted):
         return None
     exprs = tuple(Expression(e) for e in compiled.exprs)
     namespace: dict = {}  # and each function's NumPy implementation, as the steps call it (its checks too)
