@@ -41,10 +41,11 @@ def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | N
     already made too; ``straight_limit`` applies to plans made after (``eg.clear_caches()``)."""
     global _epoch
     size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
-    if straight_limit is not None:
-        SETTINGS["straight_limit"] = whole_number("straight_limit", straight_limit, " of entries")
+    straight = None if straight_limit is None else whole_number("straight_limit", straight_limit, " of entries")
     auto = isinstance(memory_limit, str) and memory_limit == "auto"
     limit = None if memory_limit is None or auto else whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    if straight is not None:
+        SETTINGS["straight_limit"] = straight
     if size is not None:
         SETTINGS["plan_cache_size"] = size
     if memory_limit is not None:
