@@ -459,7 +459,8 @@ class _Writer:
                 self.expr(node, plans, target, node in outputs)
         results = ", ".join(self.names[e.node] for e in self.exprs)
         used = set(self.used)
-        body = self.docstring() + self.unpack_sizes(used) + self.checks() + self.lines + [f"return {results}"]
+        docstring = self.docstring() if self.impls is None else []  # code no one reads: no docstring to print
+        body = docstring + self.unpack_sizes(used) + self.checks() + self.lines + [f"return {results}"]
         optional = [n for n in self.unread if n not in self.params]
         unread = ["*", *(f"{n}=None" for n in optional)] if optional else []  # optional, as for eg.evaluate
         head = f"def {self.name}({', '.join([*self.params, *unread])}):"
