@@ -657,7 +657,7 @@ class _Writer:
         index, flips = forwards(plan.scatter, self.backend.name)
         flips = tuple(q - len(plan.view_shape) for q in flips if plan.carried[q])  # the value's axes, from the end
         if flips:
-            value = f"{value if value.isidentifier() else f'({value})'}.flip({flips!r})"
+            value = f"{_operand(value)}.flip({flips!r})"
         text = shown_index(index)
         return text, f"this term lies on {target}[{shown_index(plan.scatter)}], zero elsewhere", value
 
@@ -836,7 +836,7 @@ def _broadcast(value: str, carried: list[bool], leading: bool = True) -> str:
         index.pop()
     if not index:
         return value
-    return f"{value if value.isidentifier() else f'({value})'}[{', '.join(index)}]"
+    return f"{_operand(value)}[{', '.join(index)}]"
 
 
 def _scaled(coef: str, value: str) -> str:
