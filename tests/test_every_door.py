@@ -2,8 +2,8 @@
 
 Each function has one formula over an array namespace (``Function.formula``); these tests run each public
 function (and the selections, ``reshape`` and ``concatenate``) through ``eg.evaluate``, ``eg.grad`` evaluated,
-``jax.jit`` and ``jax.grad`` over ``eg.compile(..., backend="jax")``, torch autograd through
-``backend="torch"``, and the NumPy, JAX and torch source of ``eg.codegen`` run standalone: the value of
+``eg.compile`` on NumPy as straight-line code and step by step, ``jax.jit`` and ``jax.grad`` over
+``eg.compile(..., backend="jax")``, torch autograd through ``backend="torch"``, and the NumPy, JAX and torch source of ``eg.codegen`` run standalone: the value of
 ``y = f(X)`` and the gradient of ``L = Σ y ⊙ C`` by ``X``. A function added without a formula, or without an
 oracle here, fails.
 """
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import einsumgrad as eg
+from einsumgrad.compiler import Compiled
 from einsumgrad.core import functions
 from einsumgrad.library import generic
 
@@ -85,6 +86,11 @@ def doors(y: eg.Expression, L: eg.Expression, X: eg.Expression, arrays: dict) ->
     arrays = {n: arrays[n] for n in tensors}
     g = eg.grad(L, X)
     out = {"evaluate": (eg.evaluate(y, **arrays), eg.evaluate(g, **arrays))}
+    straight = eg.compile(y, g)
+    out["eg.compile as straight-line code"] = straight(**arrays)
+    assert straight._last.straight is not None, "a small program runs as straight-line code"
+    steps = Compiled(y.node, g.node, accepted=frozenset(y.tensors | g.tensors))  # no writer: its steps
+    out["eg.compile step by step"] = steps(**arrays)
     both = eg.compile(y, L, backend="jax")
     rest = {n: jnp.asarray(a) for n, a in arrays.items() if n != "X"}
     step = jax.jit(jax.value_and_grad(lambda X_: both(X=X_, **rest)[::-1], has_aux=True))
