@@ -9,13 +9,14 @@ Laue et al.'s Hessians (NeurIPS 2018, AAAI 2020), with and without result buffer
 One thread for every library (BLAS and OpenMP through threadpoolctl, torch.set_num_threads, and
 XLA_FLAGS set before jax is imported; see harness.py); every function of a row runs once per
 round in a rotating order (one faster than 2 ms as many times as fill 2 ms, their mean the
-sample); times are medians (interquartile range), ratios the medians of the per-round ratios. Values are checked against jax first. "einsumgrad out=" passes the previous
-result back as ``out=``, so the call writes into it instead of allocating.
+sample); times are medians (interquartile range), ratios the medians of the per-round ratios.
+Values are checked against jax first. "einsumgrad out=" passes the previous result back as
+``out=``, so the call writes into it instead of allocating.
 
 Where a row has a reference besides jax, it is the least work NumPy can do for it, timed in the
-same rounds: hand-written backpropagation (writing into buffers for the MLP gradients), the straight-line
-code ``eg.codegen`` writes (MLP Hessians, which eg.compile runs as such code), ``A + A.T``, the Gram matrix
-``XᵀX`` alone (a bound: the Hessian's one BLAS call, without its weights), the closed form
+same rounds: hand-written backpropagation (writing into buffers for the MLP gradients), the
+straight-line code ``eg.codegen`` writes (MLP Hessians, which eg.compile runs as such code),
+``A + A.T``, the Gram matrix ``XᵀX`` alone (a bound: the Hessian's one BLAS call, without its weights), the closed form
 ``2 δ VᵀV``; "reference ÷ jax.jit" is then the best ratio a NumPy program of that form reaches.
 
 Targets (einsumgrad ÷ jax.jit):
