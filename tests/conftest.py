@@ -33,20 +33,22 @@ def rng():
 
 @pytest.fixture
 def restore_settings():
-    """Restores the memory limit, plan-cache size and straight limit that a test changes with eg.configure."""
+    """Restores the settings that a test changes with eg.configure."""
     saved = eg.configure()
     yield
     eg.configure(memory_limit="auto" if saved["memory_limit"] is None else saved["memory_limit"],
-                 plan_cache_size=saved["plan_cache_size"], straight_limit=saved["straight_limit"])
+                 plan_cache_size=saved["plan_cache_size"], straight_limit=saved["straight_limit"],
+                 fuse=saved["fuse"])
 
 
-@pytest.fixture(params=["straight", "steps"])
+@pytest.fixture(params=["straight", "steps", "unfused"])
 def runs(request):
-    """Runs a test twice: small programs as straight-line code (the default), and step by step."""
-    saved = eg.configure()["straight_limit"]
-    if request.param == "steps":
-        eg.configure(straight_limit=0)
+    """Runs a test three ways: small programs as straight-line code (the default), step by step with
+    elementwise chains fused (the default for large ones), and step by step without fusion."""
+    saved = eg.configure()
+    if request.param != "straight":
+        eg.configure(straight_limit=0, fuse=request.param == "steps")
         eg.clear_caches()
     yield request.param
-    eg.configure(straight_limit=saved)
+    eg.configure(straight_limit=saved["straight_limit"], fuse=saved["fuse"])
     eg.clear_caches()

@@ -73,7 +73,7 @@ def test_bad_plan_cache_sizes_are_refused(restore_settings, value):
 
 def test_whole_numbers_in_float_form_are_taken(restore_settings):
     assert eg.configure(memory_limit=2e9, plan_cache_size=np.int64(7), straight_limit=1e3) == {
-        "memory_limit": 2_000_000_000, "plan_cache_size": 7, "straight_limit": 1000}
+        "memory_limit": 2_000_000_000, "plan_cache_size": 7, "straight_limit": 1000, "fuse": True}
 
 
 # -- ranks and operand counts -----------------------------------------------------

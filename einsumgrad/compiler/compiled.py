@@ -29,6 +29,7 @@ from ..core.ir import Call, Dim, Expr, Ref, Var, postorder, variables
 from ..core.ir import inputs as ir_inputs
 from . import namespaces, settings
 from .namespaces import FOREIGN
+from .fusion import chain_step, chains, shown
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
 from .plan import Layout, contraction, plan_term, step_keys
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
@@ -416,26 +417,38 @@ class _Program:
                 plans[node] = [plan_term(node, t, self.layout, self.optimize) for t in node.terms]
         self.live = _live(nodes, compiled.exprs, plans)
         self.shared = _shared(nodes, self.live, plans, self.optimize, len(nodes)) if not self.lazy else {}
+        self.outputs = [slot[e] for e in compiled.exprs]
+        straight = compiled.write_straight is not None and not self.lazy \
+            and all(d == np.float64 for d in self.dtype_of.values()) \
+            and all(a.dtype == np.float64 for a in arrays.values()) \
+            and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
+        fused = not self.lazy and not straight and SETTINGS["fuse"]  # elementwise chains as single steps (fusion.py)
+        ends, into = chains(nodes, self.live, plans, self.layout, self.dtype_of, set(self.outputs)) if fused else ({}, {})
         for node in nodes:
             if node not in self.live:
                 continue
             if isinstance(node, Call):
-                self.steps.append((slot[node], self._call_step(node)))
+                step = self._call_step(node)
             elif isinstance(node, Expr):
-                self.steps.append((slot[node], self._expr_step(node, plans[node], node in compiled.exprs)))
-        self.outputs = [slot[e] for e in compiled.exprs]
+                step = self._expr_step(node, plans[node], node in compiled.exprs)
+            else:
+                continue
+            if slot[node] in into:
+                self.lines[-1] += f"  (in the chain of [{into[slot[node]]}])"
+                continue
+            if node in ends:
+                shape, dtype = self.layout.shape_of[node], self.dtype_of[node]
+                step = chain_step(ends[node], lambda k: self.layout.shape_of[nodes[k]], shape, dtype)
+                self.lines.append(f"  [{slot[node]}] as one chain: {shown(ends[node], '[{}]'.format)}")
+            self.steps.append((slot[node], step))
         if not self.lazy:
-            self.buffered = {slot[node]: (self.layout.shape_of[node], self.dtype_of[node])
-                             for node in nodes if isinstance(node, Expr) and node in self.live
-                             and slot[node] not in self.outputs}
+            self.buffered = {k: (self.layout.shape_of[nodes[k]], self.dtype_of[nodes[k]]) for k, _ in self.steps
+                             if (isinstance(nodes[k], Expr) or nodes[k] in ends) and k not in self.outputs}
         self.viewing = [k for k in dict.fromkeys(self.outputs) if isinstance(nodes[k], Call)]  # may view their arg
         self.var_slots = [(slot[v], n) for n, v in compiled.vars.items() if v in slot]
         self.symmetric = [n for n, v in compiled.vars.items() if v.symmetric]
         self._check_memory()
-        small = not self.lazy and all(d == np.float64 for d in self.dtype_of.values()) \
-            and all(a.dtype == np.float64 for a in arrays.values()) \
-            and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
-        self.straight = compiled.write_straight(compiled, self) if compiled.write_straight and small else None
+        self.straight = compiled.write_straight(compiled, self) if straight and compiled.write_straight else None
         self.read = tuple(self.sizes)  # the straight-line code's parameters
         self.scalars = [k for k, slot in enumerate(self.outputs) if not self.layout.shape_of[nodes[slot]]]
 

@@ -13,8 +13,8 @@ from ..core.errors import EinsumgradError
 from ..core.extras import install
 
 # memory_limit None: min(2 GiB, half the free memory); straight_limit: entries, below which a step's dispatch
-# costs as much as its arithmetic
-SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None, "straight_limit": 4096}
+# costs as much as its arithmetic; fuse: elementwise chains run as ufuncs into kept buffers (fusion.py)
+SETTINGS: dict[str, Any] = {"plan_cache_size": 128, "memory_limit": None, "straight_limit": 4096, "fuse": True}
 _epoch = 0  # bumped by configure: plans made before re-check their memory against the new limit
 
 
@@ -33,19 +33,25 @@ BACKENDS = ("numpy", "torch", "jax", "cupy", "tensorflow", "dask")
 
 
 def configure(*, plan_cache_size: int | None = None, memory_limit: int | str | None = None,
-              straight_limit: int | None = None) -> dict:
+              straight_limit: int | None = None, fuse: bool | None = None) -> dict:
     """Set the per-function plan-cache bound, the dense-result memory limit in bytes (``"auto"``:
     the smaller of 2 GiB and half the free memory) and ``straight_limit``, the most entries of any
     array of a NumPy float64 program that ``eg.compile`` runs as straight-line generated code rather
-    than step by step (0: none); returns the settings. A lower memory limit applies at once, to plans
-    already made too; ``straight_limit`` applies to plans made after (``eg.clear_caches()``)."""
+    than step by step (0: none), and ``fuse``, whether a program run step by step merges its elementwise
+    chains into single steps (docs/design.md §4.5; ``False`` to compare); returns the settings. A lower memory
+    limit applies at once, to plans already made too; ``straight_limit`` and ``fuse`` apply to plans made after
+    (``eg.clear_caches()``)."""
     global _epoch
     size = None if plan_cache_size is None else whole_number("plan_cache_size", plan_cache_size)
     straight = None if straight_limit is None else whole_number("straight_limit", straight_limit, " of entries")
     auto = isinstance(memory_limit, str) and memory_limit == "auto"
     limit = None if memory_limit is None or auto else whole_number("memory_limit", memory_limit, " of bytes, or 'auto'")
+    if fuse is not None and not isinstance(fuse, bool):
+        raise EinsumgradError(f"fuse takes True or False, got {fuse!r}")
     if straight is not None:
         SETTINGS["straight_limit"] = straight
+    if fuse is not None:
+        SETTINGS["fuse"] = fuse
     if size is not None:
         SETTINGS["plan_cache_size"] = size
     if memory_limit is not None:
