@@ -163,3 +163,14 @@ def test_each_power_in_place(exponent):
     got = a.copy()
     unary("pow", (exponent,))(got)
     np.testing.assert_allclose(got, a ** exponent, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shapes", [((0, 3), (1, 3)), ((0, 3), (0, 1)), ((2, 0), (2, 1)), ((41,) + (1,) * 39, (1,) * 40)])
+def test_empty_and_many_axis_arrays_in_a_chain(steps, rng, shapes):
+    x, y = eg.tensor("x", len(shapes[0])), eg.tensor("y", len(shapes[1]))
+    e = eg.tanh(x * y * 2) + 1
+    xv, yv = rng.normal(size=shapes[0]), rng.normal(size=shapes[1])
+    (fused, _), (plain, _) = _both([e], x=xv, y=yv)
+    assert fused.shape == (xv * yv).shape
+    np.testing.assert_allclose(fused, np.tanh(xv * yv * 2) + 1, rtol=1e-14)
+    np.testing.assert_allclose(fused, plain, rtol=1e-14)

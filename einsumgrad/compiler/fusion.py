@@ -277,7 +277,8 @@ class _Emitter:
             return tuple(shape)
         if isinstance(tree, Unary):
             return self.natural(tree.arg)
-        return tuple(map(max, zip(*(self.natural(f) for _, fs in tree.terms for f in fs))))  # 1 or the length
+        shapes = zip(*(self.natural(f) for _, fs in tree.terms for f in fs))  # per axis, 1 or its length (0 too)
+        return tuple(next((n for n in lengths if n != 1), 1) for lengths in shapes)
 
     def leaf(self, tree: Leaf) -> Callable:
         """``values ->`` the value, its axes put where the chain's are (a view)."""
