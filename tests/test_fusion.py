@@ -174,3 +174,14 @@ def test_empty_and_many_axis_arrays_in_a_chain(steps, rng, shapes):
     assert fused.shape == (xv * yv).shape
     np.testing.assert_allclose(fused, np.tanh(xv * yv * 2) + 1, rtol=1e-14)
     np.testing.assert_allclose(fused, plain, rtol=1e-14)
+
+
+def test_an_outer_product_of_vector_products_passes_over_the_matrix_once(steps, rng):
+    x, u, v = eg.tensor("x", 1), eg.tensor("u", 1), eg.tensor("v", 1)
+    e = -2 * eg.einsum("a,b->ab", x, eg.tanh(u) * eg.exp(v))
+    arrays = {"x": rng.normal(size=5), "u": rng.normal(size=4), "v": rng.normal(size=4)}
+    (fused, shown), (plain, _) = _both([e], **arrays)
+    assert "as one chain" in shown
+    np.testing.assert_allclose(fused, -2 * np.outer(arrays["x"], np.tanh(arrays["u"]) * np.exp(arrays["v"])),
+                               rtol=1e-14)
+    np.testing.assert_allclose(fused, plain, rtol=1e-14)

@@ -170,7 +170,8 @@ def chains(nodes: list, live: set, plans: dict, layout, dtype_of: dict, outputs:
             params = fn.bind(layout.dim, *node.params)
             apply = unary(node.fn, params)
             if apply is not None:
-                own[node] = Unary(node.fn, params, apply, Leaf(slot[node.arg], tuple(range(len(layout.shape_of[node])))))
+                axes = tuple(range(len(layout.shape_of[node])))
+                own[node] = Unary(node.fn, params, apply, Leaf(slot[node.arg], axes))
         elif isinstance(node, Expr):
             found = elementwise_sum(plans[node], layout.shape_of[node])
             if found is not None:
@@ -345,14 +346,25 @@ class _Emitter:
 
     def _product(self, c, factors: tuple, r: int) -> None:
         """Code writing ``c · Π factors`` into register ``r``: a factor of ``r``'s shape computed in ``r``
-        itself, the others computed into buffers of their own shapes (or read as they are) and multiplied in;
+        itself, the others computed into buffers of their own shapes (or read as they are) and multiplied in,
+        those of one shape smaller than ``r``'s together first (``x[a] (u[b] v[b])``: one pass over ``r``);
         ``c`` scales the smallest operand where that one is much smaller than ``r``, else ``r``."""
         shape = self.shapes[r]
         base = next((f for f in factors if not isinstance(f, Leaf) and self.natural(f) == shape), None)
         if base is not None:
             self.emit(base, r)
             factors = tuple(f for f in factors if f is not base)
-        operands = [(self.operand(f), math.prod(self.natural(f))) for f in factors]
+        groups: dict[tuple, list] = {}  # factors of one shape smaller than r's are multiplied together first
+        for f in factors:
+            groups.setdefault(self.natural(f), []).append(f)
+        operands = []
+        for small, group in groups.items():
+            if len(group) > 1 and small != shape:
+                held = self.take(small)
+                self._product(1, tuple(group), held)
+                operands.append((((lambda values, registers, t=held: registers[t]), held), math.prod(small)))
+            else:
+                operands.extend((self.operand(f), math.prod(small)) for f in group)
         if c != 1:
             smallest = min(range(len(operands)), key=lambda k: operands[k][1]) if operands else None
             if smallest is not None and operands[smallest][1] * 8 <= math.prod(shape) \
