@@ -5,6 +5,7 @@ Laue et al.'s Hessians (NeurIPS 2018, AAAI 2020), with and without result buffer
     python benchmarks/versus_jax.py --quick          # few repeats (same sizes)
     python benchmarks/versus_jax.py --only attention # rows whose name contains the text
     python benchmarks/versus_jax.py --profile layer  # the top functions of one case's einsumgrad call
+    python benchmarks/versus_jax.py --no-fuse        # elementwise chains run step by step (design.md §4.5)
 
 One thread for every library (BLAS and OpenMP through threadpoolctl, torch.set_num_threads, and
 XLA_FLAGS set before jax is imported; see harness.py); every function of a row runs once per
@@ -320,7 +321,9 @@ def main():
     p.add_argument("--repeats", type=int, default=None, help="rounds of interleaved calls")
     p.add_argument("--only", metavar="TEXT", help="only the rows whose name contains TEXT")
     p.add_argument("--profile", metavar="TEXT", help="profile einsumgrad on the first row whose name contains TEXT")
+    p.add_argument("--no-fuse", action="store_true", help="run einsumgrad without fused elementwise chains")
     args = p.parse_args()
+    eg.configure(fuse=not args.no_fuse)
     pin_jax_threads(args.threads)  # before jax is imported
     import jax
 
