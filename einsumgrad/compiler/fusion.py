@@ -357,12 +357,12 @@ class _Emitter:
         groups: dict[tuple, list] = {}  # factors of one shape smaller than r's are multiplied together first
         for f in factors:
             groups.setdefault(self.natural(f), []).append(f)
-        operands = []
+        operands: list[tuple[tuple[Callable, int | None], int]] = []  # ((value, its register), its size)
         for small, group in groups.items():
             if len(group) > 1 and small != shape:
-                held = self.take(small)
-                self._product(1, tuple(group), held)
-                operands.append((((lambda values, registers, t=held: registers[t]), held), math.prod(small)))
+                temp = self.take(small)
+                self._product(1, tuple(group), temp)
+                operands.append((((lambda values, registers, t=temp: registers[t]), temp), math.prod(small)))
             else:
                 operands.extend((self.operand(f), math.prod(small)) for f in group)
         if c != 1:
