@@ -89,8 +89,14 @@ def doors(y: eg.Expression, L: eg.Expression, X: eg.Expression, arrays: dict) ->
     straight = eg.compile(y, g)
     out["eg.compile as straight-line code"] = straight(**arrays)
     assert straight._last.straight is not None, "a small program runs as straight-line code"
-    steps = Compiled(y.node, g.node, accepted=frozenset(y.tensors | g.tensors))  # no writer: its steps
-    out["eg.compile step by step"] = steps(**arrays)
+    saved = eg.configure()["fuse"]
+    for fuse in (True, False):  # no writer: its steps, elementwise chains fused (design.md §4.5) and not
+        eg.configure(fuse=fuse)
+        try:
+            steps = Compiled(y.node, g.node, accepted=frozenset(y.tensors | g.tensors))
+            out[f"eg.compile step by step{'' if fuse else ', unfused'}"] = steps(**arrays)
+        finally:
+            eg.configure(fuse=saved)
     both = eg.compile(y, L, backend="jax")
     rest = {n: jnp.asarray(a) for n, a in arrays.items() if n != "X"}
     step = jax.jit(jax.value_and_grad(lambda X_: both(X=X_, **rest)[::-1], has_aux=True))
