@@ -31,7 +31,7 @@ from . import namespaces, settings
 from .namespaces import FOREIGN
 from .fusion import chain_step, chains, shown
 from .kernels import Kernel, functional_sum, sum_kernel, term_kernel
-from .plan import Layout, contraction, plan_term, step_keys
+from .plan import Layout, contraction, plan_term, reads, step_keys
 from .settings import SETTINGS, check_backend, check_optimize, describe_bytes
 
 if TYPE_CHECKING:  # what a call returns: np.ndarray (a tuple for several) on NumPy, as eg.compile declares
@@ -339,7 +339,7 @@ def check_symmetric(name: str, a) -> None:
                               f"{name}ᵀ| is {gap:.3g}, over the tolerance {tol:.3g}; pass (a + a.T) / 2")
 
 
-def _live(nodes: list, outputs, plans: dict) -> set:
+def _live(nodes: list, outputs, plans: dict, slot) -> set:
     """The nodes a program computes: the outputs and, from the last node back, what the plans of
     those computed read (a selection that every term reads by indexing, ``x[1:3]``, is never built).
 
@@ -351,12 +351,8 @@ def _live(nodes: list, outputs, plans: dict) -> set:
     """
     live = set(outputs)
     for node in reversed(nodes):
-        if node not in live:
-            continue
-        if isinstance(node, Call):
-            live.add(node.arg)
-        elif isinstance(node, Expr):
-            live.update(nodes[s] for p in plans[node] for s in p.slots)
+        if node in live:
+            live.update(nodes[s] for s in reads(node, plans, slot))
     return live
 
 
@@ -415,7 +411,7 @@ class _Program:
             self.layout.shape_of[node] = self._shape(node)
             if isinstance(node, Expr):
                 plans[node] = [plan_term(node, t, self.layout, self.optimize) for t in node.terms]
-        self.live = _live(nodes, compiled.exprs, plans)
+        self.live = _live(nodes, compiled.exprs, plans, slot)
         self.shared = _shared(nodes, self.live, plans, self.optimize, len(nodes)) if not self.lazy else {}
         self.outputs = [slot[e] for e in compiled.exprs]
         straight = compiled.write_straight is not None and not self.lazy \
@@ -423,8 +419,9 @@ class _Program:
             and all(a.dtype == np.float64 for a in arrays.values()) \
             and max(map(math.prod, self.layout.shape_of.values())) <= SETTINGS["straight_limit"]
         fused = not self.lazy and not straight and SETTINGS["fuse"]  # elementwise chains as single steps (fusion.py)
-        ends, into = chains(nodes, self.live, plans, self.layout, self.dtype_of, set(self.outputs)) if fused else ({}, {})
-        for node in nodes:
+        ends, into = ({}, {}) if not fused else chains(nodes, self.live, plans, self.layout, self.dtype_of,
+                                                       set(self.outputs))
+        for node in nodes:  # every live node planned (its line, its kernels: codegen's); a merged one is not run
             if node not in self.live:
                 continue
             if isinstance(node, Call):

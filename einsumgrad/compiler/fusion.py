@@ -27,6 +27,7 @@ import numpy as np
 
 from ..core import functions, xp
 from ..core.ir import Call, Expr
+from .plan import reads
 
 LONGEST = 64  # nodes merged into one chain along any path: the passes over a chain recurse, this deep at most
 Axes = tuple  # per axis of a value, the axis of the chain's result it runs along (None: a size-1 axis dropped)
@@ -179,13 +180,13 @@ def chains(nodes: list, live: set, plans: dict, layout, dtype_of: dict, outputs:
     readers: dict = {}
     for node in nodes:
         if node in live:
-            for s in _reads(node, plans, slot):
+            for s in reads(node, plans, slot):
                 readers.setdefault(s, []).append(node)
     by_slot = {slot[n]: n for n in own}
     merged: set[int] = set()
     height: dict = {}  # node -> the longest run of merged nodes down from it, at most LONGEST
     for node in own:
-        below = [by_slot[s] for s in _reads(node, plans, slot) if s in by_slot and s not in outputs
+        below = [by_slot[s] for s in reads(node, plans, slot) if s in by_slot and s not in outputs
                  and len(readers[s]) == 1 and dtype_of[by_slot[s]] == dtype_of[node] and height[by_slot[s]] < LONGEST]
         merged.update(slot[n] for n in below)
         height[node] = 1 + max((height[n] for n in below), default=0)
@@ -210,14 +211,6 @@ def chains(nodes: list, live: set, plans: dict, layout, dtype_of: dict, outputs:
     return ends, into
 
 
-def _reads(node, plans: dict, slot) -> list[int]:
-    if isinstance(node, Call):
-        return [slot[node.arg]]
-    if isinstance(node, Expr):
-        return [s for p in plans[node] for s in p.slots]
-    return []
-
-
 def _plain(tree) -> bool:
     """Whether the chain only reads a value (once, unscaled): its step may hand the value on as it is."""
     return isinstance(tree, Sum) and not tree.constant and len(tree.terms) == 1 and tree.terms[0][0] == 1 \
@@ -237,15 +230,10 @@ def shown(tree, names: Callable[[int], str]) -> str:
     parts = []
     for c, factors in tree.terms:
         text = "·".join(shown(f, names) if not isinstance(f, Sum) else f"({shown(f, names)})" for f in factors)
-        parts.append(text if c == 1 else f"{_number(c)}·{text}")
+        parts.append(text if c == 1 else f"{c}·{text}")  # as the plan's lines show coefficients
     if tree.constant:
-        parts.append(_number(tree.constant))
+        parts.append(str(tree.constant))
     return " + ".join(parts)
-
-
-def _number(c) -> str:
-    c = complex(c)
-    return f"{c.real:g}" if not c.imag else f"{c:g}"
 
 
 class _Emitter:

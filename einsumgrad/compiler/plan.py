@@ -18,7 +18,7 @@ from opt_einsum.parser import convert_to_valid_einsum_chars
 
 from ..core.caches import cache
 from ..core.errors import EinsumgradError, ShapeError
-from ..core.ir import Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
+from ..core.ir import Call, Delta, Dim, Expr, Ref, Size, Stretch, Term, factor_indices, fresh
 from ..notation.render import describe_factor, show_dim
 from ..library.selection import picks, positions
 from ..core.simplify import eliminate_deltas
@@ -35,6 +35,15 @@ class Layout(NamedTuple):
     slot: Mapping
     shape_of: dict
     dim: Callable[[Dim], int]
+
+
+def reads(node, plans: dict, slot: Mapping) -> list[int]:
+    """The slots a node's step reads: a call's argument, the values its terms' plans read (a tensor: none)."""
+    if isinstance(node, Call):
+        return [slot[node.arg]]
+    if isinstance(node, Expr):
+        return [s for p in plans[node] for s in p.slots]
+    return []
 
 
 class DiagonalView(NamedTuple):
